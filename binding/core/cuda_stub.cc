@@ -1,0 +1,17 @@
+// The CUDA entry points when the addon is built without CUDA (MYPT_CUDA=off or no nvcc).
+#ifndef MYPT_WITH_CUDA
+#include <stdexcept>
+
+#include "engine.h"
+
+namespace mypt {
+namespace cuda {
+bool available() { return false; }
+std::string reason() { return "built without CUDA (no nvcc at build time, or MYPT_CUDA=off)"; }
+std::vector<DeviceInfo> devices() { return {}; }
+std::unique_ptr<Engine> make_engine(const ModelConfig&, int, Precision) {
+  throw std::runtime_error("this build of mypt-native has no CUDA backend; rebuild with nvcc on the PATH");
+}
+}  // namespace cuda
+}  // namespace mypt
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Builds the native addon with cmake-js (Node-API 8 headers from node-api-headers: no download).
+// Environment: MYPT_CUDA=auto|on|off (default auto: CUDA is compiled when nvcc is found),
+// MYPT_CUBLASLT=auto|on|off, MYPT_DEBUG=1 for a debug build.
+'use strict';
+const { spawnSync } = require('child_process');
+const path = require('path');
+const fs = require('fs');
+const os = require('os');
+
+const root = path.join(__dirname, '..');
+const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+if (!fs.existsSync(cmakeJs)) {
+  console.error('mypt-native: cmake-js is not installed, so the addon cannot be built from source. Run `npm install` in the package folder, or install a prebuilt binary.');
+  process.exit(1);
+}
+// nvcc is often installed outside the PATH
+if (!process.env.CUDACXX) {
+  for (const p of ['/usr/local/cuda/bin/nvcc']) if (fs.existsSync(p)) { process.env.CUDACXX = p; break; }
+}
+const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'compile', '--log-level', 'warn'];
+if (process.env.MYPT_DEBUG) args.push('--debug');
+for (const k of ['MYPT_CUDA', 'MYPT_CUBLASLT', 'MYPT_CUDA_ARCHS', 'MYPT_NATIVE_TESTS']) {
+  if (process.env[k]) args.push(`--CD${k}=${process.env[k]}`);
+}
+const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(Math.max(1, os.cpus().length)) };
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
+if (r.status !== 0) {
+  console.error('mypt-native: the native build failed (see above). A C++17 compiler and CMake >= 3.20 are needed; set MYPT_CUDA=off to skip the CUDA backend.');
+  process.exit(r.status || 1);
+}

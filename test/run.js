@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs the uvu suites under a folder (default: test/) and ends with the line CI reads:
+//   N passed, N failed, N skipped
+// Usage: node test/run.js [dir] [pattern]
+'use strict';
+const { spawnSync } = require('child_process');
+const path = require('path');
+
+const dir = process.argv[2] || 'test';
+const pattern = process.argv[3] || '\\.test\\.js$';
+const uvu = require.resolve('uvu/bin.js');
+const r = spawnSync(process.execPath, [uvu, dir, pattern], {
+  cwd: path.join(__dirname, '..'),
+  encoding: 'utf8',
+  env: { ...process.env, FORCE_COLOR: '0' },
+  maxBuffer: 256 * 1024 * 1024,
+});
+process.stdout.write(r.stdout || '');
+process.stderr.write(r.stderr || '');
+const num = (label) => {
+  const m = (r.stdout || '').match(new RegExp(`${label}:\\s+(\\d+)`));
+  return m ? Number(m[1]) : 0;
+};
+const total = num('Total');
+const passed = num('Passed');
+const skipped = num('Skipped');
+let failed = Math.max(0, total - passed - skipped);
+if (r.status !== 0 && failed === 0) failed = 1; // a suite crashed outside any test
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 ? 1 : 0);
