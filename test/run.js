@@ -8,11 +8,11 @@ const path = require('path');
 
 const dir = process.argv[2] || 'test';
 const pattern = process.argv[3] || '\\.test\\.js$';
-const uvu = require.resolve('uvu/bin.js');
+const uvu = path.join(path.dirname(require.resolve('uvu')), '..', 'bin.js');
 const r = spawnSync(process.execPath, [uvu, dir, pattern], {
   cwd: path.join(__dirname, '..'),
   encoding: 'utf8',
-  env: { ...process.env, FORCE_COLOR: '0' },
+  env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
   maxBuffer: 256 * 1024 * 1024,
 });
 process.stdout.write(r.stdout || '');
