@@ -28,7 +28,8 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 //   out[B, T, C] (head-major within C) = softmax(mask(q k^T * scale)) v, with dropout p on the
 //   probabilities (scaled by 1/(1-p)); lse[B, H, T] = log-sum-exp of each scaled score row is saved for
 //   the backward, which recomputes the probabilities (no T x T matrix is kept).
-// dropout_seed/offset feed the counter-based generator (dropout.h); p = 0 disables it.
+// dropout_seed/offset feed the counter-based generator (dropout.h): the probability of query i for key j
+// in head h of batch row b is kept when dropout_keep(seed, offset + ((b*H + h)*T + i)*T + j, p); p = 0 disables it.
 void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, float scale,
                        float dropout_p, uint64_t dropout_seed, uint64_t dropout_offset);
 // dqkv[B, T, 3C] = gradient (overwritten)

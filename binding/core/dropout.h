@@ -29,4 +29,15 @@ MYPT_HD float uniform01(uint64_t seed, uint64_t idx) {
 // Dropout keeps element idx when its uniform draw is >= p.
 MYPT_HD bool dropout_keep(uint64_t seed, uint64_t idx, float p) { return uniform01(seed, idx) >= p; }
 
+// The stream (seed) for one dropout site of one forward pass, so CPU and GPU draw identical masks:
+//   call  = the engine's count of training forward passes since set_seed
+//   layer = block index (0..L-1), or L for the embedding dropout
+//   site  = 0 attention probabilities, 1 after the attention projection, 2 after the MLP projection,
+//           3 the embedding dropout (tok + pos)
+// Counters inside a site: for [B, T, C] activations the flat element index; for attention
+// probabilities ((b * H + h) * T + i) * T + j (query i, key j).
+MYPT_HD uint64_t dropout_stream(uint64_t seed, uint64_t call, uint32_t layer, uint32_t site) {
+  return mix64(mix64(seed ^ mix64(call)) ^ ((uint64_t)layer << 8 | site));
+}
+
 }  // namespace mypt
