@@ -93,7 +93,9 @@ const ROUND_TRIP = ['dtypes', 'views', 'zerodim', 'adamw', 'model', 'nested', 'p
 
 test('PyTorch reads back exactly what it wrote after a load + save here (torch.load weights_only)', () => {
   if (!torchOk) { console.log('  skipped: /usr/bin/python3 cannot import torch'); return; }
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-rt-'));
+  // MYPT_KEEP_ROUNDTRIP=DIR keeps the files (to run the check with another PyTorch, e.g. 2.x)
+  const keep = process.env.MYPT_KEEP_ROUNDTRIP;
+  const out = keep ? (fs.mkdirSync(keep, { recursive: true }), keep) : fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-rt-'));
   try {
     for (const name of ROUND_TRIP) {
       const v = m.loadTorchSync(path.join(dir, `${name}.pt`), { keepFloatType: true });
@@ -136,7 +138,7 @@ test('PyTorch reads back exactly what it wrote after a load + save here (torch.l
     assert.is(r.status, 0, 'python check failed');
     assert.match(r.stdout, new RegExp(`checked ${ROUND_TRIP.length + 3} files`));
   } finally {
-    fs.rmSync(out, { recursive: true, force: true });
+    if (!keep) fs.rmSync(out, { recursive: true, force: true });
   }
 });
 
