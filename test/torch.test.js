@@ -126,5 +126,22 @@ console.log(JSON.stringify({ open, peak, sum }));`, file], { encoding: 'utf8' })
   assert.ok(r.peak < 100 << 20, `peak ${r.peak >> 20} MB for 16 MB tensors read one at a time`);
 });
 
+test('async saves write the same bytes as sync ones and let the event loop run meanwhile', async () => {
+  const sd = new m.PyDict();
+  for (let i = 0; i < 6; i++) sd.set(`w${i}`, { dtype: 'float32', shape: [4 << 20], data: new Float32Array(4 << 20).fill(i + 0.5) });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  await m.saveTorch(f('async.pt'), sd);
+  await m.saveSafetensors(f('async.safetensors'), sd, { a: 'b' });
+  clearInterval(timer);
+  assert.ok(ticks >= 6, `event loop ran ${ticks} times during the saves`);
+  m.saveTorchSync(f('sync.pt'), sd);
+  m.saveSafetensorsSync(f('sync.safetensors'), sd, { a: 'b' });
+  assert.ok(fs.readFileSync(f('async.pt')).equals(fs.readFileSync(f('sync.pt'))));
+  assert.ok(fs.readFileSync(f('async.safetensors')).equals(fs.readFileSync(f('sync.safetensors'))));
+  const back = await m.loadTorch(f('async.pt'));
+  assert.is(back.get('w5').data[7], 5.5);
+});
+
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();

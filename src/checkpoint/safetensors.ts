@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import { MyptError } from '../errors';
 import { DType, Tensor, TypedArray, checkTensor, dtypeSize, numelOf } from './tensor';
-import { writeFileAtomicSync } from './torch/atomic';
+import { writeFileAtomic, writeFileAtomicSync } from './torch/atomic';
 import { FileRegion, TorchStorage, readExactly } from './torch/storage';
 import { TorchTensor } from './torch/torch-tensor';
 
@@ -111,8 +111,10 @@ function contiguous(t: Tensor): TypedArray {
   return t instanceof TorchTensor ? t.readData() : t.data;
 }
 
-export function saveSafetensorsSync(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>,
-  metadata?: Record<string, string>): void {
+type TensorSet = Map<string, Tensor> | Record<string, Tensor>;
+
+/** Validates the tensors and builds the padded header; returns it with the tensors in order. */
+function safetensorsHeader(path: string, tensors: TensorSet, metadata?: Record<string, string>): { json: Buffer; list: [string, Tensor][] } {
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata) {
@@ -132,27 +134,36 @@ export function saveSafetensorsSync(path: string, tensors: Map<string, Tensor> |
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded !== json.length) json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
-  writeFileAtomicSync(path, (fd) => {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length), 0);
-    let pos = 0;
-    const write = (b: Uint8Array) => {
-      let done = 0;
-      while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
-      pos += b.length;
-    };
-    write(len);
-    write(json);
-    for (const [, t] of list) {
-      const d = contiguous(t);
-      let bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-      if (t.dtype === 'bool' && bytes.some((b) => b > 1)) bytes = bytes.map((b) => (b ? 1 : 0));
-      write(bytes);
-    }
-  });
+  return { json, list };
 }
 
-export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>,
-  metadata?: Record<string, string>): Promise<void> {
-  saveSafetensorsSync(path, tensors, metadata);
+function* safetensorsSteps(fd: number, json: Buffer, list: [string, Tensor][]): Generator<void> {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length), 0);
+  let pos = 0;
+  const write = (b: Uint8Array) => {
+    let done = 0;
+    while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
+    pos += b.length;
+  };
+  write(len);
+  write(json);
+  for (const [, t] of list) {
+    const d = contiguous(t);
+    let bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    if (t.dtype === 'bool' && bytes.some((b) => b > 1)) bytes = bytes.map((b) => (b ? 1 : 0));
+    write(bytes);
+    yield;
+  }
+}
+
+export function saveSafetensorsSync(path: string, tensors: TensorSet, metadata?: Record<string, string>): void {
+  const { json, list } = safetensorsHeader(path, tensors, metadata);
+  writeFileAtomicSync(path, (fd) => safetensorsSteps(fd, json, list));
+}
+
+/** saveSafetensorsSync that returns to the event loop between tensors. */
+export async function saveSafetensors(path: string, tensors: TensorSet, metadata?: Record<string, string>): Promise<void> {
+  const { json, list } = safetensorsHeader(path, tensors, metadata);
+  await writeFileAtomic(path, (fd) => safetensorsSteps(fd, json, list));
 }

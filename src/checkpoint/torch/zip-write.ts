@@ -25,6 +25,11 @@ export class ZipWriter {
 
   /** Adds a stored entry of exactly `size` bytes, produced by `chunks` (in order). */
   addEntry(name: string, size: number, chunks: Iterable<Uint8Array>): void {
+    for (const _ of this.entrySteps(name, size, chunks)) { /* run every step */ }
+  }
+
+  /** addEntry in steps: yields after each chunk written. */
+  *entrySteps(name: string, size: number, chunks: Iterable<Uint8Array>): Generator<void> {
     const nameBuf = Buffer.from(name, 'utf8');
     const offset = this.pos;
     const zip64 = size >= this.zip64From;
@@ -59,6 +64,7 @@ export class ZipWriter {
       written += c.length;
       if (written > size) throw new Error(`zip entry ${name}: more data than the declared ${size} bytes`);
       this.write(c);
+      yield;
     }
     if (written !== size) throw new Error(`zip entry ${name}: ${written} bytes written, ${size} declared`);
     const crcBuf = Buffer.alloc(4);
