@@ -106,6 +106,24 @@ test('a save that fails midway leaves the previous file whole and no temp file b
   assert.is(m.loadTorchSync(target).get('old'), 1);
 });
 
+test('lazy data from a file replaced after loading is refused, not read from the new file', () => {
+  const file = f('replaced.pt');
+  m.saveTorchSync(file, { w: { dtype: 'float32', shape: [3], data: new Float32Array([1, 2, 3]) } });
+  const early = m.loadTorchSync(file);
+  const read = m.loadTorchSync(file);
+  assert.equal(Array.from(read.get('w').data), [1, 2, 3]);      // read before the replacement: kept
+  m.saveTorchSync(file, { w: { dtype: 'float32', shape: [3], data: new Float32Array([7, 8, 9]) } });
+  assert.equal(Array.from(read.get('w').data), [1, 2, 3]);
+  try {
+    void early.get('w').data;
+    assert.unreachable();
+  } catch (e) {
+    assert.is(e.code, 'E_BAD_FILE');
+    assert.match(e.message, /changed on disk since it was loaded/);
+  }
+  assert.equal(Array.from(m.loadTorchSync(file).get('w').data), [7, 8, 9]);
+});
+
 test('opening a 256 MB checkpoint reads no tensor data; data is read per tensor on access', () => {
   const file = f('big.pt');
   const sd = new m.PyDict();

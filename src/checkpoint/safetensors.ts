@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { MyptError } from '../errors';
 import { DType, Tensor, TypedArray, checkTensor, dtypeSize, numelOf } from './tensor';
 import { writeFileAtomic, writeFileAtomicSync } from './torch/atomic';
-import { FileRegion, TorchStorage, readExactly } from './torch/storage';
+import { FileRegion, TorchStorage, readExactly, statFile } from './torch/storage';
 import { TorchTensor } from './torch/torch-tensor';
 
 /** The spec's limit on the header size. */
@@ -31,21 +31,17 @@ function bad(path: string, what: string): never {
 const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 export function loadSafetensorsSync(path: string): SafetensorsFile {
-  let size: number;
-  try {
-    size = fs.statSync(path).size;
-  } catch (e) {
-    throw new MyptError('E_IO', `${path}: cannot read (${(e as Error).message})`);
-  }
+  const stamp = statFile(path);
+  const size = stamp.size;
   if (size < 8) bad(path, `too short for a safetensors file (${size} bytes)`);
   const head = Buffer.alloc(8);
-  readExactly(path, head, 0);
+  readExactly(path, head, 0, stamp);
   const n64 = head.readBigUInt64LE(0);
   if (n64 < 2n || n64 > BigInt(MAX_HEADER)) bad(path, `safetensors header size ${n64} is out of bounds (2..${MAX_HEADER})`);
   const n = Number(n64);
   if (8 + n > size) bad(path, `safetensors header (${n} bytes) runs past the end of the file (${size} bytes; truncated?)`);
   const hbuf = Buffer.alloc(n);
-  readExactly(path, hbuf, 8);
+  readExactly(path, hbuf, 8, stamp);
   if (hbuf[0] !== 0x7b) bad(path, 'safetensors header does not start with "{"');
   let header: unknown;
   try {
@@ -94,7 +90,7 @@ export function loadSafetensorsSync(path: string): SafetensorsFile {
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
     const numel = numelOf(e.shape);
-    const storage = new TorchStorage(path, e.name, e.dtype, numel, new FileRegion(path, dataStart + e.begin, e.end - e.begin));
+    const storage = new TorchStorage(path, e.name, e.dtype, numel, new FileRegion(path, dataStart + e.begin, e.end - e.begin, stamp));
     const stride: number[] = [];
     let acc = 1;
     for (let i = e.shape.length - 1; i >= 0; i--) { stride[i] = acc; acc *= e.shape[i]; }
