@@ -10,3 +10,12 @@ export { loadTorch, loadTorchSync, saveTorch, saveTorchSync, TorchTensor, TorchS
 export type { LoadTorchOptions, PyKey } from './checkpoint/torch';
 export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, float32ToFloat16 } from './checkpoint/tensor';
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
+export {
+  train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
+  tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
+  loadConfig, saveConfig,
+} from './api';
+export type {
+  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateOptions, SampleOptions, ModelInfo, Preset,
+  Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
+} from './api';
