@@ -8,7 +8,7 @@ export { train } from './train';
 export type { TrainEvent, TrainResult, TrainRunOptions } from './train';
 export type { TrainOptions } from './train-options';
 export { loadModel, generate, generateStream } from './generate';
-export type { LoadedModel, GenerateOptions, SampleOptions } from './generate';
+export type { LoadedModel, GenerateOptions as GenerateTextOptions, SampleOptions } from './generate';
 export { getModelInfo, formatModelInfo } from './inspect';
 export type { ModelInfo } from './inspect';
 export { listPresets, getPreset } from './presets';

@@ -23,6 +23,6 @@ export {
   loadConfig, saveConfig,
 } from './api';
 export type {
-  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateOptions, SampleOptions, ModelInfo, Preset,
+  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
