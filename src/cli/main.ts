@@ -7,6 +7,7 @@ import * as trainCmd from './commands/train';
 import * as generateCmd from './commands/generate';
 import * as inspectCmd from './commands/inspect';
 import * as presetsCmd from './commands/presets';
+import * as convertCmd from './commands/convert';
 
 export function main(argv: string[]): void {
   yargs(argv)
@@ -15,8 +16,9 @@ export function main(argv: string[]): void {
     .command(generateCmd)
     .command(inspectCmd)
     .command(presetsCmd)
+    .command(convertCmd)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, presets (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, presets (see --help)')
     .recommendCommands()
     .help()
     .version()
