@@ -122,7 +122,7 @@ export function planConversions(opts: ConvertOptions): ConversionPlan[] {
   if (named !== 1) throw new MyptError('E_BAD_ARGUMENT', 'convert: name what to convert: --all, --model_name NAME or --checkpoint PATH (one of them)');
   if (opts.all && opts.out) throw new MyptError('E_BAD_ARGUMENT', 'convert: --out names one output and cannot be used with --all');
   if (opts.format && opts.format !== 'pt' && opts.format !== 'safetensors') {
-    throw new MyptError('E_BAD_ARGUMENT', `convert: --format ${opts.format} is not pt or safetensors`);
+    throw new MyptError('E_BAD_ARGUMENT', `--format ${opts.format}: expected pt or safetensors`);
   }
   const sources = opts.all ? allSources(opts)
     : opts.checkpoint !== undefined ? [resolveCheckpoint(opts.checkpoint)]

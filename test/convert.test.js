@@ -191,4 +191,29 @@ test('argument errors are one line naming the flags', () => {
   assert.throws(() => planConversions({ model_name: 'nope', checkpoints_dir: os.tmpdir() }), /no checkpoint for model nope at /);
 });
 
+test('CLI: `convert --all` without a terminal keeps originals; a bad call is one line and exit 1', () => {
+  const dir = sandbox();
+  const bin = path.join(__dirname, '..', 'bin', 'mypt-native.js');
+  const run = (...args) => spawnSync(process.execPath, [bin, 'convert', ...args], { cwd: dir, encoding: 'utf8', input: '' });
+  const dry = run('--all', '--dry-run');
+  assert.is(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /would convert checkpoints\/tiny\/latest\.pt \(mypt-legacy\) -> bundle checkpoints\/tiny/);
+  const r = run('--all');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /converted checkpoints\/tiny\/latest\.pt .*reloaded and checked/);
+  assert.match(r.stdout, /kept the original checkpoints\/tiny\/latest\.pt \(no terminal: pass --yes to delete it\)/);
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoints/tiny/latest.pt')));
+  const st = run('--model_name', 'tiny', '--format', 'safetensors', '--yes');
+  assert.is(st.status, 0, st.stderr);
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoints/tiny/model.safetensors')));
+  const bad = run('--model_name', 'ghost');
+  assert.is(bad.status, 1);
+  assert.is(bad.stderr.trim().split('\n').length, 1);
+  assert.match(bad.stderr, /^error: no checkpoint for model ghost at checkpoints\/ghost \(looked for config\.json \+ model\.pt, latest\.pt, final\.pt/);
+  const fmt = run('--all', '--format', 'onnx');
+  assert.is(fmt.status, 1);
+  assert.match(fmt.stderr, /^error: --format onnx: expected pt or safetensors\n$/);
+  fs.rmSync(dir, { recursive: true });
+});
+
 test.run();

@@ -3,8 +3,8 @@
 // done without one only with --yes.
 import readline from 'readline';
 import type { Argv } from 'yargs';
-import { convert } from '../../convert';
-import { choiceFlag, stringFlag } from '../options';
+import { convert, ConvertOptions } from '../../convert';
+import { stringFlag } from '../options';
 import { handler as wrap } from '../errors';
 
 export const command = 'convert';
@@ -16,7 +16,7 @@ export function builder(y: Argv) {
     .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'the model in checkpoints/<name>' })
     .option('checkpoint', { type: 'string', coerce: stringFlag('checkpoint'), describe: 'a checkpoint file or folder' })
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model folders [checkpoints]' })
-    .option('format', { type: 'string', coerce: choiceFlag('format', ['pt', 'safetensors'] as const), describe: 'pt: a MyPT bundle; safetensors: one file [pt]' })
+    .option('format', { type: 'string', describe: 'pt: a MyPT bundle; safetensors: one file [pt]' })
     .option('out', { type: 'string', coerce: stringFlag('out'), describe: 'output bundle folder or .safetensors file' })
     .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: 'training text (character vocabulary of lecture-trainer files)' })
     .option('dry-run', { type: 'boolean', describe: 'say what would be converted; write nothing' })
@@ -32,13 +32,13 @@ function ask(question: string): Promise<boolean> {
 }
 
 interface Args {
-  all?: boolean; model_name?: string; checkpoint?: string; checkpoints_dir?: string; format?: 'pt' | 'safetensors';
+  all?: boolean; model_name?: string; checkpoint?: string; checkpoints_dir?: string; format?: string;
   out?: string; input_file?: string; dryRun?: boolean; yes?: boolean;
 }
 
 async function run(a: Args) {
   await convert({
-    all: a.all, model_name: a.model_name, checkpoint: a.checkpoint, checkpoints_dir: a.checkpoints_dir, format: a.format,
+    all: a.all, model_name: a.model_name, checkpoint: a.checkpoint, checkpoints_dir: a.checkpoints_dir, format: a.format as ConvertOptions['format'],
     out: a.out, input_file: a.input_file, dry_run: a.dryRun, yes: a.yes,
     interactive: !!(process.stdin.isTTY && process.stdout.isTTY), confirm: ask,
   });
