@@ -50,6 +50,18 @@ test('tensors sharing one typed array share one storage after a round trip', () 
   assert.equal(Array.from(o2.get('head').data), [1, 2, 3, 4, 5, 6]);
 });
 
+test('an object held many times is written once (memo), keeping identity and linear size', () => {
+  let x = [1, 'a'];
+  for (let i = 0; i < 60; i++) x = [x, x];                // 2^60 paths, 61 objects
+  const w = { dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) };
+  m.saveTorchSync(f('dag.pt'), { x, t: m.PyTuple.make(x, w), w });
+  assert.ok(fs.statSync(f('dag.pt')).size < 4096);
+  const o = m.loadTorchSync(f('dag.pt'));
+  assert.is(o.get('x')[0], o.get('x')[1]);
+  assert.is(o.get('t')[0], o.get('x'));
+  assert.is(o.get('t')[1], o.get('w'));
+});
+
 test('a wrong data class or length is refused with E_BAD_ARGUMENT naming the key', () => {
   try {
     m.saveTorchSync(f('bad.pt'), { x: { dtype: 'float32', shape: [3], data: new Float64Array(3) } });
