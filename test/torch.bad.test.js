@@ -81,6 +81,10 @@ test('not a checkpoint: empty, random bytes, text', () => {
   expectBad(writeRaw(Buffer.alloc(0)), /too short/);
   expectBad(writeRaw(Buffer.from('hello world, not a checkpoint')), /neither a zip archive nor a legacy torch file/);
   expectBad(writeRaw(Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3])), /truncated zip|end of central directory/);
+  const tar = Buffer.alloc(1024);
+  tar.write('tensors', 0);
+  tar.write('ustar', 257);
+  expectBad(writeRaw(tar), /tar-based torch format/);
 });
 
 test('truncated files at every length fail cleanly (zip, legacy, safetensors)', () => {
