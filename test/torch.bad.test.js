@@ -3,13 +3,13 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
 const m = require('../lib');
+const { tempDir } = require('./torch.helpers');
 const { ZipWriter } = require('../lib/checkpoint/torch/zip-write');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bad-'));
+const tmp = tempDir('mypt-bad-');
 const fixtures = path.join(__dirname, 'fixtures', 'torch');
 let n = 0;
 

@@ -2,12 +2,12 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const m = require('../lib');
+const { tempDir } = require('./torch.helpers');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-torch-'));
+const tmp = tempDir('mypt-torch-');
 const f = (name) => path.join(tmp, name);
 
 test('state_dict of float32 / bfloat16 / int64 tensors round-trips, order and key types kept', () => {
