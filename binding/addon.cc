@@ -3,6 +3,8 @@
 
 #include "engine.h"
 
+void RegisterModded(Napi::Env env, Napi::Object exports);  // modded_binding.cc
+
 namespace {
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -28,6 +30,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  RegisterModded(env, exports);
   return exports;
 }
 
