@@ -17,9 +17,7 @@ import * as path from 'path';
 import { MyptError } from '../errors';
 import { ModdedLayout, ModdedParsed, nextMultiple128, parseModded } from './modded';
 import { Tensor, TypedArray } from './tensor';
-import { loadTorch } from './torch/load';
-import { saveTorch } from './torch/save';
-import { PyDict } from './torch/pyvalues';
+import { loadTorch, PyDict, saveTorch } from './torch';
 
 export interface ConvertModdedOptions {
   to: ModdedLayout;
