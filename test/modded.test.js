@@ -1,0 +1,159 @@
+// The modded-nanogpt forward passes (small S2, medium M1) against PyTorch references written from
+// MODDED.md (test/fixtures/make_modded.py), and generation through the KV cache.
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const fs = require('fs');
+const path = require('path');
+const { loadModdedModel } = require('../lib/modded-model');
+const { loadTorch } = require('../lib/checkpoint/torch');
+
+const FIX = path.join(__dirname, 'fixtures', 'modded');
+const ref = (k) => JSON.parse(fs.readFileSync(path.join(FIX, `${k}.json`), 'utf8'));
+
+function relErr(a, b) {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+function argmax(a, from, n) {
+  let best = 0;
+  for (let j = 1; j < n; j++) if (a[from + j] > a[from + best]) best = j;
+  return best;
+}
+
+for (const kind of ['small', 'medium']) {
+  test(`${kind} layout: logits equal PyTorch's within 1e-4 relative`, async () => {
+    const r = ref(kind);
+    const m = await loadModdedModel(path.join(FIX, `${kind}.pt`));
+    assert.is(m.forwardKind, kind);
+    const { logits, shape } = await m.forward(r.tokens);
+    assert.equal(shape, [1, r.tokens.length, r.padded_vocab]);
+    assert.is(logits.length, r.logits.length);
+    const e = relErr(logits, r.logits);
+    assert.ok(e < 1e-4, `relative error ${e}`);
+    // not a trivially flat output: the soft-capped logits spread out
+    const lo = Math.min(...r.logits);
+    const hi = Math.max(...r.logits);
+    assert.ok(hi - lo > 5, `logit range ${lo}..${hi}`);
+    m.dispose();
+  });
+}
+
+test('small: the other S-variant soft-cap (30 sigmoid(z/7.5)) as an option', async () => {
+  const r = ref('small');
+  const m = await loadModdedModel(path.join(FIX, 'small.pt'), { softcap: 'sigmoid30' });
+  assert.is(m.config.softcap, 'sigmoid30');
+  const { logits } = await m.forward(r.tokens);
+  const e = relErr(logits, r.logits_sigmoid30);
+  assert.ok(e < 1e-4, `relative error ${e}`);
+  assert.ok(relErr(logits, r.logits) > 1e-2, 'the two soft-caps give different logits');
+});
+
+test('small weights through the medium forward: PyTorch agrees, and it is a different function', async () => {
+  const r = ref('small');
+  const m = await loadModdedModel(path.join(FIX, 'small.pt'), { forward: 'medium' });
+  assert.is(m.config.attn_input_norm, false);
+  assert.is(m.config.v_norm, true);
+  assert.is(m.config.skip, 'map');
+  assert.equal(m.config.skip_from.slice(9, 12), [6, 4, 2]);
+  const { logits } = await m.forward(r.tokens);
+  assert.ok(relErr(logits, r.logits_medium_forward) < 1e-4);
+  assert.ok(relErr(logits, r.logits) > 0.1, `medium forward vs small forward differ: ${relErr(logits, r.logits)}`);
+});
+
+test('resolved configs: layer 7 without attention, value embeddings on the first and last three layers', async () => {
+  const s = await loadModdedModel(path.join(FIX, 'small.pt'));
+  assert.equal(s.config.has_attn, [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1]);
+  assert.equal(s.config.ve_index, [0, 1, 2, -1, -1, -1, -1, -1, -1, 0, 1, 2]);
+  assert.is(s.config.skip, 'unet');
+  assert.is(s.config.softcap, 'sigmoid30_scaled');
+  assert.ok(Math.abs(s.config.norm_eps - 1.1920929e-7) < 1e-13);
+  assert.ok(Math.abs(s.config.attn_scale - 0.12) < 1e-7);
+  const m = await loadModdedModel(path.join(FIX, 'medium.pt'));
+  assert.is(m.config.has_attn.length, 16);
+  assert.is(m.config.has_attn[7], 0);
+  assert.equal(m.config.ve_index.slice(13), [0, 1, 2]);
+  assert.is(m.config.softcap, 'algebraic15');
+});
+
+test('a prefix of the tokens gives the same logits (causal) and positions matter (rotary)', async () => {
+  const r = ref('medium');
+  const m = await loadModdedModel(path.join(FIX, 'medium.pt'));
+  const V = r.padded_vocab;
+  const full = (await m.forward(r.tokens)).logits;
+  const part = (await m.forward(r.tokens.slice(0, 7))).logits;
+  assert.ok(relErr(part, full.subarray(0, 7 * V)) < 1e-6);
+  // token 42 appears at positions 4 and 5: different positions, different logits
+  const row4 = full.subarray(4 * V, 5 * V);
+  const row5 = full.subarray(5 * V, 6 * V);
+  assert.ok(relErr(row5, row4) > 1e-3);
+});
+
+for (const kind of ['small', 'medium']) {
+  test(`${kind}: greedy generation with the KV cache equals argmax of full recomputation`, async () => {
+    const r = ref(kind);
+    const m = await loadModdedModel(path.join(FIX, `${kind}.pt`));
+    const prompt = r.tokens.slice(0, 5);
+    const seen = [];
+    const ids = await m.generate(prompt, { max_new_tokens: 8, temperature: 0, onToken: (id) => seen.push(id) });
+    assert.is(ids.length, 8);
+    assert.equal(seen, ids);
+    const seq = prompt.slice();
+    for (const id of ids) {
+      const { logits } = await m.forward(seq);
+      assert.is(id, argmax(logits, (seq.length - 1) * r.padded_vocab, r.vocab), 'cached step = recomputed argmax over the real vocab');
+      seq.push(id);
+    }
+  });
+}
+
+test('sampling: same seed same tokens, ids stay inside the real vocab, top_k 1 is greedy', async () => {
+  const r = ref('small');
+  const m = await loadModdedModel(path.join(FIX, 'small.pt'));
+  const opts = { max_new_tokens: 12, temperature: 1.5, top_k: 40, seed: 7 };
+  const a = await m.generate([1, 2, 3], opts);
+  const b = await m.generate([1, 2, 3], opts);
+  const c = await m.generate([1, 2, 3], { ...opts, seed: 8 });
+  assert.equal(a, b);
+  assert.not.equal(a, c);
+  for (const id of [...a, ...c]) assert.ok(id >= 0 && id < r.vocab, `id ${id} < vocab ${r.vocab}`);
+  const g = await m.generate([1, 2, 3], { max_new_tokens: 6, temperature: 0 });
+  const k1 = await m.generate([1, 2, 3], { max_new_tokens: 6, temperature: 0.8, top_k: 1, seed: 3 });
+  assert.equal(k1, g);
+});
+
+test('generation stops on abort; bad ids and a disposed model are clear errors', async () => {
+  const m = await loadModdedModel(path.join(FIX, 'small.pt'));
+  const ac = new AbortController();
+  const got = [];
+  const ids = await m.generate([5], { max_new_tokens: 50, temperature: 0, signal: ac.signal, onToken: (id) => { got.push(id); if (got.length === 3) ac.abort(); } });
+  assert.ok(ids.length < 50, `stopped after ${ids.length}`);
+  try {
+    await m.forward([1, 500]);
+    assert.unreachable();
+  } catch (e) {
+    assert.is(e.name, 'MyptError');
+    assert.match(e.message, /token id 500 at position 1 is outside the embedding \(128 rows\)/);
+  }
+  m.dispose();
+  try {
+    await m.forward([1]);
+    assert.unreachable();
+  } catch (e) {
+    assert.is(e.code, 'E_DISPOSED');
+  }
+});
+
+test('an already loaded dict loads too', async () => {
+  const obj = await loadTorch(path.join(FIX, 'medium.pt'));
+  const m = await loadModdedModel(obj);
+  const r = ref('medium');
+  assert.ok(relErr((await m.forward(r.tokens)).logits, r.logits) < 1e-4);
+});
+
+test.run();
