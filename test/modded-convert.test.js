@@ -12,8 +12,7 @@ const { loadModdedModel } = require('../lib/modded-model');
 const { loadTorch, saveTorch, PyDict } = require('../lib/checkpoint/torch');
 const { toFloat32 } = require('../lib/checkpoint/tensor');
 
-const FIX = path.join(__dirname, 'fixtures', 'modded');
-const ref = (k) => JSON.parse(fs.readFileSync(path.join(FIX, `${k}.json`), 'utf8'));
+const { FIX, ref, relErr } = require('./modded-util');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-modded-'));
 const P = '_orig_mod.';
 
@@ -21,15 +20,6 @@ const torchCheck = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encod
 const haveTorch = torchCheck.status === 0;
 if (!haveTorch) console.log('modded-convert: PyTorch checks skipped (/usr/bin/python3 -c "import torch" failed)');
 
-function relErr(a, b) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 function copyFixture(name, as) {
   const p = path.join(tmp, as);

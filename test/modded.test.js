@@ -2,23 +2,11 @@
 // MODDED.md (test/fixtures/make_modded.py), and generation through the KV cache.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const fs = require('fs');
 const path = require('path');
 const { loadModdedModel } = require('../lib/modded-model');
 const { loadTorch } = require('../lib/checkpoint/torch');
 
-const FIX = path.join(__dirname, 'fixtures', 'modded');
-const ref = (k) => JSON.parse(fs.readFileSync(path.join(FIX, `${k}.json`), 'utf8'));
-
-function relErr(a, b) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+const { FIX, ref, relErr } = require('./modded-util');
 
 function argmax(a, from, n) {
   let best = 0;
