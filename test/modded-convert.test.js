@@ -157,6 +157,13 @@ test('medium -> small with world_size re-adds the pad of ones; small -> medium -
   assert.equal([...bm.keys()].sort(), [...am.keys()].sort());
   for (const [k, t] of am) assert.ok(same(bm.get(k).data, t.data), k);
   assert.is(parseModded(b, r2.out).info.world_sizes.join(','), '8');
+  // without world_size: 60 scalars (a 1/2/4-GPU small file), read by their meaning: same function
+  const r3 = await convertModded(r1.out, { to: 'small', out: path.join(tmp, 'rt-60.pt') });
+  const info = parseModded(await loadTorch(r3.out), r3.out).info;
+  assert.is(info.scalars_len, 60);
+  assert.equal(info.world_sizes, [1, 2, 3, 4, 5, 6]);
+  const m = await loadModdedModel(r3.out);
+  assert.ok(relErr((await m.forward(ref('small').tokens)).logits, ref('small').logits) < 1e-4);
 });
 
 test('a head that is not a multiple of 128 is padded once, and never again', async () => {
