@@ -16,7 +16,6 @@
 #include <stdexcept>
 
 #include "core/modded.h"
-#include "core/modded_ops.h"
 
 namespace {
 
@@ -296,15 +295,9 @@ Napi::Value ModdedHandle::Generate(const Napi::CallbackInfo& info) {
   return p;
 }
 
-Napi::Value SetModdedThreads(const Napi::CallbackInfo& info) {
-  if (info.Length() > 0 && info[0].IsNumber()) mypt::modded::set_threads(info[0].As<Napi::Number>().Int32Value());
-  return Napi::Number::New(info.Env(), mypt::modded::threads());
-}
-
 }  // namespace
 
 // Called once from addon.cc's Init.
 void RegisterModded(Napi::Env env, Napi::Object exports) {
   exports.Set("ModdedModel", ModdedHandle::Class(env));
-  exports.Set("moddedThreads", Napi::Function::New(env, SetModdedThreads, "moddedThreads"));
 }

@@ -41,7 +41,7 @@ interface NativeModdedHandle {
 }
 interface NativeModdedAddon {
   ModdedModel: new (config: Record<string, unknown>, weights: Record<string, Float32Array>) => NativeModdedHandle;
-  moddedThreads(n?: number): number;
+  setThreads(n: number): void;   // the engine's process-wide CPU pool
 }
 
 export interface LoadModdedOptions {
@@ -51,7 +51,7 @@ export interface LoadModdedOptions {
   softcap?: ModdedSoftcap;
   /** Head size, when the saved code does not say and the width is no multiple of 128. */
   head_dim?: number;
-  /** CPU threads for the modded engine (0: all cores). */
+  /** CPU threads of the process-wide pool (0: all cores). */
   threads?: number;
   /** Name used in messages when a dict (not a path) is given. */
   where?: string;
@@ -219,7 +219,7 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   const forwardKind = opts.forward ?? info.forward;
   if (forwardKind !== 'small' && forwardKind !== 'medium') throw new MyptError('E_BAD_ARGUMENT', `forward must be 'small' or 'medium' (got ${String(forwardKind)})`);
   const native = addon();
-  if (opts.threads !== undefined) native.moddedThreads(opts.threads);
+  if (opts.threads !== undefined) native.setThreads(opts.threads);
   const config: Record<string, unknown> = {
     preset: forwardKind,
     n_layer: info.n_layer, dim: info.dim, n_head: info.n_head, head_dim: info.head_dim, mlp_hidden: info.mlp_hidden,

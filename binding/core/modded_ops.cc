@@ -2,17 +2,15 @@
 #include "modded_ops.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <thread>
 #include <vector>
+
+#include "threads.h"
 
 namespace mypt {
 namespace modded {
 
 namespace {
-std::atomic<int> g_threads{0};
-
 // Dot products of one weight row w[C] with four input rows (x0..x3), eight partial sums each so the
 // compiler can vectorise the loop without reassociating a single accumulator.
 inline void dot4(float* r, const float* x0, const float* x1, const float* x2, const float* x3, const float* w,
@@ -70,34 +68,6 @@ void linear_impl(float* out, const float* x, const float* W, int64_t N, int C, i
   });
 }
 }  // namespace
-
-void set_threads(int n) { g_threads.store(n < 0 ? 0 : n); }
-
-int threads() {
-  int n = g_threads.load();
-  if (n > 0) return n;
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw ? (int)hw : 1;
-}
-
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  if (n <= 0) return;
-  grain = std::max<int64_t>(1, grain);
-  const int64_t chunks = std::min<int64_t>(threads(), (n + grain - 1) / grain);
-  if (chunks <= 1) {
-    fn(0, n);
-    return;
-  }
-  const int64_t per = (n + chunks - 1) / chunks;
-  std::vector<std::thread> pool;
-  pool.reserve(chunks - 1);
-  for (int64_t c = 1; c < chunks; c++) {
-    const int64_t b = c * per, e = std::min(n, b + per);
-    if (b < e) pool.emplace_back([&fn, b, e] { fn(b, e); });
-  }
-  fn(0, std::min(n, per));
-  for (auto& t : pool) t.join();
-}
 
 void rmsnorm(float* out, const float* x, int64_t N, int C, float eps) {
   parallel_for(N, 64, [&](int64_t r0, int64_t r1) {

@@ -1,19 +1,13 @@
 // CPU operations of the modded-nanogpt forward pass (MODDED.md), fp32, row-major, contiguous.
 // Arguments: outputs, then inputs, then sizes. "=" overwrites; "+=" accumulates. N rows of width C.
-// Multi-threaded with modded::parallel_for (plain std::thread fan-out; at most threads() workers).
+// Multi-threaded over the engine's process-wide pool (threads.h; engine.h set_cpu_threads). The matrix
+// products use their own row-dot kernel rather than the engine's packed gemm: at inference sizes (a few
+// rows, and one row per generated token) packing the weight each call costs more than it saves.
 #pragma once
 #include <cstdint>
-#include <functional>
 
 namespace mypt {
 namespace modded {
-
-// Worker count for the modded ops (0: all cores). Process-wide.
-void set_threads(int n);
-int threads();
-// Calls fn(begin, end) over disjoint chunks covering [0, n), on up to threads() threads; chunks are
-// at least `grain` long so tiny loops stay on the calling thread.
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 // out[N, C] = x / sqrt(mean(x^2) + eps) per row       (F.rms_norm(x, (C,)), no weight; in place allowed)
 void rmsnorm(float* out, const float* x, int64_t N, int C, float eps);
