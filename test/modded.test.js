@@ -144,4 +144,28 @@ test('an already loaded dict loads too', async () => {
   assert.ok(relErr((await m.forward(r.tokens)).logits, r.logits) < 1e-4);
 });
 
+test('head_dim 128 (the scripts\' size; 32 rotary frequencies then 32 zeros): both layouts match PyTorch', async () => {
+  const { spawnSync } = require('child_process');
+  const os = require('os');
+  const fs = require('fs');
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) {
+    console.log('modded: head_dim 128 check skipped (/usr/bin/python3 -c "import torch" failed)');
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-modded128-'));
+  try {
+    const p = spawnSync('/usr/bin/python3', [path.join(__dirname, 'fixtures', 'make_modded.py'), '--out', dir, '--dim', '128', '--heads', '1', '--head-dim', '128'], { encoding: 'utf8' });
+    assert.is(p.status, 0, p.stderr);
+    for (const kind of ['small', 'medium']) {
+      const r = JSON.parse(fs.readFileSync(path.join(dir, `${kind}.json`), 'utf8'));
+      const m = await loadModdedModel(path.join(dir, `${kind}.pt`));
+      assert.is(m.info.head_dim, 128);
+      const e = relErr((await m.forward(r.tokens)).logits, r.logits);
+      assert.ok(e < 1e-4, `${kind}: relative error ${e}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
