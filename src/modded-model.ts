@@ -196,7 +196,9 @@ export class ModdedModel {
     };
     const limit = Math.min(opts.vocab_limit ?? this.info.vocab ?? 50257, 50257);
     const ids_out = await this.generate(prompt_ids, { ...opts, vocab_limit: limit, onToken });
-    return tok.decode(ids_out);
+    const text = tok.decode(ids_out);
+    if (opts.onText && text.length > shown.length) opts.onText(text.slice(shown.length));  // a held partial character
+    return text;
   }
 
   describe(): ModdedInfo & { forward: ModdedLayout; config: ModdedNativeConfig } {

@@ -144,6 +144,36 @@ test('an already loaded dict loads too', async () => {
   assert.ok(relErr((await m.forward(r.tokens)).logits, r.logits) < 1e-4);
 });
 
+test('generateText: GPT-2 tokens in and out, streamed pieces add up to the text', async () => {
+  // a GPT-2-vocab model (50304 rows) at a tiny width, built in memory with seeded random weights
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const t = (shape, scale) => ({ dtype: 'float32', shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rand() * scale) });
+  const sd = new Map();
+  sd.set('scalars', { dtype: 'float32', shape: [60], data: new Float32Array(60).fill(0.5) });
+  sd.set('embed.weight', t([50304, 32], 1));
+  for (let j = 0; j < 3; j++) sd.set(`value_embeds.${j}.weight`, t([50304, 32], 1));
+  for (let i = 0; i < 12; i++) {
+    if (i !== 7) {
+      sd.set(`blocks.${i}.attn.qkv_w`, t([3, 32, 32], 0.2));
+      sd.set(`blocks.${i}.attn.c_proj.weight`, t([32, 32], 0.2));
+    }
+    sd.set(`blocks.${i}.mlp.c_fc.weight`, t([128, 32], 0.2));
+    sd.set(`blocks.${i}.mlp.c_proj.weight`, t([32, 128], 0.1));
+  }
+  sd.set('lm_head.weight', t([50304, 32], 3));
+  const m = await loadModdedModel(sd, { head_dim: 16 });
+  assert.is(m.info.vocab, 50257);
+  const { getEncoding } = require('js-tiktoken');
+  const enc = getEncoding('gpt2');
+  const pieces = [];
+  const text = await m.generateText('Hello world', { max_new_tokens: 6, temperature: 0, onText: (p) => pieces.push(p) });
+  const ids = await m.generate(enc.encode('Hello world'), { max_new_tokens: 6, temperature: 0 });
+  assert.is(text, enc.decode(ids));
+  assert.is(pieces.join(''), text);
+  for (const id of ids) assert.ok(id < 50257);
+});
+
 test('head_dim 128 (the scripts\' size; 32 rotary frequencies then 32 zeros): both layouts match PyTorch', async () => {
   const { spawnSync } = require('child_process');
   const os = require('os');
