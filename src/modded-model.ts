@@ -161,11 +161,24 @@ export class ModdedModel {
       seed: opts.seed ?? 0,
       vocab_limit: opts.vocab_limit ?? this.info.vocab ?? this.info.embed_rows,
     };
-    const onAbort = () => h.stop();
+    // The native loop runs ahead of the main thread, so an abort is applied here: no token is delivered
+    // after it, and the result holds exactly the tokens delivered before it.
+    let stopped = false;
+    let delivered = 0;
+    const onAbort = () => {
+      stopped = true;
+      h.stop();
+    };
+    const onToken = (id: number) => {
+      if (stopped) return;
+      delivered++;
+      opts.onToken?.(id);
+    };
     opts.signal?.addEventListener('abort', onAbort);
     try {
       if (opts.signal?.aborted) return [];
-      return [...(await h.generate(a, native, opts.onToken))];
+      const ids = [...(await h.generate(a, native, onToken))];
+      return stopped ? ids.slice(0, delivered) : ids;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }
