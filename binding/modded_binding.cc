@@ -57,6 +57,7 @@ ModdedConfig ConfigFromJs(const Napi::Object& o) {
   if (o.Has("attn_scale")) c.attn_scale = o.Get("attn_scale").As<Napi::Number>().FloatValue();
   if (o.Has("norm_eps")) c.norm_eps = o.Get("norm_eps").As<Napi::Number>().FloatValue();
   if (o.Has("rope_base")) c.rope_base = o.Get("rope_base").As<Napi::Number>().FloatValue();
+  if (o.Has("doc_token")) c.doc_token = IntField(o, "doc_token");
   if (o.Has("ve_index")) c.ve_index = IntList(o.Get("ve_index"), "ve_index");
   if (o.Has("has_attn")) {
     auto v = IntList(o.Get("has_attn"), "has_attn");
@@ -108,6 +109,7 @@ Napi::Object ConfigToJs(Napi::Env env, const ModdedConfig& c) {
   o.Set("attn_scale", c.attn_scale);
   o.Set("norm_eps", c.norm_eps);
   o.Set("rope_base", c.rope_base);
+  o.Set("doc_token", c.doc_token);
   return o;
 }
 

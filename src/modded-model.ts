@@ -8,7 +8,8 @@
 //
 // The forward pass is the one the file records (`forward` key, see checkpoint/modded.ts), else the
 // layout's own; opts.forward overrides it (a different model: README, "modded-nanogpt").
-// Attention is plain causal: exact up to info.exactContext tokens (the scripts' shortest window).
+// Attention is causal with the scripts' document mask (EOT 50256 starts a document); their sliding
+// window is not applied, so it is exact up to info.exactContext tokens (the shortest window).
 
 import { MyptError } from './errors';
 import { loadAddon } from './native';
@@ -30,6 +31,7 @@ export interface ModdedNativeConfig {
   skip_from: number[];         // map: per layer, the block output added, -1 none
   softcap: ModdedSoftcap;
   attn_scale: number; norm_eps: number; rope_base: number;
+  doc_token: number;           // document mask: this id starts a new document (50256 when it exists); -1 off
 }
 
 interface NativeModdedHandle {
@@ -51,6 +53,8 @@ export interface LoadModdedOptions {
   softcap?: ModdedSoftcap;
   /** Head size, when the saved code does not say and the width is no multiple of 128. */
   head_dim?: number;
+  /** Document-mask token (default 50256 when the embedding has that row, as both scripts); -1: plain causal. */
+  doc_token?: number;
   /** CPU threads of the process-wide pool (0: all cores). */
   threads?: number;
   /** Name used in messages when a dict (not a path) is given. */
@@ -241,6 +245,7 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
     embed_rows: info.embed_rows, head_rows: info.head_rows, scalars_len: info.scalars_len,
   };
   if (opts.softcap) config.softcap = opts.softcap;
+  if (opts.doc_token !== undefined) config.doc_token = opts.doc_token;
   let handle: NativeModdedHandle;
   try {
     handle = new native.ModdedModel(config, moddedNativeWeights(p));

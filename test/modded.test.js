@@ -32,6 +32,31 @@ for (const kind of ['small', 'medium']) {
   });
 }
 
+for (const kind of ['small', 'medium']) {
+  test(`${kind}: the document mask (a token id starting documents) matches PyTorch, also through the KV cache`, async () => {
+    const r = ref(kind);
+    const m = await loadModdedModel(path.join(FIX, `${kind}.pt`), { doc_token: 42 });
+    assert.is(m.config.doc_token, 42);
+    const { logits } = await m.forward(r.tokens);
+    const e = relErr(logits, r.logits_doc42);
+    assert.ok(e < 1e-4, `relative error ${e}`);
+    assert.ok(relErr(logits, r.logits) > 1e-3, 'the mask changes the result');
+    // rows before the first 42 see the same keys either way
+    const V = r.padded_vocab;
+    assert.ok(relErr(logits.subarray(0, 4 * V), r.logits.slice(0, 4 * V)) < 1e-4);
+    // generation: prompt with the document break, greedy ids = recomputed argmax
+    const ids = await m.generate(r.tokens.slice(0, 8), { max_new_tokens: 4, temperature: 0 });
+    const seq = r.tokens.slice(0, 8);
+    for (const id of ids) {
+      const full = (await m.forward(seq)).logits;
+      let best = 0;
+      for (let j = 1; j < r.vocab; j++) if (full[(seq.length - 1) * V + j] > full[(seq.length - 1) * V + best]) best = j;
+      assert.is(id, best);
+      seq.push(id);
+    }
+  });
+}
+
 test('small: the other S-variant soft-cap (30 sigmoid(z/7.5)) as an option', async () => {
   const r = ref('small');
   const m = await loadModdedModel(path.join(FIX, 'small.pt'), { softcap: 'sigmoid30' });
@@ -60,6 +85,7 @@ test('resolved configs: layer 7 without attention, value embeddings on the first
   assert.equal(s.config.ve_index, [0, 1, 2, -1, -1, -1, -1, -1, -1, 0, 1, 2]);
   assert.is(s.config.skip, 'unet');
   assert.is(s.config.softcap, 'sigmoid30_scaled');
+  assert.is(s.config.doc_token, -1, 'no row 50256 in a 128-row embedding: plain causal');
   assert.ok(Math.abs(s.config.norm_eps - 1.1920929e-7) < 1e-13);
   assert.ok(Math.abs(s.config.attn_scale - 0.12) < 1e-7);
   const m = await loadModdedModel(path.join(FIX, 'medium.pt'));
@@ -165,6 +191,7 @@ test('generateText: GPT-2 tokens in and out, streamed pieces add up to the text'
   sd.set('lm_head.weight', t([50304, 32], 3));
   const m = await loadModdedModel(sd, { head_dim: 16 });
   assert.is(m.info.vocab, 50257);
+  assert.is(m.config.doc_token, 50256, 'the scripts\' EOT starts documents');
   const { getEncoding } = require('js-tiktoken');
   const enc = getEncoding('gpt2');
   const pieces = [];

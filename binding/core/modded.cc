@@ -33,6 +33,7 @@ ModdedConfig base_config(int n_layer, int dim, int n_head, int head_dim, int emb
   c.has_attn.assign(n_layer > 0 ? n_layer : 0, 1);
   if (n_layer > 7) c.has_attn[7] = 0;
   c.skip_from.assign(n_layer > 0 ? n_layer : 0, -1);
+  c.doc_token = embed_rows > 50256 ? 50256 : -1;  // both scripts hard-code the GPT-2 EOT
   return c;
 }
 
@@ -251,6 +252,7 @@ void ModdedModel::reset_cache(int64_t capacity) {
       kcache_[i].assign(capacity * hd, 0.0f);
       vcache_[i].assign(capacity * hd, 0.0f);
     }
+  doc_.assign(capacity, 0);
   cache_len_ = 0;
   cache_cap_ = capacity;
 }
@@ -266,6 +268,13 @@ void ModdedModel::step(const int32_t* tokens, int64_t n, float* logits, bool las
     if (tokens[t] < 0 || tokens[t] >= cfg_.embed_rows)
       throw std::invalid_argument("token id " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                                   " is outside the embedding (" + std::to_string(cfg_.embed_rows) + " rows)");
+
+  // document index of the new positions: docs = (idx == doc_token).cumsum(0)
+  for (int64_t t = 0; t < n; t++) {
+    const int32_t prev = p0 + t > 0 ? doc_[p0 + t - 1] : 0;
+    doc_[p0 + t] = prev + (tokens[t] == cfg_.doc_token ? 1 : 0);
+  }
+  const int32_t* doc = cfg_.doc_token >= 0 ? doc_.data() : nullptr;
 
   // x = x0 = norm(embed[idx])
   std::vector<float> x(n * d), x0(n * d), h(n * d), qkv(n * 3 * hd), q(n * hd), y(n * hd), hid(n * F);
@@ -323,7 +332,7 @@ void ModdedModel::step(const int32_t* tokens, int64_t n, float* logits, bool las
           for (int k = 0; k < hd; k++) v[k] *= a0;
         }
       }
-      causal_attention(y.data(), q.data(), kcache_[i].data(), vcache_[i].data(), n, p0, H, D, cfg_.attn_scale);
+      causal_attention(y.data(), q.data(), kcache_[i].data(), vcache_[i].data(), doc, n, p0, H, D, cfg_.attn_scale);
       linear_add(x.data(), y.data(), W.o.data(), n, hd, d);  // x += y @ o^T
     }
     // x += relu(norm(x) @ fc^T)^2 @ proj^T

@@ -12,9 +12,10 @@
 //                   x += causal_softmax(scale q k^T) v @ o^T
 //     x += relu(norm(x) @ fc^T)^2 @ proj^T;  UNet pushes x after layers i < L/2, Map keeps every x
 //   z = norm(x) @ lm_head^T; logits = softcap(z)
-// Attention is plain causal: it equals the scripts' sliding-window block mask for sequences no longer
-// than the shortest window (896 tokens small, 1664 medium) that contain no EOT (50256) after position 0
-// (the document mask). Longer contexts are computed with full causal attention.
+// Attention is causal with the scripts' document mask (a query sees keys of its own document; the EOT
+// id 50256 starts a new one: docs = (idx == 50256).cumsum()). The scripts' block-granular sliding window
+// is not applied: the result is exact for sequences no longer than the shortest window (896 tokens
+// small, 1664 medium); longer contexts see every earlier key of their document.
 #pragma once
 #include <cfloat>
 #include <cstdint>
@@ -59,6 +60,8 @@ struct ModdedConfig {
   float attn_scale = 0.12f;         // multiplier of q k^T (not 1/sqrt(D))
   float norm_eps = FLT_EPSILON;     // F.rms_norm(eps=None) on bf16/fp32 inputs: float32 machine epsilon
   float rope_base = 1024.0f;        // freq_j = (1/rope_base)^(j/(D/4-1))
+  int doc_token = -1;               // document mask: this id starts a new document (both scripts: 50256,
+                                    // when the embedding has that row); -1: plain causal
 
   int hdim() const { return n_head * head_dim; }
   // Throws std::invalid_argument naming the field when a value is out of range or lists disagree.
@@ -121,6 +124,7 @@ class ModdedModel {
   std::vector<uint8_t> set_;  // per weight_names() entry
   // KV cache per layer: [capacity, hdim] of rotated, normed keys and mixed values
   std::vector<std::vector<float>> kcache_, vcache_;
+  std::vector<int32_t> doc_;  // document index of every cached position (doc_token cumsum)
   int64_t cache_len_ = 0, cache_cap_ = 0;
 };
 

@@ -295,7 +295,7 @@ export function formatModdedInfo(i: ModdedInfo): string {
     `  heads:            ${i.n_head} x ${i.head_dim} (${i.headSource})`,
     `  vocab:            ${v}; embedding rows ${i.embed_rows}, head rows ${i.head_rows} (padded to a multiple of 128: ${i.padded_vocab})`,
     `  scalars:          ${i.scalars_len} = 5 x ${i.n_layer}${i.scalars_pad ? ` + ${i.scalars_pad} pad` : ''}${ws}`,
-    `  exact context:    ${i.exactContext} tokens without an EOT (50256) after the first (plain causal attention = the scripts' sliding-window document mask up to there)`,
+    `  exact context:    ${i.exactContext} tokens (causal + document mask on EOT 50256; the scripts' sliding window is not applied)`,
     'TRAINING STATE',
     `  step:             ${i.step ?? '(none)'}`,
     `  val loss:         ${i.val_loss ?? '(none)'}`,
