@@ -180,6 +180,15 @@ std::vector<int32_t> TokensArg(const Napi::Value& v, Napi::Env env) {
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
+// Resolves a worker's promise with a copy of its result as a typed array and frees the model.
+template <class JsArray, class T>
+void Settle(Napi::Env env, Napi::Promise::Deferred& d, ModdedHandle* h, const std::vector<T>& v) {
+  h->busy.store(false);
+  JsArray a = JsArray::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  d.Resolve(a);
+}
+
 class ForwardWorker : public Napi::AsyncWorker {
  public:
   ForwardWorker(Napi::Env env, ModdedHandle* h, Napi::Object self, std::vector<int32_t> tokens)
@@ -196,12 +205,7 @@ class ForwardWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override {
-    h_->busy.store(false);
-    Napi::Float32Array a = Napi::Float32Array::New(Env(), out_.size());
-    std::copy(out_.begin(), out_.end(), a.Data());
-    deferred_.Resolve(a);
-  }
+  void OnOK() override { Settle<Napi::Float32Array>(Env(), deferred_, h_, out_); }
   void OnError(const Napi::Error& e) override {
     h_->busy.store(false);
     deferred_.Reject(e.Value());
@@ -242,12 +246,7 @@ class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
     Napi::HandleScope scope(Env());
     for (size_t i = 0; i < count; i++) on_token_.Call({Napi::Number::New(Env(), data[i])});
   }
-  void OnOK() override {
-    h_->busy.store(false);
-    Napi::Int32Array a = Napi::Int32Array::New(Env(), out_.size());
-    std::copy(out_.begin(), out_.end(), a.Data());
-    deferred_.Resolve(a);
-  }
+  void OnOK() override { Settle<Napi::Int32Array>(Env(), deferred_, h_, out_); }
   void OnError(const Napi::Error& e) override {
     h_->busy.store(false);
     deferred_.Reject(e.Value());

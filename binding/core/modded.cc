@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 
 #include "modded_ops.h"
+#include "sampling.h"
 
 namespace mypt {
 namespace modded {
@@ -35,53 +35,6 @@ ModdedConfig base_config(int n_layer, int dim, int n_head, int head_dim, int emb
   c.skip_from.assign(n_layer > 0 ? n_layer : 0, -1);
   c.doc_token = embed_rows > 50256 ? 50256 : -1;  // both scripts hard-code the GPT-2 EOT
   return c;
-}
-
-// splitmix64: a small, seedable generator for sampling (same seed, same tokens)
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
-int32_t sample_token(const float* logits, int V, const ModdedSample& sp, Rng& rng) {
-  if (sp.temperature <= 0.0f) return (int32_t)(std::max_element(logits, logits + V) - logits);
-  std::vector<int> idx(V);
-  std::iota(idx.begin(), idx.end(), 0);
-  int keep = V;
-  if (sp.top_k > 0 && sp.top_k < V) keep = sp.top_k;
-  std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(),
-                    [&](int a, int b) { return logits[a] > logits[b]; });
-  if (keep == V) std::sort(idx.begin(), idx.end(), [&](int a, int b) { return logits[a] > logits[b]; });
-  std::vector<double> p(keep);
-  const double mx = logits[idx[0]] / sp.temperature;
-  double sum = 0;
-  for (int i = 0; i < keep; i++) sum += (p[i] = std::exp(logits[idx[i]] / sp.temperature - mx));
-  if (sp.top_p < 1.0f) {
-    double acc = 0;
-    int cut = keep;
-    for (int i = 0; i < keep; i++) {
-      acc += p[i] / sum;
-      if (acc >= sp.top_p) {
-        cut = i + 1;
-        break;
-      }
-    }
-    keep = cut;
-    sum = 0;
-    for (int i = 0; i < keep; i++) sum += p[i];
-  }
-  double u = rng.uniform() * sum;
-  for (int i = 0; i < keep; i++) {
-    u -= p[i];
-    if (u < 0) return idx[i];
-  }
-  return idx[keep - 1];
 }
 
 // logits = softcap(z), in place over n values
@@ -368,12 +321,17 @@ std::vector<int32_t> ModdedModel::generate(const int32_t* prompt, int64_t n_prom
   // only ids the embedding has a row for can be fed back
   const int limit = std::min(sp.vocab_limit > 0 ? std::min(sp.vocab_limit, V) : V, cfg_.embed_rows);
   reset_cache(n_prompt + std::max(0, max_new_tokens));
-  std::vector<float> logits(V);
+  std::vector<float> logits(V), scratch;
   std::vector<int32_t> out;
-  Rng rng{sp.seed};
+  SampleParams params;  // the engine's sampler (sampling.h): same semantics as GPT generation
+  params.temperature = sp.temperature;
+  params.top_k = sp.top_k;
+  params.top_p = sp.top_p;
+  params.seed = sp.seed;
+  Rng rng(sp.seed);
   step(prompt, n_prompt, logits.data(), true);
   for (int k = 0; k < max_new_tokens; k++) {
-    const int32_t tok = sample_token(logits.data(), limit, sp, rng);
+    const int32_t tok = sample_token(logits.data(), limit, params, rng, scratch);
     out.push_back(tok);
     if (on_token && !on_token(tok)) break;
     if (k + 1 == max_new_tokens) break;
