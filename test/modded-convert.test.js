@@ -44,6 +44,14 @@ test('small -> medium: every tensor where FORMATS.md puts it, c_proj untranspose
   assert.is(dst.get('forward'), 'small');
   assert.is(dst.get('step'), 1750);
   assert.is(Number(dst.get('val_loss')), 3.2817);
+  // the optimizer shard is carried over untouched
+  const so = src.get('optimizers')[0];
+  const dop = dst.get('optimizers')[0];
+  assert.equal([...dop.get('param_groups')[0].get('betas')], [0.8, 0.95]);
+  assert.is(Number(dop.get('param_groups')[0].get('eps')), 1e-10);
+  const st = dop.get('state').get(0);
+  assert.ok(same(st.get('exp_avg').data, so.get('state').get(0).get('exp_avg').data));
+  assert.is(Number(st.get('step').data[0]), 1750);
   for (let i = 0; i < 12; i++) {
     const b = `${P}blocks.${i}.`;
     if (i === 7) {

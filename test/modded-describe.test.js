@@ -35,6 +35,7 @@ test('small file: layout, sizes, vocab, scalars and the GPU count they imply, st
   assert.is(i.val_loss, 3.2817);
   assert.equal(i.dtypes, { embed: 'bfloat16', value_embeds: 'bfloat16', matrices: 'float32', lm_head: 'float32', scalars: 'float32' });
   assert.is(i.num_tensors, 52);
+  assert.is(i.optimizer_states, 1);
   // 4 embeddings of 128x32, 11 attention layers of 4*32*32, 12 MLPs of 2*128*32, head 128x32, 64 scalars
   assert.is(i.num_params, 4 * 128 * 32 + 11 * 4096 + 12 * 8192 + 128 * 32 + 64);
   const text = formatModdedInfo(i);
