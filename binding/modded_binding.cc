@@ -58,6 +58,9 @@ ModdedConfig ConfigFromJs(const Napi::Object& o) {
   if (o.Has("norm_eps")) c.norm_eps = o.Get("norm_eps").As<Napi::Number>().FloatValue();
   if (o.Has("rope_base")) c.rope_base = o.Get("rope_base").As<Napi::Number>().FloatValue();
   if (o.Has("doc_token")) c.doc_token = IntField(o, "doc_token");
+  if (o.Has("attn_block")) c.attn_block = IntField(o, "attn_block");
+  if (o.Has("long_window_blocks")) mypt::modded::set_window_pattern(c, preset == "medium", IntField(o, "long_window_blocks"));
+  if (o.Has("window_blocks")) c.window_blocks = IntList(o.Get("window_blocks"), "window_blocks");
   if (o.Has("ve_index")) c.ve_index = IntList(o.Get("ve_index"), "ve_index");
   if (o.Has("has_attn")) {
     auto v = IntList(o.Get("has_attn"), "has_attn");
@@ -110,6 +113,8 @@ Napi::Object ConfigToJs(Napi::Env env, const ModdedConfig& c) {
   o.Set("norm_eps", c.norm_eps);
   o.Set("rope_base", c.rope_base);
   o.Set("doc_token", c.doc_token);
+  o.Set("attn_block", c.attn_block);
+  o.Set("window_blocks", ToJs(env, c.window_blocks));
   return o;
 }
 

@@ -8,8 +8,8 @@
 //
 // The forward pass is the one the file records (`forward` key, see checkpoint/modded.ts), else the
 // layout's own; opts.forward overrides it (a different model: README, "modded-nanogpt").
-// Attention is causal with the scripts' document mask (EOT 50256 starts a document); their sliding
-// window is not applied, so it is exact up to info.exactContext tokens (the shortest window).
+// Attention is the scripts' block mask: causal, document mask (EOT 50256 starts a document) and the
+// per-layer sliding window at its end-of-training size (binding/core/modded_mask.h).
 
 import { MyptError } from './errors';
 import { loadAddon } from './native';
@@ -32,6 +32,8 @@ export interface ModdedNativeConfig {
   softcap: ModdedSoftcap;
   attn_scale: number; norm_eps: number; rope_base: number;
   doc_token: number;           // document mask: this id starts a new document (50256 when it exists); -1 off
+  attn_block: number;          // tokens per sliding-window block (128)
+  window_blocks: number[];     // per layer: window in blocks, 0 none
 }
 
 interface NativeModdedHandle {
@@ -55,6 +57,12 @@ export interface LoadModdedOptions {
   head_dim?: number;
   /** Document-mask token (default 50256 when the embedding has that row, as both scripts); -1: plain causal. */
   doc_token?: number;
+  /** false: no sliding window (causal + document mask only). */
+  window?: boolean;
+  /** The long window in blocks (short = half); default the end-of-training value, 14 small / 27 medium. */
+  long_window_blocks?: number;
+  /** Tokens per window block (128 in both scripts). */
+  attn_block?: number;
   /** CPU threads of the process-wide pool (0: all cores). */
   threads?: number;
   /** Name used in messages when a dict (not a path) is given. */
@@ -246,6 +254,9 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   };
   if (opts.softcap) config.softcap = opts.softcap;
   if (opts.doc_token !== undefined) config.doc_token = opts.doc_token;
+  if (opts.attn_block !== undefined) config.attn_block = opts.attn_block;
+  if (opts.long_window_blocks !== undefined) config.long_window_blocks = opts.long_window_blocks;
+  if (opts.window === false) config.window_blocks = new Array(info.n_layer).fill(0);
   let handle: NativeModdedHandle;
   try {
     handle = new native.ModdedModel(config, moddedNativeWeights(p));

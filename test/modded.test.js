@@ -57,6 +57,32 @@ for (const kind of ['small', 'medium']) {
   });
 }
 
+for (const kind of ['small', 'medium']) {
+  test(`${kind}: the block sliding window (transcribed create_blockmasks, blocks of 4) matches PyTorch; generation = forward of the prefix`, async () => {
+    const r = ref(kind);
+    const m = await loadModdedModel(path.join(FIX, `${kind}.pt`), { doc_token: 42, attn_block: 4, long_window_blocks: 4 });
+    assert.equal(m.config.window_blocks.slice(0, 5), [4, 2, 2, 2, 4]);
+    const { logits } = await m.forward(r.tokens);
+    const e = relErr(logits, r.logits_window_b4_w4_doc42);
+    assert.ok(e < 1e-4, `relative error ${e}`);
+    assert.ok(relErr(logits, r.logits_doc42) > 1e-3, 'the window changes the result');
+    // without the window: the document mask alone
+    const nw = await loadModdedModel(path.join(FIX, `${kind}.pt`), { doc_token: 42, attn_block: 4, window: false });
+    assert.ok(relErr((await nw.forward(r.tokens)).logits, r.logits_doc42) < 1e-4);
+    // cached generation past several blocks: each id = argmax of the forward of its prefix
+    const V = r.padded_vocab;
+    const ids = await m.generate(r.tokens.slice(0, 6), { max_new_tokens: 12, temperature: 0 });
+    const seq = r.tokens.slice(0, 6);
+    for (const id of ids) {
+      const full = (await m.forward(seq)).logits;
+      let best = 0;
+      for (let j = 1; j < r.vocab; j++) if (full[(seq.length - 1) * V + j] > full[(seq.length - 1) * V + best]) best = j;
+      assert.is(id, best);
+      seq.push(id);
+    }
+  });
+}
+
 test('small: the other S-variant soft-cap (30 sigmoid(z/7.5)) as an option', async () => {
   const r = ref('small');
   const m = await loadModdedModel(path.join(FIX, 'small.pt'), { softcap: 'sigmoid30' });
@@ -86,6 +112,8 @@ test('resolved configs: layer 7 without attention, value embeddings on the first
   assert.is(s.config.skip, 'unet');
   assert.is(s.config.softcap, 'sigmoid30_scaled');
   assert.is(s.config.doc_token, -1, 'no row 50256 in a 128-row embedding: plain causal');
+  assert.equal(s.config.window_blocks, [14, 7, 7, 7, 14, 7, 7, 14, 7, 7, 7, 14]);
+  assert.is(s.config.attn_block, 128);
   assert.ok(Math.abs(s.config.norm_eps - 1.1920929e-7) < 1e-13);
   assert.ok(Math.abs(s.config.attn_scale - 0.12) < 1e-7);
   const m = await loadModdedModel(path.join(FIX, 'medium.pt'));
@@ -93,6 +121,7 @@ test('resolved configs: layer 7 without attention, value embeddings on the first
   assert.is(m.config.has_attn[7], 0);
   assert.equal(m.config.ve_index.slice(13), [0, 1, 2]);
   assert.is(m.config.softcap, 'algebraic15');
+  assert.equal(m.config.window_blocks, [27, 13, 13, 13, 27, 13, 13, 13, 13, 13, 13, 27, 13, 13, 13, 27]);
 });
 
 test('a prefix of the tokens gives the same logits (causal) and positions matter (rotary)', async () => {

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <stdexcept>
 
+#include "modded_mask.h"
 #include "modded_ops.h"
 #include "sampling.h"
 
@@ -34,7 +36,17 @@ ModdedConfig base_config(int n_layer, int dim, int n_head, int head_dim, int emb
   if (n_layer > 7) c.has_attn[7] = 0;
   c.skip_from.assign(n_layer > 0 ? n_layer : 0, -1);
   c.doc_token = embed_rows > 50256 ? 50256 : -1;  // both scripts hard-code the GPT-2 EOT
+  c.window_blocks.assign(n_layer > 0 ? n_layer : 0, 0);
   return c;
+}
+
+const char* kSmallWindows = "LSSSLSSLSSSL";       // train_gpt.py block_masks
+const char* kMediumWindows = "LSSSLSSSSSSLSSSL";  // train_gpt_medium.py block_masks
+
+void set_windows(ModdedConfig& c, const char* pattern, int long_blocks) {
+  c.window_blocks.assign(c.n_layer, 0);
+  if ((int)std::string(pattern).size() != c.n_layer) return;
+  for (int i = 0; i < c.n_layer; i++) c.window_blocks[i] = pattern[i] == 'L' ? long_blocks : long_blocks / 2;
 }
 
 // logits = softcap(z), in place over n values
@@ -89,6 +101,14 @@ void ModdedConfig::validate() const {
         bad("skip_from[" + std::to_string(i) + "] = " + std::to_string(skip_from[i]) + " must name an earlier layer or be -1");
   }
   if ((int)softcap < 0 || (int)softcap > 3) bad("unknown softcap");
+  if (attn_block <= 0) bad("attn_block must be positive");
+  if ((int)window_blocks.size() != n_layer) bad("window_blocks must have n_layer entries");
+  for (int i = 0; i < n_layer; i++)
+    if (window_blocks[i] < 0) bad("window_blocks[" + std::to_string(i) + "] must be >= 0 (0: no window)");
+}
+
+void set_window_pattern(ModdedConfig& c, bool medium, int long_blocks) {
+  set_windows(c, medium ? kMediumWindows : kSmallWindows, long_blocks);
 }
 
 ModdedConfig small_config(int n_layer, int dim, int n_head, int head_dim, int embed_rows, int head_rows,
@@ -98,6 +118,7 @@ ModdedConfig small_config(int n_layer, int dim, int n_head, int head_dim, int em
   c.v_norm = false;
   c.skip = SkipKind::UNet;
   c.softcap = SoftCap::Sigmoid30Scaled;
+  set_window_pattern(c, false, 14);  // next_multiple_of_n(1728, 128) / 128
   return c;
 }
 
@@ -111,6 +132,7 @@ ModdedConfig medium_config(int n_layer, int dim, int n_head, int head_dim, int e
   for (auto& m : map)
     if (m[0] < n_layer) c.skip_from[m[0]] = m[1];
   c.softcap = SoftCap::Algebraic15;
+  set_window_pattern(c, true, 27);  // next_multiple_of_n(3456, 128) / 128
   return c;
 }
 
@@ -227,7 +249,13 @@ void ModdedModel::step(const int32_t* tokens, int64_t n, float* logits, bool las
     const int32_t prev = p0 + t > 0 ? doc_[p0 + t - 1] : 0;
     doc_[p0 + t] = prev + (tokens[t] == cfg_.doc_token ? 1 : 0);
   }
-  const int32_t* doc = cfg_.doc_token >= 0 ? doc_.data() : nullptr;
+  // visible keys per window size (the same for every layer that shares it)
+  std::map<int, KeyRanges> masks;
+  auto keys_for = [&](int W) -> const KeyRanges& {
+    auto it = masks.find(W);
+    if (it == masks.end()) it = masks.emplace(W, visible_keys(doc_.data(), n, p0, p0 + n - 1, cfg_.attn_block, W)).first;
+    return it->second;
+  };
 
   // x = x0 = norm(embed[idx])
   std::vector<float> x(n * d), x0(n * d), h(n * d), qkv(n * 3 * hd), q(n * hd), y(n * hd), hid(n * F);
@@ -285,7 +313,8 @@ void ModdedModel::step(const int32_t* tokens, int64_t n, float* logits, bool las
           for (int k = 0; k < hd; k++) v[k] *= a0;
         }
       }
-      causal_attention(y.data(), q.data(), kcache_[i].data(), vcache_[i].data(), doc, n, p0, H, D, cfg_.attn_scale);
+      masked_attention(y.data(), q.data(), kcache_[i].data(), vcache_[i].data(), keys_for(cfg_.window_blocks[i]), n, H, D,
+                       cfg_.attn_scale);
       linear_add(x.data(), y.data(), W.o.data(), n, hd, d);  // x += y @ o^T
     }
     // x += relu(norm(x) @ fc^T)^2 @ proj^T

@@ -12,10 +12,9 @@
 //                   x += causal_softmax(scale q k^T) v @ o^T
 //     x += relu(norm(x) @ fc^T)^2 @ proj^T;  UNet pushes x after layers i < L/2, Map keeps every x
 //   z = norm(x) @ lm_head^T; logits = softcap(z)
-// Attention is causal with the scripts' document mask (a query sees keys of its own document; the EOT
-// id 50256 starts a new one: docs = (idx == 50256).cumsum()). The scripts' block-granular sliding window
-// is not applied: the result is exact for sequences no longer than the shortest window (896 tokens
-// small, 1664 medium); longer contexts see every earlier key of their document.
+// Attention follows the scripts' block mask (modded_mask.h): causal, the document mask (EOT 50256 starts
+// a document) and the block-granular sliding window of each layer at its end-of-training size (small:
+// 14 / 7 blocks of 128 tokens, long on layers 0, 4, 7, 11; medium: 27 / 13, long on 0, 4, 11, 15).
 #pragma once
 #include <cfloat>
 #include <cstdint>
@@ -62,6 +61,8 @@ struct ModdedConfig {
   float rope_base = 1024.0f;        // freq_j = (1/rope_base)^(j/(D/4-1))
   int doc_token = -1;               // document mask: this id starts a new document (both scripts: 50256,
                                     // when the embedding has that row); -1: plain causal
+  int attn_block = 128;             // tokens per block of the sliding window
+  std::vector<int> window_blocks;   // per layer: the window in blocks; 0 for none
 
   int hdim() const { return n_head * head_dim; }
   // Throws std::invalid_argument naming the field when a value is out of range or lists disagree.
@@ -74,6 +75,10 @@ ModdedConfig small_config(int n_layer, int dim, int n_head, int head_dim, int em
                           int scalars_len);
 ModdedConfig medium_config(int n_layer, int dim, int n_head, int head_dim, int embed_rows, int head_rows,
                            int scalars_len);
+
+// Each script's long/short window pattern (long W blocks, short W/2) at its own depth (12 small, 16
+// medium); other depths get no window (0).
+void set_window_pattern(ModdedConfig& c, bool medium, int long_blocks);
 
 // Sampling for generation: logits / temperature -> top_k -> top_p -> sample; temperature <= 0: argmax.
 struct ModdedSample {

@@ -140,42 +140,40 @@ void rotary(float* x, int64_t N, int H, int D, int64_t pos0, float base) {
   });
 }
 
-void causal_attention(float* out, const float* q, const float* kc, const float* vc, const int32_t* doc, int64_t N,
-                      int64_t pos0, int H, int D, float scale) {
+void masked_attention(float* out, const float* q, const float* kc, const float* vc, const KeyRanges& keys, int64_t N,
+                      int H, int D, float scale) {
   const int64_t HD = (int64_t)H * D;
-  const int64_t P = pos0 + N;
-  parallel_for(N * H, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, P)), [&](int64_t w0, int64_t w1) {
+  int64_t P = 1;
+  for (int64_t e : keys.end) P = std::max(P, e);
+  parallel_for(N * H, std::max<int64_t>(1, 4096 / P), [&](int64_t w0, int64_t w1) {
     std::vector<float> att(P);
     for (int64_t w = w0; w < w1; w++) {
       const int64_t n = w / H;
       const int h = (int)(w % H);
-      const int64_t p = pos0 + n;  // this query's position: keys j0..p
-      int64_t j0 = p;
-      if (doc) {
-        while (j0 > 0 && doc[j0 - 1] == doc[p]) j0--;
-      } else {
-        j0 = 0;
-      }
+      const int64_t r0 = keys.first[n], r1 = keys.first[n + 1];
       const float* qv = q + n * HD + (int64_t)h * D;
       float mx = -INFINITY;
-      for (int64_t j = j0; j <= p; j++) {
-        const float sc = dot1(qv, kc + j * HD + (int64_t)h * D, D) * scale;
-        att[j] = sc;
-        mx = std::max(mx, sc);
-      }
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t j = keys.begin[r]; j < keys.end[r]; j++) {
+          const float sc = dot1(qv, kc + j * HD + (int64_t)h * D, D) * scale;
+          att[j] = sc;
+          mx = std::max(mx, sc);
+        }
       double sum = 0;
-      for (int64_t j = j0; j <= p; j++) {
-        att[j] = std::exp(att[j] - mx);
-        sum += att[j];
-      }
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t j = keys.begin[r]; j < keys.end[r]; j++) {
+          att[j] = std::exp(att[j] - mx);
+          sum += att[j];
+        }
       const float inv = (float)(1.0 / sum);
       float* o = out + n * HD + (int64_t)h * D;
       for (int d = 0; d < D; d++) o[d] = 0.0f;
-      for (int64_t j = j0; j <= p; j++) {
-        const float a = att[j] * inv;
-        const float* vv = vc + j * HD + (int64_t)h * D;
-        for (int d = 0; d < D; d++) o[d] += a * vv[d];
-      }
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t j = keys.begin[r]; j < keys.end[r]; j++) {
+          const float a = att[j] * inv;
+          const float* vv = vc + j * HD + (int64_t)h * D;
+          for (int d = 0; d < D; d++) o[d] += a * vv[d];
+        }
     }
   });
 }

@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 
+#include "modded_mask.h"
+
 namespace mypt {
 namespace modded {
 
@@ -29,12 +31,12 @@ void rotary(float* x, int64_t N, int H, int D, int64_t pos0, float base);
 // The D/2 frequencies used above (exposed for tests).
 void rotary_freqs(float* freqs, int D, float base);
 
-// Causal attention of N new queries at positions pos0..pos0+N-1 against keys/values 0..pos0+N-1:
-//   out[N, H*D] (head-major) = softmax(scale * q k^T) v, query at position p sees keys j <= p with
-//   doc[j] == doc[p] (the scripts' document mask; doc non-decreasing); doc null: every j <= p.
-// q[N, H*D]; kc, vc: caches [P, H*D] holding at least pos0+N rows; doc [pos0+N] or null.
-void causal_attention(float* out, const float* q, const float* kc, const float* vc, const int32_t* doc, int64_t N,
-                      int64_t pos0, int H, int D, float scale);
+// Attention of N new queries against the cached keys/values, each query over its own key ranges
+// (modded_mask.h: causal, document mask, sliding window):
+//   out[N, H*D] (head-major) = softmax(scale * q k^T over the visible keys) v
+// q[N, H*D]; kc, vc: caches [P, H*D] covering every visible key.
+void masked_attention(float* out, const float* q, const float* kc, const float* vc, const KeyRanges& keys, int64_t N,
+                      int H, int D, float scale);
 
 }  // namespace modded
 }  // namespace mypt

@@ -46,7 +46,7 @@ export interface ModdedInfo {
   num_params: number;
   num_tensors: number;
   optimizer_states: number;       // entries of `optimizers` (rank-0 shards: not resumable elsewhere)
-  exactContext: number;           // longest sequence computed exactly with plain causal attention
+  attention: string;              // the mask the forward applies (causal, document, sliding window)
 }
 
 /** What parseModded gives: the info and the state dict with the prefix removed. */
@@ -269,9 +269,18 @@ export function parseModded(obj: unknown, where: string, opts: { head_dim?: numb
     },
     num_params, num_tensors: sd.size,
     optimizer_states: Array.isArray(optimizers) ? optimizers.length : 0,
-    exactContext: forward === 'small' ? 896 : 1664,
+    attention: attentionText(forward, L),
   };
   return { info, top, sd };
+}
+
+// The scripts' windows at the end of training (blocks of 128 tokens; short = long / 2), when the depth is theirs.
+function attentionText(forward: ModdedLayout, L: number): string {
+  const [depth, long, layers] = forward === 'small' ? [12, 14, '0, 4, 7, 11'] : [16, 27, '0, 4, 11, 15'];
+  const win = L === depth
+    ? `sliding window ${long * 128} / ${Math.floor(long / 2) * 128} tokens (long on layers ${layers})`
+    : `no sliding window (the ${forward} script's window pattern is for ${depth} layers)`;
+  return `causal, document mask (EOT 50256), ${win}`;
 }
 
 /** The plain description object of a modded file's dict (what `inspect --json` shows). */
@@ -295,7 +304,7 @@ export function formatModdedInfo(i: ModdedInfo): string {
     `  heads:            ${i.n_head} x ${i.head_dim} (${i.headSource})`,
     `  vocab:            ${v}; embedding rows ${i.embed_rows}, head rows ${i.head_rows} (padded to a multiple of 128: ${i.padded_vocab})`,
     `  scalars:          ${i.scalars_len} = 5 x ${i.n_layer}${i.scalars_pad ? ` + ${i.scalars_pad} pad` : ''}${ws}`,
-    `  exact context:    ${i.exactContext} tokens (causal + document mask on EOT 50256; the scripts' sliding window is not applied)`,
+    `  attention:        ${i.attention}`,
     'TRAINING STATE',
     `  step:             ${i.step ?? '(none)'}`,
     `  val loss:         ${i.val_loss ?? '(none)'}`,
