@@ -14,6 +14,17 @@ function argmax(a, from, n) {
   return best;
 }
 
+// Greedy generation through the KV cache must pick, at every step, the argmax (over the real vocab) of a
+// full forward pass of the sequence so far.
+async function assertGreedyIsRecomputedArgmax(m, prompt, ids, r) {
+  const seq = prompt.slice();
+  for (const id of ids) {
+    const { logits } = await m.forward(seq);
+    assert.is(id, argmax(logits, (seq.length - 1) * r.padded_vocab, r.vocab), `step ${seq.length - prompt.length}`);
+    seq.push(id);
+  }
+}
+
 for (const kind of ['small', 'medium']) {
   test(`${kind} layout: logits equal PyTorch's within 1e-4 relative`, async () => {
     const r = ref(kind);
@@ -46,14 +57,7 @@ for (const kind of ['small', 'medium']) {
     assert.ok(relErr(logits.subarray(0, 4 * V), r.logits.slice(0, 4 * V)) < 1e-4);
     // generation: prompt with the document break, greedy ids = recomputed argmax
     const ids = await m.generate(r.tokens.slice(0, 8), { max_new_tokens: 4, temperature: 0 });
-    const seq = r.tokens.slice(0, 8);
-    for (const id of ids) {
-      const full = (await m.forward(seq)).logits;
-      let best = 0;
-      for (let j = 1; j < r.vocab; j++) if (full[(seq.length - 1) * V + j] > full[(seq.length - 1) * V + best]) best = j;
-      assert.is(id, best);
-      seq.push(id);
-    }
+    await assertGreedyIsRecomputedArgmax(m, r.tokens.slice(0, 8), ids, r);
   });
 }
 
@@ -70,16 +74,8 @@ for (const kind of ['small', 'medium']) {
     const nw = await loadModdedModel(path.join(FIX, `${kind}.pt`), { doc_token: 42, attn_block: 4, window: false });
     assert.ok(relErr((await nw.forward(r.tokens)).logits, r.logits_doc42) < 1e-4);
     // cached generation past several blocks: each id = argmax of the forward of its prefix
-    const V = r.padded_vocab;
     const ids = await m.generate(r.tokens.slice(0, 6), { max_new_tokens: 12, temperature: 0 });
-    const seq = r.tokens.slice(0, 6);
-    for (const id of ids) {
-      const full = (await m.forward(seq)).logits;
-      let best = 0;
-      for (let j = 1; j < r.vocab; j++) if (full[(seq.length - 1) * V + j] > full[(seq.length - 1) * V + best]) best = j;
-      assert.is(id, best);
-      seq.push(id);
-    }
+    await assertGreedyIsRecomputedArgmax(m, r.tokens.slice(0, 6), ids, r);
   });
 }
 
@@ -146,12 +142,7 @@ for (const kind of ['small', 'medium']) {
     const ids = await m.generate(prompt, { max_new_tokens: 8, temperature: 0, onToken: (id) => seen.push(id) });
     assert.is(ids.length, 8);
     assert.equal(seen, ids);
-    const seq = prompt.slice();
-    for (const id of ids) {
-      const { logits } = await m.forward(seq);
-      assert.is(id, argmax(logits, (seq.length - 1) * r.padded_vocab, r.vocab), 'cached step = recomputed argmax over the real vocab');
-      seq.push(id);
-    }
+    await assertGreedyIsRecomputedArgmax(m, prompt, ids, r);
   });
 }
 
