@@ -156,6 +156,9 @@ test('hostile globals are inert records, never run; strict mode names them', () 
   assert.not.ok(fs.existsSync('/tmp/mypt-pwned'));
   expectBad(makePt(evil), /refuses global os\.system/, { strict: true });
   expectBad(makePt(pk(0x80, 4, str('builtins'), str('eval'), 0x93, 0x2e)), /refuses global builtins\.eval/, { strict: true });
+  const popen = makePt(pk(0x80, 2, glob('subprocess', 'Popen'), tuple(pk(0x5d, str('rm'), 0x61)), 0x52, 0x2e));
+  assert.is(m.loadTorchSync(popen).fullName, 'subprocess.Popen');
+  expectBad(popen, /refuses global subprocess\.Popen/, { strict: true });
 });
 
 test('zip bombs: deflated entries declaring absurd sizes or inflating past their size', () => {

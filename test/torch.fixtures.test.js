@@ -16,11 +16,38 @@ const PY = '/usr/bin/python3';
 const torchOk = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
 for (const name of Object.keys(expected).filter((n) => !n.endsWith('.safetensors'))) {
-  test(`reads ${name}.pt as PyTorch wrote it`, () => {
+  test(`reads ${name}.pt as PyTorch 1.13 wrote it`, () => {
     const v = m.loadTorchSync(path.join(dir, `${name}.pt`));
     matches(v, expected[name], name);
   });
 }
+
+// The same script run under PyTorch 2.11 / numpy 2.5 (numpy._core names, .format_version,
+// .storage_alignment, serialization_id entries), plus hf.safetensors from the safetensors package.
+const dir2 = path.join(__dirname, 'fixtures', 'torch2');
+const expected2 = JSON.parse(fs.readFileSync(path.join(dir2, 'expected.json'), 'utf8'));
+for (const name of Object.keys(expected2).filter((n) => !n.endsWith('.safetensors'))) {
+  test(`reads ${name}.pt as PyTorch 2.11 wrote it`, () => {
+    matches(m.loadTorchSync(path.join(dir2, `${name}.pt`)), expected2[name], name);
+  });
+}
+
+test('reads a file written by the safetensors package (0.8)', () => {
+  const { tensors, metadata } = m.loadSafetensorsSync(path.join(dir2, 'hf.safetensors'));
+  assert.equal(metadata, { format: 'pt' });
+  const want = {
+    a: ['float32', [3, 4], [-0.1467950940132141, 0.7861412763595581, 0.9468216300010681, -1.1143440008163452, 1.6907901763916016, -0.8948279023170471,
+      -0.3556250333786011, 1.2323857545852661, 0.13817265629768372, -1.6821985244750977, 0.317678302526474, 0.13280697166919708]],
+    b: ['int64', [5], [0, 1, 2, 3, 4]], c: ['bfloat16', [2], [0.1376953125, 0.240234375]], d: ['bool', [2], [1, 0]], e: ['float32', [0, 2], []],
+  };
+  assert.equal([...tensors.keys()].sort(), Object.keys(want));
+  for (const [k, [dtype, shape, vals]] of Object.entries(want)) {
+    const t = tensors.get(k);
+    assert.is(t.dtype, dtype, k);
+    assert.equal(t.shape, shape, k);
+    assert.equal(Array.from(t.toFloat32()), vals.map((v) => Math.fround(v)), k);
+  }
+});
 
 test('views: offsets and strides materialise contiguous data; tied tensors share a storage', () => {
   for (const file of ['views.pt', 'legacy.pt']) {
@@ -93,7 +120,9 @@ const ROUND_TRIP = ['dtypes', 'views', 'zerodim', 'adamw', 'model', 'nested', 'p
 
 test('PyTorch reads back exactly what it wrote after a load + save here (torch.load weights_only)', () => {
   if (!torchOk) { console.log('  skipped: /usr/bin/python3 cannot import torch'); return; }
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-rt-'));
+  // MYPT_KEEP_ROUNDTRIP=DIR keeps the files (to run the check with another PyTorch, e.g. 2.x)
+  const keep = process.env.MYPT_KEEP_ROUNDTRIP;
+  const out = keep ? (fs.mkdirSync(keep, { recursive: true }), keep) : fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-rt-'));
   try {
     for (const name of ROUND_TRIP) {
       const v = m.loadTorchSync(path.join(dir, `${name}.pt`), { keepFloatType: true });
@@ -136,7 +165,7 @@ test('PyTorch reads back exactly what it wrote after a load + save here (torch.l
     assert.is(r.status, 0, 'python check failed');
     assert.match(r.stdout, new RegExp(`checked ${ROUND_TRIP.length + 3} files`));
   } finally {
-    fs.rmSync(out, { recursive: true, force: true });
+    if (!keep) fs.rmSync(out, { recursive: true, force: true });
   }
 });
 

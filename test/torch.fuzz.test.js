@@ -73,7 +73,7 @@ function attempt(file, kind, what) {
   assert.ok(Date.now() - t0 < 2000, `${what}: took ${Date.now() - t0} ms`);
 }
 
-const RAW = ['views.pt', 'adamw.pt', 'userclass.pt', 'proto5.pt', 'legacy.pt', 'nested.pt', 'model.safetensors'];
+const RAW = ['views.pt', 'adamw.pt', 'userclass.pt', 'proto5.pt', 'legacy.pt', 'nested.pt', 'model.safetensors', '../torch2/views.pt', '../torch2/hf.safetensors'];
 const file = path.join(tmp, 'x');
 const fd = fs.openSync(file, 'w+');              // rewritten in place: reopening with O_TRUNC is slow on some disks
 function put(bytes) {

@@ -5,3 +5,4 @@ export { TorchTensor } from './torch-tensor';
 export { TorchStorage } from './storage';
 export { PyDict, PyTuple, PyFloat, PyObject, PyGlobal, PyKey, TorchSize } from './pyvalues';
 export { NumpyArray, NumpyDType } from './py-globals';
+export { benchTorchIO, TorchIOBench } from './bench';

@@ -1,13 +1,12 @@
 // torch.load for mypt-native: the zip format (PyTorch >= 1.6) and the legacy pickle-stream
 // format, into plain JS values (see pyvalues.ts) with lazily read TorchTensors.
 
-import * as fs from 'fs';
 import { MyptError } from '../../errors';
 import { DType, dtypeSize } from '../tensor';
 import { NeedMoreData, Unpickler, UnpickleContext, describe } from './pickle-read';
 import { buildObject, callGlobal, isAllowedStrict, storageDType } from './py-globals';
-import { PyDict, PyGlobal, PyObject, PyTuple } from './pyvalues';
-import { ByteSource, TorchStorage, readExactly } from './storage';
+import { PyDict, PyObject, PyTuple } from './pyvalues';
+import { ByteSource, FileStamp, TorchStorage, readExactly, statFile } from './storage';
 import { checkStructure } from './structure';
 import { ZipArchive } from './zip-read';
 
@@ -36,19 +35,12 @@ function context(path: string, strict: boolean, persistentLoad: (pid: unknown) =
 
 /** Reads a torch.save file (zip or legacy). Tensor data is read from the file on first access. */
 export function loadTorchSync(path: string, opts: LoadTorchOptions = {}): unknown {
-  let size: number;
-  try {
-    const st = fs.statSync(path);
-    if (!st.isFile()) bad(path, 'not a regular file');
-    size = st.size;
-  } catch (e) {
-    if (e instanceof MyptError) throw e;
-    throw new MyptError('E_IO', `${path}: cannot read (${(e as Error).message})`);
-  }
+  const stamp = statFile(path);
+  const size = stamp.size;
   if (size < 4) bad(path, `too short to be a torch checkpoint (${size} bytes)`);
   const head = Buffer.alloc(4);
-  readExactly(path, head, 0);
-  const value = ZipArchive.isZip(head) ? loadZip(path, size, opts) : loadLegacy(path, size, opts);
+  readExactly(path, head, 0, stamp);
+  const value = ZipArchive.isZip(head) ? loadZip(path, stamp, opts) : loadLegacy(path, stamp, opts);
   checkStructure(value, path);
   return value;
 }
@@ -59,8 +51,8 @@ export async function loadTorch(path: string, opts: LoadTorchOptions = {}): Prom
 
 // ---- zip format ------------------------------------------------------------------------------
 
-function loadZip(path: string, size: number, opts: LoadTorchOptions): unknown {
-  const zip = ZipArchive.open(path, size);
+function loadZip(path: string, stamp: FileStamp, opts: LoadTorchOptions): unknown {
+  const zip = ZipArchive.open(path, stamp.size, stamp);
   try {
     return unpickleZip(path, zip, opts);
   } finally {
@@ -119,12 +111,12 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 class LegacyRegion implements ByteSource {
   start = -1;
-  constructor(readonly path: string, public byteLength: number) {}
+  constructor(readonly path: string, public byteLength: number, readonly stamp: FileStamp) {}
   read(offset: number, length: number): Buffer {
     if (this.start < 0) bad(this.path, 'storage data read before its position is known');
     if (offset + length > this.byteLength) bad(this.path, `read past a legacy storage's end`);
     const b = Buffer.allocUnsafeSlow(length);
-    readExactly(this.path, b, this.start + offset);
+    readExactly(this.path, b, this.start + offset, this.stamp);
     return b;
   }
 }
@@ -136,13 +128,14 @@ class OffsetSource implements ByteSource {
   }
 }
 
-function loadLegacy(path: string, size: number, opts: LoadTorchOptions): unknown {
+function loadLegacy(path: string, stamp: FileStamp, opts: LoadTorchOptions): unknown {
+  const size = stamp.size;
   let chunk = Math.min(size, 1 << 20);
   for (;;) {
     const buf = Buffer.alloc(chunk);
-    readExactly(path, buf, 0);
+    readExactly(path, buf, 0, stamp);
     try {
-      return parseLegacy(path, size, buf, chunk === size, opts);
+      return parseLegacy(path, stamp, buf, chunk === size, opts);
     } catch (e) {
       if (!(e instanceof NeedMoreData)) throw e;
       chunk = Math.min(size, chunk * 4);
@@ -150,7 +143,8 @@ function loadLegacy(path: string, size: number, opts: LoadTorchOptions): unknown
   }
 }
 
-function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean, opts: LoadTorchOptions): unknown {
+function parseLegacy(path: string, stamp: FileStamp, buf: Buffer, complete: boolean, opts: LoadTorchOptions): unknown {
+  const size = stamp.size;
   const strict = !!opts.strict;
   const plain = context(path, true, () => bad(path, 'unexpected persistent id in the legacy header'));
   const at = (pos: number) => new Unpickler(buf, pos, plain, complete);
@@ -179,7 +173,7 @@ function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean,
     if (!dtype) bad(path, `storage type ${describe(p.type)} is not supported`);
     let root = roots.get(p.key);
     if (!root) {
-      const region = new LegacyRegion(path, p.numel * dtypeSize(dtype));
+      const region = new LegacyRegion(path, p.numel * dtypeSize(dtype), stamp);
       root = { dtype, numel: p.numel, region, storage: new TorchStorage(path, p.key, dtype, p.numel, region, !littleEndian) };
       roots.set(p.key, root);
     } else if (root.dtype !== dtype) bad(path, `storage ${p.key} is declared with two dtypes`);
@@ -210,7 +204,7 @@ function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean,
     const root = roots.get(key);
     if (!root) bad(path, `legacy storage ${key} is listed but never used`);
     if (pos + 8 > size) bad(path, `truncated: storage ${key} header is past the end of the file`);
-    readExactly(path, head, pos);
+    readExactly(path, head, pos, stamp);
     const n = littleEndian ? head.readBigInt64LE(0) : head.readBigInt64BE(0);
     if (n !== BigInt(root.numel)) bad(path, `legacy storage ${key} holds ${n} elements, the pickle says ${root.numel}`);
     pos += 8;
@@ -220,6 +214,5 @@ function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean,
     pos += bytes;
   }
   for (const [key, r] of roots) if (r.region.start < 0) bad(path, `legacy storage ${key} has no data`);
-  void PyGlobal;
   return value;
 }
