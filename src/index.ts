@@ -36,3 +36,7 @@ export { convert, planConversions } from './convert';
 export type { ConvertOptions, ConversionPlan, ConversionResult } from './convert';
 export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDict, optimizerToCanonical, layoutOf, layoutForConfig } from './checkpoint/layouts';
 export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
+// modded-nanogpt speedrun checkpoints (small / medium layouts)
+export { loadModdedModel, ModdedModel } from './modded-model';
+export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
+export { convertModded } from './checkpoint/modded-convert';
