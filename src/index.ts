@@ -17,3 +17,26 @@ export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, floa
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
 export { loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync } from './checkpoint/safetensors';
 export type { SafetensorsFile } from './checkpoint/safetensors';
+export { benchTorchIO } from './checkpoint/torch';
+export type { TorchIOBench } from './checkpoint/torch';
+export {
+  train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
+  tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
+  loadConfig, saveConfig,
+} from './api';
+export type {
+  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
+  Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
+} from './api';
+// Checkpoints from other tools (formats helper): one registry for any file/folder/model name, conversion,
+// and the state_dict layout mappings.
+export { detectCheckpoint, detectCheckpointSync, resolveCheckpoint, formatOf } from './checkpoint/detect';
+export type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './checkpoint/detect';
+export { convert, planConversions } from './convert';
+export type { ConvertOptions, ConversionPlan, ConversionResult } from './convert';
+export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDict, optimizerToCanonical, layoutOf, layoutForConfig } from './checkpoint/layouts';
+export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
+// modded-nanogpt speedrun checkpoints (small / medium layouts)
+export { loadModdedModel, ModdedModel } from './modded-model';
+export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
+export { convertModded } from './checkpoint/modded-convert';
