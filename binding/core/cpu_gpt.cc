@@ -13,7 +13,10 @@
 namespace mypt {
 namespace {
 
-void zero(std::vector<float>& v) { std::memset(v.data(), 0, v.size() * sizeof(float)); }
+void zero(std::vector<float>& v) {
+  float* p = v.data();
+  parallel_for((int64_t)v.size(), 65536, [=](int64_t b, int64_t e) { std::memset(p + b, 0, (e - b) * sizeof(float)); });
+}
 
 void act_forward(Activation a, float* out, const float* inp, int64_t n) {
   if (a == Activation::ReLU) cpu::relu_forward(out, inp, n);
