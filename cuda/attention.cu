@@ -136,8 +136,9 @@ __device__ __forceinline__ uint64_t keep_bits_t(uint64_t seed, uint64_t base_key
 }
 
 // ---------------------------------------------------------------------------------------------------
-// bf16 forward. Each warp owns WM m16 tiles (16*WM query rows); a block holds NW warps.
-template <int D, int NW, int WM, int BC>
+// bf16 forward. Each warp owns WM m16 tiles (16*WM query rows); a block holds NW warps; key/value tiles
+// go through a ring of ST shared-memory stages (one barrier a tile).
+template <int D, int NW, int WM, int BC, int ST>
 __global__ void __launch_bounds__(NW * 32)
     attn_fwd_bf16_kernel(bf16* __restrict__ out, float* __restrict__ lse, const bf16* __restrict__ qkv, int T,
                          int H, float scale, float p, uint64_t seed, uint64_t offset) {
@@ -145,7 +146,7 @@ __global__ void __launch_bounds__(NW * 32)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* Qs = reinterpret_cast<bf16*>(smem_raw);
   bf16* Ks = Qs + BR * LD;
-  bf16* Vs = Ks + 2 * BC * LD;
+  bf16* Vs = Ks + ST * BC * LD;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
   const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
   const int q0 = (gridDim.y - 1 - blockIdx.y) * BR;  // heaviest (last) query tiles first
@@ -155,11 +156,20 @@ __global__ void __launch_bounds__(NW * 32)
   const bf16* vg = qg + 2 * C;
   const float sl2 = scale * kLog2e;
 
+  const int kend = min(T, q0 + BR), nkt = (kend + BC - 1) / BC;
   load_tile<BR, D, NT>(Qs, qg, q0, T, stride, tid);
   load_tile<BC, D, NT>(Ks, kg, 0, T, stride, tid);
   load_tile<BC, D, NT>(Vs, vg, 0, T, stride, tid);
   cp_async_commit();
-  cp_async_wait<0>();
+#pragma unroll
+  for (int st = 1; st < ST - 1; ++st) {
+    if (st < nkt) {
+      load_tile<BC, D, NT>(Ks + st * BC * LD, kg, st * BC, T, stride, tid);
+      load_tile<BC, D, NT>(Vs + st * BC * LD, vg, st * BC, T, stride, tid);
+    }
+    cp_async_commit();
+  }
+  cp_async_wait<ST - 2>();
   __syncthreads();
 
   uint32_t qf[WM][D / 16][4];
@@ -178,20 +188,22 @@ __global__ void __launch_bounds__(NW * 32)
 #pragma unroll
   for (int w = 0; w < WM; ++w) m[w][0] = m[w][1] = -INFINITY, l[w][0] = l[w][1] = 0.f;
   const int wrow = q0 + warp * RW;  // this warp's first row; thread rows: wrow + w*16 + g (+8)
-  const int kend = min(T, q0 + BR), nkt = (kend + BC - 1) / BC;
   const float inv_keep = p > 0.f ? 1.f / (1.f - p) : 1.f;
 
   for (int j = 0; j < nkt; ++j) {
-    const int buf = j & 1;
-    if (j + 1 < nkt) {
-      load_tile<BC, D, NT>(Ks + (buf ^ 1) * BC * LD, kg, (j + 1) * BC, T, stride, tid);
-      load_tile<BC, D, NT>(Vs + (buf ^ 1) * BC * LD, vg, (j + 1) * BC, T, stride, tid);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
+    const int buf = j % ST;
+    if (j > 0) {  // tile j has landed (at most ST-2 later groups pending); every warp is done with tile j-1
+      cp_async_wait<ST - 2>();
+      __syncthreads();
     }
-    __syncthreads();
+    {  // refill the stage that tile j-1 used with tile j + ST - 1
+      const int jn = j + ST - 1;
+      if (jn < nkt) {
+        load_tile<BC, D, NT>(Ks + (jn % ST) * BC * LD, kg, jn * BC, T, stride, tid);
+        load_tile<BC, D, NT>(Vs + (jn % ST) * BC * LD, vg, jn * BC, T, stride, tid);
+      }
+      cp_async_commit();
+    }
     const bf16* Kb = Ks + buf * BC * LD;
     const bf16* Vb = Vs + buf * BC * LD;
     const int k0 = j * BC;
@@ -290,8 +302,8 @@ __global__ void __launch_bounds__(NW * 32)
         }
       }
     }
-    __syncthreads();
   }
+  cp_async_wait<0>();  // (only empty groups can be pending here)
 
 #pragma unroll
   for (int w = 0; w < WM; ++w) {
@@ -777,12 +789,12 @@ void set_smem(K kernel, size_t bytes) {
 
 int g_fwd_variant = 0, g_bwd_variant = 0;  // tuning hook (detail::attention_tune), 0 = default
 
-template <int D, int NW, int WM, int BC>
+template <int D, int NW, int WM, int BC, int ST = (D <= 64 ? 3 : 2)>
 void launch_fwd_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T, int H, float scale, float p,
                      uint64_t seed, uint64_t offset, cudaStream_t st) {
   constexpr int BR = 16 * WM * NW, LD = D + 8;
-  const size_t smem = (size_t)(BR + 4 * BC) * LD * sizeof(bf16);
-  auto kern = attn_fwd_bf16_kernel<D, NW, WM, BC>;
+  const size_t smem = (size_t)(BR + 2 * ST * BC) * LD * sizeof(bf16);
+  auto kern = attn_fwd_bf16_kernel<D, NW, WM, BC, ST>;
   set_smem(kern, smem);
   dim3 grid(B * H, (T + BR - 1) / BR);
   kern<<<grid, NW * 32, smem, st>>>(out, lse, qkv, T, H, scale, p, seed, offset);
