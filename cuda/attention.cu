@@ -81,6 +81,15 @@ __device__ __forceinline__ void atomic_add2(float* dst, float a, float b) {
 #endif
 }
 
+// Blocks are laid out (tile, head): x = tile within one (batch row, head), y (and z past 65535) = b*H + h,
+// so that the blocks resident at one time share few heads and their K/V/Q/dO tiles and dq accumulator
+// stay in L2.
+__device__ __forceinline__ int block_bh() { return (int)(blockIdx.z * gridDim.y + blockIdx.y); }
+dim3 tile_grid(int tiles, int BH) {
+  const int y = BH < 65535 ? BH : 65535;
+  return dim3((unsigned)tiles, (unsigned)y, (unsigned)((BH + y - 1) / y));
+}
+
 // Fragment addressing (lane = thread in warp), smem tiles row-major with leading dimension ld (elements):
 //   A operand (16x16, rows m, cols k) from [m][k] storage:             ldsm_x4 at a_addr
 //   B operands of two n8 tiles (k16 x n16) from [n][k] storage:       ldsm_x4 at bnk_addr -> b0,b1 | b0,b1
@@ -140,16 +149,17 @@ __device__ __forceinline__ uint64_t keep_bits_t(uint64_t seed, uint64_t base_key
 // go through a ring of ST shared-memory stages (one barrier a tile).
 template <int D, int NW, int WM, int BC, int ST>
 __global__ void __launch_bounds__(NW * 32)
-    attn_fwd_bf16_kernel(bf16* __restrict__ out, float* __restrict__ lse, const bf16* __restrict__ qkv, int T,
-                         int H, float scale, float p, uint64_t seed, uint64_t offset) {
+    attn_fwd_bf16_kernel(bf16* __restrict__ out, float* __restrict__ lse, const bf16* __restrict__ qkv, int BH,
+                         int T, int H, float scale, float p, uint64_t seed, uint64_t offset) {
   constexpr int RW = 16 * WM, BR = RW * NW, LD = D + 8, NT = NW * 32;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* Qs = reinterpret_cast<bf16*>(smem_raw);
   bf16* Ks = Qs + BR * LD;
   bf16* Vs = Ks + ST * BC * LD;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-  const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * BR;  // heaviest (last) query tiles first
+  const int bh = block_bh(), b = bh / H, h = bh - b * H;
+  if (bh >= BH) return;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * BR;  // heaviest (last) query tiles first
   const int C = H * D, stride = 3 * C;
   const bf16* qg = qkv + (size_t)b * T * stride + h * D;
   const bf16* kg = qg + C;
@@ -334,46 +344,72 @@ __global__ void __launch_bounds__(NW * 32)
 }
 
 // ---------------------------------------------------------------------------------------------------
-// backward pre-pass: dvec[b,h,i] = sum_d dout[b,i,h*D+d] * out[b,i,h*D+d] (one warp per row);
-// zeroes dq_acc[b,h,i,:] when given.
-template <typename Tt>
-__device__ __forceinline__ float to_f(Tt x) { return static_cast<float>(x); }
-template <>
-__device__ __forceinline__ float to_f<bf16>(bf16 x) { return __bfloat162float(x); }
-
-template <typename Tt>
-__global__ void attn_bwd_pre_kernel(float* __restrict__ dvec, float* __restrict__ dq_acc,
-                                    const Tt* __restrict__ dout, const Tt* __restrict__ out, int B, int T,
-                                    int H, int D) {
-  const int lane = threadIdx.x & 31;
-  const int64_t w = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  if (w >= (int64_t)B * H * T) return;
-  const int i = (int)(w % T);
-  const int64_t bh = w / T;
-  const int h = (int)(bh % H), b = (int)(bh / H), C = H * D;
-  const Tt* po = out + ((int64_t)b * T + i) * C + h * D;
-  const Tt* pd = dout + ((int64_t)b * T + i) * C + h * D;
-  float acc = 0.f;
-  for (int d = lane; d < D; d += 32) acc += to_f(pd[d]) * to_f(po[d]);
+// backward pre-pass: dvec[b,h,i] = sum_d dout[b,i,h*D+d] * out[b,i,h*D+d]; zeroes dq_acc[b,h,i,:] when
+// given. 16-byte loads: D/VEC threads per (b, i, h) row, rows in memory order.
+__device__ __forceinline__ void load_vec(float (&v)[8], const bf16* p) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __nv_bfloat162* h2 = reinterpret_cast<const __nv_bfloat162*>(&u);
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-  if (lane == 0) dvec[w] = acc;
-  if (dq_acc)
-    for (int d = lane; d < D; d += 32) dq_acc[w * D + d] = 0.f;
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h2[i]);
+    v[2 * i] = f.x;
+    v[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void load_vec(float (&v)[4], const float* p) {
+  const float4 f = *reinterpret_cast<const float4*>(p);
+  v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
 }
 
-// dqkv q-block = dq_acc * scale (bf16), 2 elements a thread
-__global__ void attn_dq_convert_kernel(bf16* __restrict__ dqkv, const float* __restrict__ dq_acc, int B,
-                                       int T, int H, int D, float scale) {
-  const int C = H * D;
-  const int64_t n2 = (int64_t)B * T * C / 2;
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n2; e += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t idx = e * 2;
-    const int c = (int)(idx % C);
-    const int64_t bt = idx / C;
-    const int t = (int)(bt % T), b = (int)(bt / T), h = c / D, d = c - h * D;
-    const float2 v = *reinterpret_cast<const float2*>(dq_acc + (((int64_t)b * H + h) * T + t) * D + d);
-    *reinterpret_cast<__nv_bfloat162*>(dqkv + bt * 3 * C + c) = __floats2bfloat162_rn(v.x * scale, v.y * scale);
+template <typename Tt, int D>
+__global__ void attn_bwd_pre_kernel(float* __restrict__ dvec, float* __restrict__ dq_acc,
+                                    const Tt* __restrict__ dout, const Tt* __restrict__ out, int B, int T, int H) {
+  constexpr int VEC = 16 / sizeof(Tt), TPR = D / VEC;
+  const int64_t gt = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t r = gt / TPR;  // row (b, i, h)
+  const int part = (int)(gt % TPR);
+  const bool live = r < (int64_t)B * T * H;
+  float acc = 0.f;
+  int64_t w = 0;
+  if (live) {
+    const int h = (int)(r % H);
+    const int64_t bt = r / H;
+    const int i = (int)(bt % T), b = (int)(bt / T);
+    w = ((int64_t)b * H + h) * T + i;
+    float x[VEC], y[VEC];
+    load_vec(x, dout + r * D + part * VEC);  // row r of [B*T*H, D] is (b, i, h*D..)
+    load_vec(y, out + r * D + part * VEC);
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) acc += x[k] * y[k];
+    if (dq_acc) {
+      float4* z = reinterpret_cast<float4*>(dq_acc + w * D + part * VEC);
+#pragma unroll
+      for (int k = 0; k < VEC / 4; ++k) z[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+  }
+#pragma unroll
+  for (int o = TPR / 2; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o, TPR);
+  if (live && part == 0) dvec[w] = acc;
+}
+
+// dqkv q-block = dq_acc * scale (bf16): 8 columns a thread
+template <int D>
+__global__ void attn_dq_convert_kernel(bf16* __restrict__ dqkv, const float* __restrict__ dq_acc, int B, int T,
+                                       int H, float scale) {
+  const int C = H * D, C8 = C / 8;
+  const int64_t n = (int64_t)B * T * C8;
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+    const int c8 = (int)(e % C8);
+    const int64_t bt = e / C8;
+    const int t = (int)(bt % T), b = (int)(bt / T), h = c8 / (D / 8), d0 = (c8 % (D / 8)) * 8;
+    const float4* src = reinterpret_cast<const float4*>(dq_acc + (((int64_t)b * H + h) * T + t) * D + d0);
+    const float4 u = src[0], v = src[1];
+    uint4 o;
+    o.x = pack_bf16(u.x * scale, u.y * scale);
+    o.y = pack_bf16(u.z * scale, u.w * scale);
+    o.z = pack_bf16(v.x * scale, v.y * scale);
+    o.w = pack_bf16(v.z * scale, v.w * scale);
+    *reinterpret_cast<uint4*>(dqkv + bt * 3 * C + c8 * 8) = o;
   }
 }
 
@@ -383,7 +419,7 @@ template <int D, int NW, int BR>
 __global__ void __launch_bounds__(NW * 32)
     attn_bwd_bf16_kernel(bf16* __restrict__ dqkv, float* __restrict__ dq_acc, const bf16* __restrict__ dout,
                          const bf16* __restrict__ qkv, const float* __restrict__ lse,
-                         const float* __restrict__ dvec, int T, int H, float scale, float p, uint64_t seed,
+                         const float* __restrict__ dvec, int BH, int T, int H, float scale, float p, uint64_t seed,
                          uint64_t offset) {
   constexpr int BC = 16 * NW, LD = D + 8, LDS = BR + 8, NT = NW * 32;
   constexpr bool KV_REGS = D <= 64;
@@ -399,8 +435,9 @@ __global__ void __launch_bounds__(NW * 32)
   float* dv_s = lse_s + 2 * BR;                              // [2][BR]
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-  const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
-  const int k0 = blockIdx.y * BC;  // low key tiles see the most queries: they go first
+  const int bh = block_bh(), b = bh / H, h = bh - b * H;
+  if (bh >= BH) return;
+  const int k0 = blockIdx.x * BC;  // low key tiles see the most queries: they go first
   const int C = H * D, stride = 3 * C;
   const bf16* qg = qkv + (size_t)b * T * stride + h * D;
   const bf16* kg = qg + C;
@@ -612,13 +649,14 @@ __device__ __forceinline__ float warp_sum(float v) {
 
 template <int D>
 __global__ void __launch_bounds__(F32_ROWS * 32)
-    attn_fwd_f32_kernel(float* __restrict__ out, float* __restrict__ lse, const float* __restrict__ qkv, int T,
-                        int H, float scale, float p, uint64_t seed, uint64_t offset) {
+    attn_fwd_f32_kernel(float* __restrict__ out, float* __restrict__ lse, const float* __restrict__ qkv, int BH,
+                        int T, int H, float scale, float p, uint64_t seed, uint64_t offset) {
   constexpr int R = D / 32;
   __shared__ float Qsh[F32_ROWS][D + 1], Ks[32][D + 1], Vs[32][D + 1];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * F32_ROWS, row = q0 + warp;
+  const int bh = block_bh(), b = bh / H, h = bh - b * H;
+  if (bh >= BH) return;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * F32_ROWS, row = q0 + warp;
   const int C = H * D, stride = 3 * C;
   const float* qg = qkv + (size_t)b * T * stride + h * D;
   load_rows_f32<D>(Qsh, qg, q0, F32_ROWS, T, stride, tid, blockDim.x);
@@ -663,13 +701,14 @@ __global__ void __launch_bounds__(F32_ROWS * 32)
 template <int D>
 __global__ void __launch_bounds__(F32_ROWS * 32)
     attn_bwd_dq_f32_kernel(float* __restrict__ dqkv, const float* __restrict__ dout, const float* __restrict__ qkv,
-                           const float* __restrict__ lse, const float* __restrict__ dvec, int T, int H,
+                           const float* __restrict__ lse, const float* __restrict__ dvec, int BH, int T, int H,
                            float scale, float p, uint64_t seed, uint64_t offset) {
   constexpr int R = D / 32;
   __shared__ float Qsh[F32_ROWS][D + 1], dOsh[F32_ROWS][D + 1], Ks[32][D + 1], Vs[32][D + 1];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * F32_ROWS, row = q0 + warp;
+  const int bh = block_bh(), b = bh / H, h = bh - b * H;
+  if (bh >= BH) return;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * F32_ROWS, row = q0 + warp;
   const int C = H * D, stride = 3 * C;
   const float* qg = qkv + (size_t)b * T * stride + h * D;
   load_rows_f32<D>(Qsh, qg, q0, F32_ROWS, T, stride, tid, blockDim.x);
@@ -713,14 +752,15 @@ template <int D>
 __global__ void __launch_bounds__(F32_ROWS * 32)
     attn_bwd_dkv_f32_kernel(float* __restrict__ dqkv, const float* __restrict__ dout,
                             const float* __restrict__ qkv, const float* __restrict__ lse,
-                            const float* __restrict__ dvec, int T, int H, float scale, float p, uint64_t seed,
-                            uint64_t offset) {
+                            const float* __restrict__ dvec, int BH, int T, int H, float scale, float p,
+                            uint64_t seed, uint64_t offset) {
   constexpr int R = D / 32;
   __shared__ float Ksh[F32_ROWS][D + 1], Vsh[F32_ROWS][D + 1], Qs[32][D + 1], dOs[32][D + 1];
   __shared__ float lse_s[32], dv_s[32];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
-  const int k0 = blockIdx.y * F32_ROWS, key = k0 + warp;
+  const int bh = block_bh(), b = bh / H, h = bh - b * H;
+  if (bh >= BH) return;
+  const int k0 = blockIdx.x * F32_ROWS, key = k0 + warp;
   const int C = H * D, stride = 3 * C;
   const float* qg = qkv + (size_t)b * T * stride + h * D;
   const float* dog = dout + (size_t)b * T * C + h * D;
@@ -796,8 +836,7 @@ void launch_fwd_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T, int H
   const size_t smem = (size_t)(BR + 2 * ST * BC) * LD * sizeof(bf16);
   auto kern = attn_fwd_bf16_kernel<D, NW, WM, BC, ST>;
   set_smem(kern, smem);
-  dim3 grid(B * H, (T + BR - 1) / BR);
-  kern<<<grid, NW * 32, smem, st>>>(out, lse, qkv, T, H, scale, p, seed, offset);
+  kern<<<tile_grid((T + BR - 1) / BR, B * H), NW * 32, smem, st>>>(out, lse, qkv, B * H, T, H, scale, p, seed, offset);
   check_launch("attention forward (bf16)");
 }
 
@@ -810,8 +849,8 @@ void launch_bwd_bf16(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qk
                       4 * BR * sizeof(float);
   auto kern = attn_bwd_bf16_kernel<D, NW, BR>;
   set_smem(kern, smem);
-  dim3 grid(B * H, (T + BC - 1) / BC);
-  kern<<<grid, NW * 32, smem, st>>>(dqkv, dq_acc, dout, qkv, lse, dvec, T, H, scale, p, seed, offset);
+  kern<<<tile_grid((T + BC - 1) / BC, B * H), NW * 32, smem, st>>>(dqkv, dq_acc, dout, qkv, lse, dvec, B * H, T, H,
+                                                                  scale, p, seed, offset);
   check_launch("attention backward (bf16)");
 }
 
@@ -835,6 +874,17 @@ void bwd_bf16_d(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qkv, co
     case 2: launch_bwd_bf16<D, 4, 32>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
     default: launch_bwd_bf16<D, 4, 64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
   }
+}
+
+template <typename Tt>
+void launch_pre(float* dvec, float* dq_acc, const Tt* dout, const Tt* out, int B, int T, int H, int D,
+                cudaStream_t st) {
+  const int64_t threads = (int64_t)B * T * H * D / (16 / sizeof(Tt));
+  const unsigned blocks = (unsigned)((threads + 255) / 256);
+  if (D == 32) attn_bwd_pre_kernel<Tt, 32><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H);
+  else if (D == 64) attn_bwd_pre_kernel<Tt, 64><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H);
+  else attn_bwd_pre_kernel<Tt, 128><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H);
+  check_launch("attention backward pre-pass");
 }
 
 void check_p(float p) {
@@ -877,34 +927,35 @@ void attention_backward_bf16(bf16* dqkv, const bf16* dout, const bf16* qkv, cons
   const int64_t rows = (int64_t)B * H * T;
   float* dq_acc = scratch;
   float* dvec = scratch + rows * D;
-  attn_bwd_pre_kernel<bf16><<<(unsigned)((rows + 7) / 8), 256, 0, stream>>>(dvec, dq_acc, dout, out, B, T, H, D);
-  check_launch("attention backward pre-pass (bf16)");
+  launch_pre<bf16>(dvec, dq_acc, dout, out, B, T, H, D, stream);
   switch (D) {
     case 32: bwd_bf16_d<32>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
     case 64: bwd_bf16_d<64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
     default: bwd_bf16_d<128>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
   }
-  const int64_t n2 = (int64_t)B * T * C / 2;
-  const unsigned blocks = (unsigned)std::min<int64_t>((n2 + 255) / 256, 132 * 16);
-  attn_dq_convert_kernel<<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, D, scale);
+  const int64_t n8 = (int64_t)B * T * C / 8;
+  const unsigned blocks = (unsigned)std::min<int64_t>((n8 + 255) / 256, 1 << 20);
+  if (D == 32) attn_dq_convert_kernel<32><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale);
+  else if (D == 64) attn_dq_convert_kernel<64><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale);
+  else attn_dq_convert_kernel<128><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale);
   check_launch("attention backward dq (bf16)");
 }
 
 template <int D>
 static void fwd_f32_d(float* out, float* lse, const float* qkv, int B, int T, int H, float scale, float p,
                       uint64_t seed, uint64_t offset, cudaStream_t st) {
-  dim3 grid(B * H, (T + F32_ROWS - 1) / F32_ROWS);
-  attn_fwd_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(out, lse, qkv, T, H, scale, p, seed, offset);
+  const dim3 grid = tile_grid((T + F32_ROWS - 1) / F32_ROWS, B * H);
+  attn_fwd_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(out, lse, qkv, B * H, T, H, scale, p, seed, offset);
   check_launch("attention forward (fp32)");
 }
 
 template <int D>
 static void bwd_f32_d(float* dqkv, const float* dout, const float* qkv, const float* lse, const float* dvec, int B,
                       int T, int H, float scale, float p, uint64_t seed, uint64_t offset, cudaStream_t st) {
-  dim3 grid(B * H, (T + F32_ROWS - 1) / F32_ROWS);
-  attn_bwd_dq_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(dqkv, dout, qkv, lse, dvec, T, H, scale, p, seed, offset);
+  const dim3 grid = tile_grid((T + F32_ROWS - 1) / F32_ROWS, B * H);
+  attn_bwd_dq_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(dqkv, dout, qkv, lse, dvec, B * H, T, H, scale, p, seed, offset);
   check_launch("attention backward dq (fp32)");
-  attn_bwd_dkv_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(dqkv, dout, qkv, lse, dvec, T, H, scale, p, seed, offset);
+  attn_bwd_dkv_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(dqkv, dout, qkv, lse, dvec, B * H, T, H, scale, p, seed, offset);
   check_launch("attention backward dk dv (fp32)");
 }
 
@@ -926,10 +977,8 @@ void attention_backward_f32(float* dqkv, const float* dout, const float* qkv, co
   const int D = head_dim(C, H);
   check_p(dropout_p);
   if (B <= 0 || T <= 0) return;
-  const int64_t rows = (int64_t)B * H * T;
   float* dvec = scratch;
-  attn_bwd_pre_kernel<float><<<(unsigned)((rows + 7) / 8), 256, 0, stream>>>(dvec, nullptr, dout, out, B, T, H, D);
-  check_launch("attention backward pre-pass (fp32)");
+  launch_pre<float>(dvec, nullptr, dout, out, B, T, H, D, stream);
   switch (D) {
     case 32: bwd_f32_d<32>(dqkv, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
     case 64: bwd_f32_d<64>(dqkv, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
