@@ -415,14 +415,14 @@ __global__ void attn_dq_convert_kernel(bf16* __restrict__ dqkv, const float* __r
 
 // ---------------------------------------------------------------------------------------------------
 // bf16 backward main kernel: dK, dV for a key tile of 16*NW rows; dQ through fp32 atomics.
-template <int D, int NW, int BR>
-__global__ void __launch_bounds__(NW * 32)
+template <int D, int NW, int BR, int MINB>
+__global__ void __launch_bounds__(NW * 32, MINB)
     attn_bwd_bf16_kernel(bf16* __restrict__ dqkv, float* __restrict__ dq_acc, const bf16* __restrict__ dout,
                          const bf16* __restrict__ qkv, const float* __restrict__ lse,
                          const float* __restrict__ dvec, int BH, int T, int H, float scale, float p, uint64_t seed,
                          uint64_t offset) {
   constexpr int BC = 16 * NW, LD = D + 8, LDS = BR + 8, NT = NW * 32;
-  constexpr bool KV_REGS = D <= 64;
+  constexpr bool KV_REGS = D <= 64 && MINB < 3;  // K, V fragments kept in registers (else re-read)
   constexpr int MT = BR / 16, DSPLIT = NW / MT, DW = D / DSPLIT;
   static_assert(NW % MT == 0 && DW % 16 == 0, "dQ work split");
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -840,14 +840,14 @@ void launch_fwd_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T, int H
   check_launch("attention forward (bf16)");
 }
 
-template <int D, int NW, int BR>
+template <int D, int NW, int BR, int MINB = 1>
 void launch_bwd_bf16(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qkv, const float* lse,
                      const float* dvec, int B, int T, int H, float scale, float p, uint64_t seed, uint64_t offset,
                      cudaStream_t st) {
   constexpr int BC = 16 * NW, LD = D + 8, LDS = BR + 8;
   const size_t smem = (size_t)(2 * BC + 4 * BR) * LD * sizeof(bf16) + (size_t)2 * BC * LDS * sizeof(bf16) +
                       4 * BR * sizeof(float);
-  auto kern = attn_bwd_bf16_kernel<D, NW, BR>;
+  auto kern = attn_bwd_bf16_kernel<D, NW, BR, MINB>;
   set_smem(kern, smem);
   kern<<<tile_grid((T + BC - 1) / BC, B * H), NW * 32, smem, st>>>(dqkv, dq_acc, dout, qkv, lse, dvec, B * H, T, H,
                                                                   scale, p, seed, offset);
@@ -872,6 +872,7 @@ void bwd_bf16_d(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qkv, co
   switch (g_bwd_variant) {
     case 1: launch_bwd_bf16<D, 8, 64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
     case 2: launch_bwd_bf16<D, 4, 32>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
+    case 3: launch_bwd_bf16<D, 4, 64, 3>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
     default: launch_bwd_bf16<D, 4, 64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
   }
 }
