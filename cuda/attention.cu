@@ -81,9 +81,22 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+// Two adjacent n8 tiles from one x4 B load: c0 += a * (b[0], b[1]), c1 += a * (b[2], b[3]).
+__device__ __forceinline__ void mma_x2(float (&c0)[4], float (&c1)[4], const uint32_t (&a)[4], const uint32_t (&b)[4]) {
+  mma16816(c0, a, b[0], b[1]);
+  mma16816(c1, a, b[2], b[3]);
+}
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<uint32_t*>(&v);
+}
+// The accumulator fragments of two adjacent n8 tiles (16 columns) re-packed as the bf16 A operand of
+// the next product (the C layout of m16n8 matches the A layout of m16n8k16 column pair by column pair).
+__device__ __forceinline__ void acc_to_a(uint32_t (&a)[4], const float (&c0)[4], const float (&c1)[4]) {
+  a[0] = pack_bf16(c0[0], c0[1]);
+  a[1] = pack_bf16(c0[2], c0[3]);
+  a[2] = pack_bf16(c1[0], c1[1]);
+  a[3] = pack_bf16(c1[2], c1[3]);
 }
 __device__ __forceinline__ void atomic_add2(float* dst, float a, float b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -245,8 +258,7 @@ __global__ void __launch_bounds__(NW * 32)
           ldsm_x4(bf, Kb + np * 16 * LD + bnk_off(lane, LD) + kk * 16);
 #pragma unroll
           for (int w = 0; w < WM; ++w) {
-            mma16816(s[w][2 * np], qf[w][kk], bf[0], bf[1]);
-            mma16816(s[w][2 * np + 1], qf[w][kk], bf[2], bf[3]);
+            mma_x2(s[w][2 * np], s[w][2 * np + 1], qf[w][kk], bf);
           }
         }
       }
@@ -308,20 +320,14 @@ __global__ void __launch_bounds__(NW * 32)
       for (int kk = 0; kk < BC / 16; ++kk) {
         uint32_t a[WM][4];
 #pragma unroll
-        for (int w = 0; w < WM; ++w) {
-          a[w][0] = pack_bf16(s[w][2 * kk][0], s[w][2 * kk][1]);
-          a[w][1] = pack_bf16(s[w][2 * kk][2], s[w][2 * kk][3]);
-          a[w][2] = pack_bf16(s[w][2 * kk + 1][0], s[w][2 * kk + 1][1]);
-          a[w][3] = pack_bf16(s[w][2 * kk + 1][2], s[w][2 * kk + 1][3]);
-        }
+        for (int w = 0; w < WM; ++w) acc_to_a(a[w], s[w][2 * kk], s[w][2 * kk + 1]);
 #pragma unroll
         for (int dp = 0; dp < D / 16; ++dp) {
           uint32_t bf[4];
           ldsm_x4_t(bf, Vb + kk * 16 * LD + bkn_off(lane, LD) + dp * 16);
 #pragma unroll
           for (int w = 0; w < WM; ++w) {
-            mma16816(o[w][2 * dp], a[w], bf[0], bf[1]);
-            mma16816(o[w][2 * dp + 1], a[w], bf[2], bf[3]);
+            mma_x2(o[w][2 * dp], o[w][2 * dp + 1], a[w], bf);
           }
         }
       }
@@ -532,10 +538,8 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         uint32_t bq[4], bo[4];
         ldsm_x4(bq, Qb + np * 16 * LD + bnk_off(lane, LD) + kk * 16);
         ldsm_x4(bo, dOb + np * 16 * LD + bnk_off(lane, LD) + kk * 16);
-        mma16816(st[2 * np], ak, bq[0], bq[1]);
-        mma16816(st[2 * np + 1], ak, bq[2], bq[3]);
-        mma16816(dpt[2 * np], av, bo[0], bo[1]);
-        mma16816(dpt[2 * np + 1], av, bo[2], bo[3]);
+        mma_x2(st[2 * np], st[2 * np + 1], ak, bq);
+        mma_x2(dpt[2 * np], dpt[2 * np + 1], av, bo);
       }
     }
     // P^T, dS^T (st <- P∘Z, dpt <- dS)
@@ -564,12 +568,9 @@ __global__ void __launch_bounds__(NW * 32, MINB)
     // dV += (P∘Z)^T dO ; dK += dS^T Q   (k = queries)
 #pragma unroll
     for (int kq = 0; kq < BR / 16; ++kq) {
-      const uint32_t ap[4] = {pack_bf16(st[2 * kq][0], st[2 * kq][1]), pack_bf16(st[2 * kq][2], st[2 * kq][3]),
-                              pack_bf16(st[2 * kq + 1][0], st[2 * kq + 1][1]),
-                              pack_bf16(st[2 * kq + 1][2], st[2 * kq + 1][3])};
-      const uint32_t as[4] = {pack_bf16(dpt[2 * kq][0], dpt[2 * kq][1]), pack_bf16(dpt[2 * kq][2], dpt[2 * kq][3]),
-                              pack_bf16(dpt[2 * kq + 1][0], dpt[2 * kq + 1][1]),
-                              pack_bf16(dpt[2 * kq + 1][2], dpt[2 * kq + 1][3])};
+      uint32_t ap[4], as[4];
+      acc_to_a(ap, st[2 * kq], st[2 * kq + 1]);
+      acc_to_a(as, dpt[2 * kq], dpt[2 * kq + 1]);
       // dS^T to shared memory for the dQ product (same bf16 values as used for dK)
       *reinterpret_cast<uint32_t*>(dSb + (warp * 16 + g) * LDS + kq * 16 + 2 * t4) = as[0];
       *reinterpret_cast<uint32_t*>(dSb + (warp * 16 + g + 8) * LDS + kq * 16 + 2 * t4) = as[1];
@@ -580,10 +581,8 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         uint32_t bo[4], bq[4];
         ldsm_x4_t(bo, dOb + kq * 16 * LD + bkn_off(lane, LD) + dp * 16);
         ldsm_x4_t(bq, Qb + kq * 16 * LD + bkn_off(lane, LD) + dp * 16);
-        mma16816(dv[2 * dp], ap, bo[0], bo[1]);
-        mma16816(dv[2 * dp + 1], ap, bo[2], bo[3]);
-        mma16816(dk[2 * dp], as, bq[0], bq[1]);
-        mma16816(dk[2 * dp + 1], as, bq[2], bq[3]);
+        mma_x2(dv[2 * dp], dv[2 * dp + 1], ap, bo);
+        mma_x2(dk[2 * dp], dk[2 * dp + 1], as, bq);
       }
     }
     __syncthreads();
@@ -600,8 +599,7 @@ __global__ void __launch_bounds__(NW * 32, MINB)
         for (int dp = 0; dp < DW / 16; ++dp) {
           uint32_t bk[4];
           ldsm_x4_t(bk, Ks + kk * 16 * LD + bkn_off(lane, LD) + dc * DW + dp * 16);
-          mma16816(dq[2 * dp], a, bk[0], bk[1]);
-          mma16816(dq[2 * dp + 1], a, bk[2], bk[3]);
+          mma_x2(dq[2 * dp], dq[2 * dp + 1], a, bk);
         }
       }
 #pragma unroll
@@ -875,7 +873,6 @@ void fwd_bf16_d(bf16* out, float* lse, const bf16* qkv, int B, int T, int H, flo
   switch (g_fwd_variant) {  // 0: the default, measured fastest on an H100 at the ANCHORS.md shapes
     case 1: launch_fwd_bf16<D, 4, 1, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
     case 2: launch_fwd_bf16<D, 8, WM2, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
-    case 3: launch_fwd_bf16<D, 4, 1, 128>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
     default: launch_fwd_bf16<D, 4, WM2, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
   }
 }
@@ -887,7 +884,6 @@ void bwd_bf16_d(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qkv, co
   switch (g_bwd_variant) {  // 0: the default, measured fastest on an H100 at the ANCHORS.md shapes
     case 1: launch_bwd_bf16<D, 12 - NWD, 64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
     case 2: launch_bwd_bf16<D, 4, 32>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
-    case 3: launch_bwd_bf16<D, 4, 64, 3>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
     default: launch_bwd_bf16<D, NWD, 64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, p, seed, offset, st); break;
   }
 }

@@ -364,7 +364,7 @@ static void bench(int B, int H, int T, int D, std::mt19937_64& rng, int nfv, int
 
 int main(int argc, char** argv) {
   bool quick = false, no_bench = false;
-  int nfv = 4, nbv = 4;
+  int nfv = 3, nbv = 3;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
     if (!std::strcmp(argv[i], "--no-bench")) no_bench = true;
