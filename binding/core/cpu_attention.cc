@@ -8,6 +8,7 @@
 //   dS_ij = P_ij (dP_ij - D_i);  dq_i = scale sum_j dS_ij k_j;  dk_j += scale dS_ij q_i
 // K (and V in the backward) are first copied transposed ([hs][T]) so every inner loop is a plain,
 // vectorisable sweep over keys or over the head dimension.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -124,6 +125,31 @@ MYPT_CLONES void head_backward(float* dqkv, const float* dout, const float* qkv,
   }
 }
 
+// one query row against cached keys/values 0..last of one head
+MYPT_CLONES void head_decode(float* o, const float* q, const float* kc, const float* vc, int last, int C, int hs,
+                             float scale, float* s) {
+  float m = -INFINITY;
+  for (int j = 0; j <= last; j++) {
+    const float* k = kc + (int64_t)j * C;
+    float a = 0.0f;
+    for (int d = 0; d < hs; d++) a += q[d] * k[d];
+    s[j] = a * scale;
+    m = std::max(m, s[j]);
+  }
+  float sum = 0.0f;
+  for (int j = 0; j <= last; j++) {
+    s[j] = std::exp(s[j] - m);
+    sum += s[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int d = 0; d < hs; d++) o[d] = 0.0f;
+  for (int j = 0; j <= last; j++) {
+    const float pj = s[j] * inv;
+    const float* v = vc + (int64_t)j * C;
+    for (int d = 0; d < hs; d++) o[d] += pj * v[d];
+  }
+}
+
 }  // namespace
 
 void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, float scale,
@@ -147,6 +173,19 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
     for (int64_t t = begin; t < end; t++)
       head_backward(dqkv, dout, qkv, out, lse, (int)(t / H), (int)(t % H), sh, p, p + m, p + 2 * m, p + 3 * m,
                     p + 4 * m, p + 4 * m + T);
+  });
+}
+
+void attention_decode(float* out, const float* qkv, const float* kcache, const float* vcache, int n, int pos0,
+                      int C, int H, float scale) {
+  const int hs = C / H;
+  parallel_for((int64_t)n * H, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> s((size_t)pos0 + n);
+    for (int64_t t = begin; t < end; t++) {
+      const int i = (int)(t / H), h = (int)(t % H);
+      head_decode(out + (int64_t)i * C + h * hs, qkv + (int64_t)i * 3 * C + h * hs, kcache + h * hs,
+                  vcache + h * hs, pos0 + i, C, hs, scale, s.data());
+    }
   });
 }
 
