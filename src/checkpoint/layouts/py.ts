@@ -9,3 +9,8 @@ export class PyTuple<T = unknown> extends Array<T> {
     return t;
   }
 }
+
+/** A Python float even when integral (0.0 stays a float). Stand-in: the torch writer's PyFloat replaces it. */
+export function pyFloat(v: number): unknown {
+  return v;
+}
