@@ -10,7 +10,7 @@ import type { CheckpointData, CkptOptimizer } from './checkpoint/ckpt-data';
 import { CheckpointFormat, LoadPurpose, readCheckpoint } from './checkpoint/read-any';
 import { field } from './checkpoint/layouts/common';
 import { classifyDict, resolveCheckpointPaths } from './checkpoint/separated';
-import { loadTorch } from './checkpoint/torch/load';
+import { loadTorch } from './checkpoint/torch';
 import fs from 'fs';
 
 export interface LoadCheckpointOptions {

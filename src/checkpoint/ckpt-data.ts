@@ -4,9 +4,11 @@
 import { MyptError } from '../errors';
 import type { TokenizerJSON } from '../tokenizer/types';
 import type { AdamWHyper, CanonicalOptimizer, NamedTensors, StateDictIn } from './layouts/common';
-import { PyDict, field, pyNumber } from './layouts/common';
+import { field, pyNumber } from './layouts/common';
+import { PyDict } from './torch';
 import { canonicalToMypt, canonicalToMyptOptimizer, isMypt, myptOptimizerToCanonical, myptToCanonical } from './layouts/mypt';
 import { canonicalToLecture, canonicalToLectureOptimizer, isLecture, lectureOptimizerToCanonical, lectureToCanonical } from './layouts/lecture';
+import { canonicalToNanogpt, canonicalToNanogptOptimizer, isGpt2Family, nanogptOptimizerToCanonical, nanogptToCanonical, stripPrefixes } from './layouts/nanogpt';
 
 /** Architecture fields a file of ours records so the model reloads exactly (contracts A names). */
 export const ARCH_KEYS = ['arch', 'activation', 'qkv_bias', 'proj_bias', 'mlp_bias', 'ln_bias', 'tied_head', 'head_bias',
@@ -39,14 +41,15 @@ export interface CheckpointData {
 }
 
 /** Which names a model state_dict uses. */
-export type StateLayout = 'mypt' | 'lecture';
+export type StateLayout = 'mypt' | 'lecture' | 'nanogpt';
 
 export function detectStateLayout(sd: StateDictIn, where: string): StateLayout {
   if (isLecture(sd)) return 'lecture';
   if (isMypt(sd)) return 'mypt';
+  if (isGpt2Family(stripPrefixes(sd))) return 'nanogpt';
   const keys = [...sd.keys()].slice(0, 6).map(String).join(', ');
-  throw new MyptError('E_BAD_FILE', `${where}: the model state_dict fits no layout this file kind uses (keys: ${keys}, ...)`,
-    'known: MyPT names (token_embedding_table, blocks.i.sa.heads.h.key, blocks.i.fwd, ln_f) and the lecture trainer\'s (blocks.i.ffwd, final LayerNorm blocks.{n_layer})');
+  throw new MyptError('E_BAD_FILE', `${where}: the model state_dict fits no known layout (keys: ${keys}, ...)`,
+    'known: MyPT (blocks.i.sa.heads.h.key, blocks.i.fwd, ln_f), the lecture trainer (blocks.i.ffwd, final LayerNorm blocks.{n_layer}), nanoGPT (transformer.h.i)');
 }
 
 /** The architecture fields stored beside a state_dict, laid over the layout's own config. */
@@ -57,35 +60,59 @@ export function archFrom(dict: unknown): Partial<CkptModelConfig> {
     if (v === undefined || v === null) continue;
     out[k] = typeof v === 'object' ? pyNumber(v) : v;
   }
-  const d = field(dict, 'dropout');
-  if (d !== undefined && d !== null) out.dropout = pyNumber(d);
+  const d = pyNumber(field(dict, 'dropout'));
+  if (d !== undefined) out.dropout = d;
   return out as Partial<CkptModelConfig>;
 }
 
-/** A model state_dict (either layout) -> canonical params and config; `stored` overrides architecture fields. */
+/** A model state_dict (any layout) -> canonical params and config; `stored` (the file's config or
+ *  hyperparameters) gives sizes to check and architecture fields that override the layout's defaults. */
 export function stateDictToCanonical(sd: StateDictIn, stored: unknown, where: string): { config: CkptModelConfig; params: NamedTensors; layout: StateLayout } {
   const layout = detectStateLayout(sd, where);
-  const sizes: Record<string, number> = {};
+  const sizes: Record<string, unknown> = {};
   for (const k of SIZE_KEYS) {
     const v = pyNumber(field(stored, k));
     if (v !== undefined) sizes[k] = v;
   }
-  const r = layout === 'lecture' ? lectureToCanonical(sd, sizes, where) : myptToCanonical(sd, { ...sizes, bias: field(stored, 'bias') === true } as any, where);
+  const bias = field(stored, 'bias');
+  const r = layout === 'lecture' ? lectureToCanonical(sd, sizes, where)
+    : layout === 'mypt' ? myptToCanonical(sd, { ...sizes, ...(typeof bias === 'boolean' ? { bias } : {}) }, where)
+      : nanogptToCanonical(sd, { ...sizes, ...(typeof bias === 'boolean' ? { bias } : {}) }, where);
   return { config: { ...(r.config as CkptModelConfig), ...archFrom(stored) }, params: r.params, layout };
 }
 
+/** The layout a model is written in: `preferred` when the architecture fits it, else the one that does. */
+export function layoutFor(c: CkptModelConfig, preferred: StateLayout): StateLayout {
+  const fits = (l: StateLayout) => {
+    if (l === 'nanogpt') return c.activation === 'gelu' && !c.head_bias && (c.attn_scale === undefined || c.attn_scale === 'head');
+    if (c.activation !== undefined && c.activation !== 'relu') return false;
+    if (c.tied_head || c.head_bias === false || c.proj_bias === false || c.mlp_bias === false || c.ln_bias === false) return false;
+    if (c.mlp_hidden !== undefined && c.mlp_hidden !== 4 * c.n_embd) return false;
+    const embd = c.attn_scale === 'embd' || c.attn_scale === c.n_embd ** -0.5;
+    return l === 'lecture' ? embd && !c.qkv_bias : !embd;
+  };
+  const order: StateLayout[] = [preferred, ...(['lecture', 'mypt', 'nanogpt'] as StateLayout[]).filter((l) => l !== preferred)];
+  const l = order.find(fits);
+  if (!l) throw new MyptError('E_UNSUPPORTED', `no checkpoint layout holds this architecture (activation ${c.activation}, attn_scale ${c.attn_scale}, tied_head ${c.tied_head})`);
+  return l;
+}
+
 export function canonicalToStateDict(layout: StateLayout, params: NamedTensors, config: CkptModelConfig): PyDict {
-  return (layout === 'lecture' ? canonicalToLecture(params, config as any) : canonicalToMypt(params, config as any)) as unknown as PyDict;
+  const c = config as any;
+  return (layout === 'lecture' ? canonicalToLecture(params, c) : layout === 'mypt' ? canonicalToMypt(params, c) : canonicalToNanogpt(params, c)) as unknown as PyDict;
 }
 
 export function optimizerToCanonical(layout: StateLayout, optSd: unknown, config: CkptModelConfig, where: string): CkptOptimizer {
-  return layout === 'lecture' ? lectureOptimizerToCanonical(optSd, config as any, where) : myptOptimizerToCanonical(optSd, config as any, where);
+  const c = config as any;
+  return layout === 'lecture' ? lectureOptimizerToCanonical(optSd, c, where)
+    : layout === 'mypt' ? myptOptimizerToCanonical(optSd, c, where) : nanogptOptimizerToCanonical(optSd, c, where);
 }
 
 export function canonicalToOptimizer(layout: StateLayout, opt: CkptOptimizer, config: CkptModelConfig): PyDict {
-  return (layout === 'lecture'
-    ? canonicalToLectureOptimizer(opt, config as any, opt.hyper ?? {})
-    : canonicalToMyptOptimizer(opt, config as any, opt.hyper ?? {})) as unknown as PyDict;
+  const c = config as any;
+  const h = opt.hyper ?? {};
+  return (layout === 'lecture' ? canonicalToLectureOptimizer(opt, c, h)
+    : layout === 'mypt' ? canonicalToMyptOptimizer(opt, c, h) : canonicalToNanogptOptimizer(opt, c, h)) as unknown as PyDict;
 }
 
 /** An AdamW state_dict's first optimizer step count and hyperparameters without mapping tensors. */

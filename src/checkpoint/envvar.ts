@@ -7,12 +7,12 @@ import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../errors';
 import type { TokenizerJSON } from '../tokenizer/types';
-import { PyDict, field, pyNumber } from './layouts/common';
-import { ARCH_KEYS, CheckpointData, canonicalToOptimizer, canonicalToStateDict, optimizerToCanonical, stateDictToCanonical } from './ckpt-data';
-import { pyF, tokenizerDict, tokenizerFrom } from './py-util';
+import { field, pyNumber } from './layouts/common';
+import { PyDict } from './torch';
+import { ARCH_KEYS, CheckpointData, canonicalToOptimizer, canonicalToStateDict, layoutFor, optimizerToCanonical, stateDictToCanonical } from './ckpt-data';
+import { plain, pyF, tokenizerDict, tokenizerFrom } from './py-util';
 import { envCheckpointFileName } from './envvar-name';
-import { loadTorch } from './torch/load';
-import { saveTorch } from './torch/save';
+import { loadTorch, saveTorch } from './torch';
 
 export const ENV_KEYS = ['step', 'model_state_dict', 'optimizer_state_dict', 'hyperparameters', 'vocab_size', 'block_size', 'batch_size'];
 
@@ -24,7 +24,7 @@ export function isEnvCheckpointDict(d: unknown): boolean {
 /** The section 4 dict for a checkpoint (optimizer_state_dict is None for a model-only file). */
 export function envCheckpointDict(data: CheckpointData, extra: { modelType?: string; source?: string } = {}): PyDict {
   const c = data.config;
-  const hp = new PyDict<string, unknown>();
+  const hp = new PyDict<unknown>();
   const given = data.hyperparameters ?? {};
   hp.set('batch_size', data.batchSize ?? given.batch_size ?? null);
   hp.set('block_size', c.block_size);
@@ -38,10 +38,12 @@ export function envCheckpointDict(data: CheckpointData, extra: { modelType?: str
   for (const k of ARCH_KEYS) if (c[k] !== undefined) hp.set(k, c[k]);   // exact reload of our models
   for (const [k, v] of hp) if (typeof v === 'number' && /learning_rate|lr$/.test(String(k))) hp.set(k, pyF(v));
 
-  const d = new PyDict<string, unknown>();
+  // the lecture trainer's names when the model is its architecture; MyPT's (or nanoGPT's) otherwise
+  const layout = layoutFor(c, 'lecture');
+  const d = new PyDict<unknown>();
   d.set('step', data.step);
-  d.set('model_state_dict', canonicalToStateDict('lecture', data.params, c));
-  d.set('optimizer_state_dict', data.optimizer ? canonicalToOptimizer('lecture', data.optimizer, c) : null);
+  d.set('model_state_dict', canonicalToStateDict(layout, data.params, c));
+  d.set('optimizer_state_dict', data.optimizer ? canonicalToOptimizer(layout, data.optimizer, c) : null);
   d.set('hyperparameters', hp);
   d.set('vocab_size', c.vocab_size);
   d.set('block_size', c.block_size);
@@ -69,9 +71,9 @@ export function envCheckpointFromDict(d: unknown, file: string): CheckpointData 
   if (hp instanceof Map) for (const [k, v] of hp) stored.set(String(k), v);
   stored.set('vocab_size', field(d, 'vocab_size'));
   stored.set('block_size', field(d, 'block_size'));
-  const { config, params } = stateDictToCanonical(field(d, 'model_state_dict') as Map<any, unknown>, stored, `${file}: model_state_dict`);
+  const { config, params, layout } = stateDictToCanonical(field(d, 'model_state_dict') as Map<any, unknown>, stored, `${file}: model_state_dict`);
   const optSd = field(d, 'optimizer_state_dict');
-  const optimizer = optSd ? optimizerToCanonical('lecture', optSd, config, `${file}: optimizer_state_dict`) : null;
+  const optimizer = optSd ? optimizerToCanonical(layout, optSd, config, `${file}: optimizer_state_dict`) : null;
   let tokenizer = tokenizerFrom(field(d, 'tokenizer'));
   let tokenizerSource: string | null = tokenizer ? file : null;
   if (!tokenizer) {
@@ -81,8 +83,7 @@ export function envCheckpointFromDict(d: unknown, file: string): CheckpointData 
       tokenizerSource = beside;
     }
   }
-  const hyperparameters: Record<string, unknown> = {};
-  for (const [k, v] of stored) if (k !== 'vocab_size' && k !== 'block_size') hyperparameters[k] = v instanceof Object && 'value' in (v as any) ? (v as any).value : v;
+  const hyperparameters = plain(hp) as Record<string, unknown>;
   return {
     config, params, optimizer,
     step: pyNumber(field(d, 'step')) ?? optimizer?.step ?? 0,

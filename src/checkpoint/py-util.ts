@@ -1,14 +1,15 @@
 // Small Python-value helpers for the checkpoint files of sections 4 and 5.
 import type { TokenizerJSON } from '../tokenizer/types';
-import { PyDict, field } from './layouts/common';
-import { PyFloat } from './torch/pyvalues';
+import { field } from './layouts/common';
+import { PyDict } from './torch';
+import { PyFloat } from './torch';
 
 /** A number written as a Python float even when integral (dropout 0.0, lr 1.0). */
 export const pyF = (x: number): PyFloat => new PyFloat(x);
 
 /** {"token_kind", "chars"} as a Python dict. */
 export function tokenizerDict(t: TokenizerJSON): PyDict {
-  const d = new PyDict<string, unknown>();
+  const d = new PyDict<unknown>();
   d.set('token_kind', t.token_kind);
   d.set('chars', t.chars ? [...t.chars] : null);
   return d as PyDict;

@@ -6,7 +6,7 @@ import { field } from './layouts/common';
 import type { CheckpointData } from './ckpt-data';
 import { envCheckpointFromDict } from './envvar';
 import { classifyDict, pairOf, resolveCheckpointPaths, separatedFromDicts, unifiedFromDict } from './separated';
-import { loadTorch } from './torch/load';
+import { loadTorch } from './torch';
 
 export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
 export type LoadPurpose = 'inference' | 'resume';

@@ -17,8 +17,7 @@ import type { TrainingEnv } from '../env';
 import { writeEnvCheckpoint } from './envvar';
 import { parseEnvCheckpointFileName, sanitizeNamePart } from './envvar-name';
 import { isSaveStep, pairOf, parseSeparatedName, separatedBase, writeSeparated } from './separated';
-import { loadTorch } from './torch/load';
-import { saveTorch } from './torch/save';
+import { loadTorch, saveTorch } from './torch';
 import { field } from './layouts/common';
 
 export interface SaveContext {

@@ -6,7 +6,7 @@ import { MyptError } from '../errors';
 import { field, pyNumber } from './layouts/common';
 import { parseEnvCheckpointFileName } from './envvar-name';
 import { classifyDict, pairOf, parseSeparatedName, valLossFromName } from './separated';
-import { loadTorch } from './torch/load';
+import { loadTorch } from './torch';
 
 export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'other';
 

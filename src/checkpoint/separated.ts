@@ -9,11 +9,11 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../errors';
-import { PyDict, field, pyNumber } from './layouts/common';
-import { ARCH_KEYS, CheckpointData, StateLayout, canonicalToOptimizer, canonicalToStateDict, optimizerToCanonical, stateDictToCanonical } from './ckpt-data';
+import { field, pyNumber } from './layouts/common';
+import { PyDict } from './torch';
+import { ARCH_KEYS, CheckpointData, canonicalToOptimizer, canonicalToStateDict, layoutFor, optimizerToCanonical, stateDictToCanonical } from './ckpt-data';
 import { plain, pyF, tokenizerDict, tokenizerFrom } from './py-util';
-import { loadTorch } from './torch/load';
-import { saveTorch } from './torch/save';
+import { loadTorch, saveTorch } from './torch';
 
 export const MODEL_FILE_KEYS = ['model_state_dict', 'global_step', 'config'];
 export const OPTIMIZER_FILE_KEYS = ['optimizer_states', 'lr_scheduler_states', 'global_step', 'epoch'];
@@ -82,7 +82,7 @@ export function resolveCheckpointPaths(p: string): ResolvedPaths {
 /** `config` of our files: model sizes and options, batch size, tokenizer, validation loss. */
 export function configDict(data: CheckpointData): PyDict {
   const c = data.config;
-  const d = new PyDict<string, unknown>();
+  const d = new PyDict<unknown>();
   for (const k of ['vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd'] as const) d.set(k, c[k]);
   d.set('dropout', pyF(c.dropout ?? 0));
   d.set('bias', !!(c.qkv_bias ?? c.bias));
@@ -98,17 +98,19 @@ function lrSchedulerStates(data: CheckpointData): unknown[] {
   return data.lrSchedulerStates ? [...data.lrSchedulerStates] : [];
 }
 
-export function modelFileDict(data: CheckpointData, layout: StateLayout = 'mypt'): PyDict {
-  const d = new PyDict<string, unknown>();
+export function modelFileDict(data: CheckpointData): PyDict {
+  const layout = layoutFor(data.config, 'mypt');
+  const d = new PyDict<unknown>();
   d.set('model_state_dict', canonicalToStateDict(layout, data.params, data.config));
   d.set('global_step', data.step);
   d.set('config', configDict(data));
   return d as PyDict;
 }
 
-export function optimizerFileDict(data: CheckpointData, layout: StateLayout = 'mypt'): PyDict {
+export function optimizerFileDict(data: CheckpointData): PyDict {
+  const layout = layoutFor(data.config, 'mypt');
   if (!data.optimizer) throw new MyptError('E_BAD_ARGUMENT', 'no optimizer state to write');
-  const d = new PyDict<string, unknown>();
+  const d = new PyDict<unknown>();
   d.set('optimizer_states', [canonicalToOptimizer(layout, data.optimizer, data.config)]);
   d.set('lr_scheduler_states', lrSchedulerStates(data));
   d.set('global_step', data.step);
@@ -116,8 +118,9 @@ export function optimizerFileDict(data: CheckpointData, layout: StateLayout = 'm
   return d as PyDict;
 }
 
-export function unifiedDict(data: CheckpointData, layout: StateLayout = 'mypt'): PyDict {
-  const d = new PyDict<string, unknown>();
+export function unifiedDict(data: CheckpointData): PyDict {
+  const layout = layoutFor(data.config, 'mypt');
+  const d = new PyDict<unknown>();
   d.set('model', canonicalToStateDict(layout, data.params, data.config));
   d.set('optimizer', data.optimizer ? canonicalToOptimizer(layout, data.optimizer, data.config) : null);
   d.set('lr_scheduler', lrSchedulerStates(data)[0] ?? null);
