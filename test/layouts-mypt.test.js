@@ -91,8 +91,9 @@ for (const c of fx.cases) {
     const g = groups[0];
     assert.equal([...g.keys()], ['lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'maximize', 'foreach', 'capturable', 'differentiable', 'fused', 'params']);
     assert.equal(g.get('params'), c.param_names.map((_, i) => i));
-    assert.equal([...g.get('betas')], [0.9, 0.999]);
-    assert.is(g.get('weight_decay'), 0.01);
+    assert.equal([...g.get('betas')].map(Number), [0.9, 0.999]);
+    assert.is(Number(g.get('weight_decay')), 0.01);
+    assert.is(back.ordered, false, 'optimizer state_dict is a plain dict');
     const st = back.get('state');
     assert.equal([...st.keys()], c.param_names.map((_, i) => i));
     for (const [i, s] of Object.entries(c.optimizer.state)) {

@@ -58,14 +58,17 @@ export type SaveStage = 'staged' | 'old-moved' | 'new-in-place' | 'done';
 
 /**
  * Replaces folder `dir` by a new generation. `fill(staging)` writes the new files (it may be async);
- * files of the old folder that `fill` did not write are carried over (hard links, or copies).
+ * files of the old folder that `fill` did not write are carried over (hard links, or copies), except
+ * those named in `dropOld`.
  * `onStage` is called after each stage (tests use it to simulate a crash).
  */
 export async function replaceDirAtomic(
   dir: string,
   fill: (staging: string) => Promise<void> | void,
-  onStage?: (stage: SaveStage) => void,
+  opts: { onStage?: (stage: SaveStage) => void; dropOld?: string[] } = {},
 ): Promise<void> {
+  const { onStage } = opts;
+  const drop = new Set(opts.dropOld ?? []);
   const target = path.resolve(dir);
   const { staging, previous } = siblingsOf(target);
   fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -77,7 +80,7 @@ export async function replaceDirAtomic(
   if (live) {
     for (const name of fs.readdirSync(live)) {
       const dst = path.join(staging, name);
-      if (fs.existsSync(dst)) continue;
+      if (fs.existsSync(dst) || drop.has(name) || /\.tmp-/.test(name)) continue;
       const src = path.join(live, name);
       if (!fs.statSync(src).isFile()) continue;
       try {

@@ -1,7 +1,7 @@
 // PyTorch AdamW state_dicts: reading one into moments keyed by parameter name, and writing the
 // `state` and `param_groups` exactly as torch.optim.AdamW.state_dict() lays them out.
 import { MyptError } from '../../errors';
-import { pyFloat } from './py';
+import { plainDict, pyFloat } from './py';
 import { AdamWHyper, PyDict, PyTuple, TensorLike, f32, field, pyNumber, scalarTensor, toF32 } from './common';
 
 /** Reads an AdamW state_dict given the parameter names in `params` order; moments keyed by those names. */
@@ -50,11 +50,11 @@ const DEFAULT_FLAGS: Array<[string, boolean | null]> = [
  * One AdamW param group as torch.optim.AdamW(...).state_dict() writes it: keys the caller passed in the group
  * (`first`) come first, then the defaults (lr, betas, eps, weight_decay, flags), then `params`.
  */
-function group(first: Array<[string, unknown]>, h: Partial<AdamWHyper>, params: number[]): PyDict<string, unknown> {
-  const g = new PyDict<string, unknown>(first);
+function group(first: Array<[string, unknown]>, h: Partial<AdamWHyper>, params: number[]): PyDict<unknown> {
+  const g = plainDict<unknown>(first);
   const put = (k: string, v: unknown) => (g.has(k) ? undefined : g.set(k, v));
   put('lr', pyFloat(h.lr ?? 3e-4));
-  put('betas', PyTuple.of(pyFloat(h.betas?.[0] ?? 0.9), pyFloat(h.betas?.[1] ?? 0.999)));
+  put('betas', PyTuple.make(pyFloat(h.betas?.[0] ?? 0.9), pyFloat(h.betas?.[1] ?? 0.999)));
   put('eps', pyFloat(h.eps ?? 1e-8));
   put('weight_decay', pyFloat(h.weight_decay ?? 0.01));
   for (const [k, v] of DEFAULT_FLAGS) put(k, v);
@@ -63,21 +63,21 @@ function group(first: Array<[string, unknown]>, h: Partial<AdamWHyper>, params: 
 }
 
 /** MyPT's single group: AdamW(model.parameters(), lr). */
-export function adamWGroup(h: Partial<AdamWHyper>, params: number[]): PyDict<string, unknown> {
+export function adamWGroup(h: Partial<AdamWHyper>, params: number[]): PyDict<unknown> {
   return group([], h, params);
 }
 
 /** One of nanoGPT's groups: {'params': ..., 'weight_decay': wd} passed in, the rest defaults. */
-export function adamWGroupNano(h: Partial<AdamWHyper>, weightDecay: number, params: number[]): PyDict<string, unknown> {
+export function adamWGroupNano(h: Partial<AdamWHyper>, weightDecay: number, params: number[]): PyDict<unknown> {
   return group([['weight_decay', pyFloat(weightDecay)]], h, params);
 }
 
 /** AdamW `state` for parameters given in order as [exp_avg, exp_avg_sq]; empty before the first step. */
-export function adamWState(step: number, moments: Array<[Float32Array, Float32Array, number[]]>): PyDict<number, unknown> {
-  const state = new PyDict<number, unknown>();
+export function adamWState(step: number, moments: Array<[Float32Array, Float32Array, number[]]>): PyDict<unknown> {
+  const state = plainDict<unknown>();
   if (step <= 0) return state;
   moments.forEach(([m, v, shape], i) => {
-    const s = new PyDict<string, unknown>();
+    const s = plainDict<unknown>();
     s.set('step', scalarTensor(step));
     s.set('exp_avg', f32(shape, m));
     s.set('exp_avg_sq', f32(shape, v));

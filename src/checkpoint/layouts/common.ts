@@ -5,6 +5,7 @@
 // Every mapping in this folder is pure: tensors in, tensors out, no files.
 import { MyptError } from '../../errors';
 import { PyDict, PyTuple } from './py';
+import { Tensor, toFloat32 } from '../tensor';
 
 export { PyDict, PyTuple };
 
@@ -95,32 +96,14 @@ export function canonicalParams(c: LayoutConfig): Array<[string, number[]]> {
 const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const shapeStr = (shape: number[]) => `[${shape.join(', ')}]`;
 
-/** fp32 copy of any float tensor (float16/bfloat16 as raw Uint16 bits, float64). */
+/** fp32 values of a float tensor (the same array when already fp32). */
 export function toF32(t: TensorLike): Float32Array {
   if (typeof t.toFloat32 === 'function') return t.toFloat32();
-  const d = t.data;
-  if (d instanceof Float32Array) return d;
-  if (d instanceof Float64Array) return Float32Array.from(d);
-  if (d instanceof Uint16Array && t.dtype === 'bfloat16') {
-    const u = new Uint32Array(d.length);
-    for (let i = 0; i < d.length; i++) u[i] = d[i] << 16;
-    return new Float32Array(u.buffer);
+  if (t.data instanceof Float32Array) return t.data;
+  if (!['float64', 'float16', 'bfloat16'].includes(t.dtype)) {
+    throw new MyptError('E_BAD_FILE', `a ${t.dtype} tensor cannot hold model weights (float expected)`);
   }
-  if (d instanceof Uint16Array && t.dtype === 'float16') {
-    const out = new Float32Array(d.length);
-    for (let i = 0; i < d.length; i++) out[i] = halfToFloat(d[i]);
-    return out;
-  }
-  throw new MyptError('E_BAD_FILE', `a ${t.dtype} tensor cannot hold model weights (float expected)`);
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
+  return toFloat32(t as Tensor);
 }
 
 export function f32(shape: number[], data?: Float32Array): F32Tensor {

@@ -76,7 +76,7 @@ export function hfGpt2ToCanonical(
  * Canonical -> HF GPT-2 state_dict (GPT2LMHeadModel names with `transformer.`; Conv1D weights transposed;
  * no lm_head.weight when tied, as save_pretrained writes safetensors).
  */
-export function canonicalToHfGpt2(params: NamedTensors, config: LayoutConfig): PyDict<string, F32Tensor> {
+export function canonicalToHfGpt2(params: NamedTensors, config: LayoutConfig): PyDict<F32Tensor> {
   const bad: string[] = [];
   if (config.activation !== 'gelu_tanh' && config.activation !== 'gelu') bad.push(`activation ${config.activation}`);
   if (!config.qkv_bias || config.proj_bias === false || config.mlp_bias === false || config.ln_bias === false) bad.push('missing biases');

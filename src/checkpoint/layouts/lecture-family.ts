@@ -11,6 +11,7 @@
 import { MyptError } from '../../errors';
 import { AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, SdReader, StateDictIn, canonicalParams, checkCanonical, f32, rows } from './common';
 import { adamWGroup, adamWState, readAdamW } from './adamw';
+import { plainDict } from './py';
 
 /** Which of the lecture-GPT family's namings: MyPT (fwd, ln_f), MyPT fused q|k|v, or the env-var lecture trainer (ffwd, final LN as blocks.{L}). */
 export type MyptVariant = 'heads' | 'fused' | 'lecture';
@@ -86,8 +87,8 @@ export function lectureFamilyToCanonical(
 }
 
 /** Canonical -> lecture-family state_dict (every tril buffer included when `withTril`). */
-export function canonicalToLectureFamily(params: NamedTensors, c: LayoutConfig, variant: MyptVariant, withTril: boolean): PyDict<string, F32Tensor> {
-  const out = new PyDict<string, F32Tensor>();
+export function canonicalToLectureFamily(params: NamedTensors, c: LayoutConfig, variant: MyptVariant, withTril: boolean): PyDict<F32Tensor> {
+  const out = new PyDict<F32Tensor>();
   let tril: F32Tensor | undefined;
   for (const [key, src, shape] of lectureFamilyEntries(c, variant, withTril)) {
     if (src === 'tril') {
@@ -155,9 +156,9 @@ export function canonicalToLectureFamilyOptimizer(
   c: LayoutConfig,
   variant: MyptVariant,
   hyper: Partial<AdamWHyper>,
-): PyDict<string, unknown> {
+): PyDict<unknown> {
   const moments = lectureFamilyMoments(opt, c, variant);
-  const out = new PyDict<string, unknown>();
+  const out = plainDict<unknown>();
   out.set('state', adamWState(opt.step, moments));
   out.set('param_groups', [adamWGroup(hyper, moments.map((_, i) => i))]);
   return out;

@@ -64,7 +64,7 @@ export function lectureToCanonical(
 }
 
 /** Canonical -> lecture state_dict, in its exact order with every tril buffer (its model loads strictly). */
-export function canonicalToLecture(params: NamedTensors, config: LayoutConfig & { attn_scale?: unknown }): PyDict<string, F32Tensor> {
+export function canonicalToLecture(params: NamedTensors, config: LayoutConfig & { attn_scale?: unknown }): PyDict<F32Tensor> {
   const bad: string[] = [];
   if (config.activation && config.activation !== 'relu') bad.push(`activation ${config.activation}`);
   if (config.qkv_bias) bad.push('q/k/v bias');
@@ -82,6 +82,6 @@ export function lectureOptimizerToCanonical(optSd: unknown, config: LayoutConfig
   return lectureFamilyOptimizerToCanonical(optSd, config, 'lecture', where);
 }
 
-export function canonicalToLectureOptimizer(opt: CanonicalOptimizer, config: LayoutConfig, hyper: Partial<AdamWHyper> = {}): PyDict<string, unknown> {
+export function canonicalToLectureOptimizer(opt: CanonicalOptimizer, config: LayoutConfig, hyper: Partial<AdamWHyper> = {}): PyDict<unknown> {
   return canonicalToLectureFamilyOptimizer(opt, config, 'lecture', hyper);
 }

@@ -135,7 +135,7 @@ export function myptParamNames(c: LayoutConfig): string[] {
 }
 
 /** Canonical -> MyPT state_dict in exact MyPT order, every tril buffer included (MyPT loads strictly). */
-export function canonicalToMypt(params: NamedTensors, config: LayoutConfig & { attn_scale?: unknown }): PyDict<string, F32Tensor> {
+export function canonicalToMypt(params: NamedTensors, config: LayoutConfig & { attn_scale?: unknown }): PyDict<F32Tensor> {
   checkMyptArch(config, 'canonicalToMypt');
   checkCanonical(params, config, 'canonicalToMypt');
   return canonicalToLectureFamily(params, config, 'heads', true);
@@ -147,6 +147,6 @@ export function myptOptimizerToCanonical(optSd: unknown, config: LayoutConfig, w
 }
 
 /** Canonical optimizer state -> MyPT optimizer.pt dict (one group, params 0..P-1 in MyPT order). */
-export function canonicalToMyptOptimizer(opt: CanonicalOptimizer, config: LayoutConfig, hyper: Partial<AdamWHyper> = {}): PyDict<string, unknown> {
+export function canonicalToMyptOptimizer(opt: CanonicalOptimizer, config: LayoutConfig, hyper: Partial<AdamWHyper> = {}): PyDict<unknown> {
   return canonicalToLectureFamilyOptimizer(opt, config, 'heads', hyper);
 }

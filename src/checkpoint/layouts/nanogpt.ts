@@ -12,6 +12,7 @@ import {
   canonicalParams, checkCanonical, f32, transpose,
 } from './common';
 import { adamWGroupNano, adamWState, readAdamW } from './adamw';
+import { plainDict } from './py';
 
 /** nanoGPT's model_args (train.py), in its key order. */
 export interface NanoModelArgs {
@@ -116,8 +117,8 @@ export function readGpt2Family(r: SdReader, c: LayoutConfig, entries: Gpt2Entry[
 }
 
 /** Canonical -> GPT-2-family state_dict (tied head: lm_head.weight is the very wte tensor object). */
-export function writeGpt2Family(params: NamedTensors, entries: Gpt2Entry[]): PyDict<string, F32Tensor> {
-  const out = new PyDict<string, F32Tensor>();
+export function writeGpt2Family(params: NamedTensors, entries: Gpt2Entry[]): PyDict<F32Tensor> {
+  const out = new PyDict<F32Tensor>();
   const made: Record<string, F32Tensor> = {};
   for (const e of entries) {
     const src = params[e[1]];
@@ -209,7 +210,7 @@ function checkNanoArch(c: LayoutConfig & { attn_scale?: unknown }): void {
 }
 
 /** Canonical -> nanoGPT state_dict (no mask buffers, as torch >= 2 writes it; lm_head.weight tied to wte). */
-export function canonicalToNanogpt(params: NamedTensors, config: LayoutConfig & { attn_scale?: unknown }): PyDict<string, F32Tensor> {
+export function canonicalToNanogpt(params: NamedTensors, config: LayoutConfig & { attn_scale?: unknown }): PyDict<F32Tensor> {
   checkNanoArch(config);
   checkCanonical(params, config, 'canonicalToNanogpt');
   return writeGpt2Family(params, gpt2FamilyEntries(config, 'transformer.', false, true));
@@ -247,12 +248,12 @@ export function nanogptOptimizerToCanonical(optSd: unknown, c: LayoutConfig, whe
 }
 
 /** Canonical optimizer state -> nanoGPT's AdamW state_dict (two groups: decay, then weight_decay 0.0). */
-export function canonicalToNanogptOptimizer(opt: CanonicalOptimizer, c: LayoutConfig, hyper: Partial<AdamWHyper> = {}): PyDict<string, unknown> {
+export function canonicalToNanogptOptimizer(opt: CanonicalOptimizer, c: LayoutConfig, hyper: Partial<AdamWHyper> = {}): PyDict<unknown> {
   checkCanonical(opt.exp_avg, c, 'optimizer exp_avg');
   checkCanonical(opt.exp_avg_sq, c, 'optimizer exp_avg_sq');
   const { decay, nodecay } = nanogptOptimizerNames(c);
   const order = [...decay, ...nodecay];
-  const out = new PyDict<string, unknown>();
+  const out = plainDict<unknown>();
   out.set('state', adamWState(opt.step, order.map((e) => [opt.exp_avg[e[1]].data, opt.exp_avg_sq[e[1]].data, e[2]])));
   out.set('param_groups', [
     adamWGroupNano(hyper, hyper.weight_decay ?? 0.1, decay.map((_, i) => i)),

@@ -1,16 +1,16 @@
-// The Python containers the layouts build. Until the torch I/O branch lands these are local stand-ins
-// with the contract's shape (PyDict: a Map keeping key types and order; PyTuple: an Array); afterwards
-// this file only re-exports the real classes, so a writer recognises them.
-export class PyDict<K = unknown, V = unknown> extends Map<K, V> {}
-export class PyTuple<T = unknown> extends Array<T> {
-  static of<T>(...items: T[]): PyTuple<T> {
-    const t = new PyTuple<T>();
-    t.push(...items);
-    return t;
-  }
+// The Python containers the layouts build, from the torch I/O module, plus two small constructors.
+import { PyDict, PyFloat, PyTuple } from '../torch/pyvalues';
+
+export { PyDict, PyFloat, PyTuple };
+
+/** A Python float even when integral (0.0 and 1.0 stay floats when written). */
+export function pyFloat(v: number): PyFloat {
+  return new PyFloat(v);
 }
 
-/** A Python float even when integral (0.0 stays a float). Stand-in: the torch writer's PyFloat replaces it. */
-export function pyFloat(v: number): unknown {
-  return v;
+/** A plain Python dict (torch writes optimizer state_dicts and checkpoint dicts as dict, not OrderedDict). */
+export function plainDict<V = unknown>(entries: Iterable<readonly [string | number, V]> = []): PyDict<V> {
+  const d = new PyDict<V>(entries as Iterable<readonly [string, V]>);
+  d.ordered = false;
+  return d;
 }
