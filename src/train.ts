@@ -13,6 +13,7 @@ import { myptModelConfig } from './checkpoint/layouts/mypt';
 import { lrAt } from './lr-schedule';
 import { renderLossSvg, LossPoint } from './plot';
 import { ARCH_KEYS, resolveTrainOptions, Resolved, TrainOptions } from './train-options';
+import type { CheckpointSaver, SaveContext } from './checkpoint/savers';
 
 export type { TrainOptions } from './train-options';
 
@@ -29,6 +30,12 @@ export interface TrainRunOptions extends TrainOptions {
   /** Human-readable lines (MyPT's messages, the eval line, `Saved ... to <path>`, warnings). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Env-var / separated checkpoint files besides the bundle (src/checkpoint/savers.ts). */
+  checkpointSaver?: CheckpointSaver;
+  /** Continue from an already loaded checkpoint instead of a bundle (the model is disposed at the end). */
+  startFrom?: { model: Model; tokenizer: Tokenizer; step: number; source: string };
+  /** false: write no bundle (the checkpointSaver keeps the checkpoints). */
+  saveBundle?: boolean;
 }
 
 export interface TrainResult {
@@ -119,7 +126,11 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   let base: LoadedBundle | undefined;
   const modelOpts = (): Pick<ModelConfig, 'dropout' | 'device' | 'seed'> => ({ dropout: v.dropout, device: v.device, seed: v.seed });
 
-  if (existing) {
+  if (opts.startFrom) {
+    ({ model, tokenizer, step: startStep } = opts.startFrom);
+    log(`Resuming from ${opts.startFrom.source} at step ${startStep}.`);
+    resumed = true;
+  } else if (existing) {
     log(`Found checkpoint at ${existing}, resuming training.`);
     base = await loadBundle(existing, { optimizer: true });
     if (!base.tokenizer) throw new MyptError('E_BAD_FILE', `${existing}: no tokenizer.json, so the training text cannot be encoded`);
@@ -208,13 +219,21 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       last = { train: train_loss, val: val_loss };
       log(`step ${step}: train loss ${train_loss.toFixed(4)}, val loss ${val_loss.toFixed(4)}`);
       emit({ type: 'eval', step, train_loss, val_loss });
+      await opts.checkpointSaver?.onEval(saveCtx(step), { trainLoss: train_loss, valLoss: val_loss });
       metrics.push({
         step, train_loss, val_loss, lr: lrAt(step, v), time: new Date().toISOString(),
         elapsed_s: (Date.now() - t0) / 1000, tokens_per_s: trainSeconds > 0 ? tokensDone / trainSeconds : 0,
       });
     };
 
+    const saveCtx = (step: number): SaveContext => ({
+      model, step, tokenizer, batchSize: B, log,
+      optimizer: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
+      hyperparameters: { max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
+        seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip, input_file: path.resolve(v.input_file) },
+    });
     const save = async (step: number) => {
+      if (opts.saveBundle === false) return;
       const trainingConfig: TrainingConfigJson = {
         max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
         start_step: startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
@@ -243,6 +262,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
           await evaluate(it);
           await save(it);
         }
+        if (it > startStep) await opts.checkpointSaver?.onStep(saveCtx(it));
         if (signal?.aborted) { interrupted = true; break; }
         const lr = lrAt(it, v);
         const batch = sampleBatch(splits.train, B, T, new CounterRng(v.seed, STREAM_TRAIN, it));
@@ -265,6 +285,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
         await evaluate(step);
         await save(step);
       }
+      await opts.checkpointSaver?.onEnd(saveCtx(step));
     }
 
     let sample: string | undefined;

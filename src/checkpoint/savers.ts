@@ -16,7 +16,7 @@ import type { CheckpointData } from './ckpt-data';
 import type { TrainingEnv } from '../env';
 import { writeEnvCheckpoint } from './envvar';
 import { parseEnvCheckpointFileName, sanitizeNamePart } from './envvar-name';
-import { isSaveStep, pairOf, parseSeparatedName, separatedBase, writeSeparated } from './separated';
+import { isSaveStep, pairOf, parseSeparatedName, separatedBase, writeSeparated, writeUnified } from './separated';
 import { loadTorch, saveTorch } from './torch';
 import { field } from './layouts/common';
 
@@ -43,6 +43,8 @@ export interface CheckpointSaverOptions {
   env?: TrainingEnv;
   saveSeparateOptimizer?: boolean;
   saveModelOnly?: boolean;
+  /** One unified file per save: `{prefix}-step{N:06d}.pt`, `{prefix}-final.pt` (resuming a unified checkpoint). */
+  saveUnified?: boolean;
   checkpointInterval?: number;        // --checkpoint_interval (separated; also env-var files when given)
   filenamePrefix?: string;            // --filename_prefix (default "checkpoint")
   keepLast?: number;                  // --keep_last N: older checkpoints become model-only
@@ -108,6 +110,7 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   const env = o.env;
   const envOn = !!env?.enableCheckpoints;
   const sepOn = !!o.saveSeparateOptimizer || !!o.saveModelOnly;
+  const uniOn = !!o.saveUnified;
   const interval = o.checkpointInterval ?? env?.checkpointInterval ?? 500;
   const dir = o.dir ?? env?.checkpointDir ?? 'checkpoints';
   const prefix = o.filenamePrefix ?? 'checkpoint';
@@ -127,6 +130,18 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
     const files = await writeSeparated(separatedBase(dir, prefix, label), dataFromModel(ctx, !o.saveModelOnly, losses), { modelOnly: !!o.saveModelOnly });
     for (const f of files) { written.push(f); log(ctx, f); }
   }
+  async function saveUni(ctx: SaveContext, label: number | 'final') {
+    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, dataFromModel(ctx, !o.saveModelOnly, losses));
+    written.push(f);
+    log(ctx, f);
+  }
+  async function saveAt(ctx: SaveContext) {
+    if (envOn) await saveEnv(ctx);
+    if (sepOn) await saveSep(ctx, ctx.step);
+    if (uniOn) await saveUni(ctx, ctx.step);
+    lastSaved = ctx.step;
+    await prune(ctx);
+  }
   async function prune(ctx: SaveContext) {
     if (o.keepLast === undefined || o.saveModelOnly) return;
     const changed = await keepLastWithOptimizer(dir, o.keepLast, {
@@ -138,19 +153,25 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   return {
     written,
     async onStep(ctx) {
-      if (!(envOn || sepOn) || !isSaveStep(ctx.step, interval)) return;
-      if (envOn) await saveEnv(ctx);
-      if (sepOn) await saveSep(ctx, ctx.step);
-      lastSaved = ctx.step;
-      await prune(ctx);
+      if ((envOn || sepOn || uniOn) && isSaveStep(ctx.step, interval)) await saveAt(ctx);
     },
     async onEval(_ctx, l) {
       losses = { ...l };
     },
     async onEnd(ctx) {
-      if (envOn && lastSaved !== ctx.step) await saveEnv(ctx);
+      if (!(envOn || sepOn || uniOn)) return;
+      // the last step: an interval file when it falls on one (env-var files always get a last one), then `final`
+      if (lastSaved !== ctx.step && (envOn || isSaveStep(ctx.step, interval))) {
+        if (envOn) await saveEnv(ctx);
+        if ((sepOn || uniOn) && isSaveStep(ctx.step, interval)) {
+          if (sepOn) await saveSep(ctx, ctx.step);
+          if (uniOn) await saveUni(ctx, ctx.step);
+        }
+        lastSaved = ctx.step;
+      }
       if (sepOn) await saveSep(ctx, 'final');
-      if (envOn || sepOn) await prune(ctx);
+      if (uniOn) await saveUni(ctx, 'final');
+      await prune(ctx);
     },
   };
 }
