@@ -6,7 +6,9 @@ import { loadAddon, NativeBackends } from './native';
 export function backends(): NativeBackends {
   return loadAddon().backends();
 }
-export { loadTorch, loadTorchSync, saveTorch, saveTorchSync, TorchTensor, TorchStorage, PyDict, PyTuple, PyFloat, PyObject, PyGlobal, NumpyArray, NumpyDType } from './checkpoint/torch';
+export { loadTorch, loadTorchSync, saveTorch, saveTorchSync, TorchTensor, TorchStorage, PyDict, PyTuple, PyFloat, PyObject, PyGlobal, TorchSize, NumpyArray, NumpyDType } from './checkpoint/torch';
 export type { LoadTorchOptions, PyKey } from './checkpoint/torch';
 export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, float32ToFloat16 } from './checkpoint/tensor';
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
+export { loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync } from './checkpoint/safetensors';
+export type { SafetensorsFile } from './checkpoint/safetensors';

@@ -14,14 +14,17 @@ import { ZipArchive } from './zip-read';
 export interface LoadTorchOptions {
   /** Refuse anything but tensors and plain containers (numpy, user classes, ...) with an error naming the global. */
   strict?: boolean;
+  /** Read integral Python floats (1.0) as PyFloat, so a re-save writes them as floats again. */
+  keepFloatType?: boolean;
 }
 
 function bad(path: string, what: string): never {
   throw new MyptError('E_BAD_FILE', `${path}: ${what}`);
 }
 
-function context(path: string, strict: boolean, persistentLoad: (pid: unknown) => unknown): UnpickleContext {
+function context(path: string, strict: boolean, persistentLoad: (pid: unknown) => unknown, keepFloatType = false): UnpickleContext {
   return {
+    keepFloatType,
     where: path,
     strict,
     persistentLoad,
@@ -45,7 +48,7 @@ export function loadTorchSync(path: string, opts: LoadTorchOptions = {}): unknow
   if (size < 4) bad(path, `too short to be a torch checkpoint (${size} bytes)`);
   const head = Buffer.alloc(4);
   readExactly(path, head, 0);
-  const value = ZipArchive.isZip(head) ? loadZip(path, size, !!opts.strict) : loadLegacy(path, size, !!opts.strict);
+  const value = ZipArchive.isZip(head) ? loadZip(path, size, opts) : loadLegacy(path, size, opts);
   checkStructure(value, path);
   return value;
 }
@@ -56,7 +59,8 @@ export async function loadTorch(path: string, opts: LoadTorchOptions = {}): Prom
 
 // ---- zip format ------------------------------------------------------------------------------
 
-function loadZip(path: string, size: number, strict: boolean): unknown {
+function loadZip(path: string, size: number, opts: LoadTorchOptions): unknown {
+  const strict = !!opts.strict;
   const zip = ZipArchive.open(path, size);
   const first = zip.entries[0].name;
   const slash = first.indexOf('/');
@@ -85,7 +89,7 @@ function loadZip(path: string, size: number, strict: boolean): unknown {
     storages.set(p.key, s);
     return s;
   };
-  const u = new Unpickler(zip.read(pkl), 0, context(path, strict, persistentLoad));
+  const u = new Unpickler(zip.read(pkl), 0, context(path, strict, persistentLoad, opts.keepFloatType));
   return u.load();
 }
 
@@ -124,13 +128,13 @@ class OffsetSource implements ByteSource {
   }
 }
 
-function loadLegacy(path: string, size: number, strict: boolean): unknown {
+function loadLegacy(path: string, size: number, opts: LoadTorchOptions): unknown {
   let chunk = Math.min(size, 1 << 20);
   for (;;) {
     const buf = Buffer.alloc(chunk);
     readExactly(path, buf, 0);
     try {
-      return parseLegacy(path, size, buf, chunk === size, strict);
+      return parseLegacy(path, size, buf, chunk === size, opts);
     } catch (e) {
       if (!(e instanceof NeedMoreData)) throw e;
       chunk = Math.min(size, chunk * 4);
@@ -138,7 +142,8 @@ function loadLegacy(path: string, size: number, strict: boolean): unknown {
   }
 }
 
-function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean, strict: boolean): unknown {
+function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean, opts: LoadTorchOptions): unknown {
+  const strict = !!opts.strict;
   const plain = context(path, true, () => bad(path, 'unexpected persistent id in the legacy header'));
   const at = (pos: number) => new Unpickler(buf, pos, plain, complete);
   const u1 = at(0);
@@ -186,7 +191,7 @@ function parseLegacy(path: string, size: number, buf: Buffer, complete: boolean,
     }
     return root.storage;
   };
-  const u4 = new Unpickler(buf, u3.position, context(path, strict, persistentLoad), complete);
+  const u4 = new Unpickler(buf, u3.position, context(path, strict, persistentLoad, opts.keepFloatType), complete);
   const value = u4.load();
   const u5 = at(u4.position);
   const keys = u5.load();

@@ -4,7 +4,7 @@
 // MyptError('E_BAD_FILE', '<file>: pickle: ...').
 
 import { MyptError } from '../../errors';
-import { PyDict, PyGlobal, PyObject, PyTuple } from './pyvalues';
+import { PyDict, PyFloat, PyGlobal, PyObject, PyTuple } from './pyvalues';
 
 export interface UnpickleContext {
   /** File name for error messages. */
@@ -17,6 +17,8 @@ export interface UnpickleContext {
   /** BUILD: apply `state` to `obj` (returning the object that replaces it on the stack). */
   build(obj: unknown, state: unknown): unknown;
   isAllowedStrict(g: PyGlobal): boolean;
+  /** Read integral floats (1.0) as PyFloat so that writing them back keeps them floats. */
+  keepFloatType?: boolean;
 }
 
 /** Thrown when the buffer ends before STOP but more of the file could be supplied (legacy format). */
@@ -136,6 +138,10 @@ export class Unpickler {
     return decodeLong(b);
   }
 
+  private float(v: number): number | PyFloat {
+    return this.ctx.keepFloatType && Number.isInteger(v) ? new PyFloat(v) : v;
+  }
+
   /** Runs to STOP and returns the unpickled value. */
   load(): unknown {
     for (;;) {
@@ -169,10 +175,10 @@ export class Unpickler {
         case 0x4d: this.push(this.u16()); break;                                                          // BININT2
         case 0x8a: this.push(this.long(this.u8())); break;                                                // LONG1
         case 0x8b: { const n = this.i32(); if (n < 0) this.bad('negative LONG4 size'); this.push(this.long(n)); break; }
-        case 0x47: { this.need(8); const v = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, 8).readDoubleBE(0); this.pos += 8; this.push(v); break; } // BINFLOAT
+        case 0x47: { this.need(8); const v = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, 8).readDoubleBE(0); this.pos += 8; this.push(this.float(v)); break; } // BINFLOAT
         case 0x49: this.push(parseIntLine(this.line(), () => this.bad('bad INT'))); break;                // INT
         case 0x4c: this.push(parseIntLine(this.line().replace(/L$/, ''), () => this.bad('bad LONG'))); break; // LONG
-        case 0x46: { const s = this.line(); const v = Number(s); if (Number.isNaN(v) && !/nan/i.test(s)) this.bad('bad FLOAT'); this.push(v); break; } // FLOAT
+        case 0x46: { const s = this.line(); const v = Number(s); if (Number.isNaN(v) && !/nan/i.test(s)) this.bad('bad FLOAT'); this.push(this.float(v)); break; } // FLOAT
         // ---- strings and bytes
         case 0x58: this.push(this.utf8(this.u32())); break;                                               // BINUNICODE
         case 0x8c: this.push(this.utf8(this.u8())); break;                                                // SHORT_BINUNICODE

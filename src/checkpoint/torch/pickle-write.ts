@@ -5,7 +5,7 @@
 import { MyptError } from '../../errors';
 import { DType, Tensor, checkTensor, isDType } from '../tensor';
 import { DTYPE_STORAGES } from './py-globals';
-import { PyDict, PyFloat, PyGlobal, PyObject, PyTuple } from './pyvalues';
+import { PyDict, PyFloat, PyGlobal, PyObject, PyTuple, TorchSize } from './pyvalues';
 import { TorchStorage } from './storage';
 import { TorchTensor } from './torch-tensor';
 
@@ -110,6 +110,15 @@ export class Pickler {
     if (typeof v === 'string') return this.str(v);
     if (v instanceof PyFloat) return this.float(v.value);
     if (isTensorLike(v)) return this.tensor(v, at);
+    if (v instanceof TorchSize) {
+      this.global('torch', 'Size');
+      this.intTuple(v.map((x, i) => {
+        if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) this.fail(`${at}[${i}]`, 'torch.Size holds a non-integer');
+        return x;
+      }));
+      this.op(0x85);
+      return this.op(0x52);
+    }
     if (v instanceof PyTuple) {
       if (v.length === 0) return this.op(0x29);
       if (v.length <= 3) { this.items(v, at, depth + 1); return this.op(0x84 + v.length); }

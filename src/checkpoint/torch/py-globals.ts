@@ -4,7 +4,7 @@
 
 import { MyptError } from '../../errors';
 import { DType, Tensor, TypedArray, dtypeSize, numelOf, viewAs } from '../tensor';
-import { PyDict, PyGlobal, PyObject, PyTuple } from './pyvalues';
+import { PyDict, PyGlobal, PyObject, PyTuple, TorchSize } from './pyvalues';
 import { TorchStorage, freshBuffer, swapBytes } from './storage';
 import { TorchTensor } from './torch-tensor';
 
@@ -106,9 +106,12 @@ export function callGlobal(g: PyGlobal, args: unknown[], where: string, strict: 
     }
     return d;
   }
-  if (full === 'torch.Size' || (BUILTINS.has(g.module) && g.name === 'tuple')) {
-    return PyTuple.fromItems(Array.isArray(args[0]) ? args[0] : []);
+  if (full === 'torch.Size') {
+    const s = new TorchSize();
+    for (const x of intList(args[0] ?? [], where, 'torch.Size')) s.push(x);
+    return s;
   }
+  if (BUILTINS.has(g.module) && g.name === 'tuple') return PyTuple.fromItems(Array.isArray(args[0]) ? args[0] : []);
   if (BUILTINS.has(g.module) && g.name === 'list') return Array.isArray(args[0]) ? [...args[0]] : [];
   if (BUILTINS.has(g.module) && (g.name === 'set' || g.name === 'frozenset')) {
     return new Set(Array.isArray(args[0]) ? args[0] : args[0] instanceof Set ? args[0] : []);
@@ -122,12 +125,18 @@ export function callGlobal(g: PyGlobal, args: unknown[], where: string, strict: 
   if (isNumpy(g, 'dtype') && typeof args[0] === 'string') return new NumpyDType(args[0]);
   if (isNumpy(g, 'scalar')) return numpyScalar(args, where) ?? new PyObject(g.module, g.name, args);
   if (isNumpy(g, '_reconstruct')) return new NumpyArray();
+  if (isNumpy(g, '_frombuffer')) {                   // protocol 5: _frombuffer(buffer, dtype, shape, order)
+    const a = new NumpyArray();
+    a.setState(PyTuple.make(1, args[2], args[1], args[3] === 'F', args[0]), where);
+    return a;
+  }
   return new PyObject(g.module, g.name, args);
 }
 
 function isNumpy(g: PyGlobal, name: string): boolean {
   if (g.name !== name) return false;
   if (name === 'dtype') return g.module === 'numpy';
+  if (name === '_frombuffer') return g.module === 'numpy.core.numeric' || g.module === 'numpy._core.numeric';
   return g.module === 'numpy.core.multiarray' || g.module === 'numpy._core.multiarray';
 }
 

@@ -31,6 +31,9 @@ export class PyTuple<T = unknown> extends Array<T> {
   }
 }
 
+/** A torch.Size (a tuple that is written back as torch.Size). */
+export class TorchSize<T = unknown> extends PyTuple<T> {}
+
 /** A Python float; only needed to keep an integral value (1.0) a float when writing. */
 export class PyFloat {
   constructor(readonly value: number) {}

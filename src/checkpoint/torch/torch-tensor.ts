@@ -73,6 +73,9 @@ export class TorchTensor implements Tensor {
   /** True once `.data` was assigned. */
   replaced = false;
 
+  /** The contiguous data without keeping it (for streaming writers); the cache is used when present. */
+  readData(): TypedArray { return this.cached ?? this.materialise(); }
+
   /** Releases the cached data (it is read again on the next access). */
   drop(): void { this.cached = undefined; }
 
