@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "engine.h"
+#include "model_wrap.h"
 
 namespace {
 
@@ -26,8 +27,18 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setThreads(n): CPU threads of the whole process (0: all cores); getThreads()
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  mypt::set_cpu_threads(info[0].ToNumber().Int32Value());
+  return info.Env().Undefined();
+}
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), mypt::get_cpu_threads()); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
   return exports;
 }
 
