@@ -1,0 +1,53 @@
+// What the checkpoint registry (detect.ts) returns for any file or folder it recognises.
+import type { AdamWHyper, CanonicalOptimizer, LayoutConfig, NamedTensors } from './layouts/common';
+import type { LayoutName } from './layouts';
+
+export type CheckpointFormat =
+  | 'mypt-bundle'     // checkpoints/<name>/ with config.json + model.pt (FORMATS.md 1)
+  | 'mypt-legacy'     // latest.pt / final.pt single files (FORMATS.md 2)
+  | 'nanogpt'         // ckpt.pt (FORMATS.md 3)
+  | 'hf-gpt2'         // pytorch_model.bin / model.safetensors
+  | 'lecture'         // the env-var lecture trainer's checkpoint_*.pt (FORMATS.md 4)
+  | 'state-dict'      // a bare state_dict .pt of a known layout
+  | 'safetensors';    // a .safetensors file of a known layout (not HF GPT-2)
+
+export interface TokenizerRecord {
+  token_kind: 'char' | 'gpt2';
+  chars: string[] | null;
+}
+
+export interface DetectedCheckpoint {
+  format: CheckpointFormat;
+  /** The state_dict naming the weights were in. */
+  layout: LayoutName;
+  /** The file (or bundle folder) that was read. */
+  path: string;
+  /** ModelConfig (contracts A): sizes plus explicit architecture options. */
+  config: LayoutConfig & Record<string, unknown>;
+  params: NamedTensors;
+  /** Absent when the file holds no vocabulary and none was found beside it (see tokenizerProblem). */
+  tokenizer?: TokenizerRecord;
+  /** Where the tokenizer came from ("tokenizer.json beside the file", "meta.pkl at ...", ...). */
+  tokenizerSource?: string;
+  /** Why there is no tokenizer, and what to do: a one-line message for a MyptError. */
+  tokenizerProblem?: string;
+  /** Optimizer steps done (MyPT step, nanoGPT iter_num, lecture step). */
+  step?: number;
+  /** Present when asked for and the file holds AdamW state this layout can map. */
+  optimizer?: CanonicalOptimizer & { hyper: AdamWHyper };
+  /** Whether the file holds optimizer state (even when not read). */
+  hasOptimizer: boolean;
+  /** Format-specific records: model_args, best_val_loss, hyperparameters, checkpoint_dtype, ... */
+  extra: Record<string, unknown>;
+  /** Things the user should know (e.g. the head was untied, the vocabulary was guessed). */
+  warnings: string[];
+}
+
+export interface DetectOptions {
+  /** Also map the optimizer state (costs memory: two more copies of the parameters). */
+  optimizer?: boolean;
+  /** The lecture trainer's training text, for its character vocabulary (--input_file). */
+  inputFile?: string;
+  /** Where model names are looked up (default: ./checkpoints). */
+  checkpointsDir?: string;
+}
