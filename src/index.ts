@@ -17,3 +17,12 @@ export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, floa
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
 export { loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync } from './checkpoint/safetensors';
 export type { SafetensorsFile } from './checkpoint/safetensors';
+export {
+  train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
+  tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
+  loadConfig, saveConfig,
+} from './api';
+export type {
+  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
+  Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
+} from './api';

@@ -4,7 +4,8 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from './errors';
-import { createModel, Model, ModelConfig } from './model';
+import { createModel, Model } from './model';
+import type { ModelConfig } from './model-config';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit } from './data';
 import { CounterRng, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from './data/batches';
 import { createTokenizer, TextStreamDecoder, Tokenizer, tokenizerFromJSON } from './tokenizer';

@@ -1,11 +1,29 @@
-// The command line: one yargs command module per file under commands/.
+// The command line: one yargs command module per file under commands/. Flags are strict; a bad flag or
+// value is one line naming it (exit 1), never a stack trace.
 import yargs from 'yargs';
+import { reportAndExit } from './errors';
+import { MyptError } from '../errors';
+import * as trainCmd from './commands/train';
+import * as generateCmd from './commands/generate';
+import * as inspectCmd from './commands/inspect';
+import * as presetsCmd from './commands/presets';
 
 export function main(argv: string[]): void {
   yargs(argv)
     .scriptName('mypt-native')
+    .command(trainCmd)
+    .command(generateCmd)
+    .command(inspectCmd)
+    .command(presetsCmd)
     .strict()
-    .demandCommand(1)
+    .demandCommand(1, 'name a command: train, generate, inspect, presets (see --help)')
+    .recommendCommands()
     .help()
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) reportAndExit(err);
+      reportAndExit(new MyptError('E_BAD_ARGUMENT', String(msg).split('\n')[0]));
+    })
     .parse();
 }

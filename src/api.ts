@@ -1,0 +1,31 @@
+// The workflow API (contracts D): train, loadModel, generate, generateStream, getModelInfo, and helpers
+// that load and save a bundle's config.json.
+import path from 'path';
+import { readConfigJson, configJsonText, parseConfigJson, MyptConfigJson } from './checkpoint/mypt-json';
+import { writeFileAtomicSync } from './checkpoint/atomic';
+
+export { train } from './train';
+export type { TrainEvent, TrainResult, TrainRunOptions } from './train';
+export type { TrainOptions } from './train-options';
+export { loadModel, generate, generateStream } from './generate';
+export type { LoadedModel, GenerateOptions as GenerateTextOptions, SampleOptions } from './generate';
+export { getModelInfo, formatModelInfo } from './inspect';
+export type { ModelInfo } from './inspect';
+export { listPresets, getPreset } from './presets';
+export type { Preset } from './presets';
+export { createTokenizer, tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer } from './tokenizer';
+export type { Tokenizer, TokenizerJSON, TokenKind } from './tokenizer';
+export { loadBundle, saveBundle, readBundleMeta, isBundle, findBundle } from './checkpoint/mypt-bundle';
+export type { MyptConfigJson, TrainingStateJson, TrainingConfigJson } from './checkpoint/mypt-json';
+
+/** Reads config.json from a bundle folder (or a config.json path), leniently (missing keys defaulted). */
+export function loadConfig(dirOrFile: string): MyptConfigJson {
+  return dirOrFile.endsWith('.json') ? readConfigJson(path.dirname(dirOrFile)) : readConfigJson(dirOrFile);
+}
+
+/** Writes config.json as MyPT does (indent 2, MyPT's key order), atomically. */
+export function saveConfig(dirOrFile: string, config: Partial<MyptConfigJson>): string {
+  const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'config.json');
+  writeFileAtomicSync(file, configJsonText(parseConfigJson(config, file)));
+  return file;
+}

@@ -1,0 +1,27 @@
+// `mypt-native inspect [NAME|PATH]`: MyPT's inspect_model sections, parameter count, sizes, dtype; --json.
+import type { Argv } from 'yargs';
+import { formatModelInfo, getModelInfo } from '../../inspect';
+import { MyptError } from '../../errors';
+import { stringFlag } from '../options';
+import { handler as wrap } from '../errors';
+
+export const command = 'inspect [target]';
+export const describe = 'Show what a checkpoint holds (config, tokenizer, training state, parameters, files)';
+
+export function builder(y: Argv) {
+  return y
+    .positional('target', { type: 'string', describe: 'a model name (checkpoints/<name>) or a bundle path' })
+    .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'model under --checkpoints_dir' })
+    .option('checkpoint', { type: 'string', coerce: stringFlag('checkpoint'), describe: 'a bundle folder or a file in it' })
+    .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
+    .option('json', { type: 'boolean', describe: 'print JSON for machines' });
+}
+
+async function run(a: { target?: string; model_name?: string; checkpoint?: string; checkpoints_dir?: string; json?: boolean }) {
+  const given = [a.target, a.model_name, a.checkpoint].filter((x) => x !== undefined);
+  if (given.length > 1) throw new MyptError('E_BAD_ARGUMENT', 'name one model: a positional NAME/PATH, --model_name or --checkpoint');
+  const info = await getModelInfo(String(given[0] ?? 'default'), { checkpoints_dir: a.checkpoints_dir });
+  process.stdout.write((a.json ? JSON.stringify(info, null, 2) : formatModelInfo(info)) + '\n');
+}
+
+export const handler = wrap(run);

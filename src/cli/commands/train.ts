@@ -1,0 +1,106 @@
+// `mypt-native train`: MyPT's train.py flags (names, meanings, defaults) plus --preset, --device, --seed,
+// --arch, --weight_decay, --grad_clip, the optional warmup + cosine schedule and --save_model_only.
+// With no flags at all: the built-in default run on the bundled Tiny Shakespeare corpus.
+import type { Argv } from 'yargs';
+import { train, TrainEvent } from '../../train';
+import type { TrainOptions } from '../../train-options';
+import { Progress } from '../../progress';
+import { presetNames } from '../../presets';
+import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
+import { handler as wrap } from '../errors';
+
+export const command = 'train';
+export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from_model)';
+
+const pos = (x: number) => x > 0;
+export function builder(y: Argv) {
+  return y
+    .usage('$0 train [flags]\n\nWith no flags: a small char model on the bundled Tiny Shakespeare corpus (about two minutes on two CPU cores), then a sample.')
+    .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'bundle folder under --checkpoints_dir; an existing bundle there is resumed [default: default]' })
+    .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: 'training text (UTF-8) [default: the bundled tinyshakespeare.txt]' })
+    .option('tokenization', { type: 'string', coerce: choiceFlag('tokenization', ['char', 'gpt2'] as const), describe: 'char or gpt2 [default: char for the built-in run, gpt2 with --preset/--config_file]' })
+    .option('init_from_model', { type: 'string', coerce: stringFlag('init_from_model'), describe: 'fine-tune from the bundle of another model (same tokenizer)' })
+    .option('config_file', { type: 'string', coerce: stringFlag('config_file'), describe: "a MyPT config JSON (architecture and batch size)" })
+    .option('preset', { type: 'string', coerce: stringFlag('preset'), describe: `a preset (see \`mypt-native presets\`): ${presetNames().join(', ')}` })
+    .option('max_iters', { type: 'string', coerce: intFlag('max_iters', 0), describe: 'absolute step to train to (also on resume) [1000]' })
+    .option('eval_interval', { type: 'string', coerce: intFlag('eval_interval', 1), describe: 'evaluate and save every N steps [50]' })
+    .option('eval_iters', { type: 'string', coerce: intFlag('eval_iters', 1), describe: 'batches per loss estimate [200]' })
+    .option('learning_rate', { type: 'string', coerce: numFlag('learning_rate', pos, 'must be > 0'), describe: 'AdamW learning rate [3e-4]' })
+    .option('batch_size', { type: 'string', coerce: intFlag('batch_size', 1), describe: 'sequences per step [32]' })
+    .option('block_size', { type: 'string', coerce: intFlag('block_size', 1), describe: 'context length [256]' })
+    .option('n_embd', { type: 'string', coerce: intFlag('n_embd', 1), describe: 'embedding width [384]' })
+    .option('n_head', { type: 'string', coerce: intFlag('n_head', 1), describe: 'attention heads [6]' })
+    .option('n_layer', { type: 'string', coerce: intFlag('n_layer', 1), describe: 'transformer blocks [6]' })
+    .option('dropout', { type: 'string', coerce: numFlag('dropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: 'dropout rate [0.2]' })
+    .option('bias', { type: 'boolean', describe: 'q/k/v biases (MyPT) [false]' })
+    .option('device', { type: 'string', coerce: choiceFlag('device', ['auto', 'cpu', 'cuda'] as const), describe: 'auto, cpu or cuda [cpu for the built-in run, else auto]' })
+    .option('seed', { type: 'string', coerce: intFlag('seed', 0), describe: 'seed for init, batches and the sample [1337]' })
+    .option('arch', { type: 'string', coerce: choiceFlag('arch', ['mypt', 'gpt2'] as const), describe: "mypt (MyPT's lecture GPT) or gpt2 (nanoGPT) [mypt]" })
+    .option('weight_decay', { type: 'string', coerce: numFlag('weight_decay', (x) => x >= 0, 'must be >= 0'), describe: "AdamW weight decay [0.01, PyTorch's default as in MyPT]" })
+    .option('grad_clip', { type: 'string', coerce: numFlag('grad_clip', (x) => x >= 0, 'must be >= 0'), describe: 'clip the global gradient norm (0: off) [0]' })
+    .option('warmup_iters', { type: 'string', coerce: intFlag('warmup_iters', 0), describe: 'linear warmup steps [0: constant rate]' })
+    .option('lr_decay_iters', { type: 'string', coerce: intFlag('lr_decay_iters', 0), describe: 'cosine decay to --min_lr by this step [0: no decay]' })
+    .option('min_lr', { type: 'string', coerce: numFlag('min_lr', (x) => x >= 0, 'must be >= 0'), describe: 'floor of the cosine decay [learning_rate / 10]' })
+    .option('save_model_only', { type: 'boolean', describe: 'do not write optimizer.pt' })
+    .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
+    .option('sample_tokens', { type: 'string', coerce: intFlag('sample_tokens', 0), describe: 'length of the sample printed at the end (0: none) [500]' });
+}
+
+const FLAGS = [
+  'model_name', 'input_file', 'tokenization', 'init_from_model', 'config_file', 'preset', 'max_iters', 'eval_interval',
+  'eval_iters', 'learning_rate', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'dropout', 'bias', 'device',
+  'seed', 'arch', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'save_model_only',
+  'checkpoints_dir', 'sample_tokens',
+] as const;
+
+async function run(argv: Record<string, unknown>): Promise<void> {
+  const opts: Record<string, unknown> = {};
+  for (const k of FLAGS) if (argv[k] !== undefined) opts[k] = argv[k];
+  let progress: Progress | undefined;
+  const controller = new AbortController();
+  let sigints = 0;
+  const onSigint = () => {
+    sigints += 1;
+    if (sigints > 1) {
+      progress?.stop();
+      process.stderr.write('\nsecond Ctrl-C: quitting without saving\n');
+      process.exit(130);
+    }
+    const msg = 'Ctrl-C: finishing the current step, then saving (Ctrl-C again quits without saving)';
+    if (progress) progress.log(msg); else process.stderr.write(msg + '\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let sampling = false;
+  const log = (line: string) => (progress ? progress.log(line) : process.stdout.write(line + '\n'));
+  const onProgress = (e: TrainEvent) => {
+    if (e.type === 'start') progress = new Progress({ startStep: e.step, maxIters: e.max_iters });
+    else if (e.type === 'step') progress?.step(e.step, e.loss, e.tokens, e.seconds);
+    else if (e.type === 'sample') {
+      if (!sampling) {
+        progress?.stop();
+        progress = undefined;
+        process.stdout.write('\n---------- sample ----------\n');
+        sampling = true;
+      }
+      process.stdout.write(e.text);
+    }
+  };
+  try {
+    const r = await train({ ...(opts as TrainOptions), log, onProgress, signal: controller.signal });
+    progress?.stop();
+    progress = undefined;
+    if (sampling) process.stdout.write('\n----------------------------\n');
+    const tps = Math.round(r.tokens_per_second).toLocaleString('en-US');
+    process.stdout.write(
+      r.interrupted
+        ? `Stopped at step ${r.step}; the bundle in ${r.dir} is saved. Run the same command to continue.\n`
+        : `Training finished at step ${r.step} in ${r.seconds.toFixed(1)}s (${tps} tokens/s). Bundle: ${r.dir}\n`,
+    );
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export const handler = wrap(run);

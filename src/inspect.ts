@@ -1,0 +1,122 @@
+// What a checkpoint holds, without building a model: MyPT's inspect_model sections (FORMAT, CONFIG,
+// TOKENIZER, TRAINING STATE) plus the parameter count, the file sizes and the weights' dtype.
+import fs from 'fs';
+import path from 'path';
+import { readBundleMeta } from './checkpoint/mypt-bundle';
+import type { MyptConfigJson, TrainingStateJson } from './checkpoint/mypt-json';
+import { loadTorch } from './checkpoint/torch-io';
+import { resolveModelSource } from './model-source';
+
+export interface ModelInfo {
+  name: string;
+  format: 'mypt-bundle';
+  location: string;
+  config: MyptConfigJson;
+  tokenizer: { kind: string | null; vocab_size: number | null; chars: string[] | null };
+  training: { step: number | null; training_config: TrainingStateJson['training_config'] | null; optimizer_file: string | null };
+  /** Trainable parameters (model.parameters(): the tril buffers are not counted). */
+  num_params: number;
+  /** The dtypes of the tensors in model.pt, and model.pt's wrapper record when present. */
+  dtypes: string[];
+  checkpoint_dtype?: string;
+  files: Array<{ name: string; bytes: number }>;
+}
+
+interface TensorShape { dtype: string; shape: number[] }
+
+export async function getModelInfo(nameOrPath: string, opts: { checkpoints_dir?: string } = {}): Promise<ModelInfo> {
+  const src = resolveModelSource(nameOrPath, opts.checkpoints_dir);
+  const meta = readBundleMeta(src.dir);
+  const loaded = (await loadTorch(path.join(meta.dir, 'model.pt'))) as Map<string, unknown>;
+  const wrapped = loaded instanceof Map && loaded.get('state_dict') instanceof Map;
+  const sd = (wrapped ? loaded.get('state_dict') : loaded) as Map<string, TensorShape>;
+  let num = 0;
+  const dtypes = new Set<string>();
+  for (const [k, t] of sd) {
+    if (!t || !Array.isArray((t as TensorShape).shape)) continue;
+    dtypes.add(t.dtype);
+    if (!/\.tril$/.test(String(k))) num += t.shape.reduce((a, b) => a * b, 1);
+  }
+  const files = fs.readdirSync(meta.dir)
+    .filter((n) => !n.startsWith('.') && fs.statSync(path.join(meta.dir, n)).isFile())
+    .sort()
+    .map((n) => ({ name: n, bytes: fs.statSync(path.join(meta.dir, n)).size }));
+  const chars = meta.tokenizer?.chars ?? null;
+  const cd = wrapped ? loaded.get('checkpoint_dtype') : undefined;
+  return {
+    name: src.label,
+    format: 'mypt-bundle',
+    location: meta.dir,
+    config: meta.config,
+    tokenizer: {
+      kind: meta.tokenizer?.token_kind ?? null,
+      vocab_size: meta.tokenizer ? (meta.tokenizer.token_kind === 'gpt2' ? 50304 : chars?.length ?? null) : null,
+      chars,
+    },
+    training: {
+      step: meta.trainingState?.step ?? null,
+      training_config: meta.trainingState?.training_config ?? null,
+      optimizer_file: meta.trainingState?.optimizer_file ?? null,
+    },
+    num_params: num,
+    dtypes: [...dtypes],
+    checkpoint_dtype: typeof cd === 'string' ? cd : undefined,
+    files,
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+const py = (v: unknown) => (typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v));
+
+/** MyPT's inspect_model text, plus a WEIGHTS section. */
+export function formatModelInfo(i: ModelInfo): string {
+  const c = i.config;
+  const L: string[] = [];
+  L.push(`Inspecting model '${i.name}'`, '');
+  L.push('=== FORMAT ===', 'New JSON-based format', `Location: ${i.location}`, '');
+  const dropout = Number.isInteger(c.dropout) ? `${c.dropout}.0` : String(c.dropout);
+  L.push('=== CONFIG ===');
+  L.push(`batch_size:${c.batch_size}, block_size:${c.block_size}, vocab_size:${c.vocab_size}, n_embd:${c.n_embd}, n_head:${c.n_head}, n_layer:${c.n_layer}, dropout:${dropout}, bias:${py(c.bias)}, device:${c.device}`, '');
+  L.push('=== TOKENIZER ===');
+  if (!i.tokenizer.kind) L.push('No tokenizer state stored in this checkpoint.');
+  else {
+    L.push(`kind      : ${i.tokenizer.kind}`);
+    if (i.tokenizer.kind === 'char') {
+      if (i.tokenizer.chars) {
+        L.push(`vocab size: ${i.tokenizer.chars.length} (char-level)`);
+        L.push(`sample chars: ${JSON.stringify(i.tokenizer.chars.slice(0, 50).join(''))}`);
+      } else L.push("WARNING: char tokenizer with no 'chars' list saved.");
+    } else if (i.tokenizer.kind === 'gpt2') L.push('vocab     : GPT-2 BPE (fixed ~50k tokens)');
+    else L.push('vocab     : unknown tokenizer kind');
+  }
+  L.push('', '=== TRAINING STATE ===');
+  L.push(i.training.step === null ? 'No training step info stored.' : `Last recorded training step: ${i.training.step}`);
+  const tc = i.training.training_config;
+  if (tc) {
+    L.push('', 'Training hyperparameters:');
+    for (const k of ['max_iters', 'eval_interval', 'eval_iters', 'learning_rate', 'start_step']) {
+      L.push(`  ${k.padEnd(14)}: ${tc[k] ?? 'N/A'}`);
+    }
+    for (const [k, v] of Object.entries(tc)) {
+      if (!['max_iters', 'eval_interval', 'eval_iters', 'learning_rate', 'start_step'].includes(k)) L.push(`  ${k.padEnd(14)}: ${v}`);
+    }
+  }
+  L.push(`  optimizer     : ${i.training.optimizer_file ?? 'not saved (model only)'}`);
+  L.push('', '=== WEIGHTS ===');
+  L.push(`parameters: ${i.num_params.toLocaleString('en-US')} (${(i.num_params / 1e6).toFixed(2)}M)`);
+  L.push(`dtype     : ${i.dtypes.join(', ')}${i.checkpoint_dtype ? ` (checkpoint_dtype ${i.checkpoint_dtype})` : ''}`);
+  L.push('files     :');
+  const w = Math.max(...i.files.map((f) => f.name.length), 4);
+  for (const f of i.files) L.push(`  ${f.name.padEnd(w)}  ${formatBytes(f.bytes).padStart(9)}`);
+  L.push(`  ${'total'.padEnd(w)}  ${formatBytes(i.files.reduce((a, f) => a + f.bytes, 0)).padStart(9)}`);
+  L.push('', 'Inspection complete.');
+  return L.join('\n');
+}
