@@ -327,6 +327,6 @@ async function writeSample(model: Model, tokenizer: Tokenizer, n: number, seed: 
 }
 
 function stripRunOptions(o: TrainRunOptions): TrainOptions {
-  const { onProgress: _p, log: _l, signal: _s, ...rest } = o;
+  const { onProgress: _p, log: _l, signal: _s, checkpointSaver: _c, startFrom: _f, saveBundle: _b, ...rest } = o;
   return rest;
 }

@@ -55,7 +55,8 @@ export interface CheckpointSaverOptions {
 }
 
 /** What a live model holds, as CheckpointData. */
-export function dataFromModel(ctx: SaveContext, withOptimizer: boolean, losses: { trainLoss?: number; valLoss?: number } = {}): CheckpointData {
+export function dataFromModel(ctx: SaveContext, withOptimizer: boolean, losses: { trainLoss?: number; valLoss?: number } = {},
+  record: Record<string, unknown> = {}): CheckpointData {
   const m = ctx.model;
   const opt = withOptimizer ? m.getOptimizerState() : null;
   return {
@@ -68,7 +69,7 @@ export function dataFromModel(ctx: SaveContext, withOptimizer: boolean, losses: 
     valLoss: losses.valLoss,
     trainLoss: losses.trainLoss,
     batchSize: ctx.batchSize,
-    hyperparameters: { batch_size: ctx.batchSize, learning_rate: ctx.optimizer.lr, ...(ctx.hyperparameters ?? {}) },
+    hyperparameters: { batch_size: ctx.batchSize, learning_rate: ctx.optimizer.lr, ...(ctx.hyperparameters ?? {}), ...record },
   };
 }
 
@@ -118,20 +119,21 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   const source = o.source ?? 'data';
   const written: string[] = [];
   let lastSaved = -1;
+  const record = { checkpoint_interval: interval };   // a resumed run keeps the cadence
   let losses: { trainLoss?: number; valLoss?: number } = {};
   const log = (ctx: SaveContext, f: string) => ctx.log?.(`Saved checkpoint to ${f}`);
 
   async function saveEnv(ctx: SaveContext) {
-    const f = await writeEnvCheckpoint(dir, dataFromModel(ctx, true, losses), { modelType, source, time: o.now?.() });
+    const f = await writeEnvCheckpoint(dir, dataFromModel(ctx, true, losses, record), { modelType, source, time: o.now?.() });
     written.push(f);
     log(ctx, f);
   }
   async function saveSep(ctx: SaveContext, label: number | 'final') {
-    const files = await writeSeparated(separatedBase(dir, prefix, label), dataFromModel(ctx, !o.saveModelOnly, losses), { modelOnly: !!o.saveModelOnly });
+    const files = await writeSeparated(separatedBase(dir, prefix, label), dataFromModel(ctx, !o.saveModelOnly, losses, record), { modelOnly: !!o.saveModelOnly });
     for (const f of files) { written.push(f); log(ctx, f); }
   }
   async function saveUni(ctx: SaveContext, label: number | 'final') {
-    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, dataFromModel(ctx, !o.saveModelOnly, losses));
+    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, dataFromModel(ctx, !o.saveModelOnly, losses, record));
     written.push(f);
     log(ctx, f);
   }

@@ -91,6 +91,18 @@ export function configDict(data: CheckpointData): PyDict {
   d.set('tokenizer', data.tokenizer ? tokenizerDict(data.tokenizer) : null);
   if (data.valLoss !== undefined) d.set('val_loss', pyF(data.valLoss));
   if (data.trainLoss !== undefined) d.set('train_loss', pyF(data.trainLoss));
+  if (data.hyperparameters) d.set('training', trainingDict(data.hyperparameters));
+  return d as PyDict;
+}
+
+/** The run's settings (what a resume needs: input file, eval cadence, seed, ...): numbers that are
+ *  rates stay Python floats; anything not a plain value is left out. */
+function trainingDict(h: Record<string, unknown>): PyDict {
+  const d = new PyDict<unknown>();
+  for (const [k, v] of Object.entries(h)) {
+    if (typeof v === 'number') d.set(k, Number.isInteger(v) && !/rate|lr|decay|clip|loss/.test(k) ? v : pyF(v));
+    else if (typeof v === 'string' || typeof v === 'boolean' || v === null) d.set(k, v);
+  }
   return d as PyDict;
 }
 
@@ -186,6 +198,13 @@ export function valLossFromName(fileName: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The recorded run settings: our `config.training`, else the whole config (other tools keep them flat). */
+function trainingOf(conf: unknown): Record<string, unknown> | undefined {
+  const t = field(conf, 'training');
+  if (t instanceof Map) return plain(t) as Record<string, unknown>;
+  return conf instanceof Map ? (plain(conf) as Record<string, unknown>) : undefined;
+}
+
 /** A separated model file's dict + (optional) optimizer file's dict -> CheckpointData. */
 export function separatedFromDicts(model: unknown, optimizer: unknown | null, where: { model: string; optimizer: string }): CheckpointData {
   const conf = modelConfigSource(model);
@@ -214,7 +233,7 @@ export function separatedFromDicts(model: unknown, optimizer: unknown | null, wh
     valLoss: valLossOf(model, conf) ?? valLossFromName(where.model),
     trainLoss: pyNumber(field(conf, 'train_loss')),
     batchSize: pyNumber(field(conf, 'batch_size')),
-    hyperparameters: conf instanceof Map ? (plain(conf) as Record<string, unknown>) : undefined,
+    hyperparameters: trainingOf(conf),
     lrSchedulerStates: schedulers,
   };
 }
@@ -236,7 +255,7 @@ export function unifiedFromDict(d: unknown, file: string): CheckpointData {
     valLoss: valLossOf(d, conf) ?? valLossFromName(file),
     trainLoss: pyNumber(field(conf, 'train_loss')),
     batchSize: pyNumber(field(conf, 'batch_size')),
-    hyperparameters: conf instanceof Map ? (plain(conf) as Record<string, unknown>) : undefined,
+    hyperparameters: trainingOf(conf),
     lrSchedulerStates: sched ? [sched] : undefined,
   };
 }

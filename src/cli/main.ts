@@ -7,6 +7,8 @@ import * as trainCmd from './commands/train';
 import * as generateCmd from './commands/generate';
 import * as inspectCmd from './commands/inspect';
 import * as presetsCmd from './commands/presets';
+import * as listCmd from './commands/list';
+import * as loadCheckpointCmd from './commands/load-checkpoint';
 
 export function main(argv: string[]): void {
   yargs(argv)
@@ -15,6 +17,8 @@ export function main(argv: string[]): void {
     .command(generateCmd)
     .command(inspectCmd)
     .command(presetsCmd)
+    .command(listCmd)
+    .command(loadCheckpointCmd)
     .strict()
     .demandCommand(1, 'name a command: train, generate, inspect, presets (see --help)')
     .recommendCommands()

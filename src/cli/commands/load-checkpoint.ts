@@ -63,10 +63,15 @@ async function run(a: Args) {
   try {
     if (mode === 'inference') {
       const prompt = a.prompt ?? e.prompt;
+      let started = false;
       await runInference({
-        checkpoint_path, device, log, onWarning, prompt, signal: controller.signal,
+        checkpoint_path, device, onWarning, prompt, signal: controller.signal,
+        log: (l) => process.stdout.write(l + '\n'),
         max_new_tokens: a.max_new_tokens ?? e.maxNewTokens, temperature: a.temperature ?? e.temperature, top_k: a.top_k ?? e.topK, seed: a.seed,
-        onText: (s) => process.stdout.write(s),
+        onText: (s) => {
+          if (!started) { process.stdout.write(`---------- sample ----------\n${prompt}`); started = true; }
+          process.stdout.write(s);
+        },
       });
       process.stdout.write('\n');
     } else {
