@@ -46,7 +46,7 @@ export async function convertLayout(path: string, to: LayoutTarget, opts: Conver
     throw new MyptError('E_BAD_ARGUMENT', `--to ${String(to)} is not valid: accepted values are ${LAYOUT_TARGETS.join(', ')}`);
   }
   const src = await readCheckpoint(path, { loadOptimizer: to !== 'model-only', onWarning: () => {} });
-  const bytesBefore = size(src.files);
+  const bytesBefore = size(src.base ? [pairOf(src.base).model, pairOf(src.base).optimizer] : src.files);
   const base = opts.out ? baseNameOf(opts.out) : src.base ?? baseNameOf(path);
   const result: ConvertLayoutResult = { from: src.format, to, written: [], removed: [], bytesBefore, bytesAfter: bytesBefore };
 
