@@ -60,8 +60,16 @@ export async function loadTorch(path: string, opts: LoadTorchOptions = {}): Prom
 // ---- zip format ------------------------------------------------------------------------------
 
 function loadZip(path: string, size: number, opts: LoadTorchOptions): unknown {
-  const strict = !!opts.strict;
   const zip = ZipArchive.open(path, size);
+  try {
+    return unpickleZip(path, zip, opts);
+  } finally {
+    zip.close();
+  }
+}
+
+function unpickleZip(path: string, zip: ZipArchive, opts: LoadTorchOptions): unknown {
+  const strict = !!opts.strict;
   const first = zip.entries[0].name;
   const slash = first.indexOf('/');
   if (slash <= 0) bad(path, `zip entry ${first} is not under a top folder (not a torch checkpoint)`);

@@ -34,21 +34,29 @@ export class FileRegion implements ByteSource {
   }
 }
 
-/** Reads buf.length bytes of `path` at `position`; a short read means the file is truncated. */
-export function readExactly(path: string, buf: Uint8Array, position: number): void {
-  let fd: number;
+export function openForReading(path: string): number {
   try {
-    fd = fs.openSync(path, 'r');
+    return fs.openSync(path, 'r');
   } catch (e) {
     throw new MyptError('E_IO', `${path}: cannot open (${(e as Error).message})`);
   }
+}
+
+/** Reads buf.length bytes at `position` from `fd` (of `path`); a short read means the file is truncated. */
+export function readFd(fd: number, path: string, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = fs.readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), position + done);
+    if (n === 0) throw new MyptError('E_BAD_FILE', `${path}: truncated (wanted ${buf.length} bytes at ${position}, file ends first)`);
+    done += n;
+  }
+}
+
+/** Reads buf.length bytes of `path` at `position`; a short read means the file is truncated. */
+export function readExactly(path: string, buf: Uint8Array, position: number): void {
+  const fd = openForReading(path);
   try {
-    let done = 0;
-    while (done < buf.length) {
-      const n = fs.readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), position + done);
-      if (n === 0) throw new MyptError('E_BAD_FILE', `${path}: truncated (wanted ${buf.length} bytes at ${position}, file ends first)`);
-      done += n;
-    }
+    readFd(fd, path, buf, position);
   } finally {
     fs.closeSync(fd);
   }
