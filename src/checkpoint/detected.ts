@@ -1,6 +1,6 @@
 // What the checkpoint registry (detect.ts) returns for any file or folder it recognises.
-import type { AdamWHyper, CanonicalOptimizer, LayoutConfig, NamedTensors } from './layouts/common';
-import type { LayoutName } from './layouts';
+import type { AdamWHyper, CanonicalOptimizer, NamedTensors } from './layouts/common';
+import type { FormatModelConfig, LayoutName } from './layouts';
 
 export type CheckpointFormat =
   | 'mypt-bundle'     // checkpoints/<name>/ with config.json + model.pt (FORMATS.md 1)
@@ -23,7 +23,7 @@ export interface DetectedCheckpoint {
   /** The file (or bundle folder) that was read. */
   path: string;
   /** ModelConfig (contracts A): sizes plus explicit architecture options. */
-  config: LayoutConfig & Record<string, unknown>;
+  config: FormatModelConfig;
   params: NamedTensors;
   /** Absent when the file holds no vocabulary and none was found beside it (see tokenizerProblem). */
   tokenizer?: TokenizerRecord;

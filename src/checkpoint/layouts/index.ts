@@ -4,12 +4,15 @@
 import { MyptError } from '../../errors';
 import { AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, StateDictIn, dictKeys } from './common';
 import { hfGpt2ToCanonical, isHfGpt2, HfGpt2ConfigJson } from './hf-gpt2';
-import { canonicalToLecture, canonicalToLectureOptimizer, isLecture, lectureOptimizerToCanonical, lectureToCanonical } from './lecture';
-import { canonicalToMypt, canonicalToMyptOptimizer, isMypt, myptOptimizerToCanonical, myptToCanonical, MyptConfigJson } from './mypt';
+import { canonicalToLecture, canonicalToLectureOptimizer, isLecture, LectureModelConfig, lectureOptimizerToCanonical, lectureToCanonical } from './lecture';
+import { canonicalToMypt, canonicalToMyptOptimizer, isMypt, myptOptimizerToCanonical, myptToCanonical, MyptConfigJson, MyptModelConfig } from './mypt';
 import { isMyptFused } from './mypt-fused';
 import {
-  canonicalToNanogpt, canonicalToNanogptOptimizer, isGpt2Family, nanogptOptimizerToCanonical, nanogptToCanonical, NanoModelArgs, stripPrefixes,
+  canonicalToNanogpt, canonicalToNanogptOptimizer, Gpt2ModelConfig, isGpt2Family, nanogptOptimizerToCanonical, nanogptToCanonical, NanoModelArgs, stripPrefixes,
 } from './nanogpt';
+
+/** The ModelConfig (contracts A) a layout implies: sizes plus every architecture option explicit. */
+export type FormatModelConfig = MyptModelConfig | LectureModelConfig | Gpt2ModelConfig;
 
 export type LayoutName = 'mypt' | 'mypt-fused' | 'lecture' | 'nanogpt' | 'hf-gpt2';
 
@@ -49,7 +52,7 @@ export function stateDictToCanonical(
   sd: StateDictIn,
   hints: LayoutHints = {},
   where = 'state_dict',
-): { layout: LayoutName; config: LayoutConfig & Record<string, unknown>; params: NamedTensors } {
+): { layout: LayoutName; config: FormatModelConfig; params: NamedTensors } {
   const layout = layoutOf(sd);
   switch (layout) {
     case 'mypt':
