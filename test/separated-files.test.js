@@ -146,4 +146,22 @@ test('list and select: latest = highest step with final last, best = lowest val 
   try { await selectCheckpoint(empty, 'latest'); assert.unreachable(); } catch (e) { assert.is(e.code, 'E_NO_CHECKPOINT'); }
 });
 
+test('the checkpoint registry (detect.ts) reads separated, model-only and unified files, and a pair by its base name', () => {
+  const { detectCheckpointSync, formatOf } = require('../lib/checkpoint/detect');
+  const base = path.join(SEP, 'checkpoint-step000004');
+  const d = detectCheckpointSync(base, { optimizer: true });
+  assert.is(d.format, 'separated');
+  assert.is(d.path, base + '-model.pt');
+  assert.is(d.step, 4);
+  assert.ok(d.hasOptimizer);
+  assert.is(d.optimizer.step, 4);
+  assert.is(d.tokenizer.chars.length, 20);
+  assert.is(d.extra.files.length, 2);
+  assert.is(formatOf(path.join(SEP, 'checkpoint-step000002-model.pt')).format, 'model-only');
+  const u = detectCheckpointSync(path.join(FIX, 'unified.pt'));
+  assert.is(u.format, 'unified');
+  assert.is(u.step, 3);
+  assert.equal(Object.keys(u.params), Object.keys(d.params));
+});
+
 test.run();

@@ -6,7 +6,7 @@ import { field } from './layouts/common';
 import type { CheckpointData } from './ckpt-data';
 import { envCheckpointFromDict } from './envvar';
 import { classifyDict, pairOf, resolveCheckpointPaths, separatedFromDicts, unifiedFromDict } from './separated';
-import { loadTorch } from './torch';
+import { loadTorchSync } from './torch';
 
 export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
 export type LoadPurpose = 'inference' | 'resume';
@@ -36,10 +36,15 @@ function noOptimizer(path: string, why: string, o: ReadOptions): void {
 }
 
 export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise<ReadCheckpoint> {
+  return readCheckpointSync(path, o);
+}
+
+/** The same, synchronously (tensor data is read lazily either way). */
+export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheckpoint {
   const loadOpt = o.loadOptimizer !== false;
   const r = resolveCheckpointPaths(path);
   if (r.kind === 'separated') {
-    const model = await loadTorch(r.model);
+    const model = loadTorchSync(r.model);
     if (classifyDict(model) !== 'separated-model') {
       throw new MyptError('E_BAD_FILE', `${r.model}: not a separated model file (keys: ${[...(model as Map<unknown, unknown>).keys()].join(', ')})`);
     }
@@ -47,7 +52,7 @@ export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise
     if (!r.hasOptimizer) {
       if (loadOpt) noOptimizer(path, `its optimizer file ${r.optimizer} is missing`, o);
     } else if (loadOpt) {
-      opt = await loadTorch(r.optimizer);
+      opt = loadTorchSync(r.optimizer);
       if (classifyDict(opt) !== 'separated-optimizer') throw new MyptError('E_BAD_FILE', `${r.optimizer}: not a separated optimizer file`);
     }
     const data = separatedFromDicts(model, opt, pairOf(r.base));
@@ -58,7 +63,7 @@ export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise
       tokenizerSource: data.tokenizer ? r.model : null,
     };
   }
-  const d = await loadTorch(r.file);
+  const d = loadTorchSync(r.file);
   const kind = classifyDict(d);
   if (kind === 'separated-optimizer') {
     throw new MyptError('E_BAD_ARGUMENT', `${r.file}: this is the optimizer half of a separated checkpoint; give its -model.pt file or the base name`);
