@@ -5,7 +5,7 @@ import path from 'path';
 import { MyptError } from '../errors';
 import { field, pyNumber } from './layouts/common';
 import { parseEnvCheckpointFileName } from './envvar-name';
-import { classifyDict, pairOf, parseSeparatedName, valLossFromName } from './separated';
+import { classifyDict, pairOf, parseSeparatedName, recordedValLoss } from './separated';
 import { loadTorch } from './torch';
 
 export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'other';
@@ -34,13 +34,8 @@ async function peek(file: string): Promise<unknown> {
   }
 }
 
-function confOf(d: unknown): unknown {
-  return field(d, 'config') ?? field(d, 'model_config') ?? field(d, 'model_args');
-}
-
 function valLossOf(d: unknown, file: string): number | null {
-  const conf = confOf(d);
-  return pyNumber(field(conf, 'val_loss')) ?? pyNumber(field(d, 'val_loss')) ?? pyNumber(field(d, 'best_val_loss')) ?? valLossFromName(file) ?? null;
+  return recordedValLoss(d, file) ?? null;
 }
 
 async function separatedEntry(base: string): Promise<CheckpointEntry | null> {

@@ -192,6 +192,11 @@ function valLossOf(d: unknown, conf: unknown): number | undefined {
   return pyNumber(field(conf, 'val_loss')) ?? pyNumber(field(d, 'val_loss')) ?? pyNumber(field(d, 'best_val_loss'));
 }
 
+/** The validation loss a loaded checkpoint dict records (config.val_loss, val_loss, best_val_loss, or its name). */
+export function recordedValLoss(d: unknown, file: string): number | undefined {
+  return valLossOf(d, modelConfigSource(d)) ?? valLossFromName(file);
+}
+
 /** Validation loss written in a file name by other tools (`val_loss=1.234`, `val1.2345`). */
 export function valLossFromName(fileName: string): number | undefined {
   const m = /val(?:_loss)?[=_-]?(\d+\.\d+)/.exec(path.basename(fileName));
