@@ -12,6 +12,8 @@ const { resumeFromCheckpoint, runInference } = require('../lib/checkpoint-run');
 const { readCheckpoint } = require('../lib/checkpoint/read-any');
 const { listCheckpoints } = require('../lib/checkpoint/select');
 const { loadTorch } = require('../lib/checkpoint/torch');
+const { loadCheckpoint } = require('../lib/load-checkpoint');
+const { pyCheck, maxRelErr } = require('./envckpt-pycheck');
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'envckpt-resume-'));
 const input = path.join(root, 'tiny.txt');
@@ -60,6 +62,24 @@ test('an uninterrupted run writes env-var, separated and unified checkpoints eve
   assert.is(env.data.step, 12);
   assert.is(env.data.optimizer.step, 12);
   assert.is(env.data.hyperparameters.input_file, input);
+});
+
+test('files a training run wrote load in PyTorch (weights-only) and give the logits our engine gives', async () => {
+  const files = full.filter((f) => /step000012/.test(f));
+  const py = pyCheck(files);
+  if (!py) return;
+  assert.equal(py.map((r) => r.kind), ['envvar', 'separated-model', 'separated-optimizer', 'unified']);
+  for (const r of py) assert.not.ok(r.error, r.error);
+  assert.is(py[0].layout, 'mypt', 'a MyPT-architecture model keeps MyPT names inside the section 4 dict');
+  assert.equal(py[2].optimizer_steps, [12]);
+  const c = await loadCheckpoint(files[0], { device: 'cpu', loadOptimizer: false });
+  const V = c.config.vocab_size;
+  const out = await c.model.forward([[0, 3, 5, 7, 1, 2, 4, 6].map((t) => t % V)]);
+  c.model.dispose();
+  for (const r of [py[0], py[1], py[3]]) {
+    const err = maxRelErr(Array.from(out.logits), r.logits);
+    assert.ok(err < 1e-5, `${r.file}: rel err ${err}`);
+  }
 });
 
 for (const [label, pick, format] of [
