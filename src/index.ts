@@ -26,3 +26,4 @@ export type {
   TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
+export * from './checkpoints-api';

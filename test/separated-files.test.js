@@ -164,4 +164,25 @@ test('the checkpoint registry (detect.ts) reads separated, model-only and unifie
   assert.equal(Object.keys(u.params), Object.keys(d.params));
 });
 
+test('public API: loadCheckpoint (one shape for all), loadModelOnly, getModelStateDict, hasOptimizerState', async () => {
+  const api = require('../lib');
+  const c = await api.loadCheckpoint(path.join(SEP, 'checkpoint-step000004'), { device: 'cpu' });
+  assert.equal(Object.keys(c).slice(0, 6), ['model', 'config', 'global_step', 'optimizer_states', 'lr_scheduler_states', 'epoch']);
+  assert.is(c.global_step, 4);
+  assert.is(c.optimizer_states.length, 1);
+  assert.is(c.lr_scheduler_states.length, 1);
+  assert.is(c.model.getOptimizerState().step, 4, 'AdamW state restored into the model');
+  c.model.dispose();
+  const m = await api.loadModelOnly(path.join(FIX, 'unified.pt'), { device: 'cpu' });
+  assert.is(m.optimizer_states.length, 0);
+  assert.is(m.model.getOptimizerState().step, 0);
+  m.model.dispose();
+  const sd = await api.getModelStateDict(path.join(SEP, 'checkpoint-final-optimizer.pt'));
+  assert.ok(sd.has('blocks.0.sa.heads.0.tril'));
+  assert.ok(await api.hasOptimizerState(path.join(SEP, 'checkpoint-final')));
+  assert.not.ok(await api.hasOptimizerState(path.join(SEP, 'checkpoint-step000002-model.pt')));
+  assert.ok(await api.hasOptimizerState(path.join(FIX, 'unified.pt')));
+  assert.ok(await api.hasOptimizerState(path.join(FIX, 'checkpoint_from_scratch_tiny_text_step0002_11232026_054500.pt')));
+});
+
 test.run();
