@@ -24,9 +24,14 @@ export function addCheckpointFlags<T>(y: Argv<T>) {
 
 export const CHECKPOINT_FLAGS = ['save_separate_optimizer', 'checkpoint_interval', 'filename_prefix', 'keep_last'] as const;
 
-/** TRAINING_STEPS gives --max_iters when the flag is absent (flags win over variables). */
-export function applyCheckpointEnv<T extends { max_iters?: number }>(opts: T, env: TrainingEnv = readTrainingEnv()): T {
+/** TRAINING_STEPS gives --max_iters and MODEL_TYPE=gpt2 gives --arch gpt2 --tokenization gpt2 when those
+ *  flags are absent (flags win over variables); MODEL_TYPE=from_scratch is MyPT's lecture GPT, the default. */
+export function applyCheckpointEnv<T extends { max_iters?: number; arch?: string; tokenization?: string }>(opts: T, env: TrainingEnv = readTrainingEnv()): T {
   if (opts.max_iters === undefined && env.trainingSteps !== undefined) opts.max_iters = env.trainingSteps;
+  if (env.modelType === 'gpt2') {
+    opts.arch ??= 'gpt2';
+    opts.tokenization ??= 'gpt2';
+  }
   return opts;
 }
 
