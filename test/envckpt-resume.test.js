@@ -158,4 +158,29 @@ test('--keep_last 1: older checkpoints become model-only (separated: optimizer f
   assert.ok(old.get('model_state_dict').size > 0);
 });
 
+test('resuming a file the env-var trainer itself wrote (lecture model, vocabulary beside it) continues in its layout', async () => {
+  const dir = path.join(root, 'orig');
+  const FIX = path.join(__dirname, 'fixtures', 'envckpt');
+  copyInto([path.join(FIX, 'checkpoint_from_scratch_tiny_text_step0002_11232026_054500.pt'), path.join(FIX, 'tokenizer.json')], dir);
+  const text = path.join(dir, 'text.txt');
+  fs.writeFileSync(text, 'hello world\nthe tiny vocab, ok?\n'.repeat(40));
+  const r = await resumeFromCheckpoint({
+    checkpoint_path: path.join(dir, 'checkpoint_from_scratch_tiny_text_step0002_11232026_054500.pt'), input_file: text,
+    resume_training_steps: 4, resume_learning_rate: 1e-3, checkpoint_interval: 2, eval_iters: 2, device: 'cpu', log: quiet,
+  });
+  assert.equal(r.files.map((f) => path.basename(f).replace(/_\d{8}_\d{6}/, '_T')), [
+    'checkpoint_from_scratch_tiny_text_step000004_T.pt', 'checkpoint_from_scratch_tiny_text_step000006_T.pt']);
+  const back = await readCheckpoint(r.files[1]);
+  assert.is(back.data.config.attn_scale, 'embd');
+  assert.is(back.data.optimizer.step, 6);
+  const py = pyCheck([r.files[1]]);
+  if (py) {
+    assert.not.ok(py[0].error, py[0].error);
+    assert.is(py[0].layout, 'envvar', "the lecture trainer's own names (ffwd, blocks.{L} LayerNorm)");
+    assert.is(py[0].optimizer_step, 6);
+    assert.is(py[0].lr, 1e-3);
+    assert.equal(py[0].tokenizer.chars.length, 20);
+  }
+});
+
 test.run();
