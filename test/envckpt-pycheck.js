@@ -4,7 +4,7 @@
 const { spawnSync } = require('child_process');
 const path = require('path');
 
-const PY = '/usr/bin/python3';
+const PY = process.env.MYPT_TEST_PYTHON || '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, 'fixtures', 'make_env_checkpoints.py');
 let available;
 
