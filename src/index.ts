@@ -27,3 +27,5 @@ export type {
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
 export * from './checkpoints-api';
+export { benchTorchIO } from './checkpoint/torch';
+export type { TorchIOBench } from './checkpoint/torch';

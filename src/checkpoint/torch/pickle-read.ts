@@ -24,7 +24,6 @@ export interface UnpickleContext {
 /** Thrown when the buffer ends before STOP but more of the file could be supplied (legacy format). */
 export class NeedMoreData extends Error {}
 
-const MARK_SENTINEL = Symbol('mark');
 const MAX_LONG_BYTES = 1 << 16;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -239,8 +238,6 @@ export class Unpickler {
     for (const [k, v] of this.memo) if (v === old) this.memo.set(k, now);
   }
 }
-
-void MARK_SENTINEL;
 
 export function describe(v: unknown): string {
   if (v === null) return 'None';

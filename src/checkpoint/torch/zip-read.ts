@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { MyptError } from '../../errors';
-import { ByteSource, DeflatedRegion, FileRegion, inflateBounded, openForReading, readFd } from './storage';
+import { ByteSource, DeflatedRegion, FileRegion, FileStamp, inflateBounded, openForReading, readFd } from './storage';
 
 export interface ZipEntry {
   name: string;
@@ -31,7 +31,7 @@ export class ZipArchive {
   /** Open while the directory and the small entries are read; closed by close(). */
   private fd: number;
 
-  private constructor(readonly path: string, readonly fileSize: number) {
+  private constructor(readonly path: string, readonly fileSize: number, readonly stamp?: FileStamp) {
     this.fd = openForReading(path);
   }
 
@@ -39,8 +39,8 @@ export class ZipArchive {
     return head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
   }
 
-  static open(path: string, fileSize: number): ZipArchive {
-    const z = new ZipArchive(path, fileSize);
+  static open(path: string, fileSize: number, stamp?: FileStamp): ZipArchive {
+    const z = new ZipArchive(path, fileSize, stamp);
     try {
       z.readDirectory();
     } catch (e) {
@@ -158,7 +158,7 @@ export class ZipArchive {
 
   /** The entry's (uncompressed) bytes as a lazily read source. */
   source(e: ZipEntry): ByteSource {
-    const raw = new FileRegion(this.path, e.dataOffset, e.compressedSize);
+    const raw = new FileRegion(this.path, e.dataOffset, e.compressedSize, this.stamp);
     return e.method === 0 ? raw : new DeflatedRegion(this.path, raw, e.size, e.name);
   }
 
