@@ -14,7 +14,7 @@ import { dictKeys, isDictLike, pyNumber } from './layouts/common';
 import { PyObject } from './torch';
 import { LECTURE_FILE, isLectureDict, lectureStepOf, readLecture } from './lecture';
 import { findLegacyFile, isMyptLegacy, readMyptLegacy } from './mypt-legacy';
-import { isBundle, readBundleMeta } from './mypt-bundle';
+import { findBundle, isBundle, readBundleMeta } from './mypt-bundle';
 import { isNanogpt, readNanogpt } from './nanogpt';
 import { loadTorchSync } from './torch';
 
@@ -28,7 +28,9 @@ const BUNDLE_FILES = ['model.pt', 'config.json', 'optimizer.pt', 'tokenizer.json
 
 /** The checkpoint a folder holds: a bundle folder or a file; undefined when nothing recognisable is there. */
 export function findInFolder(dir: string): { kind: 'bundle' | 'file'; path: string } | undefined {
-  if (isBundle(dir)) return { kind: 'bundle', path: dir };
+  const bundle = findBundle(dir); // the folder, or the sibling an interrupted save left
+  if (bundle) return { kind: 'bundle', path: bundle };
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
   const legacy = findLegacyFile(dir);
   if (legacy) return { kind: 'file', path: legacy };
   for (const name of ['ckpt.pt', 'pytorch_model.bin', 'model.safetensors']) {
@@ -57,7 +59,7 @@ export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'che
     throw new MyptError('E_NO_CHECKPOINT', `no checkpoint at ${target} (looked for ${LOOKED_FOR.join(', ')})`);
   }
   const dir = path.join(opts.checkpointsDir ?? 'checkpoints', target);
-  const found = fs.existsSync(dir) && fs.statSync(dir).isDirectory() ? findInFolder(dir) : undefined;
+  const found = findInFolder(dir);
   if (found) return found;
   throw new MyptError(
     'E_NO_CHECKPOINT',
