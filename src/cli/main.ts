@@ -24,6 +24,8 @@ export function main(argv: string[]): void {
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
+      // yargs re-wraps errors thrown by a flag's coerce (our MyptErrors) as YError: still a user error
+      if (err && !(err instanceof MyptError) && err.name === 'YError') reportAndExit(new MyptError('E_BAD_ARGUMENT', err.message.split('\n')[0]));
       if (err) reportAndExit(err);
       reportAndExit(new MyptError('E_BAD_ARGUMENT', String(msg).split('\n')[0]));
     })
