@@ -29,3 +29,13 @@ export type {
 export * from './checkpoints-api';
 export { benchTorchIO } from './checkpoint/torch';
 export type { TorchIOBench } from './checkpoint/torch';
+// Checkpoints from other tools (formats helper): one registry for any file/folder/model name, conversion,
+// and the state_dict layout mappings.
+export { detectCheckpoint, detectCheckpointSync, resolveCheckpoint, formatOf } from './checkpoint/detect';
+export type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './checkpoint/detect';
+export { convert, planConversions } from './convert';
+export type { ConvertOptions, ConversionPlan, ConversionResult } from './convert';
+export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDict, optimizerToCanonical, layoutOf, layoutForConfig } from './checkpoint/layouts';
+export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
+export { openCheckpoint, tokenizerOf } from './checkpoint/open';
+export type { OpenedCheckpoint } from './checkpoint/open';

@@ -217,4 +217,51 @@ test('a .pt whose keys fit no layout: the message names keys found and the layou
   fs.rmSync(dir, { recursive: true });
 });
 
+test('other containers of a known state_dict: unified {model, optimizer, global_step, config}, separated model file, model.pt inside a bundle', async () => {
+  const { loadTorchSync } = require('../lib/checkpoint/torch');
+  const dir = tmpdir();
+  const legacy = loadTorchSync(path.join(F, 'mypt_legacy/checkpoints/tiny/latest.pt'));
+  const unified = path.join(dir, 'unified.pt');
+  saveTorchSync(unified, new PyDict([['model', legacy.get('model_state_dict')], ['optimizer', legacy.get('optimizer_state_dict')],
+    ['global_step', 7], ['epoch', 0], ['config', legacy.get('config')], ['tokenizer', legacy.get('tokenizer')]]));
+  const u = detectCheckpointSync(unified, { optimizer: true });
+  assert.is(u.format, 'state-dict');
+  assert.is(u.layout, 'mypt');
+  assert.is(u.step, 7);
+  assert.ok(u.hasOptimizer && u.optimizer.step === 2);
+  assert.equal(u.tokenizer.chars, L['mypt_legacy/chars']);
+  const sep = path.join(dir, 'checkpoint-step000007-model.pt');
+  saveTorchSync(sep, new PyDict([['model_state_dict', legacy.get('model_state_dict')], ['global_step', 7], ['config', legacy.get('config')]]));
+  const s2 = detectCheckpointSync(sep);
+  assert.is(s2.step, 7);
+  assert.match(s2.tokenizerProblem, /records no tokenizer and there is no tokenizer\.json beside it/);
+  if (!noEngine) {
+    const ref = L['mypt_legacy/latest.pt'];
+    assert.ok(rel(await logitsOf(s2, ref.tokens), ref.logits) <= 1e-5);
+  }
+  const inBundle = path.join(F, 'mypt_fused/checkpoints/fused/model.pt');
+  assert.equal(resolveCheckpoint(inBundle), { kind: 'bundle', path: path.dirname(inBundle) });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('openCheckpoint: a runnable model + tokenizer from a nanoGPT file; resumable with optimizer: true; clear error without a vocabulary', async () => {
+  if (noEngine) return;
+  const { openCheckpoint } = require('../lib/checkpoint/open');
+  const o = await openCheckpoint(path.join(F, 'nanogpt/out-shakespeare-char/ckpt.pt'), { optimizer: true });
+  try {
+    assert.is(o.tokenizer.kind, 'char');
+    assert.equal(o.tokenizer.encode('First'), [...'First'].map((c) => L['nanogpt/chars'].indexOf(c)));
+    const ref = L['nanogpt/out-shakespeare-char'];
+    assert.ok(rel((await o.model.forward(ref.tokens)).logits, ref.logits) <= 1e-5);
+    assert.is(o.model.getOptimizerState().step, 3);
+    assert.not.ok('params' in o.checkpoint);
+  } finally {
+    o.model.dispose();
+  }
+  let err;
+  try { await openCheckpoint(path.join(F, 'nanogpt/out-plain')); } catch (e) { err = e; }
+  assert.is(err && err.code, 'E_TOKENIZER');
+  assert.match(err.message, /no meta\.pkl with the character vocabulary/);
+});
+
 test.run();

@@ -10,10 +10,11 @@ import { MyptError } from '../errors';
 import type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './detected';
 import { hfConfigBeside, readHfStateDict, readSafetensorsFile } from './hf';
 import { optimizerToCanonical, stateDictToCanonical, unknownLayoutError, layoutOf, LayoutHints } from './layouts';
-import { dictKeys, isDictLike } from './layouts/common';
+import { dictKeys, isDictLike, pyNumber } from './layouts/common';
+import { PyObject } from './torch';
 import { LECTURE_FILE, isLectureDict, lectureStepOf, readLecture } from './lecture';
 import { findLegacyFile, isMyptLegacy, readMyptLegacy } from './mypt-legacy';
-import { isBundle, readBundleMeta } from './mypt-bundle';
+import { findBundle, isBundle, readBundleMeta } from './mypt-bundle';
 import { isNanogpt, readNanogpt } from './nanogpt';
 import { loadTorchSync } from './torch';
 import { isSection5Dict, readSection5Sync, section5FileFor } from './section5-detect';
@@ -23,9 +24,14 @@ export type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerReco
 /** What a folder is searched for, in order (for the "looked for" part of errors). */
 export const LOOKED_FOR = ['config.json + model.pt', 'latest.pt', 'final.pt', 'ckpt.pt', 'pytorch_model.bin', 'model.safetensors', 'checkpoint_*.pt'];
 
+/** A file given inside a bundle stands for the bundle. */
+const BUNDLE_FILES = ['model.pt', 'config.json', 'optimizer.pt', 'tokenizer.json', 'training_state.json'];
+
 /** The checkpoint a folder holds: a bundle folder or a file; undefined when nothing recognisable is there. */
 export function findInFolder(dir: string): { kind: 'bundle' | 'file'; path: string } | undefined {
-  if (isBundle(dir)) return { kind: 'bundle', path: dir };
+  const bundle = findBundle(dir); // the folder, or the sibling an interrupted save left
+  if (bundle) return { kind: 'bundle', path: bundle };
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
   const legacy = findLegacyFile(dir);
   if (legacy) return { kind: 'file', path: legacy };
   for (const name of ['ckpt.pt', 'pytorch_model.bin', 'model.safetensors']) {
@@ -44,7 +50,11 @@ export function findInFolder(dir: string): { kind: 'bundle' | 'file'; path: stri
 export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'checkpointsDir'> = {}): { kind: 'bundle' | 'file'; path: string } {
   if (fs.existsSync(target)) {
     const st = fs.statSync(target);
-    if (st.isFile()) return { kind: 'file', path: target };
+    if (st.isFile()) {
+      const dir = path.dirname(target);
+      if (BUNDLE_FILES.includes(path.basename(target)) && isBundle(dir)) return { kind: 'bundle', path: dir };
+      return { kind: 'file', path: target };
+    }
     const found = findInFolder(target);
     if (found) return found;
     throw new MyptError('E_NO_CHECKPOINT', `no checkpoint at ${target} (looked for ${LOOKED_FOR.join(', ')})`);
@@ -52,7 +62,7 @@ export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'che
   const pairFile = section5FileFor(target);   // the base name of a separated pair
   if (pairFile) return { kind: 'file', path: pairFile };
   const dir = path.join(opts.checkpointsDir ?? 'checkpoints', target);
-  const found = fs.existsSync(dir) && fs.statSync(dir).isDirectory() ? findInFolder(dir) : undefined;
+  const found = findInFolder(dir);
   if (found) return found;
   throw new MyptError(
     'E_NO_CHECKPOINT',
@@ -101,12 +111,75 @@ function readTorchValue(file: string, v: unknown, opts: DetectOptions): Detected
   if (isMyptLegacy(v)) return readMyptLegacy(file, v as Map<unknown, unknown>, opts);
   if (isNanogpt(v)) return readNanogpt(file, v as Map<unknown, unknown>, opts);
   if (isLectureDict(v)) return readLecture(file, v as Map<unknown, unknown>, opts);
-  if (v instanceof Map && v.get('state_dict') instanceof Map) return readBareStateDict(file, v.get('state_dict') as Map<string, unknown>, opts);
   if (v instanceof Map && layoutOf(v as Map<string, unknown>)) return readBareStateDict(file, v as Map<string, unknown>, opts);
   if (!isDictLike(v)) throw new MyptError('E_UNSUPPORTED', `${file}: holds a ${Array.isArray(v) ? 'list' : typeof v}, not a checkpoint dict`);
-  // a dict around a state_dict we do not know the container of: name both levels' keys
-  const inner = ['model_state_dict', 'model', 'state_dict'].map((k) => (v instanceof Map ? v.get(k) : undefined)).find((x) => x instanceof Map);
+  const key = WRAPPED_KEYS.find((k) => v instanceof Map && v.get(k) instanceof Map);
+  const inner = key ? (v as Map<string, unknown>).get(key) as Map<string, unknown> : undefined;
+  if (inner && layoutOf(inner)) return readWrapped(file, v as Map<string, unknown>, key!, opts);
+  // nothing we know: name the keys of the state_dict (or of the dict itself) and the layouts known
   throw unknownLayoutError(file, dictKeys(inner ?? v));
+}
+
+/** Keys other tools keep their state_dict under (later MyPT's model.pt, unified and separated files). */
+const WRAPPED_KEYS = ['state_dict', 'model_state_dict', 'model'];
+const OPTIMIZER_KEYS = ['optimizer', 'optimizer_state_dict', 'optimizer_state'];
+
+/** A Python record of sizes: a dict, or a dataclass kept as an inert object with its fields as state. */
+function hintsOf(v: unknown): LayoutHints {
+  const src = v instanceof PyObject ? v.state : v;
+  const out: Record<string, unknown> = {};
+  if (src instanceof Map) for (const [k, x] of src) out[String(k)] = typeof x === 'bigint' ? Number(x) : x;
+  else if (src && typeof src === 'object') Object.assign(out, src);
+  return out as LayoutHints;
+}
+
+/**
+ * A dict holding a known state_dict under state_dict / model_state_dict / model, with whatever else the
+ * tool keeps (config or model_config, a step, an optimizer, a tokenizer): the other trainers' unified and
+ * separated files land here.
+ */
+function readWrapped(file: string, v: Map<string, unknown>, key: string, opts: DetectOptions): DetectedCheckpoint {
+  const hints = { ...hfConfigBeside(file), ...hintsOf(v.get('model_config') ?? v.get('model_args') ?? v.get('config')) };
+  const { layout, config, params } = stateDictToCanonical(v.get(key) as Map<string, unknown>, hints, `${file} ${key}`);
+  const tok = v.get('tokenizer');
+  const chars = tok instanceof Map ? tok.get('chars') : undefined;
+  const recorded: TokenizerRecord | undefined = tok instanceof Map && tok.get('token_kind') === 'gpt2' ? { token_kind: 'gpt2', chars: null }
+    : Array.isArray(chars) ? { token_kind: 'char', chars: chars.map(String) } : undefined;
+  const tokenizer = recorded ?? tokenizerBeside(file);
+  let optSd = OPTIMIZER_KEYS.map((k) => v.get(k)).find((x) => x instanceof Map);
+  const states = v.get('optimizer_states');
+  if (!optSd && Array.isArray(states) && states[0] instanceof Map) optSd = states[0];
+  let optimizer: DetectedCheckpoint['optimizer'];
+  const warnings: string[] = [];
+  if (opts.optimizer && optSd) {
+    try {
+      optimizer = optimizerToCanonical(optSd, layout, config, `${file} optimizer`);
+    } catch (e) {
+      warnings.push(`${file}: optimizer state not used (${(e as Error).message})`);
+    }
+  }
+  const step = ['step', 'global_step', 'iter_num'].map((k) => pyNumber(v.get(k))).find((x) => x !== undefined);
+  return {
+    format: 'state-dict', layout, path: file, config, params, tokenizer,
+    tokenizerSource: recorded ? `the "tokenizer" record in ${path.basename(file)}` : tokenizer ? path.join(path.dirname(file), 'tokenizer.json') : undefined,
+    tokenizerProblem: tokenizer ? undefined : `${file}: the file records no tokenizer and there is no tokenizer.json beside it`,
+    step, optimizer, hasOptimizer: !!optSd,
+    extra: { container: key, keys: [...v.keys()].map(String), checkpoint_dtype: v.get('checkpoint_dtype') },
+    warnings,
+  };
+}
+
+/** The tokenizer.json beside a file, when there is one. */
+function tokenizerBeside(file: string): TokenizerRecord | undefined {
+  const tokFile = path.join(path.dirname(file), 'tokenizer.json');
+  if (!fs.existsSync(tokFile)) return undefined;
+  let t: { token_kind?: string; chars?: string[] };
+  try {
+    t = JSON.parse(fs.readFileSync(tokFile, 'utf8'));
+  } catch (e) {
+    throw new MyptError('E_BAD_FILE', `${tokFile}: not valid JSON (${(e as Error).message})`);
+  }
+  return t.token_kind === 'gpt2' ? { token_kind: 'gpt2', chars: null } : Array.isArray(t.chars) ? { token_kind: 'char', chars: t.chars } : undefined;
 }
 
 /** A bare state_dict (model.pt alone, pytorch_model.bin, ...): sizes from the shapes, hints from config.json beside. */
@@ -114,16 +187,11 @@ function readBareStateDict(file: string, sd: Map<string, unknown>, opts: DetectO
   const hints = hfConfigBeside(file);
   if (layoutOf(sd) === 'hf-gpt2' || path.basename(file) === 'pytorch_model.bin') return readHfStateDict(file, sd, hints);
   const { layout, config, params } = stateDictToCanonical(sd, hints ?? {}, file);
-  const tokFile = path.join(path.dirname(file), 'tokenizer.json');
-  let tokenizer: TokenizerRecord | undefined;
-  if (fs.existsSync(tokFile)) {
-    const t = JSON.parse(fs.readFileSync(tokFile, 'utf8')) as { token_kind?: string; chars?: string[] };
-    tokenizer = t.token_kind === 'gpt2' ? { token_kind: 'gpt2', chars: null } : Array.isArray(t.chars) ? { token_kind: 'char', chars: t.chars } : undefined;
-  }
+  const tokenizer = tokenizerBeside(file);
   void opts;
   return {
     format: 'state-dict', layout, path: file, config, params,
-    tokenizer, tokenizerSource: tokenizer ? tokFile : undefined,
+    tokenizer, tokenizerSource: tokenizer ? path.join(path.dirname(file), 'tokenizer.json') : undefined,
     tokenizerProblem: tokenizer ? undefined : `${file}: a bare state_dict holds no tokenizer and there is no tokenizer.json beside it`,
     hasOptimizer: false, extra: {}, warnings: [],
   };

@@ -9,6 +9,7 @@ import * as inspectCmd from './commands/inspect';
 import * as presetsCmd from './commands/presets';
 import * as listCmd from './commands/list';
 import * as loadCheckpointCmd from './commands/load-checkpoint';
+import * as convertCmd from './commands/convert';
 
 export function main(argv: string[]): void {
   yargs(argv)
@@ -19,8 +20,9 @@ export function main(argv: string[]): void {
     .command(presetsCmd)
     .command(listCmd)
     .command(loadCheckpointCmd)
+    .command(convertCmd)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, presets (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, list, load-checkpoint, presets (see --help)')
     .recommendCommands()
     .help()
     .version()

@@ -6,7 +6,7 @@ import { AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, 
 import { hfGpt2ToCanonical, isHfGpt2, HfGpt2ConfigJson } from './hf-gpt2';
 import { canonicalToLecture, canonicalToLectureOptimizer, isLecture, LectureModelConfig, lectureOptimizerToCanonical, lectureToCanonical } from './lecture';
 import { canonicalToMypt, canonicalToMyptOptimizer, isMypt, myptOptimizerToCanonical, myptToCanonical, MyptConfigJson, MyptModelConfig } from './mypt';
-import { isMyptFused } from './mypt-fused';
+import { canonicalToMyptFused, canonicalToMyptFusedOptimizer, isMyptFused, myptFusedOptimizerToCanonical } from './mypt-fused';
 import {
   canonicalToNanogpt, canonicalToNanogptOptimizer, Gpt2ModelConfig, isGpt2Family, nanogptOptimizerToCanonical, nanogptToCanonical, NanoModelArgs, stripPrefixes,
 } from './nanogpt';
@@ -74,6 +74,8 @@ export function optimizerToCanonical(optSd: unknown, layout: LayoutName, config:
   switch (layout) {
     case 'mypt':
       return myptOptimizerToCanonical(optSd, config, where);
+    case 'mypt-fused':
+      return myptFusedOptimizerToCanonical(optSd, config, where);
     case 'lecture':
       return lectureOptimizerToCanonical(optSd, config, where);
     case 'nanogpt':
@@ -85,7 +87,9 @@ export function optimizerToCanonical(optSd: unknown, layout: LayoutName, config:
 
 /** The layout mypt-native writes a model of this architecture in. */
 export function layoutForConfig(c: LayoutConfig & { arch?: string; attn_scale?: unknown }): LayoutName {
-  if (c.arch === 'gpt2' || c.activation === 'gelu' || c.activation === 'gelu_tanh' || c.tied_head) return 'nanogpt';
+  const gelu = c.activation === 'gelu' || c.activation === 'gelu_tanh';
+  if (gelu && c.arch !== 'gpt2' && !c.tied_head && c.head_bias !== false) return 'mypt-fused';
+  if (c.arch === 'gpt2' || gelu || c.tied_head) return 'nanogpt';
   if (c.attn_scale === 'embd') return 'lecture';
   return 'mypt';
 }
@@ -94,6 +98,7 @@ export function layoutForConfig(c: LayoutConfig & { arch?: string; attn_scale?: 
 export function canonicalToStateDict(params: NamedTensors, config: LayoutConfig & { arch?: string; attn_scale?: unknown }): PyDict<F32Tensor> {
   const layout = layoutForConfig(config);
   if (layout === 'nanogpt') return canonicalToNanogpt(params, config);
+  if (layout === 'mypt-fused') return canonicalToMyptFused(params, config);
   if (layout === 'lecture') return canonicalToLecture(params, config);
   return canonicalToMypt(params, config);
 }
@@ -106,6 +111,7 @@ export function canonicalToOptimizerStateDict(
 ): PyDict<unknown> {
   const layout = layoutForConfig(config);
   if (layout === 'nanogpt') return canonicalToNanogptOptimizer(opt, config, hyper);
+  if (layout === 'mypt-fused') return canonicalToMyptFusedOptimizer(opt, config, hyper);
   if (layout === 'lecture') return canonicalToLectureOptimizer(opt, config, hyper);
   return canonicalToMyptOptimizer(opt, config, hyper);
 }

@@ -192,7 +192,9 @@ export function nanogptToCanonical(
   }
   const n_head = Number(args.n_head);
   if (!n_head || found.n_embd % n_head !== 0) throw new MyptError('E_BAD_FILE', `${where}: model_args.n_head (${args.n_head}) missing or not dividing n_embd ${found.n_embd}`);
-  const config = gpt2ModelConfig({ ...found, n_head, dropout: typeof args.dropout === 'number' ? args.dropout : 0 }, 'gelu', headTied(r, 'transformer.'));
+  // nanoGPT's GELU is exact; a bundle mypt-native wrote for a tanh-GELU model (from HF GPT-2) says so in config.json
+  const activation = (args as { activation?: unknown }).activation === 'gelu_tanh' ? 'gelu_tanh' : 'gelu';
+  const config = gpt2ModelConfig({ ...found, n_head, dropout: typeof args.dropout === 'number' ? args.dropout : 0 }, activation, headTied(r, 'transformer.'));
   const params = readGpt2Family(r, config, gpt2FamilyEntries(config, 'transformer.', false, true));
   r.checkAllUsed(isMaskBuffer);
   return { config, params };
@@ -201,7 +203,7 @@ export function nanogptToCanonical(
 function checkNanoArch(c: LayoutConfig & { attn_scale?: unknown }): void {
   const b = !!c.qkv_bias;
   const bad: string[] = [];
-  if (c.activation !== 'gelu') bad.push(`activation ${c.activation ?? 'relu'} (nanoGPT: exact gelu)`);
+  if (c.activation !== 'gelu' && c.activation !== 'gelu_tanh') bad.push(`activation ${c.activation ?? 'relu'} (nanoGPT names need a GELU model)`);
   if (c.proj_bias !== b || c.mlp_bias !== b || c.ln_bias !== b) bad.push('biases not all on or all off (nanoGPT has one bias flag)');
   if (c.head_bias) bad.push('head bias (nanoGPT: lm_head without bias)');
   if (c.mlp_hidden && c.mlp_hidden !== 4 * c.n_embd) bad.push(`mlp_hidden ${c.mlp_hidden}`);
