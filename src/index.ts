@@ -17,6 +17,8 @@ export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, floa
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
 export { loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync } from './checkpoint/safetensors';
 export type { SafetensorsFile } from './checkpoint/safetensors';
+export { benchTorchIO } from './checkpoint/torch';
+export type { TorchIOBench } from './checkpoint/torch';
 export {
   train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
   tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,

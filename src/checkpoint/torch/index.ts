@@ -4,4 +4,5 @@ export { saveTorch, saveTorchSync } from './save';
 export { TorchTensor } from './torch-tensor';
 export { TorchStorage } from './storage';
 export { PyDict, PyTuple, PyFloat, PyObject, PyGlobal, PyKey, TorchSize } from './pyvalues';
-export { NumpyArray, NumpyDType } from './py-globals';
+export { NumpyArray, NumpyDType } from './numpy';
+export { benchTorchIO, TorchIOBench } from './bench';
