@@ -98,6 +98,7 @@ export interface NativeAddon {
   backends(): NativeBackends;
   setThreads(n: number): void; // CPU threads for the whole process; 0: all cores
   getThreads(): number;
+  dropoutMask(n: number, p: number, seed: number, offset: number): Uint8Array; // dropout.h keep flags
   NativeModel: new (config: NativeModelConfig, device: 'cpu' | 'cuda', deviceIndex: number,
     precision: 'fp32' | 'bf16') => NativeModel;
 }
