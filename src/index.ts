@@ -17,6 +17,8 @@ export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, floa
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
 export { loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync } from './checkpoint/safetensors';
 export type { SafetensorsFile } from './checkpoint/safetensors';
+export { benchTorchIO } from './checkpoint/torch';
+export type { TorchIOBench } from './checkpoint/torch';
 export {
   train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
   tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
@@ -27,8 +29,6 @@ export type {
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
 export * from './checkpoints-api';
-export { benchTorchIO } from './checkpoint/torch';
-export type { TorchIOBench } from './checkpoint/torch';
 // Checkpoints from other tools (formats helper): one registry for any file/folder/model name, conversion,
 // and the state_dict layout mappings.
 export { detectCheckpoint, detectCheckpointSync, resolveCheckpoint, formatOf } from './checkpoint/detect';

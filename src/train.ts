@@ -9,7 +9,7 @@ import type { ModelConfig } from './model-config';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit } from './data';
 import { CounterRng, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from './data/batches';
 import { createTokenizer, TextStreamDecoder, Tokenizer, tokenizerFromJSON } from './tokenizer';
-import { findBundle, loadBundle, LoadedBundle, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
+import { findBundle, loadBundle, LoadedBundle, MyptConfigJson, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
 import { myptModelConfig } from './checkpoint/layouts/mypt';
 import { lrAt } from './lr-schedule';
 import { renderLossSvg, LossPoint } from './plot';
@@ -81,7 +81,7 @@ const shortDevice = (d: string) => (d.startsWith('cuda') ? 'cuda' : 'cpu');
 function archConflicts(v: Resolved, source: Record<string, string>, b: LoadedBundle, tokenizer: Tokenizer): string[] {
   const have: Record<string, unknown> = {
     n_embd: b.config.n_embd, n_head: b.config.n_head, n_layer: b.config.n_layer, block_size: b.config.block_size,
-    bias: b.config.bias, arch: typeof b.config.arch === 'string' ? b.config.arch : 'mypt',
+    bias: b.config.bias, arch: (b.modelConfig as { arch?: string }).arch ?? 'mypt',
   };
   const out: string[] = [];
   for (const k of ARCH_KEYS) {
@@ -113,9 +113,6 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const { values: v, source } = resolveTrainOptions(stripRunOptions(opts), DEFAULT_CORPUS);
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
-  if (v.arch !== 'mypt') {
-    throw new MyptError('E_UNSUPPORTED', `--arch ${v.arch}: saving this architecture as a bundle is not available yet`, 'use --arch mypt');
-  }
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const existing = findBundle(dir);
   const text = readTextFile(v.input_file);
@@ -173,10 +170,10 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   } else {
     log('No checkpoint found. Starting from scratch.');
     tokenizer = createTokenizer(v.tokenization, text);
-    model = createModel({
-      ...myptModelConfig({ vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd, bias: v.bias }),
-      ...modelOpts(),
-    });
+    const sizes = { vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd };
+    model = createModel(v.arch === 'mypt'
+      ? { ...myptModelConfig({ ...sizes, bias: v.bias }), ...modelOpts() }
+      : { ...sizes, arch: v.arch, bias: source.bias === 'default' ? undefined : v.bias, ...modelOpts() });
   }
 
   try {
@@ -191,9 +188,12 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       throw e;
     }
     checkSplitsFit(splits, cfg.block_size, `--input_file ${v.input_file}`);
-    const configJson = {
+    const configJson: MyptConfigJson = {
       batch_size: v.batch_size, block_size: cfg.block_size, vocab_size: cfg.vocab_size, n_embd: cfg.n_embd,
-      n_head: cfg.n_head, n_layer: cfg.n_layer, dropout: v.dropout, bias: !!cfg.qkv_bias, device: shortDevice(model.device),
+      n_head: cfg.n_head, n_layer: cfg.n_layer, dropout: v.dropout, bias: cfg.arch === 'mypt' ? cfg.qkv_bias : cfg.bias,
+      device: shortDevice(model.device),
+      // MyPT's own loader cannot run other architectures; their config.json says which they are
+      ...(cfg.arch === 'mypt' ? {} : { arch: cfg.arch, activation: cfg.activation }),
     };
     log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${x}`).join(', ')}`);
     log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${splits.train.length.toLocaleString('en-US')} train / ${splits.val.length.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
