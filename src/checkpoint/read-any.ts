@@ -6,7 +6,10 @@ import { field } from './layouts/common';
 import type { CheckpointData } from './ckpt-data';
 import { envCheckpointFromDict } from './envvar';
 import { classifyDict, pairOf, resolveCheckpointPaths, separatedFromDicts, unifiedFromDict } from './separated';
+import fs from 'fs';
+import nodePath from 'path';
 import { loadTorchSync } from './torch';
+import { tokenizerFrom } from './py-util';
 
 export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
 export type LoadPurpose = 'inference' | 'resume';
@@ -41,6 +44,18 @@ export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise
 
 /** The same, synchronously (tensor data is read lazily either way). */
 export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheckpoint {
+  const r = readStored(path, o);
+  if (!r.data.tokenizer) {    // files of other tools: the vocabulary from a tokenizer.json beside the file
+    const beside = nodePath.join(nodePath.dirname(r.files[0]), 'tokenizer.json');
+    if (fs.existsSync(beside)) {
+      r.data.tokenizer = tokenizerFrom(JSON.parse(fs.readFileSync(beside, 'utf8')));
+      if (r.data.tokenizer) r.tokenizerSource = beside;
+    }
+  }
+  return r;
+}
+
+function readStored(path: string, o: ReadOptions): ReadCheckpoint {
   const loadOpt = o.loadOptimizer !== false;
   const r = resolveCheckpointPaths(path);
   if (r.kind === 'separated') {

@@ -7,11 +7,13 @@ import { classifyDict, pairOf, resolveCheckpointPaths } from './separated';
 import { readCheckpointSync } from './read-any';
 import { layoutFor } from './ckpt-data';
 
-/** A separated model or optimizer file, or a unified file of ours (a `config` beside `model`). */
+/** A separated model or optimizer file, or a section 5 unified file (`lr_scheduler` key, or the tokenizer
+ *  kept in `config` as mypt-native writes it). Other unified containers stay with detect.ts's own reader. */
 export function isSection5Dict(v: unknown): boolean {
   const k = classifyDict(v);
   if (k === 'separated-model' || k === 'separated-optimizer') return true;
-  return k === 'unified' && v instanceof Map && v.has('config') && (v.has('global_step') || v.has('epoch'));
+  const conf = v instanceof Map ? v.get('config') : undefined;
+  return k === 'unified' && v instanceof Map && (v.has('lr_scheduler') || (conf instanceof Map && conf.has('tokenizer')));
 }
 
 /** A base name (`run-step000500`) whose `-model.pt` exists: the path detect.ts should treat as a file. */
@@ -34,7 +36,7 @@ export function readSection5Sync(file: string, opts: DetectOptions = {}): Detect
     params: d.params,
     tokenizer: d.tokenizer ? { token_kind: d.tokenizer.token_kind as 'char' | 'gpt2', chars: d.tokenizer.chars } : undefined,
     tokenizerSource: r.tokenizerSource ?? undefined,
-    tokenizerProblem: d.tokenizer ? undefined : `${file}: no tokenizer record in the file`,
+    tokenizerProblem: d.tokenizer ? undefined : `${file}: the file records no tokenizer and there is no tokenizer.json beside it`,
     step: d.step,
     optimizer: d.optimizer ? (d.optimizer as any) : undefined,
     hasOptimizer,
