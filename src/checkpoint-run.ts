@@ -12,9 +12,23 @@ import { parseSeparatedName } from './checkpoint/separated';
 import { createCheckpointSaver, CheckpointSaverOptions } from './checkpoint/savers';
 import { train, TrainResult } from './train';
 import type { EnvDevice } from './env';
+import { selectCheckpoint } from './checkpoint/select';
+
+/** A folder means the checkpoint `select` picks in it (never a prompt). */
+async function target(o: CheckpointRunOptions, log: (l: string) => void): Promise<string> {
+  if (!fs.existsSync(o.checkpoint_path) || !fs.statSync(o.checkpoint_path).isDirectory()) return o.checkpoint_path;
+  const e = await selectCheckpoint(o.checkpoint_path, o.select ?? 'latest');
+  if (e.format === 'mypt-bundle') {
+    throw new MyptError('E_BAD_ARGUMENT', `${e.path}: a MyPT bundle; use \`generate --checkpoint\` or \`train --model_name\` for bundles`);
+  }
+  log(`Selected ${e.name} (${o.select ?? 'latest'}: step ${e.step ?? '?'}${e.valLoss !== null ? `, val loss ${e.valLoss.toFixed(4)}` : ''}) in ${o.checkpoint_path}`);
+  return e.path;
+}
 
 export interface CheckpointRunOptions {
+  /** A checkpoint, or a folder: then `select` picks one (latest: highest step, final last; best: lowest val loss). */
   checkpoint_path: string;
+  select?: 'latest' | 'best';
   device?: EnvDevice;
   log?: (line: string) => void;
   onWarning?: (message: string) => void;
@@ -59,10 +73,11 @@ function tokenizerOf(c: LoadedCheckpoint, p: string): Tokenizer {
 
 export async function runInference(o: InferenceOptions): Promise<{ loaded: LoadedCheckpoint; text: string }> {
   const log = o.log ?? (() => {});
-  const c = await loadCheckpoint(o.checkpoint_path, { device: o.device, loadOptimizer: false, onWarning: o.onWarning });
+  const p = await target(o, log);
+  const c = await loadCheckpoint(p, { device: o.device, loadOptimizer: false, onWarning: o.onWarning });
   try {
-    log(describeLoaded(c, o.checkpoint_path));
-    const tok = tokenizerOf(c, o.checkpoint_path);
+    log(describeLoaded(c, p));
+    const tok = tokenizerOf(c, p);
     const prompt = o.prompt ? tok.encode(o.prompt) : [0];       // the original starts from token 0 without a prompt
     const dec = new TextStreamDecoder(tok);
     let text = '';
@@ -103,21 +118,22 @@ export function saverFor(c: LoadedCheckpoint, p: string, interval: number): Chec
 
 export async function resumeFromCheckpoint(o: ResumeOptions): Promise<TrainResult & { files: string[] }> {
   const log = o.log ?? (() => {});
-  const c = await loadCheckpoint(o.checkpoint_path, { device: o.device, purpose: 'resume', onWarning: o.onWarning });
+  const p = await target(o, log);
+  const c = await loadCheckpoint(p, { device: o.device, purpose: 'resume', onWarning: o.onWarning });
   let handedOver = false;
   try {
-    log(describeLoaded(c, o.checkpoint_path));
+    log(describeLoaded(c, p));
     const hp = c.hyperparameters ?? {};
     const input = o.input_file ?? (typeof hp.input_file === 'string' ? hp.input_file : undefined);
     if (!input) {
-      throw new MyptError('E_BAD_ARGUMENT', `MODE=resume needs the training text: ${o.checkpoint_path} records no input file`, 'pass --input_file PATH');
+      throw new MyptError('E_BAD_ARGUMENT', `MODE=resume needs the training text: ${p} records no input file`, 'pass --input_file PATH');
     }
     if (!fs.existsSync(input)) throw new MyptError('E_BAD_ARGUMENT', `${input}: the training text is not there`, 'pass --input_file PATH');
-    const tokenizer = tokenizerOf(c, o.checkpoint_path);
+    const tokenizer = tokenizerOf(c, p);
     const steps = o.resume_training_steps ?? 5000;
     const lr = o.resume_learning_rate ?? 3e-4;
     const interval = o.checkpoint_interval ?? num(hp.checkpoint_interval) ?? 500;
-    const saver = createCheckpointSaver(saverFor(c, o.checkpoint_path, interval));
+    const saver = createCheckpointSaver(saverFor(c, p, interval));
     log(`Resuming at step ${c.global_step} for ${steps} more steps at learning rate ${lr}; checkpoints every ${interval} steps`);
     handedOver = true;   // train() disposes the model
     const r = await train({
@@ -125,7 +141,7 @@ export async function resumeFromCheckpoint(o: ResumeOptions): Promise<TrainResul
       batch_size: c.batch_size ?? num(hp.batch_size), eval_interval: o.eval_interval ?? num(hp.eval_interval),
       eval_iters: o.eval_iters ?? num(hp.eval_iters), seed: o.seed ?? num(hp.seed), weight_decay: num(hp.weight_decay),
       grad_clip: num(hp.grad_clip), dropout: c.config.dropout, sample_tokens: 0,
-      startFrom: { model: c.model, tokenizer, step: c.global_step, source: o.checkpoint_path },
+      startFrom: { model: c.model, tokenizer, step: c.global_step, source: p },
       saveBundle: false, checkpointSaver: saver, log, signal: o.signal, onProgress: o.onProgress,
     });
     return { ...r, files: saver.written };

@@ -84,4 +84,14 @@ test('train --save_separate_optimizer --keep_last 1 and ENABLE_CHECKPOINTS=true 
   assert.is(byName['tiny-final'].step, 10);
 });
 
+test('a folder as CHECKPOINT_PATH: --select latest (final) or best (lowest val loss), said in one line', () => {
+  const dir = path.join(FIX, 'separated');
+  const latest = cli(['load-checkpoint', '--max_new_tokens', '3', '--seed', '1', '--device', 'cpu'], { CHECKPOINT_PATH: dir });
+  assert.is(latest.code, 0, latest.err);
+  assert.match(latest.out, /^Selected checkpoint-final \(latest: step 6, val loss 2\.5000\) in /);
+  const best = cli(['load-checkpoint', '--max_new_tokens', '3', '--seed', '1', '--device', 'cpu', '--select', 'best', '--checkpoint_path', dir]);
+  assert.match(best.out, /^Selected checkpoint-step000004 \(best: step 4, val loss 2\.2500\) in /);
+  assert.match(best.out.split('\n')[1], /^Loaded separated checkpoint .*checkpoint-step000004: step 4,/);
+});
+
 test.run();

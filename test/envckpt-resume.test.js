@@ -158,6 +158,23 @@ test('--keep_last 1: older checkpoints become model-only (separated: optimizer f
   assert.ok(old.get('model_state_dict').size > 0);
 });
 
+test('--save_separate_optimizer --save_model_only: model files only, each loadable for inference and refused for resume', async () => {
+  const dir = path.join(root, 'modelonly');
+  const saver = createCheckpointSaver({ saveSeparateOptimizer: true, saveModelOnly: true, checkpointInterval: 6, dir, filenamePrefix: 'm' });
+  await train({ ...RUN, model_name: 'mo', max_iters: 6, checkpointSaver: saver, saveBundle: false, log: quiet });
+  assert.equal(saver.written.map((f) => path.basename(f)), ['m-step000006-model.pt', 'm-final-model.pt']);
+  assert.equal(fs.readdirSync(dir).sort(), ['m-final-model.pt', 'm-step000006-model.pt']);
+  const r = await readCheckpoint(path.join(dir, 'm-final'), { loadOptimizer: false });
+  assert.is(r.format, 'model-only');
+  assert.is(r.data.step, 6);
+  try {
+    await resumeFromCheckpoint({ checkpoint_path: path.join(dir, 'm-final'), device: 'cpu', log: quiet });
+    assert.unreachable();
+  } catch (e) {
+    assert.match(e.message, /^cannot resume from .*m-final: its optimizer file .*m-final-optimizer\.pt is missing/);
+  }
+});
+
 test('resuming a file the env-var trainer itself wrote (lecture model, vocabulary beside it) continues in its layout', async () => {
   const dir = path.join(root, 'orig');
   const FIX = path.join(__dirname, 'fixtures', 'envckpt');

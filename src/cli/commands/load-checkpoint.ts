@@ -15,7 +15,8 @@ const pos = (x: number) => x > 0;
 export function builder(y: Argv) {
   return y
     .usage('CHECKPOINT_PATH=... MODE=inference|resume $0 load-checkpoint   (or the flags below; a flag wins over its variable)')
-    .option('checkpoint_path', { type: 'string', coerce: stringFlag('checkpoint_path'), describe: 'checkpoint file, either file of a separated pair, or its base name [CHECKPOINT_PATH]' })
+    .option('checkpoint_path', { type: 'string', coerce: stringFlag('checkpoint_path'), describe: 'checkpoint file, either file of a separated pair, its base name, or a folder (see --select) [CHECKPOINT_PATH]' })
+    .option('select', { type: 'string', coerce: choiceFlag('select', ['latest', 'best'] as const), describe: 'in a folder: latest (highest step, final last) or best (lowest recorded val loss) [latest]' })
     .option('mode', { type: 'string', coerce: choiceFlag('mode', LOAD_MODES), describe: 'inference or resume [MODE, inference]' })
     .option('prompt', { type: 'string', describe: 'text to continue [PROMPT, none]' })
     .option('max_new_tokens', { type: 'string', coerce: intFlag('max_new_tokens', 1), describe: 'tokens to generate [MAX_NEW_TOKENS, 300]' })
@@ -32,7 +33,7 @@ export function builder(y: Argv) {
 }
 
 interface Args {
-  checkpoint_path?: string; mode?: 'inference' | 'resume'; prompt?: string; max_new_tokens?: number; device?: 'auto' | 'cpu' | 'cuda';
+  checkpoint_path?: string; select?: 'latest' | 'best'; mode?: 'inference' | 'resume'; prompt?: string; max_new_tokens?: number; device?: 'auto' | 'cpu' | 'cuda';
   temperature?: number; top_k?: number; seed?: number; resume_training_steps?: number; resume_learning_rate?: number;
   input_file?: string; checkpoint_interval?: number; eval_interval?: number; eval_iters?: number;
 }
@@ -65,7 +66,7 @@ async function run(a: Args) {
       const prompt = a.prompt ?? e.prompt;
       let started = false;
       await runInference({
-        checkpoint_path, device, onWarning, prompt, signal: controller.signal,
+        checkpoint_path, select: a.select, device, onWarning, prompt, signal: controller.signal,
         log: (l) => process.stdout.write(l + '\n'),
         max_new_tokens: a.max_new_tokens ?? e.maxNewTokens, temperature: a.temperature ?? e.temperature, top_k: a.top_k ?? e.topK, seed: a.seed,
         onText: (s) => {
@@ -76,7 +77,7 @@ async function run(a: Args) {
       process.stdout.write('\n');
     } else {
       const r = await resumeFromCheckpoint({
-        checkpoint_path, device, log, onWarning, signal: controller.signal,
+        checkpoint_path, select: a.select, device, log, onWarning, signal: controller.signal,
         resume_training_steps: a.resume_training_steps ?? e.resumeTrainingSteps,
         resume_learning_rate: a.resume_learning_rate ?? e.resumeLearningRate,
         input_file: a.input_file, checkpoint_interval: a.checkpoint_interval ?? envInt(process.env, 'CHECKPOINT_INTERVAL', undefined), eval_interval: a.eval_interval,
