@@ -126,7 +126,7 @@ export function formatModelInfo(i: ModelInfo): string {
   L.push('=== FORMAT ===', FORMAT_NAMES[i.format] ?? i.format, `Location: ${i.location}`, ...(i.notes ?? []), '');
   const dropout = Number.isInteger(c.dropout) ? `${c.dropout}.0` : String(c.dropout);
   L.push('=== CONFIG ===');
-  L.push(`batch_size:${c.batch_size}, block_size:${c.block_size}, vocab_size:${c.vocab_size}, n_embd:${c.n_embd}, n_head:${c.n_head}, n_layer:${c.n_layer}, dropout:${dropout}, bias:${py(c.bias)}, device:${c.device}`, '');
+  L.push(`batch_size:${c.batch_size}, block_size:${c.block_size}, vocab_size:${c.vocab_size}, n_embd:${c.n_embd}, n_head:${c.n_head}, n_layer:${c.n_layer}, dropout:${dropout}, bias:${py(c.bias)}, device:${c.device}${c.arch && c.arch !== 'mypt' ? `, arch:${c.arch}` : ''}`, '');
   L.push('=== TOKENIZER ===');
   if (!i.tokenizer.kind) L.push('No tokenizer state stored in this checkpoint.');
   else {

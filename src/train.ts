@@ -12,6 +12,7 @@ import { createTokenizer, TextStreamDecoder, Tokenizer, tokenizerFromJSON } from
 import { findBundle, loadBundle, LoadedBundle, MyptConfigJson, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
 import { myptModelConfig } from './checkpoint/layouts/mypt';
 import { lrAt } from './lr-schedule';
+import { floatRepr } from './checkpoint/pyjson';
 import { renderLossSvg, LossPoint } from './plot';
 import { ARCH_KEYS, resolveTrainOptions, Resolved, TrainOptions } from './train-options';
 import type { CheckpointSaver, SaveContext } from './checkpoint/savers';
@@ -195,7 +196,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       // MyPT's own loader cannot run other architectures; their config.json says which they are
       ...(cfg.arch === 'mypt' ? {} : { arch: cfg.arch, activation: cfg.activation }),
     };
-    log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${x}`).join(', ')}`);
+    log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${k === 'dropout' ? floatRepr(x as number) : x}`).join(', ')}`);
     log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${splits.train.length.toLocaleString('en-US')} train / ${splits.val.length.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
     emit({ type: 'start', step: startStep, max_iters: v.max_iters, resumed, device: model.device, numParams: model.numParams, trainTokens: splits.train.length, valTokens: splits.val.length });
 
@@ -267,9 +268,9 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
         if (signal?.aborted) { interrupted = true; break; }
         const lr = lrAt(it, v);
         const batch = sampleBatch(splits.train, B, T, new CounterRng(v.seed, STREAM_TRAIN, it));
-        const ts = Date.now();
+        const ts = performance.now();
         const loss = await model.trainStep({ ...batch, lr, weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
-        const seconds = (Date.now() - ts) / 1000;
+        const seconds = (performance.now() - ts) / 1000;
         step = it + 1;
         tokensDone += B * T;
         trainSeconds += seconds;
