@@ -137,7 +137,8 @@ export async function resumeFromCheckpoint(o: ResumeOptions): Promise<TrainResul
     log(`Resuming at step ${c.global_step} for ${steps} more steps at learning rate ${lr}; checkpoints every ${interval} steps`);
     handedOver = true;   // train() disposes the model
     const r = await train({
-      input_file: input, max_iters: c.global_step + steps, learning_rate: lr, device: o.device,
+      // the rate as asked, constant (no warmup or decay from a preset)
+      input_file: input, max_iters: c.global_step + steps, learning_rate: lr, warmup_iters: 0, lr_decay_iters: 0, device: o.device,
       batch_size: c.batch_size ?? num(hp.batch_size), eval_interval: o.eval_interval ?? num(hp.eval_interval),
       eval_iters: o.eval_iters ?? num(hp.eval_iters), seed: o.seed ?? num(hp.seed), weight_decay: num(hp.weight_decay),
       grad_clip: num(hp.grad_clip), dropout: c.config.dropout, sample_tokens: 0,

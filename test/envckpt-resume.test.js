@@ -21,7 +21,7 @@ fs.writeFileSync(input, fs.readFileSync(path.join(__dirname, '..', 'data', 'tiny
 
 const RUN = {
   input_file: input, tokenization: 'char', n_embd: 16, n_head: 2, n_layer: 2, block_size: 16, batch_size: 4,
-  dropout: 0, eval_interval: 4, eval_iters: 2, learning_rate: 2e-3, seed: 7, device: 'cpu', sample_tokens: 0,
+  dropout: 0, eval_interval: 4, eval_iters: 2, learning_rate: 2e-3, warmup_iters: 0, lr_decay_iters: 0, seed: 7, device: 'cpu', sample_tokens: 0,
   checkpoints_dir: path.join(root, 'bundles'),
 };
 const quiet = () => {};
