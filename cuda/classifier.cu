@@ -1,0 +1,91 @@
+// Classifier kernels; contract in classifier.cuh. One block per row: pass 1 an online max / sum of
+// exponentials per thread, merged across the block; pass 2 writes the gradient over the same row.
+#include "classifier.cuh"
+
+namespace mypt {
+namespace cuda {
+
+namespace {
+
+template <typename T>
+__global__ void __launch_bounds__(512) crossentropy_kernel(float* losses, T* logits, const int32_t* targets, int V,
+                                                           float dloss, int write_grad) {
+  __shared__ float sh_m[32], sh_s[32];
+  const int64_t row = blockIdx.x;
+  T* x = logits + row * V;
+  float m = -INFINITY, s = 0.0f;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    const float v = to_f(x[i]);
+    if (v > m) {
+      s = s * expf(m - v) + 1.0f;
+      m = v;
+    } else {
+      s += expf(v - m);
+    }
+  }
+  // merge (m, s) across the warp, then across warps
+  for (int o = 16; o > 0; o >>= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
+    const float mm = fmaxf(m, m2);
+    s = (m == -INFINITY ? 0.0f : s * expf(m - mm)) + (m2 == -INFINITY ? 0.0f : s2 * expf(m2 - mm));
+    m = mm;
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) {
+    sh_m[warp] = m;
+    sh_s[warp] = s;
+  }
+  __syncthreads();
+  float M = -INFINITY;
+  for (int w = 0; w < nw; w++) M = fmaxf(M, sh_m[w]);
+  float S = 0.0f;
+  for (int w = 0; w < nw; w++) S += sh_m[w] == -INFINITY ? 0.0f : sh_s[w] * expf(sh_m[w] - M);
+  const int tgt = targets[row];
+  const float lse = M + logf(S);
+  __syncthreads();  // everyone has read x[tgt] below before any gradient overwrites it
+  const float xt = to_f(x[tgt]);
+  if (threadIdx.x == 0) losses[row] = lse - xt;
+  __syncthreads();
+  if (!write_grad) return;
+  const float inv = 1.0f / S;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    const float p = expf(to_f(x[i]) - M) * inv;
+    x[i] = from_f<T>((p - (i == tgt ? 1.0f : 0.0f)) * dloss);
+  }
+}
+
+__global__ void mean_loss_kernel(float* out, const float* losses, int64_t N) {
+  __shared__ double sh[1024];
+  double s = 0.0;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) s += losses[i];
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
+    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[0] = (float)(sh[0] / (double)N);
+}
+
+}  // namespace
+
+template <typename T>
+void crossentropy_forward_backward(float* losses, T* logits, const int32_t* targets, int64_t BT, int V,
+                                   float dloss, bool write_grad, cudaStream_t s) {
+  if (BT <= 0) return;
+  crossentropy_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
+  CUDA_CHECK_LAUNCH("crossentropy_forward_backward");
+}
+
+void mean_loss(float* out, const float* losses, int64_t N, cudaStream_t s) {
+  mean_loss_kernel<<<1, 1024, 0, s>>>(out, losses, N);
+  CUDA_CHECK_LAUNCH("mean_loss");
+}
+
+template void crossentropy_forward_backward<float>(float*, float*, const int32_t*, int64_t, int, float, bool,
+                                                   cudaStream_t);
+template void crossentropy_forward_backward<bf16>(float*, bf16*, const int32_t*, int64_t, int, float, bool,
+                                                  cudaStream_t);
+
+}  // namespace cuda
+}  // namespace mypt
