@@ -37,6 +37,12 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         const float* lse, int B, int T, int C, int H, float scale, float dropout_p,
                         uint64_t dropout_seed, uint64_t dropout_offset);
 
+// Attention of n new queries of one sequence against a KV cache (generation), no dropout:
+//   query i (q block of qkv row i, row stride 3C) is at position pos0 + i and attends to cached keys and
+//   values 0..pos0+i of kcache/vcache [>= pos0 + n, C] (head h at h*hs). out[n, C] (overwritten).
+void attention_decode(float* out, const float* qkv, const float* kcache, const float* vcache, int n, int pos0,
+                      int C, int H, float scale);
+
 // Elementwise activations over N values; backward: dinp = dout * act'(inp) (overwrites).
 void gelu_forward(float* out, const float* inp, int64_t N);        // exact: x * Phi(x) (erf)
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N);

@@ -1,0 +1,27 @@
+// The CPU backend's process-wide thread pool (engine.h: set_cpu_threads / get_cpu_threads).
+//
+// parallel_chunks(n, fn) runs fn(0) ... fn(n-1), each exactly once, spread over the pool's threads and
+// the calling thread, and returns when all are done. A call made from inside a pool task, or while another
+// thread is using the pool, runs serially on the calling thread (never deadlocks, never oversubscribes).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+
+namespace mypt {
+
+int get_cpu_threads();  // engine.h
+void parallel_chunks(int64_t n, const std::function<void(int64_t)>& fn);
+
+// fn(begin, end) over [0, n) cut into contiguous ranges of at least `grain` items.
+template <class F>
+void parallel_for(int64_t n, int64_t grain, F&& fn) {
+  if (n <= 0) return;
+  const int64_t threads = get_cpu_threads();
+  int64_t chunk = std::max<int64_t>(grain, (n + 4 * threads - 1) / (4 * threads));
+  const int64_t count = (n + chunk - 1) / chunk;
+  if (count <= 1) return fn(int64_t(0), n);
+  parallel_chunks(count, [&](int64_t c) { fn(c * chunk, std::min(n, (c + 1) * chunk)); });
+}
+
+}  // namespace mypt
