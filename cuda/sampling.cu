@@ -34,7 +34,6 @@ __device__ float block_sum_det(float v, float* sh) {
 __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const float* logits, int V, float temp,
                                                           int top_k, float top_p, uint64_t seed, uint64_t counter) {
   __shared__ float sh[kThreads];
-  __shared__ float shm[32];
   const int tid = threadIdx.x;
   // argmax / max
   float best = -INFINITY;
@@ -104,40 +103,50 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
     }
     S = block_sum_det(S2, sh);
   }
-  // inverse CDF in index order: each thread owns a contiguous chunk
+  // inverse CDF in index order: each thread owns a contiguous chunk; u as the CPU's Rng::uniform
   const int chunk = (V + kThreads - 1) / kThreads;
   const int i0 = tid * chunk, i1 = min(V, i0 + chunk);
-  float mine = 0.0f;
+  __shared__ double part[kThreads];
+  __shared__ double run0, target0;
+  __shared__ int owner;
+  double mine = 0.0;
   for (int i = i0; i < i1; i++) {
     const float x = logits[i] * inv_t;
-    if (key_of(x) >= cut) mine += expf(x - xmax);
+    if (key_of(x) >= cut) mine += (double)expf(x - xmax);
   }
-  sh[tid] = mine;
+  part[tid] = mine;
   __syncthreads();
   if (tid == 0) {
-    const float u = uniform01(seed, counter);
-    const float target = u * S;
-    float run = 0.0f;
+    double tot = 0.0;
+    for (int t = 0; t < kThreads; t++) tot += part[t];
+    const double u = (double)(mix64(seed ^ mix64(counter)) >> 11) * (1.0 / 9007199254740992.0);
+    const double target = u * tot;
+    double run = 0.0;
     int t = 0;
     for (; t < kThreads - 1; t++) {
-      if (run + sh[t] > target) break;
-      run += sh[t];
+      if (run + part[t] > target) break;
+      run += part[t];
     }
-    shm[0] = run;
-    shm[1] = target;
-    shm[2] = (float)t;
+    run0 = run;
+    target0 = target;
+    owner = t;
   }
   __syncthreads();
-  if (tid == (int)shm[2]) {
-    float run = shm[0];
-    const float target = shm[1];
+  if (tid == owner) {
+    double run = run0;
+    const double target = target0;
     int pick = -1, last = -1;
     for (int i = i0; i < i1; i++) {
       const float x = logits[i] * inv_t;
       if (key_of(x) < cut) continue;
       last = i;
-      run += expf(x - xmax);
+      run += (double)expf(x - xmax);
       if (run > target) { pick = i; break; }
+    }
+    if (pick < 0 && last < 0) {
+      // rounding left the target past this chunk: take the last kept token of the row
+      for (int i = V - 1; i >= 0; i--)
+        if (key_of(logits[i] * inv_t) >= cut) { last = i; break; }
     }
     out_id[0] = pick >= 0 ? pick : (last >= 0 ? last : bi[0]);
   }
