@@ -50,15 +50,16 @@ __device__ __forceinline__ int tensor_of(const int64_t* starts, int n, int64_t i
   return lo;
 }
 
+// Same operation order as the CPU's adamw_span (binding/core/cpu_ops.cc), so fp32 results agree to rounding.
 struct AdamScalars {
-  float lr, b1, b2, eps, wd, bc1, bc2_sqrt, clip;
+  float decay_mul, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, clip;
 };
 
 __device__ __forceinline__ void adam_one(float& p, float& m, float& v, float g, bool dec, const AdamScalars& a) {
-  if (dec) p -= a.lr * a.wd * p;
-  m = a.b1 * m + (1.0f - a.b1) * g;
-  v = a.b2 * v + (1.0f - a.b2) * g * g;
-  p -= (a.lr / a.bc1) * m / (sqrtf(v) / a.bc2_sqrt + a.eps);
+  if (dec) p *= a.decay_mul;
+  m = m * a.b1 + g * a.one_b1;
+  v = v * a.b2 + g * g * a.one_b2;
+  p -= a.step_size * (m / (sqrtf(v) / a.bc2_sqrt + a.eps));
 }
 
 __global__ void adamw_kernel(float* param, bf16* work, float* mom, float* var, const float* grad, int64_t N,
@@ -113,13 +114,15 @@ void adamw_update(float* param, bf16* param_work, float* m, float* v, const floa
                   float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s) {
   if (N <= 0) return;
   AdamScalars a;
-  a.lr = lr;
+  const double bc1 = 1.0 - std::pow((double)beta1, (double)t);
+  a.decay_mul = (float)(1.0 - (double)lr * weight_decay);
   a.b1 = beta1;
+  a.one_b1 = (float)(1.0 - beta1);
   a.b2 = beta2;
-  a.eps = eps;
-  a.wd = weight_decay;
-  a.bc1 = (float)(1.0 - std::pow((double)beta1, (double)t));
+  a.one_b2 = (float)(1.0 - beta2);
+  a.step_size = (float)(lr / bc1);
   a.bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)beta2, (double)t));
+  a.eps = eps;
   a.clip = grad_clip;
   const int64_t n4 = (N + 3) / 4;
   const int64_t g = std::min<int64_t>((n4 + 255) / 256, 132 * 16);

@@ -4,9 +4,9 @@
 //   fixed 1024-block partials, then one block; deterministic). `scratch` needs 1024 doubles.
 // adamw_update (torch.optim.AdamW + clip_grad_norm_, engine.h): with the norm read on the device,
 //   c = clip > 0 ? min(1, clip / (norm + 1e-6)) : 1;  g = grad * c
-//   p -= lr * wd * p   (elements of tensors whose decay flag is set)
+//   p *= 1 - lr * wd   (elements of tensors whose decay flag is set)
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
-//   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//   p -= (lr / (1 - b1^t)) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps))   (the CPU's operation order)
 //   param (fp32 master), m, v overwritten; param_work (bf16 working copy, may be null) = bf16(p).
 //   Tensor boundaries: tensor k spans [starts[k], starts[k+1]) (starts has n_tensors + 1 entries,
 //   device memory); decay[k] in {0, 1}.

@@ -1,5 +1,7 @@
 // Warp-per-row causal attention; contract in attention_rows.cuh. Lane l holds head elements l, l+32, ...
 // (E = ceil(hs / 32) per lane); each dot product is one warp reduction.
+#include <algorithm>
+
 #include "attention_rows.cuh"
 #include "dropout.h"
 
@@ -27,7 +29,8 @@ __device__ __forceinline__ float dot(const float (&a)[E], const float (&b)[E]) {
 
 template <int E, typename T>
 __global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq, int H, int hs, int pos0,
-                                         float scale, float p, uint64_t seed) {
+                                         float scale, float p, uint64_t seed, const int32_t* pos_dev) {
+  if (pos_dev) pos0 = *pos_dev;
   const int lane = threadIdx.x & 31;
   const int64_t w = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (w >= (int64_t)B * H * Tq) return;
@@ -66,6 +69,87 @@ __global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int 
   }
   if (lse && lane == 0) lse[((int64_t)b * H + h) * Tq + i] = m + logf(l);
 }
+
+// One block per query row; warp w takes keys w, w + NW, ...; the partial (max, sum, acc) of each warp
+// are merged through shared memory.
+constexpr int kSplitWarps = 8;
+template <int E, typename T>
+__global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq,
+                                                                              int H, int hs, int pos0, float scale,
+                                                                              float p, uint64_t seed,
+                                                                              const int32_t* pos_dev) {
+  __shared__ float sm_m[kSplitWarps], sm_l[kSplitWarps];
+  __shared__ float sm_acc[kSplitWarps][E * 32];
+  if (pos_dev) pos0 = *pos_dev;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t w = blockIdx.x;
+  const int i = (int)(w % Tq);
+  const int h = (int)((w / Tq) % H);
+  const int b = (int)(w / ((int64_t)Tq * H));
+  float q[E], acc[E];
+  load_vec<E>(q, vw.q + b * vw.q_bs + i * vw.q_rs + h * hs, hs, lane);
+#pragma unroll
+  for (int e = 0; e < E; e++) acc[e] = 0.0f;
+  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
+  float m = -INFINITY, l = 0.0f;
+  const int nk = pos0 + i + 1;
+  for (int j = warp; j < nk; j += kSplitWarps) {
+    float kv[E], vv[E];
+    load_vec<E>(kv, vw.k + b * vw.k_bs + (int64_t)j * vw.k_rs + h * hs, hs, lane);
+    load_vec<E>(vv, vw.v + b * vw.v_bs + (int64_t)j * vw.v_rs + h * hs, hs, lane);
+    const float sc = dot<E>(q, kv) * scale;
+    const float mn = fmaxf(m, sc);
+    const float corr = expf(m - mn);
+    const float e_ = expf(sc - mn);
+    l = l * corr + e_;
+    m = mn;
+    float wgt = e_;
+    if (p > 0.0f) wgt = dropout_keep(seed, cbase + j, p) ? e_ * ks : 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; e++) acc[e] = acc[e] * corr + wgt * vv[e];
+  }
+  if (lane == 0) {
+    sm_m[warp] = m;
+    sm_l[warp] = l;
+  }
+#pragma unroll
+  for (int e = 0; e < E; e++) sm_acc[warp][lane + 32 * e] = acc[e];
+  __syncthreads();
+  if (warp != 0) return;
+  float M = -INFINITY;
+  for (int k = 0; k < kSplitWarps; k++) M = fmaxf(M, sm_m[k]);
+  float L = 0.0f, f[kSplitWarps];
+#pragma unroll
+  for (int k = 0; k < kSplitWarps; k++) {
+    f[k] = sm_m[k] == -INFINITY ? 0.0f : expf(sm_m[k] - M);
+    L += sm_l[k] * f[k];
+  }
+  const float inv = 1.0f / L;
+  T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int d = lane + 32 * e;
+    float a = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kSplitWarps; k++) a += sm_acc[k][d] * f[k];
+    if (d < hs) o[d] = from_f<T>(a * inv);
+  }
+  if (lse && lane == 0) lse[((int64_t)b * H + h) * Tq + i] = M + logf(L);
+}
+
+template <typename T>
+__global__ void kv_append_kernel(T* kc, T* vc, const T* qkv, int n, int C, int pos0, const int32_t* pos_dev) {
+  if (pos_dev) pos0 = *pos_dev;
+  const int64_t N = (int64_t)n * C;
+  for (int64_t x = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; x < N; x += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = x / C, c = x % C;
+    kc[(pos0 + r) * C + c] = qkv[r * 3 * C + C + c];
+    vc[(pos0 + r) * C + c] = qkv[r * 3 * C + 2 * C + c];
+  }
+}
+
+__global__ void advance_position_kernel(int32_t* pos, int n) { *pos += n; }
 
 // dq for query row i, and D_i = dout_i . out_i into dscratch.
 template <int E, typename T>
@@ -173,17 +257,48 @@ int lanes_per(int hs) {
 
 template <typename T>
 void attention_rows_forward(const AttnView<T>& vw, float* lse, int B, int Tq, int H, int hs, int pos0, float scale,
-                            float dropout_p, uint64_t dropout_seed, cudaStream_t s) {
+                            float dropout_p, uint64_t dropout_seed, cudaStream_t s, const int32_t* pos_dev, int mode) {
   const int64_t rows = (int64_t)B * H * Tq;
   if (rows <= 0) return;
-  const unsigned grid = ceil_div(rows, 8);
-  switch (lanes_per(hs)) {
-    case 1: attn_rows_forward_kernel<1, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed); break;
-    case 2: attn_rows_forward_kernel<2, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed); break;
-    case 4: attn_rows_forward_kernel<4, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed); break;
-    default: attn_rows_forward_kernel<8, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed); break;
+  const bool split = mode == 2 || (mode == 0 && rows <= 2048);
+  const int E = lanes_per(hs);
+  if (split) {
+    const unsigned grid = (unsigned)rows;
+#define SPLIT(EE) attn_split_forward_kernel<EE, T><<<grid, kSplitWarps * 32, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
+    switch (E) {
+      case 1: SPLIT(1); break;
+      case 2: SPLIT(2); break;
+      case 4: SPLIT(4); break;
+      default: SPLIT(8); break;
+    }
+#undef SPLIT
+    CUDA_CHECK_LAUNCH("attention_rows_forward (split keys)");
+    return;
   }
+  const unsigned grid = ceil_div(rows, 8);
+#define ROWS(EE) attn_rows_forward_kernel<EE, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
+  switch (E) {
+    case 1: ROWS(1); break;
+    case 2: ROWS(2); break;
+    case 4: ROWS(4); break;
+    default: ROWS(8); break;
+  }
+#undef ROWS
   CUDA_CHECK_LAUNCH("attention_rows_forward");
+}
+
+template <typename T>
+void kv_append(T* kcache, T* vcache, const T* qkv, int n, int C, int pos0, const int32_t* pos_dev, cudaStream_t s) {
+  const int64_t N = (int64_t)n * C;
+  if (N <= 0) return;
+  const unsigned g = (unsigned)std::min<int64_t>((N + 255) / 256, 4096);
+  kv_append_kernel<T><<<g, 256, 0, s>>>(kcache, vcache, qkv, n, C, pos0, pos_dev);
+  CUDA_CHECK_LAUNCH("kv_append");
+}
+
+void advance_position(int32_t* pos_dev, int n, cudaStream_t s) {
+  advance_position_kernel<<<1, 1, 0, s>>>(pos_dev, n);
+  CUDA_CHECK_LAUNCH("advance_position");
 }
 
 template <typename T>
@@ -212,7 +327,8 @@ void attention_rows_backward(T* dqkv, const T* dout, const T* qkv, const T* out,
 
 #define INST(T)                                                                                               \
   template void attention_rows_forward<T>(const AttnView<T>&, float*, int, int, int, int, int, float, float,  \
-                                          uint64_t, cudaStream_t);                                            \
+                                          uint64_t, cudaStream_t, const int32_t*, int);                        \
+  template void kv_append<T>(T*, T*, const T*, int, int, int, const int32_t*, cudaStream_t);                    \
   template void attention_rows_backward<T>(T*, const T*, const T*, const T*, const float*, int, int, int, int, \
                                            float, float, uint64_t, float*, cudaStream_t);
 INST(float)

@@ -8,6 +8,11 @@
 //   lse[(b*H + h)*Tq + i] = log sum_j exp(s_j)   (when lse is non-null)
 // Vectors are found through strides (AttnView): q_i of head h at q + b*q_bs + i*q_rs + h*hs, likewise k,
 // v (key row j), out. Head size hs <= 256.
+// pos0 is read from pos_dev on the device when that is non-null (CUDA-graph replays of generation).
+// Few rows (generation): one block per row, its 8 warps splitting the keys, partial softmaxes merged
+// at the end; many rows: one warp per row. `mode` 1 / 2 forces one of the two (tests).
+// kv_append: kcache[pos0 + r, :] = qkv[r, C:2C], vcache[pos0 + r, :] = qkv[r, 2C:3C] for r < n
+// (pos0 from pos_dev when non-null); advance_position: *pos_dev += n.
 // attention_rows_backward (training layout only: qkv[B, T, 3C] fused, pos0 = 0, lse and out from the
 // forward): dqkv[B, T, 3C] overwritten with dq, dk, dv; `dscratch` needs B*H*T floats.
 #pragma once
@@ -30,7 +35,12 @@ struct AttnView {
 
 template <typename T>
 void attention_rows_forward(const AttnView<T>& view, float* lse, int B, int Tq, int H, int hs, int pos0,
-                            float scale, float dropout_p, uint64_t dropout_seed, cudaStream_t s);
+                            float scale, float dropout_p, uint64_t dropout_seed, cudaStream_t s,
+                            const int32_t* pos_dev = nullptr, int mode = 0);
+
+template <typename T>
+void kv_append(T* kcache, T* vcache, const T* qkv, int n, int C, int pos0, const int32_t* pos_dev, cudaStream_t s);
+void advance_position(int32_t* pos_dev, int n, cudaStream_t s);
 
 template <typename T>
 void attention_rows_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_,

@@ -61,8 +61,41 @@ struct DBuf {
   }
 };
 
+// Page-locked host staging memory (so uploads are truly asynchronous), grown on demand.
+template <typename X>
+struct HostBuf {
+  X* p = nullptr;
+  size_t n = 0;
+  HostBuf() = default;
+  HostBuf(const HostBuf&) = delete;
+  HostBuf& operator=(const HostBuf&) = delete;
+  ~HostBuf() {
+    if (p) cudaFreeHost(p);
+  }
+  X* fill(const X* src, size_t count) {
+    if (count > n || !p) {
+      if (p) cudaFreeHost(p);
+      p = nullptr;
+      CUDA_CHECK(cudaMallocHost(&p, std::max<size_t>(count, 1) * sizeof(X)));
+      n = count;
+    }
+    std::memcpy(p, src, count * sizeof(X));
+    return p;
+  }
+};
+
 struct LayerOff {
   int64_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, mlpw, mlpb;
+};
+
+// An instantiated CUDA graph, destroyed with its owner.
+struct GraphGuard {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  ~GraphGuard() {
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
+  }
 };
 
 template <typename T>
@@ -211,9 +244,9 @@ class CudaEngine final : public Engine {
     const uint64_t call = train ? calls_++ : 0;
     const int64_t BT = (int64_t)B * T_;
     upload_tokens(tokens, targets, BT);
-    buckets_.build(tokens, BT);
-    upload_buckets();
     run_forward(B, T_, p, call, true);
+    buckets_.build(tokens, BT);  // on the host while the GPU runs the forward
+    upload_buckets();
     crossentropy_forward_backward<T>(losses_.p, logits_.p, targets_.p, BT, cfg_.vocab_size, loss_scale / (float)BT,
                                      true, s_);
     mean_loss(scalars_.p, losses_.p, BT, s_);
@@ -251,33 +284,56 @@ class CudaEngine final : public Engine {
     gen_logits_.ensure(cfg_.vocab_size);
     gen_id_.ensure(1);
     ensure_acts(1, block, false);
+    gen_pos_.ensure(1);
     std::vector<int32_t> ctx(prompt, prompt + n_prompt);
     int cached = 0;
     uint64_t draws = 0;
-    bool on_device = false;  // the last sampled id is already in gen_tok_[cached]
+    bool id_on_device = false;  // the last sampled id is in gen_id_
+    bool pos_on_device = false;  // gen_pos_ holds `cached`
+    GraphGuard graph;
     for (int step = 0; step < max_new_tokens; step++) {
       const int len = (int)ctx.size();
-      if (len <= block) {
-        const int n = len - cached;
-        if (on_device && n == 1) {
-          CUDA_CHECK(cudaMemcpyAsync(gen_tok_.p, gen_id_.p, 4, cudaMemcpyDeviceToDevice, s_));
-        } else {
-          CUDA_CHECK(cudaMemcpyAsync(gen_tok_.p, ctx.data() + cached, (size_t)n * 4, cudaMemcpyHostToDevice, s_));
+      if (len <= block && len - cached == 1 && id_on_device) {
+        // steady state: one token through a CUDA graph captured once per call (position on the device)
+        if (!pos_on_device) {
+          pos_host_ = cached;
+          CUDA_CHECK(cudaMemcpyAsync(gen_pos_.p, &pos_host_, 4, cudaMemcpyHostToDevice, s_));
+          pos_on_device = true;
         }
-        decode(n, cached);
+        if (!graph.exec) {
+          CUDA_CHECK(cudaStreamBeginCapture(s_, cudaStreamCaptureModeRelaxed));
+          try {
+            decode(gen_id_.p, 1, 0, gen_pos_.p);
+          } catch (...) {
+            cudaGraph_t g;
+            cudaStreamEndCapture(s_, &g);
+            if (g) cudaGraphDestroy(g);
+            throw;
+          }
+          CUDA_CHECK(cudaStreamEndCapture(s_, &graph.graph));
+          CUDA_CHECK(cudaGraphInstantiate(&graph.exec, graph.graph, 0));
+        }
+        CUDA_CHECK(cudaGraphLaunch(graph.exec, s_));
         cached = len;
+      } else if (len <= block) {
+        const int n = len - cached;
+        CUDA_CHECK(cudaMemcpyAsync(gen_tok_.p, ctx.data() + cached, (size_t)n * 4, cudaMemcpyHostToDevice, s_));
+        decode(gen_tok_.p, n, cached, nullptr);
+        cached = len;
+        pos_on_device = false;
       } else {
         CUDA_CHECK(cudaMemcpyAsync(gen_tok_.p, ctx.data() + (len - block), (size_t)block * 4, cudaMemcpyHostToDevice,
                                    s_));
-        decode(block, 0);
+        decode(gen_tok_.p, block, 0, nullptr);
         cached = block;
+        pos_on_device = false;
       }
       sample_token(gen_id_.p, gen_logits_.p, cfg_.vocab_size, sp.temperature, sp.top_k, sp.top_p, sp.seed, draws, s_);
       if (sp.temperature > 0.0f) draws++;
       int32_t id = 0;
       CUDA_CHECK(cudaMemcpyAsync(&id, gen_id_.p, 4, cudaMemcpyDeviceToHost, s_));
       sync();
-      on_device = true;
+      id_on_device = true;
       ctx.push_back(id);
       if (!on_token(id)) break;
     }
@@ -329,23 +385,20 @@ class CudaEngine final : public Engine {
                                     std::to_string(cfg_.vocab_size - 1));
   }
 
+  // Host data goes through pinned staging buffers; every public call synchronizes before returning, so a
+  // staging buffer is never rewritten while its copy is in flight.
+  void upload(DBuf<int32_t>& dst, HostBuf<int32_t>& stage, const int32_t* src, size_t n) {
+    dst.ensure(n);
+    CUDA_CHECK(cudaMemcpyAsync(dst.p, stage.fill(src, n), n * 4, cudaMemcpyHostToDevice, s_));
+  }
   void upload_tokens(const int32_t* tok, const int32_t* tgt, int64_t BT) {
-    tokens_.ensure(BT);
-    CUDA_CHECK(cudaMemcpyAsync(tokens_.p, tok, BT * 4, cudaMemcpyHostToDevice, s_));
-    if (tgt) {
-      targets_.ensure(BT);
-      CUDA_CHECK(cudaMemcpyAsync(targets_.p, tgt, BT * 4, cudaMemcpyHostToDevice, s_));
-    }
+    upload(tokens_, h_tokens_, tok, BT);
+    if (tgt) upload(targets_, h_targets_, tgt, BT);
   }
   void upload_buckets() {
-    // pageable host memory: the copies complete before the host vectors can change (next call syncs)
-    b_tok_.ensure(buckets_.tokens.size());
-    b_start_.ensure(buckets_.start.size());
-    b_pos_.ensure(buckets_.positions.size());
-    CUDA_CHECK(cudaMemcpyAsync(b_tok_.p, buckets_.tokens.data(), buckets_.tokens.size() * 4, cudaMemcpyHostToDevice, s_));
-    CUDA_CHECK(cudaMemcpyAsync(b_start_.p, buckets_.start.data(), buckets_.start.size() * 4, cudaMemcpyHostToDevice, s_));
-    CUDA_CHECK(cudaMemcpyAsync(b_pos_.p, buckets_.positions.data(), buckets_.positions.size() * 4,
-                               cudaMemcpyHostToDevice, s_));
+    upload(b_tok_, h_btok_, buckets_.tokens.data(), buckets_.tokens.size());
+    upload(b_start_, h_bstart_, buckets_.start.data(), buckets_.start.size());
+    upload(b_pos_, h_bpos_, buckets_.positions.data(), buckets_.positions.size());
   }
 
   float read_mean_loss(int64_t BT) {
@@ -380,7 +433,7 @@ class CudaEngine final : public Engine {
       dc2_.ensure(BT * C);
       dbig_.ensure(BT * (F > 3 * C ? F : 3 * C));
       colsum_.ensure((size_t)colsum_scratch_floats(BT, (int)std::max(std::max(F, 3 * C), V)));
-      const size_t attn_bytes = attention_backward_scratch_bytes(B, T_, (int)C, (int)H);
+      const size_t attn_bytes = flash_ok() ? attention_backward_scratch_bytes(B, T_, (int)C, (int)H) : 0;
       const size_t rows_bytes = (size_t)B * H * T_ * 4;
       attn_scratch_.ensure((attn_bytes > rows_bytes ? attn_bytes : rows_bytes) / 4 + 4);
     }
@@ -540,9 +593,10 @@ class CudaEngine final : public Engine {
                         C, s_);
   }
 
-  // Generation: n tokens (in gen_tok_) at positions pos0.. of one sequence, the cache holding positions
-  // < pos0; the last token's logits (fp32) into gen_logits_. Uses layer 0's activation buffers.
-  void decode(int n, int pos0) {
+  // Generation: n tokens (device ids `tok`) at positions pos0.. of one sequence (pos0 read from pos_dev
+  // when non-null, which is then advanced by n), the cache holding positions < pos0; the last token's
+  // logits (fp32) into gen_logits_. Uses layer 0's activation buffers. Capturable in a CUDA graph.
+  void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev) {
     const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer, H = cfg_.n_head;
     const int hs = cfg_.head_size();
     const size_t cache = (size_t)cfg_.block_size * C;
@@ -556,7 +610,7 @@ class CudaEngine final : public Engine {
     T* act = fcact_.p;
     float* mean = st(0, 0);
     float* rstd = st(0, 1);
-    encoder_forward<T>(x, gen_tok_.p, W(wte_), W(wpe_), 1, n, C, pos0, s_);
+    encoder_forward<T>(x, tok, W(wte_), W(wpe_), 1, n, C, pos0, s_, pos_dev);
     residual_layernorm_forward<T>(nullptr, ln, mean, rstd, x, nullptr, W(L_[0].ln1w), W(L_[0].ln1b), n, C, eps, 0.0f, 0,
                                   s_);
     for (int l = 0; l < L; l++) {
@@ -564,12 +618,9 @@ class CudaEngine final : public Engine {
       T* kc = kcache_.p + l * cache;
       T* vc = vcache_.p + l * cache;
       linear_forward<T>(*gemm_, qkv, ln, W(w.qkvw), W(w.qkvb), n, C, 3 * C, s_);
-      CUDA_CHECK(cudaMemcpy2DAsync(kc + (size_t)pos0 * C, C * sizeof(T), qkv + C, 3 * C * sizeof(T), C * sizeof(T), n,
-                                   cudaMemcpyDeviceToDevice, s_));
-      CUDA_CHECK(cudaMemcpy2DAsync(vc + (size_t)pos0 * C, C * sizeof(T), qkv + 2 * C, 3 * C * sizeof(T), C * sizeof(T),
-                                   n, cudaMemcpyDeviceToDevice, s_));
+      kv_append<T>(kc, vc, qkv, n, C, pos0, pos_dev, s_);
       AttnView<T> v{qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, att, 0, C};
-      attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, cfg_.scale(), 0.0f, 0, s_);
+      attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, cfg_.scale(), 0.0f, 0, s_, pos_dev);
       linear_forward<T>(*gemm_, tmp_.p, att, W(w.projw), W(w.projb), n, C, C, s_);
       residual_layernorm_forward<T>(x2, ln, mean, rstd, x, tmp_.p, W(w.ln2w), W(w.ln2b), n, C, eps, 0.0f, 0, s_);
       mlp_up(act, pre, ln, w, n);
@@ -582,6 +633,7 @@ class CudaEngine final : public Engine {
     T* lrow = logits_.p;
     linear_forward<T>(*gemm_, lrow, ln + (size_t)(n - 1) * C, W(headw_), W(headb_), 1, C, V, s_);
     convert<float, T>(gen_logits_.p, lrow, V, s_);
+    if (pos_dev) advance_position(pos_dev, n, s_);
   }
 
   ModelConfig cfg_;
@@ -604,12 +656,14 @@ class CudaEngine final : public Engine {
   int B_ = 0, T_cur_ = 0;
   DBuf<int32_t> tokens_, targets_, b_tok_, b_start_, b_pos_;
   EncoderBuckets buckets_;
+  HostBuf<int32_t> h_tokens_, h_targets_, h_btok_, h_bstart_, h_bpos_;
   DBuf<T> res_, ln1_, att_, xmid_, ln2_, qkv_, fcpre_, fcact_, lnf_, tmp_, logits_;
   DBuf<float> stats_, lse_, losses_, host_f32_;
   DBuf<T> dres_, dc1_, dc2_, dbig_;
   DBuf<float> colsum_, attn_scratch_;
   DBuf<T> kcache_, vcache_;
-  DBuf<int32_t> gen_tok_, gen_id_;
+  DBuf<int32_t> gen_tok_, gen_id_, gen_pos_;
+  int32_t pos_host_ = 0;
   DBuf<float> gen_logits_;
 };
 

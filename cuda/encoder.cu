@@ -26,7 +26,8 @@ namespace {
 
 template <typename T>
 __global__ void encoder_forward_kernel(T* out, const int32_t* tokens, const T* wte, const T* wpe, int64_t BT,
-                                       int T_, int C, int pos0) {
+                                       int T_, int C, int pos0, const int32_t* pos_dev) {
+  if (pos_dev) pos0 = *pos_dev;
   const int64_t N = BT * C;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t row = i / C;
@@ -61,11 +62,11 @@ __global__ void encoder_backward_wpe_kernel(float* dwpe, const T* dout, int B, i
 
 template <typename T>
 void encoder_forward(T* out, const int32_t* tokens, const T* wte, const T* wpe, int B, int T_, int C, int pos0,
-                     cudaStream_t s) {
+                     cudaStream_t s, const int32_t* pos_dev) {
   const int64_t N = (int64_t)B * T_ * C;
   if (N <= 0) return;
   int64_t g = std::min<int64_t>((N + 255) / 256, 65536);
-  encoder_forward_kernel<T><<<(unsigned)g, 256, 0, s>>>(out, tokens, wte, wpe, (int64_t)B * T_, T_, C, pos0);
+  encoder_forward_kernel<T><<<(unsigned)g, 256, 0, s>>>(out, tokens, wte, wpe, (int64_t)B * T_, T_, C, pos0, pos_dev);
   CUDA_CHECK_LAUNCH("encoder_forward");
 }
 
@@ -86,7 +87,7 @@ void encoder_backward(float* dwte, float* dwpe, const T* dout, const int32_t* d_
 }
 
 #define INST(T)                                                                                              \
-  template void encoder_forward<T>(T*, const int32_t*, const T*, const T*, int, int, int, int, cudaStream_t); \
+  template void encoder_forward<T>(T*, const int32_t*, const T*, const T*, int, int, int, int, cudaStream_t, const int32_t*); \
   template void encoder_backward<T>(float*, float*, const T*, const int32_t*, const int32_t*, const int32_t*, \
                                     int, int, int, int, cudaStream_t);
 INST(float)

@@ -1,5 +1,6 @@
 // Token + position embedding.
-//   forward:  out[b, t, :] = wte[tokens[b, t], :] + wpe[pos0 + t, :]   (overwrites out [B, T, C])
+//   forward:  out[b, t, :] = wte[tokens[b, t], :] + wpe[pos0 + t, :]   (overwrites out [B, T, C]);
+//             pos0 is read from pos_dev on the device when that is non-null (CUDA-graph replays)
 //   backward: dwte[v, :] += sum over (b, t) with tokens[b, t] == v of dout[b, t, :];
 //             dwpe[t, :] += sum_b dout[b, t, :]   (fp32, accumulate; dwpe may be null)
 //   Deterministic and atomic-free: the host groups the positions by token (EncoderBuckets), and each
@@ -23,7 +24,7 @@ struct EncoderBuckets {
 
 template <typename T>
 void encoder_forward(T* out, const int32_t* tokens, const T* wte, const T* wpe, int B, int T_, int C, int pos0,
-                     cudaStream_t s);
+                     cudaStream_t s, const int32_t* pos_dev = nullptr);
 
 // d_bucket_* are the device copies of EncoderBuckets (U = tokens.size()).
 template <typename T>

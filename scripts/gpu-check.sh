@@ -44,6 +44,7 @@ if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
   done
 fi
 "$BUILD/check_cuda_ops" --bench-only 2>&1 | tee "$LOG/bench.log" | grep -E "BENCH|FAIL"
+"$BUILD/check_attention" 2>&1 | tee "$LOG/attention-bench.log" | grep -iE "ms|tflop" | tail -12
 AB=${ANCHOR_BENCH:-}
 [ -n "$AB" ] || for f in .tools/anchor_bench.py ../shared/tools/anchor_bench.py /work/shared/tools/anchor_bench.py; do [ -f "$f" ] && AB=$f && break; done
 if [ -z "${SKIP_TORCH:-}" ] && [ -n "$AB" ] && python3 -c 'import torch' 2>/dev/null; then
