@@ -1,5 +1,7 @@
 // Classifier kernels; contract in classifier.cuh. One block per row: pass 1 an online max / sum of
 // exponentials per thread, merged across the block; pass 2 writes the gradient over the same row.
+#include <cstdint>
+
 #include "classifier.cuh"
 
 namespace mypt {
@@ -54,6 +56,85 @@ __global__ void __launch_bounds__(512) crossentropy_kernel(float* losses, T* log
   }
 }
 
+// Vectorized variant for V % 8 == 0 (16-byte aligned rows): 8 logits per load; same math.
+__device__ __forceinline__ void ld8(float (&r)[8], const bf16* p) {
+  const uint4 u = *(const uint4*)p;
+  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const float2 f = __bfloat1622float2(h[k]);
+    r[2 * k] = f.x;
+    r[2 * k + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void ld8(float (&r)[8], const float* p) {
+  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
+  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
+}
+__device__ __forceinline__ void st8(bf16* p, const float (&r)[8]) {
+  uint4 u;
+  __nv_bfloat162* h = (__nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(r[2 * k], r[2 * k + 1]);
+  *(uint4*)p = u;
+}
+__device__ __forceinline__ void st8(float* p, const float (&r)[8]) {
+  *(float4*)p = make_float4(r[0], r[1], r[2], r[3]);
+  *(float4*)(p + 4) = make_float4(r[4], r[5], r[6], r[7]);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(512) crossentropy_vec8_kernel(float* losses, T* logits, const int32_t* targets, int V,
+                                                                float dloss, int write_grad) {
+  __shared__ float sh_m[32], sh_s[32];
+  const int64_t row = blockIdx.x;
+  T* x = logits + row * V;
+  const int V8 = V / 8;
+  float m = -INFINITY, s = 0.0f;
+  for (int q = threadIdx.x; q < V8; q += blockDim.x) {
+    float v[8];
+    ld8(v, x + 8 * q);
+    float mx = v[0];
+#pragma unroll
+    for (int e = 1; e < 8; e++) mx = fmaxf(mx, v[e]);
+    const float mn = fmaxf(m, mx);
+    float acc = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; e++) acc += expf(v[e] - mn);
+    s = (m == -INFINITY ? 0.0f : s * expf(m - mn)) + acc;
+    m = mn;
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
+    const float mm = fmaxf(m, m2);
+    s = (m == -INFINITY ? 0.0f : s * expf(m - mm)) + (m2 == -INFINITY ? 0.0f : s2 * expf(m2 - mm));
+    m = mm;
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) {
+    sh_m[warp] = m;
+    sh_s[warp] = s;
+  }
+  __syncthreads();
+  float M = -INFINITY;
+  for (int w = 0; w < nw; w++) M = fmaxf(M, sh_m[w]);
+  float S = 0.0f;
+  for (int w = 0; w < nw; w++) S += sh_m[w] == -INFINITY ? 0.0f : sh_s[w] * expf(sh_m[w] - M);
+  const int tgt = targets[row];
+  const float xt = to_f(x[tgt]);
+  if (threadIdx.x == 0) losses[row] = M + logf(S) - xt;
+  __syncthreads();
+  if (!write_grad) return;
+  const float inv = 1.0f / S;
+  for (int q = threadIdx.x; q < V8; q += blockDim.x) {
+    float v[8];
+    ld8(v, x + 8 * q);
+#pragma unroll
+    for (int e = 0; e < 8; e++) v[e] = (expf(v[e] - M) * inv - (8 * q + e == tgt ? 1.0f : 0.0f)) * dloss;
+    st8(x + 8 * q, v);
+  }
+}
+
 __global__ void mean_loss_kernel(float* out, const float* losses, int64_t N) {
   __shared__ double sh[1024];
   double s = 0.0;
@@ -73,7 +154,10 @@ template <typename T>
 void crossentropy_forward_backward(float* losses, T* logits, const int32_t* targets, int64_t BT, int V,
                                    float dloss, bool write_grad, cudaStream_t s) {
   if (BT <= 0) return;
-  crossentropy_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
+  if (V % 8 == 0 && (uintptr_t)logits % 16 == 0)
+    crossentropy_vec8_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
+  else
+    crossentropy_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
   CUDA_CHECK_LAUNCH("crossentropy_forward_backward");
 }
 

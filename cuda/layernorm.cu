@@ -1,5 +1,8 @@
 // LayerNorm kernels; contract in layernorm.cuh. One warp per row (fp32 statistics, two passes for the
 // variance); parameter gradients by fixed row chunks, then one ordered reduction (no atomics).
+#include <algorithm>
+#include <cstdint>
+
 #include "dropout.h"
 #include "layernorm.cuh"
 
@@ -55,6 +58,112 @@ __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* me
     rstd[row] = rs;
   }
 }
+
+// 8 consecutive values as fp32 (16-byte loads for bf16, two for fp32). p must be 16-byte aligned.
+__device__ __forceinline__ void load8(float (&r)[8], const bf16* p) {
+  const uint4 u = *(const uint4*)p;
+  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const float2 f = __bfloat1622float2(h[k]);
+    r[2 * k] = f.x;
+    r[2 * k + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void load8(float (&r)[8], const float* p) {
+  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
+  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
+}
+__device__ __forceinline__ void store8(bf16* p, const float (&r)[8]) {
+  uint4 u;
+  __nv_bfloat162* h = (__nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(r[2 * k], r[2 * k + 1]);
+  *(uint4*)p = u;
+}
+__device__ __forceinline__ void store8(float* p, const float (&r)[8]) {
+  *(float4*)p = make_float4(r[0], r[1], r[2], r[3]);
+  *(float4*)(p + 4) = make_float4(r[4], r[5], r[6], r[7]);
+}
+
+// Fused LayerNorm backward for C % 8 == 0 and C <= 256 * NCH: a warp per row (rows strided over a fixed
+// grid), lane l owning columns 8l + 256k, k < NCH, for every row it visits, so the parameter gradients
+// accumulate in registers; per block the warps' sums are added in warp order into partial[block][C]
+// (dweight) and partial[nblocks + block][C] (dbias). Deterministic for a given grid.
+constexpr int kLnWarps = 8;
+template <int NCH, typename T>
+__global__ void __launch_bounds__(kLnWarps * 32) layernorm_backward_fused_kernel(T* dinp, float* partial, const T* dout,
+                                                                                const T* inp, const T* weight,
+                                                                                const float* mean, const float* rstd,
+                                                                                int64_t BT, int C) {
+  extern __shared__ float sh[];  // [kLnWarps][2][C]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float w[NCH][8], gw[NCH][8], gb[NCH][8];
+#pragma unroll
+  for (int k = 0; k < NCH; k++) {
+    const int c0 = 8 * lane + 256 * k;
+#pragma unroll
+    for (int e = 0; e < 8; e++) gw[k][e] = gb[k][e] = 0.0f;
+    if (c0 < C) load8(w[k], weight + c0);
+  }
+  for (int64_t row = (int64_t)blockIdx.x * kLnWarps + warp; row < BT; row += (int64_t)gridDim.x * kLnWarps) {
+    const int64_t base = row * C;
+    const float mu = mean[row], rs = rstd[row];
+    float d[NCH][8], n[NCH][8];
+    float sg = 0.0f, sgn = 0.0f;
+#pragma unroll
+    for (int k = 0; k < NCH; k++) {
+      const int c0 = 8 * lane + 256 * k;
+      if (c0 >= C) continue;
+      float x[8];
+      load8(d[k], dout + base + c0);
+      load8(x, inp + base + c0);
+#pragma unroll
+      for (int e = 0; e < 8; e++) {
+        n[k][e] = (x[e] - mu) * rs;
+        const float g = d[k][e] * w[k][e];
+        sg += g;
+        sgn += g * n[k][e];
+        gw[k][e] += d[k][e] * n[k][e];
+        gb[k][e] += d[k][e];
+      }
+    }
+    sg = warp_sum(sg) / C;
+    sgn = warp_sum(sgn) / C;
+#pragma unroll
+    for (int k = 0; k < NCH; k++) {
+      const int c0 = 8 * lane + 256 * k;
+      if (c0 >= C) continue;
+      float o[8];
+      load8(o, dinp + base + c0);
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[e] += rs * (d[k][e] * w[k][e] - sg - n[k][e] * sgn);
+      store8(dinp + base + c0, o);
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < NCH; k++) {
+    const int c0 = 8 * lane + 256 * k;
+    if (c0 >= C) continue;
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+      sh[(warp * 2) * C + c0 + e] = gw[k][e];
+      sh[(warp * 2 + 1) * C + c0 + e] = gb[k][e];
+    }
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    float a = 0.0f, b = 0.0f;
+    for (int wi = 0; wi < kLnWarps; wi++) {
+      a += sh[(wi * 2) * C + c];
+      b += sh[(wi * 2 + 1) * C + c];
+    }
+    partial[(int64_t)blockIdx.x * C + c] = a;
+    partial[(int64_t)(gridDim.x + blockIdx.x) * C + c] = b;
+  }
+}
+
+constexpr int kLnBlocks = 256;
 
 template <typename T>
 __global__ void layernorm_backward_input_kernel(T* dinp, const T* dout, const T* inp, const T* weight,
@@ -122,7 +231,9 @@ __global__ void reduce_partials_kernel(float* out, const float* partial, int64_t
 
 }  // namespace
 
-int64_t colsum_scratch_floats(int64_t rows, int cols) { return 2 * n_chunks(rows) * (int64_t)cols; }
+int64_t colsum_scratch_floats(int64_t rows, int cols) {
+  return 2 * std::max<int64_t>(n_chunks(rows), kLnBlocks) * (int64_t)cols;
+}
 
 template <typename T>
 void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, const T* inp1, const T* inp2,
@@ -138,6 +249,30 @@ template <typename T>
 void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, const T* inp, const T* weight,
                         const float* mean, const float* rstd, int64_t BT, int C, float* scratch, cudaStream_t s) {
   if (BT <= 0) return;
+  const bool aligned = ((uintptr_t)dinp | (uintptr_t)dout | (uintptr_t)inp | (uintptr_t)weight) % 16 == 0;
+  if (C % 8 == 0 && C <= 1024 && aligned) {
+    const int nb = (int)std::min<int64_t>(kLnBlocks, (BT + kLnWarps - 1) / kLnWarps);
+    const size_t smem = (size_t)kLnWarps * 2 * C * sizeof(float);
+    const int nch = (C + 255) / 256;
+#define LNB(N)                                                                                         \
+  cudaFuncSetAttribute(layernorm_backward_fused_kernel<N, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem); \
+  layernorm_backward_fused_kernel<N, T><<<nb, kLnWarps * 32, smem, s>>>(dinp, scratch, dout, inp, weight, mean, rstd, BT, C)
+    switch (nch) {
+      case 1: LNB(1); break;
+      case 2: LNB(2); break;
+      case 3: LNB(3); break;
+      default: LNB(4); break;
+    }
+#undef LNB
+    CUDA_CHECK_LAUNCH("layernorm_backward (fused)");
+    reduce_partials_kernel<<<ceil_div(C, 128), 128, 0, s>>>(dweight, scratch, nb, C, 1);
+    CUDA_CHECK_LAUNCH("layernorm_backward (weight)");
+    if (dbias) {
+      reduce_partials_kernel<<<ceil_div(C, 128), 128, 0, s>>>(dbias, scratch + (int64_t)nb * C, nb, C, 1);
+      CUDA_CHECK_LAUNCH("layernorm_backward (bias)");
+    }
+    return;
+  }
   layernorm_backward_input_kernel<T><<<ceil_div(BT, 8), 256, 0, s>>>(dinp, dout, inp, weight, mean, rstd, BT, C);
   CUDA_CHECK_LAUNCH("layernorm_backward (input)");
   const int64_t nch = n_chunks(BT);

@@ -1,6 +1,6 @@
-// Sampling kernel and conversions; contract in sampling.cuh. Thresholds (k-th largest value, top-p
-// cut) are found by bisection over the order-preserving 32-bit keys of the floats: 32 block-wide
-// counting passes over V values, no sort.
+// Sampling kernel and conversions; contract in sampling.cuh. Thresholds work on the order-preserving
+// 32-bit keys of the floats, no sort: the k-th largest by radix select (4 histogram passes), the top-p
+// cut by bisection (32 block-wide passes summing probability mass in a fixed order).
 #include <algorithm>
 
 #include "dropout.h"
@@ -61,18 +61,38 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
   }
   const float inv_t = 1.0f / temp;
   const float xmax = bv[0] * inv_t;
-  // k-th largest key
+  // k-th largest key: radix select, 8 bits a pass (integer histograms: deterministic)
   uint32_t kth = 0;
   if (top_k > 0 && top_k < V) {
-    uint32_t ans = 0;
-    for (int bit = 31; bit >= 0; bit--) {
-      const uint32_t cand = ans | (1u << bit);
-      float cnt = 0.0f;
-      for (int i = tid; i < V; i += kThreads) cnt += key_of(logits[i] * inv_t) >= cand ? 1.0f : 0.0f;
-      cnt = block_sum_det(cnt, sh);
-      if (cnt >= (float)top_k) ans = cand;
+    __shared__ int hist[256];
+    __shared__ uint32_t s_pre;
+    __shared__ int s_k;
+    if (tid == 0) { s_pre = 0; s_k = top_k; }
+    uint32_t mask = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      if (tid < 256) hist[tid] = 0;
+      __syncthreads();
+      const uint32_t pre = s_pre;
+      for (int i = tid; i < V; i += kThreads) {
+        const uint32_t key = key_of(logits[i] * inv_t);
+        if ((key & mask) == pre) atomicAdd(&hist[(key >> shift) & 255u], 1);
+      }
+      __syncthreads();
+      if (tid == 0) {
+        int cum = 0, k = s_k;
+        for (int d = 255; d >= 0; d--) {
+          if (cum + hist[d] >= k) {
+            s_pre = pre | ((uint32_t)d << shift);
+            s_k = k - cum;
+            break;
+          }
+          cum += hist[d];
+        }
+      }
+      mask |= 255u << shift;
+      __syncthreads();
     }
-    kth = ans;
+    kth = s_pre;
   }
   // unnormalised probabilities of the kept set
   float S = 0.0f;

@@ -440,7 +440,9 @@ static ModelConfig small_cfg(bool gpt2, int C, int H, int V, int block, float dr
 
 static void check_model(const ModelConfig& cfg, Precision prec, const char* name, int B, int T_, int steps) {
   const bool bf = prec == Precision::BF16;
-  const double tol = bf ? 3e-2 : 1e-4;
+  // bf16: activations and matmul inputs are rounded to bf16 at every layer while the CPU keeps fp32
+  // activations; with ReLU, pre-activations near 0 can change sign, so allow 5e-2 over all gradients.
+  const double tol = bf ? 5e-2 : 1e-4;
   ParamLayout lay(cfg);
   Vec params(lay.total);
   init_parameters(cfg, lay, InitKind::GPT2, g_rng(), params.data());
@@ -479,7 +481,7 @@ static void check_model(const ModelConfig& cfg, Precision prec, const char* name
     const double e = rel_err(a, b);
     if (!(e <= worst)) { worst = e; worst_name = pi.name; }
   }
-  report("model gradients (worst tensor: " + worst_name + ") " + tag, worst, bf ? 6e-2 : 1e-3);
+  report("model gradients (worst tensor: " + worst_name + ") " + tag, worst, bf ? 1e-1 : 1e-3);
   // accumulation: a second backward with accumulate doubles the gradients
   gpu->forward_backward(tok.data(), tgt.data(), B, T_, false, 1.0f, true);
   Vec gg2(lay.total), g2ref(lay.total);
@@ -685,12 +687,16 @@ static void bench() {
     std::vector<int32_t> prompt{50256};
     SampleParams sp;
     sp.temperature = 1.0f; sp.top_k = 50; sp.seed = 1;
-    int n = 0;
-    e->generate(prompt.data(), 1, 20, sp, [&](int32_t) { return true; });
-    auto t0 = std::chrono::steady_clock::now();
-    e->generate(prompt.data(), 1, 200, sp, [&](int32_t) { n++; return true; });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("BENCH generate GPT-2 124M batch 1, 200 new tokens (KV cache, top-k 50)  %7.0f tokens/s\n", n / s);
+    for (int greedy = 0; greedy < 2; greedy++) {
+      if (greedy) sp.temperature = 0.0f;
+      int n = 0;
+      e->generate(prompt.data(), 1, 20, sp, [&](int32_t) { return true; });
+      auto t0 = std::chrono::steady_clock::now();
+      e->generate(prompt.data(), 1, 200, sp, [&](int32_t) { n++; return true; });
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("BENCH generate GPT-2 124M batch 1, 200 new tokens (KV cache, %s)  %7.0f tokens/s\n",
+                  greedy ? "greedy" : "top-k 50", n / s);
+    }
   }
 }
 
@@ -725,7 +731,7 @@ int main(int argc, char** argv) {
           check_gemm<bf16>(*g, path, s[0], s[1], s[2], false);
         }
       }
-      for (auto s : std::vector<std::array<int, 2>>{{5, 7}, {67, 384}, {300, 770}}) {
+      for (auto s : std::vector<std::array<int, 2>>{{5, 7}, {67, 384}, {300, 770}, {129, 768}, {40, 1024}, {33, 136}}) {
         check_layernorm<float>(s[0], s[1], 0.0f, true);
         check_layernorm<bf16>(s[0], s[1], 0.0f, true);
         check_layernorm<float>(s[0], s[1], 0.25f, false);
@@ -737,6 +743,7 @@ int main(int argc, char** argv) {
       check_classifier<float>(9, 65);
       check_classifier<bf16>(17, 1000);
       check_classifier<float>(4, 50304);
+      check_classifier<bf16>(6, 50304);
       check_adamw({5, 1, 300, 7, 1024, 3}, 1.0f);
       check_adamw({4096, 13, 65537}, 0.0f);
       check_adamw({100000, 33}, 1e6f);
