@@ -1,7 +1,9 @@
 // The N-API entry: registers the functions and classes of the binding. No math here.
 #include <napi.h>
 
+#include "dropout.h"
 #include "engine.h"
+#include "model_wrap.h"
 
 namespace {
 
@@ -26,8 +28,29 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setThreads(n): CPU threads of the whole process (0: all cores); getThreads()
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  mypt::set_cpu_threads(info[0].ToNumber().Int32Value());
+  return info.Env().Undefined();
+}
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), mypt::get_cpu_threads()); }
+
+// dropoutMask(n, p, seed, offset) -> Uint8Array: keep flags of dropout.h (checks and cross-backend tests)
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  const uint32_t n = info[0].ToNumber().Uint32Value();
+  const float p = (float)info[1].ToNumber().DoubleValue();
+  const uint64_t seed = (uint64_t)info[2].ToNumber().DoubleValue(), offset = (uint64_t)info[3].ToNumber().DoubleValue();
+  auto out = Napi::Uint8Array::New(info.Env(), n);
+  for (uint32_t i = 0; i < n; i++) out[i] = mypt::dropout_keep(seed, offset + i, p) ? 1 : 0;
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
+  exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
   return exports;
 }
 

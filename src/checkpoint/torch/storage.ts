@@ -1,0 +1,128 @@
+// Where a storage's bytes live, read on demand. A file region is read with fs.readSync at its
+// computed offset only when a tensor's data is first asked for, so opening a large checkpoint
+// costs no tensor memory.
+
+import * as fs from 'fs';
+import * as zlib from 'zlib';
+import { MyptError } from '../../errors';
+import { DType, dtypeSize } from '../tensor';
+
+export interface ByteSource {
+  readonly byteLength: number;
+  /** Bytes [offset, offset+length) of the region, in a fresh buffer of its own (offset 0, aligned). */
+  read(offset: number, length: number): Buffer;
+}
+
+/** Fresh, 8-byte aligned buffer (its own ArrayBuffer, so any typed array can view it). */
+export function freshBuffer(n: number, where: string): Buffer {
+  try {
+    return Buffer.allocUnsafeSlow(n);
+  } catch {
+    throw new MyptError('E_BAD_FILE', `${where}: cannot allocate ${n} bytes for tensor data`);
+  }
+}
+
+export class FileRegion implements ByteSource {
+  constructor(readonly path: string, readonly start: number, readonly byteLength: number) {}
+  read(offset: number, length: number): Buffer {
+    if (offset < 0 || length < 0 || offset + length > this.byteLength) {
+      throw new MyptError('E_BAD_FILE', `${this.path}: read of ${length} bytes at ${offset} is outside a region of ${this.byteLength}`);
+    }
+    const buf = freshBuffer(length, this.path);
+    readExactly(this.path, buf, this.start + offset);
+    return buf;
+  }
+}
+
+export function openForReading(path: string): number {
+  try {
+    return fs.openSync(path, 'r');
+  } catch (e) {
+    throw new MyptError('E_IO', `${path}: cannot open (${(e as Error).message})`);
+  }
+}
+
+/** Reads buf.length bytes at `position` from `fd` (of `path`); a short read means the file is truncated. */
+export function readFd(fd: number, path: string, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = fs.readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), position + done);
+    if (n === 0) throw new MyptError('E_BAD_FILE', `${path}: truncated (wanted ${buf.length} bytes at ${position}, file ends first)`);
+    done += n;
+  }
+}
+
+/** Reads buf.length bytes of `path` at `position`; a short read means the file is truncated. */
+export function readExactly(path: string, buf: Uint8Array, position: number): void {
+  const fd = openForReading(path);
+  try {
+    readFd(fd, path, buf, position);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export class MemoryRegion implements ByteSource {
+  constructor(readonly bytes: Uint8Array) {}
+  get byteLength(): number { return this.bytes.length; }
+  read(offset: number, length: number): Buffer {
+    const buf = freshBuffer(length, 'memory');
+    buf.set(this.bytes.subarray(offset, offset + length));
+    return buf;
+  }
+}
+
+/** A deflated zip entry, inflated (bounded by its declared size) on first use. */
+export class DeflatedRegion implements ByteSource {
+  private inflated?: Buffer;
+  constructor(readonly path: string, readonly compressed: FileRegion, readonly byteLength: number, readonly name: string) {}
+  read(offset: number, length: number): Buffer {
+    if (!this.inflated) this.inflated = inflateBounded(this.compressed.read(0, this.compressed.byteLength), this.byteLength, `${this.path}: ${this.name}`);
+    const buf = freshBuffer(length, this.path);
+    buf.set(this.inflated.subarray(offset, offset + length));
+    return buf;
+  }
+}
+
+export function inflateBounded(data: Buffer, declared: number, where: string): Buffer {
+  let out: Buffer;
+  try {
+    out = zlib.inflateRawSync(data, { maxOutputLength: Math.max(1, declared) });
+  } catch (e) {
+    throw new MyptError('E_BAD_FILE', `${where}: deflated data is corrupt or larger than its declared ${declared} bytes (${(e as Error).message})`);
+  }
+  if (out.length !== declared) throw new MyptError('E_BAD_FILE', `${where}: inflates to ${out.length} bytes, declared ${declared}`);
+  return out;
+}
+
+/** Swaps each element's bytes in place (big-endian files). */
+export function swapBytes(buf: Buffer, elemSize: number): void {
+  if (elemSize === 2) buf.swap16();
+  else if (elemSize === 4) buf.swap32();
+  else if (elemSize === 8) buf.swap64();
+}
+
+/** One storage of a checkpoint: `numel` elements of `dtype`, shared by the tensors that view it. */
+export class TorchStorage {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly source: ByteSource,
+    readonly bigEndian = false,
+  ) {
+    const need = numel * dtypeSize(dtype);
+    if (need > source.byteLength) {
+      throw new MyptError('E_BAD_FILE', `${file}: storage ${key} declares ${numel} ${dtype} elements (${need} bytes) but holds ${source.byteLength} bytes`);
+    }
+  }
+  get byteLength(): number { return this.numel * dtypeSize(this.dtype); }
+  /** Little-endian bytes of elements [start, start+count). */
+  readElements(start: number, count: number): Buffer {
+    const es = dtypeSize(this.dtype);
+    const buf = this.source.read(start * es, count * es);
+    if (this.bigEndian) swapBytes(buf, es);
+    return buf;
+  }
+}
