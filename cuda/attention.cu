@@ -107,13 +107,41 @@ __device__ __forceinline__ void load_tile(bf16* s, const bf16* g, int r0, int T,
   }
 }
 
+// Dropout keep bits for one thread's accumulator fragment of NT n8 tiles, bit nt*4 + e for element e of
+// tile nt (fragment layout: e&1 -> column +1, e>>1 -> row +8). Computed in a rolled loop to keep code
+// and registers small.
+//   keep_bits   : rows are queries (row counter base = offset + (bh*T + row)*T), columns keys from col0
+//   keep_bits_t : rows are keys (key0, key0 + 8), columns queries from q0: counter offset + (bh*T + q)*T + key
+template <int NT>
+__device__ __forceinline__ uint64_t keep_bits(uint64_t seed, uint64_t row_base, int T, int col0, float p) {
+  uint64_t bits = 0;
+#pragma unroll 1
+  for (int i = 0; i < NT * 4; ++i) {
+    const int nt = i >> 2, e = i & 3;
+    const uint64_t idx = row_base + ((e >> 1) ? (uint64_t)8 * T : 0) + col0 + nt * 8 + (e & 1);
+    bits |= (uint64_t)dropout_keep(seed, idx, p) << i;
+  }
+  return bits;
+}
+template <int NT>
+__device__ __forceinline__ uint64_t keep_bits_t(uint64_t seed, uint64_t base_key, int T, int q0, float p) {
+  uint64_t bits = 0;
+#pragma unroll 1
+  for (int i = 0; i < NT * 4; ++i) {
+    const int nt = i >> 2, e = i & 3;
+    const uint64_t q = (uint64_t)(q0 + nt * 8 + (e & 1));
+    bits |= (uint64_t)dropout_keep(seed, base_key + q * T + ((e >> 1) ? 8 : 0), p) << i;
+  }
+  return bits;
+}
+
 // ---------------------------------------------------------------------------------------------------
-// bf16 forward
-template <int D, int NW, int BC>
+// bf16 forward. Each warp owns WM m16 tiles (16*WM query rows); a block holds NW warps.
+template <int D, int NW, int WM, int BC>
 __global__ void __launch_bounds__(NW * 32)
     attn_fwd_bf16_kernel(bf16* __restrict__ out, float* __restrict__ lse, const bf16* __restrict__ qkv, int T,
                          int H, float scale, float p, uint64_t seed, uint64_t offset) {
-  constexpr int BR = 16 * NW, LD = D + 8, NT = NW * 32;
+  constexpr int RW = 16 * WM, BR = RW * NW, LD = D + 8, NT = NW * 32;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* Qs = reinterpret_cast<bf16*>(smem_raw);
   bf16* Ks = Qs + BR * LD;
@@ -134,15 +162,22 @@ __global__ void __launch_bounds__(NW * 32)
   cp_async_wait<0>();
   __syncthreads();
 
-  uint32_t qf[D / 16][4];
+  uint32_t qf[WM][D / 16][4];
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) ldsm_x4(qf[kk], Qs + warp * 16 * LD + a_off(lane, LD) + kk * 16);
+  for (int w = 0; w < WM; ++w)
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk)
+      ldsm_x4(qf[w][kk], Qs + (warp * RW + w * 16) * LD + a_off(lane, LD) + kk * 16);
 
-  float o[D / 8][4];
+  float o[WM][D / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  const int row0 = q0 + warp * 16 + g;  // this thread's rows: row0, row0 + 8
+  for (int w = 0; w < WM; ++w)
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) o[w][i][0] = o[w][i][1] = o[w][i][2] = o[w][i][3] = 0.f;
+  float m[WM][2], l[WM][2];
+#pragma unroll
+  for (int w = 0; w < WM; ++w) m[w][0] = m[w][1] = -INFINITY, l[w][0] = l[w][1] = 0.f;
+  const int wrow = q0 + warp * RW;  // this warp's first row; thread rows: wrow + w*16 + g (+8)
   const int kend = min(T, q0 + BR), nkt = (kend + BC - 1) / BC;
   const float inv_keep = p > 0.f ? 1.f / (1.f - p) : 1.f;
 
@@ -160,118 +195,129 @@ __global__ void __launch_bounds__(NW * 32)
     const bf16* Kb = Ks + buf * BC * LD;
     const bf16* Vb = Vs + buf * BC * LD;
     const int k0 = j * BC;
-
-    float s[BC / 8][4];
+    if (k0 <= wrow + RW - 1) {  // else every key of the tile is after every row of this warp
+      float s[WM][BC / 8][4];
 #pragma unroll
-    for (int i = 0; i < BC / 8; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+      for (int w = 0; w < WM; ++w)
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
+        for (int i = 0; i < BC / 8; ++i) s[w][i][0] = s[w][i][1] = s[w][i][2] = s[w][i][3] = 0.f;
 #pragma unroll
-      for (int np = 0; np < BC / 16; ++np) {
-        uint32_t bf[4];
-        ldsm_x4(bf, Kb + np * 16 * LD + bnk_off(lane, LD) + kk * 16);
-        mma16816(s[2 * np], qf[kk], bf[0], bf[1]);
-        mma16816(s[2 * np + 1], qf[kk], bf[2], bf[3]);
-      }
-    }
-    if (k0 + BC > q0 + warp * 16 || k0 + BC > T) {  // tile crosses the diagonal or the end
+      for (int kk = 0; kk < D / 16; ++kk) {
 #pragma unroll
-      for (int nt = 0; nt < BC / 8; ++nt)
+        for (int np = 0; np < BC / 16; ++np) {
+          uint32_t bf[4];
+          ldsm_x4(bf, Kb + np * 16 * LD + bnk_off(lane, LD) + kk * 16);
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int col = k0 + nt * 8 + 2 * t4 + (e & 1), row = row0 + (e >> 1) * 8;
-          if (col > row || col >= T) s[nt][e] = -INFINITY;
+          for (int w = 0; w < WM; ++w) {
+            mma16816(s[w][2 * np], qf[w][kk], bf[0], bf[1]);
+            mma16816(s[w][2 * np + 1], qf[w][kk], bf[2], bf[3]);
+          }
         }
-    }
-    // online softmax (each row's 4 owners are the lanes of one quad)
-    float mx[2] = {m[0], m[1]};
-#pragma unroll
-    for (int nt = 0; nt < BC / 8; ++nt) {
-      mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
-      mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
-    }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-    }
-    float corr[2], ms[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      corr[r] = exp2f((m[r] - mx[r]) * sl2);  // first tile: exp2(-inf) = 0
-      m[r] = mx[r];
-      ms[r] = mx[r] * sl2;
-      l[r] *= corr[r];
-    }
-#pragma unroll
-    for (int i = 0; i < D / 8; ++i) {
-      o[i][0] *= corr[0];
-      o[i][1] *= corr[0];
-      o[i][2] *= corr[1];
-      o[i][3] *= corr[1];
-    }
-#pragma unroll
-    for (int nt = 0; nt < BC / 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float pv = exp2f(fmaf(s[nt][e], sl2, -ms[e >> 1]));
-        l[e >> 1] += pv;
-        s[nt][e] = pv;
       }
-    if (p > 0.f) {
-      const uint64_t base = (uint64_t)bh * T;
+      if (k0 + BC > wrow || k0 + BC > T) {  // tile crosses the diagonal or the end
 #pragma unroll
-      for (int nt = 0; nt < BC / 8; ++nt)
+        for (int w = 0; w < WM; ++w)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int col = k0 + nt * 8 + 2 * t4 + (e & 1), row = row0 + (e >> 1) * 8;
-          const bool keep = dropout_keep(seed, offset + (base + row) * T + col, p);
-          s[nt][e] = keep ? s[nt][e] * inv_keep : 0.f;
+          for (int nt = 0; nt < BC / 8; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int col = k0 + nt * 8 + 2 * t4 + (e & 1), row = wrow + w * 16 + g + (e >> 1) * 8;
+              if (col > row || col >= T) s[w][nt][e] = -INFINITY;
+            }
+      }
+      // online softmax (each row's 4 owners are the lanes of one quad)
+#pragma unroll
+      for (int w = 0; w < WM; ++w) {
+        float mx[2] = {m[w][0], m[w][1]};
+#pragma unroll
+        for (int nt = 0; nt < BC / 8; ++nt) {
+          mx[0] = fmaxf(mx[0], fmaxf(s[w][nt][0], s[w][nt][1]));
+          mx[1] = fmaxf(mx[1], fmaxf(s[w][nt][2], s[w][nt][3]));
         }
-    }
-    // O += P V
+        float corr[2], ms[2];
 #pragma unroll
-    for (int kk = 0; kk < BC / 16; ++kk) {
-      const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                             pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                             pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+        for (int r = 0; r < 2; ++r) {
+          mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+          mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+          corr[r] = exp2f((m[w][r] - mx[r]) * sl2);  // first tile: exp2(-inf) = 0
+          m[w][r] = mx[r];
+          ms[r] = mx[r] * sl2;
+          l[w][r] *= corr[r];
+        }
 #pragma unroll
-      for (int dp = 0; dp < D / 16; ++dp) {
-        uint32_t bf[4];
-        ldsm_x4_t(bf, Vb + kk * 16 * LD + bkn_off(lane, LD) + dp * 16);
-        mma16816(o[2 * dp], a, bf[0], bf[1]);
-        mma16816(o[2 * dp + 1], a, bf[2], bf[3]);
+        for (int i = 0; i < D / 8; ++i) {
+          o[w][i][0] *= corr[0];
+          o[w][i][1] *= corr[0];
+          o[w][i][2] *= corr[1];
+          o[w][i][3] *= corr[1];
+        }
+#pragma unroll
+        for (int nt = 0; nt < BC / 8; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float pv = exp2f(fmaf(s[w][nt][e], sl2, -ms[e >> 1]));
+            l[w][e >> 1] += pv;
+            s[w][nt][e] = pv;
+          }
+        if (p > 0.f) {
+          const uint64_t keep = keep_bits<BC / 8>(seed, offset + ((uint64_t)bh * T + wrow + w * 16 + g) * T, T, k0 + 2 * t4, p);
+#pragma unroll
+          for (int nt = 0; nt < BC / 8; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) s[w][nt][e] = (keep >> (nt * 4 + e)) & 1 ? s[w][nt][e] * inv_keep : 0.f;
+        }
+      }
+      // O += P V
+#pragma unroll
+      for (int kk = 0; kk < BC / 16; ++kk) {
+        uint32_t a[WM][4];
+#pragma unroll
+        for (int w = 0; w < WM; ++w) {
+          a[w][0] = pack_bf16(s[w][2 * kk][0], s[w][2 * kk][1]);
+          a[w][1] = pack_bf16(s[w][2 * kk][2], s[w][2 * kk][3]);
+          a[w][2] = pack_bf16(s[w][2 * kk + 1][0], s[w][2 * kk + 1][1]);
+          a[w][3] = pack_bf16(s[w][2 * kk + 1][2], s[w][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          uint32_t bf[4];
+          ldsm_x4_t(bf, Vb + kk * 16 * LD + bkn_off(lane, LD) + dp * 16);
+#pragma unroll
+          for (int w = 0; w < WM; ++w) {
+            mma16816(o[w][2 * dp], a[w], bf[0], bf[1]);
+            mma16816(o[w][2 * dp + 1], a[w], bf[2], bf[3]);
+          }
+        }
       }
     }
     __syncthreads();
   }
 
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-  }
-  if (t4 == 0) {
+  for (int w = 0; w < WM; ++w) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int row = row0 + 8 * r;
-      if (row < T) lse[(size_t)bh * T + row] = m[r] * scale + logf(l[r]);
+      l[w][r] += __shfl_xor_sync(0xffffffffu, l[w][r], 1);
+      l[w][r] += __shfl_xor_sync(0xffffffffu, l[w][r], 2);
+      const int row = wrow + w * 16 + g + 8 * r;
+      if (t4 == 0 && row < T) lse[(size_t)bh * T + row] = m[w][r] * scale + logf(l[w][r]);
     }
-  }
-  const float il0 = 1.f / l[0], il1 = 1.f / l[1];
-  bf16* Os = Qs + warp * 16 * LD;  // this warp's own Q rows, no longer read
+    const float il0 = 1.f / l[w][0], il1 = 1.f / l[w][1];
+    bf16* Os = Qs + (warp * RW + w * 16) * LD;  // this warp's own Q rows, no longer read
 #pragma unroll
-  for (int dt = 0; dt < D / 8; ++dt) {
-    *reinterpret_cast<uint32_t*>(Os + g * LD + dt * 8 + 2 * t4) = pack_bf16(o[dt][0] * il0, o[dt][1] * il0);
-    *reinterpret_cast<uint32_t*>(Os + (g + 8) * LD + dt * 8 + 2 * t4) = pack_bf16(o[dt][2] * il1, o[dt][3] * il1);
+    for (int dt = 0; dt < D / 8; ++dt) {
+      *reinterpret_cast<uint32_t*>(Os + g * LD + dt * 8 + 2 * t4) = pack_bf16(o[w][dt][0] * il0, o[w][dt][1] * il0);
+      *reinterpret_cast<uint32_t*>(Os + (g + 8) * LD + dt * 8 + 2 * t4) =
+          pack_bf16(o[w][dt][2] * il1, o[w][dt][3] * il1);
+    }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * (D / 8); c += 32) {
-    const int r = c / (D / 8), k = (c % (D / 8)) * 8, row = q0 + warp * 16 + r;
+  for (int c = lane; c < RW * (D / 8); c += 32) {
+    const int r = c / (D / 8), k = (c % (D / 8)) * 8, row = wrow + r;
     if (row < T)
       *reinterpret_cast<uint4*>(out + ((size_t)b * T + row) * C + h * D + k) =
-          *reinterpret_cast<const uint4*>(Os + r * LD + k);
+          *reinterpret_cast<const uint4*>(Qs + (warp * RW + r) * LD + k);
   }
 }
 
@@ -336,8 +382,8 @@ __global__ void __launch_bounds__(NW * 32)
   bf16* Vs = Ks + BC * LD;
   bf16* Qs = Vs + BC * LD;     // [2][BR][LD]
   bf16* dOs = Qs + 2 * BR * LD;  // [2][BR][LD]
-  bf16* dSs = dOs + 2 * BR * LD;  // [BC][LDS]   dS^T (keys x queries)
-  float* lse_s = reinterpret_cast<float*>(dSs + BC * LDS);  // [2][BR], times log2(e)
+  bf16* dSs = dOs + 2 * BR * LD;  // [2][BC][LDS]   dS^T (keys x queries)
+  float* lse_s = reinterpret_cast<float*>(dSs + 2 * BC * LDS);  // [2][BR], times log2(e)
   float* dv_s = lse_s + 2 * BR;                              // [2][BR]
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
@@ -399,6 +445,7 @@ __global__ void __launch_bounds__(NW * 32)
     const bf16* dOb = dOs + buf * BR * LD;
     const float* lse_b = lse_s + buf * BR;
     const float* dv_b = dv_s + buf * BR;
+    bf16* dSb = dSs + buf * BC * LDS;
     const int q0 = qt * BR;
 
     // S^T = K_w Q^T and dP^T = V_w dO^T  [16 keys x BR queries]
@@ -429,6 +476,8 @@ __global__ void __launch_bounds__(NW * 32)
       }
     }
     // P^T, dS^T (st <- P∘Z, dpt <- dS)
+    uint64_t keep = ~0ull;
+    if (p > 0.f) keep = keep_bits_t<BR / 8>(seed, offset + (uint64_t)bh * T * T + key0, T, q0 + 2 * t4, p);
     const bool need_mask = q0 < k0 + warp * 16 + 16 || q0 + BR > T || k0 + warp * 16 + 16 > T;
 #pragma unroll
     for (int nt = 0; nt < BR / 8; ++nt)
@@ -442,8 +491,7 @@ __global__ void __launch_bounds__(NW * 32)
         }
         float dpv = dpt[nt][e], pz = pv;
         if (p > 0.f) {
-          const int q = q0 + ql, key = key0 + (e >> 1) * 8;
-          const float z = dropout_keep(seed, offset + ((uint64_t)bh * T + q) * T + key, p) ? inv_keep : 0.f;
+          const float z = (keep >> (nt * 4 + e)) & 1 ? inv_keep : 0.f;
           dpv *= z;
           pz = pv * z;
         }
@@ -460,10 +508,10 @@ __global__ void __launch_bounds__(NW * 32)
                               pack_bf16(dpt[2 * kq + 1][0], dpt[2 * kq + 1][1]),
                               pack_bf16(dpt[2 * kq + 1][2], dpt[2 * kq + 1][3])};
       // dS^T to shared memory for the dQ product (same bf16 values as used for dK)
-      *reinterpret_cast<uint32_t*>(dSs + (warp * 16 + g) * LDS + kq * 16 + 2 * t4) = as[0];
-      *reinterpret_cast<uint32_t*>(dSs + (warp * 16 + g + 8) * LDS + kq * 16 + 2 * t4) = as[1];
-      *reinterpret_cast<uint32_t*>(dSs + (warp * 16 + g) * LDS + kq * 16 + 8 + 2 * t4) = as[2];
-      *reinterpret_cast<uint32_t*>(dSs + (warp * 16 + g + 8) * LDS + kq * 16 + 8 + 2 * t4) = as[3];
+      *reinterpret_cast<uint32_t*>(dSb + (warp * 16 + g) * LDS + kq * 16 + 2 * t4) = as[0];
+      *reinterpret_cast<uint32_t*>(dSb + (warp * 16 + g + 8) * LDS + kq * 16 + 2 * t4) = as[1];
+      *reinterpret_cast<uint32_t*>(dSb + (warp * 16 + g) * LDS + kq * 16 + 8 + 2 * t4) = as[2];
+      *reinterpret_cast<uint32_t*>(dSb + (warp * 16 + g + 8) * LDS + kq * 16 + 8 + 2 * t4) = as[3];
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t bo[4], bq[4];
@@ -484,7 +532,7 @@ __global__ void __launch_bounds__(NW * 32)
 #pragma unroll
       for (int kk = 0; kk < BC / 16; ++kk) {
         uint32_t a[4];
-        ldsm_x4_t(a, dSs + kk * 16 * LDS + bnk_off(lane, LDS) + mq * 16);
+        ldsm_x4_t(a, dSb + kk * 16 * LDS + bnk_off(lane, LDS) + mq * 16);
 #pragma unroll
         for (int dp = 0; dp < DW / 16; ++dp) {
           uint32_t bk[4];
@@ -503,7 +551,8 @@ __global__ void __launch_bounds__(NW * 32)
         }
       }
     }
-    __syncthreads();
+    // No barrier here: the next tile's dS^T goes to the other dSs buffer, and the Q/dO/lse buffer that
+    // the next load overwrites was last read before this tile's barrier.
   }
 
   // dK (times scale) and dV into dqkv
@@ -728,12 +777,12 @@ void set_smem(K kernel, size_t bytes) {
 
 int g_fwd_variant = 0, g_bwd_variant = 0;  // tuning hook (detail::attention_tune), 0 = default
 
-template <int D, int NW, int BC>
+template <int D, int NW, int WM, int BC>
 void launch_fwd_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T, int H, float scale, float p,
                      uint64_t seed, uint64_t offset, cudaStream_t st) {
-  constexpr int BR = 16 * NW, LD = D + 8;
+  constexpr int BR = 16 * WM * NW, LD = D + 8;
   const size_t smem = (size_t)(BR + 4 * BC) * LD * sizeof(bf16);
-  auto kern = attn_fwd_bf16_kernel<D, NW, BC>;
+  auto kern = attn_fwd_bf16_kernel<D, NW, WM, BC>;
   set_smem(kern, smem);
   dim3 grid(B * H, (T + BR - 1) / BR);
   kern<<<grid, NW * 32, smem, st>>>(out, lse, qkv, T, H, scale, p, seed, offset);
@@ -745,7 +794,7 @@ void launch_bwd_bf16(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qk
                      const float* dvec, int B, int T, int H, float scale, float p, uint64_t seed, uint64_t offset,
                      cudaStream_t st) {
   constexpr int BC = 16 * NW, LD = D + 8, LDS = BR + 8;
-  const size_t smem = (size_t)(2 * BC + 4 * BR) * LD * sizeof(bf16) + (size_t)BC * LDS * sizeof(bf16) +
+  const size_t smem = (size_t)(2 * BC + 4 * BR) * LD * sizeof(bf16) + (size_t)2 * BC * LDS * sizeof(bf16) +
                       4 * BR * sizeof(float);
   auto kern = attn_bwd_bf16_kernel<D, NW, BR>;
   set_smem(kern, smem);
@@ -757,10 +806,12 @@ void launch_bwd_bf16(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qk
 template <int D>
 void fwd_bf16_d(bf16* out, float* lse, const bf16* qkv, int B, int T, int H, float scale, float p,
                 uint64_t seed, uint64_t offset, cudaStream_t st) {
+  constexpr int WM2 = D <= 64 ? 2 : 1;  // two m16 tiles a warp only where the registers allow
   switch (g_fwd_variant) {
-    case 1: launch_fwd_bf16<D, 8, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
-    case 2: launch_fwd_bf16<D, 4, 32>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
-    default: launch_fwd_bf16<D, 4, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
+    case 1: launch_fwd_bf16<D, 4, WM2, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
+    case 2: launch_fwd_bf16<D, 8, WM2, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
+    case 3: launch_fwd_bf16<D, 4, 1, 128>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
+    default: launch_fwd_bf16<D, 4, 1, 64>(out, lse, qkv, B, T, H, scale, p, seed, offset, st); break;
   }
 }
 

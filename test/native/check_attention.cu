@@ -364,13 +364,19 @@ static void bench(int B, int H, int T, int D, std::mt19937_64& rng, int nfv, int
 
 int main(int argc, char** argv) {
   bool quick = false, no_bench = false;
-  int nfv = 3, nbv = 3;
+  int nfv = 4, nbv = 3;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
     if (!std::strcmp(argv[i], "--no-bench")) no_bench = true;
     if (!std::strcmp(argv[i], "--defaults-only")) nfv = nbv = 1;
   }
   if (argc > 1 && !std::strcmp(argv[1], "--ref-selftest")) return ref_selftest() ? 1 : 0;
+  if (argc > 5 && !std::strcmp(argv[1], "--bench")) {  // --bench B H T D [fwd_variants bwd_variants]
+    std::mt19937_64 r(1);
+    bench(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]), r,
+          argc > 6 ? std::atoi(argv[6]) : 1, argc > 7 ? std::atoi(argv[7]) : 1);
+    return 0;
+  }
   const uint64_t s0 = std::chrono::high_resolution_clock::now().time_since_epoch().count();
   std::mt19937_64 rng(s0);
   cudaDeviceProp prop;
