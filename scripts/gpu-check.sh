@@ -45,6 +45,21 @@ if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
 fi
 "$BUILD/check_cuda_ops" --bench-only 2>&1 | tee "$LOG/bench.log" | grep -E "BENCH|FAIL"
 "$BUILD/check_attention" 2>&1 | tee "$LOG/attention-bench.log" | grep -iE "ms|tflop" | tail -12
+# The node tests of the CUDA backend (test/gpu), when Node.js is there (NODE_STAGE: a folder holding
+# node.xz and node_modules/, for GPU hosts without Node) and the addon was built.
+if [ -n "${NODE_STAGE:-}" ] && [ -f "$NODE_STAGE/node.xz" ]; then
+  mkdir -p /tmp/nodebin
+  [ -x /tmp/nodebin/node ] || { xz -dc "$NODE_STAGE/node.xz" > /tmp/nodebin/node && chmod +x /tmp/nodebin/node; }
+  export PATH=/tmp/nodebin:$PATH
+  [ -e node_modules ] || ln -s "$NODE_STAGE/node_modules" node_modules
+fi
+if command -v node >/dev/null && [ -f "$BUILD/mypt_native.node" ] && [ -d lib ]; then
+  mkdir -p build/Release
+  cp "$BUILD/mypt_native.node" build/Release/
+  [ -f "$BUILD/mypt_cublaslt.so" ] && cp "$BUILD/mypt_cublaslt.so" build/Release/
+  node test/run.js test/gpu >"$LOG/node-gpu.log" 2>&1 || rc=1
+  grep -E "CUDA device|skipping|steps|worst|FAIL|✘|passed, " "$LOG/node-gpu.log" | tail -20
+fi
 AB=${ANCHOR_BENCH:-}
 [ -n "$AB" ] || for f in .tools/anchor_bench.py ../shared/tools/anchor_bench.py /work/shared/tools/anchor_bench.py; do [ -f "$f" ] && AB=$f && break; done
 if [ -z "${SKIP_TORCH:-}" ] && [ -n "$AB" ] && python3 -c 'import torch' 2>/dev/null; then
