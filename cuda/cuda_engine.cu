@@ -538,8 +538,7 @@ class CudaEngine final : public Engine {
     float* cs = colsum_.p;
     // head
     linear_backward_input<T>(*gemm_, dc1_.p, logits_.p, W(headw_), (int)BT, C, V, s_);
-    linear_backward_weight<T>(*gemm_, G(headw_), logits_.p, lnf_.p, (int)BT, C, V, true, s_);
-    if (headb_ >= 0) column_sum<T>(G(headb_), logits_.p, BT, V, true, cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(headw_), G(headb_), logits_.p, lnf_.p, (int)BT, C, V, true, cs, s_);
     CUDA_CHECK(cudaMemsetAsync(dres_.p, 0, BT * C * sizeof(T), s_));
     layernorm_backward<T>(dres_.p, G(lnfw_), G(lnfb_), dc1_.p, res_.p + L * BT * C, W(lnfw_), lnf_stat(0), lnf_stat(1),
                           BT, C, cs, s_);
@@ -560,16 +559,14 @@ class CudaEngine final : public Engine {
         dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 2), 0, s_);
         dbr = dc2_.p;
       }
-      linear_backward_weight<T>(*gemm_, G(w.mlpw), dbr, act, (int)BT, F, C, true, s_);
-      if (w.mlpb >= 0) column_sum<T>(G(w.mlpb), dbr, BT, C, true, cs, s_);
+      linear_backward_weight_bias<T>(*gemm_, G(w.mlpw), G(w.mlpb), dbr, act, (int)BT, F, C, true, cs, s_);
       if (fuse_gelu()) {
         linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_, Epilogue::DGeluTanh, pre);
       } else {
         linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_);
         activation_backward<T>(cfg_.activation, dbig_.p, pre, dbig_.p, BT * F, s_);
       }
-      linear_backward_weight<T>(*gemm_, G(w.fcw), dbig_.p, ln2, (int)BT, C, F, true, s_);
-      if (w.fcb >= 0) column_sum<T>(G(w.fcb), dbig_.p, BT, F, true, cs, s_);
+      linear_backward_weight_bias<T>(*gemm_, G(w.fcw), G(w.fcb), dbig_.p, ln2, (int)BT, C, F, true, cs, s_);
       linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.fcw), (int)BT, C, F, s_);
       layernorm_backward<T>(dres_.p, G(w.ln2w), G(w.ln2b), dc1_.p, xmid, W(w.ln2w), st(l, 2), st(l, 3), BT, C, cs, s_);
       // attention branch: xmid = xin + drop(proj(att))
@@ -578,12 +575,10 @@ class CudaEngine final : public Engine {
         dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 1), 0, s_);
         dbr = dc2_.p;
       }
-      linear_backward_weight<T>(*gemm_, G(w.projw), dbr, att, (int)BT, C, C, true, s_);
-      if (w.projb >= 0) column_sum<T>(G(w.projb), dbr, BT, C, true, cs, s_);
+      linear_backward_weight_bias<T>(*gemm_, G(w.projw), G(w.projb), dbr, att, (int)BT, C, C, true, cs, s_);
       linear_backward_input<T>(*gemm_, dc1_.p, dbr, W(w.projw), (int)BT, C, C, s_);
       attn_backward(dbig_.p, dc1_.p, qkv, att, lse, B, T_, p, dropout_stream(seed_, call, l, 0));
-      linear_backward_weight<T>(*gemm_, G(w.qkvw), dbig_.p, ln1, (int)BT, C, 3 * C, true, s_);
-      if (w.qkvb >= 0) column_sum<T>(G(w.qkvb), dbig_.p, BT, 3 * C, true, cs, s_);
+      linear_backward_weight_bias<T>(*gemm_, G(w.qkvw), G(w.qkvb), dbig_.p, ln1, (int)BT, C, 3 * C, true, cs, s_);
       linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.qkvw), (int)BT, C, 3 * C, s_);
       layernorm_backward<T>(dres_.p, G(w.ln1w), G(w.ln1b), dc1_.p, xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);
     }

@@ -6,12 +6,14 @@
 #include <dlfcn.h>
 #include <mma.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "activation.cuh"
 #include "cublaslt/lt_api.h"
 #include "gemm.cuh"
+#include "layernorm.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -198,6 +200,63 @@ void launch_builtin(const GemmArgs& a, cudaStream_t s) {
   CUDA_CHECK_LAUNCH("gemm (built-in)");
 }
 
+// Few-row products (generation: M <= 4 rows), memory-bound on the weights: one warp per output column
+// n reads w[n, :] once with 16-byte loads and serves every row; fp32 accumulation, then bias and the
+// optional GELU-tanh (pre-activation to aux). Needs K % 8 == 0 and 16-byte aligned operands.
+constexpr int kGemvMaxRows = 4;
+
+__device__ __forceinline__ void gv_load8(float (&r)[8], const bf16* p) {
+  const uint4 u = *(const uint4*)p;
+  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const float2 f = __bfloat1622float2(h[k]);
+    r[2 * k] = f.x;
+    r[2 * k + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void gv_load8(float (&r)[8], const float* p) {
+  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
+  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
+                                                   int K, int N, int gelu) {
+  const int lane = threadIdx.x & 31;
+  const int n = blockIdx.x * 8 + (threadIdx.x >> 5);
+  if (n >= N) return;
+  float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
+  const T* wr = w + (int64_t)n * K;
+  for (int k = lane * 8; k < K; k += 256) {
+    float wv[8];
+    gv_load8(wv, wr + k);
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; m++) {
+      if (m >= M) break;
+      float xv[8];
+      gv_load8(xv, inp + (int64_t)m * K + k);
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; m++) {
+    if (m >= M) break;
+    float v = warp_sum(acc[m]);
+    if (lane == 0) {
+      if (bias) v += to_f(bias[n]);
+      if (gelu) {
+        aux[(int64_t)m * N + n] = from_f<T>(v);
+        v = to_f(from_f<T>(v));  // the activation of the stored pre-activation, as the unfused path
+        const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        v = 0.5f * v * (1.0f + tanhf(u));
+      }
+      out[(int64_t)m * N + n] = from_f<T>(v);
+    }
+  }
+}
+
 // The plugin sits next to the binary that holds this code (the addon .node or a test program).
 const mypt_lt_api* open_plugin(std::string& why) {
   const char* off = getenv("MYPT_CUBLASLT");
@@ -270,30 +329,58 @@ Gemm::~Gemm() {
   std::string why;
   if (ctx_) plugin(why)->destroy(ctx_);
   if (workspace_) cudaFree(workspace_);
+  if (bias_scratch_) cudaFree(bias_scratch_);
+}
+
+float* Gemm::bias_scratch(int n) {
+  if (n > bias_scratch_n_) {
+    if (bias_scratch_) cudaFree(bias_scratch_);
+    bias_scratch_ = nullptr;
+    CUDA_CHECK(cudaMalloc(&bias_scratch_, (size_t)n * sizeof(float)));
+    bias_scratch_n_ = n;
+  }
+  return bias_scratch_;
+}
+
+static mypt_lt_gemm_args to_lt(const GemmArgs& a) {
+  mypt_lt_gemm_args la;
+  la.d = a.d;
+  la.d_type = a.d_bf16 ? MYPT_LT_BF16 : MYPT_LT_F32;
+  la.a = a.a;
+  la.b = a.b;
+  la.ab_type = a.ab_bf16 ? MYPT_LT_BF16 : MYPT_LT_F32;
+  la.transa = a.transa;
+  la.transb = a.transb;
+  la.m = a.m;
+  la.n = a.n;
+  la.k = a.k;
+  la.lda = a.lda;
+  la.ldb = a.ldb;
+  la.ldd = a.ldd;
+  la.bias = a.bias;
+  la.beta = a.accumulate ? 1.0f : 0.0f;
+  la.epilogue = (int)a.epilogue;
+  la.aux = a.aux;
+  return la;
+}
+
+bool Gemm::try_lt(const GemmArgs& a, cudaStream_t s) {
+  if (!ctx_) return false;
+  std::string why;
+  mypt_lt_gemm_args la = to_lt(a);
+  la.workspace = workspace_;
+  la.workspace_bytes = workspace_bytes_;
+  la.stream = (void*)s;
+  char err[256] = {0};
+  return plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0;
 }
 
 void Gemm::run(const GemmArgs& a, cudaStream_t s) {
   if (a.m <= 0 || a.n <= 0) return;
+  if (a.epilogue == Epilogue::BGradB) throw std::runtime_error("gemm: the bias-gradient epilogue goes through try_lt");
   if (ctx_) {
     std::string why;
-    mypt_lt_gemm_args la;
-    la.d = a.d;
-    la.d_type = a.d_bf16 ? MYPT_LT_BF16 : MYPT_LT_F32;
-    la.a = a.a;
-    la.b = a.b;
-    la.ab_type = a.ab_bf16 ? MYPT_LT_BF16 : MYPT_LT_F32;
-    la.transa = a.transa;
-    la.transb = a.transb;
-    la.m = a.m;
-    la.n = a.n;
-    la.k = a.k;
-    la.lda = a.lda;
-    la.ldb = a.ldb;
-    la.ldd = a.ldd;
-    la.bias = a.bias;
-    la.beta = a.accumulate ? 1.0f : 0.0f;
-    la.epilogue = (int)a.epilogue;
-    la.aux = a.aux;
+    mypt_lt_gemm_args la = to_lt(a);
     la.workspace = workspace_;
     la.workspace_bytes = workspace_bytes_;
     la.stream = (void*)s;
@@ -329,6 +416,12 @@ template <typename T> static constexpr bool is_bf16() { return sizeof(T) == 2; }
 template <typename T>
 void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, int M, int K, int N, cudaStream_t s,
                     Epilogue epi, T* aux) {
+  const bool aligned = ((uintptr_t)inp | (uintptr_t)w) % 16 == 0;
+  if (M >= 1 && M <= kGemvMaxRows && K % 8 == 0 && aligned && epi != Epilogue::DGeluTanh) {
+    gemv_kernel<T><<<ceil_div(N, 8), 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 : 0);
+    CUDA_CHECK_LAUNCH("gemv");
+    return;
+  }
   GemmArgs a;
   a.d = out; a.d_bf16 = is_bf16<T>(); a.a = w; a.b = inp; a.ab_bf16 = is_bf16<T>();
   a.transa = true; a.transb = false; a.m = N; a.n = M; a.k = K; a.lda = K; a.ldb = K; a.ldd = N;
@@ -356,7 +449,38 @@ void linear_backward_weight(Gemm& g, float* dw, const T* dout, const T* inp, int
   g.run(a, s);
 }
 
+namespace {
+__global__ void add_to_kernel(float* dst, const float* src, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) dst[i] += src[i];
+}
+}  // namespace
+
+template <typename T>
+void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
+                                 bool accumulate, float* colsum_scratch, cudaStream_t s) {
+  if (dbias && g.using_cublaslt() && g.bgradb_ok) {
+    GemmArgs a;
+    a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
+    a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
+    a.accumulate = accumulate;
+    a.epilogue = Epilogue::BGradB;
+    float* tmp = g.bias_scratch(N);
+    a.bias = tmp;
+    if (g.try_lt(a, s)) {
+      add_to_kernel<<<ceil_div(N, 256), 256, 0, s>>>(dbias, tmp, N);
+      CUDA_CHECK_LAUNCH("bias gradient (add)");
+      return;
+    }
+    g.bgradb_ok = false;  // the plugin refused: column sums from now on
+  }
+  linear_backward_weight<T>(g, dw, dout, inp, M, K, N, accumulate, s);
+  if (dbias) column_sum<T>(dbias, dout, M, N, true, colsum_scratch, s);
+}
+
 #define INST(T)                                                                                              \
+  template void linear_backward_weight_bias<T>(Gemm&, float*, float*, const T*, const T*, int, int, int, bool, \
+                                               float*, cudaStream_t);                                       \
   template void linear_forward<T>(Gemm&, T*, const T*, const T*, const T*, int, int, int, cudaStream_t,     \
                                   Epilogue, T*);                                                            \
   template void linear_backward_input<T>(Gemm&, T*, const T*, const T*, int, int, int, cudaStream_t,        \

@@ -11,6 +11,7 @@
 //   linear_forward:         out[M, N] = inp[M, K] @ w[N, K]^T (+ bias[N])
 //   linear_backward_input:  dinp[M, K] = dout[M, N] @ w[N, K]
 //   linear_backward_weight: dw[N, K] (=|+=) dout[M, N]^T @ inp[M, K]   (dw fp32)
+//   linear_forward with M <= 4 rows (generation) runs a GEMV kernel instead (weights read once).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -22,7 +23,7 @@
 namespace mypt {
 namespace cuda {
 
-enum class Epilogue { None = 0, GeluTanh = 1, DGeluTanh = 2 };
+enum class Epilogue { None = 0, GeluTanh = 1, DGeluTanh = 2, BGradB = 3 };
 
 struct GemmArgs {
   void* d = nullptr;
@@ -48,6 +49,11 @@ class Gemm {
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
   void run(const GemmArgs& a, cudaStream_t stream);
+  // The cuBLASLt path only: false (nothing launched) where the plugin is absent or refuses the problem.
+  bool try_lt(const GemmArgs& a, cudaStream_t stream);
+  // fp32 scratch of at least n floats owned by this object (the fused bias gradient lands there).
+  float* bias_scratch(int n);
+  bool bgradb_ok = true;  // cleared after the plugin refused a bias-gradient epilogue once
   bool using_cublaslt() const { return ctx_ != nullptr; }
   // Why the plugin is not used ("" when it is).
   const std::string& lt_reason() const { return lt_reason_; }
@@ -57,6 +63,8 @@ class Gemm {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   std::string lt_reason_;
+  float* bias_scratch_ = nullptr;
+  int bias_scratch_n_ = 0;
 };
 
 template <typename T>
@@ -68,6 +76,12 @@ void linear_backward_input(Gemm& g, T* dinp, const T* dout, const T* w, int M, i
 template <typename T>
 void linear_backward_weight(Gemm& g, float* dw, const T* dout, const T* inp, int M, int K, int N,
                             bool accumulate, cudaStream_t s);
+// The same plus dbias[N] += sum over the M rows of dout (fp32): fused into the GEMM as cuBLASLt's
+// bias-gradient epilogue when the plugin takes it, else a deterministic column sum (`colsum_scratch`:
+// colsum_scratch_floats(M, N) floats, layernorm.cuh).
+template <typename T>
+void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
+                                 bool accumulate, float* colsum_scratch, cudaStream_t s);
 
 }  // namespace cuda
 }  // namespace mypt

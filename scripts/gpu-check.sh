@@ -4,7 +4,7 @@
 #                                   checks, compute-sanitizer memcheck + racecheck (small shapes), timings
 #                                   at the ANCHORS.md shapes, then PyTorch's figures for the same shapes
 #   scripts/gpu-check.sh quick      build, checks at small shapes only (no sanitizer, no timings)
-# Environment: BUILD (default build-gpu), MYPT_CUDA_ARCHS (default 90), NODE_HEADERS (folder holding
+# Environment: SKIP_ATTN=1 (no attention check), SANITIZER_TOOLS (default "memcheck racecheck"), BUILD (default build-gpu), MYPT_CUDA_ARCHS (default 90), NODE_HEADERS (folder holding
 # include/ of node-api-headers and node-addon-api/, to build the addon too), ANCHOR_BENCH (path of
 # anchor_bench.py), SKIP_SANITIZER=1, SKIP_TORCH=1, LOG (folder for logs; default $OUT or /tmp).
 # Exit status: 0 when every check passed.
@@ -34,8 +34,17 @@ fi
 "$BUILD/check_cuda_ops" --no-bench >"$LOG/check_cuda_ops.log" 2>&1 || rc=1
 grep -v '^PASS' "$LOG/check_cuda_ops.log"
 "$BUILD/check_cuda_ops" --bench-only 2>&1 | tee "$LOG/bench.log" | grep -E "BENCH|FAIL"
-"$BUILD/check_attention" >"$LOG/check_attention.log" 2>&1 || rc=1
-grep -E "FAIL|CHECKS|^BENCH" "$LOG/check_attention.log" | tail -8
+if [ -z "${SKIP_ATTN:-}" ]; then
+  "$BUILD/check_attention" >"$LOG/check_attention.log" 2>&1 || rc=1
+  grep -E "FAIL|CHECKS|^BENCH" "$LOG/check_attention.log" | tail -8
+fi
+AB=${ANCHOR_BENCH:-}
+[ -n "$AB" ] || for f in .tools/anchor_bench.py ../shared/tools/anchor_bench.py /work/shared/tools/anchor_bench.py; do [ -f "$f" ] && AB=$f && break; done
+if [ -z "${SKIP_TORCH:-}" ] && [ -n "$AB" ] && python3 -c 'import torch' 2>/dev/null; then
+  echo "== PyTorch on the same GPU ($AB) =="
+  PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-240} python3 "$AB" ${TORCH_SUITES:-matmul adam train_eager train_compile} >"$LOG/torch.log" 2>&1
+  grep -vE "^\s*$|Warning|warn" "$LOG/torch.log" | tail -25
+fi
 # The node tests of the CUDA backend (test/gpu), when Node.js is there (NODE_STAGE: a folder holding
 # node.xz and node_modules/, for GPU hosts without Node) and the addon was built.
 if [ -n "${NODE_STAGE:-}" ] && [ -f "$NODE_STAGE/node.xz" ]; then
@@ -52,19 +61,12 @@ if command -v node >/dev/null && [ -f "$BUILD/mypt_native.node" ] && [ -d lib ];
   grep -E "CUDA device|skipping|steps|worst|FAIL|✘|passed, " "$LOG/node-gpu.log" | tail -20
 fi
 if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
-  for tool in memcheck racecheck; do
+  for tool in ${SANITIZER_TOOLS:-memcheck racecheck}; do
     compute-sanitizer --tool $tool --error-exitcode 3 "$BUILD/check_cuda_ops" --quick >"$LOG/sanitizer-$tool.log" 2>&1
     s=$?
     echo "compute-sanitizer $tool on check_cuda_ops --quick: exit $s; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanitizer-$tool.log" | tail -1)"
     [ $s = 0 ] || rc=1
   done
-fi
-AB=${ANCHOR_BENCH:-}
-[ -n "$AB" ] || for f in .tools/anchor_bench.py ../shared/tools/anchor_bench.py /work/shared/tools/anchor_bench.py; do [ -f "$f" ] && AB=$f && break; done
-if [ -z "${SKIP_TORCH:-}" ] && [ -n "$AB" ] && python3 -c 'import torch' 2>/dev/null; then
-  echo "== PyTorch on the same GPU ($AB) =="
-  PYTHONUNBUFFERED=1 python3 "$AB" ${TORCH_SUITES:-matmul adam train_eager train_compile} >"$LOG/torch.log" 2>&1
-  grep -vE "^\s*$|Warning|warn" "$LOG/torch.log" | tail -25
 fi
 echo "gpu-check: $([ $rc = 0 ] && echo ALL PASSED || echo FAILURES)"
 exit $rc

@@ -70,6 +70,7 @@ int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (a->epilogue == MYPT_LT_EPI_GELU_TANH) epi = a->bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
     else if (a->epilogue == MYPT_LT_EPI_DGELU_TANH) epi = CUBLASLT_EPILOGUE_DGELU;
+    else if (a->epilogue == MYPT_LT_EPI_BGRADB) epi = CUBLASLT_EPILOGUE_BGRADB;
     else if (a->bias) epi = CUBLASLT_EPILOGUE_BIAS;
     LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
@@ -79,7 +80,7 @@ int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
       LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &a->bias, sizeof(a->bias)));
       LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &dt, sizeof(dt)));
     }
-    if (a->epilogue != MYPT_LT_EPI_NONE) {
+    if (a->epilogue == MYPT_LT_EPI_GELU_TANH || a->epilogue == MYPT_LT_EPI_DGELU_TANH) {
       int64_t ldaux = a->ldd;
       LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &a->aux, sizeof(a->aux)));
       LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldaux, sizeof(ldaux)));
