@@ -9,23 +9,10 @@ namespace cuda {
 
 namespace {
 
-template <typename T>
-__global__ void __launch_bounds__(512) crossentropy_kernel(float* losses, T* logits, const int32_t* targets, int V,
-                                                           float dloss, int write_grad) {
+// Merges every thread's (running max m, sum of exp(x - m)) into the row's (M, S), the same on all
+// threads: across the warp by shuffles, then across warps in warp order. Contains __syncthreads.
+__device__ __forceinline__ void block_merge_max_sum(float m, float s, float& M, float& S) {
   __shared__ float sh_m[32], sh_s[32];
-  const int64_t row = blockIdx.x;
-  T* x = logits + row * V;
-  float m = -INFINITY, s = 0.0f;
-  for (int i = threadIdx.x; i < V; i += blockDim.x) {
-    const float v = to_f(x[i]);
-    if (v > m) {
-      s = s * expf(m - v) + 1.0f;
-      m = v;
-    } else {
-      s += expf(v - m);
-    }
-  }
-  // merge (m, s) across the warp, then across warps
   for (int o = 16; o > 0; o >>= 1) {
     const float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
     const float mm = fmaxf(m, m2);
@@ -38,10 +25,29 @@ __global__ void __launch_bounds__(512) crossentropy_kernel(float* losses, T* log
     sh_s[warp] = s;
   }
   __syncthreads();
-  float M = -INFINITY;
+  M = -INFINITY;
   for (int w = 0; w < nw; w++) M = fmaxf(M, sh_m[w]);
-  float S = 0.0f;
+  S = 0.0f;
   for (int w = 0; w < nw; w++) S += sh_m[w] == -INFINITY ? 0.0f : sh_s[w] * expf(sh_m[w] - M);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(512) crossentropy_kernel(float* losses, T* logits, const int32_t* targets, int V,
+                                                           float dloss, int write_grad) {
+  const int64_t row = blockIdx.x;
+  T* x = logits + row * V;
+  float m = -INFINITY, s = 0.0f;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    const float v = to_f(x[i]);
+    if (v > m) {
+      s = s * expf(m - v) + 1.0f;
+      m = v;
+    } else {
+      s += expf(v - m);
+    }
+  }
+  float M, S;
+  block_merge_max_sum(m, s, M, S);
   const int tgt = targets[row];
   const float lse = M + logf(S);
   __syncthreads();  // everyone has read x[tgt] below before any gradient overwrites it
@@ -57,43 +63,16 @@ __global__ void __launch_bounds__(512) crossentropy_kernel(float* losses, T* log
 }
 
 // Vectorized variant for V % 8 == 0 (16-byte aligned rows): 8 logits per load; same math.
-__device__ __forceinline__ void ld8(float (&r)[8], const bf16* p) {
-  const uint4 u = *(const uint4*)p;
-  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    const float2 f = __bfloat1622float2(h[k]);
-    r[2 * k] = f.x;
-    r[2 * k + 1] = f.y;
-  }
-}
-__device__ __forceinline__ void ld8(float (&r)[8], const float* p) {
-  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
-  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
-}
-__device__ __forceinline__ void st8(bf16* p, const float (&r)[8]) {
-  uint4 u;
-  __nv_bfloat162* h = (__nv_bfloat162*)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(r[2 * k], r[2 * k + 1]);
-  *(uint4*)p = u;
-}
-__device__ __forceinline__ void st8(float* p, const float (&r)[8]) {
-  *(float4*)p = make_float4(r[0], r[1], r[2], r[3]);
-  *(float4*)(p + 4) = make_float4(r[4], r[5], r[6], r[7]);
-}
-
 template <typename T>
 __global__ void __launch_bounds__(512) crossentropy_vec8_kernel(float* losses, T* logits, const int32_t* targets, int V,
                                                                 float dloss, int write_grad) {
-  __shared__ float sh_m[32], sh_s[32];
   const int64_t row = blockIdx.x;
   T* x = logits + row * V;
   const int V8 = V / 8;
   float m = -INFINITY, s = 0.0f;
   for (int q = threadIdx.x; q < V8; q += blockDim.x) {
     float v[8];
-    ld8(v, x + 8 * q);
+    load8(v, x + 8 * q);
     float mx = v[0];
 #pragma unroll
     for (int e = 1; e < 8; e++) mx = fmaxf(mx, v[e]);
@@ -104,22 +83,8 @@ __global__ void __launch_bounds__(512) crossentropy_vec8_kernel(float* losses, T
     s = (m == -INFINITY ? 0.0f : s * expf(m - mn)) + acc;
     m = mn;
   }
-  for (int o = 16; o > 0; o >>= 1) {
-    const float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
-    const float mm = fmaxf(m, m2);
-    s = (m == -INFINITY ? 0.0f : s * expf(m - mm)) + (m2 == -INFINITY ? 0.0f : s2 * expf(m2 - mm));
-    m = mm;
-  }
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  if (lane == 0) {
-    sh_m[warp] = m;
-    sh_s[warp] = s;
-  }
-  __syncthreads();
-  float M = -INFINITY;
-  for (int w = 0; w < nw; w++) M = fmaxf(M, sh_m[w]);
-  float S = 0.0f;
-  for (int w = 0; w < nw; w++) S += sh_m[w] == -INFINITY ? 0.0f : sh_s[w] * expf(sh_m[w] - M);
+  float M, S;
+  block_merge_max_sum(m, s, M, S);
   const int tgt = targets[row];
   const float xt = to_f(x[tgt]);
   if (threadIdx.x == 0) losses[row] = M + logf(S) - xt;
@@ -128,10 +93,10 @@ __global__ void __launch_bounds__(512) crossentropy_vec8_kernel(float* losses, T
   const float inv = 1.0f / S;
   for (int q = threadIdx.x; q < V8; q += blockDim.x) {
     float v[8];
-    ld8(v, x + 8 * q);
+    load8(v, x + 8 * q);
 #pragma unroll
     for (int e = 0; e < 8; e++) v[e] = (expf(v[e] - M) * inv - (8 * q + e == tgt ? 1.0f : 0.0f)) * dloss;
-    st8(x + 8 * q, v);
+    store8(x + 8 * q, v);
   }
 }
 

@@ -205,21 +205,6 @@ void launch_builtin(const GemmArgs& a, cudaStream_t s) {
 // optional GELU-tanh (pre-activation to aux). Needs K % 8 == 0 and 16-byte aligned operands.
 constexpr int kGemvMaxRows = 4;
 
-__device__ __forceinline__ void gv_load8(float (&r)[8], const bf16* p) {
-  const uint4 u = *(const uint4*)p;
-  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    const float2 f = __bfloat1622float2(h[k]);
-    r[2 * k] = f.x;
-    r[2 * k + 1] = f.y;
-  }
-}
-__device__ __forceinline__ void gv_load8(float (&r)[8], const float* p) {
-  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
-  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
-}
-
 template <typename T>
 __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
                                                    int K, int N, int gelu) {
@@ -230,12 +215,12 @@ __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp,
   const T* wr = w + (int64_t)n * K;
   for (int k = lane * 8; k < K; k += 256) {
     float wv[8];
-    gv_load8(wv, wr + k);
+    load8(wv, wr + k);
 #pragma unroll
     for (int m = 0; m < kGemvMaxRows; m++) {
       if (m >= M) break;
       float xv[8];
-      gv_load8(xv, inp + (int64_t)m * K + k);
+      load8(xv, inp + (int64_t)m * K + k);
 #pragma unroll
       for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
     }

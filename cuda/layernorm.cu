@@ -59,33 +59,6 @@ __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* me
   }
 }
 
-// 8 consecutive values as fp32 (16-byte loads for bf16, two for fp32). p must be 16-byte aligned.
-__device__ __forceinline__ void load8(float (&r)[8], const bf16* p) {
-  const uint4 u = *(const uint4*)p;
-  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    const float2 f = __bfloat1622float2(h[k]);
-    r[2 * k] = f.x;
-    r[2 * k + 1] = f.y;
-  }
-}
-__device__ __forceinline__ void load8(float (&r)[8], const float* p) {
-  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
-  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
-}
-__device__ __forceinline__ void store8(bf16* p, const float (&r)[8]) {
-  uint4 u;
-  __nv_bfloat162* h = (__nv_bfloat162*)&u;
-#pragma unroll
-  for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(r[2 * k], r[2 * k + 1]);
-  *(uint4*)p = u;
-}
-__device__ __forceinline__ void store8(float* p, const float (&r)[8]) {
-  *(float4*)p = make_float4(r[0], r[1], r[2], r[3]);
-  *(float4*)(p + 4) = make_float4(r[4], r[5], r[6], r[7]);
-}
-
 // Fused LayerNorm backward for C % 8 == 0 and C <= 256 * NCH: a warp per row (rows strided over a fixed
 // grid), lane l owning columns 8l + 256k, k < NCH, for every row it visits, so the parameter gradients
 // accumulate in registers; per block the warps' sums are added in warp order into partial[block][C]
