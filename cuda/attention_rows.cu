@@ -27,6 +27,29 @@ __device__ __forceinline__ float dot(const float (&a)[E], const float (&b)[E]) {
   return warp_sum(s);
 }
 
+// The online softmax of one query over keys j0, j0 + step, ... < nk: running max m, sum l and the
+// weighted value sum acc (dropout on the weights, counter cbase + j).
+template <int E, typename T>
+__device__ __forceinline__ void attend_keys(const AttnView<T>& vw, int b, int h, int hs, int lane, int j0, int step,
+                                            int nk, const float (&q)[E], float scale, float p, float ks,
+                                            uint64_t seed, uint64_t cbase, float (&acc)[E], float& m, float& l) {
+  for (int j = j0; j < nk; j += step) {
+    float kv[E], vv[E];
+    load_vec<E>(kv, vw.k + b * vw.k_bs + (int64_t)j * vw.k_rs + h * hs, hs, lane);
+    load_vec<E>(vv, vw.v + b * vw.v_bs + (int64_t)j * vw.v_rs + h * hs, hs, lane);
+    const float sc = dot<E>(q, kv) * scale;
+    const float mn = fmaxf(m, sc);
+    const float corr = expf(m - mn);
+    const float e_ = expf(sc - mn);
+    l = l * corr + e_;
+    m = mn;
+    float wgt = e_;
+    if (p > 0.0f) wgt = dropout_keep(seed, cbase + j, p) ? e_ * ks : 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; e++) acc[e] = acc[e] * corr + wgt * vv[e];
+  }
+}
+
 template <int E, typename T>
 __global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq, int H, int hs, int pos0,
                                          float scale, float p, uint64_t seed, const int32_t* pos_dev) {
@@ -45,21 +68,7 @@ __global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int 
   const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
   float m = -INFINITY, l = 0.0f;
   const int nk = pos0 + i + 1;
-  for (int j = 0; j < nk; j++) {
-    float kv[E];
-    load_vec<E>(kv, vw.k + b * vw.k_bs + (int64_t)j * vw.k_rs + h * hs, hs, lane);
-    const float sc = dot<E>(q, kv) * scale;
-    const float mn = fmaxf(m, sc);
-    const float corr = expf(m - mn);
-    const float e_ = expf(sc - mn);
-    l = l * corr + e_;
-    m = mn;
-    float wgt = e_;
-    if (p > 0.0f) wgt = dropout_keep(seed, cbase + j, p) ? e_ * ks : 0.0f;
-    load_vec<E>(kv, vw.v + b * vw.v_bs + (int64_t)j * vw.v_rs + h * hs, hs, lane);
-#pragma unroll
-    for (int e = 0; e < E; e++) acc[e] = acc[e] * corr + wgt * kv[e];
-  }
+  attend_keys<E, T>(vw, b, h, hs, lane, 0, 1, nk, q, scale, p, ks, seed, cbase, acc, m, l);
   const float inv = 1.0f / l;
   T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
 #pragma unroll
@@ -94,21 +103,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
   const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
   float m = -INFINITY, l = 0.0f;
   const int nk = pos0 + i + 1;
-  for (int j = warp; j < nk; j += kSplitWarps) {
-    float kv[E], vv[E];
-    load_vec<E>(kv, vw.k + b * vw.k_bs + (int64_t)j * vw.k_rs + h * hs, hs, lane);
-    load_vec<E>(vv, vw.v + b * vw.v_bs + (int64_t)j * vw.v_rs + h * hs, hs, lane);
-    const float sc = dot<E>(q, kv) * scale;
-    const float mn = fmaxf(m, sc);
-    const float corr = expf(m - mn);
-    const float e_ = expf(sc - mn);
-    l = l * corr + e_;
-    m = mn;
-    float wgt = e_;
-    if (p > 0.0f) wgt = dropout_keep(seed, cbase + j, p) ? e_ * ks : 0.0f;
-#pragma unroll
-    for (int e = 0; e < E; e++) acc[e] = acc[e] * corr + wgt * vv[e];
-  }
+  attend_keys<E, T>(vw, b, h, hs, lane, warp, kSplitWarps, nk, q, scale, p, ks, seed, cbase, acc, m, l);
   if (lane == 0) {
     sm_m[warp] = m;
     sm_l[warp] = l;
