@@ -14,9 +14,10 @@ import { dictKeys, isDictLike, pyNumber } from './layouts/common';
 import { PyObject } from './torch';
 import { LECTURE_FILE, isLectureDict, lectureStepOf, readLecture } from './lecture';
 import { findLegacyFile, isMyptLegacy, readMyptLegacy } from './mypt-legacy';
-import { isBundle, readBundleMeta } from './mypt-bundle';
+import { findBundle, isBundle, readBundleMeta } from './mypt-bundle';
 import { isNanogpt, readNanogpt } from './nanogpt';
 import { loadTorchSync } from './torch';
+import { isSection5Dict, readSection5Sync, section5FileFor } from './section5-detect';
 
 export type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './detected';
 
@@ -28,7 +29,9 @@ const BUNDLE_FILES = ['model.pt', 'config.json', 'optimizer.pt', 'tokenizer.json
 
 /** The checkpoint a folder holds: a bundle folder or a file; undefined when nothing recognisable is there. */
 export function findInFolder(dir: string): { kind: 'bundle' | 'file'; path: string } | undefined {
-  if (isBundle(dir)) return { kind: 'bundle', path: dir };
+  const bundle = findBundle(dir); // the folder, or the sibling an interrupted save left
+  if (bundle) return { kind: 'bundle', path: bundle };
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
   const legacy = findLegacyFile(dir);
   if (legacy) return { kind: 'file', path: legacy };
   for (const name of ['ckpt.pt', 'pytorch_model.bin', 'model.safetensors']) {
@@ -56,8 +59,10 @@ export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'che
     if (found) return found;
     throw new MyptError('E_NO_CHECKPOINT', `no checkpoint at ${target} (looked for ${LOOKED_FOR.join(', ')})`);
   }
+  const pairFile = section5FileFor(target);   // the base name of a separated pair
+  if (pairFile) return { kind: 'file', path: pairFile };
   const dir = path.join(opts.checkpointsDir ?? 'checkpoints', target);
-  const found = fs.existsSync(dir) && fs.statSync(dir).isDirectory() ? findInFolder(dir) : undefined;
+  const found = findInFolder(dir);
   if (found) return found;
   throw new MyptError(
     'E_NO_CHECKPOINT',
@@ -102,6 +107,7 @@ export function readBundle(dir: string, opts: DetectOptions = {}): DetectedCheck
 
 /** Recognises a loaded .pt value. */
 function readTorchValue(file: string, v: unknown, opts: DetectOptions): DetectedCheckpoint {
+  if (isSection5Dict(v)) return readSection5Sync(file, opts);
   if (isMyptLegacy(v)) return readMyptLegacy(file, v as Map<unknown, unknown>, opts);
   if (isNanogpt(v)) return readNanogpt(file, v as Map<unknown, unknown>, opts);
   if (isLectureDict(v)) return readLecture(file, v as Map<unknown, unknown>, opts);
@@ -217,6 +223,7 @@ export function formatOf(target: string, opts: Pick<DetectOptions, 'checkpointsD
   if (where.kind === 'bundle') return { format: 'mypt-bundle', path: where.path };
   if (where.path.endsWith('.safetensors')) return { format: 'safetensors', path: where.path };
   const v = loadTorchSync(where.path);
+  if (isSection5Dict(v)) return { format: readSection5Sync(where.path).format, path: where.path };
   const format: CheckpointFormat = isMyptLegacy(v) ? 'mypt-legacy' : isNanogpt(v) ? 'nanogpt' : isLectureDict(v) ? 'lecture'
     : v instanceof Map && layoutOf(v as Map<string, unknown>) === 'hf-gpt2' ? 'hf-gpt2' : 'state-dict';
   return { format, path: where.path };
