@@ -125,8 +125,12 @@ MYPT_CLONES void head_decode(float* o, const float* q, const float* kc, const fl
   float m = -INFINITY;
   for (int j = 0; j <= last; j++) {
     const float* k = kc + (int64_t)j * C;
-    float a = 0.0f;
-    for (int d = 0; d < hs; d++) a += q[d] * k[d];
+    float lane[16] = {0}, a = 0.0f;  // 16 lanes: a vectorisable dot product
+    int d = 0;
+    for (; d + 16 <= hs; d += 16)
+      for (int l = 0; l < 16; l++) lane[l] += q[d + l] * k[d + l];
+    for (; d < hs; d++) a += q[d] * k[d];
+    for (int l = 0; l < 16; l++) a += lane[l];
     s[j] = a * scale;
     m = std::max(m, s[j]);
   }
@@ -140,6 +144,7 @@ MYPT_CLONES void head_decode(float* o, const float* q, const float* kc, const fl
   for (int j = 0; j <= last; j++) {
     const float pj = s[j] * inv;
     const float* v = vc + (int64_t)j * C;
+#pragma GCC ivdep
     for (int d = 0; d < hs; d++) o[d] += pj * v[d];
   }
 }
