@@ -9,7 +9,7 @@ const { spawnSync, spawn } = require('child_process');
 const { loadBundle } = require('../lib/checkpoint/mypt-bundle');
 const { canonicalToMypt } = require('../lib/checkpoint/layouts/mypt');
 const { createModel } = require('../lib/model');
-const { train, loadModel, generate, getModelInfo } = require('../lib');
+const { train, loadModel, generate, generateStream, getModelInfo } = require('../lib');
 
 const FIX = path.join(__dirname, 'fixtures', 'mypt_bundle');
 const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
@@ -25,12 +25,21 @@ const relErr = (a, b) => {
 test("a bundle MyPT made loads here and gives PyTorch's logits", async () => {
   const m = await loadModel(FIX);
   try {
-    const r = await m.model.forward(expected.tokens);
+    const r = await m.forward(expected.tokens);
     assert.equal(r.shape, expected.logits_shape);
     const e = relErr(r.logits, expected.logits);
     assert.ok(e < 1e-5, `relative error ${e}`);
     assert.is(m.tokenizer.kind, 'char');
-    assert.is(m.tokenizer.decode(expected.tokens[0]), 'First Ci');
+    assert.is(m.decode(expected.tokens[0]), 'First Ci');
+    assert.is(m.checkpoint.format, 'mypt-bundle');
+    assert.is(m.checkpoint.step, 2);
+    // text in -> new text out; ids in -> new ids out; the stream yields the same text
+    const text = await m.generate('ROMEO', { max_new_tokens: 25, seed: 11 });
+    const ids = await m.generate(m.encode('ROMEO'), { max_new_tokens: 25, seed: 11 });
+    assert.is(m.decode(ids), text);
+    let streamed = '';
+    for await (const piece of m.generateStream('ROMEO', { max_new_tokens: 25, seed: 11 })) streamed += piece;
+    assert.is(streamed, text);
   } finally {
     m.dispose();
   }
@@ -239,6 +248,9 @@ test('API: generate() and getModelInfo() on a bundle; same seed gives the same t
   const b = await generate({ checkpoint: FIX, prompt: 'ROMEO', max_new_tokens: 30, seed: 3 });
   assert.is(a, b);
   assert.is(a.length, 30);
+  let s = '';
+  for await (const piece of generateStream({ checkpoint: FIX, prompt: 'ROMEO', max_new_tokens: 30, seed: 3 })) s += piece;
+  assert.is(s, a);
   const info = await getModelInfo(FIX);
   assert.is(info.training.step, 2);
   assert.is(info.num_params, Object.values((await loadBundle(FIX)).params).reduce((n, t) => n + t.data.length, 0));
