@@ -6,7 +6,8 @@
 //   for k: C[i][j..j+NR) += A[i][k] * B[k][j..j+NR)   (one broadcast, NR/W vector FMAs per row)
 // A is read in place when one of its strides is 1 (activations, and their transposes in the weight
 // gradient); only other layouts are packed. Rows past the edge of C read the last valid row of A
-// (never out of bounds) and are dropped.
+// (never out of bounds) and are dropped. B is read in place when its rows are contiguous (every full
+// panel of NR columns); only a last partial panel, or other layouts, are packed.
 // The micro-kernel is compiled three times (AVX-512, AVX2+FMA, SSE) and picked once at run time.
 #include "gemm.h"
 
@@ -34,7 +35,10 @@ struct Tile {
   const float* a;  // A at (tile row 0, k0); packed: the tile's first panel
   int64_t lda;
   int mode;
-  const float* Bp;  // the tile's first B panel
+  const float* Bd;  // B at (k0, 0) when read in place (row stride ldb), else null
+  int64_t ldb, nfull;  // in place: the panels [0, nfull) are read from Bd
+  const float* Bp;     // packed panels ([kc][NR] each): all of them, or those from nfull on
+  int64_t q0;          // the tile's first panel
   int64_t mc, nc, kc;
   bool acc;
 };
@@ -43,8 +47,8 @@ using TileFn = void (*)(const Tile&);
 // C[mr, nr] (=|+=) A[mr, kc] @ Bp[kc][NR], register-blocked; edges go through a small buffer.
 template <int W, int MR, int NV, int MODE>
 static inline __attribute__((always_inline)) void micro(float* C, int64_t ldc, const float* a, int64_t lda,
-                                                        const float* bp, int64_t kc, int64_t mr, int64_t nr,
-                                                        bool acc) {
+                                                        const float* bp, int64_t ldb, int64_t kc, int64_t mr,
+                                                        int64_t nr, bool acc) {
   typedef float vec __attribute__((vector_size(W * 4)));
   typedef float uvec __attribute__((vector_size(W * 4), aligned(4)));
   constexpr int NR = W * NV;
@@ -62,7 +66,7 @@ static inline __attribute__((always_inline)) void micro(float* C, int64_t ldc, c
   for (int64_t k = 0; k < kc; k++) {
     vec b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) b[v] = *(const vec*)(bp + k * NR + v * W);
+    for (int v = 0; v < NV; v++) b[v] = *(const uvec*)(bp + k * ldb + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
       const float x = MODE == kPacked ? a[k * MR + i] : MODE == kRows ? row[i][k] : row[i][k * lda];
@@ -91,12 +95,17 @@ static inline __attribute__((always_inline)) void micro(float* C, int64_t ldc, c
 template <int W, int MR, int NV, int MODE>
 static inline __attribute__((always_inline)) void tile_mode(const Tile& t) {
   constexpr int NR = W * NV;
-  for (int64_t j = 0; j < t.nc; j += NR)
+  for (int64_t j = 0; j < t.nc; j += NR) {
+    const int64_t q = t.q0 + j / NR;
+    const bool direct = t.Bd && q < t.nfull;
+    const float* bp = direct ? t.Bd + q * NR : t.Bp + (q - (t.Bd ? t.nfull : 0)) * t.kc * NR;
+    const int64_t ldb = direct ? t.ldb : NR;
     for (int64_t i = 0; i < t.mc; i += MR) {
       const float* a = MODE == kPacked ? t.a + (i / MR) * t.kc * MR : MODE == kRows ? t.a + i * t.lda : t.a + i;
-      micro<W, MR, NV, MODE>(t.C + i * t.ldc + j, t.ldc, a, t.lda, t.Bp + (j / NR) * t.kc * NR, t.kc,
-                             std::min<int64_t>(MR, t.mc - i), std::min<int64_t>(NR, t.nc - j), t.acc);
+      micro<W, MR, NV, MODE>(t.C + i * t.ldc + j, t.ldc, a, t.lda, bp, ldb, t.kc, std::min<int64_t>(MR, t.mc - i),
+                             std::min<int64_t>(NR, t.nc - j), t.acc);
     }
+  }
 }
 
 template <int W, int MR, int NV>
@@ -191,9 +200,11 @@ void gemm(float* C, int64_t ldc, MatView A, MatView B, int64_t M, int64_t N, int
   const int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
   const int64_t kcmax = std::min(K, KC);
   const int mode = A.cs == 1 ? kRows : A.rs == 1 ? kCols : kPacked;
+  const bool bdirect = B.cs == 1;
+  const int64_t nfull = bdirect ? N / NR : 0;  // panels read in place
   static thread_local Scratch sa, sb;
   float* Ap = mode == kPacked ? sa.get(mp * MR * kcmax) : nullptr;
-  float* Bp = sb.get(np * NR * kcmax);
+  float* Bp = sb.get((np - nfull) * NR * kcmax + 16);
 
   // tiles of mcp A panels by ncp B panels; split until every thread has a few
   int64_t mcp = std::max<int64_t>(1, std::min(mp, MC / MR)), ncp = std::min(np, NC / NR);
@@ -210,11 +221,11 @@ void gemm(float* C, int64_t ldc, MatView A, MatView B, int64_t M, int64_t N, int
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min(KC, K - k0);
     const MatView Bt{B.p, B.cs, B.rs};  // B^T(j, k) = B(k, j)
-    const int64_t npack = np + (mode == kPacked ? mp : 0);
+    const int64_t nb = np - nfull, npack = nb + (mode == kPacked ? mp : 0);
     parallel_for(npack, 8, [&](int64_t b, int64_t e) {
       for (int64_t q = b; q < e; q++) {
-        if (q < np) pack_panel(Bp + q * kc * NR, Bt, q * NR, N, k0, kc, NR);
-        else pack_panel(Ap + (q - np) * kc * MR, A, (q - np) * MR, M, k0, kc, MR);
+        if (q < nb) pack_panel(Bp + q * kc * NR, Bt, (nfull + q) * NR, N, k0, kc, NR);
+        else pack_panel(Ap + (q - nb) * kc * MR, A, (q - nb) * MR, M, k0, kc, MR);
       }
     });
     const bool acc = accumulate || k0 > 0;
@@ -226,7 +237,11 @@ void gemm(float* C, int64_t ldc, MatView A, MatView B, int64_t M, int64_t N, int
       tl.mode = mode;
       tl.lda = mode == kRows ? A.rs : A.cs;
       tl.a = mode == kPacked ? Ap + (i0 / MR) * kc * MR : A.p + i0 * A.rs + k0 * A.cs;
-      tl.Bp = Bp + (j0 / NR) * kc * NR;
+      tl.Bd = bdirect ? B.p + k0 * B.rs : nullptr;
+      tl.ldb = B.rs;
+      tl.nfull = nfull;
+      tl.Bp = Bp;
+      tl.q0 = j0 / NR;
       tl.mc = std::min(mcp * MR, M - i0);
       tl.nc = std::min(ncp * NR, N - j0);
       tl.kc = kc;
