@@ -3,13 +3,13 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
 const m = require('../lib');
+const { tempDir } = require('./torch.helpers');
 const { ZipWriter } = require('../lib/checkpoint/torch/zip-write');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bad-'));
+const tmp = tempDir('mypt-bad-');
 const fixtures = path.join(__dirname, 'fixtures', 'torch');
 let n = 0;
 
@@ -81,6 +81,10 @@ test('not a checkpoint: empty, random bytes, text', () => {
   expectBad(writeRaw(Buffer.alloc(0)), /too short/);
   expectBad(writeRaw(Buffer.from('hello world, not a checkpoint')), /neither a zip archive nor a legacy torch file/);
   expectBad(writeRaw(Buffer.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3])), /truncated zip|end of central directory/);
+  const tar = Buffer.alloc(1024);
+  tar.write('tensors', 0);
+  tar.write('ustar', 257);
+  expectBad(writeRaw(tar), /tar-based torch format/);
 });
 
 test('truncated files at every length fail cleanly (zip, legacy, safetensors)', () => {

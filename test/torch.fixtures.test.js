@@ -3,11 +3,10 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const m = require('../lib');
-const { matches, describe } = require('./torch.helpers');
+const { matches, describe, tempDir } = require('./torch.helpers');
 
 const dir = path.join(__dirname, 'fixtures', 'torch');
 const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8'));
@@ -143,7 +142,7 @@ if (!torchOk) console.log('  skipping the PyTorch round trip: /usr/bin/python3 c
 (torchOk ? test : test.skip)('PyTorch reads back exactly what it wrote after a load + save here (torch.load weights_only)', () => {
   // MYPT_KEEP_ROUNDTRIP=DIR keeps the files (to run the check with another PyTorch, e.g. 2.x)
   const keep = process.env.MYPT_KEEP_ROUNDTRIP;
-  const out = keep ? (fs.mkdirSync(keep, { recursive: true }), keep) : fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-rt-'));
+  const out = keep ? (fs.mkdirSync(keep, { recursive: true }), keep) : tempDir('mypt-rt-');
   try {
     for (const name of ROUND_TRIP) {
       const v = m.loadTorchSync(path.join(dir, `${name}.pt`), { keepFloatType: true });

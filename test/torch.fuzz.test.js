@@ -8,12 +8,12 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const m = require('../lib');
+const { tempDir } = require('./torch.helpers');
 const { ZipWriter } = require('../lib/checkpoint/torch/zip-write');
 const { ZipArchive } = require('../lib/checkpoint/torch/zip-read');
 
 const fixtures = path.join(__dirname, 'fixtures', 'torch');
-// tmpfs when there is one: ext4 flushes a file truncated and rewritten thousands of times
-const tmp = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'mypt-fuzz-'));
+const tmp = tempDir('mypt-fuzz-');           // tmpfs when there is one: ext4 flushes a file truncated and rewritten thousands of times
 const SEED = Number(process.env.MYPT_FUZZ_SEED || 20261123);
 const ROUNDS = Number(process.env.MYPT_FUZZ_ROUNDS || 600);
 

@@ -2,12 +2,12 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const m = require('../lib');
+const { tempDir } = require('./torch.helpers');
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-torch-'));
+const tmp = tempDir('mypt-torch-');
 const f = (name) => path.join(tmp, name);
 
 test('state_dict of float32 / bfloat16 / int64 tensors round-trips, order and key types kept', () => {
@@ -48,6 +48,18 @@ test('tensors sharing one typed array share one storage after a round trip', () 
   const o2 = m.loadTorchSync(f('tied2.pt'));
   assert.is(o2.get('wte').storage, o2.get('head').storage);
   assert.equal(Array.from(o2.get('head').data), [1, 2, 3, 4, 5, 6]);
+});
+
+test('an object held many times is written once (memo), keeping identity and linear size', () => {
+  let x = [1, 'a'];
+  for (let i = 0; i < 60; i++) x = [x, x];                // 2^60 paths, 61 objects
+  const w = { dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) };
+  m.saveTorchSync(f('dag.pt'), { x, t: m.PyTuple.make(x, w), w });
+  assert.ok(fs.statSync(f('dag.pt')).size < 4096);
+  const o = m.loadTorchSync(f('dag.pt'));
+  assert.is(o.get('x')[0], o.get('x')[1]);
+  assert.is(o.get('t')[0], o.get('x'));
+  assert.is(o.get('t')[1], o.get('w'));
 });
 
 test('a wrong data class or length is refused with E_BAD_ARGUMENT naming the key', () => {

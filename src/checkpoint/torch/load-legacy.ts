@@ -51,6 +51,9 @@ function parseLegacy(path: string, stamp: FileStamp, buf: Buffer, complete: bool
   const strict = !!opts.strict;
   const plain = context(path, true, () => bad(path, 'unexpected persistent id in the legacy header'));
   const at = (pos: number) => new Unpickler(buf, pos, plain, complete);
+  if (buf.length > 262 && buf.toString('latin1', 257, 262) === 'ustar') {
+    bad(path, 'a tar archive: the tar-based torch format (PyTorch < 0.4) is not supported; re-save it with a newer PyTorch');
+  }
   const u1 = at(0);
   let magic: unknown;
   try {

@@ -4,8 +4,11 @@
 
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { constants } from 'buffer';
 import { MyptError } from '../../errors';
 import { DType, dtypeSize } from '../tensor';
+
+const MAX_LENGTH = constants.MAX_LENGTH;
 
 export interface ByteSource {
   readonly byteLength: number;
@@ -15,6 +18,9 @@ export interface ByteSource {
 
 /** Fresh, 8-byte aligned buffer (its own ArrayBuffer, so any typed array can view it). */
 export function freshBuffer(n: number, where: string): Buffer {
+  if (n > MAX_LENGTH) {
+    throw new MyptError('E_BAD_FILE', `${where}: a tensor of ${n} bytes is larger than one Node.js buffer can hold (${MAX_LENGTH})`);
+  }
   try {
     return Buffer.allocUnsafeSlow(n);
   } catch {
