@@ -36,3 +36,5 @@ export { convert, planConversions } from './convert';
 export type { ConvertOptions, ConversionPlan, ConversionResult } from './convert';
 export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDict, optimizerToCanonical, layoutOf, layoutForConfig } from './checkpoint/layouts';
 export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
+export { openCheckpoint, tokenizerOf } from './checkpoint/open';
+export type { OpenedCheckpoint } from './checkpoint/open';

@@ -244,4 +244,24 @@ test('other containers of a known state_dict: unified {model, optimizer, global_
   fs.rmSync(dir, { recursive: true });
 });
 
+test('openCheckpoint: a runnable model + tokenizer from a nanoGPT file; resumable with optimizer: true; clear error without a vocabulary', async () => {
+  if (noEngine) return;
+  const { openCheckpoint } = require('../lib/checkpoint/open');
+  const o = await openCheckpoint(path.join(F, 'nanogpt/out-shakespeare-char/ckpt.pt'), { optimizer: true });
+  try {
+    assert.is(o.tokenizer.kind, 'char');
+    assert.equal(o.tokenizer.encode('First'), [...'First'].map((c) => L['nanogpt/chars'].indexOf(c)));
+    const ref = L['nanogpt/out-shakespeare-char'];
+    assert.ok(rel((await o.model.forward(ref.tokens)).logits, ref.logits) <= 1e-5);
+    assert.is(o.model.getOptimizerState().step, 3);
+    assert.not.ok('params' in o.checkpoint);
+  } finally {
+    o.model.dispose();
+  }
+  let err;
+  try { await openCheckpoint(path.join(F, 'nanogpt/out-plain')); } catch (e) { err = e; }
+  assert.is(err && err.code, 'E_TOKENIZER');
+  assert.match(err.message, /no meta\.pkl with the character vocabulary/);
+});
+
 test.run();

@@ -152,17 +152,6 @@ export function rows(m: Float32Array, cols: number, r0: number, n: number): Floa
   return m.slice(r0 * cols, (r0 + n) * cols);
 }
 
-/** Row-wise concatenation of row-major blocks with the same column count. */
-export function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Transpose of a row-major [r, c] matrix (HF Conv1D stores [in, out]). */
 export function transpose(m: Float32Array, r: number, c: number): Float32Array {
   const out = new Float32Array(r * c);

@@ -8,18 +8,9 @@ import {
 } from './lecture-family';
 import { isMyptFused } from './mypt-fused';
 
-/** MyPT's config.json (and the `config` of a legacy file): the 9 keys, in MyPT's order. */
-export interface MyptConfigJson {
-  batch_size: number;
-  block_size: number;
-  vocab_size: number;
-  n_embd: number;
-  n_head: number;
-  n_layer: number;
-  dropout: number;
-  bias: boolean;
-  device: string;
-}
+/** MyPT's config.json (and the `config` of a legacy file): its 9 keys (mypt-json.ts reads and writes it). */
+export type { MyptConfigJson } from '../mypt-json';
+import type { MyptConfigJson } from '../mypt-json';
 
 /** The ModelConfig (contracts A) of the MyPT architecture with these sizes. */
 export interface MyptModelConfig {
@@ -50,21 +41,6 @@ export function myptModelConfig(
     vocab_size: s.vocab_size, block_size: s.block_size, n_layer: s.n_layer, n_head: s.n_head, n_embd: s.n_embd,
     dropout: s.dropout ?? 0, bias, arch: 'mypt', activation, qkv_bias: bias,
     proj_bias: true, mlp_bias: true, ln_bias: true, tied_head: false, head_bias: true, attn_scale: 'head',
-  };
-}
-
-/** MyPT's config.json for a model config (MyPT's key order; batch_size and device are records only). */
-export function myptConfigJson(c: LayoutConfig & { dropout?: number }, extra: { batch_size?: number; device?: string } = {}): MyptConfigJson {
-  return {
-    batch_size: extra.batch_size ?? 32,
-    block_size: c.block_size,
-    vocab_size: c.vocab_size,
-    n_embd: c.n_embd,
-    n_head: c.n_head,
-    n_layer: c.n_layer,
-    dropout: c.dropout ?? 0,
-    bias: !!c.qkv_bias,
-    device: extra.device ?? 'cpu',
   };
 }
 
