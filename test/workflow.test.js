@@ -73,6 +73,41 @@ test("a bundle MyPT made resumes here: one AdamW step with its optimizer state e
   }
 });
 
+test("train resumes a bundle MyPT made: step, optimizer and learning rate continue; PyTorch loads the result", async () => {
+  const dir = tmp();
+  const checkpoints_dir = path.join(dir, 'checkpoints');
+  fs.mkdirSync(path.join(checkpoints_dir, 'mypt'), { recursive: true });
+  for (const f of ['config.json', 'tokenizer.json', 'training_state.json', 'model.pt', 'optimizer.pt']) {
+    fs.copyFileSync(path.join(FIX, f), path.join(checkpoints_dir, 'mypt', f));
+  }
+  const input_file = path.join(dir, 'input.txt');
+  fs.writeFileSync(input_file, fs.readFileSync(CORPUS, 'utf8').slice(0, 20000)); // the fixture's corpus
+  const lines = [];
+  const r = await train({ input_file, checkpoints_dir, model_name: 'mypt', max_iters: 5, eval_iters: 2, sample_tokens: 0, log: (l) => lines.push(l) });
+  assert.ok(r.resumed);
+  assert.is(r.start_step, 2);
+  assert.is(r.step, 5);
+  assert.is(lines.filter((l) => l.startsWith('warning')).length, 0, lines.join('\n'));
+  const b = await loadBundle(path.join(checkpoints_dir, 'mypt'), { optimizer: true });
+  assert.is(b.optimizer.step, 5);
+  assert.is(b.trainingState.training_config.learning_rate, 0.001, "the bundle's recorded rate is kept when none is given");
+  assert.is(b.config.batch_size, 4);
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) { console.log('  skip PyTorch load: no torch'); return; }
+  const tokFile = path.join(dir, 'tokens.json');
+  fs.writeFileSync(tokFile, JSON.stringify({ tokens: expected.tokens }));
+  const py = spawnSync('/usr/bin/python3', [path.join(__dirname, 'fixtures', 'make_mypt_bundle.py'), 'check', path.join(checkpoints_dir, 'mypt'), tokFile], { encoding: 'utf8' });
+  assert.is(py.status, 0, py.stderr);
+  const got = JSON.parse(py.stdout);
+  assert.is(got.optimizer_step, 5);
+  const m = await loadModel(path.join(checkpoints_dir, 'mypt'));
+  try {
+    const ours = (await m.forward(expected.tokens)).logits;
+    assert.ok(relErr(ours, got.logits) < 1e-5);
+  } finally {
+    m.dispose();
+  }
+});
+
 function smallCorpus(dir) {
   const f = path.join(dir, 'input.txt');
   fs.writeFileSync(f, fs.readFileSync(CORPUS, 'utf8').slice(0, 60000));
