@@ -108,6 +108,25 @@ test("train resumes a bundle MyPT made: step, optimizer and learning rate contin
   }
 });
 
+test('train resumes a legacy MyPT latest.pt (kept) and saves a bundle', async () => {
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) { console.log('  skip: making a legacy file needs torch'); return; }
+  const dir = tmp();
+  const checkpoints_dir = path.join(dir, 'checkpoints');
+  const mk = spawnSync('/usr/bin/python3', [path.join(__dirname, 'fixtures', 'make_mypt_bundle.py'), 'legacy', FIX, path.join(checkpoints_dir, 'old')], { encoding: 'utf8' });
+  assert.is(mk.status, 0, mk.stderr);
+  const input_file = path.join(dir, 'input.txt');
+  fs.writeFileSync(input_file, fs.readFileSync(CORPUS, 'utf8').slice(0, 20000));
+  const lines = [];
+  const r = await train({ input_file, checkpoints_dir, model_name: 'old', max_iters: 3, eval_iters: 1, sample_tokens: 0, log: (l) => lines.push(l) });
+  assert.ok(lines[0].startsWith('Found legacy checkpoint'), lines[0]);
+  assert.is(r.start_step, 2);
+  assert.is(r.step, 3);
+  const names = fs.readdirSync(path.join(checkpoints_dir, 'old')).sort();
+  for (const f of ['config.json', 'latest.pt', 'model.pt', 'optimizer.pt', 'tokenizer.json', 'training_state.json']) assert.ok(names.includes(f), f);
+  const b = await loadBundle(path.join(checkpoints_dir, 'old'), { optimizer: true });
+  assert.is(b.optimizer.step, 3);
+});
+
 function smallCorpus(dir) {
   const f = path.join(dir, 'input.txt');
   fs.writeFileSync(f, fs.readFileSync(CORPUS, 'utf8').slice(0, 60000));
