@@ -5,6 +5,11 @@
 #include "engine.h"
 #include "model_wrap.h"
 
+void RegisterModded(Napi::Env env, Napi::Object exports);  // modded_binding.cc
+namespace mypt_binding {
+void RegisterBench(Napi::Env env, Napi::Object exports);
+}
+
 namespace {
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -51,6 +56,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
+  RegisterModded(env, exports);
+  mypt_binding::RegisterBench(env, exports);
   return exports;
 }
 

@@ -38,3 +38,7 @@ export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDi
 export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
 export { openCheckpoint, tokenizerOf } from './checkpoint/open';
 export type { OpenedCheckpoint } from './checkpoint/open';
+// modded-nanogpt speedrun checkpoints (small / medium layouts)
+export { loadModdedModel, ModdedModel } from './modded-model';
+export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
+export { convertModded } from './checkpoint/modded-convert';

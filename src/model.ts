@@ -70,6 +70,7 @@ export class Model {
   readonly device: string;
   private handle: NativeModel | null;
   private readonly layout: NativeParamInfo[];
+  private initPending = false; // seeded init still to run (skipped when setParameters comes first)
 
   /** Use createModel. */
   constructor(config: ResolvedModelConfig, handle: NativeModel) {
@@ -81,9 +82,26 @@ export class Model {
     this.layout = info.params;
   }
 
-  private get native(): NativeModel {
+  // the handle, for calls that do not read the parameters
+  private get raw(): NativeModel {
     if (!this.handle) throw new MyptError('E_DISPOSED', 'the model was disposed', 'create a new model');
     return this.handle;
+  }
+
+  // the handle with initialised parameters
+  private get native(): NativeModel {
+    const h = this.raw;
+    if (this.initPending) {
+      this.initPending = false;
+      callSync(() => h.initParameters(this.config.init, this.config.seed));
+    }
+    return h;
+  }
+
+  /** @internal createModel: initialise the parameters on first use, unless setParameters comes first
+   *  (loading a checkpoint then never pays for an initialisation it would overwrite). */
+  deferInit(): void {
+    this.initPending = true;
   }
 
   /** The canonical tensors (names, shapes) of this model, in buffer order. */
@@ -162,7 +180,9 @@ export class Model {
   /** Every canonical tensor is required, with its exact shape. */
   setParameters(named: NamedInput): void {
     const all = this.packed(named, 'setParameters');
-    callSync(() => this.native.setParameters(all));
+    const h = this.raw;
+    this.initPending = false;
+    callSync(() => h.setParameters(all));
   }
 
   getGradients(): NamedTensors {
@@ -170,7 +190,7 @@ export class Model {
   }
 
   getOptimizerState(): { step: number; exp_avg: NamedTensors; exp_avg_sq: NamedTensors } {
-    const s = callSync(() => this.native.getOptimizerState());
+    const s = callSync(() => this.raw.getOptimizerState());
     return { step: s.step, exp_avg: this.named(s.exp_avg), exp_avg_sq: this.named(s.exp_avg_sq) };
   }
 
@@ -178,20 +198,20 @@ export class Model {
     if (!s || !Number.isInteger(s.step) || s.step < 0) badArg('setOptimizerState: step must be a non-negative integer');
     const m = this.packed(s.exp_avg, 'setOptimizerState exp_avg');
     const v = this.packed(s.exp_avg_sq, 'setOptimizerState exp_avg_sq');
-    callSync(() => this.native.setOptimizerState(m, v, s.step));
+    callSync(() => this.raw.setOptimizerState(m, v, s.step));
   }
 
   /** Which tensors get weight decay. Default: all (MyPT); gpt2 arch: matrices only (nanoGPT). */
   setDecayMask(decay: (name: string, shape: number[]) => boolean): void {
     const mask = Uint8Array.from(this.layout, (p) => (decay(p.name, [...p.shape]) ? 1 : 0));
-    callSync(() => this.native.setDecayMask(mask));
+    callSync(() => this.raw.setDecayMask(mask));
   }
 
   /** Token data kept natively for trainBatch / estimateLoss. */
   setData(split: 'train' | 'val', tokens: Int32Array): void {
     if (split !== 'train' && split !== 'val') badArg(`setData: split must be 'train' or 'val', got ${JSON.stringify(split)}`);
     if (!(tokens instanceof Int32Array)) badArg('setData: tokens must be an Int32Array');
-    callSync(() => this.native.setData(split, tokens));
+    callSync(() => this.raw.setData(split, tokens));
   }
 
   private checkBatch(B: number, T: number, what: string): void {
@@ -275,10 +295,8 @@ export function createModel(config: ModelConfig): Model {
     throw new MyptError('E_NO_CUDA', `device 'cuda' is not available: ${addon.backends().cudaReason}`, "use device 'cpu' or 'auto'");
   const handle = callSync(() => new addon.NativeModel(toNativeConfig(c), c.device, 0, c.precision));
   const model = new Model(c, handle);
-  callSync(() => {
-    handle.initParameters(c.init, c.seed);
-    handle.setSeed(c.seed);
-  });
+  callSync(() => handle.setSeed(c.seed));
+  model.deferInit();
   if (c.arch === 'gpt2') model.setDecayMask((_name, shape) => shape.length >= 2);
   return model;
 }

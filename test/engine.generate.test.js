@@ -83,6 +83,14 @@ for (const [name, cfg] of Object.entries(configs)) {
   }
 }
 
+test('a prompt longer than block_size is cropped to its last block_size tokens', async () => {
+  const model = mypt.createModel(configs.gpt2);
+  const prompt = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8];
+  const opts = { max_new_tokens: 6, temperature: 0.9, seed: 5 };
+  assert.equal(await model.generate(prompt, opts), await reference(model, prompt, opts));
+  assert.equal(await model.generate(prompt, opts), await model.generate(prompt.slice(-8), opts));
+});
+
 test('same seed, same ids; another seed, other ids; onToken streams every id in order', async () => {
   const model = mypt.createModel(configs.mypt);
   const streamed = [];

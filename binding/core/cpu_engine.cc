@@ -35,26 +35,41 @@ ModelPtrs bind_model(const ModelConfig& cfg, const ParamLayout& layout, float* b
 CpuEngine::CpuEngine(const ModelConfig& cfg) : cfg_(cfg), layout_((cfg.validate(), cfg)) {
   const size_t n = (size_t)layout_.total;
   params_.assign(n, 0.0f);
-  grads_.assign(n, 0.0f);
-  m_.assign(n, 0.0f);
-  v_.assign(n, 0.0f);
   decay_.assign(layout_.params.size(), 1);
   W_ = bind_model(cfg_, layout_, params_.data());
+}
+
+// Gradients and moments exist from the first call that needs them (an inference-only model holds
+// only its parameters).
+void CpuEngine::ensure_grads() {
+  if (!grads_.empty()) return;
+  grads_.assign(params_.size(), 0.0f);
   G_ = bind_model(cfg_, layout_, grads_.data());
+}
+
+void CpuEngine::ensure_moments() {
+  if (!m_.empty()) return;
+  m_.assign(params_.size(), 0.0f);
+  v_.assign(params_.size(), 0.0f);
 }
 
 void CpuEngine::set_parameters(const float* src) { std::memcpy(params_.data(), src, params_.size() * 4); }
 void CpuEngine::get_parameters(float* dst) { std::memcpy(dst, params_.data(), params_.size() * 4); }
-void CpuEngine::get_gradients(float* dst) { std::memcpy(dst, grads_.data(), grads_.size() * 4); }
+void CpuEngine::get_gradients(float* dst) {
+  ensure_grads();
+  std::memcpy(dst, grads_.data(), grads_.size() * 4);
+}
 
 void CpuEngine::set_optimizer_state(const float* m, const float* v, int64_t step) {
   if (step < 0) throw std::invalid_argument("optimizer step must not be negative");
+  ensure_moments();
   std::memcpy(m_.data(), m, m_.size() * 4);
   std::memcpy(v_.data(), v, v_.size() * 4);
   step_ = step;
 }
 
 void CpuEngine::get_optimizer_state(float* m, float* v, int64_t* step) {
+  ensure_moments();
   if (m) std::memcpy(m, m_.data(), m_.size() * 4);
   if (v) std::memcpy(v, v_.data(), v_.size() * 4);
   if (step) *step = step_;
@@ -115,6 +130,7 @@ float CpuEngine::forward_backward(const int32_t* tokens, const int32_t* targets,
   const float loss = cpu::crossentropy_forward_backward(acts_.losses.data(), acts_.dlogits.data(),
                                                         acts_.logits.data(), targets, BT, cfg_.vocab_size,
                                                         loss_scale / (float)BT);
+  ensure_grads();
   if (!accumulate) std::memset(grads_.data(), 0, grads_.size() * 4);
   run_backward(tokens, B, T, p, call);
   return loss;
@@ -122,6 +138,8 @@ float CpuEngine::forward_backward(const int32_t* tokens, const int32_t* targets,
 
 // clip_grad_norm_ then torch.optim.AdamW, tensor by tensor with its own decay flag
 float CpuEngine::optimizer_step(const AdamWParams& p) {
+  ensure_grads();
+  ensure_moments();
   const float norm = (float)std::sqrt(cpu::sum_squares(grads_.data(), (int64_t)grads_.size()));
   float scale = 1.0f;
   if (p.grad_clip > 0.0f) {

@@ -61,6 +61,8 @@ class CpuEngine final : public Engine {
                 const std::function<bool(int32_t)>& on_token) override;
 
  private:
+  void ensure_grads();
+  void ensure_moments();
   void check_tokens(const int32_t* tokens, int64_t n, const char* what) const;
   void check_shape(int B, int T) const;
   // forward of [B, T] into acts_ (logits in acts_.logits); dropout when p > 0, masks from call `call`

@@ -17,10 +17,12 @@ bool ends_with(const std::string& s, const char* suffix) {
 // 53-bit uniform in (0, 1) for counter idx of stream s
 double uniform(uint64_t s, uint64_t idx) { return ((mix64(s ^ mix64(idx)) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
 
-// standard normal by Box-Muller from two uniforms of the element's own counters
-double normal(uint64_t s, uint64_t i) {
+// standard normals by Box-Muller: elements 2i and 2i+1 share the uniforms of counters 2i, 2i+1
+void normal_pair(uint64_t s, uint64_t i, double* a, double* b) {
   const double u1 = uniform(s, 2 * i), u2 = uniform(s, 2 * i + 1);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  const double r = std::sqrt(-2.0 * std::log(u1)), t = 6.283185307179586 * u2;
+  *a = r * std::cos(t);
+  *b = r * std::sin(t);
 }
 
 }  // namespace
@@ -38,11 +40,21 @@ void init_parameters(const ModelConfig& cfg, const ParamLayout& layout, InitKind
         for (int64_t i = b; i < e; i++) out[i] = (float)draw((uint64_t)i);
       });
     };
+    auto fill_normal = [&](double sd) {
+      parallel_for((p.numel + 1) / 2, 2048, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; i++) {
+          double x, y;
+          normal_pair(s, (uint64_t)i, &x, &y);
+          out[2 * i] = (float)(sd * x);
+          if (2 * i + 1 < p.numel) out[2 * i + 1] = (float)(sd * y);
+        }
+      });
+    };
     if (is_ln) {
       fill([&](uint64_t) { return is_bias ? 0.0 : 1.0; });
     } else if (kind == InitKind::PyTorch) {
       if (is_emb) {
-        fill([&](uint64_t i) { return normal(s, i); });
+        fill_normal(1.0);
       } else {
         // fan_in: the weight's columns; a bias shares its weight's fan_in
         const std::string wname = is_bias ? p.name.substr(0, p.name.size() - 4) + "weight" : p.name;
@@ -56,8 +68,8 @@ void init_parameters(const ModelConfig& cfg, const ParamLayout& layout, InitKind
         fill([&](uint64_t) { return 0.0; });
       } else {
         const bool scaled = ends_with(p.name, "attn.proj.weight") || ends_with(p.name, "mlp.proj.weight");
-        const double std = scaled ? 0.02 / std::sqrt(2.0 * cfg.n_layer) : 0.02;
-        fill([&](uint64_t i) { return std * normal(s, i); });
+        const double sd = scaled ? 0.02 / std::sqrt(2.0 * cfg.n_layer) : 0.02;
+        fill_normal(sd);
       }
     }
   }
