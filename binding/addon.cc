@@ -1,8 +1,14 @@
 // The N-API entry: registers the functions and classes of the binding. No math here.
 #include <napi.h>
 
+#include "dropout.h"
 #include "engine.h"
 #include "model_wrap.h"
+
+void RegisterModded(Napi::Env env, Napi::Object exports);  // modded_binding.cc
+namespace mypt_binding {
+void RegisterBench(Napi::Env env, Napi::Object exports);
+}
 
 namespace {
 
@@ -34,11 +40,24 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), mypt::get_cpu_threads()); }
 
+// dropoutMask(n, p, seed, offset) -> Uint8Array: keep flags of dropout.h (checks and cross-backend tests)
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  const uint32_t n = info[0].ToNumber().Uint32Value();
+  const float p = (float)info[1].ToNumber().DoubleValue();
+  const uint64_t seed = (uint64_t)info[2].ToNumber().DoubleValue(), offset = (uint64_t)info[3].ToNumber().DoubleValue();
+  auto out = Napi::Uint8Array::New(info.Env(), n);
+  for (uint32_t i = 0; i < n; i++) out[i] = mypt::dropout_keep(seed, offset + i, p) ? 1 : 0;
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
+  RegisterModded(env, exports);
+  mypt_binding::RegisterBench(env, exports);
   return exports;
 }
 

@@ -17,6 +17,8 @@ export { toFloat32, bfloat16ToFloat32, float32ToBfloat16, float16ToFloat32, floa
 export type { DType, Tensor, TypedArray } from './checkpoint/tensor';
 export { loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync } from './checkpoint/safetensors';
 export type { SafetensorsFile } from './checkpoint/safetensors';
+export { benchTorchIO } from './checkpoint/torch';
+export type { TorchIOBench } from './checkpoint/torch';
 export {
   train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
   tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
@@ -36,3 +38,7 @@ export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDi
 export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
 export { openCheckpoint, tokenizerOf } from './checkpoint/open';
 export type { OpenedCheckpoint } from './checkpoint/open';
+// modded-nanogpt speedrun checkpoints (small / medium layouts)
+export { loadModdedModel, ModdedModel } from './modded-model';
+export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
+export { convertModded } from './checkpoint/modded-convert';

@@ -94,10 +94,23 @@ export interface NativeModel {
   dispose(): void;
 }
 
+export interface NativeBenchRequest {
+  op: string;
+  device: 'cpu' | 'cuda';
+  M?: number; K?: number; N?: number; B?: number; H?: number; T?: number; D?: number;
+  precision?: 'bf16' | 'fp32';
+  warmup: number;
+  repeats: number;
+  seed?: number;
+}
+
 export interface NativeAddon {
   backends(): NativeBackends;
   setThreads(n: number): void; // CPU threads for the whole process; 0: all cores
   getThreads(): number;
+  dropoutMask(n: number, p: number, seed: number, offset: number): Uint8Array; // dropout.h keep flags
+  /** times one op of bench.h at one shape on fresh random inputs */
+  benchOp(req: NativeBenchRequest): Promise<{ ms: number[]; flops: number; bytes: number; peakBytes: number }>;
   NativeModel: new (config: NativeModelConfig, device: 'cpu' | 'cuda', deviceIndex: number,
     precision: 'fp32' | 'bf16') => NativeModel;
 }

@@ -12,7 +12,7 @@ const uvu = path.join(path.dirname(require.resolve('uvu')), '..', 'bin.js');
 const r = spawnSync(process.execPath, [uvu, dir, pattern], {
   cwd: path.join(__dirname, '..'),
   encoding: 'utf8',
-  env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+  env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'FORCE_COLOR')), NO_COLOR: '1' },
   maxBuffer: 256 * 1024 * 1024,
 });
 process.stdout.write(r.stdout || '');

@@ -3,11 +3,10 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const m = require('../lib');
-const { matches, describe } = require('./torch.helpers');
+const { matches, describe, tempDir } = require('./torch.helpers');
 
 const dir = path.join(__dirname, 'fixtures', 'torch');
 const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8'));
@@ -15,12 +14,60 @@ const script = path.join(__dirname, 'fixtures', 'make_torch_fixtures.py');
 const PY = '/usr/bin/python3';
 const torchOk = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
-for (const name of Object.keys(expected).filter((n) => !n.endsWith('.safetensors'))) {
-  test(`reads ${name}.pt as PyTorch wrote it`, () => {
+const isPt = (n) => !n.endsWith('.safetensors') && n !== 'conversions';
+for (const name of Object.keys(expected).filter(isPt)) {
+  test(`reads ${name}.pt as PyTorch 1.13 wrote it`, () => {
     const v = m.loadTorchSync(path.join(dir, `${name}.pt`));
     matches(v, expected[name], name);
   });
 }
+
+// The same script run under PyTorch 2.11 / numpy 2.5 (numpy._core names, .format_version,
+// .storage_alignment, serialization_id entries), plus hf.safetensors from the safetensors package.
+const dir2 = path.join(__dirname, 'fixtures', 'torch2');
+const expected2 = JSON.parse(fs.readFileSync(path.join(dir2, 'expected.json'), 'utf8'));
+for (const name of Object.keys(expected2).filter(isPt)) {
+  test(`reads ${name}.pt as PyTorch 2.11 wrote it`, () => {
+    matches(m.loadTorchSync(path.join(dir2, `${name}.pt`)), expected2[name], name);
+  });
+}
+
+test('reads a file written by the safetensors package (0.8)', () => {
+  const { tensors, metadata } = m.loadSafetensorsSync(path.join(dir2, 'hf.safetensors'));
+  assert.equal(metadata, { format: 'pt' });
+  const want = {
+    a: ['float32', [3, 4], [-0.1467950940132141, 0.7861412763595581, 0.9468216300010681, -1.1143440008163452, 1.6907901763916016, -0.8948279023170471,
+      -0.3556250333786011, 1.2323857545852661, 0.13817265629768372, -1.6821985244750977, 0.317678302526474, 0.13280697166919708]],
+    b: ['int64', [5], [0, 1, 2, 3, 4]], c: ['bfloat16', [2], [0.1376953125, 0.240234375]], d: ['bool', [2], [1, 0]], e: ['float32', [0, 2], []],
+  };
+  assert.equal([...tensors.keys()].sort(), Object.keys(want));
+  for (const [k, [dtype, shape, vals]] of Object.entries(want)) {
+    const t = tensors.get(k);
+    assert.is(t.dtype, dtype, k);
+    assert.equal(t.shape, shape, k);
+    assert.equal(Array.from(t.toFloat32()), vals.map((v) => Math.fround(v)), k);
+  }
+});
+
+test('float32 -> float16 / bfloat16 round exactly as PyTorch (ties to even, subnormals, overflow, NaN)', () => {
+  const c = expected.conversions;
+  const x = new Float32Array(new Int32Array(c.f32).buffer);
+  assert.equal(Array.from(m.float32ToFloat16(x)), c.f16);
+  const bf = Array.from(m.float32ToBfloat16(x));
+  // NaN payloads may differ; every NaN must stay a NaN
+  bf.forEach((b, i) => {
+    if (Number.isNaN(x[i])) assert.ok((b & 0x7f80) === 0x7f80 && (b & 0x7f) !== 0, `NaN at ${i}`);
+    else assert.is(b, c.bf16[i], `bf16 of ${x[i]} (index ${i})`);
+  });
+  // and back: both decoders are exact
+  const f16back = m.float16ToFloat32(Uint16Array.from(c.f16));
+  const bfback = m.bfloat16ToFloat32(Uint16Array.from(c.bf16));
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isNaN(x[i])) continue;
+    assert.is(m.float32ToFloat16(new Float32Array([f16back[i]]))[0], c.f16[i]);
+    assert.is(m.float32ToBfloat16(new Float32Array([bfback[i]]))[0], c.bf16[i]);
+  }
+});
 
 test('views: offsets and strides materialise contiguous data; tied tensors share a storage', () => {
   for (const file of ['views.pt', 'legacy.pt']) {
@@ -91,9 +138,11 @@ test('safetensors written by Python reads with metadata and lazy tensors', () =>
 
 const ROUND_TRIP = ['dtypes', 'views', 'zerodim', 'adamw', 'model', 'nested', 'parameter', 'legacy', 'proto4'];
 
-test('PyTorch reads back exactly what it wrote after a load + save here (torch.load weights_only)', () => {
-  if (!torchOk) { console.log('  skipped: /usr/bin/python3 cannot import torch'); return; }
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-rt-'));
+if (!torchOk) console.log('  skipping the PyTorch round trip: /usr/bin/python3 cannot import torch');
+(torchOk ? test : test.skip)('PyTorch reads back exactly what it wrote after a load + save here (torch.load weights_only)', () => {
+  // MYPT_KEEP_ROUNDTRIP=DIR keeps the files (to run the check with another PyTorch, e.g. 2.x)
+  const keep = process.env.MYPT_KEEP_ROUNDTRIP;
+  const out = keep ? (fs.mkdirSync(keep, { recursive: true }), keep) : tempDir('mypt-rt-');
   try {
     for (const name of ROUND_TRIP) {
       const v = m.loadTorchSync(path.join(dir, `${name}.pt`), { keepFloatType: true });
@@ -136,7 +185,7 @@ test('PyTorch reads back exactly what it wrote after a load + save here (torch.l
     assert.is(r.status, 0, 'python check failed');
     assert.match(r.stdout, new RegExp(`checked ${ROUND_TRIP.length + 3} files`));
   } finally {
-    fs.rmSync(out, { recursive: true, force: true });
+    if (!keep) fs.rmSync(out, { recursive: true, force: true });
   }
 });
 

@@ -2,6 +2,7 @@
 #ifndef MYPT_WITH_CUDA
 #include <stdexcept>
 
+#include "bench.h"
 #include "engine.h"
 
 namespace mypt {
@@ -11,6 +12,9 @@ std::string reason() { return "built without CUDA (no nvcc at build time, or MYP
 std::vector<DeviceInfo> devices() { return {}; }
 std::unique_ptr<Engine> make_engine(const ModelConfig&, int, Precision) {
   throw std::runtime_error("this build of mypt-native has no CUDA backend; rebuild with nvcc on the PATH");
+}
+OpBenchResult bench_op(const OpBenchRequest&) {
+  throw std::runtime_error("this build of mypt-native has no CUDA backend");
 }
 }  // namespace cuda
 }  // namespace mypt

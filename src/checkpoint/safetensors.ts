@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import { MyptError } from '../errors';
 import { DType, Tensor, TypedArray, checkTensor, dtypeSize, numelOf } from './tensor';
-import { writeFileAtomicSync } from './torch/atomic';
-import { FileRegion, TorchStorage, readExactly } from './torch/storage';
+import { writeFileAtomic, writeFileAtomicSync } from './torch/atomic';
+import { FileRegion, TorchStorage, readExactly, statFile } from './torch/storage';
 import { TorchTensor } from './torch/torch-tensor';
 
 /** The spec's limit on the header size. */
@@ -31,21 +31,17 @@ function bad(path: string, what: string): never {
 const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 export function loadSafetensorsSync(path: string): SafetensorsFile {
-  let size: number;
-  try {
-    size = fs.statSync(path).size;
-  } catch (e) {
-    throw new MyptError('E_IO', `${path}: cannot read (${(e as Error).message})`);
-  }
+  const stamp = statFile(path);
+  const size = stamp.size;
   if (size < 8) bad(path, `too short for a safetensors file (${size} bytes)`);
   const head = Buffer.alloc(8);
-  readExactly(path, head, 0);
+  readExactly(path, head, 0, stamp);
   const n64 = head.readBigUInt64LE(0);
   if (n64 < 2n || n64 > BigInt(MAX_HEADER)) bad(path, `safetensors header size ${n64} is out of bounds (2..${MAX_HEADER})`);
   const n = Number(n64);
   if (8 + n > size) bad(path, `safetensors header (${n} bytes) runs past the end of the file (${size} bytes; truncated?)`);
   const hbuf = Buffer.alloc(n);
-  readExactly(path, hbuf, 8);
+  readExactly(path, hbuf, 8, stamp);
   if (hbuf[0] !== 0x7b) bad(path, 'safetensors header does not start with "{"');
   let header: unknown;
   try {
@@ -94,7 +90,7 @@ export function loadSafetensorsSync(path: string): SafetensorsFile {
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
     const numel = numelOf(e.shape);
-    const storage = new TorchStorage(path, e.name, e.dtype, numel, new FileRegion(path, dataStart + e.begin, e.end - e.begin));
+    const storage = new TorchStorage(path, e.name, e.dtype, numel, new FileRegion(path, dataStart + e.begin, e.end - e.begin, stamp));
     const stride: number[] = [];
     let acc = 1;
     for (let i = e.shape.length - 1; i >= 0; i--) { stride[i] = acc; acc *= e.shape[i]; }
@@ -111,8 +107,10 @@ function contiguous(t: Tensor): TypedArray {
   return t instanceof TorchTensor ? t.readData() : t.data;
 }
 
-export function saveSafetensorsSync(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>,
-  metadata?: Record<string, string>): void {
+type TensorSet = Map<string, Tensor> | Record<string, Tensor>;
+
+/** Validates the tensors and builds the padded header; returns it with the tensors in order. */
+function safetensorsHeader(path: string, tensors: TensorSet, metadata?: Record<string, string>): { json: Buffer; list: [string, Tensor][] } {
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (metadata) {
@@ -132,27 +130,36 @@ export function saveSafetensorsSync(path: string, tensors: Map<string, Tensor> |
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded !== json.length) json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
-  writeFileAtomicSync(path, (fd) => {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(json.length), 0);
-    let pos = 0;
-    const write = (b: Uint8Array) => {
-      let done = 0;
-      while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
-      pos += b.length;
-    };
-    write(len);
-    write(json);
-    for (const [, t] of list) {
-      const d = contiguous(t);
-      let bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-      if (t.dtype === 'bool' && bytes.some((b) => b > 1)) bytes = bytes.map((b) => (b ? 1 : 0));
-      write(bytes);
-    }
-  });
+  return { json, list };
 }
 
-export async function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>,
-  metadata?: Record<string, string>): Promise<void> {
-  saveSafetensorsSync(path, tensors, metadata);
+function* safetensorsSteps(fd: number, json: Buffer, list: [string, Tensor][]): Generator<void> {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length), 0);
+  let pos = 0;
+  const write = (b: Uint8Array) => {
+    let done = 0;
+    while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
+    pos += b.length;
+  };
+  write(len);
+  write(json);
+  for (const [, t] of list) {
+    const d = contiguous(t);
+    let bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    if (t.dtype === 'bool' && bytes.some((b) => b > 1)) bytes = bytes.map((b) => (b ? 1 : 0));
+    write(bytes);
+    yield;
+  }
+}
+
+export function saveSafetensorsSync(path: string, tensors: TensorSet, metadata?: Record<string, string>): void {
+  const { json, list } = safetensorsHeader(path, tensors, metadata);
+  writeFileAtomicSync(path, (fd) => safetensorsSteps(fd, json, list));
+}
+
+/** saveSafetensorsSync that returns to the event loop between tensors. */
+export async function saveSafetensors(path: string, tensors: TensorSet, metadata?: Record<string, string>): Promise<void> {
+  const { json, list } = safetensorsHeader(path, tensors, metadata);
+  await writeFileAtomic(path, (fd) => safetensorsSteps(fd, json, list));
 }

@@ -111,7 +111,8 @@ export function float16ToFloat32(bits: Uint16Array): Float32Array {
   return out;
 }
 
-function halfToFloat(h: number): number {
+/** One IEEE half (as its bits) -> number. */
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;

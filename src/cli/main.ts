@@ -1,6 +1,7 @@
 // The command line: one yargs command module per file under commands/. Flags are strict; a bad flag or
 // value is one line naming it (exit 1), never a stack trace.
 import yargs from 'yargs';
+import { benchCommand } from './commands/bench';
 import { reportAndExit } from './errors';
 import { MyptError } from '../errors';
 import * as trainCmd from './commands/train';
@@ -17,8 +18,9 @@ export function main(argv: string[]): void {
     .command(inspectCmd)
     .command(presetsCmd)
     .command(convertCmd)
+    .command(benchCommand)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, presets (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, presets, bench (see --help)')
     .recommendCommands()
     .help()
     .version()

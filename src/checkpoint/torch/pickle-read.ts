@@ -24,15 +24,14 @@ export interface UnpickleContext {
 /** Thrown when the buffer ends before STOP but more of the file could be supplied (legacy format). */
 export class NeedMoreData extends Error {}
 
-const MARK_SENTINEL = Symbol('mark');
 const MAX_LONG_BYTES = 1 << 16;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Unpickler {
   private pos: number;
   private stack: unknown[] = [];
   private marks: number[] = [];
   private memo = new Map<number, unknown>();
-  private readonly text = new TextDecoder('utf-8', { fatal: true });
 
   /** `complete`: whether `buf` holds the rest of the file (else running out throws NeedMoreData). */
   constructor(private readonly buf: Uint8Array, start: number, private readonly ctx: UnpickleContext, private readonly complete = true) {
@@ -72,7 +71,7 @@ export class Unpickler {
   }
   private utf8(n: number): string {
     const raw = this.bytes(n);
-    try { return this.text.decode(raw); } catch { return Buffer.from(raw).toString('utf8'); }   // lone surrogates (surrogatepass)
+    try { return UTF8.decode(raw); } catch { return Buffer.from(raw).toString('utf8'); }   // lone surrogates (surrogatepass)
   }
 
   private push(v: unknown): void { this.stack.push(v); }
@@ -239,8 +238,6 @@ export class Unpickler {
     for (const [k, v] of this.memo) if (v === old) this.memo.set(k, now);
   }
 }
-
-void MARK_SENTINEL;
 
 export function describe(v: unknown): string {
   if (v === null) return 'None';

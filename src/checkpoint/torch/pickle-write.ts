@@ -33,6 +33,7 @@ export class Pickler {
   readonly storages: StorageToWrite[] = [];
   private byStorage = new Map<TorchStorage, StorageToWrite>();
   private byArray = new Map<object, Map<DType, StorageToWrite>>();
+  private memo = new Map<object, number>();
 
   constructor(private readonly where: string) {}
 
@@ -109,6 +110,25 @@ export class Pickler {
     if (typeof v === 'bigint') return this.int(v);
     if (typeof v === 'string') return this.str(v);
     if (v instanceof PyFloat) return this.float(v.value);
+    if (typeof v !== 'object') this.fail(at, `unsupported value of type ${typeof v}`);
+    // An object met again is fetched from the memo (BINGET), as Python's pickler does: identity is
+    // kept and a value holding one object many times (a DAG) stays linear in size.
+    const seen = this.memo.get(v);
+    if (seen !== undefined) return this.memoOp(0x68, 0x6a, seen);
+    this.object(v, at, depth);
+    this.memo.set(v, this.memo.size);
+    this.memoOp(0x71, 0x72, this.memo.size - 1);
+  }
+
+  private memoOp(short: number, long: number, i: number): void {
+    if (i < 256) { this.op(short); this.op(i); return; }
+    this.ensure(5);
+    this.cur[this.n] = long;
+    this.cur.writeUInt32LE(i, this.n + 1);
+    this.n += 5;
+  }
+
+  private object(v: object, at: string, depth: number): void {
     if (isTensorLike(v)) return this.tensor(v, at);
     if (v instanceof TorchSize) {
       this.global('torch', 'Size');
@@ -151,12 +171,12 @@ export class Pickler {
     if (v instanceof PyObject || v instanceof PyGlobal) this.fail(at, `${v.fullName} is not a plain value (torch.load(weights_only=True) would refuse it)`);
     if (v instanceof Set) this.fail(at, 'sets cannot be loaded by torch.load(weights_only=True)');
     if (ArrayBuffer.isView(v)) this.fail(at, 'a bare typed array; wrap it as { dtype, shape, data }');
-    if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)) {
+    if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
       this.op(0x7d);
-      this.dictItems(Object.entries(v as object), at, depth);
+      this.dictItems(Object.entries(v), at, depth);
       return;
     }
-    this.fail(at, `unsupported value of type ${(v as object)?.constructor?.name ?? typeof v}`);
+    this.fail(at, `unsupported value of type ${v.constructor?.name ?? typeof v}`);
   }
 
   private dictItems(entries: [unknown, unknown][], at: string, depth: number): void {

@@ -3,9 +3,10 @@
 // Anything else becomes an inert PyObject record.
 
 import { MyptError } from '../../errors';
-import { DType, Tensor, TypedArray, dtypeSize, numelOf, viewAs } from '../tensor';
+import { DType } from '../tensor';
+import { NumpyArray, NumpyDType, intList, numpyScalar } from './numpy';
 import { PyDict, PyGlobal, PyObject, PyTuple, TorchSize } from './pyvalues';
-import { TorchStorage, freshBuffer, swapBytes } from './storage';
+import { TorchStorage } from './storage';
 import { TorchTensor } from './torch-tensor';
 
 /** Storage class name (torch.FloatStorage, ...) -> dtype. */
@@ -51,14 +52,6 @@ export function isAllowedStrict(g: PyGlobal): boolean {
 
 function bad(where: string, what: string): never {
   throw new MyptError('E_BAD_FILE', `${where}: ${what}`);
-}
-
-function intList(v: unknown, where: string, what: string): number[] {
-  if (!Array.isArray(v)) bad(where, `${what} is not a tuple`);
-  return v.map((x) => {
-    if (typeof x !== 'number' || !Number.isSafeInteger(x)) bad(where, `${what} holds ${String(x)}`);
-    return x;
-  });
 }
 
 /** The value a call of global `g` with `args` stands for. */
@@ -157,98 +150,4 @@ export function buildObject(obj: unknown, state: unknown, where: string): unknow
   if (obj instanceof NumpyDType) { obj.setState(state); return obj; }
   if (obj instanceof NumpyArray) { obj.setState(state, where); return obj; }
   bad(where, `pickle: BUILD on ${obj === null ? 'None' : typeof obj === 'object' ? (obj as object).constructor.name : typeof obj}`);
-}
-
-// ---- numpy ----------------------------------------------------------------------------------
-
-export class NumpyDType {
-  byteorder = '=';
-  constructor(readonly code: string) {}
-  setState(state: unknown): void {
-    if (Array.isArray(state) && typeof state[1] === 'string') this.byteorder = state[1];
-  }
-  get bigEndian(): boolean { return this.byteorder === '>'; }
-  /** The tensor dtype this numpy dtype is, if any. */
-  get dtype(): DType | undefined {
-    const m = /^[<>=|]?([a-zA-Z])(\d*)$/.exec(this.code);
-    if (!m) return undefined;
-    const k = m[1], n = Number(m[2] || 0);
-    const table: Record<string, DType> = { f4: 'float32', f8: 'float64', f2: 'float16', i8: 'int64', i4: 'int32', i2: 'int16', i1: 'int8', u1: 'uint8', b1: 'bool' };
-    return table[`${k}${n}`] ?? ({ float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool' } as Record<string, DType>)[this.code];
-  }
-}
-
-function numpyScalar(args: unknown[], where: string): number | bigint | boolean | undefined {
-  const [dt, raw] = args;
-  if (!(dt instanceof NumpyDType) || !(raw instanceof Uint8Array)) return undefined;
-  const d = dt.dtype;
-  if (!d) return undefined;
-  if (raw.length !== dtypeSize(d)) bad(where, `numpy scalar of ${raw.length} bytes for dtype ${dt.code}`);
-  const b = Buffer.from(raw);
-  if (dt.bigEndian) swapBytes(b, dtypeSize(d));
-  switch (d) {
-    case 'float32': return b.readFloatLE(0);
-    case 'float64': return b.readDoubleLE(0);
-    case 'float16': return halfBits(b.readUInt16LE(0));
-    case 'bfloat16': return new Float32Array(new Uint32Array([b.readUInt16LE(0) << 16]).buffer)[0];
-    case 'int64': { const v = b.readBigInt64LE(0); return Number.isSafeInteger(Number(v)) ? Number(v) : v; }
-    case 'int32': return b.readInt32LE(0);
-    case 'int16': return b.readInt16LE(0);
-    case 'int8': return b.readInt8(0);
-    case 'uint8': return b[0];
-    case 'bool': return b[0] !== 0;
-  }
-}
-
-function halfBits(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** A numpy ndarray from a pickle (numpy.core.multiarray._reconstruct + BUILD), in C order. */
-export class NumpyArray implements Tensor {
-  dtype: DType = 'uint8';
-  shape: number[] = [0];
-  data: TypedArray = new Uint8Array(0);
-  /** The numpy dtype code ('f4', 'O8', ...); `supported` is false for dtypes with no tensor dtype. */
-  numpyDtype = '';
-  supported = true;
-  setState(state: unknown, where: string): void {
-    if (!Array.isArray(state) || state.length < 5) bad(where, 'numpy array state is not (version, shape, dtype, fortran, data)');
-    const [, shapeV, dt, fortran, raw] = state;
-    const shape = intList(shapeV, where, 'numpy array shape');
-    if (shape.some((s) => s < 0)) bad(where, 'numpy array shape is negative');
-    if (!(dt instanceof NumpyDType)) bad(where, 'numpy array dtype missing');
-    this.numpyDtype = dt.code;
-    const d = dt.dtype;
-    this.shape = shape;
-    if (!d || !(raw instanceof Uint8Array)) { this.supported = false; return; }
-    const es = dtypeSize(d), n = numelOf(shape);
-    if (raw.length !== n * es) bad(where, `numpy array [${shape}] of ${dt.code} needs ${n * es} bytes, has ${raw.length}`);
-    const buf = freshBuffer(raw.length, where);
-    buf.set(raw);
-    if (dt.bigEndian) swapBytes(buf, es);
-    let data = viewAs(d, buf.buffer, 0, n);
-    if (fortran === true && shape.length > 1) data = fortranToC(data, shape, d);
-    this.dtype = d;
-    this.data = data;
-  }
-}
-
-function fortranToC(src: TypedArray, shape: number[], d: DType): TypedArray {
-  const n = src.length, nd = shape.length;
-  const out = viewAs(d, freshBuffer(n * dtypeSize(d), 'numpy').buffer, 0, n);
-  const fstride: number[] = [];
-  let s = 1;
-  for (let i = 0; i < nd; i++) { fstride.push(s); s *= shape[i]; }
-  const idx = new Array(nd).fill(0);
-  for (let o = 0; o < n; o++) {
-    let f = 0;
-    for (let i = 0; i < nd; i++) f += idx[i] * fstride[i];
-    (out as any)[o] = (src as any)[f];
-    for (let i = nd - 1; i >= 0; i--) { if (++idx[i] < shape[i]) break; idx[i] = 0; }
-  }
-  return out;
 }

@@ -9,9 +9,9 @@ export type PyKey = string | number | bigint | boolean | null;
 
 export class PyDict<V = unknown> extends Map<PyKey, V> {
   /** true: collections.OrderedDict, false: a plain dict (as read from a pickle); unset: written as OrderedDict. */
-  ordered?: boolean;
+  declare ordered?: boolean;
   /** Attributes set by BUILD (a state_dict's `_metadata` lands here as `attrs._metadata`). */
-  attrs?: Record<string, unknown>;
+  declare attrs?: Record<string, unknown>;
   static get [Symbol.species]() { return Map; }
   /** The `_metadata` PyTorch attaches to state_dicts, when present. */
   get _metadata(): unknown { return this.attrs?._metadata; }
@@ -51,8 +51,8 @@ export class PyGlobal {
 /** An object the pickle asked to construct: kept as an inert record (nothing is executed). */
 export class PyObject {
   /** Items appended (list subclasses) or set (dict subclasses) after construction. */
-  listItems?: unknown[];
-  dictItems?: PyDict;
+  declare listItems?: unknown[];
+  declare dictItems?: PyDict;
   constructor(readonly module: string, readonly name: string, readonly args: unknown[], public state: unknown = undefined) {}
   get fullName(): string { return `${this.module}.${this.name}`; }
 }

@@ -4,8 +4,11 @@
 
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { constants } from 'buffer';
 import { MyptError } from '../../errors';
 import { DType, dtypeSize } from '../tensor';
+
+const MAX_LENGTH = constants.MAX_LENGTH;
 
 export interface ByteSource {
   readonly byteLength: number;
@@ -15,6 +18,9 @@ export interface ByteSource {
 
 /** Fresh, 8-byte aligned buffer (its own ArrayBuffer, so any typed array can view it). */
 export function freshBuffer(n: number, where: string): Buffer {
+  if (n > MAX_LENGTH) {
+    throw new MyptError('E_BAD_FILE', `${where}: a tensor of ${n} bytes is larger than one Node.js buffer can hold (${MAX_LENGTH})`);
+  }
   try {
     return Buffer.allocUnsafeSlow(n);
   } catch {
@@ -22,33 +28,70 @@ export function freshBuffer(n: number, where: string): Buffer {
   }
 }
 
+/** What identifies the file a checkpoint was loaded from, to notice it being replaced later. */
+export interface FileStamp { dev: number; ino: number; size: number; mtimeMs: number }
+
+export function stampOf(s: fs.Stats): FileStamp {
+  return { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+}
+
+/** Stats a file about to be read: E_IO when it cannot be, E_BAD_FILE when it is not a regular file. */
+export function statFile(path: string): FileStamp {
+  let s: fs.Stats;
+  try {
+    s = fs.statSync(path);
+  } catch (e) {
+    throw new MyptError('E_IO', `${path}: cannot read (${(e as Error).message})`);
+  }
+  if (!s.isFile()) throw new MyptError('E_BAD_FILE', `${path}: not a regular file`);
+  return stampOf(s);
+}
+
 export class FileRegion implements ByteSource {
-  constructor(readonly path: string, readonly start: number, readonly byteLength: number) {}
+  constructor(readonly path: string, readonly start: number, readonly byteLength: number, readonly stamp?: FileStamp) {}
   read(offset: number, length: number): Buffer {
     if (offset < 0 || length < 0 || offset + length > this.byteLength) {
       throw new MyptError('E_BAD_FILE', `${this.path}: read of ${length} bytes at ${offset} is outside a region of ${this.byteLength}`);
     }
     const buf = freshBuffer(length, this.path);
-    readExactly(this.path, buf, this.start + offset);
+    readExactly(this.path, buf, this.start + offset, this.stamp);
     return buf;
   }
 }
 
-/** Reads buf.length bytes of `path` at `position`; a short read means the file is truncated. */
-export function readExactly(path: string, buf: Uint8Array, position: number): void {
-  let fd: number;
+export function openForReading(path: string): number {
   try {
-    fd = fs.openSync(path, 'r');
+    return fs.openSync(path, 'r');
   } catch (e) {
     throw new MyptError('E_IO', `${path}: cannot open (${(e as Error).message})`);
   }
+}
+
+/** Reads buf.length bytes at `position` from `fd` (of `path`); a short read means the file is truncated. */
+export function readFd(fd: number, path: string, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = fs.readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), position + done);
+    if (n === 0) throw new MyptError('E_BAD_FILE', `${path}: truncated (wanted ${buf.length} bytes at ${position}, file ends first)`);
+    done += n;
+  }
+}
+
+/**
+ * Reads buf.length bytes of `path` at `position`; a short read means the file is truncated.
+ * With `stamp`, the file must still be the one loaded (lazy tensor data read after the file was
+ * replaced would otherwise come silently from the new file).
+ */
+export function readExactly(path: string, buf: Uint8Array, position: number, stamp?: FileStamp): void {
+  const fd = openForReading(path);
   try {
-    let done = 0;
-    while (done < buf.length) {
-      const n = fs.readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), position + done);
-      if (n === 0) throw new MyptError('E_BAD_FILE', `${path}: truncated (wanted ${buf.length} bytes at ${position}, file ends first)`);
-      done += n;
+    if (stamp) {
+      const now = stampOf(fs.fstatSync(fd));
+      if (now.dev !== stamp.dev || now.ino !== stamp.ino || now.size !== stamp.size || now.mtimeMs !== stamp.mtimeMs) {
+        throw new MyptError('E_BAD_FILE', `${path}: changed on disk since it was loaded (tensor data is read lazily: read .data before replacing the file)`);
+      }
     }
+    readFd(fd, path, buf, position);
   } finally {
     fs.closeSync(fd);
   }

@@ -81,6 +81,13 @@ export class TorchTensor implements Tensor {
 
   toFloat32(): Float32Array { return toFloat32(this); }
 
+  /** console.log / util.inspect: metadata only (printing never reads tensor data). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const view = this.isContiguous() ? '' : ` stride [${this.stride}]`;
+    const off = this.storageOffset ? `+${this.storageOffset}` : '';
+    return `TorchTensor(${this.dtype} [${this.shape}]${view} storage ${this.storage.key}${off}${this.kind === 'parameter' ? ' parameter' : ''})`;
+  }
+
   private materialise(): TypedArray {
     const n = this.numel;
     const es = dtypeSize(this.dtype);

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { MyptError } from '../../errors';
-import { ByteSource, DeflatedRegion, FileRegion, inflateBounded, readExactly } from './storage';
+import { ByteSource, DeflatedRegion, FileRegion, FileStamp, inflateBounded, openForReading, readFd } from './storage';
 
 export interface ZipEntry {
   name: string;
@@ -28,17 +28,32 @@ const MAX_DEFLATE_RATIO = 1032;
 export class ZipArchive {
   readonly entries: ZipEntry[] = [];
   private readonly byName = new Map<string, ZipEntry>();
+  /** Open while the directory and the small entries are read; closed by close(). */
+  private fd: number;
 
-  private constructor(readonly path: string, readonly fileSize: number) {}
+  private constructor(readonly path: string, readonly fileSize: number, readonly stamp?: FileStamp) {
+    this.fd = openForReading(path);
+  }
 
   static isZip(head: Uint8Array): boolean {
     return head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
   }
 
-  static open(path: string, fileSize: number): ZipArchive {
-    const z = new ZipArchive(path, fileSize);
-    z.readDirectory();
+  static open(path: string, fileSize: number, stamp?: FileStamp): ZipArchive {
+    const z = new ZipArchive(path, fileSize, stamp);
+    try {
+      z.readDirectory();
+    } catch (e) {
+      z.close();
+      throw e;
+    }
     return z;
+  }
+
+  /** Releases the file handle; entry sources (lazy tensor data) keep working, opening the file as needed. */
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
   }
 
   private bad(what: string): never {
@@ -48,7 +63,8 @@ export class ZipArchive {
   private readAt(position: number, length: number): Buffer {
     if (position < 0 || length < 0 || position + length > this.fileSize) this.bad(`zip structure points outside the file (${length} bytes at ${position}, file is ${this.fileSize})`);
     const b = Buffer.alloc(length);
-    readExactly(this.path, b, position);
+    if (this.fd < 0) this.fd = openForReading(this.path);
+    readFd(this.fd, this.path, b, position);
     return b;
   }
 
@@ -142,7 +158,7 @@ export class ZipArchive {
 
   /** The entry's (uncompressed) bytes as a lazily read source. */
   source(e: ZipEntry): ByteSource {
-    const raw = new FileRegion(this.path, e.dataOffset, e.compressedSize);
+    const raw = new FileRegion(this.path, e.dataOffset, e.compressedSize, this.stamp);
     return e.method === 0 ? raw : new DeflatedRegion(this.path, raw, e.size, e.name);
   }
 

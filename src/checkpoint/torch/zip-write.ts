@@ -14,7 +14,8 @@ export class ZipWriter {
   private pos = 0;
   private readonly central: CentralEntry[] = [];
 
-  constructor(private readonly fd: number) {}
+  /** `zip64From`: sizes/offsets from which zip64 records are used (lowered only by tests). */
+  constructor(private readonly fd: number, private readonly zip64From = U32_MAX) {}
 
   private write(b: Uint8Array): void {
     let done = 0;
@@ -24,9 +25,14 @@ export class ZipWriter {
 
   /** Adds a stored entry of exactly `size` bytes, produced by `chunks` (in order). */
   addEntry(name: string, size: number, chunks: Iterable<Uint8Array>): void {
+    for (const _ of this.entrySteps(name, size, chunks)) { /* run every step */ }
+  }
+
+  /** addEntry in steps: yields after each chunk written. */
+  *entrySteps(name: string, size: number, chunks: Iterable<Uint8Array>): Generator<void> {
     const nameBuf = Buffer.from(name, 'utf8');
     const offset = this.pos;
-    const zip64 = size >= U32_MAX;
+    const zip64 = size >= this.zip64From;
     const z64Len = zip64 ? 20 : 0;
     const base = offset + 30 + nameBuf.length + z64Len + 4;
     const pad = (ALIGN - (base % ALIGN)) % ALIGN;
@@ -58,6 +64,7 @@ export class ZipWriter {
       written += c.length;
       if (written > size) throw new Error(`zip entry ${name}: more data than the declared ${size} bytes`);
       this.write(c);
+      yield;
     }
     if (written !== size) throw new Error(`zip entry ${name}: ${written} bytes written, ${size} declared`);
     const crcBuf = Buffer.alloc(4);
@@ -70,7 +77,7 @@ export class ZipWriter {
   finish(): void {
     const cdOffset = this.pos;
     for (const e of this.central) {
-      const needSize = e.size >= U32_MAX, needOff = e.offset >= U32_MAX;
+      const needSize = e.size >= this.zip64From, needOff = e.offset >= this.zip64From;
       const z64Len = (needSize ? 16 : 0) + (needOff ? 8 : 0);
       const extraLen = z64Len ? z64Len + 4 : 0;
       const c = Buffer.alloc(46 + e.name.length + extraLen);
@@ -97,7 +104,7 @@ export class ZipWriter {
     }
     const cdSize = this.pos - cdOffset;
     const n = this.central.length;
-    const zip64 = n >= 0xffff || cdOffset >= U32_MAX || cdSize >= U32_MAX;
+    const zip64 = n >= 0xffff || cdOffset >= this.zip64From || cdSize >= this.zip64From;
     if (zip64) {
       const recPos = this.pos;
       const r = Buffer.alloc(56 + 20);

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""PyTorch's side of `mypt-native bench --compare pytorch`.
+
+Reads a JSON list of cases on stdin (the same cases mypt-native timed, with the same shapes and
+semantics), times each in PyTorch on the same device, and prints one JSON list of results on stdout:
+  [{"id": ..., "median_ms": ..., "ms": [...]} | {"id": ..., "error": "..."}]
+Case kinds: matmul, attention_fwd, attention_fwd_bwd, adamw, layernorm_fwd_bwd, classifier,
+train_step, generate, checkpoint. Inputs are random (never zeros); GPU timings use CUDA events.
+"""
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(int(os.environ.get("MYPT_BENCH_THREADS", os.cpu_count() or 1)))
+torch.backends.cuda.matmul.allow_tf32 = True
+
+
+def timed(fn, device, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    out = []
+    for _ in range(repeats):
+        if device == "cuda":
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn()
+            e.record()
+            torch.cuda.synchronize()
+            out.append(s.elapsed_time(e))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def dtype_of(c):
+    return torch.bfloat16 if c["device"] == "cuda" and c.get("precision", "bf16") == "bf16" else torch.float32
+
+
+class Block(nn.Module):
+    """One transformer block in either family: MyPT's lecture GPT (ReLU, untied head) or GPT-2."""
+
+    def __init__(s, cfg):
+        super().__init__()
+        C, bias = cfg["n_embd"], cfg.get("bias", False)
+        gpt2 = cfg.get("arch", "mypt") == "gpt2"
+        s.H = cfg["n_head"]
+        s.ln_1 = nn.LayerNorm(C)
+        s.ln_2 = nn.LayerNorm(C)
+        s.c_attn = nn.Linear(C, 3 * C, bias=bias)
+        s.c_proj = nn.Linear(C, C, bias=True if not gpt2 else bias)
+        s.c_fc = nn.Linear(C, 4 * C, bias=True if not gpt2 else bias)
+        s.m_proj = nn.Linear(4 * C, C, bias=True if not gpt2 else bias)
+        s.act = (lambda x: F.gelu(x, approximate="tanh")) if gpt2 else F.relu
+
+    def forward(s, x):
+        B, T, C = x.shape
+        q, k, v = s.c_attn(s.ln_1(x)).split(C, dim=2)
+        q, k, v = [t.view(B, T, s.H, C // s.H).transpose(1, 2) for t in (q, k, v)]
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + s.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+        return x + s.m_proj(s.act(s.c_fc(s.ln_2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(s, cfg):
+        super().__init__()
+        V, C = cfg["vocab_size"], cfg["n_embd"]
+        s.wte = nn.Embedding(V, C)
+        s.wpe = nn.Embedding(cfg["block_size"], C)
+        s.h = nn.ModuleList([Block(cfg) for _ in range(cfg["n_layer"])])
+        s.ln_f = nn.LayerNorm(C)
+        gpt2 = cfg.get("arch", "mypt") == "gpt2"
+        s.lm_head = nn.Linear(C, V, bias=not gpt2)
+        if gpt2:
+            s.lm_head.weight = s.wte.weight
+
+    def forward(s, idx, tgt=None, past=None):
+        B, T = idx.shape
+        x = s.wte(idx) + s.wpe(torch.arange(T, device=idx.device))
+        for b in s.h:
+            x = b(x)
+        logits = s.lm_head(s.ln_f(x))
+        if tgt is None:
+            return logits
+        return F.cross_entropy(logits.float().view(-1, logits.size(-1)), tgt.view(-1))
+
+
+def case_train_step(c):
+    dev, cfg, B, T = c["device"], c["model"], c["B"], c["T"]
+    torch.manual_seed(0)
+    m = GPT(cfg).to(dev)
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.1, **({"fused": True} if dev == "cuda" else {}))
+    mm = torch.compile(m) if c.get("compile") else m
+    V = cfg["vocab_size"]
+    x = torch.randint(0, V, (B, T), device=dev)
+    y = torch.randint(0, V, (B, T), device=dev)
+    amp = dev == "cuda" and c.get("precision", "bf16") == "bf16"
+
+    def step():
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
+            loss = mm(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return timed(step, dev, c["warmup"], c["repeats"])
+
+
+def case_generate(c):
+    """Batch-1 sampling with a KV cache (an eager loop), cuDNN SDPA off as ANCHORS.md does."""
+    dev, cfg = c["device"], c["model"]
+    torch.manual_seed(0)
+    m = GPT(cfg).to(dev).eval()
+    dt = dtype_of(c)
+    m = m.to(dt)
+    n_new, C, H = c["max_new_tokens"], cfg["n_embd"], cfg["n_head"]
+    if dev == "cuda":
+        torch.backends.cuda.enable_cudnn_sdp(False)
+
+    @torch.no_grad()
+    def run():
+        idx = torch.zeros((1, 1), dtype=torch.long, device=dev)
+        ks = [None] * len(m.h)
+        vs = [None] * len(m.h)
+        for t in range(n_new):
+            x = m.wte(idx[:, -1:]) + m.wpe(torch.tensor([t], device=dev))
+            for i, b in enumerate(m.h):
+                q, k, v = b.c_attn(b.ln_1(x)).split(C, dim=2)
+                q, k, v = [z.view(1, 1, H, C // H).transpose(1, 2) for z in (q, k, v)]
+                ks[i] = k if ks[i] is None else torch.cat([ks[i], k], 2)
+                vs[i] = v if vs[i] is None else torch.cat([vs[i], v], 2)
+                y = F.scaled_dot_product_attention(q, ks[i], vs[i])
+                x = x + b.c_proj(y.transpose(1, 2).reshape(1, 1, C))
+                x = x + b.m_proj(b.act(b.c_fc(b.ln_2(x))))
+            logits = m.lm_head(m.ln_f(x))[:, -1, :].float()
+            nxt = torch.multinomial(F.softmax(logits, -1), 1)
+            idx = torch.cat([idx, nxt], 1)
+
+    return timed(run, dev, 1, c["repeats"])
+
+
+def case_checkpoint(c):
+    n = int(c["mb"] * 2**20 / 4)
+    per = 1 << 22
+    sd = {f"t{i}": torch.randn(min(per, n - i * per)) for i in range((n + per - 1) // per)}
+    d = tempfile.mkdtemp()
+    p = os.path.join(d, "sd.pt")
+    save = timed(lambda: torch.save(sd, p), "cpu", 1, c["repeats"])
+    load = timed(lambda: torch.load(p), "cpu", 1, c["repeats"])
+    os.remove(p)
+    os.rmdir(d)
+    return save if c["what"] == "save" else load
+
+
+def run_case(c):
+    dev, op = c["device"], c["op"]
+    if dev == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("PyTorch sees no CUDA device")
+    dt = dtype_of(c)
+    g = torch.Generator(device="cpu").manual_seed(1)
+
+    def rnd(*shape, dtype=None):
+        return torch.randn(*shape, generator=g).to(device=dev, dtype=dtype or dt)
+
+    w, r = c["warmup"], c["repeats"]
+    if op == "matmul":
+        a, b = rnd(c["M"], c["K"]), rnd(c["N"], c["K"])
+        return timed(lambda: F.linear(a, b), dev, w, r)
+    if op in ("attention_fwd", "attention_fwd_bwd"):
+        B, H, T, D = c["B"], c["H"], c["T"], c["D"]
+        q, k, v = [rnd(B, H, T, D).requires_grad_(op.endswith("bwd")) for _ in range(3)]
+        if op == "attention_fwd":
+            with torch.no_grad():
+                return timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), dev, w, r)
+        do = rnd(B, H, T, D)
+
+        def fb():
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(do)
+
+        return timed(fb, dev, w, r)
+    if op == "adamw":
+        N = c["N"]
+        p = nn.Parameter(rnd(N, dtype=torch.float32))
+        p.grad = rnd(N, dtype=torch.float32)
+        kw = {"fused": True} if dev == "cuda" else {"foreach": False}
+        opt = torch.optim.AdamW([p], lr=1e-4, weight_decay=0.1, **kw)
+
+        def st():
+            torch.nn.utils.clip_grad_norm_([p], 1.0)
+            opt.step()
+
+        return timed(st, dev, w, r)
+    if op == "layernorm_fwd_bwd":
+        x = rnd(c["M"], c["K"]).requires_grad_(True)
+        ln = nn.LayerNorm(c["K"]).to(dev, dt)
+        do = rnd(c["M"], c["K"])
+        return timed(lambda: ln(x).backward(do), dev, w, r)
+    if op == "classifier":
+        logits = rnd(c["M"], c["N"], dtype=torch.float32).requires_grad_(True)
+        t = torch.randint(0, c["N"], (c["M"],), generator=g).to(dev)
+        return timed(lambda: F.cross_entropy(logits, t).backward(), dev, w, r)
+    if op == "train_step":
+        return case_train_step(c)
+    if op == "generate":
+        return case_generate(c)
+    if op == "checkpoint":
+        return case_checkpoint(c)
+    raise ValueError(f"unknown op {op}")
+
+
+def main():
+    cases = json.load(sys.stdin)
+    out = []
+    for c in cases:
+        try:
+            ms = run_case(c)
+            s = sorted(ms)
+            out.append({"id": c["id"], "ms": ms, "median_ms": s[len(s) // 2]})
+        except Exception as e:  # one failing case does not stop the others
+            out.append({"id": c["id"], "error": f"{type(e).__name__}: {e}"})
+        if c.get("device") == "cuda":
+            torch.cuda.empty_cache()
+    json.dump({"torch": torch.__version__, "results": out}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+// N-API wrapper of the modded-nanogpt model (binding/core/modded.h). No math here.
+//
+//   new ModdedModel(config, weights)   config: { preset: 'small'|'medium', n_layer, dim, n_head, head_dim,
+//                                      embed_rows, head_rows, scalars_len, ...optional overrides }
+//                                      weights: { name: Float32Array } (ModdedModel::weight_names), copied
+//   .config() -> the resolved config (every switch explicit)
+//   .forward(Int32Array) -> Promise<Float32Array [T * head_rows]>           (worker thread)
+//   .generate(Int32Array, { max_new_tokens, temperature, top_k, top_p, seed, vocab_limit }, onToken?)
+//       -> Promise<Int32Array> of new ids; onToken(id) is called on the main thread as they come
+//   .stop()  asks a running generate to finish after the current token
+//   .dispose()
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+
+#include "core/modded.h"
+
+namespace {
+
+using mypt::modded::ModdedConfig;
+using mypt::modded::ModdedModel;
+using mypt::modded::ModdedSample;
+using mypt::modded::SkipKind;
+using mypt::modded::SoftCap;
+
+const char* kSoftcaps[] = {"sigmoid30_scaled", "sigmoid30", "algebraic15", "none"};
+
+int IntField(const Napi::Object& o, const char* k) {
+  Napi::Value v = o.Get(k);
+  if (!v.IsNumber()) throw std::invalid_argument(std::string("modded config: '") + k + "' must be a number");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+std::vector<int> IntList(const Napi::Value& v, const char* k) {
+  if (!v.IsArray()) throw std::invalid_argument(std::string("modded config: '") + k + "' must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    out[i] = e.IsBoolean() ? (e.As<Napi::Boolean>().Value() ? 1 : 0) : e.As<Napi::Number>().Int32Value();
+  }
+  return out;
+}
+
+ModdedConfig ConfigFromJs(const Napi::Object& o) {
+  const std::string preset = o.Get("preset").IsString() ? o.Get("preset").As<Napi::String>().Utf8Value() : "";
+  if (preset != "small" && preset != "medium")
+    throw std::invalid_argument("modded config: 'preset' must be 'small' or 'medium'");
+  auto make = preset == "small" ? mypt::modded::small_config : mypt::modded::medium_config;
+  ModdedConfig c = make(IntField(o, "n_layer"), IntField(o, "dim"), IntField(o, "n_head"), IntField(o, "head_dim"),
+                        IntField(o, "embed_rows"), IntField(o, "head_rows"), IntField(o, "scalars_len"));
+  if (o.Has("mlp_hidden")) c.mlp_hidden = IntField(o, "mlp_hidden");
+  if (o.Has("attn_input_norm")) c.attn_input_norm = o.Get("attn_input_norm").ToBoolean();
+  if (o.Has("v_norm")) c.v_norm = o.Get("v_norm").ToBoolean();
+  if (o.Has("attn_scale")) c.attn_scale = o.Get("attn_scale").As<Napi::Number>().FloatValue();
+  if (o.Has("norm_eps")) c.norm_eps = o.Get("norm_eps").As<Napi::Number>().FloatValue();
+  if (o.Has("rope_base")) c.rope_base = o.Get("rope_base").As<Napi::Number>().FloatValue();
+  if (o.Has("doc_token")) c.doc_token = IntField(o, "doc_token");
+  if (o.Has("attn_block")) c.attn_block = IntField(o, "attn_block");
+  if (o.Has("long_window_blocks")) mypt::modded::set_window_pattern(c, preset == "medium", IntField(o, "long_window_blocks"));
+  if (o.Has("window_blocks")) c.window_blocks = IntList(o.Get("window_blocks"), "window_blocks");
+  if (o.Has("ve_index")) c.ve_index = IntList(o.Get("ve_index"), "ve_index");
+  if (o.Has("has_attn")) {
+    auto v = IntList(o.Get("has_attn"), "has_attn");
+    c.has_attn.assign(v.begin(), v.end());
+  }
+  if (o.Has("skip")) {
+    const std::string s = o.Get("skip").ToString().Utf8Value();
+    if (s != "unet" && s != "map") throw std::invalid_argument("modded config: 'skip' must be 'unet' or 'map'");
+    c.skip = s == "unet" ? SkipKind::UNet : SkipKind::Map;
+  }
+  if (o.Has("skip_from")) c.skip_from = IntList(o.Get("skip_from"), "skip_from");
+  if (o.Has("softcap")) {
+    const std::string s = o.Get("softcap").ToString().Utf8Value();
+    int k = -1;
+    for (int i = 0; i < 4; i++)
+      if (s == kSoftcaps[i]) k = i;
+    if (k < 0)
+      throw std::invalid_argument("modded config: 'softcap' must be sigmoid30_scaled, sigmoid30, algebraic15 or none");
+    c.softcap = (SoftCap)k;
+  }
+  c.validate();
+  return c;
+}
+
+Napi::Array ToJs(Napi::Env env, const std::vector<int>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set((uint32_t)i, v[i]);
+  return a;
+}
+
+Napi::Object ConfigToJs(Napi::Env env, const ModdedConfig& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("n_layer", c.n_layer);
+  o.Set("dim", c.dim);
+  o.Set("n_head", c.n_head);
+  o.Set("head_dim", c.head_dim);
+  o.Set("mlp_hidden", c.mlp_hidden);
+  o.Set("embed_rows", c.embed_rows);
+  o.Set("head_rows", c.head_rows);
+  o.Set("n_value_embeds", c.n_value_embeds);
+  o.Set("scalars_len", c.scalars_len);
+  o.Set("ve_index", ToJs(env, c.ve_index));
+  o.Set("has_attn", ToJs(env, std::vector<int>(c.has_attn.begin(), c.has_attn.end())));
+  o.Set("attn_input_norm", c.attn_input_norm);
+  o.Set("v_norm", c.v_norm);
+  o.Set("skip", c.skip == SkipKind::UNet ? "unet" : "map");
+  o.Set("skip_from", ToJs(env, c.skip_from));
+  o.Set("softcap", kSoftcaps[(int)c.softcap]);
+  o.Set("attn_scale", c.attn_scale);
+  o.Set("norm_eps", c.norm_eps);
+  o.Set("rope_base", c.rope_base);
+  o.Set("doc_token", c.doc_token);
+  o.Set("attn_block", c.attn_block);
+  o.Set("window_blocks", ToJs(env, c.window_blocks));
+  return o;
+}
+
+class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
+ public:
+  static Napi::Function Class(Napi::Env env) {
+    return DefineClass(env, "ModdedModel",
+                       {InstanceMethod("config", &ModdedHandle::Config), InstanceMethod("forward", &ModdedHandle::Forward),
+                        InstanceMethod("generate", &ModdedHandle::Generate), InstanceMethod("stop", &ModdedHandle::Stop),
+                        InstanceMethod("dispose", &ModdedHandle::Dispose)});
+  }
+
+  explicit ModdedHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModdedHandle>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "ModdedModel(config, weights): two objects expected");
+    try {
+      model_ = std::make_unique<ModdedModel>(ConfigFromJs(info[0].As<Napi::Object>()));
+      Napi::Object w = info[1].As<Napi::Object>();
+      Napi::Array names = w.GetPropertyNames();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        const std::string name = names.Get(i).ToString().Utf8Value();
+        Napi::Value v = w.Get(name);
+        if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+          throw std::invalid_argument("modded weights: '" + name + "' must be a Float32Array");
+        Napi::Float32Array a = v.As<Napi::Float32Array>();
+        model_->set_weight(name, a.Data(), (int64_t)a.ElementLength());
+      }
+      model_->check_complete();
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+  ModdedModel* model() { return model_.get(); }
+  std::atomic<bool> busy{false};
+  std::atomic<bool> stop{false};
+
+ private:
+  ModdedModel* Ready(Napi::Env env) {
+    if (!model_) throw Napi::Error::New(env, "this modded model was disposed");
+    if (busy.load()) throw Napi::Error::New(env, "this modded model is busy with another forward/generate call");
+    return model_.get();
+  }
+  Napi::Value Config(const Napi::CallbackInfo& info) {
+    if (!model_) throw Napi::Error::New(info.Env(), "this modded model was disposed");
+    return ConfigToJs(info.Env(), model_->config());
+  }
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Generate(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    stop.store(true);
+    return info.Env().Undefined();
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (busy.load()) throw Napi::Error::New(info.Env(), "cannot dispose a modded model while a call is running");
+    model_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<ModdedModel> model_;
+};
+
+std::vector<int32_t> TokensArg(const Napi::Value& v, Napi::Env env) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(env, "tokens must be an Int32Array");
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// Resolves a worker's promise with a copy of its result as a typed array and frees the model.
+template <class JsArray, class T>
+void Settle(Napi::Env env, Napi::Promise::Deferred& d, ModdedHandle* h, const std::vector<T>& v) {
+  h->busy.store(false);
+  JsArray a = JsArray::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  d.Resolve(a);
+}
+
+class ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, ModdedHandle* h, Napi::Object self, std::vector<int32_t> tokens)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), h_(h), tokens_(std::move(tokens)) {
+    self_ = Napi::Persistent(self);
+    h_->busy.store(true);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      out_.resize(tokens_.size() * (size_t)h_->model()->config().head_rows);
+      h_->model()->forward(tokens_.data(), (int64_t)tokens_.size(), out_.data());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { Settle<Napi::Float32Array>(Env(), deferred_, h_, out_); }
+  void OnError(const Napi::Error& e) override {
+    h_->busy.store(false);
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  ModdedHandle* h_;
+  Napi::ObjectReference self_;
+  std::vector<int32_t> tokens_;
+  std::vector<float> out_;
+};
+
+class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+ public:
+  GenerateWorker(Napi::Env env, Napi::Function noop, ModdedHandle* h, Napi::Object self, std::vector<int32_t> prompt,
+                 int max_new, ModdedSample sp, Napi::Value on_token)
+      : Napi::AsyncProgressQueueWorker<int32_t>(noop), deferred_(Napi::Promise::Deferred::New(env)), h_(h),
+        prompt_(std::move(prompt)), max_new_(max_new), sp_(sp) {
+    self_ = Napi::Persistent(self);
+    if (on_token.IsFunction()) on_token_ = Napi::Persistent(on_token.As<Napi::Function>());
+    h_->busy.store(true);
+    h_->stop.store(false);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      out_ = h_->model()->generate(prompt_.data(), (int64_t)prompt_.size(), max_new_, sp_, [&](int32_t id) {
+        progress.Send(&id, 1);
+        return !h_->stop.load();
+      });
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnProgress(const int32_t* data, size_t count) override {
+    if (on_token_.IsEmpty()) return;
+    Napi::HandleScope scope(Env());
+    for (size_t i = 0; i < count; i++) on_token_.Call({Napi::Number::New(Env(), data[i])});
+  }
+  void OnOK() override { Settle<Napi::Int32Array>(Env(), deferred_, h_, out_); }
+  void OnError(const Napi::Error& e) override {
+    h_->busy.store(false);
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  ModdedHandle* h_;
+  Napi::ObjectReference self_;
+  Napi::FunctionReference on_token_;
+  std::vector<int32_t> prompt_;
+  int max_new_;
+  ModdedSample sp_;
+  std::vector<int32_t> out_;
+};
+
+Napi::Value ModdedHandle::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ready(env);
+  auto tokens = TokensArg(info[0], env);
+  if (tokens.empty()) throw Napi::Error::New(env, "forward: no tokens");
+  auto* w = new ForwardWorker(env, this, info.This().As<Napi::Object>(), std::move(tokens));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value ModdedHandle::Generate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ready(env);
+  auto prompt = TokensArg(info[0], env);
+  if (prompt.empty()) throw Napi::Error::New(env, "generate: the prompt is empty");
+  Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  auto num = [&](const char* k, double dflt) { return o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().DoubleValue() : dflt; };
+  ModdedSample sp;
+  sp.temperature = (float)num("temperature", 1.0);
+  sp.top_k = (int)num("top_k", 0);
+  sp.top_p = (float)num("top_p", 1.0);
+  sp.seed = (uint64_t)num("seed", 0);
+  sp.vocab_limit = (int)num("vocab_limit", 0);
+  const int max_new = (int)num("max_new_tokens", 0);
+  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  auto* w = new GenerateWorker(env, noop, this, info.This().As<Napi::Object>(), std::move(prompt), max_new, sp,
+                               info.Length() > 2 ? info[2] : env.Undefined());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+// Called once from addon.cc's Init.
+void RegisterModded(Napi::Env env, Napi::Object exports) {
+  exports.Set("ModdedModel", ModdedHandle::Class(env));
+}

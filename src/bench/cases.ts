@@ -1,0 +1,129 @@
+// The benchmark cases, as data: which op, at which shape, on which device. The GPU shapes are those
+// of ANCHORS.md (GPT-2 124M at B=16, T=1024 on an H100); the CPU shapes are the default CPU run's.
+
+export type Device = 'cpu' | 'cuda';
+
+export interface ModelShape {
+  arch: 'mypt' | 'gpt2';
+  vocab_size: number;
+  block_size: number;
+  n_layer: number;
+  n_head: number;
+  n_embd: number;
+  bias: boolean;
+}
+
+export interface BenchCase {
+  id: string;
+  suite: string;
+  device: Device;
+  op: string;
+  // op sizes (bench.h): matmul M,K,N; attention B,H,T,D; adamw N; layernorm M,K; classifier M,N
+  M?: number;
+  K?: number;
+  N?: number;
+  B?: number;
+  H?: number;
+  T?: number;
+  D?: number;
+  model?: ModelShape;
+  max_new_tokens?: number;
+  mb?: number;
+  what?: 'save' | 'load';
+  precision?: 'bf16' | 'fp32';
+  warmup: number;
+  repeats: number;
+}
+
+/** The default CPU training configuration (the built-in `npx mypt-native train`). */
+export const CPU_DEFAULT_MODEL: ModelShape = {
+  arch: 'mypt', vocab_size: 65, block_size: 64, n_layer: 4, n_head: 4, n_embd: 128, bias: false,
+};
+export const CPU_DEFAULT_BATCH = 16;
+
+/** GPT-2 124M as ANCHORS.md times it (nanoGPT form, tied head, biases, tanh GELU). */
+export const GPT2_124M: ModelShape = {
+  arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 12, n_head: 12, n_embd: 768, bias: true,
+};
+
+export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'checkpoint'] as const;
+export type Suite = (typeof SUITES)[number];
+
+export function casesFor(device: Device, quick: boolean): BenchCase[] {
+  const reps = (n: number) => (quick ? Math.max(3, Math.ceil(n / 3)) : n);
+  const out: BenchCase[] = [];
+  const add = (c: Omit<BenchCase, 'id' | 'device' | 'warmup' | 'repeats'> & { warmup?: number; repeats?: number }) => {
+    const sizes = c as unknown as Record<string, number | undefined>;
+    const dims = ['M', 'K', 'N', 'B', 'H', 'T', 'D']
+      .filter((k) => sizes[k] !== undefined)
+      .map((k) => `${k}${sizes[k]}`)
+      .join(' ');
+    const id = `${c.suite}/${c.op}${dims ? ' ' + dims : ''}${c.what ? ' ' + c.what : ''}${c.mb ? ` ${c.mb}MB` : ''}`;
+    out.push({ warmup: quick ? 1 : 3, repeats: reps(device === 'cuda' ? 50 : 10), ...c, id, device });
+  };
+  if (device === 'cuda') {
+    for (const [M, K, N] of [[16384, 768, 2304], [16384, 768, 3072], [16384, 3072, 768], [16384, 768, 50304]]) {
+      add({ suite: 'matmul', op: 'matmul', M, K, N });
+    }
+    add({ suite: 'attention', op: 'attention_fwd', B: 16, H: 12, T: 1024, D: 64 });
+    for (const [B, H, T, D] of [[16, 12, 1024, 64], [4, 12, 4096, 64], [16, 6, 1024, 128]]) {
+      add({ suite: 'attention', op: 'attention_fwd_bwd', B, H, T, D });
+    }
+    add({ suite: 'adamw', op: 'adamw', N: 124_475_904 });
+    add({ suite: 'layernorm', op: 'layernorm_fwd_bwd', M: 16384, K: 768 });
+    add({ suite: 'classifier', op: 'classifier', M: 16384, N: 50304 });
+    add({ suite: 'train', op: 'train_step', model: GPT2_124M, B: 16, T: 1024, repeats: quick ? 5 : 20 });
+    add({ suite: 'generate', op: 'generate', model: GPT2_124M, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
+  } else {
+    const BT = CPU_DEFAULT_BATCH * CPU_DEFAULT_MODEL.block_size;
+    const C = CPU_DEFAULT_MODEL.n_embd;
+    for (const [M, K, N] of [[BT, C, 3 * C], [BT, C, 4 * C], [BT, 4 * C, C], [BT, 768, 768]]) {
+      add({ suite: 'matmul', op: 'matmul', M, K, N });
+    }
+    add({ suite: 'attention', op: 'attention_fwd', B: 16, H: 4, T: 64, D: 32 });
+    add({ suite: 'attention', op: 'attention_fwd_bwd', B: 16, H: 4, T: 64, D: 32 });
+    add({ suite: 'attention', op: 'attention_fwd_bwd', B: 4, H: 12, T: 256, D: 64 });
+    add({ suite: 'adamw', op: 'adamw', N: 10_000_000 });
+    add({ suite: 'layernorm', op: 'layernorm_fwd_bwd', M: BT, K: C });
+    add({ suite: 'classifier', op: 'classifier', M: BT, N: 65 });
+    add({ suite: 'classifier', op: 'classifier', M: 256, N: 50304 });
+    add({ suite: 'train', op: 'train_step', model: CPU_DEFAULT_MODEL, B: CPU_DEFAULT_BATCH, T: CPU_DEFAULT_MODEL.block_size, repeats: quick ? 5 : 20 });
+    add({ suite: 'generate', op: 'generate', model: CPU_DEFAULT_MODEL, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
+  }
+  const mb = device === 'cuda' ? 500 : quick ? 50 : 200;
+  add({ suite: 'checkpoint', op: 'checkpoint', what: 'save', mb, repeats: quick ? 2 : 3, warmup: 0 });
+  add({ suite: 'checkpoint', op: 'checkpoint', what: 'load', mb, repeats: quick ? 2 : 3, warmup: 0 });
+  return out;
+}
+
+/** FLOPs and minimum bytes of one repeat, where they mean something (null otherwise). */
+export function workOf(c: BenchCase): { flops: number | null; bytes: number | null } {
+  const bf = c.device === 'cuda' && c.precision !== 'fp32' ? 2 : 4;
+  switch (c.op) {
+    case 'matmul':
+      return { flops: 2 * c.M! * c.K! * c.N!, bytes: bf * (c.M! * c.K! + c.N! * c.K! + c.M! * c.N!) };
+    case 'attention_fwd':
+    case 'attention_fwd_bwd': {
+      // causal: half of 4*B*H*T*T*D for the forward; the backward is 2.5 times the forward
+      const fwd = 2 * c.B! * c.H! * c.T! * c.T! * c.D!;
+      return { flops: c.op === 'attention_fwd' ? fwd : 3.5 * fwd, bytes: null };
+    }
+    case 'adamw':
+      return { flops: null, bytes: 28 * c.N! }; // read p, g, m, v; write p, m, v (fp32)
+    case 'layernorm_fwd_bwd':
+      return { flops: null, bytes: bf * 5 * c.M! * c.K! }; // fwd: read x, write y; bwd: read x, dy, write dx
+    case 'classifier':
+      return { flops: null, bytes: 8 * c.M! * c.N! }; // read logits, write dlogits (fp32)
+    default:
+      return { flops: null, bytes: null };
+  }
+}
+
+/** Training FLOPs per token, nanoGPT's estimate (6N + 12 L C T, N without the position table). */
+export function trainFlopsPerToken(m: ModelShape, T: number): number {
+  const C = m.n_embd;
+  const perLayer = 12 * C * C + (m.bias ? 13 * C : 0);
+  const head = m.arch === 'gpt2' ? 0 : m.vocab_size * C + m.vocab_size;
+  const n = m.vocab_size * C + m.n_layer * perLayer + 2 * C + head;
+  return 6 * n + 12 * m.n_layer * C * T;
+}

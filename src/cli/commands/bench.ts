@@ -1,0 +1,45 @@
+// mypt-native bench [--suite NAME] [--quick] [--json FILE] [--device cpu|cuda] [--compare pytorch]
+import fs from 'fs';
+import type { Argv, CommandModule } from 'yargs';
+import { SUITES, Suite } from '../../bench/cases';
+import { runBench } from '../../bench/run';
+import { formatTable, HEADER, rowCells } from '../../bench/report';
+import { backends } from '../../index';
+
+interface Args {
+  suite?: string[];
+  quick?: boolean;
+  json?: string;
+  device: string;
+  compare?: string;
+}
+
+export const benchCommand: CommandModule<object, Args> = {
+  command: 'bench',
+  describe: 'time kernels, a training step, generation and checkpoint I/O (optionally beside PyTorch)',
+  builder: (y: Argv) =>
+    y
+      .option('suite', { type: 'string', array: true, choices: SUITES as unknown as string[], describe: 'only these suites' })
+      .option('quick', { type: 'boolean', describe: 'fewer repeats and smaller checkpoint files' })
+      .option('json', { type: 'string', describe: 'also write the results, with the machine, to this JSON file' })
+      .option('device', { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto' })
+      .option('compare', { type: 'string', choices: ['pytorch'], describe: 'time the same cases through PyTorch in this run' }) as Argv<Args>,
+  handler: async (a) => {
+    const device = a.device === 'auto' ? (backends().cuda ? 'cuda' : 'cpu') : (a.device as 'cpu' | 'cuda');
+    const live = !a.compare && process.stdout.isTTY;
+    if (live) console.log(HEADER.join(' | '));
+    const report = await runBench({
+      device,
+      suites: a.suite as Suite[] | undefined,
+      quick: a.quick,
+      compare: a.compare as 'pytorch' | undefined,
+      onRow: live ? (r) => console.log(rowCells(r).filter(Boolean).join(' | ')) : undefined,
+    });
+    if (live) console.log('');
+    console.log(formatTable(report));
+    if (a.json) {
+      fs.writeFileSync(a.json, JSON.stringify(report, null, 2) + '\n');
+      console.log(`\nwrote ${a.json}`);
+    }
+  },
+};

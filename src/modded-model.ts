@@ -1,0 +1,274 @@
+// A modded-nanogpt checkpoint (small or medium layout) running on the native CPU engine
+// (binding/core/modded.cc): load, forward, generate.
+//
+//   const m = await loadModdedModel('best_state_step001750_val3.2817.pt');
+//   const { logits, shape } = await m.forward([50256, 464, 3290]);   // shape [1, T, padded vocab]
+//   const ids = await m.generate([50256, 464], { max_new_tokens: 20, temperature: 0 });
+//   const text = await m.generateText('The meaning of life', { max_new_tokens: 40, top_k: 50, seed: 1 });
+//
+// The forward pass is the one the file records (`forward` key, see checkpoint/modded.ts), else the
+// layout's own; opts.forward overrides it (a different model: README, "modded-nanogpt").
+// Attention is the scripts' block mask: causal, document mask (EOT 50256 starts a document) and the
+// per-layer sliding window at its end-of-training size (binding/core/modded_mask.h).
+
+import { MyptError } from './errors';
+import { loadAddon } from './native';
+import { loadTorch } from './checkpoint/torch';
+import { toFloat32 } from './checkpoint/tensor';
+import { ModdedInfo, ModdedLayout, ModdedParsed, parseModded } from './checkpoint/modded';
+
+export type ModdedSoftcap = 'sigmoid30_scaled' | 'sigmoid30' | 'algebraic15' | 'none';
+
+/** The native config (binding/modded_binding.cc); every switch explicit once resolved. */
+export interface ModdedNativeConfig {
+  n_layer: number; dim: number; n_head: number; head_dim: number; mlp_hidden: number;
+  embed_rows: number; head_rows: number; n_value_embeds: number; scalars_len: number;
+  ve_index: number[];          // per layer: value embedding mixed into v, -1 none
+  has_attn: number[];          // per layer: 0 for the layer without attention
+  attn_input_norm: boolean;    // small: attention reads norm(x)
+  v_norm: boolean;             // medium: v = norm(v)
+  skip: 'unet' | 'map';
+  skip_from: number[];         // map: per layer, the block output added, -1 none
+  softcap: ModdedSoftcap;
+  attn_scale: number; norm_eps: number; rope_base: number;
+  doc_token: number;           // document mask: this id starts a new document (50256 when it exists); -1 off
+  attn_block: number;          // tokens per sliding-window block (128)
+  window_blocks: number[];     // per layer: window in blocks, 0 none
+}
+
+interface NativeModdedHandle {
+  config(): ModdedNativeConfig;
+  forward(tokens: Int32Array): Promise<Float32Array>;
+  generate(prompt: Int32Array, opts: Record<string, number>, onToken?: (id: number) => void): Promise<Int32Array>;
+  stop(): void;
+  dispose(): void;
+}
+interface NativeModdedAddon {
+  ModdedModel: new (config: Record<string, unknown>, weights: Record<string, Float32Array>) => NativeModdedHandle;
+  setThreads(n: number): void;   // the engine's process-wide CPU pool
+}
+
+export interface LoadModdedOptions {
+  /** Run this forward pass instead of the recorded one. */
+  forward?: ModdedLayout;
+  /** Soft-cap override, e.g. 'sigmoid30' for S0/S1/S3-era small files (30 sigmoid(z / 7.5)). */
+  softcap?: ModdedSoftcap;
+  /** Head size, when the saved code does not say and the width is no multiple of 128. */
+  head_dim?: number;
+  /** Document-mask token (default 50256 when the embedding has that row, as both scripts); -1: plain causal. */
+  doc_token?: number;
+  /** false: no sliding window (causal + document mask only). */
+  window?: boolean;
+  /** The long window in blocks (short = half); default the end-of-training value, 14 small / 27 medium. */
+  long_window_blocks?: number;
+  /** Tokens per window block (128 in both scripts). */
+  attn_block?: number;
+  /** CPU threads of the process-wide pool (0: all cores). */
+  threads?: number;
+  /** Name used in messages when a dict (not a path) is given. */
+  where?: string;
+}
+
+export interface ModdedGenerateOptions {
+  max_new_tokens: number;
+  temperature?: number;   // <= 0: greedy
+  top_k?: number;
+  top_p?: number;
+  seed?: number;
+  /** Sample among the first vocab_limit ids; default: the real vocab (or the embedding rows). */
+  vocab_limit?: number;
+  onToken?: (id: number) => void;
+  signal?: AbortSignal;
+}
+
+function addon(): NativeModdedAddon {
+  return loadAddon() as unknown as NativeModdedAddon;
+}
+
+/** fp32 weights under the native names (ModdedModel::weight_names) from either layout. */
+export function moddedNativeWeights(p: ModdedParsed): Record<string, Float32Array> {
+  const { info, sd } = p;
+  const f = (k: string) => toFloat32(sd.get(k)!);
+  const w: Record<string, Float32Array> = { embed: f('embed.weight') };
+  for (let j = 0; j < 3; j++) w[`value_embeds.${j}`] = f(`value_embeds.${j}.weight`);
+  const hd = info.hdim * info.dim;
+  for (let i = 0; i < info.n_layer; i++) {
+    const b = `blocks.${i}.`;
+    if (info.layout === 'small') {
+      if (info.attention_layers.includes(i)) {
+        w[`${b}attn.qkv`] = f(`${b}attn.qkv_w`);              // [3, hdim, d] = [3 hdim, d]
+        w[`${b}attn.o`] = f(`${b}attn.c_proj.weight`);        // [d, hdim], applied as y @ W.T
+      }
+      w[`${b}mlp.fc`] = f(`${b}mlp.c_fc.weight`);
+      w[`${b}mlp.proj`] = f(`${b}mlp.c_proj.weight`);
+    } else {
+      if (info.attention_layers.includes(i)) {
+        const qkvo = f(`${b}attn.qkvo_w`);                     // [4, hdim, d]
+        w[`${b}attn.qkv`] = qkvo.subarray(0, 3 * hd);
+        w[`${b}attn.o`] = qkvo.subarray(3 * hd, 4 * hd);       // qkvo_w[3], same orientation as c_proj
+      }
+      w[`${b}mlp.fc`] = f(`${b}mlp.fc_w`);
+      w[`${b}mlp.proj`] = f(`${b}mlp.proj_w`);
+    }
+  }
+  w.lm_head = f(info.layout === 'small' ? 'lm_head.weight' : 'lm_head_w');
+  w.scalars = f('scalars');
+  return w;
+}
+
+function toInt32(tokens: number[] | Int32Array, what: string): Int32Array {
+  const a = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
+  if (a.length === 0) throw new MyptError('E_BAD_ARGUMENT', `${what}: no tokens`);
+  return a;
+}
+
+export class ModdedModel {
+  readonly info: ModdedInfo;
+  readonly config: ModdedNativeConfig;
+  readonly forwardKind: ModdedLayout;
+  private handle: NativeModdedHandle | null;
+  private tokenizer: { encode(s: string): number[]; decode(ids: number[]): string } | null = null;
+
+  constructor(info: ModdedInfo, handle: NativeModdedHandle, forwardKind: ModdedLayout) {
+    this.info = info;
+    this.handle = handle;
+    this.config = handle.config();
+    this.forwardKind = forwardKind;
+  }
+
+  private live(): NativeModdedHandle {
+    if (!this.handle) throw new MyptError('E_DISPOSED', 'this modded model was disposed');
+    return this.handle;
+  }
+
+  private checkIds(a: Int32Array, what: string): void {
+    for (let i = 0; i < a.length; i++) {
+      if (!(a[i] >= 0 && a[i] < this.info.embed_rows)) {
+        throw new MyptError('E_BAD_ARGUMENT', `${what}: token id ${a[i]} at position ${i} is outside the embedding (${this.info.embed_rows} rows)`);
+      }
+    }
+  }
+
+  /** Logits of every position, soft-capped as the forward pass does: [1, T, head_rows] row-major. */
+  async forward(tokens: number[] | Int32Array): Promise<{ logits: Float32Array; shape: [number, number, number] }> {
+    const a = toInt32(tokens, 'forward');
+    this.checkIds(a, 'forward');
+    const logits = await this.live().forward(a);
+    return { logits, shape: [1, a.length, this.info.head_rows] };
+  }
+
+  /** New token ids (the prompt excluded). */
+  async generate(prompt: number[] | Int32Array, opts: ModdedGenerateOptions): Promise<number[]> {
+    const a = toInt32(prompt, 'generate');
+    this.checkIds(a, 'generate');
+    if (!Number.isInteger(opts.max_new_tokens) || opts.max_new_tokens < 0) {
+      throw new MyptError('E_BAD_ARGUMENT', `generate: max_new_tokens must be a non-negative integer (got ${opts.max_new_tokens})`);
+    }
+    const h = this.live();
+    const native: Record<string, number> = {
+      max_new_tokens: opts.max_new_tokens,
+      temperature: opts.temperature ?? 1,
+      top_k: opts.top_k ?? 0,
+      top_p: opts.top_p ?? 1,
+      seed: opts.seed ?? 0,
+      vocab_limit: opts.vocab_limit ?? this.info.vocab ?? this.info.embed_rows,
+    };
+    // The native loop runs ahead of the main thread, so an abort is applied here: no token is delivered
+    // after it, and the result holds exactly the tokens delivered before it.
+    let stopped = false;
+    let delivered = 0;
+    const onAbort = () => {
+      stopped = true;
+      h.stop();
+    };
+    const onToken = (id: number) => {
+      if (stopped) return;
+      delivered++;
+      opts.onToken?.(id);
+    };
+    opts.signal?.addEventListener('abort', onAbort);
+    try {
+      if (opts.signal?.aborted) return [];
+      const ids = [...(await h.generate(a, native, onToken))];
+      return stopped ? ids.slice(0, delivered) : ids;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Text in, text out with the GPT-2 tokenizer (js-tiktoken `gpt2`, the scripts' tokenizer). */
+  async generateText(prompt: string, opts: ModdedGenerateOptions & { onText?: (piece: string) => void }): Promise<string> {
+    if (!this.tokenizer) {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { getEncoding } = require('js-tiktoken');
+      this.tokenizer = getEncoding('gpt2');
+    }
+    const tok = this.tokenizer!;
+    const ids = tok.encode(prompt);
+    const prompt_ids = ids.length ? ids : [50256];
+    const out: number[] = [];
+    let shown = '';
+    const onToken = (id: number) => {
+      out.push(id);
+      opts.onToken?.(id);
+      if (opts.onText) {
+        const text = tok.decode(out);
+        if (!text.endsWith('\ufffd')) {  // wait for the rest of a multi-byte character
+          opts.onText(text.slice(shown.length));
+          shown = text;
+        }
+      }
+    };
+    const limit = Math.min(opts.vocab_limit ?? this.info.vocab ?? 50257, 50257);
+    const ids_out = await this.generate(prompt_ids, { ...opts, vocab_limit: limit, onToken });
+    const text = tok.decode(ids_out);
+    if (opts.onText && text.length > shown.length) opts.onText(text.slice(shown.length));  // a held partial character
+    return text;
+  }
+
+  describe(): ModdedInfo & { forward: ModdedLayout; config: ModdedNativeConfig } {
+    return { ...this.info, forward: this.forwardKind, config: this.config };
+  }
+
+  dispose(): void {
+    this.handle?.dispose();
+    this.handle = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Builds the native model from a parsed file (either layout). */
+export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {}): ModdedModel {
+  const { info } = p;
+  const forwardKind = opts.forward ?? info.forward;
+  if (forwardKind !== 'small' && forwardKind !== 'medium') throw new MyptError('E_BAD_ARGUMENT', `forward must be 'small' or 'medium' (got ${String(forwardKind)})`);
+  const native = addon();
+  if (opts.threads !== undefined) native.setThreads(opts.threads);
+  const config: Record<string, unknown> = {
+    preset: forwardKind,
+    n_layer: info.n_layer, dim: info.dim, n_head: info.n_head, head_dim: info.head_dim, mlp_hidden: info.mlp_hidden,
+    embed_rows: info.embed_rows, head_rows: info.head_rows, scalars_len: info.scalars_len,
+  };
+  if (opts.softcap) config.softcap = opts.softcap;
+  if (opts.doc_token !== undefined) config.doc_token = opts.doc_token;
+  if (opts.attn_block !== undefined) config.attn_block = opts.attn_block;
+  if (opts.long_window_blocks !== undefined) config.long_window_blocks = opts.long_window_blocks;
+  if (opts.window === false) config.window_blocks = new Array(info.n_layer).fill(0);
+  let handle: NativeModdedHandle;
+  try {
+    handle = new native.ModdedModel(config, moddedNativeWeights(p));
+  } catch (e) {
+    throw new MyptError('E_NATIVE', `${opts.where ?? 'modded checkpoint'}: ${(e as Error).message}`);
+  }
+  return new ModdedModel(info, handle, forwardKind);
+}
+
+/** Loads a modded-nanogpt `.pt` file (or an already loaded dict) onto the CPU engine. */
+export async function loadModdedModel(pathOrDict: string | unknown, opts: LoadModdedOptions = {}): Promise<ModdedModel> {
+  const where = typeof pathOrDict === 'string' ? pathOrDict : opts.where ?? 'modded checkpoint';
+  const obj = typeof pathOrDict === 'string' ? await loadTorch(pathOrDict) : pathOrDict;
+  return createModdedModel(parseModded(obj, where, { head_dim: opts.head_dim }), { ...opts, where });
+}
