@@ -310,4 +310,21 @@ test('API: generate() and getModelInfo() on a bundle; same seed gives the same t
   assert.is(info.num_params, Object.values((await loadBundle(FIX)).params).reduce((n, t) => n + t.data.length, 0));
 });
 
+test('inspect and generate take checkpoint files of other tools (legacy MyPT, nanoGPT)', async () => {
+  const legacy = path.join(__dirname, 'fixtures', 'foreign', 'mypt_legacy', 'checkpoints', 'tiny', 'final.pt');
+  const nano = path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'out-shakespeare-char');
+  if (!fs.existsSync(legacy) || !fs.existsSync(nano)) { console.log('  skip: foreign fixtures absent'); return; }
+  const info = await getModelInfo(legacy);
+  assert.is(info.format, 'mypt-legacy');
+  assert.is(info.training.step, 3);
+  assert.is(info.tokenizer.kind, 'char');
+  assert.equal(info.dtypes, ['float32']);
+  const r = cli(['inspect', '--json', nano], os.tmpdir());
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).format, 'nanogpt');
+  const a = await generate({ checkpoint: nano, prompt: 'a', max_new_tokens: 10, seed: 1 });
+  assert.is(a, await generate({ checkpoint: nano, prompt: 'a', max_new_tokens: 10, seed: 1 }));
+  assert.is(a.length, 10);
+});
+
 test.run();
