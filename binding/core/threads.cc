@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -71,6 +72,11 @@ class Pool {
       if ((v & kInside) == 0 && word_.compare_exchange_weak(v, (uint64_t)gen_ << 32)) break;
       cpu_relax();
     }
+    if (error_) {
+      std::exception_ptr e = error_;
+      error_ = nullptr;
+      std::rethrow_exception(e);
+    }
   }
 
   std::mutex busy_;  // held by the thread whose job is running
@@ -85,10 +91,16 @@ class Pool {
       else std::this_thread::yield();
     }
   }
+  // runs chunks until none is left; an exception is kept (the first one) and rethrown by the caller
   void work() {
     t_in_task = true;
     for (int64_t c; (c = next_.fetch_add(1)) < count_;) {
-      (*task_)(c);
+      try {
+        (*task_)(c);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(error_mu_);
+        if (!error_) error_ = std::current_exception();
+      }
       done_.fetch_add(1, std::memory_order_release);
     }
     t_in_task = false;
@@ -128,6 +140,8 @@ class Pool {
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t count_ = 0;
   std::atomic<int64_t> next_{0}, done_{0};
+  std::mutex error_mu_;
+  std::exception_ptr error_;
 };
 
 std::mutex g_config_mu;

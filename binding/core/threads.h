@@ -3,6 +3,7 @@
 // parallel_chunks(n, fn) runs fn(0) ... fn(n-1), each exactly once, spread over the pool's threads and
 // the calling thread, and returns when all are done. A call made from inside a pool task, or while another
 // thread is using the pool, runs serially on the calling thread (never deadlocks, never oversubscribes).
+// An exception thrown by fn reaches the caller once every chunk has run (the first one, if several).
 #pragma once
 #include <algorithm>
 #include <cstdint>
