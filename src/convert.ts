@@ -6,7 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import { MyptError } from './errors';
 import { saveArchBundle } from './checkpoint/arch-bundle';
-import { detectCheckpointSync, readBundle, resolveCheckpoint } from './checkpoint/detect';
+import { detectCheckpointSync, formatOf, readBundle, resolveCheckpoint } from './checkpoint/detect';
 import type { CheckpointFormat, DetectedCheckpoint } from './checkpoint/detected';
 import { readSafetensorsFile, ST_META } from './checkpoint/hf';
 import { canonicalToStateDict, layoutForConfig } from './checkpoint/layouts';
@@ -45,7 +45,7 @@ export interface ConvertOptions {
 
 export interface ConversionPlan {
   source: string;
-  sourceFormat: CheckpointFormat | 'unknown';
+  sourceFormat: CheckpointFormat;
   to: 'bundle' | 'safetensors';
   target: string;
   /** Why nothing will be done for this source. */
@@ -60,23 +60,17 @@ export interface ConversionResult extends ConversionPlan {
   deleted: boolean;
 }
 
-function sourceFormat(where: { kind: 'bundle' | 'file'; path: string }): CheckpointFormat | 'unknown' {
-  if (where.kind === 'bundle') return 'mypt-bundle';
-  if (where.path.endsWith('.safetensors')) return 'safetensors';
-  const v = loadTorchSync(where.path);
-  if (isMyptLegacy(v)) return 'mypt-legacy';
-  if (v instanceof Map && v.get('model') instanceof Map && v.has('model_args')) return 'nanogpt';
-  return 'unknown';
-}
-
 function planOne(where: { kind: 'bundle' | 'file'; path: string }, opts: ConvertOptions): ConversionPlan {
   const to = opts.format === 'safetensors' ? 'safetensors' : 'bundle';
-  const fmt = sourceFormat(where);
+  const fmt = formatOf(where.path).format;
   const deletable = where.kind === 'file';
   const base = { source: where.path, sourceFormat: fmt, to, deletable } as const;
   if (to === 'safetensors') {
     if (fmt === 'safetensors') return { ...base, target: where.path, skip: 'already a .safetensors file' };
-    const target = opts.out ?? (where.kind === 'bundle' ? path.join(where.path, 'model.safetensors') : where.path.replace(/\.(pt|bin|pth)$/, '') + '.safetensors');
+    // beside the source: <name>.safetensors; a bundle's or HF's pytorch_model.bin's: model.safetensors (HF's name)
+    const target = opts.out ?? (where.kind === 'bundle' ? path.join(where.path, 'model.safetensors')
+      : path.basename(where.path) === 'pytorch_model.bin' ? path.join(path.dirname(where.path), 'model.safetensors')
+        : where.path.replace(/\.(pt|bin|pth)$/, '') + '.safetensors');
     if (fs.existsSync(target)) return { ...base, target, skip: `${target} already exists` };
     return { ...base, target };
   }

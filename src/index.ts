@@ -20,12 +20,12 @@ export type { SafetensorsFile } from './checkpoint/safetensors';
 export { benchTorchIO } from './checkpoint/torch';
 export type { TorchIOBench } from './checkpoint/torch';
 export {
-  train, loadModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
+  train, loadModel, LoadedModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
   tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
   loadConfig, saveConfig,
 } from './api';
 export type {
-  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
+  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
 export * from './checkpoints-api';
@@ -37,9 +37,9 @@ export { convert, planConversions } from './convert';
 export type { ConvertOptions, ConversionPlan, ConversionResult } from './convert';
 export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDict, optimizerToCanonical, layoutOf, layoutForConfig } from './checkpoint/layouts';
 export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
+export { openCheckpoint, tokenizerOf } from './checkpoint/open';
+export type { OpenedCheckpoint } from './checkpoint/open';
 // modded-nanogpt speedrun checkpoints (small / medium layouts)
 export { loadModdedModel, ModdedModel } from './modded-model';
 export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
 export { convertModded } from './checkpoint/modded-convert';
-export { openCheckpoint, tokenizerOf } from './checkpoint/open';
-export type { OpenedCheckpoint } from './checkpoint/open';

@@ -76,7 +76,7 @@ async function fileInfo(label: string, file: string, opts: { checkpoints_dir?: s
   const det = await detectCheckpoint(file, { checkpointsDir: opts.checkpoints_dir, inputFile: opts.input_file });
   const c = det.config as unknown as Record<string, unknown>;
   const config: MyptConfigJson = {
-    ...MYPT_CONFIG_DEFAULTS, batch_size: Number(c.batch_size ?? MYPT_CONFIG_DEFAULTS.batch_size), block_size: det.config.block_size,
+    ...MYPT_CONFIG_DEFAULTS, batch_size: recordedBatchSize(det.extra) ?? MYPT_CONFIG_DEFAULTS.batch_size, block_size: det.config.block_size,
     vocab_size: det.config.vocab_size, n_embd: det.config.n_embd, n_head: det.config.n_head, n_layer: det.config.n_layer,
     dropout: Number(c.dropout ?? 0), bias: Boolean(c.bias), device: 'cpu', arch: String(c.arch ?? 'mypt'),
   };
@@ -91,10 +91,31 @@ async function fileInfo(label: string, file: string, opts: { checkpoints_dir?: s
     },
     training: { step: det.step ?? null, training_config: null, optimizer_file: det.hasOptimizer ? '(in the file)' : null },
     num_params: num,
-    dtypes: fileDtypes(det.extra),
+    dtypes: file.endsWith('.safetensors') ? fileDtypes(det.extra) : weightDtypes(await loadTorch(file)),
     checkpoint_dtype: typeof det.extra.checkpoint_dtype === 'string' ? det.extra.checkpoint_dtype : undefined,
     files: [{ name: path.basename(file), bytes: fs.statSync(file).size }],
   };
+}
+
+/** batch_size as the file records it (MyPT legacy config, nanoGPT config, lecture hyperparameters). */
+function recordedBatchSize(extra: Record<string, unknown>): number | undefined {
+  for (const k of ['config', 'hyperparameters', 'train_config']) {
+    const rec = extra[k];
+    const v = rec instanceof Map ? rec.get('batch_size') : rec && typeof rec === 'object' ? (rec as Record<string, unknown>).batch_size : undefined;
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+  }
+  const v = extra.batch_size;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+/** The dtypes of the weight tensors in a loaded .pt value (optimizer state left out), without reading data. */
+function weightDtypes(v: unknown, depth = 0, out = new Set<string>()): string[] {
+  if (depth > 4 || v === null || typeof v !== 'object') return [...out];
+  const t = v as { dtype?: unknown; shape?: unknown };
+  if (typeof t.dtype === 'string' && Array.isArray(t.shape)) { out.add(t.dtype); return [...out]; }
+  const entries: Array<[unknown, unknown]> = v instanceof Map ? [...v.entries()] : Array.isArray(v) ? [] : Object.entries(v);
+  for (const [k, x] of entries) if (!/optim/i.test(String(k))) weightDtypes(x, depth + 1, out);
+  return [...out];
 }
 
 function fileDtypes(extra: Record<string, unknown>): string[] {

@@ -10,6 +10,8 @@ import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit } from '
 import { CounterRng, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from './data/batches';
 import { createTokenizer, TextStreamDecoder, Tokenizer, tokenizerFromJSON } from './tokenizer';
 import { findBundle, loadBundle, LoadedBundle, MyptConfigJson, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
+import { parseConfigJson } from './checkpoint/mypt-json';
+import { detectCheckpoint } from './checkpoint/detect';
 import { myptModelConfig } from './checkpoint/layouts/mypt';
 import { lrAt } from './lr-schedule';
 import { floatRepr } from './checkpoint/pyjson';
@@ -116,6 +118,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const existing = findBundle(dir);
+  const legacy = existing ? undefined : legacyLatest(dir);
   const text = readTextFile(v.input_file);
 
   let model: Model;
@@ -129,11 +132,17 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     ({ model, tokenizer, step: startStep } = opts.startFrom);
     log(`Resuming from ${opts.startFrom.source} at step ${startStep}.`);
     resumed = true;
-  } else if (existing) {
-    log(`Found checkpoint at ${existing}, resuming training.`);
-    base = await loadBundle(existing, { optimizer: true });
-    if (!base.tokenizer) throw new MyptError('E_BAD_FILE', `${existing}: no tokenizer.json, so the training text cannot be encoded`);
-    tokenizer = tokenizerFromJSON(base.tokenizer, path.join(existing, 'tokenizer.json'));
+  } else if (existing || legacy) {
+    if (existing) {
+      log(`Found checkpoint at ${existing}, resuming training.`);
+      base = await loadBundle(existing, { optimizer: true });
+    } else {
+      log(`Found legacy checkpoint ${legacy}, resuming training (it is kept; saves go to the JSON bundle format).`);
+      base = await loadLegacy(legacy!, dir);
+    }
+    const from = existing ?? legacy!;
+    if (!base.tokenizer) throw new MyptError('E_BAD_FILE', `${from}: no tokenizer recorded, so the training text cannot be encoded`);
+    tokenizer = tokenizerFromJSON(base.tokenizer, existing ? path.join(existing, 'tokenizer.json') : legacy);
     const conflicts = archConflicts(v, source, base, tokenizer);
     if (conflicts.length) warn(`resuming ${dir} with the architecture in its config.json; ignoring ${conflicts.join(', ')}`);
     adoptRecorded(v, source, base.trainingState?.training_config, base);
@@ -148,7 +157,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       }
     } else {
       startStep = recorded ?? 0;
-      warn(`${existing} has no optimizer.pt: AdamW moments start from zero at step ${startStep}`);
+      warn(`${from} has no optimizer state: AdamW moments start from zero at step ${startStep}`);
     }
     resumed = true;
   } else if (v.init_from_model) {
@@ -303,6 +312,24 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   } finally {
     model.dispose();
   }
+}
+
+/** MyPT resumes a legacy checkpoints/<name>/latest.pt when no bundle is there (final.pt is not resumed). */
+function legacyLatest(dir: string): string | undefined {
+  const file = path.join(dir, 'latest.pt');
+  return fs.existsSync(file) && fs.statSync(file).isFile() ? file : undefined;
+}
+
+async function loadLegacy(file: string, dir: string): Promise<LoadedBundle> {
+  const det = await detectCheckpoint(file, { optimizer: true });
+  if (det.format !== 'mypt-legacy') throw new MyptError('E_BAD_FILE', `${file}: not a MyPT legacy checkpoint (found ${det.format})`);
+  const cfg = det.extra.config && typeof det.extra.config === 'object' ? (det.extra.config as Record<string, unknown>) : {};
+  return {
+    dir, layout: det.layout, modelConfig: det.config, params: det.params, optimizer: det.optimizer,
+    config: parseConfigJson({ ...cfg, vocab_size: det.config.vocab_size, block_size: det.config.block_size }, file),
+    tokenizer: det.tokenizer ?? null,
+    trainingState: { step: det.step ?? null },
+  };
 }
 
 /** A sample from a newline prompt (or token 0 when the vocabulary has no newline), streamed piece by piece. */

@@ -142,6 +142,7 @@ test('nanoGPT -> bundle: GPT-2 architecture recorded, meta.pkl vocabulary, PyTor
 
 test('any -> safetensors: HF GPT-2 .bin, a nanoGPT ckpt and a lecture file; config/tokenizer/step in the metadata', async () => {
   const dir = sandbox();
+  fs.rmSync(path.join(dir, 'hf_gpt2/model.safetensors'));
   for (const [src, key] of [['hf_gpt2/pytorch_model.bin', 'hf_gpt2'], ['nanogpt/out-plain/ckpt.pt', 'nanogpt/out-plain'], ['lecture/checkpoints', 'lecture']]) {
     const [r] = await convert({ checkpoint: path.join(dir, src), format: 'safetensors', log: () => {} });
     assert.is(r.status, 'converted', src);
@@ -156,7 +157,7 @@ test('any -> safetensors: HF GPT-2 .bin, a nanoGPT ckpt and a lecture file; conf
       assert.ok(rel(await logits(d, ref.tokens), ref.logits) <= 1e-5, `${src} logits`);
     }
   }
-  const hf = detectCheckpointSync(path.join(dir, 'hf_gpt2/pytorch_model.safetensors'));
+  const hf = detectCheckpointSync(path.join(dir, 'hf_gpt2/model.safetensors'));
   assert.is(hf.config.activation, 'gelu_tanh');
   assert.equal(hf.tokenizer, { token_kind: 'gpt2', chars: null });
   const [again] = await convert({ checkpoint: path.join(dir, 'hf_gpt2/pytorch_model.bin'), format: 'safetensors', log: () => {} });

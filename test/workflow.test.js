@@ -9,7 +9,7 @@ const { spawnSync, spawn } = require('child_process');
 const { loadBundle } = require('../lib/checkpoint/mypt-bundle');
 const { canonicalToMypt } = require('../lib/checkpoint/layouts/mypt');
 const { createModel } = require('../lib/model');
-const { train, loadModel, generate, getModelInfo } = require('../lib');
+const { train, loadModel, generate, generateStream, getModelInfo } = require('../lib');
 
 const FIX = path.join(__dirname, 'fixtures', 'mypt_bundle');
 const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
@@ -25,12 +25,21 @@ const relErr = (a, b) => {
 test("a bundle MyPT made loads here and gives PyTorch's logits", async () => {
   const m = await loadModel(FIX);
   try {
-    const r = await m.model.forward(expected.tokens);
+    const r = await m.forward(expected.tokens);
     assert.equal(r.shape, expected.logits_shape);
     const e = relErr(r.logits, expected.logits);
     assert.ok(e < 1e-5, `relative error ${e}`);
     assert.is(m.tokenizer.kind, 'char');
-    assert.is(m.tokenizer.decode(expected.tokens[0]), 'First Ci');
+    assert.is(m.decode(expected.tokens[0]), 'First Ci');
+    assert.is(m.checkpoint.format, 'mypt-bundle');
+    assert.is(m.checkpoint.step, 2);
+    // text in -> new text out; ids in -> new ids out; the stream yields the same text
+    const text = await m.generate('ROMEO', { max_new_tokens: 25, seed: 11 });
+    const ids = await m.generate(m.encode('ROMEO'), { max_new_tokens: 25, seed: 11 });
+    assert.is(m.decode(ids), text);
+    let streamed = '';
+    for await (const piece of m.generateStream('ROMEO', { max_new_tokens: 25, seed: 11 })) streamed += piece;
+    assert.is(streamed, text);
   } finally {
     m.dispose();
   }
@@ -62,6 +71,60 @@ test("a bundle MyPT made resumes here: one AdamW step with its optimizer state e
   } finally {
     m.dispose();
   }
+});
+
+test("train resumes a bundle MyPT made: step, optimizer and learning rate continue; PyTorch loads the result", async () => {
+  const dir = tmp();
+  const checkpoints_dir = path.join(dir, 'checkpoints');
+  fs.mkdirSync(path.join(checkpoints_dir, 'mypt'), { recursive: true });
+  for (const f of ['config.json', 'tokenizer.json', 'training_state.json', 'model.pt', 'optimizer.pt']) {
+    fs.copyFileSync(path.join(FIX, f), path.join(checkpoints_dir, 'mypt', f));
+  }
+  const input_file = path.join(dir, 'input.txt');
+  fs.writeFileSync(input_file, fs.readFileSync(CORPUS, 'utf8').slice(0, 20000)); // the fixture's corpus
+  const lines = [];
+  const r = await train({ input_file, checkpoints_dir, model_name: 'mypt', max_iters: 5, eval_iters: 2, sample_tokens: 0, log: (l) => lines.push(l) });
+  assert.ok(r.resumed);
+  assert.is(r.start_step, 2);
+  assert.is(r.step, 5);
+  assert.is(lines.filter((l) => l.startsWith('warning')).length, 0, lines.join('\n'));
+  const b = await loadBundle(path.join(checkpoints_dir, 'mypt'), { optimizer: true });
+  assert.is(b.optimizer.step, 5);
+  assert.is(b.trainingState.training_config.learning_rate, 0.001, "the bundle's recorded rate is kept when none is given");
+  assert.is(b.config.batch_size, 4);
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) { console.log('  skip PyTorch load: no torch'); return; }
+  const tokFile = path.join(dir, 'tokens.json');
+  fs.writeFileSync(tokFile, JSON.stringify({ tokens: expected.tokens }));
+  const py = spawnSync('/usr/bin/python3', [path.join(__dirname, 'fixtures', 'make_mypt_bundle.py'), 'check', path.join(checkpoints_dir, 'mypt'), tokFile], { encoding: 'utf8' });
+  assert.is(py.status, 0, py.stderr);
+  const got = JSON.parse(py.stdout);
+  assert.is(got.optimizer_step, 5);
+  const m = await loadModel(path.join(checkpoints_dir, 'mypt'));
+  try {
+    const ours = (await m.forward(expected.tokens)).logits;
+    assert.ok(relErr(ours, got.logits) < 1e-5);
+  } finally {
+    m.dispose();
+  }
+});
+
+test('train resumes a legacy MyPT latest.pt (kept) and saves a bundle', async () => {
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) { console.log('  skip: making a legacy file needs torch'); return; }
+  const dir = tmp();
+  const checkpoints_dir = path.join(dir, 'checkpoints');
+  const mk = spawnSync('/usr/bin/python3', [path.join(__dirname, 'fixtures', 'make_mypt_bundle.py'), 'legacy', FIX, path.join(checkpoints_dir, 'old')], { encoding: 'utf8' });
+  assert.is(mk.status, 0, mk.stderr);
+  const input_file = path.join(dir, 'input.txt');
+  fs.writeFileSync(input_file, fs.readFileSync(CORPUS, 'utf8').slice(0, 20000));
+  const lines = [];
+  const r = await train({ input_file, checkpoints_dir, model_name: 'old', max_iters: 3, eval_iters: 1, sample_tokens: 0, log: (l) => lines.push(l) });
+  assert.ok(lines[0].startsWith('Found legacy checkpoint'), lines[0]);
+  assert.is(r.start_step, 2);
+  assert.is(r.step, 3);
+  const names = fs.readdirSync(path.join(checkpoints_dir, 'old')).sort();
+  for (const f of ['config.json', 'latest.pt', 'model.pt', 'optimizer.pt', 'tokenizer.json', 'training_state.json']) assert.ok(names.includes(f), f);
+  const b = await loadBundle(path.join(checkpoints_dir, 'old'), { optimizer: true });
+  assert.is(b.optimizer.step, 3);
 });
 
 function smallCorpus(dir) {
@@ -239,9 +302,29 @@ test('API: generate() and getModelInfo() on a bundle; same seed gives the same t
   const b = await generate({ checkpoint: FIX, prompt: 'ROMEO', max_new_tokens: 30, seed: 3 });
   assert.is(a, b);
   assert.is(a.length, 30);
+  let s = '';
+  for await (const piece of generateStream({ checkpoint: FIX, prompt: 'ROMEO', max_new_tokens: 30, seed: 3 })) s += piece;
+  assert.is(s, a);
   const info = await getModelInfo(FIX);
   assert.is(info.training.step, 2);
   assert.is(info.num_params, Object.values((await loadBundle(FIX)).params).reduce((n, t) => n + t.data.length, 0));
+});
+
+test('inspect and generate take checkpoint files of other tools (legacy MyPT, nanoGPT)', async () => {
+  const legacy = path.join(__dirname, 'fixtures', 'foreign', 'mypt_legacy', 'checkpoints', 'tiny', 'final.pt');
+  const nano = path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'out-shakespeare-char');
+  if (!fs.existsSync(legacy) || !fs.existsSync(nano)) { console.log('  skip: foreign fixtures absent'); return; }
+  const info = await getModelInfo(legacy);
+  assert.is(info.format, 'mypt-legacy');
+  assert.is(info.training.step, 3);
+  assert.is(info.tokenizer.kind, 'char');
+  assert.equal(info.dtypes, ['float32']);
+  const r = cli(['inspect', '--json', nano], os.tmpdir());
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).format, 'nanogpt');
+  const a = await generate({ checkpoint: nano, prompt: 'a', max_new_tokens: 10, seed: 1 });
+  assert.is(a, await generate({ checkpoint: nano, prompt: 'a', max_new_tokens: 10, seed: 1 }));
+  assert.is(a.length, 10);
 });
 
 test.run();
