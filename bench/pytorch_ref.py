@@ -227,7 +227,14 @@ def main():
         try:
             ms = run_case(c)
             s = sorted(ms)
-            out.append({"id": c["id"], "ms": ms, "median_ms": s[len(s) // 2]})
+            res = {"id": c["id"], "ms": ms, "median_ms": s[len(s) // 2]}
+            if c["op"] == "train_step" and c["device"] == "cuda":
+                try:  # the faster of PyTorch's two figures: the same step through torch.compile
+                    cm = sorted(case_train_step({**c, "compile": True}))
+                    res["compile_median_ms"] = cm[len(cm) // 2]
+                except Exception as e:
+                    res["compile_error"] = f"{type(e).__name__}: {e}"
+            out.append(res)
         except Exception as e:  # one failing case does not stop the others
             out.append({"id": c["id"], "error": f"{type(e).__name__}: {e}"})
         if c.get("device") == "cuda":

@@ -1,8 +1,7 @@
 // Loading a trained model for sampling, and generation as a string or as a stream of text pieces.
 import { MyptError } from './errors';
 import { createModel, Model } from './model';
-import { loadBundle, LoadedBundle } from './checkpoint/mypt-bundle';
-import { resolveModelSource } from './model-source';
+import { detectCheckpoint, DetectedCheckpoint } from './checkpoint/detect';
 import { TextStreamDecoder, Tokenizer, tokenizerFromJSON } from './tokenizer';
 
 export interface SampleOptions {
@@ -25,9 +24,10 @@ export interface GenerateOptions extends SampleOptions {
 export interface LoadedModel {
   model: Model;
   tokenizer: Tokenizer;
-  /** The bundle folder it came from, and what it records. */
-  dir: string;
-  bundle: Omit<LoadedBundle, 'params' | 'optimizer'>;
+  /** The bundle folder or file it came from. */
+  path: string;
+  /** What the checkpoint records: its format, step, warnings, format-specific extras (weights left out). */
+  checkpoint: Omit<DetectedCheckpoint, 'params' | 'optimizer'>;
   /** The new text after `prompt` (the prompt itself is not repeated). */
   generate(prompt: string, opts?: SampleOptions): Promise<string>;
   generateStream(prompt: string, opts?: SampleOptions): AsyncIterable<string>;
@@ -85,19 +85,34 @@ async function* stream(model: Model, tokenizer: Tokenizer, prompt: string, o: Sa
   if (error) throw error;
 }
 
-export async function loadModel(nameOrPath: string, opts: { device?: 'auto' | 'cpu' | 'cuda'; checkpoints_dir?: string } = {}): Promise<LoadedModel> {
-  const src = resolveModelSource(nameOrPath, opts.checkpoints_dir);
-  const b = await loadBundle(src.dir);
-  if (!b.tokenizer) throw new MyptError('E_BAD_FILE', `${src.dir}: no tokenizer.json, so text cannot be encoded`);
-  const tokenizer = tokenizerFromJSON(b.tokenizer, `${src.dir}/tokenizer.json`);
-  if (tokenizer.kind === 'char' && tokenizer.vocabSize !== b.modelConfig.vocab_size) {
-    throw new MyptError('E_BAD_FILE', `${src.dir}: tokenizer.json has ${tokenizer.vocabSize} characters but the model has vocab_size ${b.modelConfig.vocab_size}`);
+/**
+ * Loads any checkpoint mypt-native reads (a model name under checkpoints/, a MyPT bundle folder, a legacy
+ * latest.pt/final.pt, nanoGPT ckpt.pt, Hugging Face GPT-2 weights, the lecture trainer's files) with its
+ * tokenizer, ready to sample. `input_file` supplies the char vocabulary of files that store none.
+ */
+export async function loadModel(
+  nameOrPath: string,
+  opts: { device?: 'auto' | 'cpu' | 'cuda'; checkpoints_dir?: string; input_file?: string } = {},
+): Promise<LoadedModel> {
+  if (typeof nameOrPath !== 'string' || nameOrPath === '') {
+    throw new MyptError('E_BAD_ARGUMENT', 'name a model (--model_name NAME) or a checkpoint (--checkpoint PATH)');
   }
-  const model = createModel({ ...b.modelConfig, dropout: 0, device: opts.device ?? 'auto' });
-  model.setParameters(b.params);
-  const { params: _p, optimizer: _o, ...bundle } = b;
+  const det = await detectCheckpoint(nameOrPath, { checkpointsDir: opts.checkpoints_dir, inputFile: opts.input_file });
+  if (!det.tokenizer) throw new MyptError('E_TOKENIZER', det.tokenizerProblem ?? `${det.path}: no tokenizer recorded`);
+  const tokenizer = tokenizerFromJSON(det.tokenizer, det.tokenizerSource ?? det.path);
+  if (tokenizer.kind === 'char' && tokenizer.vocabSize !== det.config.vocab_size) {
+    throw new MyptError('E_BAD_FILE', `${det.path}: the tokenizer has ${tokenizer.vocabSize} characters but the model has vocab_size ${det.config.vocab_size}`);
+  }
+  const model = createModel({ ...det.config, dropout: 0, device: opts.device ?? 'auto' });
+  try {
+    model.setParameters(det.params);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const { params: _p, optimizer: _o, ...checkpoint } = det;
   return {
-    model, tokenizer, dir: src.dir, bundle,
+    model, tokenizer, path: det.path, checkpoint,
     async generate(prompt, o = {}) {
       let s = '';
       for await (const piece of stream(model, tokenizer, prompt, o)) s += piece;

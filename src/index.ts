@@ -28,6 +28,7 @@ export type {
   TrainEvent, TrainResult, TrainRunOptions, TrainOptions, LoadedModel, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
+export * from './checkpoints-api';
 // Checkpoints from other tools (formats helper): one registry for any file/folder/model name, conversion,
 // and the state_dict layout mappings.
 export { detectCheckpoint, detectCheckpointSync, resolveCheckpoint, formatOf } from './checkpoint/detect';
@@ -36,9 +37,9 @@ export { convert, planConversions } from './convert';
 export type { ConvertOptions, ConversionPlan, ConversionResult } from './convert';
 export { stateDictToCanonical, canonicalToStateDict, canonicalToOptimizerStateDict, optimizerToCanonical, layoutOf, layoutForConfig } from './checkpoint/layouts';
 export type { LayoutName, FormatModelConfig } from './checkpoint/layouts';
-export { openCheckpoint, tokenizerOf } from './checkpoint/open';
-export type { OpenedCheckpoint } from './checkpoint/open';
 // modded-nanogpt speedrun checkpoints (small / medium layouts)
 export { loadModdedModel, ModdedModel } from './modded-model';
 export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
 export { convertModded } from './checkpoint/modded-convert';
+export { openCheckpoint, tokenizerOf } from './checkpoint/open';
+export type { OpenedCheckpoint } from './checkpoint/open';

@@ -5,12 +5,16 @@ import path from 'path';
 import { readBundleMeta } from './checkpoint/mypt-bundle';
 import type { MyptConfigJson, TrainingStateJson } from './checkpoint/mypt-json';
 import { loadTorch } from './checkpoint/torch-io';
-import { resolveModelSource } from './model-source';
+import { detectCheckpoint, resolveCheckpoint } from './checkpoint/detect';
+import type { CheckpointFormat } from './checkpoint/detect';
+import { MYPT_CONFIG_DEFAULTS } from './checkpoint/mypt-json';
 
 export interface ModelInfo {
   name: string;
-  format: 'mypt-bundle';
+  format: CheckpointFormat;
   location: string;
+  /** Steps, vocabulary source, format records (non-bundle formats). */
+  notes?: string[];
   config: MyptConfigJson;
   tokenizer: { kind: string | null; vocab_size: number | null; chars: string[] | null };
   training: { step: number | null; training_config: TrainingStateJson['training_config'] | null; optimizer_file: string | null };
@@ -24,8 +28,10 @@ export interface ModelInfo {
 
 interface TensorShape { dtype: string; shape: number[] }
 
-export async function getModelInfo(nameOrPath: string, opts: { checkpoints_dir?: string } = {}): Promise<ModelInfo> {
-  const src = resolveModelSource(nameOrPath, opts.checkpoints_dir);
+export async function getModelInfo(nameOrPath: string, opts: { checkpoints_dir?: string; input_file?: string } = {}): Promise<ModelInfo> {
+  const where = resolveCheckpoint(nameOrPath, { checkpointsDir: opts.checkpoints_dir });
+  if (where.kind === 'file') return fileInfo(nameOrPath, where.path, opts);
+  const src = { dir: where.path, label: nameOrPath };
   const meta = readBundleMeta(src.dir);
   const loaded = (await loadTorch(path.join(meta.dir, 'model.pt'))) as Map<string, unknown>;
   const wrapped = loaded instanceof Map && loaded.get('state_dict') instanceof Map;
@@ -65,6 +71,37 @@ export async function getModelInfo(nameOrPath: string, opts: { checkpoints_dir?:
   };
 }
 
+/** Any other checkpoint file, through the registry (sizes from its weights, step and tokenizer as recorded). */
+async function fileInfo(label: string, file: string, opts: { checkpoints_dir?: string; input_file?: string }): Promise<ModelInfo> {
+  const det = await detectCheckpoint(file, { checkpointsDir: opts.checkpoints_dir, inputFile: opts.input_file });
+  const c = det.config as unknown as Record<string, unknown>;
+  const config: MyptConfigJson = {
+    ...MYPT_CONFIG_DEFAULTS, batch_size: Number(c.batch_size ?? MYPT_CONFIG_DEFAULTS.batch_size), block_size: det.config.block_size,
+    vocab_size: det.config.vocab_size, n_embd: det.config.n_embd, n_head: det.config.n_head, n_layer: det.config.n_layer,
+    dropout: Number(c.dropout ?? 0), bias: Boolean(c.bias), device: 'cpu', arch: String(c.arch ?? 'mypt'),
+  };
+  const num = Object.values(det.params).reduce((n, t) => n + t.data.length, 0);
+  const notes = [`layout: ${det.layout}`, ...(det.tokenizerSource ? [`tokenizer from ${det.tokenizerSource}`] : []), ...(det.tokenizerProblem ? [det.tokenizerProblem] : []), ...det.warnings];
+  return {
+    name: label, format: det.format, location: det.path, config, notes,
+    tokenizer: {
+      kind: det.tokenizer?.token_kind ?? null,
+      vocab_size: det.tokenizer ? (det.tokenizer.token_kind === 'gpt2' ? 50304 : det.tokenizer.chars?.length ?? null) : null,
+      chars: det.tokenizer?.chars ?? null,
+    },
+    training: { step: det.step ?? null, training_config: null, optimizer_file: det.hasOptimizer ? '(in the file)' : null },
+    num_params: num,
+    dtypes: fileDtypes(det.extra),
+    checkpoint_dtype: typeof det.extra.checkpoint_dtype === 'string' ? det.extra.checkpoint_dtype : undefined,
+    files: [{ name: path.basename(file), bytes: fs.statSync(file).size }],
+  };
+}
+
+function fileDtypes(extra: Record<string, unknown>): string[] {
+  const d = extra.dtypes;
+  return Array.isArray(d) ? d.map(String) : ['(read as float32)'];
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
@@ -81,10 +118,15 @@ export function formatModelInfo(i: ModelInfo): string {
   const c = i.config;
   const L: string[] = [];
   L.push(`Inspecting model '${i.name}'`, '');
-  L.push('=== FORMAT ===', 'New JSON-based format', `Location: ${i.location}`, '');
+  const FORMAT_NAMES: Record<string, string> = {
+    'mypt-bundle': 'New JSON-based format', 'mypt-legacy': 'Legacy single-file format', nanogpt: 'nanoGPT ckpt.pt',
+    'hf-gpt2': 'Hugging Face GPT-2 weights', lecture: "The lecture trainer's single-file checkpoint", 'state-dict': 'A state_dict file',
+    safetensors: 'A safetensors file',
+  };
+  L.push('=== FORMAT ===', FORMAT_NAMES[i.format] ?? i.format, `Location: ${i.location}`, ...(i.notes ?? []), '');
   const dropout = Number.isInteger(c.dropout) ? `${c.dropout}.0` : String(c.dropout);
   L.push('=== CONFIG ===');
-  L.push(`batch_size:${c.batch_size}, block_size:${c.block_size}, vocab_size:${c.vocab_size}, n_embd:${c.n_embd}, n_head:${c.n_head}, n_layer:${c.n_layer}, dropout:${dropout}, bias:${py(c.bias)}, device:${c.device}`, '');
+  L.push(`batch_size:${c.batch_size}, block_size:${c.block_size}, vocab_size:${c.vocab_size}, n_embd:${c.n_embd}, n_head:${c.n_head}, n_layer:${c.n_layer}, dropout:${dropout}, bias:${py(c.bias)}, device:${c.device}${c.arch && c.arch !== 'mypt' ? `, arch:${c.arch}` : ''}`, '');
   L.push('=== TOKENIZER ===');
   if (!i.tokenizer.kind) L.push('No tokenizer state stored in this checkpoint.');
   else {

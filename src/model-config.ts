@@ -66,6 +66,8 @@ export interface ResolvedModelConfig {
 const KEYS = ['vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd', 'dropout', 'bias', 'device', 'arch',
   'activation', 'qkv_bias', 'proj_bias', 'mlp_bias', 'ln_bias', 'tied_head', 'head_bias', 'embd_dropout',
   'attn_scale', 'mlp_hidden', 'precision', 'init', 'seed', 'ln_eps'];
+// keys of MyPT's config.json that are not model options: accepted and ignored
+const IGNORED = ['batch_size'];
 
 function bad(field: string, what: string): never {
   throw new MyptError('E_BAD_CONFIG', `model config: ${field} ${what}`);
@@ -102,7 +104,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   if (!config || typeof config !== 'object') bad('', 'must be an object');
   const c = config as unknown as Record<string, unknown>;
   for (const k of Object.keys(c))
-    if (!KEYS.includes(k)) bad(k, `is not a model option (known: ${KEYS.join(', ')})`);
+    if (!KEYS.includes(k) && !IGNORED.includes(k)) bad(k, `is not a model option (known: ${KEYS.join(', ')})`);
   const vocab_size = int(c, 'vocab_size', 1, 1 << 24);
   const block_size = int(c, 'block_size', 1, 1 << 20);
   const n_layer = int(c, 'n_layer', 1, 1024);

@@ -219,10 +219,11 @@ export class Model {
 
   /** New token ids after the prompt (KV cache; the context is cropped to block_size as MyPT does). */
   async generate(prompt: number[] | Int32Array, opts: GenerateOptions): Promise<number[]> {
-    const ids = prompt instanceof Int32Array ? prompt : Int32Array.from(prompt ?? []);
-    if (ids.length === 0) badArg('generate: the prompt must hold at least one token');
     if (!Array.isArray(prompt) && !(prompt instanceof Int32Array)) badArg('generate: prompt must be number[] or Int32Array');
-    if (Array.isArray(prompt) && prompt.some((v) => !Number.isInteger(v))) badArg('generate: prompt ids must be integers');
+    if (Array.isArray(prompt) && prompt.some((v) => !Number.isInteger(v) || Math.abs(v) >= 2 ** 31))
+      badArg('generate: prompt ids must be integers');
+    const ids = prompt instanceof Int32Array ? prompt : Int32Array.from(prompt);
+    if (ids.length === 0) badArg('generate: the prompt must hold at least one token');
     const o = opts ?? ({} as GenerateOptions);
     const sample = {
       max_new_tokens: num(o.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0),

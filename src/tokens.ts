@@ -26,7 +26,7 @@ export function toTokenBatch(t: Tokens, what: string, blockSize: number): TokenB
       if (!Array.isArray(row) || row.length !== T) bad(what, `row ${b} has ${Array.isArray(row) ? row.length : 'no'} tokens, row 0 has ${T}`);
       for (let i = 0; i < T; i++) {
         const v = row[i];
-        if (!Number.isInteger(v)) bad(what, `[${b}][${i}] is ${JSON.stringify(v)}, not an integer token id`);
+        if (!Number.isInteger(v) || Math.abs(v) >= 2 ** 31) bad(what, `[${b}][${i}] is ${JSON.stringify(v)}, not an integer token id`);
         data[b * T + i] = v;
       }
     }

@@ -9,11 +9,13 @@ import type { ModelConfig } from './model-config';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit } from './data';
 import { CounterRng, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from './data/batches';
 import { createTokenizer, TextStreamDecoder, Tokenizer, tokenizerFromJSON } from './tokenizer';
-import { findBundle, loadBundle, LoadedBundle, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
+import { findBundle, loadBundle, LoadedBundle, MyptConfigJson, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
 import { myptModelConfig } from './checkpoint/layouts/mypt';
 import { lrAt } from './lr-schedule';
+import { floatRepr } from './checkpoint/pyjson';
 import { renderLossSvg, LossPoint } from './plot';
 import { ARCH_KEYS, resolveTrainOptions, Resolved, TrainOptions } from './train-options';
+import type { CheckpointSaver, SaveContext } from './checkpoint/savers';
 
 export type { TrainOptions } from './train-options';
 
@@ -30,6 +32,12 @@ export interface TrainRunOptions extends TrainOptions {
   /** Human-readable lines (MyPT's messages, the eval line, `Saved ... to <path>`, warnings). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Env-var / separated checkpoint files besides the bundle (src/checkpoint/savers.ts). */
+  checkpointSaver?: CheckpointSaver;
+  /** Continue from an already loaded checkpoint instead of a bundle (the model is disposed at the end). */
+  startFrom?: { model: Model; tokenizer: Tokenizer; step: number; source: string };
+  /** false: write no bundle (the checkpointSaver keeps the checkpoints). */
+  saveBundle?: boolean;
 }
 
 export interface TrainResult {
@@ -74,7 +82,7 @@ const shortDevice = (d: string) => (d.startsWith('cuda') ? 'cuda' : 'cpu');
 function archConflicts(v: Resolved, source: Record<string, string>, b: LoadedBundle, tokenizer: Tokenizer): string[] {
   const have: Record<string, unknown> = {
     n_embd: b.config.n_embd, n_head: b.config.n_head, n_layer: b.config.n_layer, block_size: b.config.block_size,
-    bias: b.config.bias, arch: typeof b.config.arch === 'string' ? b.config.arch : 'mypt',
+    bias: b.config.bias, arch: (b.modelConfig as { arch?: string }).arch ?? 'mypt',
   };
   const out: string[] = [];
   for (const k of ARCH_KEYS) {
@@ -106,9 +114,6 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const { values: v, source } = resolveTrainOptions(stripRunOptions(opts), DEFAULT_CORPUS);
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
-  if (v.arch !== 'mypt') {
-    throw new MyptError('E_UNSUPPORTED', `--arch ${v.arch}: saving this architecture as a bundle is not available yet`, 'use --arch mypt');
-  }
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const existing = findBundle(dir);
   const text = readTextFile(v.input_file);
@@ -120,7 +125,11 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   let base: LoadedBundle | undefined;
   const modelOpts = (): Pick<ModelConfig, 'dropout' | 'device' | 'seed'> => ({ dropout: v.dropout, device: v.device, seed: v.seed });
 
-  if (existing) {
+  if (opts.startFrom) {
+    ({ model, tokenizer, step: startStep } = opts.startFrom);
+    log(`Resuming from ${opts.startFrom.source} at step ${startStep}.`);
+    resumed = true;
+  } else if (existing) {
     log(`Found checkpoint at ${existing}, resuming training.`);
     base = await loadBundle(existing, { optimizer: true });
     if (!base.tokenizer) throw new MyptError('E_BAD_FILE', `${existing}: no tokenizer.json, so the training text cannot be encoded`);
@@ -162,10 +171,10 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   } else {
     log('No checkpoint found. Starting from scratch.');
     tokenizer = createTokenizer(v.tokenization, text);
-    model = createModel({
-      ...myptModelConfig({ vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd, bias: v.bias }),
-      ...modelOpts(),
-    });
+    const sizes = { vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd };
+    model = createModel(v.arch === 'mypt'
+      ? { ...myptModelConfig({ ...sizes, bias: v.bias }), ...modelOpts() }
+      : { ...sizes, arch: v.arch, bias: source.bias === 'default' ? undefined : v.bias, ...modelOpts() });
   }
 
   try {
@@ -180,11 +189,14 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       throw e;
     }
     checkSplitsFit(splits, cfg.block_size, `--input_file ${v.input_file}`);
-    const configJson = {
+    const configJson: MyptConfigJson = {
       batch_size: v.batch_size, block_size: cfg.block_size, vocab_size: cfg.vocab_size, n_embd: cfg.n_embd,
-      n_head: cfg.n_head, n_layer: cfg.n_layer, dropout: v.dropout, bias: !!cfg.qkv_bias, device: shortDevice(model.device),
+      n_head: cfg.n_head, n_layer: cfg.n_layer, dropout: v.dropout, bias: cfg.arch === 'mypt' ? cfg.qkv_bias : cfg.bias,
+      device: shortDevice(model.device),
+      // MyPT's own loader cannot run other architectures; their config.json says which they are
+      ...(cfg.arch === 'mypt' ? {} : { arch: cfg.arch, activation: cfg.activation }),
     };
-    log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${x}`).join(', ')}`);
+    log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${k === 'dropout' ? floatRepr(x as number) : x}`).join(', ')}`);
     log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${splits.train.length.toLocaleString('en-US')} train / ${splits.val.length.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
     emit({ type: 'start', step: startStep, max_iters: v.max_iters, resumed, device: model.device, numParams: model.numParams, trainTokens: splits.train.length, valTokens: splits.val.length });
 
@@ -209,13 +221,21 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       last = { train: train_loss, val: val_loss };
       log(`step ${step}: train loss ${train_loss.toFixed(4)}, val loss ${val_loss.toFixed(4)}`);
       emit({ type: 'eval', step, train_loss, val_loss });
+      await opts.checkpointSaver?.onEval(saveCtx(step), { trainLoss: train_loss, valLoss: val_loss });
       metrics.push({
         step, train_loss, val_loss, lr: lrAt(step, v), time: new Date().toISOString(),
         elapsed_s: (Date.now() - t0) / 1000, tokens_per_s: trainSeconds > 0 ? tokensDone / trainSeconds : 0,
       });
     };
 
+    const saveCtx = (step: number): SaveContext => ({
+      model, step, tokenizer, batchSize: B, log,
+      optimizer: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
+      hyperparameters: { max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
+        seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip, input_file: path.resolve(v.input_file) },
+    });
     const save = async (step: number) => {
+      if (opts.saveBundle === false) return;
       const trainingConfig: TrainingConfigJson = {
         max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
         start_step: startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
@@ -244,12 +264,13 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
           await evaluate(it);
           await save(it);
         }
+        if (it > startStep) await opts.checkpointSaver?.onStep(saveCtx(it));
         if (signal?.aborted) { interrupted = true; break; }
         const lr = lrAt(it, v);
         const batch = sampleBatch(splits.train, B, T, new CounterRng(v.seed, STREAM_TRAIN, it));
-        const ts = Date.now();
+        const ts = performance.now();
         const loss = await model.trainStep({ ...batch, lr, weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
-        const seconds = (Date.now() - ts) / 1000;
+        const seconds = (performance.now() - ts) / 1000;
         step = it + 1;
         tokensDone += B * T;
         trainSeconds += seconds;
@@ -266,6 +287,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
         await evaluate(step);
         await save(step);
       }
+      await opts.checkpointSaver?.onEnd(saveCtx(step));
     }
 
     let sample: string | undefined;
@@ -306,6 +328,6 @@ async function writeSample(model: Model, tokenizer: Tokenizer, n: number, seed: 
 }
 
 function stripRunOptions(o: TrainRunOptions): TrainOptions {
-  const { onProgress: _p, log: _l, signal: _s, ...rest } = o;
+  const { onProgress: _p, log: _l, signal: _s, checkpointSaver: _c, startFrom: _f, saveBundle: _b, ...rest } = o;
   return rest;
 }

@@ -69,7 +69,7 @@ function smallCorpus(dir) {
   fs.writeFileSync(f, fs.readFileSync(CORPUS, 'utf8').slice(0, 60000));
   return f;
 }
-const tiny = { n_layer: 2, n_head: 2, n_embd: 32, block_size: 16, batch_size: 4, eval_iters: 2, dropout: 0, learning_rate: 3e-3, sample_tokens: 0, device: 'cpu' };
+const tiny = { n_layer: 2, n_head: 2, n_embd: 32, block_size: 16, batch_size: 4, eval_iters: 2, dropout: 0, learning_rate: 3e-3, warmup_iters: 0, lr_decay_iters: 0, sample_tokens: 0, device: 'cpu' };
 
 test('resume continues exactly: N steps straight == N/2 + save + resume N/2 (same seed, identical parameters)', async () => {
   const dir = tmp();

@@ -1,13 +1,12 @@
 // Causal self-attention on the CPU (cpu_ops.h: attention_forward / attention_backward).
 //
-// One task per (batch row b, head h). The forward walks the queries one at a time with a score row of
-// T floats (never a T x T matrix) and saves lse = logsumexp of each scaled score row; the backward
-// recomputes P = exp(S - lse) row by row:
+// One task per (batch row b, head h), walking blocks of kQB queries; a block's scores against the keys
+// it can see ([kQB, <= T], discarded after the block: never a T x T matrix) go through gemm, reading
+// q, k, v in place in the fused qkv rows. The forward saves lse = logsumexp of each scaled score row;
+// the backward recomputes P = exp(S - lse):
 //   P~ = P * keep / (1 - p)       (dropout on the probabilities),  out_i = sum_j P~_ij v_j
-//   dV_j += P~_ij dout_i;  dP_ij = (dout_i . v_j) * keep / (1 - p);  D_i = dout_i . out_i
-//   dS_ij = P_ij (dP_ij - D_i);  dq_i = scale sum_j dS_ij k_j;  dk_j += scale dS_ij q_i
-// K (and V in the backward) are first copied transposed ([hs][T]) so every inner loop is a plain,
-// vectorisable sweep over keys or over the head dimension.
+//   dV += P~^T dO;  dP = (dO V^T) * keep / (1 - p);  D_i = dO_i . out_i
+//   dS = P (dP - D) scale;  dQ = dS K;  dK += dS^T Q
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,6 +14,7 @@
 
 #include "cpu_ops.h"
 #include "dropout.h"
+#include "gemm.h"
 #include "simd.h"
 #include "threads.h"
 
@@ -22,10 +22,13 @@ namespace mypt {
 namespace cpu {
 namespace {
 
-struct Shape {
+constexpr int kQB = 64;  // queries per block
+
+struct Head {
   int B, T, C, H, hs;
   float scale, p;
   uint64_t seed, offset;
+  int64_t C3() const { return 3 * (int64_t)C; }
   // the scaled keep factor of probability (b, h, i, j): keep / (1 - p), or 1 without dropout
   float keep(int b, int h, int i, int j) const {
     if (p <= 0.0f) return 1.0f;
@@ -34,94 +37,85 @@ struct Shape {
   }
 };
 
-// s[j] = scale * q . k_j for j <= i, with kt = K^T [hs][T]
-static inline void scores(float* s, const float* q, const float* kt, int i, int T, int hs, float scale) {
-  for (int j = 0; j <= i; j++) s[j] = 0.0f;
-  for (int d = 0; d < hs; d++) {
-    const float qd = q[d];
-    const float* row = kt + (int64_t)d * T;
-    for (int j = 0; j <= i; j++) s[j] += qd * row[j];
-  }
-  for (int j = 0; j <= i; j++) s[j] *= scale;
-}
-
-MYPT_CLONES void head_forward(float* out, float* lse, const float* qkv, int b, int h, const Shape& sh,
-                              float* kt, float* s) {
-  const int T = sh.T, C = sh.C, hs = sh.hs;
-  const int64_t C3 = 3 * (int64_t)C;
-  const float* base = qkv + (int64_t)b * T * C3;
-  for (int j = 0; j < T; j++)
-    for (int d = 0; d < hs; d++) kt[(int64_t)d * T + j] = base[j * C3 + C + h * hs + d];
-  for (int i = 0; i < T; i++) {
-    const float* q = base + i * C3 + h * hs;
-    scores(s, q, kt, i, T, hs, sh.scale);
-    float m = -INFINITY;
-    for (int j = 0; j <= i; j++) m = std::max(m, s[j]);
-    float sum = 0.0f;
-    for (int j = 0; j <= i; j++) {
-      s[j] = std::exp(s[j] - m);
-      sum += s[j];
-    }
-    lse[((int64_t)b * sh.H + h) * T + i] = m + std::log(sum);
-    const float inv = 1.0f / sum;
-    float* o = out + ((int64_t)b * T + i) * C + h * hs;
-    for (int d = 0; d < hs; d++) o[d] = 0.0f;
-    for (int j = 0; j <= i; j++) {
-      const float pj = s[j] * inv * sh.keep(b, h, i, j);
-      const float* v = base + j * C3 + 2 * C + h * hs;
-      for (int d = 0; d < hs; d++) o[d] += pj * v[d];
-    }
+// S[bq, n] = scale * Q[i0 .. i0+bq) K[0 .. n)^T, then the causal mask (-inf where j > i)
+void block_scores(float* S, const float* q, const float* k, int i0, int bq, int n, const Head& a) {
+  gemm(S, n, MatView{q, a.C3(), 1}, MatView{k, 1, a.C3()}, bq, n, a.hs, false);
+  for (int r = 0; r < bq; r++) {
+    float* row = S + (int64_t)r * n;
+    for (int j = 0; j < n; j++) row[j] = j <= i0 + r ? row[j] * a.scale : -INFINITY;
   }
 }
 
-MYPT_CLONES void head_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                               const float* lse, int b, int h, const Shape& sh, float* kt, float* vt,
-                               float* dk, float* dv, float* s, float* dp) {
-  const int T = sh.T, C = sh.C, hs = sh.hs;
-  const int64_t C3 = 3 * (int64_t)C;
-  const float* base = qkv + (int64_t)b * T * C3;
-  float* dbase = dqkv + (int64_t)b * T * C3;
-  for (int j = 0; j < T; j++)
-    for (int d = 0; d < hs; d++) {
-      kt[(int64_t)d * T + j] = base[j * C3 + C + h * hs + d];
-      vt[(int64_t)d * T + j] = base[j * C3 + 2 * C + h * hs + d];
+// forward of one (b, h): out and lse
+void head_forward(float* out, float* lse, const float* qkv, int b, int h, const Head& a, std::vector<float>& S) {
+  const int T = a.T;
+  const float* base = qkv + (int64_t)b * T * a.C3() + h * a.hs;  // q of row 0; k at +C, v at +2C
+  for (int i0 = 0; i0 < T; i0 += kQB) {
+    const int bq = std::min(kQB, T - i0), n = i0 + bq;
+    S.resize((size_t)bq * n);
+    block_scores(S.data(), base + i0 * a.C3(), base + a.C, i0, bq, n, a);
+    for (int r = 0; r < bq; r++) {
+      float* row = S.data() + (int64_t)r * n;
+      const int i = i0 + r;
+      float m = -INFINITY;
+      for (int j = 0; j <= i; j++) m = std::max(m, row[j]);
+      float sum = 0.0f;
+      for (int j = 0; j < n; j++) {
+        row[j] = j <= i ? std::exp(row[j] - m) : 0.0f;
+        sum += row[j];
+      }
+      lse[((int64_t)b * a.H + h) * T + i] = m + std::log(sum);
+      const float inv = 1.0f / sum;
+      for (int j = 0; j <= i; j++) row[j] *= inv * a.keep(b, h, i, j);
     }
-  std::memset(dk, 0, sizeof(float) * T * hs);
-  std::memset(dv, 0, sizeof(float) * T * hs);
-  for (int i = 0; i < T; i++) {
-    const float* q = base + i * C3 + h * hs;
-    const float* dO = dout + ((int64_t)b * T + i) * C + h * hs;
-    const float* o = out + ((int64_t)b * T + i) * C + h * hs;
-    float D = 0.0f;
-    for (int d = 0; d < hs; d++) D += dO[d] * o[d];
-    scores(s, q, kt, i, T, hs, sh.scale);
-    const float l = lse[((int64_t)b * sh.H + h) * T + i];
-    for (int j = 0; j <= i; j++) s[j] = std::exp(s[j] - l);
-    for (int j = 0; j <= i; j++) dp[j] = 0.0f;
-    for (int d = 0; d < hs; d++) {
-      const float g = dO[d];
-      const float* row = vt + (int64_t)d * T;
-      for (int j = 0; j <= i; j++) dp[j] += g * row[j];
-    }
-    float* dq = dbase + i * C3 + h * hs;
-    for (int d = 0; d < hs; d++) dq[d] = 0.0f;
-    for (int j = 0; j <= i; j++) {
-      const float f = sh.keep(b, h, i, j);
-      const float pd = s[j] * f;
-      const float ds = s[j] * (dp[j] * f - D) * sh.scale;
-      const float* k = base + j * C3 + C + h * hs;
-      float* dkj = dk + (int64_t)j * hs;
-      float* dvj = dv + (int64_t)j * hs;
-      for (int d = 0; d < hs; d++) {
-        dvj[d] += pd * dO[d];
-        dq[d] += ds * k[d];
-        dkj[d] += ds * q[d];
+    // out[i0 .. i0+bq) = P~ V
+    gemm(out + ((int64_t)b * T + i0) * a.C + h * a.hs, a.C, MatView{S.data(), n, 1},
+         MatView{base + 2 * a.C, a.C3(), 1}, bq, a.hs, n, false);
+  }
+}
+
+// backward of one (b, h): its q, k, v columns of dqkv
+void head_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int b,
+                   int h, const Head& a, std::vector<float>& P, std::vector<float>& dP) {
+  const int T = a.T, hs = a.hs;
+  const int64_t C3 = a.C3();
+  const float* base = qkv + (int64_t)b * T * C3 + h * hs;
+  float* dbase = dqkv + (int64_t)b * T * C3 + h * hs;
+  const float* dO = dout + (int64_t)b * T * a.C + h * hs;
+  const float* O = out + (int64_t)b * T * a.C + h * hs;
+  for (int j = 0; j < T; j++) {  // dK and dV accumulate over the query blocks
+    std::memset(dbase + j * C3 + a.C, 0, sizeof(float) * hs);
+    std::memset(dbase + j * C3 + 2 * a.C, 0, sizeof(float) * hs);
+  }
+  for (int i0 = 0; i0 < T; i0 += kQB) {
+    const int bq = std::min(kQB, T - i0), n = i0 + bq;
+    P.resize((size_t)bq * n);
+    dP.resize((size_t)bq * n);
+    block_scores(P.data(), base + i0 * C3, base + a.C, i0, bq, n, a);
+    // dP~ = dO V^T
+    gemm(dP.data(), n, MatView{dO + (int64_t)i0 * a.C, a.C, 1}, MatView{base + 2 * a.C, 1, C3}, bq, n, hs, false);
+    for (int r = 0; r < bq; r++) {
+      const int i = i0 + r;
+      float* p = P.data() + (int64_t)r * n;
+      float* dp = dP.data() + (int64_t)r * n;
+      const float l = lse[((int64_t)b * a.H + h) * T + i];
+      float D = 0.0f;
+      for (int d = 0; d < hs; d++) D += dO[(int64_t)i * a.C + d] * O[(int64_t)i * a.C + d];
+      for (int j = 0; j < n; j++) {
+        if (j > i) {
+          p[j] = 0.0f;
+          dp[j] = 0.0f;
+          continue;
+        }
+        const float pj = std::exp(p[j] - l), f = a.keep(b, h, i, j);
+        p[j] = pj * f;                            // P~, for dV
+        dp[j] = pj * (dp[j] * f - D) * a.scale;  // dS
       }
     }
-  }
-  for (int j = 0; j < T; j++) {
-    std::memcpy(dbase + j * C3 + C + h * hs, dk + (int64_t)j * hs, sizeof(float) * hs);
-    std::memcpy(dbase + j * C3 + 2 * C + h * hs, dv + (int64_t)j * hs, sizeof(float) * hs);
+    // dV[0, n) += P~^T dO;  dQ = dS K;  dK[0, n) += dS^T Q
+    gemm(dbase + 2 * a.C, C3, MatView{P.data(), 1, n}, MatView{dO + (int64_t)i0 * a.C, a.C, 1}, n, hs, bq, true);
+    gemm(dbase + i0 * C3, C3, MatView{dP.data(), n, 1}, MatView{base + a.C, C3, 1}, bq, hs, n, false);
+    gemm(dbase + a.C, C3, MatView{dP.data(), 1, n}, MatView{base + i0 * C3, C3, 1}, n, hs, bq, true);
   }
 }
 
@@ -154,25 +148,21 @@ MYPT_CLONES void head_decode(float* o, const float* q, const float* kc, const fl
 
 void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int H, float scale,
                        float dropout_p, uint64_t dropout_seed, uint64_t dropout_offset) {
-  const Shape sh{B, T, C, H, C / H, scale, dropout_p, dropout_seed, dropout_offset};
+  const Head a{B, T, C, H, C / H, scale, dropout_p, dropout_seed, dropout_offset};
   parallel_for((int64_t)B * H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> buf((size_t)sh.hs * T + T);
-    for (int64_t t = begin; t < end; t++)
-      head_forward(out, lse, qkv, (int)(t / H), (int)(t % H), sh, buf.data(), buf.data() + (size_t)sh.hs * T);
+    std::vector<float> S;
+    for (int64_t t = begin; t < end; t++) head_forward(out, lse, qkv, (int)(t / H), (int)(t % H), a, S);
   });
 }
 
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                         int B, int T, int C, int H, float scale, float dropout_p, uint64_t dropout_seed,
                         uint64_t dropout_offset) {
-  const Shape sh{B, T, C, H, C / H, scale, dropout_p, dropout_seed, dropout_offset};
+  const Head a{B, T, C, H, C / H, scale, dropout_p, dropout_seed, dropout_offset};
   parallel_for((int64_t)B * H, 1, [&](int64_t begin, int64_t end) {
-    const size_t m = (size_t)sh.hs * T;
-    std::vector<float> buf(4 * m + 2 * (size_t)T);
-    float* p = buf.data();
+    std::vector<float> P, dP;
     for (int64_t t = begin; t < end; t++)
-      head_backward(dqkv, dout, qkv, out, lse, (int)(t / H), (int)(t % H), sh, p, p + m, p + 2 * m, p + 3 * m,
-                    p + 4 * m, p + 4 * m + T);
+      head_backward(dqkv, dout, qkv, out, lse, (int)(t / H), (int)(t % H), a, P, dP);
   });
 }
 

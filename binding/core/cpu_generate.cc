@@ -42,14 +42,14 @@ void CpuEngine::decode(const int32_t* tok, int n, int pos0) {
     }
     cpu::attention_decode(g.att.data(), g.qkv.data(), kc, vc, n, pos0, C, H, cfg_.scale());
     cpu::matmul_forward(g.tmp.data(), g.att.data(), w.projw, w.projb, n, C, C);
-    for (size_t i = 0; i < (size_t)n * C; i++) x[i] += g.tmp[i];
+    cpu::add_forward(x, x, g.tmp.data(), (int64_t)n * C);
     cpu::layernorm_forward(g.ln.data(), mean.data(), rstd.data(), x, w.ln2w, w.ln2b, n, C, cfg_.ln_eps);
     cpu::matmul_forward(g.fc.data(), g.ln.data(), w.fcw, w.fcb, n, C, F);
     if (cfg_.activation == Activation::ReLU) cpu::relu_forward(g.fc.data(), g.fc.data(), (int64_t)n * F);
     else if (cfg_.activation == Activation::GELU) cpu::gelu_forward(g.fc.data(), g.fc.data(), (int64_t)n * F);
     else cpu::gelu_tanh_forward(g.fc.data(), g.fc.data(), (int64_t)n * F);
     cpu::matmul_forward(g.tmp.data(), g.fc.data(), w.mlpw, w.mlpb, n, F, C);
-    for (size_t i = 0; i < (size_t)n * C; i++) x[i] += g.tmp[i];
+    cpu::add_forward(x, x, g.tmp.data(), (int64_t)n * C);
   }
   const float* last = x + (size_t)(n - 1) * C;
   cpu::layernorm_forward(g.ln.data(), mean.data(), rstd.data(), last, W_.lnfw, W_.lnfb, 1, C, cfg_.ln_eps);

@@ -13,12 +13,6 @@
 namespace mypt {
 namespace {
 
-void add(float* out, const float* a, const float* b, int64_t n) {
-  parallel_for(n, 16384, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; i++) out[i] = a[i] + b[i];
-  });
-}
-
 void zero(std::vector<float>& v) { std::memset(v.data(), 0, v.size() * sizeof(float)); }
 
 void act_forward(Activation a, float* out, const float* inp, int64_t n) {
@@ -89,14 +83,14 @@ void CpuEngine::run_forward(const int32_t* tok, int B, int T, float p, uint64_t 
                            dropout_stream(seed_, call, l, 0), 0);
     cpu::matmul_forward(tmp, a.att.data(), w.projw, w.projb, BT, C, C);
     if (p > 0.0f) cpu::dropout_forward(tmp, tmp, BT * C, p, dropout_stream(seed_, call, l, 1), 0);
-    add(a.xmid.data(), xin, tmp, BT * C);
+    cpu::add_forward(a.xmid.data(), xin, tmp, BT * C);
     cpu::layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.xmid.data(), w.ln2w, w.ln2b,
                            BT, C, eps);
     cpu::matmul_forward(a.fc.data(), a.ln2.data(), w.fcw, w.fcb, BT, C, F);
     act_forward(cfg_.activation, a.act.data(), a.fc.data(), BT * F);
     cpu::matmul_forward(tmp, a.act.data(), w.mlpw, w.mlpb, BT, F, C);
     if (p > 0.0f) cpu::dropout_forward(tmp, tmp, BT * C, p, dropout_stream(seed_, call, l, 2), 0);
-    add(xout, a.xmid.data(), tmp, BT * C);
+    cpu::add_forward(xout, a.xmid.data(), tmp, BT * C);
   }
   cpu::layernorm_forward(acts_.lnf.data(), acts_.lnf_mean.data(), acts_.lnf_rstd.data(), x + L * BT * C, W_.lnfw,
                          W_.lnfb, BT, C, eps);

@@ -17,26 +17,39 @@ namespace {
 
 constexpr int64_t kRowBlock = 32;       // rows per partial sum in LayerNorm's weight gradient
 constexpr int64_t kElemGrain = 16384;   // elements per task for elementwise ops
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+constexpr float kKappa = 0.044715f;
 
-// mean and rstd of one row, in double (PyTorch: biased variance, rstd = 1/sqrt(var + eps))
-void row_moments(const float* x, int C, float eps, float* mean, float* rstd) {
-  double s = 0.0;
-  for (int i = 0; i < C; i++) s += x[i];
-  const double m = s / C;
-  double v = 0.0;
-  for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
-  *mean = (float)m;
-  *rstd = (float)(1.0 / std::sqrt(v / C + eps));
+// sum of f(0..C-1) in 16 independent lanes (vectorisable without reassociating a single sum)
+template <class F>
+static inline __attribute__((always_inline)) float lanes(int C, F f) {
+  float lane[16] = {0};
+  int i = 0;
+  for (; i + 16 <= C; i += 16)
+    for (int l = 0; l < 16; l++) lane[l] += f(i + l);
+  float total = 0.0f;
+  for (; i < C; i++) total += f(i);
+  for (int l = 0; l < 16; l++) total += lane[l];
+  return total;
 }
 
+// per row: mean, rstd = 1/sqrt(biased var + eps) (two passes, as PyTorch), y = (x - mean) rstd w + b
 MYPT_CLONES void layernorm_rows(float* out, float* mean, float* rstd, const float* inp, const float* w,
                                 const float* b, int64_t r0, int64_t r1, int C, float eps) {
   for (int64_t r = r0; r < r1; r++) {
     const float* x = inp + r * C;
     float* y = out + r * C;
-    row_moments(x, C, eps, mean + r, rstd + r);
-    const float m = mean[r], s = rstd[r];
-    for (int i = 0; i < C; i++) y[i] = (x[i] - m) * s * w[i] + (b ? b[i] : 0.0f);
+    const float m = lanes(C, [&](int i) { return x[i]; }) / C;
+    const float v = lanes(C, [&](int i) { return (x[i] - m) * (x[i] - m); }) / C;
+    const float s = 1.0f / std::sqrt(v + eps);
+    mean[r] = m;
+    rstd[r] = s;
+    if (b)
+      for (int i = 0; i < C; i++) y[i] = (x[i] - m) * s * w[i] + b[i];
+    else
+      for (int i = 0; i < C; i++) y[i] = (x[i] - m) * s * w[i];
   }
 }
 
@@ -48,21 +61,16 @@ MYPT_CLONES void layernorm_back_rows(float* dinp, float* pw, float* pb, const fl
     const float* x = inp + r * C;
     const float* g = dout + r * C;
     const float m = mean[r], s = rstd[r];
-    float dmean = 0.0f, dnorm_mean = 0.0f;
-    for (int i = 0; i < C; i++) {
-      const float n = (x[i] - m) * s, dn = w[i] * g[i];
-      dmean += dn;
-      dnorm_mean += dn * n;
-    }
-    dmean /= C;
-    dnorm_mean /= C;
+    const float dmean = lanes(C, [&](int i) { return w[i] * g[i]; }) / C;
+    const float dnorm_mean = lanes(C, [&](int i) { return w[i] * g[i] * (x[i] - m) * s; }) / C;
     float* dx = dinp + r * C;
     for (int i = 0; i < C; i++) {
       const float n = (x[i] - m) * s;
       dx[i] += (w[i] * g[i] - dmean - n * dnorm_mean) * s;
       pw[i] += n * g[i];
-      if (pb) pb[i] += g[i];
     }
+    if (pb)
+      for (int i = 0; i < C; i++) pb[i] += g[i];
   }
 }
 
@@ -78,17 +86,39 @@ MYPT_CLONES void adamw_span(float* p, float* m, float* v, const float* g, int64_
   }
 }
 
-template <class F>
-void elementwise(int64_t N, F&& f) {
-  parallel_for(N, kElemGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) f(i);
-  });
+// Elementwise kernels over one span (the pool cuts the whole range into spans). Compiled per ISA;
+// each element reads and writes only itself, so in place is fine (ivdep).
+#define MYPT_SPAN(name, body)                                                                      \
+  MYPT_CLONES void name(float* out, const float* a, const float* b, int64_t n) {                   \
+    _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) { body; }                                \
+  }
+
+// out = f(a [, b]) over N elements, in parallel spans
+void spans(void (*fn)(float*, const float*, const float*, int64_t), float* out, const float* a, const float* b,
+           int64_t N) {
+  parallel_for(N, kElemGrain, [=](int64_t s, int64_t e) { fn(out + s, a + s, b ? b + s : nullptr, e - s); });
 }
 
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-constexpr float kKappa = 0.044715f;
+
+// gelu: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2));  d/dx = Phi(x) + x phi(x)
+MYPT_SPAN(gelu_span, out[i] = 0.5f * a[i] * (1.0f + std::erf(a[i] * kInvSqrt2)))
+MYPT_SPAN(gelu_back_span, {
+  const float x = a[i];
+  const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
+  const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
+  out[i] = b[i] * (cdf + x * pdf);
+})
+// gelu_tanh: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+MYPT_SPAN(gelu_tanh_span, out[i] = 0.5f * a[i] * (1.0f + std::tanh(kSqrt2OverPi * (a[i] + kKappa * a[i] * a[i] * a[i]))))
+MYPT_SPAN(gelu_tanh_back_span, {
+  const float x = a[i];
+  const float t = std::tanh(kSqrt2OverPi * (x + kKappa * x * x * x));
+  const float du = kSqrt2OverPi * (1.0f + 3.0f * kKappa * x * x);
+  out[i] = b[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
+})
+MYPT_SPAN(relu_span, out[i] = a[i] > 0.0f ? a[i] : 0.0f)
+MYPT_SPAN(relu_back_span, out[i] = a[i] > 0.0f ? b[i] : 0.0f)
+MYPT_SPAN(add_span, out[i] = a[i] + b[i])
 
 }  // namespace
 
@@ -116,41 +146,16 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
     }
 }
 
-// x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2));  d/dx = Phi(x) + x phi(x)
-void gelu_forward(float* out, const float* inp, int64_t N) {
-  elementwise(N, [&](int64_t i) { out[i] = 0.5f * inp[i] * (1.0f + std::erf(inp[i] * kInvSqrt2)); });
-}
-void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) {
-  elementwise(N, [&](int64_t i) {
-    const float x = inp[i];
-    const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
-    dinp[i] = dout[i] * (cdf + x * pdf);
-  });
-}
 
-// 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
-void gelu_tanh_forward(float* out, const float* inp, int64_t N) {
-  elementwise(N, [&](int64_t i) {
-    const float x = inp[i];
-    out[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + kKappa * x * x * x)));
-  });
-}
+void gelu_forward(float* out, const float* inp, int64_t N) { spans(gelu_span, out, inp, nullptr, N); }
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) { spans(gelu_back_span, dinp, inp, dout, N); }
+void gelu_tanh_forward(float* out, const float* inp, int64_t N) { spans(gelu_tanh_span, out, inp, nullptr, N); }
 void gelu_tanh_backward(float* dinp, const float* inp, const float* dout, int64_t N) {
-  elementwise(N, [&](int64_t i) {
-    const float x = inp[i];
-    const float t = std::tanh(kSqrt2OverPi * (x + kKappa * x * x * x));
-    const float du = kSqrt2OverPi * (1.0f + 3.0f * kKappa * x * x);
-    dinp[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
-  });
+  spans(gelu_tanh_back_span, dinp, inp, dout, N);
 }
-
-void relu_forward(float* out, const float* inp, int64_t N) {
-  elementwise(N, [&](int64_t i) { out[i] = inp[i] > 0.0f ? inp[i] : 0.0f; });
-}
-void relu_backward(float* dinp, const float* inp, const float* dout, int64_t N) {
-  elementwise(N, [&](int64_t i) { dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f; });
-}
+void relu_forward(float* out, const float* inp, int64_t N) { spans(relu_span, out, inp, nullptr, N); }
+void relu_backward(float* dinp, const float* inp, const float* dout, int64_t N) { spans(relu_back_span, dinp, inp, dout, N); }
+void add_forward(float* out, const float* a, const float* b, int64_t N) { spans(add_span, out, a, b, N); }
 
 // loss = logsumexp(l) - l[t];  dl = (softmax(l) - onehot(t)) * dloss, the exps kept in dl meanwhile
 float crossentropy_forward_backward(float* losses, float* dlogits, const float* logits,
@@ -184,7 +189,9 @@ float crossentropy_forward_backward(float* losses, float* dlogits, const float* 
 
 void dropout_forward(float* out, const float* inp, int64_t N, float p, uint64_t seed, uint64_t offset) {
   const float scale = 1.0f / (1.0f - p);
-  elementwise(N, [&](int64_t i) { out[i] = dropout_keep(seed, offset + i, p) ? inp[i] * scale : 0.0f; });
+  parallel_for(N, kElemGrain, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = dropout_keep(seed, offset + i, p) ? inp[i] * scale : 0.0f;
+  });
 }
 void dropout_backward(float* dinp, const float* dout, int64_t N, float p, uint64_t seed, uint64_t offset) {
   dropout_forward(dinp, dout, N, p, seed, offset);

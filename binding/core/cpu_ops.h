@@ -51,6 +51,9 @@ void gelu_tanh_backward(float* dinp, const float* inp, const float* dout, int64_
 void relu_forward(float* out, const float* inp, int64_t N);
 void relu_backward(float* dinp, const float* inp, const float* dout, int64_t N);
 
+// out = a + b over N values (the residual adds); in place is allowed.
+void add_forward(float* out, const float* a, const float* b, int64_t N);
+
 // Cross-entropy over V classes per row: losses[BT] = logsumexp(logits) - logits[target];
 // when dlogits is non-null, dlogits[BT, V] = (softmax(logits) - onehot(target)) * dloss (overwrites),
 // without storing the probabilities. Returns the mean loss.

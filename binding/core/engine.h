@@ -76,7 +76,9 @@ class Engine {
   // Mean cross-entropy over B*T positions, no dropout, no gradients.
   virtual float loss(const int32_t* tokens, const int32_t* targets, int B, int T) = 0;
   // Forward + backward of the mean loss times loss_scale. Gradients are overwritten, or added to when
-  // accumulate is true (gradient accumulation). train: dropout on.
+  // accumulate is true (gradient accumulation). train: dropout on. Every call with train = true counts
+  // as one training forward pass (dropout.h `call`: 0 for the first one after set_seed), whatever the
+  // dropout rate; calls with train = false do not count.
   virtual float forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T,
                                  bool train, float loss_scale = 1.0f, bool accumulate = false) = 0;
   // Clip (if asked) and one AdamW update with the current gradients; returns the pre-clip norm.

@@ -32,6 +32,10 @@ inline void cpu_relax() {
 
 thread_local bool t_in_task = false;
 
+// One job at a time (the caller holds busy_). Workers join a job only while it is open: `word_` holds
+// (generation << 32) | open flag | number of workers inside, changed by compare-and-swap, so a worker
+// that wakes late can never enter a finished job. The caller waits only for the chunks to be done and
+// for the workers already inside, never for workers still asleep (which matters on a loaded machine).
 class Pool {
  public:
   explicit Pool(int n) : size_(n) {
@@ -41,49 +45,75 @@ class Pool {
     {
       std::lock_guard<std::mutex> lk(mu_);
       stop_ = true;
-      gen_++;
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
   }
   int size() const { return size_; }
 
-  // Runs a job with every worker and the caller; the caller holds busy_.
   void run(int64_t n, const std::function<void(int64_t)>& fn) {
     task_ = &fn;
     count_ = n;
-    next_.store(0);
-    remaining_.store((int)threads_.size());
+    next_.store(0, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    gen_++;
+    word_.store((uint64_t)gen_ << 32 | kOpen, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lk(mu_);
-      gen_++;
+      posted_.store(gen_, std::memory_order_release);
     }
     cv_.notify_all();
     work();
-    while (remaining_.load(std::memory_order_acquire) > 0) cpu_relax();
+    wait([&] { return done_.load(std::memory_order_acquire) >= count_; });
+    // close the job once nobody is inside
+    for (;;) {
+      uint64_t v = word_.load(std::memory_order_acquire);
+      if ((v & kInside) == 0 && word_.compare_exchange_weak(v, (uint64_t)gen_ << 32)) break;
+      cpu_relax();
+    }
   }
 
   std::mutex busy_;  // held by the thread whose job is running
 
  private:
+  static constexpr uint64_t kOpen = 1ULL << 31, kInside = kOpen - 1;
+
+  template <class P>
+  static void wait(P ready) {
+    for (int i = 0; !ready(); i++) {
+      if (i < 2000) cpu_relax();
+      else std::this_thread::yield();
+    }
+  }
   void work() {
     t_in_task = true;
-    for (int64_t c; (c = next_.fetch_add(1)) < count_;) (*task_)(c);
+    for (int64_t c; (c = next_.fetch_add(1)) < count_;) {
+      (*task_)(c);
+      done_.fetch_add(1, std::memory_order_release);
+    }
     t_in_task = false;
   }
+  // enter job `gen` if it is still open
+  bool enter(uint32_t gen) {
+    uint64_t v = word_.load(std::memory_order_acquire);
+    while ((v >> 32) == gen && (v & kOpen))
+      if (word_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) return true;
+    return false;
+  }
   void loop() {
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-      // spin a little (jobs come in quick succession during a training step), then sleep
-      for (int i = 0; i < 20000 && gen_.load(std::memory_order_acquire) == seen; i++) cpu_relax();
+      for (int i = 0; i < 4000 && posted_.load(std::memory_order_acquire) == seen; i++) cpu_relax();
       {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return gen_.load() != seen; });
-        seen = gen_.load();
+        cv_.wait(lk, [&] { return stop_ || posted_.load() != seen; });
         if (stop_) return;
+        seen = posted_.load();
       }
-      work();
-      remaining_.fetch_sub(1, std::memory_order_release);
+      if (enter(seen)) {
+        work();
+        word_.fetch_sub(1, std::memory_order_release);
+      }
     }
   }
 
@@ -91,12 +121,13 @@ class Pool {
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::atomic<uint64_t> gen_{0};
   bool stop_ = false;
+  uint32_t gen_ = 0;                  // caller side
+  std::atomic<uint32_t> posted_{0};   // the latest job, for sleeping workers
+  std::atomic<uint64_t> word_{0};
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t count_ = 0;
-  std::atomic<int64_t> next_{0};
-  std::atomic<int> remaining_{0};
+  std::atomic<int64_t> next_{0}, done_{0};
 };
 
 std::mutex g_config_mu;

@@ -25,7 +25,9 @@ export function rowCells(r: BenchRow): string[] {
     r.timing ? `${f(100 * r.timing.spread, 0)}%` : '',
     throughput(r),
     f(r.peak_mb, 0),
-    r.pytorch_ms !== undefined ? f(r.pytorch_ms, 3) : r.pytorch_error ? 'error' : '',
+    r.pytorch_ms !== undefined
+      ? f(r.pytorch_ms, 3) + (r.pytorch_compile_ms !== undefined ? ` (compiled ${f(r.pytorch_compile_ms, 3)})` : '')
+      : r.pytorch_error ? 'error' : '',
     r.speedup !== undefined ? `${f(r.speedup, 2)}x` : '',
   ];
 }

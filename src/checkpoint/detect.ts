@@ -18,6 +18,7 @@ import { findBundle, isBundle, readBundleMeta } from './mypt-bundle';
 import { detectModded } from './modded';
 import { isNanogpt, readNanogpt } from './nanogpt';
 import { loadTorchSync } from './torch';
+import { isSection5Dict, readSection5Sync, section5FileFor } from './section5-detect';
 
 export type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './detected';
 
@@ -59,6 +60,8 @@ export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'che
     if (found) return found;
     throw new MyptError('E_NO_CHECKPOINT', `no checkpoint at ${target} (looked for ${LOOKED_FOR.join(', ')})`);
   }
+  const pairFile = section5FileFor(target);   // the base name of a separated pair
+  if (pairFile) return { kind: 'file', path: pairFile };
   const dir = path.join(opts.checkpointsDir ?? 'checkpoints', target);
   const found = findInFolder(dir);
   if (found) return found;
@@ -105,6 +108,7 @@ export function readBundle(dir: string, opts: DetectOptions = {}): DetectedCheck
 
 /** Recognises a loaded .pt value. */
 function readTorchValue(file: string, v: unknown, opts: DetectOptions): DetectedCheckpoint {
+  if (isSection5Dict(v)) return readSection5Sync(file, opts);
   if (isMyptLegacy(v)) return readMyptLegacy(file, v as Map<unknown, unknown>, opts);
   if (isNanogpt(v)) return readNanogpt(file, v as Map<unknown, unknown>, opts);
   if (isLectureDict(v)) return readLecture(file, v as Map<unknown, unknown>, opts);
@@ -225,6 +229,7 @@ export function formatOf(target: string, opts: Pick<DetectOptions, 'checkpointsD
   if (where.kind === 'bundle') return { format: 'mypt-bundle', path: where.path };
   if (where.path.endsWith('.safetensors')) return { format: 'safetensors', path: where.path };
   const v = loadTorchSync(where.path);
+  if (isSection5Dict(v)) return { format: readSection5Sync(where.path).format, path: where.path };
   const format: CheckpointFormat = isMyptLegacy(v) ? 'mypt-legacy' : isNanogpt(v) ? 'nanogpt' : isLectureDict(v) ? 'lecture'
     : v instanceof Map && layoutOf(v as Map<string, unknown>) === 'hf-gpt2' ? 'hf-gpt2' : 'state-dict';
   return { format, path: where.path };

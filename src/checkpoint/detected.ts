@@ -9,7 +9,8 @@ export type CheckpointFormat =
   | 'hf-gpt2'         // pytorch_model.bin / model.safetensors
   | 'lecture'         // the env-var lecture trainer's checkpoint_*.pt (FORMATS.md 4)
   | 'state-dict'      // a bare state_dict .pt of a known layout
-  | 'safetensors';    // a .safetensors file of a known layout (not HF GPT-2)
+  | 'safetensors'     // a .safetensors file of a known layout (not HF GPT-2)
+  | 'separated' | 'model-only' | 'unified';   // FORMATS.md 5 (src/checkpoint/section5-detect.ts)
 
 export interface TokenizerRecord {
   token_kind: 'char' | 'gpt2';

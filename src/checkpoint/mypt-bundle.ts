@@ -1,5 +1,7 @@
 // The MyPT JSON bundle (FORMATS.md section 1): a folder with config.json, tokenizer.json,
-// training_state.json, model.pt, optimizer.pt (+ mypt-native's metrics.jsonl and loss.svg).
+// training_state.json, model.pt, optimizer.pt (+ mypt-native's metrics.jsonl and loss.svg). model.pt uses
+// MyPT's names for MyPT's architecture; other architectures (--arch gpt2) use nanoGPT's names, with
+// `arch`/`activation` recorded in config.json beside MyPT's nine keys.
 // Reading is lenient and never writes; writing replaces the whole folder atomically (atomic.ts), so a
 // crash at any point of a save leaves the previous bundle whole.
 import fs from 'fs';
@@ -8,8 +10,9 @@ import { MyptError } from '../errors';
 import type { TokenizerJSON } from '../tokenizer/types';
 import { committedDir, replaceDirAtomic, SaveStage } from './atomic';
 import {
-  canonicalToMypt, canonicalToMyptOptimizer, myptOptimizerToCanonical, myptToCanonical,
-} from './layouts/mypt';
+  canonicalToOptimizerStateDict, canonicalToStateDict, FormatModelConfig, LayoutHints, LayoutName, optimizerToCanonical,
+  stateDictToCanonical,
+} from './layouts';
 import type { AdamWHyper, CanonicalOptimizer, LayoutConfig, NamedTensors, StateDictIn } from './layouts/common';
 import {
   configJsonText, MyptConfigJson, readConfigJson, readTokenizerJson, readTrainingStateJson, tokenizerJsonText,
@@ -37,7 +40,9 @@ export interface BundleMeta {
 }
 
 export interface LoadedBundle extends BundleMeta {
-  modelConfig: ReturnType<typeof myptToCanonical>['config'];
+  /** The state_dict naming of model.pt: 'mypt' for MyPT's own bundles, 'nanogpt' for --arch gpt2, ... */
+  layout: LayoutName;
+  modelConfig: FormatModelConfig;
   params: NamedTensors;
   /** Present when optimizer.pt exists and was asked for. */
   optimizer?: CanonicalOptimizer & { hyper: AdamWHyper };
@@ -69,19 +74,20 @@ export async function loadBundle(dir: string, opts: { optimizer?: boolean } = {}
   const meta = readBundleMeta(dir);
   const modelFile = path.join(meta.dir, 'model.pt');
   const { sd, dtype } = unwrapStateDict(await loadTorch(modelFile), modelFile);
-  const { config: modelConfig, params } = myptToCanonical(sd, meta.config, modelFile);
-  const out: LoadedBundle = { ...meta, modelConfig, params, checkpointDtype: dtype };
+  const { layout, config: modelConfig, params } = stateDictToCanonical(sd, meta.config as unknown as LayoutHints, modelFile);
+  const out: LoadedBundle = { ...meta, layout, modelConfig, params, checkpointDtype: dtype };
   const optName = meta.trainingState?.optimizer_file || 'optimizer.pt';
   const optFile = path.join(meta.dir, path.basename(optName));
   if (opts.optimizer && fs.existsSync(optFile)) {
-    out.optimizer = myptOptimizerToCanonical(await loadTorch(optFile), modelConfig, optFile);
+    out.optimizer = optimizerToCanonical(await loadTorch(optFile), layout, modelConfig, optFile);
   }
   return out;
 }
 
 export interface BundleWrite {
   config: MyptConfigJson;
-  layout: LayoutConfig;
+  /** The model's config: picks model.pt's naming (MyPT's for the MyPT architecture, nanoGPT's for gpt2). */
+  layout: LayoutConfig & { arch?: string; attn_scale?: unknown };
   params: NamedTensors;
   tokenizer: TokenizerJSON;
   step: number;
@@ -111,10 +117,10 @@ export async function saveBundle(dir: string, b: BundleWrite, onStage?: (s: Save
     files.push(['config', final('config.json')]);
     put('tokenizer.json', tokenizerJsonText(b.tokenizer));
     files.push(['tokenizer', final('tokenizer.json')]);
-    await saveTorch(path.join(staging, 'model.pt'), canonicalToMypt(b.params, b.layout));
+    await saveTorch(path.join(staging, 'model.pt'), canonicalToStateDict(b.params, b.layout));
     files.push(['model weights', final('model.pt')]);
     if (b.optimizer) {
-      await saveTorch(path.join(staging, 'optimizer.pt'), canonicalToMyptOptimizer(b.optimizer, b.layout, b.optimizerHyper));
+      await saveTorch(path.join(staging, 'optimizer.pt'), canonicalToOptimizerStateDict(b.optimizer, b.layout, b.optimizerHyper));
       files.push(['optimizer state', final('optimizer.pt')]);
     }
     for (const [name, text] of Object.entries(b.extras ?? {})) put(name, text);

@@ -8,6 +8,8 @@ import * as trainCmd from './commands/train';
 import * as generateCmd from './commands/generate';
 import * as inspectCmd from './commands/inspect';
 import * as presetsCmd from './commands/presets';
+import * as listCmd from './commands/list';
+import * as loadCheckpointCmd from './commands/load-checkpoint';
 import * as convertCmd from './commands/convert';
 
 export function main(argv: string[]): void {
@@ -17,10 +19,12 @@ export function main(argv: string[]): void {
     .command(generateCmd)
     .command(inspectCmd)
     .command(presetsCmd)
+    .command(listCmd)
+    .command(loadCheckpointCmd)
     .command(convertCmd)
     .command(benchCommand)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, presets, bench (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, list, load-checkpoint, presets, bench (see --help)')
     .recommendCommands()
     .help()
     .version()

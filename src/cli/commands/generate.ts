@@ -19,17 +19,18 @@ export function builder(y: Argv) {
     .option('top_k', { type: 'string', coerce: intFlag('top_k', 0), describe: 'keep the k most likely tokens (0: off) [0]' })
     .option('top_p', { type: 'string', coerce: numFlag('top_p', (x) => x > 0 && x <= 1, 'must be in (0, 1]'), describe: 'nucleus sampling (1: off) [1]' })
     .option('seed', { type: 'string', coerce: intFlag('seed', 0), describe: 'same seed, same text [random]' })
+    .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: "training text, for the char vocabulary of files that store none (the lecture trainer's)" })
     .option('device', { type: 'string', coerce: choiceFlag('device', ['auto', 'cpu', 'cuda'] as const), describe: 'auto, cpu or cuda [auto]' });
 }
 
 interface Args {
-  model_name?: string; checkpoint?: string; checkpoints_dir?: string; prompt?: string; max_new_tokens?: number;
+  model_name?: string; checkpoint?: string; checkpoints_dir?: string; input_file?: string; prompt?: string; max_new_tokens?: number;
   temperature?: number; top_k?: number; top_p?: number; seed?: number; device?: 'auto' | 'cpu' | 'cuda';
 }
 
 async function run(a: Args) {
   if (a.model_name && a.checkpoint) throw new MyptError('E_BAD_ARGUMENT', 'give either --model_name or --checkpoint, not both');
-  const m = await loadModel(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir });
+  const m = await loadModel(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);

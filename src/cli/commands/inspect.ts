@@ -14,13 +14,14 @@ export function builder(y: Argv) {
     .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'model under --checkpoints_dir' })
     .option('checkpoint', { type: 'string', coerce: stringFlag('checkpoint'), describe: 'a bundle folder or a file in it' })
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
+    .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: "training text, for the char vocabulary of files that store none (the lecture trainer's)" })
     .option('json', { type: 'boolean', describe: 'print JSON for machines' });
 }
 
-async function run(a: { target?: string; model_name?: string; checkpoint?: string; checkpoints_dir?: string; json?: boolean }) {
+async function run(a: { target?: string; model_name?: string; checkpoint?: string; checkpoints_dir?: string; input_file?: string; json?: boolean }) {
   const given = [a.target, a.model_name, a.checkpoint].filter((x) => x !== undefined);
   if (given.length > 1) throw new MyptError('E_BAD_ARGUMENT', 'name one model: a positional NAME/PATH, --model_name or --checkpoint');
-  const info = await getModelInfo(String(given[0] ?? 'default'), { checkpoints_dir: a.checkpoints_dir });
+  const info = await getModelInfo(String(given[0] ?? 'default'), { checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
   process.stdout.write((a.json ? JSON.stringify(info, null, 2) : formatModelInfo(info)) + '\n');
 }
 

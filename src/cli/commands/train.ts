@@ -8,13 +8,14 @@ import { Progress } from '../../progress';
 import { presetNames } from '../../presets';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
+import { addCheckpointFlags, applyCheckpointEnv, saverFromFlags } from '../../checkpoint/train-flags';
 
 export const command = 'train';
 export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from_model)';
 
 const pos = (x: number) => x > 0;
 export function builder(y: Argv) {
-  return y
+  return addCheckpointFlags(y)
     .usage('$0 train [flags]\n\nWith no flags: a small char model on the bundled Tiny Shakespeare corpus (about two minutes on two CPU cores), then a sample.')
     .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'bundle folder under --checkpoints_dir; an existing bundle there is resumed [default: default]' })
     .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: 'training text (UTF-8) [default: the bundled tinyshakespeare.txt]' })
@@ -56,6 +57,8 @@ const FLAGS = [
 async function run(argv: Record<string, unknown>): Promise<void> {
   const opts: Record<string, unknown> = {};
   for (const k of FLAGS) if (argv[k] !== undefined) opts[k] = argv[k];
+  applyCheckpointEnv(opts);
+  const checkpointSaver = saverFromFlags(argv, opts);
   let progress: Progress | undefined;
   const controller = new AbortController();
   let sigints = 0;
@@ -87,7 +90,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     }
   };
   try {
-    const r = await train({ ...(opts as TrainOptions), log, onProgress, signal: controller.signal });
+    const r = await train({ ...(opts as TrainOptions), log, onProgress, signal: controller.signal, checkpointSaver });
     progress?.stop();
     progress = undefined;
     if (sampling) process.stdout.write('\n----------------------------\n');

@@ -1,0 +1,23 @@
+// Elementwise activations (used where the activation is not fused into a GEMM epilogue).
+//   forward:  out[i] = act(inp[i])                        (overwrites; out == inp allowed)
+//   backward: dinp[i] = dout[i] * act'(inp[i])            (overwrites; dinp == dout allowed)
+// act: ReLU max(x, 0) (gradient 0 at x = 0, as PyTorch); GELU exact x Phi(x) with erf;
+// GELU-tanh 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Math in fp32, storage fp32 or bf16.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+#include "config.h"
+
+namespace mypt {
+namespace cuda {
+
+template <typename T>
+void activation_forward(Activation act, T* out, const T* inp, int64_t N, cudaStream_t s);
+template <typename T>
+void activation_backward(Activation act, T* dinp, const T* inp, const T* dout, int64_t N, cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,134 @@
+// Global norm and fused AdamW kernels; contract in adamw.cuh. AdamW moves 4 fp32 values in and
+// 3 fp32 + 1 bf16 out per parameter, 4 consecutive parameters per thread with 16-byte accesses.
+#include <algorithm>
+
+#include "adamw.cuh"
+
+namespace mypt {
+namespace cuda {
+
+namespace {
+
+constexpr int kNormBlocks = 1024;
+
+__global__ void sumsq_partial_kernel(double* partial, const float* g, int64_t N) {
+  __shared__ double sh[256];
+  double s = 0.0;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x) {
+    const double x = g[i];
+    s += x * x;
+  }
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
+    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+}
+
+__global__ void sumsq_final_kernel(float* norm, const double* partial, int n) {
+  __shared__ double sh[1024];
+  double s = 0.0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += partial[i];
+  sh[threadIdx.x] = s;
+  __syncthreads();
+  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
+    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) norm[0] = (float)sqrt(sh[0]);
+}
+
+// Index of the tensor holding element i: the last k with starts[k] <= i.
+__device__ __forceinline__ int tensor_of(const int64_t* starts, int n, int64_t i) {
+  int lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= i) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// Same operation order as the CPU's adamw_span (binding/core/cpu_ops.cc), so fp32 results agree to rounding.
+struct AdamScalars {
+  float decay_mul, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, clip;
+};
+
+__device__ __forceinline__ void adam_one(float& p, float& m, float& v, float g, bool dec, const AdamScalars& a) {
+  if (dec) p *= a.decay_mul;
+  m = m * a.b1 + g * a.one_b1;
+  v = v * a.b2 + g * g * a.one_b2;
+  p -= a.step_size * (m / (sqrtf(v) / a.bc2_sqrt + a.eps));
+}
+
+__global__ void adamw_kernel(float* param, bf16* work, float* mom, float* var, const float* grad, int64_t N,
+                             const int64_t* starts, const uint8_t* decay, int nt, AdamScalars a, const float* norm) {
+  float c = 1.0f;
+  if (a.clip > 0.0f) c = fminf(1.0f, a.clip / (norm[0] + 1e-6f));
+  const int64_t n4 = (N + 3) / 4;
+  for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < n4; q += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i0 = q * 4;
+    const int k = tensor_of(starts, nt, i0);
+    if (i0 + 4 <= N && i0 + 4 <= starts[k + 1]) {
+      float4 p = *(const float4*)(param + i0), m = *(const float4*)(mom + i0), v = *(const float4*)(var + i0);
+      const float4 g = *(const float4*)(grad + i0);
+      const bool dec = decay[k] != 0;
+      adam_one(p.x, m.x, v.x, g.x * c, dec, a);
+      adam_one(p.y, m.y, v.y, g.y * c, dec, a);
+      adam_one(p.z, m.z, v.z, g.z * c, dec, a);
+      adam_one(p.w, m.w, v.w, g.w * c, dec, a);
+      *(float4*)(param + i0) = p;
+      *(float4*)(mom + i0) = m;
+      *(float4*)(var + i0) = v;
+      if (work) {
+        __nv_bfloat162 lo = __floats2bfloat162_rn(p.x, p.y), hi = __floats2bfloat162_rn(p.z, p.w);
+        *(__nv_bfloat162*)(work + i0) = lo;
+        *(__nv_bfloat162*)(work + i0 + 2) = hi;
+      }
+    } else {
+      for (int64_t i = i0; i < i0 + 4 && i < N; i++) {
+        const int kk = tensor_of(starts, nt, i);
+        float p = param[i], m = mom[i], v = var[i];
+        adam_one(p, m, v, grad[i] * c, decay[kk] != 0, a);
+        param[i] = p;
+        mom[i] = m;
+        var[i] = v;
+        if (work) work[i] = __float2bfloat16_rn(p);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch, cudaStream_t s) {
+  sumsq_partial_kernel<<<kNormBlocks, 256, 0, s>>>(scratch, grad, N);
+  CUDA_CHECK_LAUNCH("global_norm (partials)");
+  sumsq_final_kernel<<<1, 1024, 0, s>>>(norm_out, scratch, kNormBlocks);
+  CUDA_CHECK_LAUNCH("global_norm (final)");
+}
+
+void adamw_update(float* param, bf16* param_work, float* m, float* v, const float* grad, int64_t N,
+                  const int64_t* starts, const uint8_t* decay, int n_tensors, float lr, float beta1, float beta2,
+                  float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s) {
+  if (N <= 0) return;
+  AdamScalars a;
+  const double bc1 = 1.0 - std::pow((double)beta1, (double)t);
+  a.decay_mul = (float)(1.0 - (double)lr * weight_decay);
+  a.b1 = beta1;
+  a.one_b1 = (float)(1.0 - beta1);
+  a.b2 = beta2;
+  a.one_b2 = (float)(1.0 - beta2);
+  a.step_size = (float)(lr / bc1);
+  a.bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)beta2, (double)t));
+  a.eps = eps;
+  a.clip = grad_clip;
+  const int64_t n4 = (N + 3) / 4;
+  const int64_t g = std::min<int64_t>((n4 + 255) / 256, 132 * 16);
+  adamw_kernel<<<(unsigned)g, 256, 0, s>>>(param, param_work, m, v, grad, N, starts, decay, n_tensors, a, norm);
+  CUDA_CHECK_LAUNCH("adamw_update");
+}
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,30 @@
+// The optimizer step over every parameter, in two launches plus one tiny one, no host round trip.
+//
+// global_norm: norm_out[0] = sqrt(sum g^2) over grad[0..N) (fp32 result of a fixed-order double sum:
+//   fixed 1024-block partials, then one block; deterministic). `scratch` needs 1024 doubles.
+// adamw_update (torch.optim.AdamW + clip_grad_norm_, engine.h): with the norm read on the device,
+//   c = clip > 0 ? min(1, clip / (norm + 1e-6)) : 1;  g = grad * c
+//   p *= 1 - lr * wd   (elements of tensors whose decay flag is set)
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= (lr / (1 - b1^t)) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps))   (the CPU's operation order)
+//   param (fp32 master), m, v overwritten; param_work (bf16 working copy, may be null) = bf16(p).
+//   Tensor boundaries: tensor k spans [starts[k], starts[k+1]) (starts has n_tensors + 1 entries,
+//   device memory); decay[k] in {0, 1}.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace mypt {
+namespace cuda {
+
+void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch, cudaStream_t s);
+
+void adamw_update(float* param, bf16* param_work, float* m, float* v, const float* grad, int64_t N,
+                  const int64_t* starts, const uint8_t* decay, int n_tensors, float lr, float beta1, float beta2,
+                  float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace mypt

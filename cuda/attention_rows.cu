@@ -1,0 +1,334 @@
+// Warp-per-row causal attention; contract in attention_rows.cuh. Lane l holds head elements l, l+32, ...
+// (E = ceil(hs / 32) per lane); each dot product is one warp reduction.
+#include <algorithm>
+
+#include "attention_rows.cuh"
+#include "dropout.h"
+
+namespace mypt {
+namespace cuda {
+
+namespace {
+
+template <int E, typename T>
+__device__ __forceinline__ void load_vec(float (&r)[E], const T* p, int hs, int lane) {
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int d = lane + 32 * e;
+    r[e] = d < hs ? to_f(p[d]) : 0.0f;
+  }
+}
+
+template <int E>
+__device__ __forceinline__ float dot(const float (&a)[E], const float (&b)[E]) {
+  float s = 0.0f;
+#pragma unroll
+  for (int e = 0; e < E; e++) s += a[e] * b[e];
+  return warp_sum(s);
+}
+
+// The online softmax of one query over keys j0, j0 + step, ... < nk: running max m, sum l and the
+// weighted value sum acc (dropout on the weights, counter cbase + j).
+template <int E, typename T>
+__device__ __forceinline__ void attend_keys(const AttnView<T>& vw, int b, int h, int hs, int lane, int j0, int step,
+                                            int nk, const float (&q)[E], float scale, float p, float ks,
+                                            uint64_t seed, uint64_t cbase, float (&acc)[E], float& m, float& l) {
+  for (int j = j0; j < nk; j += step) {
+    float kv[E], vv[E];
+    load_vec<E>(kv, vw.k + b * vw.k_bs + (int64_t)j * vw.k_rs + h * hs, hs, lane);
+    load_vec<E>(vv, vw.v + b * vw.v_bs + (int64_t)j * vw.v_rs + h * hs, hs, lane);
+    const float sc = dot<E>(q, kv) * scale;
+    const float mn = fmaxf(m, sc);
+    const float corr = expf(m - mn);
+    const float e_ = expf(sc - mn);
+    l = l * corr + e_;
+    m = mn;
+    float wgt = e_;
+    if (p > 0.0f) wgt = dropout_keep(seed, cbase + j, p) ? e_ * ks : 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; e++) acc[e] = acc[e] * corr + wgt * vv[e];
+  }
+}
+
+template <int E, typename T>
+__global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq, int H, int hs, int pos0,
+                                         float scale, float p, uint64_t seed, const int32_t* pos_dev) {
+  if (pos_dev) pos0 = *pos_dev;
+  const int lane = threadIdx.x & 31;
+  const int64_t w = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (w >= (int64_t)B * H * Tq) return;
+  const int i = (int)(w % Tq);
+  const int h = (int)((w / Tq) % H);
+  const int b = (int)(w / ((int64_t)Tq * H));
+  float q[E], acc[E];
+  load_vec<E>(q, vw.q + b * vw.q_bs + i * vw.q_rs + h * hs, hs, lane);
+#pragma unroll
+  for (int e = 0; e < E; e++) acc[e] = 0.0f;
+  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
+  float m = -INFINITY, l = 0.0f;
+  const int nk = pos0 + i + 1;
+  attend_keys<E, T>(vw, b, h, hs, lane, 0, 1, nk, q, scale, p, ks, seed, cbase, acc, m, l);
+  const float inv = 1.0f / l;
+  T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int d = lane + 32 * e;
+    if (d < hs) o[d] = from_f<T>(acc[e] * inv);
+  }
+  if (lse && lane == 0) lse[((int64_t)b * H + h) * Tq + i] = m + logf(l);
+}
+
+// One block per query row; warp w takes keys w, w + NW, ...; the partial (max, sum, acc) of each warp
+// are merged through shared memory.
+constexpr int kSplitWarps = 8;
+template <int E, typename T>
+__global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq,
+                                                                              int H, int hs, int pos0, float scale,
+                                                                              float p, uint64_t seed,
+                                                                              const int32_t* pos_dev) {
+  __shared__ float sm_m[kSplitWarps], sm_l[kSplitWarps];
+  __shared__ float sm_acc[kSplitWarps][E * 32];
+  if (pos_dev) pos0 = *pos_dev;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t w = blockIdx.x;
+  const int i = (int)(w % Tq);
+  const int h = (int)((w / Tq) % H);
+  const int b = (int)(w / ((int64_t)Tq * H));
+  float q[E], acc[E];
+  load_vec<E>(q, vw.q + b * vw.q_bs + i * vw.q_rs + h * hs, hs, lane);
+#pragma unroll
+  for (int e = 0; e < E; e++) acc[e] = 0.0f;
+  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
+  float m = -INFINITY, l = 0.0f;
+  const int nk = pos0 + i + 1;
+  attend_keys<E, T>(vw, b, h, hs, lane, warp, kSplitWarps, nk, q, scale, p, ks, seed, cbase, acc, m, l);
+  if (lane == 0) {
+    sm_m[warp] = m;
+    sm_l[warp] = l;
+  }
+#pragma unroll
+  for (int e = 0; e < E; e++) sm_acc[warp][lane + 32 * e] = acc[e];
+  __syncthreads();
+  if (warp != 0) return;
+  float M = -INFINITY;
+  for (int k = 0; k < kSplitWarps; k++) M = fmaxf(M, sm_m[k]);
+  float L = 0.0f, f[kSplitWarps];
+#pragma unroll
+  for (int k = 0; k < kSplitWarps; k++) {
+    f[k] = sm_m[k] == -INFINITY ? 0.0f : expf(sm_m[k] - M);
+    L += sm_l[k] * f[k];
+  }
+  const float inv = 1.0f / L;
+  T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int d = lane + 32 * e;
+    float a = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kSplitWarps; k++) a += sm_acc[k][d] * f[k];
+    if (d < hs) o[d] = from_f<T>(a * inv);
+  }
+  if (lse && lane == 0) lse[((int64_t)b * H + h) * Tq + i] = M + logf(L);
+}
+
+template <typename T>
+__global__ void kv_append_kernel(T* kc, T* vc, const T* qkv, int n, int C, int pos0, const int32_t* pos_dev) {
+  if (pos_dev) pos0 = *pos_dev;
+  const int64_t N = (int64_t)n * C;
+  for (int64_t x = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; x < N; x += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = x / C, c = x % C;
+    kc[(pos0 + r) * C + c] = qkv[r * 3 * C + C + c];
+    vc[(pos0 + r) * C + c] = qkv[r * 3 * C + 2 * C + c];
+  }
+}
+
+__global__ void advance_position_kernel(int32_t* pos, int n) { *pos += n; }
+
+// dq for query row i, and D_i = dout_i . out_i into dscratch.
+template <int E, typename T>
+__global__ void attn_rows_backward_q_kernel(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse,
+                                            int B, int T_, int C, int H, float scale, float p, uint64_t seed,
+                                            float* Dbuf) {
+  const int lane = threadIdx.x & 31;
+  const int64_t w = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (w >= (int64_t)B * H * T_) return;
+  const int i = (int)(w % T_);
+  const int h = (int)((w / T_) % H);
+  const int b = (int)(w / ((int64_t)T_ * H));
+  const int hs = C / H;
+  const int64_t C3 = 3 * (int64_t)C;
+  const T* base = qkv + (int64_t)b * T_ * C3;
+  float q[E], dO[E], o[E], dq[E];
+  load_vec<E>(q, base + i * C3 + h * hs, hs, lane);
+  load_vec<E>(dO, dout + ((int64_t)b * T_ + i) * C + h * hs, hs, lane);
+  load_vec<E>(o, out + ((int64_t)b * T_ + i) * C + h * hs, hs, lane);
+  const float D = dot<E>(dO, o);
+  const float L = lse[((int64_t)b * H + h) * T_ + i];
+#pragma unroll
+  for (int e = 0; e < E; e++) dq[e] = 0.0f;
+  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  const uint64_t cbase = (((uint64_t)b * H + h) * T_ + i) * (uint64_t)T_;
+  for (int j = 0; j <= i; j++) {
+    float kv[E], vv[E];
+    load_vec<E>(kv, base + j * C3 + C + h * hs, hs, lane);
+    load_vec<E>(vv, base + j * C3 + 2 * C + h * hs, hs, lane);
+    const float P = expf(dot<E>(q, kv) * scale - L);
+    float dP = dot<E>(dO, vv);
+    if (p > 0.0f) dP = dropout_keep(seed, cbase + j, p) ? dP * ks : 0.0f;
+    const float dS = P * (dP - D) * scale;
+#pragma unroll
+    for (int e = 0; e < E; e++) dq[e] += dS * kv[e];
+  }
+  T* dst = dqkv + ((int64_t)b * T_ + i) * C3 + h * hs;
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int d = lane + 32 * e;
+    if (d < hs) dst[d] = from_f<T>(dq[e]);
+  }
+  if (lane == 0) Dbuf[((int64_t)b * H + h) * T_ + i] = D;
+}
+
+// dk, dv for key row j.
+template <int E, typename T>
+__global__ void attn_rows_backward_kv_kernel(T* dqkv, const T* dout, const T* qkv, const float* lse, int B, int T_,
+                                             int C, int H, float scale, float p, uint64_t seed, const float* Dbuf) {
+  const int lane = threadIdx.x & 31;
+  const int64_t w = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (w >= (int64_t)B * H * T_) return;
+  const int j = (int)(w % T_);
+  const int h = (int)((w / T_) % H);
+  const int b = (int)(w / ((int64_t)T_ * H));
+  const int hs = C / H;
+  const int64_t C3 = 3 * (int64_t)C;
+  const T* base = qkv + (int64_t)b * T_ * C3;
+  float kv[E], vv[E], dk[E], dv[E];
+  load_vec<E>(kv, base + j * C3 + C + h * hs, hs, lane);
+  load_vec<E>(vv, base + j * C3 + 2 * C + h * hs, hs, lane);
+#pragma unroll
+  for (int e = 0; e < E; e++) dk[e] = dv[e] = 0.0f;
+  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  const int64_t row0 = ((int64_t)b * H + h) * T_;
+  for (int i = j; i < T_; i++) {
+    float q[E], dO[E];
+    load_vec<E>(q, base + i * C3 + h * hs, hs, lane);
+    load_vec<E>(dO, dout + ((int64_t)b * T_ + i) * C + h * hs, hs, lane);
+    const float P = expf(dot<E>(q, kv) * scale - lse[row0 + i]);
+    float dP = dot<E>(dO, vv);
+    float pv = P;
+    if (p > 0.0f) {
+      const bool keep = dropout_keep(seed, (uint64_t)(row0 + i) * (uint64_t)T_ + j, p);
+      dP = keep ? dP * ks : 0.0f;
+      pv = keep ? P * ks : 0.0f;
+    }
+    const float dS = P * (dP - Dbuf[row0 + i]) * scale;
+#pragma unroll
+    for (int e = 0; e < E; e++) {
+      dv[e] += pv * dO[e];
+      dk[e] += dS * q[e];
+    }
+  }
+  T* dst = dqkv + ((int64_t)b * T_ + j) * C3 + h * hs;
+#pragma unroll
+  for (int e = 0; e < E; e++) {
+    const int d = lane + 32 * e;
+    if (d < hs) {
+      dst[C + d] = from_f<T>(dk[e]);
+      dst[2 * C + d] = from_f<T>(dv[e]);
+    }
+  }
+}
+
+int lanes_per(int hs) {
+  if (hs <= 32) return 1;
+  if (hs <= 64) return 2;
+  if (hs <= 128) return 4;
+  if (hs <= 256) return 8;
+  throw std::runtime_error("attention: head size above 256 is not supported on the GPU");
+}
+
+}  // namespace
+
+template <typename T>
+void attention_rows_forward(const AttnView<T>& vw, float* lse, int B, int Tq, int H, int hs, int pos0, float scale,
+                            float dropout_p, uint64_t dropout_seed, cudaStream_t s, const int32_t* pos_dev, int mode) {
+  const int64_t rows = (int64_t)B * H * Tq;
+  if (rows <= 0) return;
+  const bool split = mode == 2 || (mode == 0 && rows <= 2048);
+  const int E = lanes_per(hs);
+  if (split) {
+    const unsigned grid = (unsigned)rows;
+#define SPLIT(EE) attn_split_forward_kernel<EE, T><<<grid, kSplitWarps * 32, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
+    switch (E) {
+      case 1: SPLIT(1); break;
+      case 2: SPLIT(2); break;
+      case 4: SPLIT(4); break;
+      default: SPLIT(8); break;
+    }
+#undef SPLIT
+    CUDA_CHECK_LAUNCH("attention_rows_forward (split keys)");
+    return;
+  }
+  const unsigned grid = ceil_div(rows, 8);
+#define ROWS(EE) attn_rows_forward_kernel<EE, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
+  switch (E) {
+    case 1: ROWS(1); break;
+    case 2: ROWS(2); break;
+    case 4: ROWS(4); break;
+    default: ROWS(8); break;
+  }
+#undef ROWS
+  CUDA_CHECK_LAUNCH("attention_rows_forward");
+}
+
+template <typename T>
+void kv_append(T* kcache, T* vcache, const T* qkv, int n, int C, int pos0, const int32_t* pos_dev, cudaStream_t s) {
+  const int64_t N = (int64_t)n * C;
+  if (N <= 0) return;
+  const unsigned g = (unsigned)std::min<int64_t>((N + 255) / 256, 4096);
+  kv_append_kernel<T><<<g, 256, 0, s>>>(kcache, vcache, qkv, n, C, pos0, pos_dev);
+  CUDA_CHECK_LAUNCH("kv_append");
+}
+
+void advance_position(int32_t* pos_dev, int n, cudaStream_t s) {
+  advance_position_kernel<<<1, 1, 0, s>>>(pos_dev, n);
+  CUDA_CHECK_LAUNCH("advance_position");
+}
+
+template <typename T>
+void attention_rows_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_,
+                             int C, int H, float scale, float dropout_p, uint64_t dropout_seed, float* dscratch,
+                             cudaStream_t s) {
+  const int64_t rows = (int64_t)B * H * T_;
+  if (rows <= 0) return;
+  const unsigned grid = ceil_div(rows, 8);
+  const int E = lanes_per(C / H);
+#define QK(EE)                                                                                                  \
+  attn_rows_backward_q_kernel<EE, T><<<grid, 256, 0, s>>>(dqkv, dout, qkv, out, lse, B, T_, C, H, scale,        \
+                                                          dropout_p, dropout_seed, dscratch);                   \
+  CUDA_CHECK_LAUNCH("attention_rows_backward (q)");                                                             \
+  attn_rows_backward_kv_kernel<EE, T><<<grid, 256, 0, s>>>(dqkv, dout, qkv, lse, B, T_, C, H, scale, dropout_p, \
+                                                           dropout_seed, dscratch);                             \
+  CUDA_CHECK_LAUNCH("attention_rows_backward (kv)");
+  switch (E) {
+    case 1: QK(1) break;
+    case 2: QK(2) break;
+    case 4: QK(4) break;
+    default: QK(8) break;
+  }
+#undef QK
+}
+
+#define INST(T)                                                                                               \
+  template void attention_rows_forward<T>(const AttnView<T>&, float*, int, int, int, int, int, float, float,  \
+                                          uint64_t, cudaStream_t, const int32_t*, int);                        \
+  template void kv_append<T>(T*, T*, const T*, int, int, int, const int32_t*, cudaStream_t);                    \
+  template void attention_rows_backward<T>(T*, const T*, const T*, const T*, const float*, int, int, int, int, \
+                                           float, float, uint64_t, float*, cudaStream_t);
+INST(float)
+INST(bf16)
+#undef INST
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,101 @@
+// Shared helpers of the CUDA backend: error checks that throw (never exit), the storage types
+// (fp32 or bf16) every kernel is templated on, warp/block reductions.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace mypt {
+namespace cuda {
+
+// Throws std::runtime_error naming the failing call and where it was made.
+inline void check_cuda(cudaError_t e, const char* what, const char* file, int line) {
+  if (e != cudaSuccess) {
+    throw std::runtime_error(std::string("CUDA error in ") + what + " (" + file + ":" + std::to_string(line) +
+                             "): " + cudaGetErrorString(e));
+  }
+}
+#define CUDA_CHECK(call) ::mypt::cuda::check_cuda((call), #call, __FILE__, __LINE__)
+// After every kernel launch: a bad configuration shows up here, not three kernels later.
+#define CUDA_CHECK_LAUNCH(name) ::mypt::cuda::check_cuda(cudaGetLastError(), name, __FILE__, __LINE__)
+
+typedef __nv_bfloat16 bf16;
+
+// Load/store any storage type as fp32.
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ bf16 from_f<bf16>(float x) { return __float2bfloat16_rn(x); }
+
+// 8 consecutive values as fp32 (one 16-byte access for bf16, two for fp32); p 16-byte aligned.
+__device__ __forceinline__ void load8(float (&r)[8], const bf16* p) {
+  const uint4 u = *(const uint4*)p;
+  const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const float2 f = __bfloat1622float2(h[k]);
+    r[2 * k] = f.x;
+    r[2 * k + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void load8(float (&r)[8], const float* p) {
+  const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
+  r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
+}
+__device__ __forceinline__ void store8(bf16* p, const float (&r)[8]) {
+  uint4 u;
+  __nv_bfloat162* h = (__nv_bfloat162*)&u;
+#pragma unroll
+  for (int k = 0; k < 4; k++) h[k] = __floats2bfloat162_rn(r[2 * k], r[2 * k + 1]);
+  *(uint4*)p = u;
+}
+__device__ __forceinline__ void store8(float* p, const float (&r)[8]) {
+  *(float4*)p = make_float4(r[0], r[1], r[2], r[3]);
+  *(float4*)(p + 4) = make_float4(r[4], r[5], r[6], r[7]);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Block-wide sum (every thread gets the result). blockDim.x a multiple of 32, at most 1024.
+// `shared` needs 32 floats. Contains __syncthreads: call from all threads.
+__device__ __forceinline__ float block_sum(float v, float* shared) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  float r = lane < nw ? shared[lane] : 0.0f;
+  return warp_sum(r);
+}
+__device__ __forceinline__ float block_max(float v, float* shared) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  float r = lane < nw ? shared[lane] : -INFINITY;
+  return warp_max(r);
+}
+
+inline unsigned ceil_div(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
+
+}  // namespace cuda
+}  // namespace mypt

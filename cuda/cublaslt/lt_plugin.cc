@@ -1,0 +1,141 @@
+// The cuBLASLt GEMM plugin (see lt_api.h): bf16 or fp32 operands, fp32 accumulation (CUBLAS_COMPUTE_32F,
+// no TF32), fused bias / GELU-tanh / GELU-tanh-gradient epilogues. Heuristic results are cached per
+// problem so a training step pays for the search once.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "lt_api.h"
+
+namespace {
+
+struct Ctx {
+  cublasLtHandle_t handle = nullptr;
+  std::mutex mu;
+  // key -> algorithm found by the heuristic
+  std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>,
+           cublasLtMatmulAlgo_t>
+      algos;
+};
+
+void set_err(char* err, int errlen, const char* what, int status) {
+  if (err && errlen > 0) snprintf(err, (size_t)errlen, "cuBLASLt %s failed (status %d)", what, status);
+}
+
+void* lt_create(char* err, int errlen) {
+  Ctx* c = new Ctx();
+  cublasStatus_t s = cublasLtCreate(&c->handle);
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    set_err(err, errlen, "cublasLtCreate", (int)s);
+    delete c;
+    return nullptr;
+  }
+  return c;
+}
+
+void lt_destroy(void* p) {
+  Ctx* c = (Ctx*)p;
+  if (!c) return;
+  if (c->handle) cublasLtDestroy(c->handle);
+  delete c;
+}
+
+int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
+  Ctx* c = (Ctx*)p;
+  const cudaDataType_t dt = a->d_type == MYPT_LT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  const cudaDataType_t abt = a->ab_type == MYPT_LT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  int rc = 0;
+  const char* what = "";
+  cublasStatus_t s;
+#define LT(call)                 \
+  do {                           \
+    s = (call);                  \
+    if (s != CUBLAS_STATUS_SUCCESS) { \
+      what = #call;              \
+      rc = (int)s;               \
+      goto done;                 \
+    }                            \
+  } while (0)
+  {
+    cublasOperation_t ta = a->transa ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t tb = a->transb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    if (a->epilogue == MYPT_LT_EPI_GELU_TANH) epi = a->bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+    else if (a->epilogue == MYPT_LT_EPI_DGELU_TANH) epi = CUBLASLT_EPILOGUE_DGELU;
+    else if (a->epilogue == MYPT_LT_EPI_BGRADB) epi = CUBLASLT_EPILOGUE_BGRADB;
+    else if (a->bias) epi = CUBLASLT_EPILOGUE_BIAS;
+    LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    if (a->bias && a->epilogue != MYPT_LT_EPI_DGELU_TANH) {
+      LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &a->bias, sizeof(a->bias)));
+      LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &dt, sizeof(dt)));
+    }
+    if (a->epilogue == MYPT_LT_EPI_GELU_TANH || a->epilogue == MYPT_LT_EPI_DGELU_TANH) {
+      int64_t ldaux = a->ldd;
+      LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &a->aux, sizeof(a->aux)));
+      LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldaux, sizeof(ldaux)));
+    }
+    // Column-major layouts of the stored matrices.
+    LT(cublasLtMatrixLayoutCreate(&la, abt, a->transa ? a->k : a->m, a->transa ? a->m : a->k, a->lda));
+    LT(cublasLtMatrixLayoutCreate(&lb, abt, a->transb ? a->n : a->k, a->transb ? a->k : a->n, a->ldb));
+    LT(cublasLtMatrixLayoutCreate(&ld, dt, a->m, a->n, a->ldd));
+
+    auto key = std::make_tuple(a->d_type, a->ab_type, a->transa, a->transb, a->m, a->n, a->k, a->lda, a->ldb,
+                               a->ldd, a->bias ? 1 : 0, a->epilogue, a->beta != 0.0f ? 1 : 0,
+                               a->workspace_bytes);
+    cublasLtMatmulAlgo_t algo;
+    bool have = false;
+    {
+      std::lock_guard<std::mutex> g(c->mu);
+      auto it = c->algos.find(key);
+      if (it != c->algos.end()) {
+        algo = it->second;
+        have = true;
+      }
+    }
+    if (!have) {
+      LT(cublasLtMatmulPreferenceCreate(&pref));
+      size_t ws = (size_t)a->workspace_bytes;
+      LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+      cublasLtMatmulHeuristicResult_t res;
+      int found = 0;
+      LT(cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, 1, &res, &found));
+      if (found == 0) {
+        what = "cublasLtMatmulAlgoGetHeuristic (no algorithm)";
+        rc = -1;
+        goto done;
+      }
+      algo = res.algo;
+      std::lock_guard<std::mutex> g(c->mu);
+      c->algos[key] = algo;
+    }
+    const float alpha = 1.0f, beta = a->beta;
+    LT(cublasLtMatmul(c->handle, op, &alpha, a->a, la, a->b, lb, &beta, a->d, ld, a->d, ld, &algo, a->workspace,
+                      (size_t)a->workspace_bytes, (cudaStream_t)a->stream));
+  }
+#undef LT
+done:
+  if (rc != 0) set_err(err, errlen, what, rc);
+  if (pref) cublasLtMatmulPreferenceDestroy(pref);
+  if (la) cublasLtMatrixLayoutDestroy(la);
+  if (lb) cublasLtMatrixLayoutDestroy(lb);
+  if (ld) cublasLtMatrixLayoutDestroy(ld);
+  if (op) cublasLtMatmulDescDestroy(op);
+  return rc;
+}
+
+const mypt_lt_api g_api = {MYPT_LT_ABI, lt_create, lt_destroy, lt_gemm};
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const mypt_lt_api* mypt_lt_get_api(void) { return &g_api; }

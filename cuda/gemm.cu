@@ -1,0 +1,479 @@
+// GEMM dispatch (contract in gemm.cuh): the cuBLASLt plugin when present, else built-in kernels.
+//   gemm_wmma_kernel: bf16 operands, fp32 accumulation on tensor cores (WMMA 16x16x16), 64x64 tiles.
+//   gemm_simt_kernel: fp32 operands and arithmetic, 64x64 tiles, 4x4 outputs per thread.
+// Both: D(i, j) = sum_l opA(i, l) opB(l, j) (+ D if accumulate) (+ bias[i]); out-of-range tiles are
+// zero-filled on load and masked on store, so any m, n, k works.
+#include <dlfcn.h>
+#include <mma.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "activation.cuh"
+#include "cublaslt/lt_api.h"
+#include "gemm.cuh"
+#include "layernorm.cuh"
+
+namespace mypt {
+namespace cuda {
+
+namespace {
+
+template <typename T> __device__ __forceinline__ T load_or_zero(const T* p, bool ok);
+template <> __device__ __forceinline__ bf16 load_or_zero<bf16>(const bf16* p, bool ok) {
+  return ok ? *p : __float2bfloat16_rn(0.0f);
+}
+template <> __device__ __forceinline__ float load_or_zero<float>(const float* p, bool ok) { return ok ? *p : 0.0f; }
+
+constexpr int WM = 64, WN = 64, WK = 32, WTHREADS = 128;
+
+// Tile storage follows the global layout so loads are coalesced: TA -> As[i][l], else As[l][i];
+// TB -> Bs[l][j], else Bs[j][l]. Each warp of the 2x2 grid owns a 32x32 output block.
+template <bool TA, bool TB, typename TD>
+__global__ void __launch_bounds__(WTHREADS) gemm_wmma_kernel(TD* __restrict__ D, const bf16* __restrict__ A,
+                                                             const bf16* __restrict__ B, const TD* __restrict__ bias,
+                                                             int m, int n, int k, int lda, int ldb, int ldd,
+                                                             int accumulate) {
+  using namespace nvcuda;
+  constexpr int LA = TA ? WK + 8 : WM + 8;  // leading dims in smem (multiples of 8 elements)
+  constexpr int LB = TB ? WN + 8 : WK + 8;
+  constexpr int A_ELEMS = TA ? WM * LA : WK * LA;
+  constexpr int B_ELEMS = TB ? WK * LB : WN * LB;
+  constexpr int LC = WM + 4;
+  constexpr int AB_BYTES = (A_ELEMS + B_ELEMS) * 2;
+  constexpr int C_BYTES = WN * LC * 4;
+  __shared__ __align__(128) unsigned char smem[AB_BYTES > C_BYTES ? AB_BYTES : C_BYTES];
+  bf16* As = (bf16*)smem;
+  bf16* Bs = As + A_ELEMS;
+  float* Cs = (float*)smem;
+
+  const int i0 = blockIdx.x * WM, j0 = blockIdx.y * WN;
+  const int tid = threadIdx.x, warp = tid >> 5;
+  const int wi = (warp & 1) * 32, wj = (warp >> 1) * 32;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+  for (int a = 0; a < 2; a++)
+#pragma unroll
+    for (int b = 0; b < 2; b++) wmma::fill_fragment(acc[a][b], 0.0f);
+
+  for (int l0 = 0; l0 < k; l0 += WK) {
+#pragma unroll 4
+    for (int e = tid; e < WM * WK; e += WTHREADS) {
+      int ii, ll;
+      if (TA) { ii = e / WK; ll = e % WK; } else { ii = e % WM; ll = e / WM; }
+      const int gi = i0 + ii, gl = l0 + ll;
+      const bool ok = gi < m && gl < k;
+      const bf16* src = TA ? A + (int64_t)gi * lda + gl : A + (int64_t)gl * lda + gi;
+      bf16 v = load_or_zero(src, ok);
+      if (TA) As[ii * LA + ll] = v; else As[ll * LA + ii] = v;
+    }
+#pragma unroll 4
+    for (int e = tid; e < WK * WN; e += WTHREADS) {
+      int ll, jj;
+      if (TB) { ll = e / WN; jj = e % WN; } else { jj = e / WK; ll = e % WK; }
+      const int gl = l0 + ll, gj = j0 + jj;
+      const bool ok = gl < k && gj < n;
+      const bf16* src = TB ? B + (int64_t)gl * ldb + gj : B + (int64_t)gj * ldb + gl;
+      bf16 v = load_or_zero(src, ok);
+      if (TB) Bs[ll * LB + jj] = v; else Bs[jj * LB + ll] = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < WK; kk += 16) {
+      using LayA = typename std::conditional<TA, wmma::row_major, wmma::col_major>::type;
+      using LayB = typename std::conditional<TB, wmma::row_major, wmma::col_major>::type;
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, LayA> fa[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, LayB> fb[2];
+#pragma unroll
+      for (int a = 0; a < 2; a++) {
+        const int ri = wi + a * 16;
+        wmma::load_matrix_sync(fa[a], TA ? As + ri * LA + kk : As + kk * LA + ri, LA);
+      }
+#pragma unroll
+      for (int b = 0; b < 2; b++) {
+        const int cj = wj + b * 16;
+        wmma::load_matrix_sync(fb[b], TB ? Bs + kk * LB + cj : Bs + cj * LB + kk, LB);
+      }
+#pragma unroll
+      for (int a = 0; a < 2; a++)
+#pragma unroll
+        for (int b = 0; b < 2; b++) wmma::mma_sync(acc[a][b], fa[a], fb[b], acc[a][b]);
+    }
+    __syncthreads();
+  }
+  // Stage the 64x64 block column-major in smem (Cs[j * LC + i]) so the store runs along i.
+#pragma unroll
+  for (int a = 0; a < 2; a++)
+#pragma unroll
+    for (int b = 0; b < 2; b++)
+      wmma::store_matrix_sync(Cs + (wj + b * 16) * LC + wi + a * 16, acc[a][b], LC, wmma::mem_col_major);
+  __syncthreads();
+  for (int e = tid; e < WM * WN; e += WTHREADS) {
+    const int ii = e % WM, jj = e / WM;
+    const int gi = i0 + ii, gj = j0 + jj;
+    if (gi >= m || gj >= n) continue;
+    float v = Cs[jj * LC + ii];
+    if (bias) v += to_f(bias[gi]);
+    TD* dst = D + (int64_t)gj * ldd + gi;
+    if (accumulate) v += to_f(*dst);
+    *dst = from_f<TD>(v);
+  }
+}
+
+constexpr int SM_ = 64, SN_ = 64, SK_ = 16, STHREADS = 256;
+
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(STHREADS) gemm_simt_kernel(float* __restrict__ D, const float* __restrict__ A,
+                                                             const float* __restrict__ B,
+                                                             const float* __restrict__ bias, int m, int n, int k,
+                                                             int lda, int ldb, int ldd, int accumulate) {
+  __shared__ float As[SK_][SM_ + 4];
+  __shared__ float Bs[SK_][SN_ + 4];
+  const int i0 = blockIdx.x * SM_, j0 = blockIdx.y * SN_;
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  float acc[4][4] = {};
+  for (int l0 = 0; l0 < k; l0 += SK_) {
+    for (int e = tid; e < SM_ * SK_; e += STHREADS) {
+      int ii, ll;
+      if (TA) { ii = e / SK_; ll = e % SK_; } else { ii = e % SM_; ll = e / SM_; }
+      const int gi = i0 + ii, gl = l0 + ll;
+      const float* src = TA ? A + (int64_t)gi * lda + gl : A + (int64_t)gl * lda + gi;
+      As[ll][ii] = load_or_zero(src, gi < m && gl < k);
+    }
+    for (int e = tid; e < SK_ * SN_; e += STHREADS) {
+      int ll, jj;
+      if (TB) { ll = e / SN_; jj = e % SN_; } else { jj = e / SK_; ll = e % SK_; }
+      const int gl = l0 + ll, gj = j0 + jj;
+      const float* src = TB ? B + (int64_t)gl * ldb + gj : B + (int64_t)gj * ldb + gl;
+      Bs[ll][jj] = load_or_zero(src, gl < k && gj < n);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int ll = 0; ll < SK_; ll++) {
+      float a[4], b[4];
+#pragma unroll
+      for (int r = 0; r < 4; r++) a[r] = As[ll][tx + 16 * r];
+#pragma unroll
+      for (int c = 0; c < 4; c++) b[c] = Bs[ll][ty + 16 * c];
+#pragma unroll
+      for (int r = 0; r < 4; r++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) acc[r][c] = fmaf(a[r], b[c], acc[r][c]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int c = 0; c < 4; c++)
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+      const int gi = i0 + tx + 16 * r, gj = j0 + ty + 16 * c;
+      if (gi >= m || gj >= n) continue;
+      float v = acc[r][c];
+      if (bias) v += bias[gi];
+      float* dst = D + (int64_t)gj * ldd + gi;
+      if (accumulate) v += *dst;
+      *dst = v;
+    }
+}
+
+template <bool TA, bool TB>
+void launch_builtin(const GemmArgs& a, cudaStream_t s) {
+  const int acc = a.accumulate ? 1 : 0;
+  if (a.ab_bf16) {
+    dim3 grid(ceil_div(a.m, WM), ceil_div(a.n, WN));
+    if (a.d_bf16)
+      gemm_wmma_kernel<TA, TB, bf16><<<grid, WTHREADS, 0, s>>>((bf16*)a.d, (const bf16*)a.a, (const bf16*)a.b,
+                                                               (const bf16*)a.bias, a.m, a.n, a.k, a.lda, a.ldb,
+                                                               a.ldd, acc);
+    else
+      gemm_wmma_kernel<TA, TB, float><<<grid, WTHREADS, 0, s>>>((float*)a.d, (const bf16*)a.a, (const bf16*)a.b,
+                                                                (const float*)a.bias, a.m, a.n, a.k, a.lda,
+                                                                a.ldb, a.ldd, acc);
+  } else {
+    if (a.d_bf16) throw std::runtime_error("gemm: fp32 operands need an fp32 output");
+    dim3 grid(ceil_div(a.m, SM_), ceil_div(a.n, SN_));
+    gemm_simt_kernel<TA, TB><<<grid, STHREADS, 0, s>>>((float*)a.d, (const float*)a.a, (const float*)a.b,
+                                                       (const float*)a.bias, a.m, a.n, a.k, a.lda, a.ldb, a.ldd,
+                                                       acc);
+  }
+  CUDA_CHECK_LAUNCH("gemm (built-in)");
+}
+
+// Few-row products (generation: M <= 4 rows), memory-bound on the weights: one warp per output column
+// n reads w[n, :] once with 16-byte loads and serves every row; fp32 accumulation, then bias and the
+// optional GELU-tanh (pre-activation to aux). Needs K % 8 == 0 and 16-byte aligned operands.
+constexpr int kGemvMaxRows = 4;
+
+template <typename T>
+__global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
+                                                   int K, int N, int gelu) {
+  const int lane = threadIdx.x & 31;
+  const int n = blockIdx.x * 8 + (threadIdx.x >> 5);
+  if (n >= N) return;
+  float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
+  const T* wr = w + (int64_t)n * K;
+  for (int k = lane * 8; k < K; k += 256) {
+    float wv[8];
+    load8(wv, wr + k);
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; m++) {
+      if (m >= M) break;
+      float xv[8];
+      load8(xv, inp + (int64_t)m * K + k);
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; m++) {
+    if (m >= M) break;
+    float v = warp_sum(acc[m]);
+    if (lane == 0) {
+      if (bias) v += to_f(bias[n]);
+      if (gelu) {
+        aux[(int64_t)m * N + n] = from_f<T>(v);
+        v = to_f(from_f<T>(v));  // the activation of the stored pre-activation, as the unfused path
+        const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+        v = 0.5f * v * (1.0f + tanhf(u));
+      }
+      out[(int64_t)m * N + n] = from_f<T>(v);
+    }
+  }
+}
+
+// The plugin sits next to the binary that holds this code (the addon .node or a test program).
+const mypt_lt_api* open_plugin(std::string& why) {
+  const char* off = getenv("MYPT_CUBLASLT");
+  if (off && std::string(off) == "0") {
+    why = "disabled by MYPT_CUBLASLT=0";
+    return nullptr;
+  }
+  std::string path;
+  if (const char* p = getenv("MYPT_CUBLASLT_PATH")) {
+    path = p;
+  } else {
+    Dl_info info;
+    if (!dladdr((void*)&open_plugin, &info) || !info.dli_fname) {
+      why = "cannot locate the addon's directory";
+      return nullptr;
+    }
+    std::string self = info.dli_fname;
+    size_t slash = self.find_last_of('/');
+    path = (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/mypt_cublaslt.so";
+  }
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* e = dlerror();
+    why = std::string("cannot open ") + path + ": " + (e ? e : "unknown error");
+    return nullptr;
+  }
+  typedef const mypt_lt_api* (*get_fn)(void);
+  get_fn get = (get_fn)dlsym(h, "mypt_lt_get_api");
+  const mypt_lt_api* api = get ? get() : nullptr;
+  if (!api || api->abi != MYPT_LT_ABI) {
+    why = path + " is not a compatible mypt cuBLASLt plugin";
+    return nullptr;
+  }
+  return api;
+}
+
+const mypt_lt_api* plugin(std::string& why) {
+  static std::string s_why;
+  static const mypt_lt_api* s_api = open_plugin(s_why);
+  why = s_why;
+  return s_api;
+}
+
+}  // namespace
+
+Gemm::Gemm(bool use_lt) {
+  if (!use_lt) {
+    lt_reason_ = "not requested";
+    return;
+  }
+  const mypt_lt_api* api = plugin(lt_reason_);
+  if (!api) return;
+  char err[256] = {0};
+  ctx_ = api->create(err, sizeof(err));
+  if (!ctx_) {
+    lt_reason_ = err;
+    return;
+  }
+  workspace_bytes_ = 32u << 20;
+  if (cudaMalloc(&workspace_, workspace_bytes_) != cudaSuccess) {
+    cudaGetLastError();
+    api->destroy(ctx_);
+    ctx_ = nullptr;
+    workspace_ = nullptr;
+    lt_reason_ = "cannot allocate the cuBLASLt workspace";
+  }
+}
+
+Gemm::~Gemm() {
+  std::string why;
+  if (ctx_) plugin(why)->destroy(ctx_);
+  if (workspace_) cudaFree(workspace_);
+  if (bias_scratch_) cudaFree(bias_scratch_);
+}
+
+float* Gemm::bias_scratch(int n) {
+  if (n > bias_scratch_n_) {
+    if (bias_scratch_) cudaFree(bias_scratch_);
+    bias_scratch_ = nullptr;
+    CUDA_CHECK(cudaMalloc(&bias_scratch_, (size_t)n * sizeof(float)));
+    bias_scratch_n_ = n;
+  }
+  return bias_scratch_;
+}
+
+static mypt_lt_gemm_args to_lt(const GemmArgs& a) {
+  mypt_lt_gemm_args la;
+  la.d = a.d;
+  la.d_type = a.d_bf16 ? MYPT_LT_BF16 : MYPT_LT_F32;
+  la.a = a.a;
+  la.b = a.b;
+  la.ab_type = a.ab_bf16 ? MYPT_LT_BF16 : MYPT_LT_F32;
+  la.transa = a.transa;
+  la.transb = a.transb;
+  la.m = a.m;
+  la.n = a.n;
+  la.k = a.k;
+  la.lda = a.lda;
+  la.ldb = a.ldb;
+  la.ldd = a.ldd;
+  la.bias = a.bias;
+  la.beta = a.accumulate ? 1.0f : 0.0f;
+  la.epilogue = (int)a.epilogue;
+  la.aux = a.aux;
+  return la;
+}
+
+bool Gemm::try_lt(const GemmArgs& a, cudaStream_t s) {
+  if (!ctx_) return false;
+  std::string why;
+  mypt_lt_gemm_args la = to_lt(a);
+  la.workspace = workspace_;
+  la.workspace_bytes = workspace_bytes_;
+  la.stream = (void*)s;
+  char err[256] = {0};
+  return plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0;
+}
+
+void Gemm::run(const GemmArgs& a, cudaStream_t s) {
+  if (a.m <= 0 || a.n <= 0) return;
+  if (a.epilogue == Epilogue::BGradB) throw std::runtime_error("gemm: the bias-gradient epilogue goes through try_lt");
+  if (ctx_) {
+    std::string why;
+    mypt_lt_gemm_args la = to_lt(a);
+    la.workspace = workspace_;
+    la.workspace_bytes = workspace_bytes_;
+    la.stream = (void*)s;
+    char err[256] = {0};
+    if (plugin(why)->gemm(ctx_, &la, err, sizeof(err)) != 0)
+      throw std::runtime_error(std::string("gemm: ") + err);
+    return;
+  }
+  // Built-in path: product (+bias), then the epilogue as an elementwise pass.
+  GemmArgs p = a;
+  const int64_t N = (int64_t)a.ldd * a.n;  // aux and D share the leading dimension
+  if (a.epilogue == Epilogue::GeluTanh) {
+    if (a.ldd != a.m) throw std::runtime_error("gemm: GELU epilogue needs ldd == m");
+    p.d = a.aux;  // the pre-activation goes to aux
+  }
+  if (a.transa) {
+    if (a.transb) launch_builtin<true, true>(p, s); else launch_builtin<true, false>(p, s);
+  } else {
+    if (a.transb) launch_builtin<false, true>(p, s); else launch_builtin<false, false>(p, s);
+  }
+  if (a.epilogue == Epilogue::GeluTanh) {
+    if (a.d_bf16) activation_forward(Activation::GELUTanh, (bf16*)a.d, (const bf16*)a.aux, N, s);
+    else activation_forward(Activation::GELUTanh, (float*)a.d, (const float*)a.aux, N, s);
+  } else if (a.epilogue == Epilogue::DGeluTanh) {
+    if (a.ldd != a.m) throw std::runtime_error("gemm: GELU gradient epilogue needs ldd == m");
+    if (a.d_bf16) activation_backward(Activation::GELUTanh, (bf16*)a.d, (const bf16*)a.aux, (const bf16*)a.d, N, s);
+    else activation_backward(Activation::GELUTanh, (float*)a.d, (const float*)a.aux, (const float*)a.d, N, s);
+  }
+}
+
+template <typename T> static constexpr bool is_bf16() { return sizeof(T) == 2; }
+
+template <typename T>
+void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, int M, int K, int N, cudaStream_t s,
+                    Epilogue epi, T* aux) {
+  const bool aligned = ((uintptr_t)inp | (uintptr_t)w) % 16 == 0;
+  if (M >= 1 && M <= kGemvMaxRows && K % 8 == 0 && aligned && epi != Epilogue::DGeluTanh) {
+    gemv_kernel<T><<<ceil_div(N, 8), 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 : 0);
+    CUDA_CHECK_LAUNCH("gemv");
+    return;
+  }
+  GemmArgs a;
+  a.d = out; a.d_bf16 = is_bf16<T>(); a.a = w; a.b = inp; a.ab_bf16 = is_bf16<T>();
+  a.transa = true; a.transb = false; a.m = N; a.n = M; a.k = K; a.lda = K; a.ldb = K; a.ldd = N;
+  a.bias = bias; a.epilogue = epi; a.aux = aux;
+  g.run(a, s);
+}
+
+template <typename T>
+void linear_backward_input(Gemm& g, T* dinp, const T* dout, const T* w, int M, int K, int N, cudaStream_t s,
+                           Epilogue epi, const T* aux) {
+  GemmArgs a;
+  a.d = dinp; a.d_bf16 = is_bf16<T>(); a.a = w; a.b = dout; a.ab_bf16 = is_bf16<T>();
+  a.transa = false; a.transb = false; a.m = K; a.n = M; a.k = N; a.lda = K; a.ldb = N; a.ldd = K;
+  a.epilogue = epi; a.aux = (void*)aux;
+  g.run(a, s);
+}
+
+template <typename T>
+void linear_backward_weight(Gemm& g, float* dw, const T* dout, const T* inp, int M, int K, int N, bool accumulate,
+                            cudaStream_t s) {
+  GemmArgs a;
+  a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
+  a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
+  a.accumulate = accumulate;
+  g.run(a, s);
+}
+
+namespace {
+__global__ void add_to_kernel(float* dst, const float* src, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) dst[i] += src[i];
+}
+}  // namespace
+
+template <typename T>
+void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
+                                 bool accumulate, float* colsum_scratch, cudaStream_t s) {
+  if (dbias && g.using_cublaslt() && g.bgradb_ok) {
+    GemmArgs a;
+    a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
+    a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
+    a.accumulate = accumulate;
+    a.epilogue = Epilogue::BGradB;
+    float* tmp = g.bias_scratch(N);
+    a.bias = tmp;
+    if (g.try_lt(a, s)) {
+      add_to_kernel<<<ceil_div(N, 256), 256, 0, s>>>(dbias, tmp, N);
+      CUDA_CHECK_LAUNCH("bias gradient (add)");
+      return;
+    }
+    g.bgradb_ok = false;  // the plugin refused: column sums from now on
+  }
+  linear_backward_weight<T>(g, dw, dout, inp, M, K, N, accumulate, s);
+  if (dbias) column_sum<T>(dbias, dout, M, N, true, colsum_scratch, s);
+}
+
+#define INST(T)                                                                                              \
+  template void linear_backward_weight_bias<T>(Gemm&, float*, float*, const T*, const T*, int, int, int, bool, \
+                                               float*, cudaStream_t);                                       \
+  template void linear_forward<T>(Gemm&, T*, const T*, const T*, const T*, int, int, int, cudaStream_t,     \
+                                  Epilogue, T*);                                                            \
+  template void linear_backward_input<T>(Gemm&, T*, const T*, const T*, int, int, int, cudaStream_t,        \
+                                         Epilogue, const T*);                                               \
+  template void linear_backward_weight<T>(Gemm&, float*, const T*, const T*, int, int, int, bool, cudaStream_t);
+INST(float)
+INST(bf16)
+#undef INST
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,87 @@
+// Matrix products of the CUDA backend, in cuBLAS column-major terms:
+//   D[m, n] (= | +=) op(A)[m, k] @ op(B)[k, n]  (+ bias[m])  then an optional epilogue,
+//   op(X)(i, l) = trans ? X[i * ld + l] : X[l * ld + i];   D(i, j) = D[j * ldd + i].
+// Operands are bf16 (fp32 accumulation) or fp32 (fp32 arithmetic, no TF32). D is fp32 or the operand type;
+// bias has D's type. Epilogues: GELU-tanh (aux = pre-activation, D = gelu_tanh(pre)) and its gradient
+// (D = product * gelu_tanh'(aux)).
+// Runs through the cuBLASLt plugin (cuda/cublaslt/) when it can be opened, else through the built-in
+// tensor-core (bf16, WMMA) or SIMT (fp32) kernels; both paths compute the same function.
+//
+// Row-major helpers for PyTorch-layout tensors (what the engine calls):
+//   linear_forward:         out[M, N] = inp[M, K] @ w[N, K]^T (+ bias[N])
+//   linear_backward_input:  dinp[M, K] = dout[M, N] @ w[N, K]
+//   linear_backward_weight: dw[N, K] (=|+=) dout[M, N]^T @ inp[M, K]   (dw fp32)
+//   linear_forward with M <= 4 rows (generation) runs a GEMV kernel instead (weights read once).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common.cuh"
+
+namespace mypt {
+namespace cuda {
+
+enum class Epilogue { None = 0, GeluTanh = 1, DGeluTanh = 2, BGradB = 3 };
+
+struct GemmArgs {
+  void* d = nullptr;
+  bool d_bf16 = false;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  bool ab_bf16 = false;
+  bool transa = false, transb = false;
+  int m = 0, n = 0, k = 0;
+  int lda = 0, ldb = 0, ldd = 0;
+  const void* bias = nullptr;
+  bool accumulate = false;
+  Epilogue epilogue = Epilogue::None;
+  void* aux = nullptr;
+};
+
+// One per engine (owns the plugin context and the cuBLASLt workspace).
+class Gemm {
+ public:
+  // use_lt: try the plugin (it is still skipped when MYPT_CUBLASLT=0 or it cannot be opened).
+  explicit Gemm(bool use_lt = true);
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+  void run(const GemmArgs& a, cudaStream_t stream);
+  // The cuBLASLt path only: false (nothing launched) where the plugin is absent or refuses the problem.
+  bool try_lt(const GemmArgs& a, cudaStream_t stream);
+  // fp32 scratch of at least n floats owned by this object (the fused bias gradient lands there).
+  float* bias_scratch(int n);
+  bool bgradb_ok = true;  // cleared after the plugin refused a bias-gradient epilogue once
+  bool using_cublaslt() const { return ctx_ != nullptr; }
+  // Why the plugin is not used ("" when it is).
+  const std::string& lt_reason() const { return lt_reason_; }
+
+ private:
+  void* ctx_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+  std::string lt_reason_;
+  float* bias_scratch_ = nullptr;
+  int bias_scratch_n_ = 0;
+};
+
+template <typename T>
+void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, int M, int K, int N,
+                    cudaStream_t s, Epilogue epi = Epilogue::None, T* aux = nullptr);
+template <typename T>
+void linear_backward_input(Gemm& g, T* dinp, const T* dout, const T* w, int M, int K, int N, cudaStream_t s,
+                           Epilogue epi = Epilogue::None, const T* aux = nullptr);
+template <typename T>
+void linear_backward_weight(Gemm& g, float* dw, const T* dout, const T* inp, int M, int K, int N,
+                            bool accumulate, cudaStream_t s);
+// The same plus dbias[N] += sum over the M rows of dout (fp32): fused into the GEMM as cuBLASLt's
+// bias-gradient epilogue when the plugin takes it, else a deterministic column sum (`colsum_scratch`:
+// colsum_scratch_floats(M, N) floats, layernorm.cuh).
+template <typename T>
+void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
+                                 bool accumulate, float* colsum_scratch, cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace mypt

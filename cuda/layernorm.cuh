@@ -1,0 +1,39 @@
+// Fused residual-add + LayerNorm (forward) and LayerNorm backward, over rows of C values.
+//
+// residual_layernorm_forward:
+//   if inp2: residual[BT, C] = inp1 + dropout(inp2)   (overwritten; dropout p with the counter-based mask
+//            of dropout.h on the flat index of inp2, seed `seed`; p = 0: none)
+//            x = residual (as stored, i.e. rounded to T)
+//   else:    x = inp1 (residual untouched, may be null)
+//   mean[BT], rstd[BT] = statistics of x (fp32, biased variance, eps);  out = (x - mean) * rstd * w (+ b)
+// layernorm_backward (x the LayerNorm input, n = (x - mean) * rstd, g = dout * w):
+//   dinp[BT, C] += rstd * (g - mean(g) - n * mean(g * n))        (accumulates, T storage)
+//   dweight[C] += sum_rows dout * n;  dbias[C] += sum_rows dout    (fp32, accumulate; dbias may be null)
+//   deterministic: fixed row chunks reduced in a fixed order; `scratch` needs colsum_scratch_floats(BT, C).
+// column_sum (a matmul's bias gradient): out[N] (= or +=) sum over M rows of x[M, N], deterministic.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace mypt {
+namespace cuda {
+
+int64_t colsum_scratch_floats(int64_t rows, int cols);
+
+template <typename T>
+void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, const T* inp1, const T* inp2,
+                                const T* weight, const T* bias, int64_t BT, int C, float eps, float dropout_p,
+                                uint64_t dropout_seed, cudaStream_t s);
+
+template <typename T>
+void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, const T* inp, const T* weight,
+                        const float* mean, const float* rstd, int64_t BT, int C, float* scratch, cudaStream_t s);
+
+template <typename T>
+void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float* scratch, cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,26 @@
+// Next-token sampling on the GPU from one row of V fp32 logits (one block; no host round trip except the
+// id the caller copies back).
+//   temperature <= 0: out_id = argmax (first index of the maximum).
+//   else x = logits / temperature; top_k > 0 keeps x >= (k-th largest x); top_p < 1 then keeps the
+//   smallest set of the largest probabilities whose mass reaches top_p (threshold form: ties at the
+//   threshold are kept, as torch's `logits < v[-1]` masking does); sample index i with probability
+//   softmax(kept x)_i by inverse CDF in index order with u = uniform01(seed, counter) (dropout.h).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace mypt {
+namespace cuda {
+
+void sample_token(int32_t* out_id, const float* logits, int V, float temperature, int top_k, float top_p,
+                  uint64_t seed, uint64_t counter, cudaStream_t s);
+
+// Elementwise copies with conversion: out[i] = (To) inp[i].
+template <typename To, typename Ti>
+void convert(To* out, const Ti* inp, int64_t N, cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace mypt

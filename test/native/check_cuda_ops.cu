@@ -1,0 +1,794 @@
+// Checks every kernel of the CUDA backend against the CPU op of binding/core/cpu_ops.h, then the whole
+// CUDA engine against the CPU engine, then (unless --quick / --no-bench) times the kernels and the
+// training step at the ANCHORS.md shapes.
+//
+//   check_cuda_ops              everything
+//   check_cuda_ops --quick      small shapes, no timings (for compute-sanitizer)
+//   check_cuda_ops --no-bench   all checks, no timings
+//   check_cuda_ops --bench-only timings only
+//
+// Every case draws fresh random inputs (the run's seed is printed), poisons outputs with NaN before the
+// launch, and prints ||gpu - ref|| / ||ref||. bf16 cases round the inputs to bf16 first and run the CPU
+// op on the rounded values, so the error is the kernel's own. Tolerances: fp32 arithmetic 1e-5 (ops;
+// whole model 1e-4), bf16 1e-2 (ops) / 3e-2 (whole model); NaN never passes. Exit status 1 on failure.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "activation.cuh"
+#include "adamw.cuh"
+#include "attention_rows.cuh"
+#include "classifier.cuh"
+#include "common.cuh"
+#include "cpu_ops.h"
+#include "dropout.h"
+#include "dropout_ops.cuh"
+#include "encoder.cuh"
+#include "engine.h"
+#include "gemm.cuh"
+#include "init.h"
+#include "layernorm.cuh"
+#include "sampling.cuh"
+#include "sampling.h"
+
+using namespace mypt;
+using namespace mypt::cuda;
+using Vec = std::vector<float>;
+
+static std::mt19937_64 g_rng;
+static int g_fail = 0, g_pass = 0;
+static bool g_quick = false;
+
+static Vec randn(size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  Vec v(n);
+  for (auto& x : v) x = d(g_rng);
+  return v;
+}
+static int randint(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g_rng); }
+static float bf16_round(float x) { return __bfloat162float(__float2bfloat16(x)); }
+static Vec rounded(const Vec& v) {
+  Vec r(v.size());
+  for (size_t i = 0; i < v.size(); i++) r[i] = bf16_round(v[i]);
+  return r;
+}
+
+// Device array of T holding a host fp32 vector (converted).
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) { CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T))); poison(); }
+  explicit Dev(const Vec& v) : Dev(v.size()) { upload(v); }
+  ~Dev() { cudaFree(p); }
+  void upload(const Vec& v) {
+    std::vector<T> h(v.size());
+    for (size_t i = 0; i < v.size(); i++) h[i] = (T)v[i];
+    CUDA_CHECK(cudaMemcpy(p, h.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  void poison() {  // NaN in both fp32 (0xFFFFFFFF) and bf16 (0xFFFF)
+    CUDA_CHECK(cudaMemset(p, 0xFF, std::max<size_t>(1, n) * sizeof(T)));
+  }
+  Vec get() const {
+    std::vector<T> h(n);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+    Vec v(n);
+    for (size_t i = 0; i < n; i++) v[i] = (float)h[i];
+    return v;
+  }
+};
+
+static double rel_err(const Vec& out, const Vec& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    if (!std::isfinite(out[i])) return NAN;
+    const double d = (double)out[i] - ref[i];
+    num += d * d;
+    den += (double)ref[i] * ref[i];
+  }
+  if (den == 0) return num == 0 ? 0 : INFINITY;
+  return std::sqrt(num / den);
+}
+
+static void report(const std::string& name, double err, double tol) {
+  const bool ok = std::isfinite(err) && err <= tol;
+  if (ok) g_pass++; else g_fail++;
+  std::printf("%s %-58s rel %.2e (tol %.0e)\n", ok ? "PASS" : "FAIL", name.c_str(), err, tol);
+}
+static void report_exact(const std::string& name, bool ok, const std::string& detail) {
+  if (ok) g_pass++; else g_fail++;
+  std::printf("%s %-58s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
+}
+
+template <typename T> static const char* tname() { return sizeof(T) == 2 ? "bf16" : "fp32"; }
+template <typename T> static double tol_op() { return sizeof(T) == 2 ? 1e-2 : 1e-5; }
+template <typename T> static Vec prep(const Vec& v) { return sizeof(T) == 2 ? rounded(v) : v; }
+
+static std::string shp(std::initializer_list<int64_t> d) {
+  std::string s = "[";
+  for (auto x : d) s += (s.size() > 1 ? "," : "") + std::to_string(x);
+  return s + "]";
+}
+
+// ---------------- GEMM ----------------
+template <typename T>
+static void check_gemm(Gemm& g, const char* path, int M, int K, int N, bool bias) {
+  const Vec inp = prep<T>(randn((size_t)M * K)), w = prep<T>(randn((size_t)N * K, 0.1f));
+  const Vec b = prep<T>(randn(N)), dout = prep<T>(randn((size_t)M * N));
+  Vec ref((size_t)M * N);
+  cpu::matmul_forward(ref.data(), inp.data(), w.data(), bias ? b.data() : nullptr, M, K, N);
+  Dev<T> di(inp), dw(w), db(b), dout_d(dout), dy((size_t)M * N);
+  linear_forward<T>(g, dy.p, di.p, dw.p, bias ? db.p : nullptr, M, K, N, 0);
+  const std::string tag = std::string(path) + " " + tname<T>() + " " + shp({M, K, N});
+  report("gemm forward" + std::string(bias ? "+bias " : " ") + tag, rel_err(dy.get(), ref), tol_op<T>());
+  // backward: dinp (overwrite) and dweight (accumulate onto a random start)
+  Vec dinp_ref((size_t)M * K, 0.0f), dw0 = randn((size_t)N * K), dw_ref = dw0;
+  cpu::matmul_backward(dinp_ref.data(), dw_ref.data(), nullptr, dout.data(), inp.data(), w.data(), M, K, N);
+  Dev<T> ddi((size_t)M * K);
+  Dev<float> ddw(dw0);
+  linear_backward_input<T>(g, ddi.p, dout_d.p, dw.p, M, K, N, 0);
+  linear_backward_weight<T>(g, ddw.p, dout_d.p, di.p, M, K, N, true, 0);
+  report("gemm backward input  " + tag, rel_err(ddi.get(), dinp_ref), tol_op<T>());
+  Vec dwdelta_ref(dw_ref.size()), got = ddw.get(), gotdelta(dw_ref.size());
+  for (size_t i = 0; i < dw_ref.size(); i++) { dwdelta_ref[i] = dw_ref[i] - dw0[i]; gotdelta[i] = got[i] - dw0[i]; }
+  report("gemm backward weight (+=) " + tag, rel_err(gotdelta, dwdelta_ref), sizeof(T) == 2 ? 1e-2 : 1e-5);
+  // weight and bias gradient together (cuBLASLt's bias-gradient epilogue where it takes the problem)
+  {
+    Vec db0 = randn(N), dbr = db0, dwr2 = dw0;
+    cpu::matmul_backward(nullptr, dwr2.data(), dbr.data(), dout.data(), inp.data(), w.data(), M, K, N);
+    Dev<float> ddw2(dw0), ddb(db0), cs(colsum_scratch_floats(M, N));
+    linear_backward_weight_bias<T>(g, ddw2.p, ddb.p, dout_d.p, di.p, M, K, N, true, cs.p, 0);
+    Vec gb = ddb.get(), d1(N), d2(N);
+    for (int i = 0; i < N; i++) { d1[i] = gb[i] - db0[i]; d2[i] = dbr[i] - db0[i]; }
+    Vec gw = ddw2.get(), e1(gw.size()), e2(gw.size());
+    for (size_t i = 0; i < gw.size(); i++) { e1[i] = gw[i] - dw0[i]; e2[i] = dwr2[i] - dw0[i]; }
+    const std::string how = g.using_cublaslt() && g.bgradb_ok ? " (fused)" : " (column sum)";
+    report("gemm backward weight+bias (+=) dbias" + how + " " + tag, rel_err(d1, d2), sizeof(T) == 2 ? 1e-2 : 1e-5);
+    report("gemm backward weight+bias (+=) dweight " + tag, rel_err(e1, e2), sizeof(T) == 2 ? 1e-2 : 1e-5);
+  }
+  // fused GELU-tanh epilogue forward and its gradient epilogue
+  if (N % 8 == 0 && K % 8 == 0) {
+    Vec pre_ref((size_t)M * N), act_ref((size_t)M * N);
+    cpu::matmul_forward(pre_ref.data(), inp.data(), w.data(), b.data(), M, K, N);
+    cpu::gelu_tanh_forward(act_ref.data(), pre_ref.data(), (int64_t)M * N);
+    Dev<T> dpre((size_t)M * N), dact((size_t)M * N);
+    linear_forward<T>(g, dact.p, di.p, dw.p, db.p, M, K, N, 0, Epilogue::GeluTanh, dpre.p);
+    report("gemm +bias+gelu_tanh epilogue (act) " + tag, rel_err(dact.get(), act_ref), tol_op<T>());
+    report("gemm +bias+gelu_tanh epilogue (pre) " + tag, rel_err(dpre.get(), pre_ref), tol_op<T>());
+    // D[M, K] = (dout2[M, N'] @ w2[N', K]) * gelu'(aux[M, K]) with N' = N
+    const Vec aux = prep<T>(randn((size_t)M * K));
+    Vec prod((size_t)M * K, 0.0f), dref((size_t)M * K);
+    cpu::matmul_backward(prod.data(), nullptr, nullptr, dout.data(), inp.data(), w.data(), M, K, N);
+    cpu::gelu_tanh_backward(dref.data(), aux.data(), prod.data(), (int64_t)M * K);
+    Dev<T> daux(aux), dd((size_t)M * K);
+    linear_backward_input<T>(g, dd.p, dout_d.p, dw.p, M, K, N, 0, Epilogue::DGeluTanh, daux.p);
+    report("gemm dgelu_tanh epilogue " + tag, rel_err(dd.get(), dref), tol_op<T>());
+  }
+}
+
+// ---------------- LayerNorm ----------------
+template <typename T>
+static void check_layernorm(int BT, int C, float p, bool with_bias) {
+  const Vec a = prep<T>(randn((size_t)BT * C)), b = prep<T>(randn((size_t)BT * C));
+  const Vec w = prep<T>(randn(C, 0.5f)), bi = prep<T>(randn(C, 0.5f));
+  const uint64_t seed = g_rng();
+  // reference: residual = a + dropout(b), rounded to T as the kernel stores it
+  Vec br = b, res((size_t)BT * C);
+  cpu::dropout_forward(br.data(), b.data(), (int64_t)BT * C, p, seed, 0);
+  for (size_t i = 0; i < res.size(); i++) res[i] = a[i] + br[i];
+  res = prep<T>(res);
+  Vec out((size_t)BT * C), mean(BT), rstd(BT);
+  cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), res.data(), w.data(), with_bias ? bi.data() : nullptr, BT,
+                         C, 1e-5f);
+  Dev<T> da(a), db(b), dw(w), dbi(bi), dres((size_t)BT * C), dout((size_t)BT * C);
+  Dev<float> dmean(BT), drstd(BT);
+  residual_layernorm_forward<T>(dres.p, dout.p, dmean.p, drstd.p, da.p, db.p, dw.p, with_bias ? dbi.p : nullptr, BT, C,
+                                1e-5f, p, seed, 0);
+  const std::string tag = std::string(tname<T>()) + " " + shp({BT, C}) + " p=" + std::to_string(p).substr(0, 4);
+  report("residual+layernorm forward (residual) " + tag, rel_err(dres.get(), res), tol_op<T>());
+  report("residual+layernorm forward (out) " + tag, rel_err(dout.get(), out), tol_op<T>());
+  report("residual+layernorm forward (mean, rstd) " + tag,
+         std::max(rel_err(dmean.get(), mean), rel_err(drstd.get(), rstd)), 1e-5);
+  // backward onto random starting values (it accumulates)
+  const Vec dy = prep<T>(randn((size_t)BT * C)), dinp0 = prep<T>(randn((size_t)BT * C));
+  const Vec dw0 = randn(C), db0 = randn(C);
+  Vec dinp = dinp0, dwr = dw0, dbr = db0;
+  cpu::layernorm_backward(dinp.data(), dwr.data(), dbr.data(), dy.data(), res.data(), w.data(), mean.data(),
+                          rstd.data(), BT, C);
+  Dev<T> ddy(dy), ddinp(dinp0);
+  Dev<float> ddw(dw0), ddb(db0), scratch(colsum_scratch_floats(BT, C));
+  // the backward reads the forward's statistics (fp32): use the reference ones so only the backward is tested
+  dmean.upload(mean);
+  drstd.upload(rstd);
+  Dev<T> dres2(res);
+  layernorm_backward<T>(ddinp.p, ddw.p, ddb.p, ddy.p, dres2.p, dw.p, dmean.p, drstd.p, BT, C, scratch.p, 0);
+  auto delta = [](const Vec& x, const Vec& x0) { Vec d(x.size()); for (size_t i = 0; i < x.size(); i++) d[i] = x[i] - x0[i]; return d; };
+  // bf16 stores dinp0 + delta rounded: compare whole values there (the delta alone would be judged
+  // against rounding of the much larger dinp0)
+  if (sizeof(T) == 2) report("layernorm backward (dinp +=) " + tag, rel_err(ddinp.get(), prep<T>(dinp)), tol_op<T>());
+  else report("layernorm backward (dinp +=) " + tag, rel_err(delta(ddinp.get(), dinp0), delta(dinp, dinp0)), tol_op<T>());
+  report("layernorm backward (dweight +=) " + tag, rel_err(delta(ddw.get(), dw0), delta(dwr, dw0)), sizeof(T) == 2 ? 1e-2 : 1e-5);
+  report("layernorm backward (dbias +=) " + tag, rel_err(delta(ddb.get(), db0), delta(dbr, db0)), sizeof(T) == 2 ? 1e-2 : 1e-5);
+  // column sum (a bias gradient), overwrite mode
+  Vec cref(C, 0.0f);
+  for (int r = 0; r < BT; r++) for (int c = 0; c < C; c++) cref[c] += dy[(size_t)r * C + c];
+  Dev<float> dcs(C);
+  column_sum<T>(dcs.p, ddy.p, BT, C, false, scratch.p, 0);
+  report("column_sum (bias gradient) " + tag, rel_err(dcs.get(), cref), 1e-5);
+}
+
+// ---------------- embeddings ----------------
+template <typename T>
+static void check_encoder(int B, int T_, int C, int V) {
+  std::vector<int32_t> tok((size_t)B * T_);
+  for (auto& t : tok) t = randint(0, std::min(V - 1, 20));  // repeats on purpose
+  const Vec wte = prep<T>(randn((size_t)V * C)), wpe = prep<T>(randn((size_t)T_ * C));
+  Vec ref((size_t)B * T_ * C);
+  for (int r = 0; r < B * T_; r++)
+    for (int c = 0; c < C; c++) ref[(size_t)r * C + c] = wte[(size_t)tok[r] * C + c] + wpe[(size_t)(r % T_) * C + c];
+  Dev<T> dwte(wte), dwpe(wpe), dout((size_t)B * T_ * C);
+  Dev<int32_t> dtok(tok.size());
+  CUDA_CHECK(cudaMemcpy(dtok.p, tok.data(), tok.size() * 4, cudaMemcpyHostToDevice));
+  encoder_forward<T>(dout.p, dtok.p, dwte.p, dwpe.p, B, T_, C, 0, 0);
+  const std::string tag = std::string(tname<T>()) + " " + shp({B, T_, C, V});
+  report("encoder forward " + tag, rel_err(dout.get(), prep<T>(ref)), tol_op<T>());
+  const Vec dy = prep<T>(randn((size_t)B * T_ * C));
+  Vec gte((size_t)V * C, 0.0f), gpe((size_t)T_ * C, 0.0f);
+  for (int r = 0; r < B * T_; r++)
+    for (int c = 0; c < C; c++) {
+      gte[(size_t)tok[r] * C + c] += dy[(size_t)r * C + c];
+      gpe[(size_t)(r % T_) * C + c] += dy[(size_t)r * C + c];
+    }
+  EncoderBuckets bk;
+  bk.build(tok.data(), (int64_t)tok.size());
+  Dev<int32_t> bt(bk.tokens.size()), bs(bk.start.size()), bp(bk.positions.size());
+  CUDA_CHECK(cudaMemcpy(bt.p, bk.tokens.data(), bk.tokens.size() * 4, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(bs.p, bk.start.data(), bk.start.size() * 4, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(bp.p, bk.positions.data(), bk.positions.size() * 4, cudaMemcpyHostToDevice));
+  Dev<T> ddy(dy);
+  Dev<float> dgte(Vec((size_t)V * C, 0.0f)), dgpe(Vec((size_t)T_ * C, 0.0f));
+  encoder_backward<T>(dgte.p, dgpe.p, ddy.p, bt.p, bs.p, bp.p, (int)bk.tokens.size(), B, T_, C, 0);
+  report("encoder backward (dwte) " + tag, rel_err(dgte.get(), gte), 1e-5);
+  report("encoder backward (dwpe) " + tag, rel_err(dgpe.get(), gpe), 1e-5);
+}
+
+// ---------------- activations, dropout ----------------
+template <typename T>
+static void check_activations(int64_t N) {
+  const Vec x = prep<T>(randn(N, 2.0f)), dy = prep<T>(randn(N));
+  const char* names[3] = {"relu", "gelu", "gelu_tanh"};
+  for (int a = 0; a < 3; a++) {
+    Vec y(N), dx(N);
+    if (a == 0) { cpu::relu_forward(y.data(), x.data(), N); cpu::relu_backward(dx.data(), x.data(), dy.data(), N); }
+    if (a == 1) { cpu::gelu_forward(y.data(), x.data(), N); cpu::gelu_backward(dx.data(), x.data(), dy.data(), N); }
+    if (a == 2) { cpu::gelu_tanh_forward(y.data(), x.data(), N); cpu::gelu_tanh_backward(dx.data(), x.data(), dy.data(), N); }
+    Dev<T> dx_(x), ddy(dy), dout(N), ddx(N);
+    activation_forward<T>((Activation)a, dout.p, dx_.p, N, 0);
+    activation_backward<T>((Activation)a, ddx.p, dx_.p, ddy.p, N, 0);
+    const std::string tag = std::string(names[a]) + " " + tname<T>() + " N=" + std::to_string(N);
+    report("activation forward " + tag, rel_err(dout.get(), y), tol_op<T>());
+    report("activation backward " + tag, rel_err(ddx.get(), dx), tol_op<T>());
+  }
+  const float p = 0.2f;
+  const uint64_t seed = g_rng(), off = g_rng() % 1000;
+  Vec y(N);
+  cpu::dropout_forward(y.data(), x.data(), N, p, seed, off);
+  Dev<T> dx_(x), dout(N);
+  dropout_apply<T>(dout.p, dx_.p, N, p, seed, off, 0);
+  report(std::string("dropout (same mask as CPU) ") + tname<T>() + " N=" + std::to_string(N), rel_err(dout.get(), y),
+         tol_op<T>());
+}
+
+// ---------------- classifier ----------------
+template <typename T>
+static void check_classifier(int BT, int V) {
+  const Vec logits = prep<T>(randn((size_t)BT * V, 3.0f));
+  std::vector<int32_t> tg(BT);
+  for (auto& t : tg) t = randint(0, V - 1);
+  const float dloss = 1.0f / BT;
+  Vec losses(BT), dlog((size_t)BT * V);
+  const float mref = cpu::crossentropy_forward_backward(losses.data(), dlog.data(), logits.data(), tg.data(), BT, V, dloss);
+  Dev<T> dl(logits);
+  Dev<float> dlosses(BT), dmean(1);
+  Dev<int32_t> dt(BT);
+  CUDA_CHECK(cudaMemcpy(dt.p, tg.data(), BT * 4, cudaMemcpyHostToDevice));
+  crossentropy_forward_backward<T>(dlosses.p, dl.p, dt.p, BT, V, dloss, true, 0);
+  mean_loss(dmean.p, dlosses.p, BT, 0);
+  const std::string tag = std::string(tname<T>()) + " " + shp({BT, V});
+  report("crossentropy losses " + tag, rel_err(dlosses.get(), losses), 1e-5);
+  report("crossentropy mean loss " + tag, rel_err(dmean.get(), Vec{mref}), 1e-5);
+  report("crossentropy dlogits (in place) " + tag, rel_err(dl.get(), dlog), tol_op<T>());
+}
+
+// ---------------- AdamW + global norm ----------------
+static void check_adamw(const std::vector<int64_t>& sizes, float clip) {
+  std::vector<int64_t> starts{0};
+  for (auto s : sizes) starts.push_back(starts.back() + s);
+  const int64_t N = starts.back();
+  std::vector<uint8_t> decay(sizes.size());
+  for (auto& d : decay) d = (uint8_t)randint(0, 1);
+  Vec p = randn(N), m = randn(N, 0.01f), v = randn(N, 0.01f), g = randn(N, 0.5f);
+  for (auto& x : v) x = std::fabs(x);
+  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
+  const int64_t t = 7;
+  const float norm_ref = (float)std::sqrt(cpu::sum_squares(g.data(), N));
+  float scale = 1.0f;
+  if (clip > 0 && clip / (norm_ref + 1e-6f) < 1.0f) scale = clip / (norm_ref + 1e-6f);
+  Vec pr = p, mr = m, vr = v;
+  for (size_t k = 0; k < sizes.size(); k++)
+    cpu::adamw_update(pr.data() + starts[k], mr.data() + starts[k], vr.data() + starts[k], g.data() + starts[k], sizes[k],
+                      lr, b1, b2, eps, decay[k] ? wd : 0.0f, t, scale);
+  Dev<float> dp(p), dm(m), dv(v), dg(g), dnorm(1);
+  Dev<double> scratch(1024);
+  Dev<bf16> dwork(N);
+  Dev<int64_t> dst(starts.size());
+  Dev<uint8_t> ddec(decay.size());
+  CUDA_CHECK(cudaMemcpy(dst.p, starts.data(), starts.size() * 8, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(ddec.p, decay.data(), decay.size(), cudaMemcpyHostToDevice));
+  global_norm(dnorm.p, dg.p, N, scratch.p, 0);
+  adamw_update(dp.p, dwork.p, dm.p, dv.p, dg.p, N, dst.p, ddec.p, (int)sizes.size(), lr, b1, b2, eps, wd, t, dnorm.p, clip, 0);
+  const std::string tag = "N=" + std::to_string(N) + " tensors=" + std::to_string(sizes.size()) + " clip=" + std::to_string(clip).substr(0, 3);
+  report("global grad norm " + tag, rel_err(dnorm.get(), Vec{norm_ref}), 1e-6);
+  // compare the update (p - p0) so the error is relative to what AdamW changed
+  auto delta = [&](const Vec& x, const Vec& x0) { Vec d(x.size()); for (size_t i = 0; i < x.size(); i++) d[i] = x[i] - x0[i]; return d; };
+  const Vec pg = dp.get();
+  report("adamw params " + tag, rel_err(pg, pr), 1e-6);
+  // the update alone: fp32 rounding of p (ulp ~1e-7 of |p|) against a change of ~lr limits this to ~1e-4
+  report("adamw param update (p - p0) " + tag, rel_err(delta(pg, p), delta(pr, p)), 1e-3);
+  report("adamw m, v " + tag, std::max(rel_err(dm.get(), mr), rel_err(dv.get(), vr)), 1e-6);
+  report("adamw bf16 working copy " + tag, rel_err(dwork.get(), rounded(pr)), 1e-6);
+}
+
+// ---------------- warp-per-row attention (generation, and training where flash does not apply) ----------------
+template <typename T>
+static void check_attention_rows(int B, int T_, int C, int H, float p) {
+  const int hs = C / H;
+  const float scale = 1.0f / std::sqrt((float)hs);
+  const Vec qkv = prep<T>(randn((size_t)B * T_ * 3 * C));
+  const uint64_t seed = g_rng();
+  Vec out((size_t)B * T_ * C), lse((size_t)B * H * T_);
+  cpu::attention_forward(out.data(), lse.data(), qkv.data(), B, T_, C, H, scale, p, seed, 0);
+  Dev<T> dqkv(qkv), dout((size_t)B * T_ * C);
+  Dev<float> dlse((size_t)B * H * T_), scratch((size_t)B * H * T_);
+  const int64_t C3 = 3 * (int64_t)C;
+  AttnView<T> v{dqkv.p, T_ * C3, C3, dqkv.p + C, T_ * C3, C3, dqkv.p + 2 * C, T_ * C3, C3, dout.p, (int64_t)T_ * C, C};
+  const std::string tag = std::string(tname<T>()) + " " + shp({B, T_, C, H}) + " p=" + std::to_string(p).substr(0, 3);
+  for (int mode = 1; mode <= 2; mode++) {
+    dout.poison();
+    dlse.poison();
+    attention_rows_forward<T>(v, dlse.p, B, T_, H, hs, 0, scale, p, seed, 0, nullptr, mode);
+    const std::string m = mode == 1 ? "warp/row" : "split-keys";
+    report("attention_rows forward " + m + " (out) " + tag, rel_err(dout.get(), out), tol_op<T>());
+    report("attention_rows forward " + m + " (lse) " + tag, rel_err(dlse.get(), lse), 1e-5);
+  }
+  const Vec dy = prep<T>(randn((size_t)B * T_ * C));
+  const Vec outr = prep<T>(out);
+  Vec dq((size_t)B * T_ * 3 * C);
+  cpu::attention_backward(dq.data(), dy.data(), qkv.data(), outr.data(), lse.data(), B, T_, C, H, scale, p, seed, 0);
+  Dev<T> ddy(dy), dout2(outr), ddq((size_t)B * T_ * 3 * C);
+  dlse.upload(lse);
+  attention_rows_backward<T>(ddq.p, ddy.p, dqkv.p, dout2.p, dlse.p, B, T_, C, H, scale, p, seed, scratch.p, 0);
+  report("attention_rows backward (dqkv) " + tag, rel_err(ddq.get(), dq), tol_op<T>());
+  // decode: n new queries at pos0 against a cache
+  const int pos0 = T_ / 2, n = T_ - pos0;
+  Vec kc((size_t)T_ * C), vc((size_t)T_ * C);
+  for (int j = 0; j < T_; j++)
+    for (int c = 0; c < C; c++) {
+      kc[(size_t)j * C + c] = qkv[(size_t)j * C3 + C + c];
+      vc[(size_t)j * C + c] = qkv[(size_t)j * C3 + 2 * C + c];
+    }
+  Vec dec((size_t)n * C);
+  cpu::attention_decode(dec.data(), qkv.data() + (size_t)pos0 * C3, kc.data(), vc.data(), n, pos0, C, H, scale);
+  Dev<T> dkc(kc), dvc(vc), ddec((size_t)n * C);
+  AttnView<T> v2{dqkv.p + (size_t)pos0 * C3, 0, C3, dkc.p, 0, C, dvc.p, 0, C, ddec.p, 0, C};
+  attention_rows_forward<T>(v2, nullptr, 1, n, H, hs, pos0, scale, 0.0f, 0, 0);
+  report("attention_rows decode (KV cache) " + tag, rel_err(ddec.get(), dec), tol_op<T>());
+  // the same through kv_append and a device-side position (what the generation graph does)
+  Dev<T> kc2((size_t)T_ * C), vc2((size_t)T_ * C), ddec2((size_t)n * C);
+  Dev<int32_t> dpos(1);
+  CUDA_CHECK(cudaMemcpy(kc2.p, dkc.p, (size_t)pos0 * C * sizeof(T), cudaMemcpyDeviceToDevice));
+  CUDA_CHECK(cudaMemcpy(vc2.p, dvc.p, (size_t)pos0 * C * sizeof(T), cudaMemcpyDeviceToDevice));
+  CUDA_CHECK(cudaMemcpy(dpos.p, &pos0, 4, cudaMemcpyHostToDevice));
+  kv_append<T>(kc2.p, vc2.p, dqkv.p + (size_t)pos0 * C3, n, C, 0, dpos.p, 0);
+  AttnView<T> v3{dqkv.p + (size_t)pos0 * C3, 0, C3, kc2.p, 0, C, vc2.p, 0, C, ddec2.p, 0, C};
+  attention_rows_forward<T>(v3, nullptr, 1, n, H, hs, 0, scale, 0.0f, 0, 0, dpos.p);
+  advance_position(dpos.p, n, 0);
+  int32_t pos_after = -1;
+  CUDA_CHECK(cudaMemcpy(&pos_after, dpos.p, 4, cudaMemcpyDeviceToHost));
+  report("attention_rows decode, kv_append + device position " + tag,
+         pos_after == T_ ? rel_err(ddec2.get(), dec) : NAN, tol_op<T>());
+}
+
+// ---------------- sampling ----------------
+static void check_sampling(int V) {
+  int same = 0, total = 0;
+  Dev<float> dl(V);
+  Dev<int32_t> did(1);
+  std::vector<float> scratch;
+  const float temps[] = {0.0f, 1.0f, 0.8f, 1.3f};
+  const int topks[] = {0, 1, 5, 50};
+  const float topps[] = {1.0f, 0.9f, 0.5f};
+  for (int trial = 0; trial < (g_quick ? 6 : 24); trial++) {
+    const Vec logits = randn(V, 2.0f);
+    dl.upload(logits);
+    SampleParams sp;
+    sp.temperature = temps[trial % 4];
+    sp.top_k = topks[(trial / 4) % 4];
+    sp.top_p = topps[trial % 3];
+    sp.seed = g_rng();
+    const uint64_t counter = (uint64_t)trial;
+    Rng rng(sp.seed);
+    rng.count = counter;
+    const int32_t cpu_id = sample_token(logits.data(), V, sp, rng, scratch);
+    sample_token(did.p, dl.p, V, sp.temperature, sp.top_k, sp.top_p, sp.seed, counter, 0);
+    int32_t gid = -1;
+    CUDA_CHECK(cudaMemcpy(&gid, did.p, 4, cudaMemcpyDeviceToHost));
+    total++;
+    if (gid == cpu_id) same++;
+  }
+  report_exact("sampling (temperature/top-k/top-p) same id as CPU, V=" + std::to_string(V), same >= total - 1,
+               std::to_string(same) + "/" + std::to_string(total) + " identical");
+}
+
+// ---------------- whole model ----------------
+static ModelConfig small_cfg(bool gpt2, int C, int H, int V, int block, float dropout) {
+  ModelConfig c;
+  c.vocab_size = V; c.block_size = block; c.n_layer = 2; c.n_head = H; c.n_embd = C; c.dropout = dropout;
+  if (gpt2) {
+    c.activation = Activation::GELUTanh; c.qkv_bias = c.proj_bias = c.mlp_bias = c.ln_bias = true;
+    c.tied_head = true; c.head_bias = false; c.embd_dropout = true;
+  } else {
+    c.activation = Activation::ReLU; c.qkv_bias = false; c.tied_head = false; c.head_bias = true;
+  }
+  return c;
+}
+
+static void check_model(const ModelConfig& cfg, Precision prec, const char* name, int B, int T_, int steps) {
+  const bool bf = prec == Precision::BF16;
+  // bf16: activations and matmul inputs are rounded to bf16 at every layer while the CPU keeps fp32
+  // activations; with ReLU, pre-activations near 0 can change sign, so allow 5e-2 over all gradients.
+  const double tol = bf ? 5e-2 : 1e-4;
+  ParamLayout lay(cfg);
+  Vec params(lay.total);
+  init_parameters(cfg, lay, InitKind::GPT2, g_rng(), params.data());
+  auto cpu = make_cpu_engine(cfg);
+  std::unique_ptr<Engine> gpu;
+  try {
+    gpu = cuda::make_engine(cfg, 0, prec);
+  } catch (const std::exception& e) {
+    report_exact(std::string("model ") + name, false, e.what());
+    return;
+  }
+  // in bf16 mode the GPU computes with bf16 weights: give the CPU the same rounded weights
+  const Vec p0 = bf ? rounded(params) : params;
+  cpu->set_parameters(p0.data());
+  gpu->set_parameters(p0.data());
+  std::vector<int32_t> tok((size_t)B * T_), tgt((size_t)B * T_);
+  for (auto& t : tok) t = randint(0, cfg.vocab_size - 1);
+  for (auto& t : tgt) t = randint(0, cfg.vocab_size - 1);
+  const std::string tag = std::string(name) + (bf ? " bf16" : " fp32") + " " + shp({B, T_});
+  Vec lc((size_t)B * T_ * cfg.vocab_size), lg(lc.size());
+  cpu->forward(tok.data(), B, T_, lc.data());
+  gpu->forward(tok.data(), B, T_, lg.data());
+  report("model logits " + tag, rel_err(lg, lc), tol);
+  const float lossc = cpu->loss(tok.data(), tgt.data(), B, T_), lossg = gpu->loss(tok.data(), tgt.data(), B, T_);
+  report("model loss " + tag, std::fabs(lossg - lossc) / std::fabs(lossc), bf ? 1e-2 : 1e-5);
+  cpu->forward_backward(tok.data(), tgt.data(), B, T_, false);
+  gpu->forward_backward(tok.data(), tgt.data(), B, T_, false);
+  Vec gc(lay.total), gg(lay.total);
+  cpu->get_gradients(gc.data());
+  gpu->get_gradients(gg.data());
+  report("model gradients (all) " + tag, rel_err(gg, gc), tol);
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& pi : lay.params) {
+    Vec a(gg.begin() + pi.offset, gg.begin() + pi.offset + pi.numel), b(gc.begin() + pi.offset, gc.begin() + pi.offset + pi.numel);
+    const double e = rel_err(a, b);
+    if (!(e <= worst)) { worst = e; worst_name = pi.name; }
+  }
+  report("model gradients (worst tensor: " + worst_name + ") " + tag, worst, bf ? 1e-1 : 1e-3);
+  // accumulation: a second backward with accumulate doubles the gradients
+  gpu->forward_backward(tok.data(), tgt.data(), B, T_, false, 1.0f, true);
+  Vec gg2(lay.total), g2ref(lay.total);
+  gpu->get_gradients(gg2.data());
+  for (size_t i = 0; i < gg.size(); i++) g2ref[i] = 2 * gg[i];
+  report("model gradient accumulation " + tag, rel_err(gg2, g2ref), bf ? 1e-2 : 1e-5);
+  // training with dropout: same seed, same masks; losses should track
+  cpu->set_seed(1234);
+  gpu->set_seed(1234);
+  AdamWParams ap;
+  ap.lr = 1e-3f; ap.weight_decay = 0.1f; ap.grad_clip = 1.0f; ap.beta2 = 0.95f;
+  double max_dl = 0, max_dn = 0;
+  float first_c = 0, last_c = 0, last_g = 0;
+  for (int s = 0; s < steps; s++) {
+    for (auto& t : tok) t = randint(0, cfg.vocab_size - 1);
+    for (size_t i = 0; i < tgt.size(); i++) tgt[i] = (tok[i] * 7 + 3) % cfg.vocab_size;  // learnable mapping
+    StepResult rc = cpu->train_step(tok.data(), tgt.data(), B, T_, ap);
+    StepResult rg = gpu->train_step(tok.data(), tgt.data(), B, T_, ap);
+    if (s == 0) first_c = rc.loss;
+    last_c = rc.loss;
+    last_g = rg.loss;
+    max_dl = std::max(max_dl, (double)std::fabs(rc.loss - rg.loss) / rc.loss);
+    max_dn = std::max(max_dn, (double)std::fabs(rc.grad_norm - rg.grad_norm) / rc.grad_norm);
+  }
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "loss %.4f -> cpu %.4f gpu %.4f; max rel loss diff %.1e, grad-norm diff %.1e", first_c,
+                last_c, last_g, max_dl, max_dn);
+  report_exact("model " + std::to_string(steps) + "-step training tracks CPU " + tag,
+               max_dl < (bf ? 5e-2 : 1e-3) && last_c < first_c, buf);
+  Vec pc(lay.total), pg(lay.total);
+  cpu->get_parameters(pc.data());
+  gpu->get_parameters(pg.data());
+  Vec dc(lay.total), dg(lay.total);
+  for (size_t i = 0; i < pc.size(); i++) { dc[i] = pc[i] - p0[i]; dg[i] = pg[i] - p0[i]; }
+  report("model parameters moved alike after training " + tag, rel_err(dg, dc), bf ? 2e-1 : 1e-2);
+  // greedy generation: fp32 must give the CPU's tokens; bf16 mostly
+  std::vector<int32_t> prompt(3);
+  for (auto& t : prompt) t = randint(0, cfg.vocab_size - 1);
+  const int n_new = cfg.block_size + 5;  // runs past the window: exercises the full-window recompute
+  std::vector<int32_t> oc, og;
+  SampleParams sp;
+  sp.temperature = 0.0f;
+  cpu->generate(prompt.data(), 3, n_new, sp, [&](int32_t id) { oc.push_back(id); return true; });
+  gpu->generate(prompt.data(), 3, n_new, sp, [&](int32_t id) { og.push_back(id); return true; });
+  int agree = 0;
+  while (agree < (int)std::min(oc.size(), og.size()) && oc[agree] == og[agree]) agree++;
+  report_exact("model greedy generation matches CPU " + tag, og.size() == (size_t)n_new && (bf ? agree >= 4 : agree == n_new),
+               std::to_string(agree) + "/" + std::to_string(n_new) + " tokens identical before the first difference");
+  sp.temperature = 0.9f; sp.top_k = 20; sp.top_p = 0.95f; sp.seed = 42;
+  std::vector<int32_t> s1, s2;
+  gpu->generate(prompt.data(), 3, 20, sp, [&](int32_t id) { s1.push_back(id); return true; });
+  gpu->generate(prompt.data(), 3, 20, sp, [&](int32_t id) { s2.push_back(id); return (int)s2.size() < 20; });
+  report_exact("model sampled generation repeats with the same seed " + tag, s1 == s2 && s1.size() == 20, "");
+}
+
+// ---------------- timings ----------------
+template <typename F>
+static float time_ms(F&& f, int reps = 20) {
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; i++) f();
+  std::vector<float> ts;
+  for (int i = 0; i < reps; i++) {
+    CUDA_CHECK(cudaEventRecord(a, 0));
+    f();
+    CUDA_CHECK(cudaEventRecord(b, 0));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float ms;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    ts.push_back(ms);
+  }
+  std::sort(ts.begin(), ts.end());
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  return ts[ts.size() / 2];
+}
+
+static void bench() {
+  std::printf("\n== timings (median of CUDA-event timings, random inputs) ==\n");
+  Gemm lt(true), builtin(false);
+  const int shapes[4][3] = {{16384, 768, 2304}, {16384, 768, 3072}, {16384, 3072, 768}, {16384, 768, 50304}};
+  for (auto& s : shapes) {
+    const int M = s[0], K = s[1], N = s[2];
+    Dev<bf16> a(randn((size_t)M * K)), w(randn((size_t)N * K, 0.05f)), y((size_t)M * N);
+    const double fl = 2.0 * M * K * N;
+    float t1 = lt.using_cublaslt() ? time_ms([&] { linear_forward<bf16>(lt, y.p, a.p, w.p, nullptr, M, K, N, 0); }) : NAN;
+    float t2 = time_ms([&] { linear_forward<bf16>(builtin, y.p, a.p, w.p, nullptr, M, K, N, 0); }, 5);
+    std::printf("BENCH gemm bf16 %5dx%4d @ %4dx%5d   cuBLASLt %7.3f ms (%5.0f TFLOP/s)   built-in %7.3f ms (%5.0f TFLOP/s)\n",
+                M, K, K, N, t1, fl / t1 / 1e9, t2, fl / t2 / 1e9);
+  }
+  {
+    const int64_t N = 124475904;  // GPT-2 124M with the padded vocab
+    Dev<float> p(N), m(N), v(N), g(N), norm(1);
+    Dev<double> scratch(1024);
+    Dev<bf16> work(N);
+    Vec h = randn(1 << 20);
+    for (int64_t o = 0; o < N; o += h.size()) {
+      const size_t c = std::min<int64_t>(h.size(), N - o);
+      CUDA_CHECK(cudaMemcpy(p.p + o, h.data(), c * 4, cudaMemcpyHostToDevice));
+      CUDA_CHECK(cudaMemcpy(g.p + o, h.data(), c * 4, cudaMemcpyHostToDevice));
+    }
+    CUDA_CHECK(cudaMemset(m.p, 0, N * 4));
+    CUDA_CHECK(cudaMemset(v.p, 0, N * 4));
+    std::vector<int64_t> starts{0, N / 3, N / 2, N};
+    std::vector<uint8_t> dec{1, 0, 1};
+    Dev<int64_t> ds(4);
+    Dev<uint8_t> dd(3);
+    CUDA_CHECK(cudaMemcpy(ds.p, starts.data(), 32, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dd.p, dec.data(), 3, cudaMemcpyHostToDevice));
+    const float t = time_ms([&] {
+      global_norm(norm.p, g.p, N, scratch.p, 0);
+      adamw_update(p.p, work.p, m.p, v.p, g.p, N, ds.p, dd.p, 3, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, norm.p, 1.0f, 0);
+    });
+    const double bytes = (double)N * (4 * 4 + 3 * 4 + 2 + 4);  // adam r/w + the norm's read of g
+    std::printf("BENCH adamw+clip 124M fp32 params (norm + update)    %7.3f ms (%.2f TB/s effective)\n", t, bytes / t / 1e9);
+  }
+  // the other kernels of a GPT-2 124M step at their shapes (BT = 16384, C = 768, V = 50304)
+  {
+    const int BT = 16384, C = 768, V = 50304, F = 3072;
+    Dev<bf16> a(randn((size_t)BT * C)), b(randn((size_t)BT * C)), r((size_t)BT * C), o((size_t)BT * C), w(randn(C));
+    Dev<float> mean(BT), rstd(BT), dw(Vec(C, 0.0f)), db(Vec(C, 0.0f)), cs(colsum_scratch_floats(BT, V));
+    const double bytes_c = (double)BT * C * 2;
+    float t = time_ms([&] { residual_layernorm_forward<bf16>(r.p, o.p, mean.p, rstd.p, a.p, b.p, w.p, w.p, BT, C, 1e-5f, 0.0f, 0, 0); });
+    std::printf("BENCH residual+layernorm fwd bf16 [16384,768]        %7.3f ms (%.2f TB/s)\n", t, 4 * bytes_c / t / 1e9);
+    t = time_ms([&] { layernorm_backward<bf16>(o.p, dw.p, db.p, a.p, b.p, w.p, mean.p, rstd.p, BT, C, cs.p, 0); });
+    std::printf("BENCH layernorm bwd bf16 [16384,768]                  %7.3f ms (%.2f TB/s)\n", t, 6 * bytes_c / t / 1e9);
+    Dev<bf16> big(randn((size_t)BT * F));
+    Dev<float> dbias(F);
+    t = time_ms([&] { column_sum<bf16>(dbias.p, big.p, BT, F, true, cs.p, 0); });
+    std::printf("BENCH bias gradient (column sum) bf16 [16384,3072]   %7.3f ms (%.2f TB/s)\n", t, (double)BT * F * 2 / t / 1e9);
+    Dev<bf16> act((size_t)BT * F);
+    t = time_ms([&] { activation_forward<bf16>(Activation::GELU, act.p, big.p, (int64_t)BT * F, 0); });
+    std::printf("BENCH gelu (exact, unfused) bf16 [16384,3072]        %7.3f ms (%.2f TB/s)\n", t, 2.0 * BT * F * 2 / t / 1e9);
+    Dev<bf16> logits(randn((size_t)BT * V));
+    Dev<float> losses(BT);
+    std::vector<int32_t> tg(BT);
+    for (auto& x : tg) x = randint(0, V - 1);
+    Dev<int32_t> dt(BT);
+    CUDA_CHECK(cudaMemcpy(dt.p, tg.data(), BT * 4, cudaMemcpyHostToDevice));
+    t = time_ms([&] { crossentropy_forward_backward<bf16>(losses.p, logits.p, dt.p, BT, V, 1.0f / BT, true, 0); }, 5);
+    std::printf("BENCH crossentropy fwd+bwd bf16 [16384,50304]        %7.3f ms (%.2f TB/s)\n", t, 3.0 * BT * V * 2 / t / 1e9);
+    EncoderBuckets bk;
+    bk.build(tg.data(), BT);
+    Dev<int32_t> bt(bk.tokens.size()), bs(bk.start.size()), bp(bk.positions.size());
+    CUDA_CHECK(cudaMemcpy(bt.p, bk.tokens.data(), bk.tokens.size() * 4, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(bs.p, bk.start.data(), bk.start.size() * 4, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(bp.p, bk.positions.data(), bk.positions.size() * 4, cudaMemcpyHostToDevice));
+    Dev<float> gte((size_t)V * C), gpe((size_t)1024 * C);
+    t = time_ms([&] { encoder_backward<bf16>(gte.p, gpe.p, a.p, bt.p, bs.p, bp.p, (int)bk.tokens.size(), 16, 1024, C, 0); });
+    std::printf("BENCH embedding bwd bf16 [16,1024,768]                %7.3f ms\n", t);
+    auto h0 = std::chrono::steady_clock::now();
+    bk.build(tg.data(), BT);
+    std::printf("BENCH embedding bucket sort on the host (16384 ids)  %7.3f ms\n",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - h0).count());
+  }
+  // GPT-2 124M training step, B=16, T=1024 (bf16, tied head, GELU-tanh, vocab 50304)
+  {
+    ModelConfig c;
+    c.vocab_size = 50304; c.block_size = 1024; c.n_layer = 12; c.n_head = 12; c.n_embd = 768; c.dropout = 0.0f;
+    c.activation = Activation::GELUTanh; c.qkv_bias = c.proj_bias = c.mlp_bias = c.ln_bias = true;
+    c.tied_head = true; c.head_bias = false;
+    ParamLayout lay(c);
+    Vec params(lay.total);
+    init_parameters(c, lay, InitKind::GPT2, 1, params.data());
+    auto e = cuda::make_engine(c, 0, Precision::BF16);
+    e->set_parameters(params.data());
+    const int B = 16, T_ = 1024;
+    std::vector<int32_t> tok((size_t)B * T_), tgt((size_t)B * T_);
+    for (auto& t : tok) t = randint(0, 50256);
+    for (auto& t : tgt) t = randint(0, 50256);
+    AdamWParams ap;
+    ap.lr = 6e-4f; ap.beta2 = 0.95f; ap.weight_decay = 0.1f; ap.grad_clip = 1.0f;
+    for (int i = 0; i < 3; i++) e->train_step(tok.data(), tgt.data(), B, T_, ap);
+    std::vector<double> ts;
+    float loss = 0;
+    for (int i = 0; i < 10; i++) {
+      auto t0 = std::chrono::steady_clock::now();
+      loss = e->train_step(tok.data(), tgt.data(), B, T_, ap).loss;
+      ts.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ts.begin(), ts.end());
+    const double ms = ts[ts.size() / 2];
+    auto host_ms = [&](const std::function<void()>& f) {
+      std::vector<double> v;
+      for (int i = 0; i < 5; i++) {
+        auto t0 = std::chrono::steady_clock::now();
+        f();
+        v.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(v.begin(), v.end());
+      return v[2];
+    };
+    const double t_loss = host_ms([&] { e->loss(tok.data(), tgt.data(), B, T_); });
+    const double t_fb = host_ms([&] { e->forward_backward(tok.data(), tgt.data(), B, T_, true); });
+    const double t_opt = host_ms([&] { e->optimizer_step(ap); });
+    std::printf("BENCH   of which: forward+loss %.1f ms, forward+backward %.1f ms, clip+AdamW %.2f ms\n", t_loss, t_fb, t_opt);
+    const double nparams = (double)lay.total - 1024.0 * 768;
+    const double flops = (6 * nparams + 12.0 * 12 * 768 * 1024) * B * T_;
+    std::printf("BENCH train step GPT-2 124M B=16 T=1024 bf16 (%s)  %7.1f ms  %6.0f k tok/s  MFU %4.1f%%  (loss %.3f)\n",
+                e->device().c_str(), ms, B * T_ / ms, 100 * flops / (ms / 1e3) / 989e12, loss);
+    // generation: batch 1, KV cache, 200 new tokens
+    std::vector<int32_t> prompt{50256};
+    SampleParams sp;
+    sp.temperature = 1.0f; sp.top_k = 50; sp.seed = 1;
+    for (int greedy = 0; greedy < 2; greedy++) {
+      if (greedy) sp.temperature = 0.0f;
+      int n = 0;
+      e->generate(prompt.data(), 1, 20, sp, [&](int32_t) { return true; });
+      auto t0 = std::chrono::steady_clock::now();
+      e->generate(prompt.data(), 1, 200, sp, [&](int32_t) { n++; return true; });
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("BENCH generate GPT-2 124M batch 1, 200 new tokens (KV cache, %s)  %7.0f tokens/s\n",
+                  greedy ? "greedy" : "top-k 50", n / s);
+    }
+  }
+}
+
+int main(int argc, char** argv) {
+  bool bench_on = true, checks = true;
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    if (a == "--quick") { g_quick = true; bench_on = false; }
+    if (a == "--no-bench") bench_on = false;
+    if (a == "--bench-only") checks = false;
+  }
+  const uint64_t seed = std::chrono::steady_clock::now().time_since_epoch().count();
+  g_rng.seed(seed);
+  if (!cuda::available()) {
+    std::printf("SKIP no usable GPU: %s\n", cuda::reason().c_str());
+    return 0;
+  }
+  auto devs = cuda::devices();
+  std::printf("device: %s (%d SMs), seed %llu\n", devs[0].name.c_str(), devs[0].multiprocessors, (unsigned long long)seed);
+  try {
+    if (checks) {
+      Gemm lt(true), builtin(false);
+      std::printf("cuBLASLt plugin: %s\n", lt.using_cublaslt() ? "loaded" : lt.lt_reason().c_str());
+      std::vector<std::array<int, 3>> gs = {{7, 13, 5}, {64, 96, 80}, {130, 72, 200}, {1, 768, 2304}, {3, 64, 100}, {4, 96, 80}};
+      if (!g_quick) gs.push_back({512, 768, 2304});
+      for (auto& s : gs) {
+        for (Gemm* g : {&lt, &builtin}) {
+          if (g == &lt && !lt.using_cublaslt()) continue;
+          const char* path = g == &lt ? "cuBLASLt" : "built-in";
+          check_gemm<float>(*g, path, s[0], s[1], s[2], true);
+          check_gemm<bf16>(*g, path, s[0], s[1], s[2], true);
+          check_gemm<bf16>(*g, path, s[0], s[1], s[2], false);
+        }
+      }
+      for (auto s : std::vector<std::array<int, 2>>{{5, 7}, {67, 384}, {300, 770}, {129, 768}, {40, 1024}, {33, 136}}) {
+        check_layernorm<float>(s[0], s[1], 0.0f, true);
+        check_layernorm<bf16>(s[0], s[1], 0.0f, true);
+        check_layernorm<float>(s[0], s[1], 0.25f, false);
+        check_layernorm<bf16>(s[0], s[1], 0.25f, true);
+      }
+      check_encoder<float>(3, 17, 24, 50);
+      check_encoder<bf16>(4, 33, 96, 101);
+      for (int64_t n : {1, 1000, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
+      check_classifier<float>(9, 65);
+      check_classifier<bf16>(17, 1000);
+      check_classifier<float>(4, 50304);
+      check_classifier<bf16>(6, 50304);
+      check_adamw({5, 1, 300, 7, 1024, 3}, 1.0f);
+      check_adamw({4096, 13, 65537}, 0.0f);
+      check_adamw({100000, 33}, 1e6f);
+      for (auto s : std::vector<std::array<int, 4>>{{1, 5, 16, 2}, {2, 37, 64, 2}, {2, 70, 96, 1}, {1, 40, 192, 3}}) {
+        check_attention_rows<float>(s[0], s[1], s[2], s[3], 0.0f);
+        check_attention_rows<bf16>(s[0], s[1], s[2], s[3], 0.0f);
+        check_attention_rows<float>(s[0], s[1], s[2], s[3], 0.2f);
+      }
+      check_sampling(65);
+      check_sampling(50304);
+      const int steps = g_quick ? 3 : 30;
+      // head size 16: warp-per-row attention; 64: the flash kernels
+      check_model(small_cfg(false, 64, 4, 65, 32, 0.1f), Precision::FP32, "mypt relu hs16", 3, 32, steps);
+      check_model(small_cfg(false, 64, 4, 65, 32, 0.1f), Precision::BF16, "mypt relu hs16", 3, 32, steps);
+      check_model(small_cfg(true, 128, 2, 97, 48, 0.1f), Precision::FP32, "gpt2 tied gelu_tanh hs64", 2, 40, steps);
+      check_model(small_cfg(true, 128, 2, 97, 48, 0.1f), Precision::BF16, "gpt2 tied gelu_tanh hs64", 2, 40, steps);
+      {
+        ModelConfig c = small_cfg(false, 96, 3, 80, 24, 0.0f);
+        c.activation = Activation::GELU;
+        c.mlp_hidden = 200;
+        check_model(c, Precision::BF16, "gelu-exact hs32 F=200", 2, 24, steps);
+      }
+    }
+    if (bench_on) bench();
+  } catch (const std::exception& e) {
+    std::printf("FAIL exception: %s\n", e.what());
+    g_fail++;
+  }
+  std::printf("\nSUMMARY check_cuda_ops: %d passed, %d failed\n", g_pass, g_fail);
+  return g_fail ? 1 : 0;
+}
