@@ -264,4 +264,10 @@ test('openCheckpoint: a runnable model + tokenizer from a nanoGPT file; resumabl
   assert.match(err.message, /no meta\.pkl with the character vocabulary/);
 });
 
+test('a modded-nanogpt file is named as such, not as unknown keys', () => {
+  const file = path.join(__dirname, 'fixtures/modded/small.pt');
+  if (!fs.existsSync(file)) return;
+  assert.throws(() => detectCheckpointSync(file), /a modded-nanogpt small-layout checkpoint, which runs its own forward pass.*loadModdedModel\(\)/);
+});
+
 test.run();
