@@ -39,7 +39,7 @@ export interface BenchCase {
 export const CPU_DEFAULT_MODEL: ModelShape = {
   arch: 'mypt', vocab_size: 65, block_size: 64, n_layer: 4, n_head: 4, n_embd: 128, bias: false,
 };
-export const CPU_DEFAULT_BATCH = 16;
+export const CPU_DEFAULT_BATCH = 32;
 
 /** GPT-2 124M as ANCHORS.md times it (nanoGPT form, tied head, biases, tanh GELU). */
 export const GPT2_124M: ModelShape = {
