@@ -43,6 +43,17 @@ def timed(fn, device, warmup, repeats):
     return out
 
 
+def sdpa(q, k, v, is_causal=False):
+    """F.scaled_dot_product_attention (PyTorch >= 2.0), or the same math written out on older versions."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+    att = (q @ k.transpose(-2, -1)) * (q.size(-1) ** -0.5)
+    if is_causal:
+        T, S = q.size(-2), k.size(-2)
+        att = att.masked_fill(torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T).logical_not(), float("-inf"))
+    return F.softmax(att, dim=-1) @ v
+
+
 def dtype_of(c):
     return torch.bfloat16 if c["device"] == "cuda" and c.get("precision", "bf16") == "bf16" else torch.float32
 
@@ -67,7 +78,7 @@ class Block(nn.Module):
         B, T, C = x.shape
         q, k, v = s.c_attn(s.ln_1(x)).split(C, dim=2)
         q, k, v = [t.view(B, T, s.H, C // s.H).transpose(1, 2) for t in (q, k, v)]
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = sdpa(q, k, v, is_causal=True)
         x = x + s.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
         return x + s.m_proj(s.act(s.c_fc(s.ln_2(x))))
 
@@ -126,7 +137,7 @@ def case_generate(c):
     dt = dtype_of(c)
     m = m.to(dt)
     n_new, C, H = c["max_new_tokens"], cfg["n_embd"], cfg["n_head"]
-    if dev == "cuda":
+    if dev == "cuda" and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
         torch.backends.cuda.enable_cudnn_sdp(False)
 
     @torch.no_grad()
@@ -141,7 +152,7 @@ def case_generate(c):
                 q, k, v = [z.view(1, 1, H, C // H).transpose(1, 2) for z in (q, k, v)]
                 ks[i] = k if ks[i] is None else torch.cat([ks[i], k], 2)
                 vs[i] = v if vs[i] is None else torch.cat([vs[i], v], 2)
-                y = F.scaled_dot_product_attention(q, ks[i], vs[i])
+                y = sdpa(q, ks[i], vs[i])
                 x = x + b.c_proj(y.transpose(1, 2).reshape(1, 1, C))
                 x = x + b.m_proj(b.act(b.c_fc(b.ln_2(x))))
             logits = m.lm_head(m.ln_f(x))[:, -1, :].float()
@@ -183,11 +194,11 @@ def run_case(c):
         q, k, v = [rnd(B, H, T, D).requires_grad_(op.endswith("bwd")) for _ in range(3)]
         if op == "attention_fwd":
             with torch.no_grad():
-                return timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), dev, w, r)
+                return timed(lambda: sdpa(q, k, v, is_causal=True), dev, w, r)
         do = rnd(B, H, T, D)
 
         def fb():
-            F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(do)
+            sdpa(q, k, v, is_causal=True).backward(do)
 
         return timed(fb, dev, w, r)
     if op == "adamw":

@@ -88,7 +88,7 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'classifier', op: 'classifier', M: BT, N: 65 });
     add({ suite: 'classifier', op: 'classifier', M: 256, N: 50304 });
     add({ suite: 'train', op: 'train_step', model: CPU_DEFAULT_MODEL, B: CPU_DEFAULT_BATCH, T: CPU_DEFAULT_MODEL.block_size, repeats: quick ? 5 : 20 });
-    add({ suite: 'generate', op: 'generate', model: CPU_DEFAULT_MODEL, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
+    add({ suite: 'generate', op: 'generate', model: CPU_DEFAULT_MODEL, max_new_tokens: CPU_DEFAULT_MODEL.block_size - 1, repeats: quick ? 2 : 5, warmup: 1 });
   }
   const mb = device === 'cuda' ? 500 : quick ? 50 : 200;
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'save', mb, repeats: quick ? 2 : 3, warmup: 0 });

@@ -161,7 +161,8 @@ function runPyTorch(cases: BenchCase[]): { version: string; results: Map<string,
     input: JSON.stringify(cases),
     encoding: 'utf8',
     maxBuffer: 64 << 20,
-    env: { ...process.env, MYPT_BENCH_THREADS: String(os.cpus().length) },
+    // OpenMP's default active waiting makes PyTorch's CPU step 3x slower on a small machine: give it its best
+    env: { OMP_WAIT_POLICY: 'passive', ...process.env, MYPT_BENCH_THREADS: String(os.cpus().length) },
   });
   if (r.status !== 0) throw new MyptError('E_NATIVE', `the PyTorch reference failed: ${(r.stderr || '').trim().split('\n').pop()}`);
   const out = JSON.parse(r.stdout) as { torch: string; results: (RefResult & { id: string })[] };
