@@ -16,7 +16,7 @@ interface Args {
 
 export const benchCommand: CommandModule<object, Args> = {
   command: 'bench',
-  describe: 'time kernels, a training step, generation and checkpoint I/O (optionally beside PyTorch)',
+  describe: 'Time kernels, a training step, generation and checkpoint I/O (optionally beside PyTorch)',
   builder: (y: Argv) =>
     y
       .option('suite', { type: 'string', array: true, choices: SUITES as unknown as string[], describe: 'only these suites' })
