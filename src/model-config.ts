@@ -11,12 +11,16 @@ import { MyptError } from './errors';
 export type Arch = 'mypt' | 'gpt2';
 export type Activation = 'relu' | 'gelu' | 'gelu_tanh';
 
-export interface ModelConfig {
+/** The five sizes every GPT configuration carries (MyPT's names). */
+export interface ModelSizes {
   vocab_size: number;
   block_size: number;
   n_layer: number;
   n_head: number;
   n_embd: number;
+}
+
+export interface ModelConfig extends ModelSizes {
   dropout?: number; // default 0
   bias?: boolean; // mypt: q/k/v bias (default false); gpt2: every Linear and LayerNorm (default true)
   device?: 'cpu' | 'cuda' | 'auto'; // default 'cpu'; 'auto' = cuda when available
@@ -37,12 +41,7 @@ export interface ModelConfig {
   ln_eps?: number; // default 1e-5
 }
 
-export interface ResolvedModelConfig {
-  vocab_size: number;
-  block_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
+export interface ResolvedModelConfig extends ModelSizes {
   dropout: number;
   bias: boolean;
   device: 'cpu' | 'cuda';

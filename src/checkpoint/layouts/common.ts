@@ -3,6 +3,7 @@
 // containers a writer emits.
 //
 // Every mapping in this folder is pure: tensors in, tensors out, no files.
+import type { ModelSizes } from '../../model-config';
 import { MyptError } from '../../errors';
 import { PyDict, PyTuple } from './py';
 import { Tensor, toFloat32 } from '../tensor';
@@ -31,12 +32,7 @@ export type NamedTensors = Record<string, F32Tensor>;
 export type StateDictIn = Map<string | number | bigint | boolean | null, unknown>;
 
 /** The config fields the layouts need; ResolvedModelConfig (src/model-config.ts) satisfies it. */
-export interface LayoutConfig {
-  vocab_size: number;
-  block_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
+export interface LayoutConfig extends ModelSizes {
   mlp_hidden?: number;
   activation?: string;
   qkv_bias?: boolean;

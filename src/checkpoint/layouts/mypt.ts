@@ -1,6 +1,7 @@
 // MyPT's lecture GPT (FORMATS.md section 1): its state_dict <-> the canonical layout, its config.json <->
 // ModelConfig, and its AdamW optimizer.pt <-> the canonical optimizer state. The name table itself is in
 // lecture-family.ts (MyPT shares it with the lecture trainer); the fused era is in mypt-fused.ts.
+import type { ModelSizes } from '../../model-config';
 import { MyptError } from '../../errors';
 import { AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, SdReader, StateDictIn, checkCanonical } from './common';
 import {
@@ -13,12 +14,7 @@ export type { MyptConfigJson } from '../mypt-json';
 import type { MyptConfigJson } from '../mypt-json';
 
 /** The ModelConfig (contracts A) of the MyPT architecture with these sizes. */
-export interface MyptModelConfig {
-  vocab_size: number;
-  block_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
+export interface MyptModelConfig extends ModelSizes {
   dropout: number;
   bias: boolean;
   arch: 'mypt';

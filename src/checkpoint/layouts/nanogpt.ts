@@ -6,6 +6,7 @@
 // LayerNorm) only when bias=True. c_attn rows are q | k | v, head-major: the canonical qkv as it is.
 // Torch without flash attention registers a `transformer.h.i.attn.bias` mask buffer [1,1,T,T]: ignored.
 // A compiled model's keys carry `_orig_mod.`: stripped. GELU is exact (erf).
+import type { ModelSizes } from '../../model-config';
 import { MyptError } from '../../errors';
 import {
   AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, SdReader, StateDictIn,
@@ -26,12 +27,7 @@ export interface NanoModelArgs {
 }
 
 /** ModelConfig (contracts A) of a GPT-2-family model. */
-export interface Gpt2ModelConfig {
-  vocab_size: number;
-  block_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
+export interface Gpt2ModelConfig extends ModelSizes {
   dropout: number;
   bias: boolean;
   arch: 'gpt2';
