@@ -199,6 +199,9 @@ test('a folder or model name with nothing recognisable: no checkpoint for model 
   );
   assert.throws(() => detectCheckpointSync('nosuch', { checkpointsDir: dir }), /no checkpoint for model nosuch at .*nosuch \(looked for/);
   assert.not.ok(fs.existsSync(path.join(dir, 'nosuch')), 'looking a model up creates nothing');
+  // a path, not a model name, is named as missing
+  const missing = path.join(dir, 'gone', 'ckpt.pt');
+  assert.throws(() => detectCheckpointSync(missing, { checkpointsDir: dir }), (e) => e.code === 'E_NO_CHECKPOINT' && e.message === `${missing}: no such file or folder`);
   fs.rmSync(dir, { recursive: true });
 });
 

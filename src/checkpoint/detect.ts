@@ -65,6 +65,10 @@ export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'che
   const dir = path.join(opts.checkpointsDir ?? 'checkpoints', target);
   const found = findInFolder(dir);
   if (found) return found;
+  // a path (not a model name) that does not exist
+  if (path.isAbsolute(target) || /[\\/]/.test(target) || /\.(pt|pth|bin|safetensors)$/.test(target)) {
+    throw new MyptError('E_NO_CHECKPOINT', `${target}: no such file or folder`);
+  }
   throw new MyptError(
     'E_NO_CHECKPOINT',
     `no checkpoint for model ${target} at ${dir} (looked for ${LOOKED_FOR.join(', ')})`,
