@@ -534,7 +534,9 @@ static void check_model(const ModelConfig& cfg, Precision prec, const char* name
   Vec dc(lay.total), dg(lay.total);
   for (size_t i = 0; i < pc.size(); i++) { dc[i] = pc[i] - p0[i]; dg[i] = pg[i] - p0[i]; }
   report("model parameters moved alike after training " + tag, rel_err(dg, dc), bf ? 2e-1 : 1e-2);
-  // greedy generation: fp32 must give the CPU's tokens; bf16 mostly
+  // greedy generation with the same weights on both (the GPU's): fp32 must give the CPU's tokens; bf16 too,
+  // but for parting ways at a near tie
+  cpu->set_parameters(pg.data());
   std::vector<int32_t> prompt(3);
   for (auto& t : prompt) t = randint(0, cfg.vocab_size - 1);
   const int n_new = cfg.block_size + 5;  // runs past the window: exercises the full-window recompute
@@ -545,8 +547,24 @@ static void check_model(const ModelConfig& cfg, Precision prec, const char* name
   gpu->generate(prompt.data(), 3, n_new, sp, [&](int32_t id) { og.push_back(id); return true; });
   int agree = 0;
   while (agree < (int)std::min(oc.size(), og.size()) && oc[agree] == og[agree]) agree++;
-  report_exact("model greedy generation matches CPU " + tag, og.size() == (size_t)n_new && (bf ? agree >= 4 : agree == n_new),
-               std::to_string(agree) + "/" + std::to_string(n_new) + " tokens identical before the first difference");
+  // bf16 may part ways with the fp32 CPU only at a near tie: where they first differ, the CPU's logit of
+  // the GPU's token must lie within 2% of the row's logit range of the CPU's own choice.
+  bool tie_ok = agree == n_new;
+  std::string why = std::to_string(agree) + "/" + std::to_string(n_new) + " tokens identical before the first difference";
+  if (bf && agree < (int)std::min(oc.size(), og.size())) {
+    std::vector<int32_t> ctx(prompt);
+    ctx.insert(ctx.end(), oc.begin(), oc.begin() + agree);
+    if ((int)ctx.size() > cfg.block_size) ctx.erase(ctx.begin(), ctx.end() - cfg.block_size);
+    const int n = (int)ctx.size(), V = cfg.vocab_size;
+    Vec logits((size_t)n * V);
+    cpu->forward(ctx.data(), 1, n, logits.data());
+    const float* row = logits.data() + (size_t)(n - 1) * V;
+    const float hi = *std::max_element(row, row + V), lo = *std::min_element(row, row + V);
+    const float gap = row[oc[agree]] - row[og[agree]];
+    tie_ok = gap <= 0.02f * (hi - lo);
+    why += "; logit gap there " + std::to_string(gap) + " of range " + std::to_string(hi - lo);
+  }
+  report_exact("model greedy generation matches CPU " + tag, og.size() == (size_t)n_new && tie_ok, why);
   sp.temperature = 0.9f; sp.top_k = 20; sp.top_p = 0.95f; sp.seed = 42;
   std::vector<int32_t> s1, s2;
   gpu->generate(prompt.data(), 3, 20, sp, [&](int32_t id) { s1.push_back(id); return true; });
