@@ -100,6 +100,7 @@ test('convert --to medium: --dry-run writes nothing; the output is a medium file
   const again = cli(['convert', '--to', 'medium', '--checkpoint', src]);
   assert.is(again.status, 1);
   assert.is(again.stderr.trim().split('\n').length, 1, again.stderr);
+  assert.match(again.stderr, '--yes');
   assert.is(cli(['convert', '--to', 'medium', '--checkpoint', src, '--yes']).status, 0);
   const custom = path.join(tmp, 'elsewhere.pt');
   assert.is(cli(['convert', '--to', 'medium', '--checkpoint', src, '--out', custom]).status, 0);
