@@ -4,7 +4,9 @@ import { createModel } from './model';
 import { detectCheckpoint } from './checkpoint/detect';
 import { tokenizerFromJSON } from './tokenizer';
 import { LoadedModel } from './loaded-model';
-import { SampleOptions, stream } from './sample-stream';
+import { SampleOptions, checkSample, pieces, stream } from './sample-stream';
+import { isModdedFile } from './checkpoint/modded-cli';
+import { loadModdedModel, ModdedModel } from './modded-model';
 
 export type { SampleOptions } from './sample-stream';
 export { LoadedModel } from './loaded-model';
@@ -53,21 +55,46 @@ function sourceOf(o: GenerateOptions): string {
   return o.checkpoint ?? o.model_name ?? 'default';
 }
 
+/** What text is sampled from: a loaded model, or a modded-nanogpt file on its own engine. */
+export interface TextSampler {
+  generateStream(prompt: string, opts?: SampleOptions): AsyncGenerator<string>;
+  dispose(): void;
+}
+
+/** A modded-nanogpt model's text, piece by piece (GPT-2 tokenizer, among its real vocabulary). */
+export function moddedStream(m: ModdedModel, prompt: string, o: SampleOptions = {}): AsyncGenerator<string> {
+  const opts = checkSample(o);
+  return pieces((push) => m.generateText(prompt, { ...opts, onText: push }));
+}
+
+/**
+ * loadModel for everything it reads; a modded-nanogpt file (FORMATS.md 6) through loadModdedModel instead,
+ * on the CPU engine (its forward pass is not the GPT one).
+ */
+export async function loadSampler(
+  nameOrPath: string,
+  opts: { device?: 'auto' | 'cpu' | 'cuda'; checkpoints_dir?: string; input_file?: string } = {},
+): Promise<TextSampler> {
+  if (typeof nameOrPath !== 'string' || !(await isModdedFile(nameOrPath))) return loadModel(nameOrPath, opts);
+  if (opts.device === 'cuda') {
+    throw new MyptError('E_UNSUPPORTED', `${nameOrPath}: modded-nanogpt checkpoints run on the CPU engine only`, "use device 'cpu' or 'auto'");
+  }
+  const m = await loadModdedModel(nameOrPath);
+  return { generateStream: (prompt, o) => moddedStream(m, prompt, o), dispose: () => m.dispose() };
+}
+
 /** Loads, samples, disposes: the new text after the prompt. */
 export async function generate(o: GenerateOptions): Promise<string> {
-  const m = await loadModel(sourceOf(o), { device: o.device, checkpoints_dir: o.checkpoints_dir, input_file: o.input_file });
-  try {
-    return await m.generate(o.prompt ?? '', o);
-  } finally {
-    m.dispose();
-  }
+  let s = '';
+  for await (const piece of generateStream(o)) s += piece;
+  return s;
 }
 
 /** Loads, then yields text pieces as they are produced; the model is disposed when the stream ends. */
 export async function* generateStream(o: GenerateOptions): AsyncGenerator<string> {
-  const m = await loadModel(sourceOf(o), { device: o.device, checkpoints_dir: o.checkpoints_dir, input_file: o.input_file });
+  const m = await loadSampler(sourceOf(o), { device: o.device, checkpoints_dir: o.checkpoints_dir, input_file: o.input_file });
   try {
-    yield* stream(m.model, m.tokenizer, o.prompt ?? '', o);
+    yield* m.generateStream(o.prompt ?? '', o);
   } finally {
     m.dispose();
   }

@@ -20,12 +20,12 @@ export type { SafetensorsFile } from './checkpoint/safetensors';
 export { benchTorchIO } from './checkpoint/torch';
 export type { TorchIOBench } from './checkpoint/torch';
 export {
-  train, loadModel, LoadedModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
+  train, loadModel, loadSampler, LoadedModel, generate, generateStream, getModelInfo, formatModelInfo, listPresets, getPreset, createTokenizer,
   tokenizerFromJSON, CharTokenizer, Gpt2Tokenizer, loadBundle, saveBundle, readBundleMeta, isBundle, findBundle,
   loadConfig, saveConfig,
 } from './api';
 export type {
-  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, GenerateTextOptions, SampleOptions, ModelInfo, Preset,
+  TrainEvent, TrainResult, TrainRunOptions, TrainOptions, GenerateTextOptions, TextSampler, SampleOptions, ModelInfo, Preset,
   Tokenizer, TokenizerJSON, TokenKind, MyptConfigJson, TrainingStateJson, TrainingConfigJson,
 } from './api';
 export * from './checkpoints-api';

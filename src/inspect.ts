@@ -17,7 +17,11 @@ export interface ModelInfo {
   notes?: string[];
   config: MyptConfigJson;
   tokenizer: { kind: string | null; vocab_size: number | null; chars: string[] | null };
-  training: { step: number | null; training_config: TrainingStateJson['training_config'] | null; optimizer_file: string | null };
+  training: {
+    step: number | null; training_config: TrainingStateJson['training_config'] | null; optimizer_file: string | null;
+    /** The validation loss the file records (separated / unified files), when any. */
+    val_loss?: number | null;
+  };
   /** Trainable parameters (model.parameters(): the tril buffers are not counted). */
   num_params: number;
   /** The dtypes of the tensors in model.pt, and model.pt's wrapper record when present. */
@@ -81,6 +85,9 @@ async function fileInfo(label: string, file: string, opts: { checkpoints_dir?: s
     dropout: Number(c.dropout ?? 0), bias: Boolean(c.bias), device: 'cpu', arch: String(c.arch ?? 'mypt'),
   };
   const num = Object.values(det.params).reduce((n, t) => n + t.data.length, 0);
+  // a separated pair is both its files (the registry lists them with their sizes), whichever was named
+  const recorded = det.extra.files as Array<{ name: string; bytes: number }> | undefined;
+  const files = (recorded ?? [{ name: file, bytes: fs.statSync(file).size }]).map((f) => ({ name: path.basename(f.name), bytes: f.bytes }));
   const notes = [`layout: ${det.layout}`, ...(det.tokenizerSource ? [`tokenizer from ${det.tokenizerSource}`] : []), ...(det.tokenizerProblem ? [det.tokenizerProblem] : []), ...det.warnings];
   return {
     name: label, format: det.format, location: det.path, config, notes,
@@ -89,11 +96,14 @@ async function fileInfo(label: string, file: string, opts: { checkpoints_dir?: s
       vocab_size: det.tokenizer ? (det.tokenizer.token_kind === 'gpt2' ? 50304 : det.tokenizer.chars?.length ?? null) : null,
       chars: det.tokenizer?.chars ?? null,
     },
-    training: { step: det.step ?? null, training_config: null, optimizer_file: det.hasOptimizer ? '(in the file)' : null },
+    training: {
+      step: det.step ?? null, training_config: null, optimizer_file: det.hasOptimizer ? (files.length > 1 ? files[1].name : '(in the file)') : null,
+      val_loss: typeof det.extra.val_loss === 'number' ? det.extra.val_loss : null,
+    },
     num_params: num,
-    dtypes: file.endsWith('.safetensors') ? fileDtypes(det.extra) : weightDtypes(await loadTorch(file)),
+    dtypes: file.endsWith('.safetensors') ? fileDtypes(det.extra) : weightDtypes(await loadTorch(det.path)),
     checkpoint_dtype: typeof det.extra.checkpoint_dtype === 'string' ? det.extra.checkpoint_dtype : undefined,
-    files: [{ name: path.basename(file), bytes: fs.statSync(file).size }],
+    files,
   };
 }
 
@@ -141,8 +151,9 @@ export function formatModelInfo(i: ModelInfo): string {
   L.push(`Inspecting model '${i.name}'`, '');
   const FORMAT_NAMES: Record<string, string> = {
     'mypt-bundle': 'New JSON-based format', 'mypt-legacy': 'Legacy single-file format', nanogpt: 'nanoGPT ckpt.pt',
-    'hf-gpt2': 'Hugging Face GPT-2 weights', lecture: "The lecture trainer's single-file checkpoint", 'state-dict': 'A state_dict file',
-    safetensors: 'A safetensors file',
+    'hf-gpt2': 'Hugging Face GPT-2 weights', lecture: "The env-var (lecture) trainer's single-file checkpoint", 'state-dict': 'A state_dict file',
+    safetensors: 'A safetensors file', separated: 'Separated model + optimizer files', 'model-only': 'A model-only file (no optimizer state)',
+    unified: 'A unified file (model, optimizer and scheduler in one)',
   };
   L.push('=== FORMAT ===', FORMAT_NAMES[i.format] ?? i.format, `Location: ${i.location}`, ...(i.notes ?? []), '');
   const dropout = Number.isInteger(c.dropout) ? `${c.dropout}.0` : String(c.dropout);
@@ -162,6 +173,7 @@ export function formatModelInfo(i: ModelInfo): string {
   }
   L.push('', '=== TRAINING STATE ===');
   L.push(i.training.step === null ? 'No training step info stored.' : `Last recorded training step: ${i.training.step}`);
+  if (typeof i.training.val_loss === 'number') L.push(`Recorded validation loss: ${i.training.val_loss.toFixed(4)}`);
   const tc = i.training.training_config;
   if (tc) {
     L.push('', 'Training hyperparameters:');

@@ -207,6 +207,12 @@ export class Model {
     callSync(() => this.raw.setDecayMask(mask));
   }
 
+  /** Seeds the dropout masks: the next training forward pass is dropout.h's call 0 of this seed. */
+  setSeed(seed: number): void {
+    if (!Number.isSafeInteger(seed) || seed < 0) badArg(`setSeed: seed must be a non-negative integer, got ${seed}`);
+    callSync(() => this.raw.setSeed(seed));
+  }
+
   /** Token data kept natively for trainBatch / estimateLoss. */
   setData(split: 'train' | 'val', tokens: Int32Array): void {
     if (split !== 'train' && split !== 'val') badArg(`setData: split must be 'train' or 'val', got ${JSON.stringify(split)}`);

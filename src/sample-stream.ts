@@ -12,7 +12,7 @@ export interface SampleOptions {
   signal?: AbortSignal;
 }
 
-function checkSample(o: SampleOptions): Required<Pick<SampleOptions, 'max_new_tokens'>> & SampleOptions {
+export function checkSample(o: SampleOptions): Required<Pick<SampleOptions, 'max_new_tokens'>> & SampleOptions {
   const max = o.max_new_tokens ?? 500;
   if (!Number.isInteger(max) || max < 0) throw new MyptError('E_BAD_ARGUMENT', `--max_new_tokens ${max}: must be a whole number >= 0`);
   if (o.temperature !== undefined && !(o.temperature >= 0)) throw new MyptError('E_BAD_ARGUMENT', `--temperature ${o.temperature}: must be >= 0`);
@@ -36,21 +36,28 @@ function promptIds(tokenizer: Tokenizer, prompt: string): number[] {
 export async function* stream(model: Model, tokenizer: Tokenizer, prompt: string, o: SampleOptions): AsyncGenerator<string> {
   const opts = checkSample(o);
   const ids = promptIds(tokenizer, prompt);
-  const queue: string[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
-  let error: unknown;
   const dec = new TextStreamDecoder(tokenizer);
-  const run = model
-    .generate(ids, {
+  yield* pieces(async (push) => {
+    await model.generate(ids, {
       max_new_tokens: opts.max_new_tokens, temperature: opts.temperature, top_k: opts.top_k, top_p: opts.top_p,
       seed: opts.seed, signal: opts.signal,
       onToken: (id) => {
         const piece = dec.push(id);
-        if (piece) { queue.push(piece); wake?.(); }
+        if (piece) push(piece);
       },
-    })
-    .then(() => { const rest = dec.flush(); if (rest) queue.push(rest); })
+    });
+    const rest = dec.flush();
+    if (rest) push(rest);
+  });
+}
+
+/** The text pieces a callback-driven generation pushes, as an async stream (errors rethrown at its end). */
+export async function* pieces(run: (push: (piece: string) => void) => Promise<unknown>): AsyncGenerator<string> {
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  let error: unknown;
+  const running = run((piece) => { queue.push(piece); wake?.(); })
     .catch((e) => { error = e; })
     .finally(() => { done = true; wake?.(); });
   while (true) {
@@ -59,7 +66,6 @@ export async function* stream(model: Model, tokenizer: Tokenizer, prompt: string
     await new Promise<void>((r) => (wake = r));
     wake = undefined;
   }
-  await run;
+  await running;
   if (error) throw error;
 }
-

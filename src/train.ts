@@ -7,7 +7,7 @@ import { MyptError } from './errors';
 import { createModel, Model } from './model';
 import type { ModelConfig } from './model-config';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit } from './data';
-import { CounterRng, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from './data/batches';
+import { CounterRng, dropoutSeed, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from './data/batches';
 import { createTokenizer, TextStreamDecoder, Tokenizer, tokenizerFromJSON } from './tokenizer';
 import { findBundle, loadBundle, LoadedBundle, MyptConfigJson, saveBundle, TrainingConfigJson } from './checkpoint/mypt-bundle';
 import { parseConfigJson } from './checkpoint/mypt-json';
@@ -277,6 +277,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
         if (signal?.aborted) { interrupted = true; break; }
         const lr = lrAt(it, v);
         const batch = sampleBatch(splits.train, B, T, new CounterRng(v.seed, STREAM_TRAIN, it));
+        model.setSeed(dropoutSeed(v.seed, it));   // dropout masks from (seed, step), so a resumed run continues them
         const ts = performance.now();
         const loss = await model.trainStep({ ...batch, lr, weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
         const seconds = (performance.now() - ts) / 1000;

@@ -124,7 +124,7 @@ function readTorchValue(file: string, v: unknown, opts: DetectOptions): Detected
   const modded = detectModded(v);
   if (modded) {
     throw new MyptError('E_UNSUPPORTED', `${file}: a modded-nanogpt ${modded}-layout checkpoint, which runs its own forward pass, not a GPT-2/MyPT one`,
-      'load it with loadModdedModel() (describeModded() tells what it holds)');
+      'sample it with generate() or `mypt-native generate --checkpoint`; load it with loadModdedModel(); inspect it with `mypt-native inspect`');
   }
   // nothing we know: name the keys of the state_dict (or of the dict itself) and the layouts known
   throw unknownLayoutError(file, dictKeys(inner ?? v));

@@ -16,6 +16,11 @@ export async function detectModdedFile(path: string): Promise<ModdedLayout | nul
   }
 }
 
+/** Whether a CLI target (a name, folder or file) is a modded-nanogpt file. */
+export async function isModdedFile(target: string): Promise<boolean> {
+  return fs.existsSync(target) && fs.statSync(target).isFile() && (await detectModdedFile(target)) !== null;
+}
+
 /** `inspect PATH` for a modded file: the text sections, or JSON with `json`. */
 export async function inspectModdedFile(path: string, opts: { json?: boolean; head_dim?: number } = {}): Promise<string> {
   const info = parseModded(await loadTorch(path), path, { head_dim: opts.head_dim }).info;

@@ -150,7 +150,7 @@ export async function convertModded(inPath: string, opts: ConvertModdedOptions):
   if (info.layout === opts.to) throw new MyptError('E_BAD_ARGUMENT', `${inPath} is already in the modded ${opts.to} layout`, 'nothing to convert');
   const out = opts.out ?? defaultModdedOut(inPath, opts.to);
   if (path.resolve(out) === path.resolve(inPath)) throw new MyptError('E_BAD_ARGUMENT', `convert: the output ${out} is the input file`);
-  if (fs.existsSync(out) && !opts.overwrite) throw new MyptError('E_IO', `convert: ${out} exists`, 'pass another out path or overwrite');
+  if (fs.existsSync(out) && !opts.overwrite) throw new MyptError('E_IO', `convert: ${out} exists`, 'pass --out PATH (out) for another file, or --yes (overwrite: true) to replace it');
 
   const { sd, notes } = convertModdedStateDict(parsed, opts.to, opts);
   const model = new PyDict<Tensor>();

@@ -19,6 +19,7 @@ export interface ReadCheckpoint {
   format: CheckpointFormat;
   files: string[];                    // the files read
   base?: string;                      // a separated pair's base name
+  hasOptimizer: boolean;              // optimizer state stored (whether or not it was loaded)
   optimizerStates: unknown[];         // as stored (AdamW state_dicts)
   lrSchedulerStates: unknown[];
   tokenizerSource: string | null;     // where the vocabulary came from
@@ -72,7 +73,7 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
     }
     const data = separatedFromDicts(model, opt, pairOf(r.base));
     return {
-      data, format: r.hasOptimizer ? 'separated' : 'model-only', files: opt ? [r.model, r.optimizer] : [r.model], base: r.base,
+      data, format: r.hasOptimizer ? 'separated' : 'model-only', files: opt ? [r.model, r.optimizer] : [r.model], base: r.base, hasOptimizer: r.hasOptimizer,
       optimizerStates: opt ? (field(opt, 'optimizer_states') as unknown[]) : [],
       lrSchedulerStates: opt ? ((field(opt, 'lr_scheduler_states') as unknown[]) ?? []) : [],
       tokenizerSource: data.tokenizer ? r.model : null,
@@ -104,7 +105,7 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
   if (!loadOpt) data.optimizer = null;
   const format: CheckpointFormat = kind === 'separated-model' ? 'model-only' : kind === 'envvar' ? 'envvar' : 'unified';
   return {
-    data, format, files: [r.file],
+    data, format, files: [r.file], hasOptimizer: optRaw instanceof Map,
     optimizerStates: optRaw && loadOpt ? [optRaw] : [],
     lrSchedulerStates: data.lrSchedulerStates ?? [],
     tokenizerSource,

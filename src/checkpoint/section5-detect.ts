@@ -26,7 +26,7 @@ export function readSection5Sync(file: string, opts: DetectOptions = {}): Detect
   const r = readCheckpointSync(file, { loadOptimizer: !!opts.optimizer, onWarning: () => {} });
   const d = r.data;
   const paths = resolveCheckpointPaths(file);
-  const hasOptimizer = paths.kind === 'separated' ? paths.hasOptimizer : r.optimizerStates.length > 0 || !!d.optimizer;
+  const hasOptimizer = r.hasOptimizer;
   const files = paths.kind === 'separated' ? [paths.model, ...(paths.hasOptimizer ? [paths.optimizer] : [])] : [paths.file];
   return {
     format: r.format as any,

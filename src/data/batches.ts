@@ -43,6 +43,14 @@ export interface Batch {
 export const STREAM_TRAIN = 1;
 export const STREAM_EVAL_TRAIN = 2;
 export const STREAM_EVAL_VAL = 3;
+export const STREAM_DROPOUT = 4;
+
+/** The dropout seed of training step `step`: a pure function of (seed, step), so a resumed run draws the
+ *  same masks as an uninterrupted one. 53 bits, exact through the native binding's double. */
+export function dropoutSeed(seed: number, step: number): number {
+  const r = new CounterRng(seed, STREAM_DROPOUT, step);
+  return r.next32() * 2 ** 21 + (r.next32() >>> 11);
+}
 
 export function sampleBatch(data: Int32Array, batchSize: number, blockSize: number, rng: CounterRng): Batch {
   const x = new Int32Array(batchSize * blockSize);

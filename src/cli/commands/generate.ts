@@ -1,6 +1,6 @@
 // `mypt-native generate`: sample from a trained model, streaming the text as it is produced.
 import type { Argv } from 'yargs';
-import { loadModel } from '../../generate';
+import { loadSampler } from '../../generate';
 import { MyptError } from '../../errors';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
@@ -11,7 +11,7 @@ export const describe = 'Generate text from a trained model (streams as it is pr
 export function builder(y: Argv) {
   return y
     .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'model under --checkpoints_dir [default]' })
-    .option('checkpoint', { type: 'string', coerce: stringFlag('checkpoint'), describe: 'a bundle folder (or a file in it) instead of --model_name' })
+    .option('checkpoint', { type: 'string', coerce: stringFlag('checkpoint'), describe: 'a bundle folder (or a file in it), or any checkpoint file (modded-nanogpt included), instead of --model_name' })
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
     .option('prompt', { type: 'string', coerce: stringFlag('prompt'), describe: 'text to continue [a newline]' })
     .option('max_new_tokens', { type: 'string', coerce: intFlag('max_new_tokens', 0), describe: 'tokens to generate [500]' })
@@ -30,7 +30,7 @@ interface Args {
 
 async function run(a: Args) {
   if (a.model_name && a.checkpoint) throw new MyptError('E_BAD_ARGUMENT', 'give either --model_name or --checkpoint, not both');
-  const m = await loadModel(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
+  const m = await loadSampler(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);

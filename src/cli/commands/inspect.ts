@@ -4,6 +4,7 @@ import { formatModelInfo, getModelInfo } from '../../inspect';
 import { MyptError } from '../../errors';
 import { stringFlag } from '../options';
 import { handler as wrap } from '../errors';
+import { inspectModdedFile, isModdedFile } from '../../checkpoint/modded-cli';
 
 export const command = 'inspect [target]';
 export const describe = 'Show what a checkpoint holds (config, tokenizer, training state, parameters, files)';
@@ -21,7 +22,12 @@ export function builder(y: Argv) {
 async function run(a: { target?: string; model_name?: string; checkpoint?: string; checkpoints_dir?: string; input_file?: string; json?: boolean }) {
   const given = [a.target, a.model_name, a.checkpoint].filter((x) => x !== undefined);
   if (given.length > 1) throw new MyptError('E_BAD_ARGUMENT', 'name one model: a positional NAME/PATH, --model_name or --checkpoint');
-  const info = await getModelInfo(String(given[0] ?? 'default'), { checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
+  const target = String(given[0] ?? 'default');
+  if (await isModdedFile(target)) {   // a modded-nanogpt file: its own description (layout, scalars, forward)
+    process.stdout.write((await inspectModdedFile(target, { json: a.json })) + '\n');
+    return;
+  }
+  const info = await getModelInfo(target, { checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
   process.stdout.write((a.json ? JSON.stringify(info, null, 2) : formatModelInfo(info)) + '\n');
 }
 

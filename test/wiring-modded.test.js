@@ -1,0 +1,113 @@
+// modded-nanogpt files through the CLI as a user runs it (inspect, generate, convert --to medium) and through
+// the API (generate works; loadModel's error names the way in). Expected values come from the fixtures'
+// PyTorch records (small.json / medium.json), the file system, and the modded engine's own forward/generate
+// (checked against PyTorch in modded.test.js).
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { getEncoding } = require('js-tiktoken');
+const { FIX, ref } = require('./modded-util');
+const { loadModdedModel } = require('../lib/modded-model');
+const api = require('../lib/api');
+
+const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
+const cli = (args, cwd) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: cwd ?? os.tmpdir() });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wiring-modded-'));
+const tok = getEncoding('gpt2');
+const PROMPT = 'Q';   // one GPT-2 id (48), inside the fixtures' 128-row embedding
+
+for (const layout of ['small', 'medium']) {
+  test(`inspect ${layout}.pt: the modded description, text and --json`, () => {
+    const file = path.join(FIX, `${layout}.pt`);
+    const r = ref(layout);
+    const t = cli(['inspect', file]);
+    assert.is(t.status, 0, t.stderr);
+    assert.match(t.stdout, `modded-nanogpt ${layout} layout`);
+    assert.match(t.stdout, new RegExp(`layers:\\s+${r.n_layer}\\b`));
+    assert.match(t.stdout, new RegExp(`step:\\s+${r.step}\\b`));
+    assert.match(t.stdout, new RegExp(`val loss:\\s+${r.val_loss}\\b`));
+    const j = cli(['inspect', file, '--json']);
+    assert.is(j.status, 0, j.stderr);
+    const info = JSON.parse(j.stdout);
+    assert.is(info.format, `modded-${layout}`);
+    assert.is(info.file_bytes, fs.statSync(file).size);
+    assert.equal([info.n_layer, info.dim, info.n_head, info.head_dim, info.vocab, info.step], [r.n_layer, r.dim, r.n_head, r.head_dim, r.vocab, r.step]);
+  });
+}
+
+test('generate --checkpoint small.pt: streams prompt + the text of the ids the engine samples with the same options', async () => {
+  const file = path.join(FIX, 'small.pt');
+  const opts = { max_new_tokens: 16, temperature: 0.8, top_k: 20, top_p: 0.9, seed: 5 };
+  const r = cli(['generate', '--checkpoint', file, '--prompt', PROMPT, '--max_new_tokens', '16', '--temperature', '0.8', '--top_k', '20', '--top_p', '0.9', '--seed', '5']);
+  assert.is(r.status, 0, r.stderr);
+  const m = await loadModdedModel(file);
+  try {
+    assert.equal(tok.encode(PROMPT), [48]);
+    const ids = await m.generate(tok.encode(PROMPT), opts);
+    assert.is(ids.length, 16);
+    assert.ok(ids.every((id) => id < ref('small').vocab), 'sampled among the real vocabulary');
+    assert.is(r.stdout, PROMPT + tok.decode(ids) + '\n');
+    const other = cli(['generate', '--checkpoint', file, '--prompt', PROMPT, '--max_new_tokens', '16', '--temperature', '0.8', '--top_k', '20', '--top_p', '0.9', '--seed', '6']);
+    assert.is.not(other.stdout, r.stdout, 'another seed, other text');
+    // greedy: the first token is the argmax of the forward pass's logits over the real vocabulary
+    const g = cli(['generate', '--checkpoint', file, '--prompt', PROMPT, '--max_new_tokens', '1', '--temperature', '0']);
+    assert.is(g.status, 0, g.stderr);
+    const { logits } = await m.forward([48]);
+    let best = 0;
+    for (let i = 1; i < ref('small').vocab; i++) if (logits[i] > logits[best]) best = i;
+    assert.is(g.stdout, PROMPT + tok.decode([best]) + '\n');
+  } finally {
+    m.dispose();
+  }
+});
+
+test('API: generate({checkpoint}) samples a modded file; loadModel says, in one line, how to use it', async () => {
+  const file = path.join(FIX, 'medium.pt');
+  const text = await api.generate({ checkpoint: file, prompt: PROMPT, max_new_tokens: 10, seed: 2 });
+  const m = await loadModdedModel(file);
+  const ids = await m.generate([48], { max_new_tokens: 10, seed: 2 });
+  m.dispose();
+  assert.is(text, tok.decode(ids));
+  let err;
+  try { await api.loadModel(file); } catch (e) { err = e; }
+  assert.ok(err, 'loadModel refuses a modded file');
+  assert.is(err.code, 'E_UNSUPPORTED');
+  assert.match(err.message, 'modded-nanogpt medium-layout');
+  assert.match(err.message, 'loadModdedModel');
+  assert.not.match(err.message, '\n');
+  const cuda = cli(['generate', '--checkpoint', file, '--prompt', PROMPT, '--device', 'cuda']);
+  assert.is(cuda.status, 1);
+  assert.match(cuda.stderr, 'CPU engine only');
+});
+
+test('convert --to medium: --dry-run writes nothing; the output is a medium file recording the small forward; --yes to overwrite', () => {
+  const src = path.join(tmp, 'small.pt');
+  fs.copyFileSync(path.join(FIX, 'small.pt'), src);
+  const out = path.join(tmp, 'small-medium.pt');
+  const dry = cli(['convert', '--to', 'medium', '--checkpoint', src, '--dry-run']);
+  assert.is(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, `would write ${out}`);
+  assert.not.ok(fs.existsSync(out));
+  const r = cli(['convert', '--to', 'medium', '--checkpoint', src]);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(fs.existsSync(out));
+  const info = JSON.parse(cli(['inspect', out, '--json']).stdout);
+  assert.is(info.format, 'modded-medium');
+  assert.is(info.forward, 'small');
+  const again = cli(['convert', '--to', 'medium', '--checkpoint', src]);
+  assert.is(again.status, 1);
+  assert.is(again.stderr.trim().split('\n').length, 1, again.stderr);
+  assert.match(again.stderr, '--yes');
+  assert.is(cli(['convert', '--to', 'medium', '--checkpoint', src, '--yes']).status, 0);
+  const custom = path.join(tmp, 'elsewhere.pt');
+  assert.is(cli(['convert', '--to', 'medium', '--checkpoint', src, '--out', custom]).status, 0);
+  assert.ok(fs.existsSync(custom));
+  const bad = cli(['convert', '--to', 'large', '--checkpoint', src]);
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, 'separated, model-only, unified, small, medium');
+});
+
+test.run();
