@@ -5,7 +5,6 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from './errors';
-import { saveArchBundle } from './checkpoint/arch-bundle';
 import { detectCheckpointSync, formatOf, readBundle, resolveCheckpoint } from './checkpoint/detect';
 import type { CheckpointFormat, DetectedCheckpoint } from './checkpoint/detected';
 import { readSafetensorsFile, ST_META } from './checkpoint/hf';
@@ -151,8 +150,7 @@ async function writeBundle(d: DetectedCheckpoint, target: string): Promise<void>
     config: bundleConfig(d), layout: d.config, params: d.params, tokenizer: d.tokenizer, step: d.step ?? 0,
     trainingConfig: trainingConfig(d), optimizer: d.optimizer, optimizerHyper: d.optimizer?.hyper,
   };
-  if (layoutForConfig(d.config) === 'mypt') await saveBundle(target, common as Parameters<typeof saveBundle>[1]);
-  else await saveArchBundle(target, common);
+  await saveBundle(target, common); // model.pt in MyPT's names, or nanoGPT's for the GPT-2 family
 }
 
 function writeSafetensors(d: DetectedCheckpoint, target: string): void {

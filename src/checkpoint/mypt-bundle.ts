@@ -91,7 +91,8 @@ export interface BundleWrite {
   params: NamedTensors;
   tokenizer: TokenizerJSON;
   step: number;
-  trainingConfig: TrainingConfigJson;
+  /** Absent for files that record none (MyPT's older bundles, legacy files). */
+  trainingConfig?: TrainingConfigJson;
   /** Omitted with --save_model_only. */
   optimizer?: CanonicalOptimizer;
   optimizerHyper?: Partial<AdamWHyper>;
