@@ -128,6 +128,23 @@ test('convert --to separated, model-only (--yes), unified: outputs read back to 
   assert.ok(fs.statSync(path.join(tmp, 'env4-model.pt')).size < fs.statSync(ENV).size, 'dropping the optimizer saves space');
 });
 
+test('convert --to never replaces another checkpoint standing where the output goes, unless --yes', () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'taken-'));
+  const src = path.join(dir, 'keep.pt');
+  const other = path.join(dir, 'keep-model.pt');
+  fs.copyFileSync(path.join(FIX, 'unified.pt'), src);
+  fs.copyFileSync(path.join(SEP, 'checkpoint-final-model.pt'), other);
+  const before = fs.readFileSync(other);
+  const r = cli(['convert', '--checkpoint', src, '--to', 'separated']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, `${other}: already exists and would be overwritten`);
+  assert.ok(fs.readFileSync(other).equals(before), 'the other checkpoint is untouched');
+  assert.not.ok(fs.existsSync(path.join(dir, 'keep-optimizer.pt')), 'nothing half written');
+  const y = cli(['convert', '--checkpoint', src, '--to', 'separated', '--yes']);
+  assert.is(y.status, 0, y.stderr);
+  assert.not.ok(fs.readFileSync(other).equals(before), 'replaced when asked');
+});
+
 test('convert --to needs --checkpoint and works on one checkpoint', () => {
   const a = cli(['convert', '--to', 'unified']);
   assert.is(a.status, 1);

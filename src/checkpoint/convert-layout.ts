@@ -1,7 +1,7 @@
 // `convert --to separated|model-only|unified`: rewrites an env-var, separated, unified or model-only
 // checkpoint in another of the section 5 arrangements. The original is never modified, except that
 // turning a separated pair into model-only in place means deleting its optimizer file: that happens only
-// with `removeOptimizer: true` (the CLI's --yes). Output is read back and compared before returning.
+// with `removeOptimizer: true` (the CLI's --yes), which also allows replacing an existing output file. Output is read back and compared before returning.
 import fs from 'fs';
 import { MyptError } from '../errors';
 import type { CheckpointData } from './ckpt-data';
@@ -72,6 +72,11 @@ export async function convertLayout(path: string, to: LayoutTarget, opts: Conver
   if (src.files.includes(target)) throw new MyptError('E_BAD_ARGUMENT', `${target}: would overwrite the input`, 'give --out NAME');
 
   const planned = to === 'unified' ? [target] : to === 'separated' ? [pairOf(base).model, pairOf(base).optimizer] : [pairOf(base).model];
+  // never replace another checkpoint that happens to sit where the output goes, unless asked to
+  const taken = planned.filter((f) => fs.existsSync(f));
+  if (taken.length && !opts.removeOptimizer) {
+    throw new MyptError('E_BAD_ARGUMENT', `${taken.join(', ')}: already exists and would be overwritten`, 'pass --yes to replace it, or --out NAME');
+  }
   if (opts.dryRun) return { ...result, written: planned, bytesAfter: NaN };
   const data = { ...src.data, optimizer: to === 'model-only' ? null : src.data.optimizer };
   result.written = to === 'unified' ? [await writeUnified(target, data)] : await writeSeparated(base, data, { modelOnly: to === 'model-only' });
