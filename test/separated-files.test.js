@@ -144,6 +144,11 @@ test('list and select: latest = highest step with final last, best = lowest val 
   try { await selectCheckpoint(SEP, 'newest'); assert.unreachable(); } catch (e) { assert.match(e.message, /accepted values are latest, best/); }
   const empty = tmp();
   try { await selectCheckpoint(empty, 'latest'); assert.unreachable(); } catch (e) { assert.is(e.code, 'E_NO_CHECKPOINT'); }
+  // a dangling link beside real checkpoints is passed over, not a crash
+  const linked = tmp();
+  fs.copyFileSync(path.join(FIX, 'unified.pt'), path.join(linked, 'unified.pt'));
+  fs.symlinkSync(path.join(linked, 'gone.pt'), path.join(linked, 'dangling.pt'));
+  assert.equal((await listCheckpoints(linked)).map((e) => e.name), ['unified.pt']);
 });
 
 test('the checkpoint registry (detect.ts) reads separated, model-only and unified files, and a pair by its base name', () => {

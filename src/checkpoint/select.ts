@@ -101,7 +101,12 @@ export async function listCheckpoints(dir: string): Promise<CheckpointEntry[]> {
   const names = fs.readdirSync(dir).sort();
   for (const n of names) {
     const p = path.join(dir, n);
-    const st = fs.statSync(p);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      continue; // a dangling link or an entry removed meanwhile is no checkpoint
+    }
     if (st.isDirectory()) {
       const b = bundleEntry(p);
       if (b) out.push(b);
