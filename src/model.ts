@@ -31,7 +31,7 @@ function badArg(msg: string): never {
 
 function num(v: unknown, fallback: number, name: string, ok: (x: number) => boolean): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) badArg(`${name} is ${JSON.stringify(v)}, which is out of range`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) badArg(`${name} is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, which is out of range`);
   return v;
 }
 
@@ -252,7 +252,7 @@ export class Model {
     if (ids.length === 0) badArg('generate: the prompt must hold at least one token');
     const o = opts ?? ({} as GenerateOptions);
     const sample = {
-      max_new_tokens: num(o.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0),
+      max_new_tokens: num(o.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0 && x <= 2 ** 31 - 1),
       temperature: num(o.temperature, 1, 'temperature', (x) => x >= 0),
       top_k: num(o.top_k, 0, 'top_k', (x) => Number.isInteger(x) && x >= 0),
       top_p: num(o.top_p, 1, 'top_p', (x) => x > 0 && x <= 1),

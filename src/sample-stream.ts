@@ -12,9 +12,14 @@ export interface SampleOptions {
   signal?: AbortSignal;
 }
 
+/** The most tokens one generation may ask for (the engine counts in 32-bit integers). */
+export const MAX_NEW_TOKENS = 2 ** 31 - 1;
+
 export function checkSample(o: SampleOptions): Required<Pick<SampleOptions, 'max_new_tokens'>> & SampleOptions {
   const max = o.max_new_tokens ?? 500;
-  if (!Number.isInteger(max) || max < 0) throw new MyptError('E_BAD_ARGUMENT', `--max_new_tokens ${max}: must be a whole number >= 0`);
+  if (!Number.isInteger(max) || max < 0 || max > MAX_NEW_TOKENS) {
+    throw new MyptError('E_BAD_ARGUMENT', `--max_new_tokens ${max}: must be a whole number from 0 to ${MAX_NEW_TOKENS}`);
+  }
   if (o.temperature !== undefined && !(o.temperature >= 0)) throw new MyptError('E_BAD_ARGUMENT', `--temperature ${o.temperature}: must be >= 0`);
   if (o.top_k !== undefined && !(Number.isInteger(o.top_k) && o.top_k >= 0)) throw new MyptError('E_BAD_ARGUMENT', `--top_k ${o.top_k}: must be a whole number >= 0`);
   if (o.top_p !== undefined && !(o.top_p > 0 && o.top_p <= 1)) throw new MyptError('E_BAD_ARGUMENT', `--top_p ${o.top_p}: must be in (0, 1]`);

@@ -80,4 +80,17 @@ test('CUDA, when absent, is a clear error', async () => {
   await fails('E_NO_CUDA', /device 'cuda' is not available/, () => mypt.createModel({ ...cfg, device: 'cuda' }));
 });
 
+test('generation: max_new_tokens beyond 2^31-1 and NaN options are refused; NaN weights are named, not sampled', async () => {
+  const m = mypt.createModel(cfg);
+  await fails('E_BAD_ARGUMENT', /max_new_tokens is 4294967297, which is out of range/, () => m.generate([1], { max_new_tokens: 2 ** 32 + 1 }));
+  await fails('E_BAD_ARGUMENT', /temperature is NaN, which is out of range/, () => m.generate([1], { max_new_tokens: 2, temperature: NaN }));
+  const p = m.getParameters();
+  p.wte.data[cfg.n_embd * 1] = NaN; // token 1's embedding
+  m.setParameters(p);
+  for (const temperature of [0, 1]) {
+    await fails('E_NATIVE', /non-finite logits \(NaN or Inf\)/, () => m.generate([1], { max_new_tokens: 2, temperature }));
+  }
+  m.dispose();
+});
+
 test.run();

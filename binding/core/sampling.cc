@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 
 #include "dropout.h"
 
@@ -13,6 +14,12 @@ double Rng::uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
 uint64_t Rng::below(uint64_t n) { return n <= 1 ? 0 : (uint64_t)(((unsigned __int128)next() * n) >> 64); }
 
 int32_t sample_token(const float* logits, int V, const SampleParams& sp, Rng& rng, std::vector<float>& scratch) {
+  // NaN compares false with everything and would be sampled as the last id without a word (torch.multinomial
+  // raises): say so instead. -inf (a masked logit) is allowed.
+  for (int j = 0; j < V; j++) {
+    if (std::isnan(logits[j]) || logits[j] == INFINITY)
+      throw std::runtime_error("the model produced non-finite logits (NaN or Inf): its weights may hold NaN or Inf values");
+  }
   if (sp.temperature <= 0.0f) return (int32_t)(std::max_element(logits, logits + V) - logits);
   // probabilities of logits / temperature
   scratch.resize(V);
