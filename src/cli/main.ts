@@ -12,6 +12,11 @@ import * as listCmd from './commands/list';
 import * as loadCheckpointCmd from './commands/load-checkpoint';
 import * as convertCmd from './commands/convert';
 
+/** yargs' messages span lines ("Invalid values:\n  Argument: suite, Given: ..."): keep all of it, on one line. */
+function oneLine(msg: string): string {
+  return msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+}
+
 export function main(argv: string[]): void {
   yargs(argv)
     .scriptName('mypt-native')
@@ -31,9 +36,9 @@ export function main(argv: string[]): void {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       // yargs re-wraps errors thrown by a flag's coerce (our MyptErrors) as YError: still a user error
-      if (err && !(err instanceof MyptError) && err.name === 'YError') reportAndExit(new MyptError('E_BAD_ARGUMENT', err.message.split('\n')[0]));
+      if (err && !(err instanceof MyptError) && err.name === 'YError') reportAndExit(new MyptError('E_BAD_ARGUMENT', oneLine(err.message)));
       if (err) reportAndExit(err);
-      reportAndExit(new MyptError('E_BAD_ARGUMENT', String(msg).split('\n')[0]));
+      reportAndExit(new MyptError('E_BAD_ARGUMENT', oneLine(String(msg))));
     })
     .parse();
 }

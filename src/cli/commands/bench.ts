@@ -1,10 +1,12 @@
 // mypt-native bench [--suite NAME] [--quick] [--json FILE] [--device cpu|cuda] [--compare pytorch]
 import fs from 'fs';
+import path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 import { SUITES, Suite } from '../../bench/cases';
 import { runBench } from '../../bench/run';
 import { formatTable, HEADER, rowCells } from '../../bench/report';
 import { backends } from '../../index';
+import { MyptError } from '../../errors';
 
 interface Args {
   suite?: string[];
@@ -25,6 +27,11 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('device', { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto' })
       .option('compare', { type: 'string', choices: ['pytorch'], describe: 'time the same cases through PyTorch in this run' }) as Argv<Args>,
   handler: async (a) => {
+    if (a.json) {
+      // checked before minutes of timing, not after
+      const dir = path.dirname(path.resolve(a.json));
+      if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MyptError('E_IO', `--json ${a.json}: the folder ${dir} does not exist`);
+    }
     const device = a.device === 'auto' ? (backends().cuda ? 'cuda' : 'cpu') : (a.device as 'cpu' | 'cuda');
     const live = !a.compare && process.stdout.isTTY;
     if (live) console.log(HEADER.join(' | '));
