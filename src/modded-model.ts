@@ -12,7 +12,7 @@
 // per-layer sliding window at its end-of-training size (binding/core/modded_mask.h).
 
 import { MyptError } from './errors';
-import { loadAddon } from './native';
+import { fromNative, loadAddon } from './native';
 import { loadTorch } from './checkpoint/torch';
 import { toFloat32 } from './checkpoint/tensor';
 import { ModdedInfo, ModdedLayout, ModdedParsed, parseModded } from './checkpoint/modded';
@@ -116,6 +116,18 @@ export function moddedNativeWeights(p: ModdedParsed): Record<string, Float32Arra
   return w;
 }
 
+/** An optional numeric option: the fallback when absent, else a finite number that passes `ok`. */
+function option(v: number | undefined, fallback: number, name: string, ok: (x: number) => boolean): number {
+  if (v === undefined) {
+    if (Number.isNaN(fallback)) throw new MyptError('E_BAD_ARGUMENT', `generate: ${name} is required`);
+    return fallback;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
+    throw new MyptError('E_BAD_ARGUMENT', `generate: ${name} is ${String(v)}, which is out of range`);
+  }
+  return v;
+}
+
 function toInt32(tokens: number[] | Int32Array, what: string): Int32Array {
   const a = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
   if (a.length === 0) throw new MyptError('E_BAD_ARGUMENT', `${what}: no tokens`);
@@ -153,7 +165,7 @@ export class ModdedModel {
   async forward(tokens: number[] | Int32Array): Promise<{ logits: Float32Array; shape: [number, number, number] }> {
     const a = toInt32(tokens, 'forward');
     this.checkIds(a, 'forward');
-    const logits = await this.live().forward(a);
+    const logits = await this.call((h) => h.forward(a));
     return { logits, shape: [1, a.length, this.info.head_rows] };
   }
 
@@ -161,17 +173,15 @@ export class ModdedModel {
   async generate(prompt: number[] | Int32Array, opts: ModdedGenerateOptions): Promise<number[]> {
     const a = toInt32(prompt, 'generate');
     this.checkIds(a, 'generate');
-    if (!Number.isInteger(opts.max_new_tokens) || opts.max_new_tokens < 0) {
-      throw new MyptError('E_BAD_ARGUMENT', `generate: max_new_tokens must be a non-negative integer (got ${opts.max_new_tokens})`);
-    }
     const h = this.live();
     const native: Record<string, number> = {
-      max_new_tokens: opts.max_new_tokens,
-      temperature: opts.temperature ?? 1,
-      top_k: opts.top_k ?? 0,
-      top_p: opts.top_p ?? 1,
-      seed: opts.seed ?? 0,
-      vocab_limit: opts.vocab_limit ?? this.info.vocab ?? this.info.embed_rows,
+      max_new_tokens: option(opts.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0 && x <= 2 ** 31 - 1),
+      temperature: option(opts.temperature, 1, 'temperature', (x) => x >= 0),
+      top_k: option(opts.top_k, 0, 'top_k', (x) => Number.isInteger(x) && x >= 0),
+      top_p: option(opts.top_p, 1, 'top_p', (x) => x > 0 && x <= 1),
+      seed: option(opts.seed, 0, 'seed', (x) => Number.isSafeInteger(x) && x >= 0),
+      vocab_limit: option(opts.vocab_limit, this.info.vocab ?? this.info.embed_rows, 'vocab_limit',
+        (x) => Number.isInteger(x) && x >= 1 && x <= this.info.head_rows),
     };
     // The native loop runs ahead of the main thread, so an abort is applied here: no token is delivered
     // after it, and the result holds exactly the tokens delivered before it.
@@ -181,15 +191,22 @@ export class ModdedModel {
       stopped = true;
       h.stop();
     };
+    let thrown: { error: unknown } | undefined; // the caller's onToken threw: stop, then reject with it
     const onToken = (id: number) => {
       if (stopped) return;
       delivered++;
-      opts.onToken?.(id);
+      try {
+        opts.onToken?.(id);
+      } catch (error) {
+        thrown = { error };
+        onAbort();
+      }
     };
     opts.signal?.addEventListener('abort', onAbort);
     try {
       if (opts.signal?.aborted) return [];
-      const ids = [...(await h.generate(a, native, onToken))];
+      const ids = [...(await this.call(() => h.generate(a, native, onToken)))];
+      if (thrown) throw thrown.error;
       return stopped ? ids.slice(0, delivered) : ids;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -230,9 +247,36 @@ export class ModdedModel {
     return { ...this.info, forward: this.forwardKind, config: this.config };
   }
 
+  /** Safe at any time: a call in flight is stopped and the native model freed once it returns. */
   dispose(): void {
-    this.handle?.dispose();
+    const h = this.handle;
     this.handle = null;
+    if (!h) return;
+    if (this.inflight > 0) {
+      this.disposeWhenIdle = h;
+      h.stop();
+    } else {
+      h.dispose();
+    }
+  }
+
+  private inflight = 0;
+  private disposeWhenIdle: NativeModdedHandle | null = null;
+
+  /** Runs one native call: native errors become MyptErrors with a code; a deferred dispose happens after. */
+  private async call<R>(run: (h: NativeModdedHandle) => Promise<R>): Promise<R> {
+    const h = this.live();
+    this.inflight++;
+    try {
+      return await run(h);
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      if (--this.inflight === 0 && this.disposeWhenIdle) {
+        this.disposeWhenIdle.dispose();
+        this.disposeWhenIdle = null;
+      }
+    }
   }
 
   [Symbol.dispose](): void {

@@ -246,4 +246,37 @@ test('head_dim 128 (the scripts\' size; 32 rotary frequencies then 32 zeros): bo
   }
 });
 
+test('generate checks its options like Model.generate; a throwing onToken rejects; dispose while busy is safe', async () => {
+  const { MyptError } = require('../lib/errors');
+  const x = await loadModdedModel(path.join(FIX, 'small.pt'));
+  const bad = [{ temperature: NaN }, { temperature: -1 }, { top_k: -5 }, { top_p: 0 }, { seed: -1 }, { vocab_limit: 0 },
+    { vocab_limit: 1e9 }, { max_new_tokens: 2 ** 32 + 1 }];
+  for (const o of bad) {
+    try {
+      await x.generate([1], { max_new_tokens: 3, ...o });
+      assert.unreachable(`accepted ${JSON.stringify(o)}`);
+    } catch (e) {
+      assert.instance(e, MyptError);
+      assert.is(e.code, 'E_BAD_ARGUMENT');
+    }
+  }
+  let calls = 0;
+  try {
+    await x.generate([1], { max_new_tokens: 5, onToken: () => { calls++; throw new Error('boom'); } });
+    assert.unreachable('resolved');
+  } catch (e) {
+    assert.is(e.message, 'boom');
+  }
+  assert.is(calls, 1, 'no token is delivered after the callback threw');
+  const run = x.generate([1], { max_new_tokens: 200 });
+  x.dispose();
+  assert.ok((await run).length <= 200, 'the call in flight ends normally');
+  try {
+    await x.forward([1]);
+    assert.unreachable('used after dispose');
+  } catch (e) {
+    assert.is(e.code, 'E_DISPOSED');
+  }
+});
+
 test.run();
