@@ -84,8 +84,11 @@ const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'blo
 const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer']);
 const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset']);
 
-function bad(flag: string, value: unknown, why: string): never {
-  throw new MyptError('E_BAD_ARGUMENT', `--${flag} ${typeof value === 'string' ? value : JSON.stringify(value)}: ${why}`);
+/** A bad value, named as the user gave it: a flag, or a key of the config file / preset, or the default. */
+function bad(flag: string, value: unknown, why: string, from = 'flag'): never {
+  const shown = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
+  const where = from === 'flag' ? `--${flag} ${shown}` : `${flag} ${shown} (${from === 'default' ? 'the default' : `from ${from}`})`;
+  throw new MyptError('E_BAD_ARGUMENT', `${where}: ${why}`);
 }
 
 /** Values from a preset or config file, keeping only keys that are options (vocab_size, name... are not). */
@@ -121,33 +124,33 @@ export function resolveTrainOptions(opts: TrainOptions, defaultCorpus: string): 
   }
   Object.keys(source).forEach((k) => { if (!(k in values)) delete source[k]; });
   const v = values as Resolved;
-  checkValues(v);
+  checkValues(v, source);
   if (v.min_lr < 0) v.min_lr = v.learning_rate / 10;
   return { values: v, source, builtinDefault };
 }
 
-function checkValues(v: Resolved): void {
+function checkValues(v: Resolved, source: Record<string, string>): void {
   for (const k of INT_KEYS) {
     const x = v[k] as unknown;
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) bad(k, x, 'must be a whole number >= 0');
-    if (POSITIVE.has(k) && x === 0) bad(k, x, 'must be at least 1');
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) bad(k, x, 'must be a whole number >= 0', source[k]);
+    if (POSITIVE.has(k) && x === 0) bad(k, x, 'must be at least 1', source[k]);
   }
   const num = (k: keyof Resolved, ok: (x: number) => boolean, why: string) => {
     const x = v[k] as unknown;
-    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) bad(k, x, why);
+    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) bad(k, x, why, source[k]);
   };
   num('learning_rate', (x) => x > 0, 'must be a number > 0');
   num('dropout', (x) => x >= 0 && x < 1, 'must be a number in [0, 1)');
   num('weight_decay', (x) => x >= 0, 'must be a number >= 0');
   num('grad_clip', (x) => x >= 0, 'must be a number >= 0 (0: no clipping)');
   num('min_lr', (x) => x >= 0 || x === -1, 'must be a number >= 0');
-  if (v.n_embd % v.n_head !== 0) bad('n_head', v.n_head, `n_embd ${v.n_embd} is not divisible by n_head ${v.n_head}`);
-  if (v.tokenization !== 'char' && v.tokenization !== 'gpt2') bad('tokenization', v.tokenization, 'expected char or gpt2');
-  if (!['auto', 'cpu', 'cuda'].includes(v.device)) bad('device', v.device, 'expected auto, cpu or cuda');
-  if (v.arch !== 'mypt' && v.arch !== 'gpt2') bad('arch', v.arch, 'expected mypt or gpt2');
-  if (typeof v.bias !== 'boolean') bad('bias', v.bias, 'expected true or false');
+  if (v.n_embd % v.n_head !== 0) bad('n_head', v.n_head, `n_embd ${v.n_embd} is not divisible by n_head ${v.n_head}`, source['n_head']);
+  if (v.tokenization !== 'char' && v.tokenization !== 'gpt2') bad('tokenization', v.tokenization, 'expected char or gpt2', source['tokenization']);
+  if (!['auto', 'cpu', 'cuda'].includes(v.device)) bad('device', v.device, 'expected auto, cpu or cuda', source['device']);
+  if (v.arch !== 'mypt' && v.arch !== 'gpt2') bad('arch', v.arch, 'expected mypt or gpt2', source['arch']);
+  if (typeof v.bias !== 'boolean') bad('bias', v.bias, 'expected true or false', source['bias']);
   if (typeof v.model_name !== 'string' || !v.model_name || /[\\/]/.test(v.model_name) || v.model_name.startsWith('.')) {
-    bad('model_name', v.model_name, 'must be a plain folder name (no slashes, not starting with a dot)');
+    bad('model_name', v.model_name, 'must be a plain folder name (no slashes, not starting with a dot)', source['model_name']);
   }
-  if (v.lr_decay_iters > 0 && v.lr_decay_iters < v.warmup_iters) bad('lr_decay_iters', v.lr_decay_iters, `must be >= --warmup_iters ${v.warmup_iters}`);
+  if (v.lr_decay_iters > 0 && v.lr_decay_iters < v.warmup_iters) bad('lr_decay_iters', v.lr_decay_iters, `must be >= --warmup_iters ${v.warmup_iters}`, source['lr_decay_iters']);
 }

@@ -21,4 +21,19 @@ test('bench --json into a missing folder fails before any timing, naming the fol
   assert.is(r.stdout, '', 'nothing was timed');
 });
 
+test('a bad value that came from --config_file or a default is named as such, not as a flag the user never gave', () => {
+  const fs = require('fs');
+  const os = require('os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-msg-'));
+  const file = path.join(dir, 'c.json');
+  fs.writeFileSync(file, JSON.stringify({ n_layer: 3, n_embd: 32 }));
+  const r = spawnSync(process.execPath, [BIN, 'train', '--config_file', file], { encoding: 'utf8', cwd: dir });
+  assert.is(r.status, 1);
+  assert.is(r.stderr.trim(), 'error: n_head 6 (the default): n_embd 32 is not divisible by n_head 6');
+  const z = spawnSync(process.execPath, [BIN, 'train', '--config_file', file, '--n_head', '5'], { encoding: 'utf8', cwd: dir });
+  assert.is(z.stderr.trim(), 'error: --n_head 5: n_embd 32 is not divisible by n_head 5');
+  assert.equal(fs.readdirSync(dir), ['c.json'], 'nothing written');
+  fs.rmSync(dir, { recursive: true });
+});
+
 test.run();
