@@ -144,6 +144,14 @@ test('list and select: latest = highest step with final last, best = lowest val 
   try { await selectCheckpoint(SEP, 'newest'); assert.unreachable(); } catch (e) { assert.match(e.message, /accepted values are latest, best/); }
   const empty = tmp();
   try { await selectCheckpoint(empty, 'latest'); assert.unreachable(); } catch (e) { assert.is(e.code, 'E_NO_CHECKPOINT'); }
+  // other trainers' folders: nanoGPT's out-*/ckpt.pt and MyPT's legacy latest.pt / final.pt
+  const foreign = path.join(__dirname, 'fixtures', 'foreign');
+  const nano = await listCheckpoints(path.join(foreign, 'nanogpt'));
+  assert.equal(nano.map((e) => [e.name, e.format, e.step, e.optimizer]), [
+    ['out-plain/ckpt.pt', 'nanogpt', 3, true], ['out-shakespeare-char/ckpt.pt', 'nanogpt', 3, true],
+  ]);
+  const legacy = await listCheckpoints(path.join(foreign, 'mypt_legacy', 'checkpoints'));
+  assert.equal(legacy.map((e) => [e.name, e.format, e.final]), [['tiny/latest.pt', 'mypt-legacy', false], ['tiny/final.pt', 'mypt-legacy', true]]);
   // a dangling link beside real checkpoints is passed over, not a crash
   const linked = tmp();
   fs.copyFileSync(path.join(FIX, 'unified.pt'), path.join(linked, 'unified.pt'));

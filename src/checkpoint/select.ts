@@ -6,9 +6,11 @@ import { MyptError } from '../errors';
 import { field, pyNumber } from './layouts/common';
 import { parseEnvCheckpointFileName } from './envvar-name';
 import { classifyDict, pairOf, parseSeparatedName, recordedValLoss } from './separated';
+import { isMyptLegacy } from './mypt-legacy';
+import { isNanogpt } from './nanogpt';
 import { loadTorch } from './torch';
 
-export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'other';
+export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'mypt-legacy' | 'nanogpt' | 'other';
 
 export interface CheckpointEntry {
   name: string;              // what the user sees: file name, pair base name, or bundle folder
@@ -56,8 +58,17 @@ async function separatedEntry(base: string): Promise<CheckpointEntry | null> {
 async function singleEntry(file: string): Promise<CheckpointEntry | null> {
   const d = await peek(file);
   if (d === null) return null;
-  const kind = classifyDict(d);
   const base = { name: path.basename(file), path: file, size: sizeOf([file]), files: [file], mtimeMs: mtimeOf([file]) };
+  // other trainers' single files first: their dicts also look like a unified checkpoint
+  if (isNanogpt(d)) {
+    return { ...base, format: 'nanogpt', step: pyNumber(field(d, 'iter_num')) ?? null, final: false,
+      valLoss: pyNumber(field(d, 'best_val_loss')) ?? null, optimizer: !!field(d, 'optimizer') };
+  }
+  if (isMyptLegacy(d)) {
+    return { ...base, format: 'mypt-legacy', step: pyNumber(field(d, 'step')) ?? null, final: path.basename(file) === 'final.pt',
+      valLoss: null, optimizer: !!field(d, 'optimizer_state_dict') };
+  }
+  const kind = classifyDict(d);
   if (kind === 'envvar') {
     return { ...base, format: 'envvar', step: pyNumber(field(d, 'step')) ?? parseEnvCheckpointFileName(file)?.step ?? null,
       final: false, valLoss: valLossOf(d, file), optimizer: !!field(d, 'optimizer_state_dict') };
@@ -110,6 +121,13 @@ export async function listCheckpoints(dir: string): Promise<CheckpointEntry[]> {
     if (st.isDirectory()) {
       const b = bundleEntry(p);
       if (b) out.push(b);
+      else {
+        // a model folder of another trainer: MyPT's legacy latest.pt / final.pt, nanoGPT's ckpt.pt
+        for (const f of ['latest.pt', 'final.pt', 'ckpt.pt']) {
+          const e = fs.existsSync(path.join(p, f)) ? await singleEntry(path.join(p, f)) : null;
+          if (e) out.push({ ...e, name: `${n}/${f}` });
+        }
+      }
       continue;
     }
     if (!n.endsWith('.pt') || n.startsWith('.')) continue;
