@@ -3,34 +3,9 @@
 // within 1e-4 (relative error ||ours - torch|| / ||torch|| per tensor).
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const fs = require('fs');
-const path = require('path');
-const mypt = require('../lib');
 
-const dir = path.join(__dirname, 'fixtures', 'golden');
-const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
-const bin = fs.readFileSync(path.join(dir, 'data.bin'));
-const all = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
-const slice = (e) => all.subarray(e.offset, e.offset + e.numel);
-
-function relErr(ours, ref) {
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (ours[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
-
-function build(c) {
-  const model = mypt.createModel(c.config);
-  const named = {};
-  for (const [name, e] of Object.entries(c.params)) named[name] = { shape: e.shape, data: slice(e) };
-  model.setParameters(named);
-  const tokens = { data: Int32Array.from(c.tokens), shape: [c.B, c.T] };
-  const targets = { data: Int32Array.from(c.targets), shape: [c.B, c.T] };
-  return { model, tokens, targets };
-}
+const { index, slice, build } = require('./helpers/golden');
+const { relErr } = require('./helpers/relerr');
 
 const { adamw } = index;
 const worst = { logits: 0, loss: 0, grads: 0, after: 0 };

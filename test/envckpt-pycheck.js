@@ -24,10 +24,6 @@ function pyCheck(files) {
   return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
 }
 
-function maxRelErr(a, b) {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
-  return Math.sqrt(num / den);
-}
+const { relErr: maxRelErr } = require('./helpers/relerr');
 
 module.exports = { pyCheck, torchAvailable, maxRelErr };

@@ -16,11 +16,7 @@ const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
 const CORPUS = path.join(__dirname, '..', 'data', 'tinyshakespeare.txt');
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'expected.json'), 'utf8'));
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-wf-'));
-const relErr = (a, b) => {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
-  return Math.sqrt(num / den);
-};
+const { relErr } = require('./helpers/relerr');
 
 test("a bundle MyPT made loads here and gives PyTorch's logits", async () => {
   const m = await loadModel(FIX);

@@ -5,8 +5,6 @@
 // CPU's tokens. Every test is skipped, with the reason printed, where no GPU is usable.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const fs = require('fs');
-const path = require('path');
 const mypt = require('../../lib');
 
 const backends = mypt.backends();
@@ -15,31 +13,9 @@ const maybe = gpu ? test : test.skip;
 if (!gpu) console.log(`  skipping the CUDA tests: ${backends.cudaReason || 'no CUDA device'}`);
 else console.log(`  CUDA device: ${backends.devices[0].name}`);
 
-const dir = path.join(__dirname, '..', 'fixtures', 'golden');
-const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
-const bin = fs.readFileSync(path.join(dir, 'data.bin'));
-const all = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
-const slice = (e) => all.subarray(e.offset, e.offset + e.numel);
-
-function relErr(ours, ref) {
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(ours[i])) return NaN;
-    num += (ours[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
-
-function build(c, precision) {
-  const model = mypt.createModel({ ...c.config, device: 'cuda', precision });
-  const named = {};
-  for (const [name, e] of Object.entries(c.params)) named[name] = { shape: e.shape, data: slice(e) };
-  model.setParameters(named);
-  const tokens = { data: Int32Array.from(c.tokens), shape: [c.B, c.T] };
-  const targets = { data: Int32Array.from(c.targets), shape: [c.B, c.T] };
-  return { model, tokens, targets };
-}
+const { index, slice, build: buildCase } = require('../helpers/golden');
+const { relErr } = require('../helpers/relerr');
+const build = (c, precision) => buildCase(c, { device: 'cuda', precision });
 
 const { adamw } = index;
 const tol = {
