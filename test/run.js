@@ -9,10 +9,9 @@ const path = require('path');
 const dir = process.argv[2] || 'test';
 const pattern = process.argv[3] || '\\.test\\.js$';
 const uvu = path.join(path.dirname(require.resolve('uvu')), '..', 'bin.js');
-const r = spawnSync(process.execPath, [uvu, dir, pattern], {
+const r = spawnSync(process.execPath, [uvu, dir, pattern, '--no-color'], {
   cwd: path.join(__dirname, '..'),
   encoding: 'utf8',
-  env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'FORCE_COLOR')), NO_COLOR: '1' },
   maxBuffer: 256 * 1024 * 1024,
 });
 process.stdout.write(r.stdout || '');
