@@ -22,6 +22,7 @@
 #include "adamw.cuh"
 #include "attention.cuh"
 #include "attention_rows.cuh"
+#include "buffers.cuh"
 #include "classifier.cuh"
 #include "common.cuh"
 #include "dropout.h"
@@ -37,65 +38,8 @@ namespace cuda {
 
 namespace {
 
-// A device allocation that frees itself.
-template <typename X>
-struct DBuf {
-  X* p = nullptr;
-  size_t n = 0;
-  DBuf() = default;
-  DBuf(const DBuf&) = delete;
-  DBuf& operator=(const DBuf&) = delete;
-  ~DBuf() { release(); }
-  void release() {
-    if (p) cudaFree(p);
-    p = nullptr;
-    n = 0;
-  }
-  // Grows to at least `count` elements (contents not kept).
-  void ensure(size_t count) {
-    if (count <= n && p) return;
-    release();
-    if (count == 0) count = 1;
-    CUDA_CHECK(cudaMalloc(&p, count * sizeof(X)));
-    n = count;
-  }
-};
-
-// Page-locked host staging memory (so uploads are truly asynchronous), grown on demand.
-template <typename X>
-struct HostBuf {
-  X* p = nullptr;
-  size_t n = 0;
-  HostBuf() = default;
-  HostBuf(const HostBuf&) = delete;
-  HostBuf& operator=(const HostBuf&) = delete;
-  ~HostBuf() {
-    if (p) cudaFreeHost(p);
-  }
-  X* fill(const X* src, size_t count) {
-    if (count > n || !p) {
-      if (p) cudaFreeHost(p);
-      p = nullptr;
-      CUDA_CHECK(cudaMallocHost(&p, std::max<size_t>(count, 1) * sizeof(X)));
-      n = count;
-    }
-    std::memcpy(p, src, count * sizeof(X));
-    return p;
-  }
-};
-
 struct LayerOff {
   int64_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, mlpw, mlpb;
-};
-
-// An instantiated CUDA graph, destroyed with its owner.
-struct GraphGuard {
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  ~GraphGuard() {
-    if (exec) cudaGraphExecDestroy(exec);
-    if (graph) cudaGraphDestroy(graph);
-  }
 };
 
 template <typename T>

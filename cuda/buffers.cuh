@@ -1,0 +1,84 @@
+// Owning handles of the CUDA backend: a device allocation, page-locked host staging memory and an
+// instantiated CUDA graph, each released with its owner (no cudaFree paths to forget on a throw).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common.cuh"
+
+namespace mypt {
+namespace cuda {
+
+// A device allocation that frees itself (movable, so it can live in a std::vector).
+template <typename X>
+struct DBuf {
+  X* p = nullptr;
+  size_t n = 0;
+  DBuf() = default;
+  DBuf(const DBuf&) = delete;
+  DBuf& operator=(const DBuf&) = delete;
+  DBuf(DBuf&& o) noexcept : p(o.p), n(o.n) {
+    o.p = nullptr;
+    o.n = 0;
+  }
+  DBuf& operator=(DBuf&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::swap(p, o.p);
+      std::swap(n, o.n);
+    }
+    return *this;
+  }
+  ~DBuf() { release(); }
+  void release() {
+    if (p) cudaFree(p);
+    p = nullptr;
+    n = 0;
+  }
+  // Grows to at least `count` elements (contents not kept).
+  void ensure(size_t count) {
+    if (count <= n && p) return;
+    release();
+    if (count == 0) count = 1;
+    CUDA_CHECK(cudaMalloc(&p, count * sizeof(X)));
+    n = count;
+  }
+};
+
+// Page-locked host staging memory (so uploads are truly asynchronous), grown on demand.
+template <typename X>
+struct HostBuf {
+  X* p = nullptr;
+  size_t n = 0;
+  HostBuf() = default;
+  HostBuf(const HostBuf&) = delete;
+  HostBuf& operator=(const HostBuf&) = delete;
+  ~HostBuf() {
+    if (p) cudaFreeHost(p);
+  }
+  X* fill(const X* src, size_t count) {
+    if (count > n || !p) {
+      if (p) cudaFreeHost(p);
+      p = nullptr;
+      CUDA_CHECK(cudaMallocHost(&p, std::max<size_t>(count, 1) * sizeof(X)));
+      n = count;
+    }
+    std::memcpy(p, src, count * sizeof(X));
+    return p;
+  }
+};
+
+// An instantiated CUDA graph, destroyed with its owner.
+struct GraphGuard {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  ~GraphGuard() {
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
+  }
+};
+
+}  // namespace cuda
+}  // namespace mypt
