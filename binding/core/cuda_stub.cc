@@ -4,6 +4,7 @@
 
 #include "bench.h"
 #include "engine.h"
+#include "modded.h"
 
 namespace mypt {
 namespace cuda {
@@ -11,6 +12,9 @@ bool available() { return false; }
 std::string reason() { return "built without CUDA (no nvcc at build time, or MYPT_CUDA=off)"; }
 std::vector<DeviceInfo> devices() { return {}; }
 std::unique_ptr<Engine> make_engine(const ModelConfig&, int, Precision) {
+  throw std::runtime_error("this build of mypt-native has no CUDA backend; rebuild with nvcc on the PATH");
+}
+std::unique_ptr<modded::ModdedRunner> make_modded(const modded::ModdedModel&, int, Precision) {
   throw std::runtime_error("this build of mypt-native has no CUDA backend; rebuild with nvcc on the PATH");
 }
 OpBenchResult bench_op(const OpBenchRequest&) {

@@ -210,6 +210,11 @@ void ModdedModel::set_weight(const std::string& name, const float* data, int64_t
   set_[std::find(names.begin(), names.end(), name) - names.begin()] = 1;
 }
 
+const std::vector<float>& ModdedModel::weight(const std::string& name) const {
+  if (expected_numel(name) < 0) throw std::invalid_argument("modded weights: unknown weight '" + name + "'");
+  return *const_cast<ModdedModel*>(this)->find(name);
+}
+
 void ModdedModel::check_complete() const {
   const auto names = weight_names();
   std::string missing;
@@ -232,13 +237,24 @@ void ModdedModel::reset_cache(int64_t capacity) {
   cache_cap_ = capacity;
 }
 
+void ModdedModel::grow_cache(int64_t capacity) {
+  const int64_t hd = cfg_.hdim();
+  for (int i = 0; i < cfg_.n_layer; i++)
+    if (cfg_.has_attn[i]) {
+      kcache_[i].resize(capacity * hd, 0.0f);
+      vcache_[i].resize(capacity * hd, 0.0f);
+    }
+  doc_.resize(capacity, 0);
+  cache_cap_ = capacity;
+}
+
 void ModdedModel::step(const int32_t* tokens, int64_t n, float* logits, bool last_only) {
   const int L = cfg_.n_layer, d = cfg_.dim, H = cfg_.n_head, D = cfg_.head_dim, hd = cfg_.hdim();
   const int F = cfg_.mlp_hidden;
   const float eps = cfg_.norm_eps;
   const float* s = scalars_.data();
   const int64_t p0 = cache_len_;
-  if (p0 + n > cache_cap_) throw std::logic_error("modded: KV cache overflow");
+  if (p0 + n > cache_cap_) grow_cache(std::max(p0 + n, 2 * cache_cap_));
   for (int64_t t = 0; t < n; t++)
     if (tokens[t] < 0 || tokens[t] >= cfg_.embed_rows)
       throw std::invalid_argument("token id " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
@@ -349,7 +365,7 @@ std::vector<int32_t> ModdedModel::generate(const int32_t* prompt, int64_t n_prom
   const int V = cfg_.head_rows;
   // only ids the embedding has a row for can be fed back
   const int limit = std::min(sp.vocab_limit > 0 ? std::min(sp.vocab_limit, V) : V, cfg_.embed_rows);
-  reset_cache(n_prompt + std::max(0, max_new_tokens));
+  reset_cache(first_cache_capacity(n_prompt, max_new_tokens));
   std::vector<float> logits(V), scratch;
   std::vector<int32_t> out;
   SampleParams params;  // the engine's sampler (sampling.h): same semantics as GPT generation

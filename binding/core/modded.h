@@ -16,12 +16,15 @@
 // a document) and the block-granular sliding window of each layer at its end-of-training size (small:
 // 14 / 7 blocks of 128 tokens, long on layers 0, 4, 7, 11; medium: 27 / 13, long on 0, 4, 11, 15).
 #pragma once
+#include <algorithm>
 #include <cfloat>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "engine.h"  // Precision
 
 namespace mypt {
 namespace modded {
@@ -89,10 +92,26 @@ struct ModdedSample {
   int vocab_limit = 0;  // sample among the first vocab_limit columns (the real vocab); 0: all head_rows
 };
 
-class ModdedModel {
+// What runs a modded model: the CPU (ModdedModel below) or a GPU (cuda::make_modded, built from a
+// complete ModdedModel's weights). Both compute the function stated at the top of this file.
+class ModdedRunner {
+ public:
+  virtual ~ModdedRunner() = default;
+  virtual const ModdedConfig& config() const = 0;
+  virtual std::string device() const = 0;  // "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3), bf16"
+  // logits[T, head_rows] for tokens[T] (batch of one), every position.
+  virtual void forward(const int32_t* tokens, int64_t T, float* logits) = 0;
+  // New token ids (prompt excluded); on_token may return false to stop. Uses a KV cache that grows
+  // with the sequence (no length limit: rotary positions have none).
+  virtual std::vector<int32_t> generate(const int32_t* prompt, int64_t n_prompt, int max_new_tokens,
+                                        const ModdedSample& sp, const std::function<bool(int32_t)>& on_token) = 0;
+};
+
+class ModdedModel final : public ModdedRunner {
  public:
   explicit ModdedModel(const ModdedConfig& cfg);
-  const ModdedConfig& config() const { return cfg_; }
+  const ModdedConfig& config() const override { return cfg_; }
+  std::string device() const override { return "cpu"; }
 
   // Weight names (fp32, PyTorch [rows, cols]):
   //   embed [embed_rows, d]   value_embeds.j [embed_rows, d]   scalars [scalars_len]   lm_head [head_rows, d]
@@ -105,12 +124,12 @@ class ModdedModel {
   void set_weight(const std::string& name, const float* data, int64_t n);
   // Throws std::invalid_argument listing every weight not yet set.
   void check_complete() const;
+  // The named weight as set (fp32, PyTorch layout); throws std::invalid_argument on an unknown name.
+  const std::vector<float>& weight(const std::string& name) const;
 
-  // logits[T, head_rows] for tokens[T] (batch of one), every position.
-  void forward(const int32_t* tokens, int64_t T, float* logits);
-  // New token ids (prompt excluded); on_token may return false to stop. Uses a KV cache.
+  void forward(const int32_t* tokens, int64_t T, float* logits) override;
   std::vector<int32_t> generate(const int32_t* prompt, int64_t n_prompt, int max_new_tokens, const ModdedSample& sp,
-                                const std::function<bool(int32_t)>& on_token);
+                                const std::function<bool(int32_t)>& on_token) override;
 
  private:
   struct Layer {
@@ -120,6 +139,7 @@ class ModdedModel {
   // (last_only false) or of the last row only into logits.
   void step(const int32_t* tokens, int64_t n, float* logits, bool last_only);
   void reset_cache(int64_t capacity);
+  void grow_cache(int64_t capacity);  // keeps the cached positions
   std::vector<float>* find(const std::string& name);
 
   ModdedConfig cfg_;
@@ -133,5 +153,17 @@ class ModdedModel {
   int64_t cache_len_ = 0, cache_cap_ = 0;
 };
 
+// The first cache capacity of a generation: the prompt plus up to `ahead` new tokens (it then doubles).
+inline int64_t first_cache_capacity(int64_t n_prompt, int max_new_tokens, int64_t ahead = 1024) {
+  return n_prompt + std::min<int64_t>(max_new_tokens > 0 ? max_new_tokens : 0, ahead);
+}
+
 }  // namespace modded
+
+namespace cuda {
+// The same model on CUDA device `device`: weights copied from `weights` (complete) and stored as bf16
+// (Precision::BF16: bf16 matrices, fp32 residual stream, norms and softmax) or fp32. Throws when CUDA is
+// absent (the stub) or the device does not exist.
+std::unique_ptr<modded::ModdedRunner> make_modded(const modded::ModdedModel& weights, int device, Precision precision);
+}  // namespace cuda
 }  // namespace mypt

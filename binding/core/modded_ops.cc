@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "gemm.h"
 #include "threads.h"
 
 namespace mypt {
@@ -82,11 +83,17 @@ void rmsnorm(float* out, const float* x, int64_t N, int C, float eps) {
   });
 }
 
+// From this many rows on (a prompt, a forward pass) the engine's packed GEMM wins; below it (one row per
+// generated token) the row-dot kernel, which reads each weight row once without packing it.
+constexpr int64_t kPackedGemmRows = 16;
+
 void linear(float* out, const float* x, const float* W, int64_t N, int C, int O) {
+  if (N >= kPackedGemmRows) return cpu::gemm(out, O, {x, C, 1}, {W, 1, C}, N, O, C, false);
   linear_impl(out, x, W, N, C, O, false);
 }
 
 void linear_add(float* out, const float* x, const float* W, int64_t N, int C, int O) {
+  if (N >= kPackedGemmRows) return cpu::gemm(out, O, {x, C, 1}, {W, 1, C}, N, O, C, true);
   linear_impl(out, x, W, N, C, O, true);
 }
 
