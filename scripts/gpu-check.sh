@@ -15,7 +15,7 @@ LOG=${LOG:-${OUT:-/tmp}}
 mkdir -p "$LOG"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader 2>/dev/null || true
 args=(-DCMAKE_BUILD_TYPE=Release -DMYPT_NATIVE_TESTS=ON -DMYPT_CUDA=on -DMYPT_CUDA_ARCHS="${MYPT_CUDA_ARCHS:-90}")
-targets=(check_cuda_ops check_attention)
+targets=(check_cuda_ops check_modded_ops check_attention)
 if [ -n "${NODE_HEADERS:-}" ] && [ -d "$NODE_HEADERS/include" ]; then
   args+=(-DNODE_API_HEADERS_DIR="$NODE_HEADERS/include" -DNODE_ADDON_API_DIR="$NODE_HEADERS/node-addon-api")
   targets+=(mypt_native)
@@ -29,10 +29,14 @@ rc=0
 if [ "${1:-}" = quick ]; then
   "$BUILD/check_cuda_ops" --quick | tee "$LOG/check_cuda_ops.log" | grep -v '^PASS' || true
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+  "$BUILD/check_modded_ops" | tee "$LOG/check_modded_ops.log" | grep -v '^PASS' || true
+  [ "${PIPESTATUS[0]}" = 0 ] || rc=1
   exit $rc
 fi
 "$BUILD/check_cuda_ops" --no-bench >"$LOG/check_cuda_ops.log" 2>&1 || rc=1
 grep -v '^PASS' "$LOG/check_cuda_ops.log"
+"$BUILD/check_modded_ops" >"$LOG/check_modded_ops.log" 2>&1 || rc=1
+grep -v '^PASS' "$LOG/check_modded_ops.log"
 "$BUILD/check_cuda_ops" --bench-only 2>&1 | tee "$LOG/bench.log" | grep -E "BENCH|FAIL"
 if [ -z "${SKIP_ATTN:-}" ]; then
   "$BUILD/check_attention" >"$LOG/check_attention.log" 2>&1 || rc=1

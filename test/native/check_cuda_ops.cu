@@ -31,6 +31,7 @@
 #include "attention_rows.cuh"
 #include "classifier.cuh"
 #include "common.cuh"
+#include "check_harness.cuh"
 #include "cpu_ops.h"
 #include "dropout.h"
 #include "dropout_ops.cuh"
@@ -44,77 +45,7 @@
 
 using namespace mypt;
 using namespace mypt::cuda;
-using Vec = std::vector<float>;
-
-static std::mt19937_64 g_rng;
-static int g_fail = 0, g_pass = 0;
 static bool g_quick = false;
-
-static Vec randn(size_t n, float scale = 1.0f) {
-  std::normal_distribution<float> d(0.0f, scale);
-  Vec v(n);
-  for (auto& x : v) x = d(g_rng);
-  return v;
-}
-static int randint(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g_rng); }
-static float bf16_round(float x) { return __bfloat162float(__float2bfloat16(x)); }
-static Vec rounded(const Vec& v) {
-  Vec r(v.size());
-  for (size_t i = 0; i < v.size(); i++) r[i] = bf16_round(v[i]);
-  return r;
-}
-
-// Device array of T holding a host fp32 vector (converted).
-template <typename T>
-struct Dev {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit Dev(size_t count) : n(count) { CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, n) * sizeof(T))); poison(); }
-  explicit Dev(const Vec& v) : Dev(v.size()) { upload(v); }
-  ~Dev() { cudaFree(p); }
-  void upload(const Vec& v) {
-    std::vector<T> h(v.size());
-    for (size_t i = 0; i < v.size(); i++) h[i] = (T)v[i];
-    CUDA_CHECK(cudaMemcpy(p, h.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  void poison() {  // NaN in both fp32 (0xFFFFFFFF) and bf16 (0xFFFF)
-    CUDA_CHECK(cudaMemset(p, 0xFF, std::max<size_t>(1, n) * sizeof(T)));
-  }
-  Vec get() const {
-    std::vector<T> h(n);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
-    Vec v(n);
-    for (size_t i = 0; i < n; i++) v[i] = (float)h[i];
-    return v;
-  }
-};
-
-static double rel_err(const Vec& out, const Vec& ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); i++) {
-    if (!std::isfinite(out[i])) return NAN;
-    const double d = (double)out[i] - ref[i];
-    num += d * d;
-    den += (double)ref[i] * ref[i];
-  }
-  if (den == 0) return num == 0 ? 0 : INFINITY;
-  return std::sqrt(num / den);
-}
-
-static void report(const std::string& name, double err, double tol) {
-  const bool ok = std::isfinite(err) && err <= tol;
-  if (ok) g_pass++; else g_fail++;
-  std::printf("%s %-58s rel %.2e (tol %.0e)\n", ok ? "PASS" : "FAIL", name.c_str(), err, tol);
-}
-static void report_exact(const std::string& name, bool ok, const std::string& detail) {
-  if (ok) g_pass++; else g_fail++;
-  std::printf("%s %-58s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
-}
-
-template <typename T> static const char* tname() { return sizeof(T) == 2 ? "bf16" : "fp32"; }
-template <typename T> static double tol_op() { return sizeof(T) == 2 ? 1e-2 : 1e-5; }
-template <typename T> static Vec prep(const Vec& v) { return sizeof(T) == 2 ? rounded(v) : v; }
 
 static std::string shp(std::initializer_list<int64_t> d) {
   std::string s = "[";
@@ -744,13 +675,7 @@ int main(int argc, char** argv) {
     if (a == "--bench-only") checks = false;
   }
   const uint64_t seed = std::chrono::steady_clock::now().time_since_epoch().count();
-  g_rng.seed(seed);
-  if (!cuda::available()) {
-    std::printf("SKIP no usable GPU: %s\n", cuda::reason().c_str());
-    return 0;
-  }
-  auto devs = cuda::devices();
-  std::printf("device: %s (%d SMs), seed %llu\n", devs[0].name.c_str(), devs[0].multiprocessors, (unsigned long long)seed);
+  if (!start_checks(seed)) return 0;
   try {
     if (checks) {
       Gemm lt(true), builtin(false);
