@@ -1,8 +1,12 @@
 // N-API wrapper of the modded-nanogpt model (binding/core/modded.h). No math here.
 //
-//   new ModdedModel(config, weights)   config: { preset: 'small'|'medium', n_layer, dim, n_head, head_dim,
+//   new ModdedModel(config, weights, placement?)
+//                                      config: { preset: 'small'|'medium', n_layer, dim, n_head, head_dim,
 //                                      embed_rows, head_rows, scalars_len, ...optional overrides }
 //                                      weights: { name: Float32Array } (ModdedModel::weight_names), copied
+//                                      placement: { device: 'cpu'|'cuda', index, precision: 'bf16'|'fp32' }
+//                                      (cuda: the weights go to the GPU and the host copy is freed)
+//   .device() -> "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, bf16)"
 //   .config() -> the resolved config (every switch explicit)
 //   .forward(Int32Array) -> Promise<Float32Array [T * head_rows]>           (worker thread)
 //   .generate(Int32Array, { max_new_tokens, temperature, top_k, top_p, seed, vocab_limit }, onToken?)
@@ -21,6 +25,7 @@ namespace {
 
 using mypt::modded::ModdedConfig;
 using mypt::modded::ModdedModel;
+using mypt::modded::ModdedRunner;
 using mypt::modded::ModdedSample;
 using mypt::modded::SkipKind;
 using mypt::modded::SoftCap;
@@ -122,7 +127,8 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
  public:
   static Napi::Function Class(Napi::Env env) {
     return DefineClass(env, "ModdedModel",
-                       {InstanceMethod("config", &ModdedHandle::Config), InstanceMethod("forward", &ModdedHandle::Forward),
+                       {InstanceMethod("config", &ModdedHandle::Config), InstanceMethod("device", &ModdedHandle::Device),
+                        InstanceMethod("forward", &ModdedHandle::Forward),
                         InstanceMethod("generate", &ModdedHandle::Generate), InstanceMethod("stop", &ModdedHandle::Stop),
                         InstanceMethod("dispose", &ModdedHandle::Dispose)});
   }
@@ -131,8 +137,9 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
       throw Napi::TypeError::New(env, "ModdedModel(config, weights): two objects expected");
+    std::string device = "cpu";
     try {
-      model_ = std::make_unique<ModdedModel>(ConfigFromJs(info[0].As<Napi::Object>()));
+      auto model = std::make_unique<ModdedModel>(ConfigFromJs(info[0].As<Napi::Object>()));
       Napi::Object w = info[1].As<Napi::Object>();
       Napi::Array names = w.GetPropertyNames();
       for (uint32_t i = 0; i < names.Length(); i++) {
@@ -141,20 +148,35 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
         if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
           throw std::invalid_argument("modded weights: '" + name + "' must be a Float32Array");
         Napi::Float32Array a = v.As<Napi::Float32Array>();
-        model_->set_weight(name, a.Data(), (int64_t)a.ElementLength());
+        model->set_weight(name, a.Data(), (int64_t)a.ElementLength());
       }
-      model_->check_complete();
+      model->check_complete();
+      if (info.Length() > 2 && info[2].IsObject()) {
+        Napi::Object p = info[2].As<Napi::Object>();
+        if (p.Has("device")) device = p.Get("device").ToString().Utf8Value();
+        if (device != "cpu" && device != "cuda")
+          throw std::invalid_argument("modded placement: device must be 'cpu' or 'cuda' (got '" + device + "')");
+        if (device == "cuda") {
+          const int index = p.Has("index") ? p.Get("index").ToNumber().Int32Value() : 0;
+          const bool fp32 = p.Has("precision") && p.Get("precision").ToString().Utf8Value() == "fp32";
+          model_ = mypt::cuda::make_modded(*model, index, fp32 ? mypt::Precision::FP32 : mypt::Precision::BF16);
+        }
+      }
+      if (!model_) model_ = std::move(model);
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
+      Napi::Error err = Napi::Error::New(env, e.what());
+      const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
+      err.Set("code", Napi::String::New(env, bad ? "E_BAD_CONFIG" : device == "cuda" ? "E_NO_CUDA" : "E_NATIVE"));
+      throw err;
     }
   }
 
-  ModdedModel* model() { return model_.get(); }
+  ModdedRunner* model() { return model_.get(); }
   std::atomic<bool> busy{false};
   std::atomic<bool> stop{false};
 
  private:
-  ModdedModel* Ready(Napi::Env env) {
+  ModdedRunner* Ready(Napi::Env env) {
     if (!model_) throw Napi::Error::New(env, "this modded model was disposed");
     if (busy.load()) throw Napi::Error::New(env, "this modded model is busy with another forward/generate call");
     return model_.get();
@@ -162,6 +184,10 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
   Napi::Value Config(const Napi::CallbackInfo& info) {
     if (!model_) throw Napi::Error::New(info.Env(), "this modded model was disposed");
     return ConfigToJs(info.Env(), model_->config());
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    if (!model_) throw Napi::Error::New(info.Env(), "this modded model was disposed");
+    return Napi::String::New(info.Env(), model_->device());
   }
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
@@ -175,7 +201,7 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
     return info.Env().Undefined();
   }
 
-  std::unique_ptr<ModdedModel> model_;
+  std::unique_ptr<ModdedRunner> model_;
 };
 
 std::vector<int32_t> TokensArg(const Napi::Value& v, Napi::Env env) {

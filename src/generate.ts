@@ -68,18 +68,15 @@ export function moddedStream(m: ModdedModel, prompt: string, o: SampleOptions = 
 }
 
 /**
- * loadModel for everything it reads; a modded-nanogpt file (FORMATS.md 6) through loadModdedModel instead,
- * on the CPU engine (its forward pass is not the GPT one).
+ * loadModel for everything it reads; a modded-nanogpt file (FORMATS.md 6) through loadModdedModel instead
+ * (its forward pass is not the GPT one), on the device asked for.
  */
 export async function loadSampler(
   nameOrPath: string,
   opts: { device?: 'auto' | 'cpu' | 'cuda'; checkpoints_dir?: string; input_file?: string } = {},
 ): Promise<TextSampler> {
   if (typeof nameOrPath !== 'string' || !(await isModdedFile(nameOrPath))) return loadModel(nameOrPath, opts);
-  if (opts.device === 'cuda') {
-    throw new MyptError('E_UNSUPPORTED', `${nameOrPath}: modded-nanogpt checkpoints run on the CPU engine only`, "use device 'cpu' or 'auto'");
-  }
-  const m = await loadModdedModel(nameOrPath);
+  const m = await loadModdedModel(nameOrPath, { device: opts.device ?? 'auto' });
   return { generateStream: (prompt, o) => moddedStream(m, prompt, o), dispose: () => m.dispose() };
 }
 

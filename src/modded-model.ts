@@ -1,7 +1,7 @@
-// A modded-nanogpt checkpoint (small or medium layout) running on the native CPU engine
-// (binding/core/modded.cc): load, forward, generate.
+// A modded-nanogpt checkpoint (small or medium layout) running on the native engine, on the CPU
+// (binding/core/modded.cc) or a GPU (cuda/modded_engine.cu): load, forward, generate.
 //
-//   const m = await loadModdedModel('best_state_step001750_val3.2817.pt');
+//   const m = await loadModdedModel('best_state_step001750_val3.2817.pt', { device: 'auto' });
 //   const { logits, shape } = await m.forward([50256, 464, 3290]);   // shape [1, T, padded vocab]
 //   const ids = await m.generate([50256, 464], { max_new_tokens: 20, temperature: 0 });
 //   const text = await m.generateText('The meaning of life', { max_new_tokens: 40, top_k: 50, seed: 1 });
@@ -12,6 +12,7 @@
 // per-layer sliding window at its end-of-training size (binding/core/modded_mask.h).
 
 import { MyptError } from './errors';
+import { resolveDevice } from './model-config';
 import { fromNative, loadAddon } from './native';
 import { loadTorch } from './checkpoint/torch';
 import { toFloat32 } from './checkpoint/tensor';
@@ -38,17 +39,26 @@ export interface ModdedNativeConfig {
 
 interface NativeModdedHandle {
   config(): ModdedNativeConfig;
+  device(): string;
   forward(tokens: Int32Array): Promise<Float32Array>;
   generate(prompt: Int32Array, opts: Record<string, number>, onToken?: (id: number) => void): Promise<Int32Array>;
   stop(): void;
   dispose(): void;
 }
 interface NativeModdedAddon {
-  ModdedModel: new (config: Record<string, unknown>, weights: Record<string, Float32Array>) => NativeModdedHandle;
+  ModdedModel: new (config: Record<string, unknown>, weights: Record<string, Float32Array>,
+    placement?: { device: 'cpu' | 'cuda'; index: number; precision: 'fp32' | 'bf16' }) => NativeModdedHandle;
+  backends(): { cuda: boolean; cudaReason: string };
   setThreads(n: number): void;   // the engine's process-wide CPU pool
 }
 
 export interface LoadModdedOptions {
+  /** Where it runs: 'cpu' (default), 'cuda', or 'auto' (cuda when this build has a usable GPU). */
+  device?: 'cpu' | 'cuda' | 'auto';
+  /** GPU storage of the weights: 'bf16' (default on cuda; the scripts' own eval precision) or 'fp32'. */
+  precision?: 'fp32' | 'bf16';
+  /** Which GPU (default 0). */
+  device_index?: number;
   /** Run this forward pass instead of the recorded one. */
   forward?: ModdedLayout;
   /** Soft-cap override, e.g. 'sigmoid30' for S0/S1/S3-era small files (30 sigmoid(z / 7.5)). */
@@ -63,7 +73,7 @@ export interface LoadModdedOptions {
   long_window_blocks?: number;
   /** Tokens per window block (128 in both scripts). */
   attn_block?: number;
-  /** CPU threads of the process-wide pool (0: all cores). */
+  /** CPU threads of the process-wide pool (0: all cores; CPU only). */
   threads?: number;
   /** Name used in messages when a dict (not a path) is given. */
   where?: string;
@@ -138,6 +148,8 @@ export class ModdedModel {
   readonly info: ModdedInfo;
   readonly config: ModdedNativeConfig;
   readonly forwardKind: ModdedLayout;
+  /** "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, bf16)". */
+  readonly device: string;
   private handle: NativeModdedHandle | null;
   private tokenizer: { encode(s: string): number[]; decode(ids: number[]): string } | null = null;
 
@@ -145,6 +157,7 @@ export class ModdedModel {
     this.info = info;
     this.handle = handle;
     this.config = handle.config();
+    this.device = handle.device();
     this.forwardKind = forwardKind;
   }
 
@@ -243,8 +256,8 @@ export class ModdedModel {
     return text;
   }
 
-  describe(): ModdedInfo & { forward: ModdedLayout; config: ModdedNativeConfig } {
-    return { ...this.info, forward: this.forwardKind, config: this.config };
+  describe(): ModdedInfo & { forward: ModdedLayout; device: string; config: ModdedNativeConfig } {
+    return { ...this.info, forward: this.forwardKind, device: this.device, config: this.config };
   }
 
   /** Safe at any time: a call in flight is stopped and the native model freed once it returns. */
@@ -289,7 +302,25 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   const { info } = p;
   const forwardKind = opts.forward ?? info.forward;
   if (forwardKind !== 'small' && forwardKind !== 'medium') throw new MyptError('E_BAD_ARGUMENT', `forward must be 'small' or 'medium' (got ${String(forwardKind)})`);
+  const where = opts.where ?? 'modded checkpoint';
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') {
+    throw new MyptError('E_BAD_ARGUMENT', `device must be 'cpu', 'cuda' or 'auto' (got ${String(device)})`);
+  }
+  const dev = resolveDevice(device);
+  const precision = opts.precision ?? (dev === 'cuda' ? 'bf16' : 'fp32');
+  if (precision !== 'fp32' && precision !== 'bf16') {
+    throw new MyptError('E_BAD_ARGUMENT', `precision must be 'fp32' or 'bf16' (got ${String(precision)})`);
+  }
+  if (dev === 'cpu' && precision !== 'fp32') {
+    throw new MyptError('E_BAD_ARGUMENT', "precision 'bf16' needs device 'cuda' (the CPU computes in fp32)");
+  }
+  const index = opts.device_index ?? 0;
+  if (!Number.isInteger(index) || index < 0) throw new MyptError('E_BAD_ARGUMENT', `device_index must be a non-negative integer (got ${String(index)})`);
   const native = addon();
+  if (dev === 'cuda' && !native.backends().cuda) {
+    throw new MyptError('E_NO_CUDA', `device 'cuda' is not available: ${native.backends().cudaReason}`, "use device 'cpu' or 'auto'");
+  }
   if (opts.threads !== undefined) native.setThreads(opts.threads);
   const config: Record<string, unknown> = {
     preset: forwardKind,
@@ -303,14 +334,15 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   if (opts.window === false) config.window_blocks = new Array(info.n_layer).fill(0);
   let handle: NativeModdedHandle;
   try {
-    handle = new native.ModdedModel(config, moddedNativeWeights(p));
+    handle = new native.ModdedModel(config, moddedNativeWeights(p), { device: dev, index, precision });
   } catch (e) {
-    throw new MyptError('E_NATIVE', `${opts.where ?? 'modded checkpoint'}: ${(e as Error).message}`);
+    const code = (e as { code?: string }).code === 'E_NO_CUDA' ? 'E_NO_CUDA' : 'E_NATIVE';
+    throw new MyptError(code, `${where}: ${(e as Error).message}`);
   }
   return new ModdedModel(info, handle, forwardKind);
 }
 
-/** Loads a modded-nanogpt `.pt` file (or an already loaded dict) onto the CPU engine. */
+/** Loads a modded-nanogpt `.pt` file (or an already loaded dict) onto the CPU engine or a GPU (opts.device). */
 export async function loadModdedModel(pathOrDict: string | unknown, opts: LoadModdedOptions = {}): Promise<ModdedModel> {
   const where = typeof pathOrDict === 'string' ? pathOrDict : opts.where ?? 'modded checkpoint';
   const obj = typeof pathOrDict === 'string' ? await loadTorch(pathOrDict) : pathOrDict;

@@ -89,7 +89,8 @@ function opt<T>(c: Record<string, unknown>, field: string, fallback: T, ok: (v: 
 const isBool = (v: unknown) => typeof v === 'boolean';
 const oneOf = (...xs: unknown[]) => (v: unknown) => xs.includes(v);
 
-function resolveDevice(d: 'cpu' | 'cuda' | 'auto'): 'cpu' | 'cuda' {
+/** 'auto' is 'cuda' when this build has a usable GPU, else 'cpu'. */
+export function resolveDevice(d: 'cpu' | 'cuda' | 'auto'): 'cpu' | 'cuda' {
   if (d !== 'auto') return d;
   try {
     return loadAddon().backends().cuda ? 'cuda' : 'cpu';

@@ -78,9 +78,19 @@ test('API: generate({checkpoint}) samples a modded file; loadModel says, in one 
   assert.match(err.message, 'modded-nanogpt medium-layout');
   assert.match(err.message, 'loadModdedModel');
   assert.not.match(err.message, '\n');
-  const cuda = cli(['generate', '--checkpoint', file, '--prompt', PROMPT, '--device', 'cuda']);
-  assert.is(cuda.status, 1);
-  assert.match(cuda.stderr, 'CPU engine only');
+});
+
+test('generate --device cuda on a modded file: runs on a GPU, or says in one line that none is usable', () => {
+  const file = path.join(FIX, 'medium.pt');
+  const r = cli(['generate', '--checkpoint', file, '--prompt', PROMPT, '--max_new_tokens', '4', '--temperature', '0', '--device', 'cuda']);
+  if (require('../lib/native').loadAddon().backends().cuda) {
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(r.stdout.startsWith(PROMPT) && r.stdout.length > PROMPT.length + 1, r.stdout);
+  } else {
+    assert.is(r.status, 1);
+    assert.match(r.stderr, "device 'cuda' is not available");
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
 });
 
 test('convert --to medium: --dry-run writes nothing; the output is a medium file recording the small forward; --yes to overwrite', () => {
