@@ -5,7 +5,7 @@ Reads a JSON list of cases on stdin (the same cases mypt-native timed, with the 
 semantics), times each in PyTorch on the same device, and prints one JSON list of results on stdout:
   [{"id": ..., "median_ms": ..., "ms": [...]} | {"id": ..., "error": "..."}]
 Case kinds: matmul, attention_fwd, attention_fwd_bwd, adamw, layernorm_fwd_bwd, classifier,
-train_step, generate, checkpoint. Inputs are random (never zeros); GPU timings use CUDA events.
+train_step, generate, modded_prefill, modded_generate, checkpoint. Inputs are random (never zeros); GPU timings use CUDA events.
 """
 import json
 import math
@@ -162,6 +162,92 @@ def case_generate(c):
     return timed(run, dev, 1, c["repeats"])
 
 
+def modded_runner(c):
+    """A modded-nanogpt model (MODDED.md: small S2 or medium M1 forward) with random weights, run the way
+    a user of the scripts would sample from it in eager PyTorch with a KV cache: bf16 on the GPU. The
+    prompts hold no EOT and stay shorter than the short window, so the block mask is plain causal."""
+    m, dev, dt = c["modded"], c["device"], dtype_of(c)
+    L, d, H, D, V, VP = m["n_layer"], m["dim"], m["n_head"], m["head_dim"], m["vocab"], m["padded_vocab"]
+    small = m["layout"] == "small"
+    g = torch.Generator().manual_seed(1)
+
+    def u(*shape, fan=None, b=1.7):
+        b = b if fan is None else math.sqrt(3) * 0.5 / math.sqrt(fan)
+        return ((torch.rand(*shape, generator=g) * 2 - 1) * b).to(dev, dt)
+
+    embed, ves, head = u(V, d), [u(V, d) for _ in range(3)], u(VP, d, fan=d)
+    qkv = [u(3 * H * D, d, fan=d) if i != 7 else None for i in range(L)]
+    o = [u(d, H * D, fan=H * D) if i != 7 else None for i in range(L)]
+    fc, proj = [u(4 * d, d, fan=d) for _ in range(L)], [u(d, 4 * d, fan=4 * d) for _ in range(L)]
+    ve_of = {0: 0, 1: 1, 2: 2, L - 3: 0, L - 2: 1, L - 1: 2}
+    skip_map = {9: 6, 10: 4, 11: 2}
+    q4 = D // 4
+    freq = torch.cat([(1 / 1024) ** torch.linspace(0, 1, q4), torch.zeros(D // 2 - q4)]).to(dev)
+    eps = torch.finfo(torch.float32).eps
+
+    def norm(x):
+        return x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + eps).to(x.dtype)
+
+    def rotary(x, pos0):  # x [1, n, H, D], half-split
+        th = torch.arange(pos0, pos0 + x.size(1), device=dev, dtype=torch.float32)[:, None] * freq
+        cos, sin = th.cos()[None, :, None, :].to(x.dtype), th.sin()[None, :, None, :].to(x.dtype)
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat([x1 * cos + x2 * sin, -x1 * sin + x2 * cos], -1)
+
+    def attend(q, k, v, causal):
+        if hasattr(F, "scaled_dot_product_attention"):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=0.12)
+        att = (q @ k.transpose(-2, -1)) * 0.12
+        if causal:
+            att = att.masked_fill(torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=dev).tril().logical_not(), float("-inf"))
+        return F.softmax(att.float(), dim=-1).to(v.dtype) @ v
+
+    @torch.no_grad()
+    def step(idx, cache, pos0):  # idx [1, n]; returns the last row's logits
+        n = idx.size(1)
+        x = x0 = norm(embed[idx])
+        stack, outs = [], []
+        for i in range(L):
+            if small and i >= L // 2:
+                x = x + stack.pop()  # skip weights at their init value 1
+            if not small and i in skip_map:
+                x = x + outs[skip_map[i]]
+            x = 1.0 * x + 0.0 * x0  # block lambdas at init [1, 0]
+            if i != 7:
+                h = norm(x) if small else x
+                q, k, v = F.linear(h, qkv[i]).view(1, n, 3 * H, D).chunk(3, dim=-2)
+                q, k = rotary(norm(q), pos0), rotary(norm(k), pos0)
+                if not small:
+                    v = norm(v)
+                v = 0.5 * v + 0.5 * ves[ve_of[i]][idx].view_as(v) if i in ve_of else 0.5 * v
+                q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+                if cache[i] is not None:
+                    k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
+                cache[i] = (k, v)
+                y = attend(q, k, v, n > 1)
+                x = x + F.linear(y.transpose(1, 2).reshape(1, n, H * D), o[i])
+            x = x + F.linear(F.relu(F.linear(norm(x), fc[i])).square(), proj[i])
+            if small and i < L // 2:
+                stack.append(x)
+            outs.append(x)
+        z = F.linear(norm(x[:, -1]), head).float()
+        return 30 * torch.sigmoid(z / (7.5 * math.sqrt(d))) if small else 15 * z * torch.rsqrt(z * z + 225)
+
+    def sample(logits):
+        return torch.multinomial(F.softmax(logits[:, :V], -1), 1)
+
+    def prefill():
+        idx = (torch.arange(c["T"], device=dev) * 7919 + 13).remainder(50000)[None]
+        sample(step(idx, [None] * L, 0))
+
+    def generate():
+        cache, idx = [None] * L, torch.full((1, 1), 13, device=dev)
+        for t in range(c["max_new_tokens"]):
+            idx = sample(step(idx, cache, t))
+
+    return prefill if c["op"] == "modded_prefill" else generate
+
+
 def case_checkpoint(c):
     n = int(c["mb"] * 2**20 / 4)
     per = 1 << 22
@@ -228,6 +314,8 @@ def run_case(c):
         return case_generate(c)
     if op == "checkpoint":
         return case_checkpoint(c)
+    if op in ("modded_prefill", "modded_generate"):
+        return timed(modded_runner(c), dev, w, r)
     raise ValueError(f"unknown op {op}")
 
 

@@ -13,6 +13,17 @@ export interface ModelShape {
   bias: boolean;
 }
 
+/** A modded-nanogpt model for the `modded` suite (random weights; the layout's own forward pass). */
+export interface ModdedShape {
+  layout: 'small' | 'medium';
+  n_layer: number;
+  dim: number;
+  n_head: number;
+  head_dim: number;
+  vocab: number;        // real vocab (embedding rows)
+  padded_vocab: number; // lm_head rows
+}
+
 export interface BenchCase {
   id: string;
   suite: string;
@@ -27,6 +38,7 @@ export interface BenchCase {
   T?: number;
   D?: number;
   model?: ModelShape;
+  modded?: ModdedShape;
   max_new_tokens?: number;
   mb?: number;
   what?: 'save' | 'load';
@@ -46,7 +58,16 @@ export const GPT2_124M: ModelShape = {
   arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 12, n_head: 12, n_embd: 768, bias: true,
 };
 
-export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'checkpoint'] as const;
+/** modded-nanogpt medium (train_gpt_medium.py, MODDED.md M1): 454M parameters. */
+export const MODDED_MEDIUM: ModdedShape = {
+  layout: 'medium', n_layer: 16, dim: 1024, n_head: 8, head_dim: 128, vocab: 50257, padded_vocab: 50304,
+};
+/** The small layout at CPU-bench size (12 layers as the script, 256 wide, 2 heads of 128). */
+export const MODDED_SMALL_CPU: ModdedShape = {
+  layout: 'small', n_layer: 12, dim: 256, n_head: 2, head_dim: 128, vocab: 50257, padded_vocab: 50304,
+};
+
+export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'modded', 'checkpoint'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export function casesFor(device: Device, quick: boolean): BenchCase[] {
@@ -58,7 +79,8 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
       .filter((k) => sizes[k] !== undefined)
       .map((k) => `${k}${sizes[k]}`)
       .join(' ');
-    const id = `${c.suite}/${c.op}${dims ? ' ' + dims : ''}${c.what ? ' ' + c.what : ''}${c.mb ? ` ${c.mb}MB` : ''}`;
+    const mod = c.modded ? ` ${c.modded.layout} ${c.modded.n_layer}x${c.modded.dim}` : '';
+    const id = `${c.suite}/${c.op}${mod}${dims ? ' ' + dims : ''}${c.what ? ' ' + c.what : ''}${c.mb ? ` ${c.mb}MB` : ''}`;
     out.push({ warmup: quick ? 1 : 3, repeats: reps(device === 'cuda' ? 50 : 10), ...c, id, device });
   };
   if (device === 'cuda') {
@@ -74,6 +96,8 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'classifier', op: 'classifier', M: 16384, N: 50304 });
     add({ suite: 'train', op: 'train_step', model: GPT2_124M, B: 16, T: 1024, repeats: quick ? 5 : 20 });
     add({ suite: 'generate', op: 'generate', model: GPT2_124M, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
+    add({ suite: 'modded', op: 'modded_prefill', modded: MODDED_MEDIUM, T: 1024, repeats: quick ? 5 : 20 });
+    add({ suite: 'modded', op: 'modded_generate', modded: MODDED_MEDIUM, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
   } else {
     const BT = CPU_DEFAULT_BATCH * CPU_DEFAULT_MODEL.block_size;
     const C = CPU_DEFAULT_MODEL.n_embd;
@@ -89,6 +113,8 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'classifier', op: 'classifier', M: 256, N: 50304 });
     add({ suite: 'train', op: 'train_step', model: CPU_DEFAULT_MODEL, B: CPU_DEFAULT_BATCH, T: CPU_DEFAULT_MODEL.block_size, repeats: quick ? 5 : 20 });
     add({ suite: 'generate', op: 'generate', model: CPU_DEFAULT_MODEL, max_new_tokens: CPU_DEFAULT_MODEL.block_size - 1, repeats: quick ? 2 : 5, warmup: 1 });
+    add({ suite: 'modded', op: 'modded_prefill', modded: MODDED_SMALL_CPU, T: 256, repeats: quick ? 2 : 5, warmup: 1 });
+    add({ suite: 'modded', op: 'modded_generate', modded: MODDED_SMALL_CPU, max_new_tokens: 32, repeats: quick ? 2 : 3, warmup: 1 });
   }
   const mb = device === 'cuda' ? 500 : quick ? 50 : 200;
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'save', mb, repeats: quick ? 2 : 3, warmup: 0 });

@@ -12,6 +12,7 @@ import { createModel } from '../model';
 import { loadTorch, saveTorch } from '../checkpoint/torch';
 import { toFloat32 } from '../checkpoint/tensor';
 import { MyptError } from '../errors';
+import { runModded } from './modded';
 
 export interface BenchOptions {
   device: Device;
@@ -178,6 +179,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (c.op === 'train_step') row = await runTrain(c);
       else if (c.op === 'generate') row = await runGenerate(c);
       else if (c.op === 'checkpoint') row = await runCheckpoint(c);
+      else if (c.op.startsWith('modded_')) row = await runModded(c);
       else row = await runOp(c);
     } catch (e) {
       row = { id: c.id, suite: c.suite, device: c.device, error: (e as Error).message.split('\n')[0] };
