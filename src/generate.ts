@@ -19,6 +19,8 @@ export interface GenerateOptions extends SampleOptions {
   input_file?: string;
   prompt?: string;
   device?: 'auto' | 'cpu' | 'cuda';
+  /** modded-nanogpt files: a tokenizer file (MyPT's or a Hugging Face byte-level BPE tokenizer.json); default GPT-2's. */
+  tokenizer?: string;
 }
 
 /**
@@ -73,10 +75,15 @@ export function moddedStream(m: ModdedModel, prompt: string, o: SampleOptions = 
  */
 export async function loadSampler(
   nameOrPath: string,
-  opts: { device?: 'auto' | 'cpu' | 'cuda'; checkpoints_dir?: string; input_file?: string } = {},
+  opts: { device?: 'auto' | 'cpu' | 'cuda'; checkpoints_dir?: string; input_file?: string; tokenizer?: string } = {},
 ): Promise<TextSampler> {
-  if (typeof nameOrPath !== 'string' || !(await isModdedFile(nameOrPath))) return loadModel(nameOrPath, opts);
-  const m = await loadModdedModel(nameOrPath, { device: opts.device ?? 'auto' });
+  if (typeof nameOrPath !== 'string' || !(await isModdedFile(nameOrPath))) {
+    if (opts.tokenizer !== undefined) {
+      throw new MyptError('E_BAD_ARGUMENT', `--tokenizer applies to modded-nanogpt files; ${nameOrPath} records its own tokenizer`);
+    }
+    return loadModel(nameOrPath, opts);
+  }
+  const m = await loadModdedModel(nameOrPath, { device: opts.device ?? 'auto', tokenizer: opts.tokenizer });
   return { generateStream: (prompt, o) => moddedStream(m, prompt, o), dispose: () => m.dispose() };
 }
 
@@ -89,7 +96,7 @@ export async function generate(o: GenerateOptions): Promise<string> {
 
 /** Loads, then yields text pieces as they are produced; the model is disposed when the stream ends. */
 export async function* generateStream(o: GenerateOptions): AsyncGenerator<string> {
-  const m = await loadSampler(sourceOf(o), { device: o.device, checkpoints_dir: o.checkpoints_dir, input_file: o.input_file });
+  const m = await loadSampler(sourceOf(o), { device: o.device, checkpoints_dir: o.checkpoints_dir, input_file: o.input_file, tokenizer: o.tokenizer });
   try {
     yield* m.generateStream(o.prompt ?? '', o);
   } finally {

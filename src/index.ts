@@ -43,3 +43,8 @@ export type { OpenedCheckpoint } from './checkpoint/open';
 export { loadModdedModel, ModdedModel } from './modded-model';
 export { describeModded, formatModdedInfo, detectModded } from './checkpoint/modded';
 export { convertModded } from './checkpoint/modded-convert';
+export type { LoadModdedOptions, ModdedGenerateOptions } from './modded-model';
+// tokenizer files (modded-nanogpt models trained with their own vocabulary)
+export { loadTokenizerFile, gpt2Codec } from './tokenizer/file';
+export { HfByteLevelBpe } from './tokenizer/hf-bpe';
+export type { TextCodec } from './tokenizer/hf-bpe';

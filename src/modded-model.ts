@@ -17,6 +17,7 @@ import { fromNative, loadAddon } from './native';
 import { loadTorch } from './checkpoint/torch';
 import { toFloat32 } from './checkpoint/tensor';
 import { ModdedInfo, ModdedLayout, ModdedParsed, parseModded } from './checkpoint/modded';
+import { gpt2Codec, loadTokenizerFile, TextCodec } from './tokenizer/file';
 
 export type ModdedSoftcap = 'sigmoid30_scaled' | 'sigmoid30' | 'algebraic15' | 'none';
 
@@ -61,6 +62,9 @@ export interface LoadModdedOptions {
   device_index?: number;
   /** Run this forward pass instead of the recorded one. */
   forward?: ModdedLayout;
+  /** The text tokenizer: a file (MyPT's tokenizer.json or a Hugging Face byte-level BPE tokenizer.json)
+   *  or a codec; default GPT-2's, as the scripts. */
+  tokenizer?: string | TextCodec;
   /** Soft-cap override, e.g. 'sigmoid30' for S0/S1/S3-era small files (30 sigmoid(z / 7.5)). */
   softcap?: ModdedSoftcap;
   /** Head size, when the saved code does not say and the width is no multiple of 128. */
@@ -151,10 +155,12 @@ export class ModdedModel {
   /** "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, bf16)". */
   readonly device: string;
   private handle: NativeModdedHandle | null;
-  private tokenizer: { encode(s: string): number[]; decode(ids: number[]): string } | null = null;
+  /** The tokenizer generateText uses. */
+  readonly tokenizer: TextCodec;
 
-  constructor(info: ModdedInfo, handle: NativeModdedHandle, forwardKind: ModdedLayout) {
+  constructor(info: ModdedInfo, handle: NativeModdedHandle, forwardKind: ModdedLayout, tokenizer: TextCodec = gpt2Codec()) {
     this.info = info;
+    this.tokenizer = tokenizer;
     this.handle = handle;
     this.config = handle.config();
     this.device = handle.device();
@@ -226,16 +232,19 @@ export class ModdedModel {
     }
   }
 
-  /** Text in, text out with the GPT-2 tokenizer (js-tiktoken `gpt2`, the scripts' tokenizer). */
+  /** Text in, text out with the model's tokenizer (GPT-2's unless another was given). */
   async generateText(prompt: string, opts: ModdedGenerateOptions & { onText?: (piece: string) => void }): Promise<string> {
-    if (!this.tokenizer) {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { getEncoding } = require('js-tiktoken');
-      this.tokenizer = getEncoding('gpt2');
-    }
-    const tok = this.tokenizer!;
+    const tok = this.tokenizer;
     const ids = tok.encode(prompt);
-    const prompt_ids = ids.length ? ids : [50256];
+    if (!ids.length && tok.eot === undefined) {
+      throw new MyptError('E_BAD_ARGUMENT', `generate: the prompt is empty and ${tok.source} has no end-of-text token to start from`, 'give a prompt');
+    }
+    const prompt_ids = ids.length ? ids : [tok.eot!];
+    const over = prompt_ids.find((id) => id >= this.info.embed_rows);
+    if (over !== undefined) {
+      throw new MyptError('E_TOKENIZER', `generate: ${tok.source} gives token id ${over}, but the model's embedding has ${this.info.embed_rows} rows`,
+        'give the tokenizer the model was trained with (--tokenizer FILE)');
+    }
     const out: number[] = [];
     let shown = '';
     const onToken = (id: number) => {
@@ -249,7 +258,7 @@ export class ModdedModel {
         }
       }
     };
-    const limit = Math.min(opts.vocab_limit ?? this.info.vocab ?? 50257, 50257);
+    const limit = Math.min(opts.vocab_limit ?? this.info.vocab ?? this.info.embed_rows, tok.vocabSize, this.info.embed_rows);
     const ids_out = await this.generate(prompt_ids, { ...opts, vocab_limit: limit, onToken });
     const text = tok.decode(ids_out);
     if (opts.onText && text.length > shown.length) opts.onText(text.slice(shown.length));  // a held partial character
@@ -303,6 +312,7 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   const forwardKind = opts.forward ?? info.forward;
   if (forwardKind !== 'small' && forwardKind !== 'medium') throw new MyptError('E_BAD_ARGUMENT', `forward must be 'small' or 'medium' (got ${String(forwardKind)})`);
   const where = opts.where ?? 'modded checkpoint';
+  const codec = typeof opts.tokenizer === 'string' ? loadTokenizerFile(opts.tokenizer) : opts.tokenizer ?? gpt2Codec();
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') {
     throw new MyptError('E_BAD_ARGUMENT', `device must be 'cpu', 'cuda' or 'auto' (got ${String(device)})`);
@@ -339,7 +349,7 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
     const code = (e as { code?: string }).code === 'E_NO_CUDA' ? 'E_NO_CUDA' : 'E_NATIVE';
     throw new MyptError(code, `${where}: ${(e as Error).message}`);
   }
-  return new ModdedModel(info, handle, forwardKind);
+  return new ModdedModel(info, handle, forwardKind, codec);
 }
 
 /** Loads a modded-nanogpt `.pt` file (or an already loaded dict) onto the CPU engine or a GPU (opts.device). */

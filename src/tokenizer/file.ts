@@ -1,0 +1,53 @@
+// A tokenizer given as a file (`generate --tokenizer PATH`, loadModdedModel's `tokenizer` option): MyPT's
+// tokenizer.json record ({"token_kind": "gpt2" | "char", ...}) or a Hugging Face tokenizers file
+// (byte-level BPE). Without one, modded-nanogpt files use GPT-2's tokenizer (gpt2Codec).
+import * as fs from 'fs';
+import { getEncoding } from 'js-tiktoken';
+import { MyptError } from '../errors';
+import { HfByteLevelBpe, TextCodec } from './hf-bpe';
+import { GPT2_VOCAB } from './gpt2';
+import { tokenizerFromJSON } from './index';
+
+export type { TextCodec } from './hf-bpe';
+
+/** GPT-2's tokenizer as the speedrun scripts use it: `<|endoftext|>` in the text is the EOT token 50256. */
+export function gpt2Codec(): TextCodec {
+  const enc = getEncoding('gpt2');
+  return {
+    source: 'GPT-2 tokenizer',
+    vocabSize: GPT2_VOCAB,
+    eot: 50256,
+    encode: (text) => enc.encode(text, 'all'),
+    decode: (ids) => enc.decode(ids.filter((id) => id >= 0 && id < GPT2_VOCAB)),
+  };
+}
+
+/** Reads a tokenizer file; a clear E_TOKENIZER / E_NOT_FOUND error names the file when it is not one. */
+export function loadTokenizerFile(path: string): TextCodec {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MyptError(code === 'ENOENT' ? 'E_IO' : 'E_TOKENIZER', `${path}: cannot read the tokenizer file (${code ?? (e as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new MyptError('E_TOKENIZER', `${path}: not a JSON tokenizer file`, "give MyPT's tokenizer.json or a Hugging Face tokenizer.json");
+  }
+  const j = json as { token_kind?: unknown; model?: unknown };
+  if (j && typeof j === 'object' && 'token_kind' in j) {
+    const t = tokenizerFromJSON(json, path);
+    return {
+      source: path,
+      vocabSize: t.kind === 'gpt2' ? GPT2_VOCAB : t.vocabSize,
+      eot: t.kind === 'gpt2' ? 50256 : undefined,
+      encode: (s) => t.encode(s),
+      decode: (ids) => t.decode(ids),
+    };
+  }
+  if (j && typeof j === 'object' && 'model' in j) return new HfByteLevelBpe(json, path);
+  throw new MyptError('E_TOKENIZER', `${path}: neither MyPT's tokenizer.json (token_kind) nor a Hugging Face tokenizers file (model)`);
+}
