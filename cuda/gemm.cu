@@ -200,46 +200,79 @@ void launch_builtin(const GemmArgs& a, cudaStream_t s) {
   CUDA_CHECK_LAUNCH("gemm (built-in)");
 }
 
-// Few-row products (generation: M <= 4 rows), memory-bound on the weights: one warp per output column
-// n reads w[n, :] once with 16-byte loads and serves every row; fp32 accumulation, then bias and the
-// optional GELU-tanh (pre-activation to aux). Needs K % 8 == 0 and 16-byte aligned operands.
+// Few-row products (generation: M <= 4 rows), memory-bound on the weights: a group of S warps per output
+// column n reads w[n, :] once with 16-byte loads (two in flight per lane) and serves every row; the S
+// warps split K and add their partial sums in shared memory (S = 8 / columns per 256-thread block, more
+// warps per column when there are few columns, so that every SM has loads in flight); fp32 accumulation,
+// then bias and the optional GELU-tanh (pre-activation to aux). Needs K % 8 == 0 and 16-byte alignment.
 constexpr int kGemvMaxRows = 4;
 
-template <typename T>
+template <typename T, int S>
 __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
                                                    int K, int N, int gelu) {
-  const int lane = threadIdx.x & 31;
-  const int n = blockIdx.x * 8 + (threadIdx.x >> 5);
-  if (n >= N) return;
+  __shared__ float part[8][kGemvMaxRows];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int sub = warp % S;  // this warp's share of K
+  const int n = blockIdx.x * (8 / S) + warp / S;
   float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
-  const T* wr = w + (int64_t)n * K;
-  for (int k = lane * 8; k < K; k += 256) {
-    float wv[8];
-    load8(wv, wr + k);
+  if (n < N) {
+    const T* wr = w + (int64_t)n * K;
+    const int step = 256 * S;
+#pragma unroll 2
+    for (int k = (sub * 32 + lane) * 8; k < K; k += step) {
+      float wv[8];
+      load8(wv, wr + k);
 #pragma unroll
-    for (int m = 0; m < kGemvMaxRows; m++) {
-      if (m >= M) break;
-      float xv[8];
-      load8(xv, inp + (int64_t)m * K + k);
+      for (int m = 0; m < kGemvMaxRows; m++) {
+        if (m >= M) break;
+        float xv[8];
+        load8(xv, inp + (int64_t)m * K + k);
 #pragma unroll
-      for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
+        for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
+      }
     }
   }
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; m++) acc[m] = warp_sum(acc[m]);
+  if (S > 1) {
+    if (lane == 0)
+      for (int m = 0; m < kGemvMaxRows; m++) part[warp][m] = acc[m];
+    __syncthreads();
+    if (sub != 0) return;
+    for (int m = 0; m < kGemvMaxRows; m++) {
+      float t = 0.0f;
+      for (int j = 0; j < S; j++) t += part[warp + j][m];
+      acc[m] = t;
+    }
+  }
+  if (n >= N || lane != 0) return;
 #pragma unroll
   for (int m = 0; m < kGemvMaxRows; m++) {
     if (m >= M) break;
-    float v = warp_sum(acc[m]);
-    if (lane == 0) {
-      if (bias) v += to_f(bias[n]);
-      if (gelu) {
-        aux[(int64_t)m * N + n] = from_f<T>(v);
-        v = to_f(from_f<T>(v));  // the activation of the stored pre-activation, as the unfused path
-        const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-        v = 0.5f * v * (1.0f + tanhf(u));
-      }
-      out[(int64_t)m * N + n] = from_f<T>(v);
+    float v = acc[m];
+    if (bias) v += to_f(bias[n]);
+    if (gelu) {
+      aux[(int64_t)m * N + n] = from_f<T>(v);
+      v = to_f(from_f<T>(v));  // the activation of the stored pre-activation, as the unfused path
+      const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+      v = 0.5f * v * (1.0f + tanhf(u));
     }
+    out[(int64_t)m * N + n] = from_f<T>(v);
   }
+}
+
+// S warps per column: enough blocks that every SM has several (132 SMs on an H100).
+template <typename T>
+void launch_gemv(T* out, T* aux, const T* inp, const T* w, const T* bias, int M, int K, int N, int gelu, cudaStream_t s) {
+  const int S = N >= 8192 ? 1 : N >= 4096 ? 2 : N >= 2048 ? 4 : 8;
+  const unsigned blocks = ceil_div(N, 8 / S);
+  switch (S) {
+    case 1: gemv_kernel<T, 1><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
+    case 2: gemv_kernel<T, 2><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
+    case 4: gemv_kernel<T, 4><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
+    default: gemv_kernel<T, 8><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
+  }
+  CUDA_CHECK_LAUNCH("gemv");
 }
 
 // The plugin sits next to the binary that holds this code (the addon .node or a test program).
@@ -403,8 +436,7 @@ void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, in
                     Epilogue epi, T* aux) {
   const bool aligned = ((uintptr_t)inp | (uintptr_t)w) % 16 == 0;
   if (M >= 1 && M <= kGemvMaxRows && K % 8 == 0 && aligned && epi != Epilogue::DGeluTanh) {
-    gemv_kernel<T><<<ceil_div(N, 8), 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 : 0);
-    CUDA_CHECK_LAUNCH("gemv");
+    launch_gemv<T>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 : 0, s);
     return;
   }
   GemmArgs a;

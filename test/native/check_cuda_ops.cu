@@ -680,7 +680,9 @@ int main(int argc, char** argv) {
     if (checks) {
       Gemm lt(true), builtin(false);
       std::printf("cuBLASLt plugin: %s\n", lt.using_cublaslt() ? "loaded" : lt.lt_reason().c_str());
-      std::vector<std::array<int, 3>> gs = {{7, 13, 5}, {64, 96, 80}, {130, 72, 200}, {1, 768, 2304}, {3, 64, 100}, {4, 96, 80}};
+      // M <= 4 rows take the GEMV: N 80..2304 (4 or 8 warps a column), 4100 (2), 8200 (1)
+      std::vector<std::array<int, 3>> gs = {{7, 13, 5},    {64, 96, 80},    {130, 72, 200},  {1, 768, 2304},
+                                            {3, 64, 100},  {4, 96, 80},     {2, 1024, 4100}, {1, 512, 8200}};
       if (!g_quick) gs.push_back({512, 768, 2304});
       for (auto& s : gs) {
         for (Gemm* g : {&lt, &builtin}) {
