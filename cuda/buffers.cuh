@@ -70,13 +70,19 @@ struct HostBuf {
   }
 };
 
-// An instantiated CUDA graph, destroyed with its owner.
+// An instantiated CUDA graph, destroyed with its owner (or by reset, before a new capture).
 struct GraphGuard {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
-  ~GraphGuard() {
+  GraphGuard() = default;
+  GraphGuard(const GraphGuard&) = delete;
+  GraphGuard& operator=(const GraphGuard&) = delete;
+  ~GraphGuard() { reset(); }
+  void reset() {
     if (exec) cudaGraphExecDestroy(exec);
     if (graph) cudaGraphDestroy(graph);
+    exec = nullptr;
+    graph = nullptr;
   }
 };
 

@@ -8,7 +8,10 @@
 // tokens, and the layers run as
 //   mix (skip, lambdas, attention-input norm) -> qkv GEMM -> q/k/v prepare into the KV cache ->
 //   masked attention -> o GEMM -> residual + MLP norm -> fc GEMM -> relu^2 -> proj GEMM -> residual.
-// Generation samples on the GPU (cuda/sampling.cuh); only the id crosses to the host each step.
+// Generation samples on the GPU (cuda/sampling.cuh); only the id crosses to the host each step. A
+// one-token step always has the same upload layout (token, position, each window's ranges padded to
+// kDecodeRanges) and reads its position from the device, so it is captured once as a CUDA graph and
+// replayed; it is captured again whenever a buffer it uses moved (the cache grew, a larger call).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -41,6 +44,9 @@ template <typename T>
 constexpr bool is_bf16_t() {
   return sizeof(T) == 2;
 }
+
+// Key ranges a one-token step leaves room for per window (more: that step runs without the graph).
+constexpr int kDecodeRanges = 8;
 
 template <typename T>
 class ModdedGpu final : public modded::ModdedRunner {
@@ -210,34 +216,86 @@ class ModdedGpu final : public modded::ModdedRunner {
   // Tokens at positions cache_len_ .. cache_len_ + n - 1 through every layer, their keys and values
   // appended to the cache; logits_ gets the soft-capped logits of every row, or of the last one only.
   void step(const int32_t* tokens, int n, bool last_only) {
-    const ModdedConfig& c = cfg_;
-    const int L = c.n_layer, d = c.dim, H = c.n_head, D = c.head_dim, hd = c.hdim(), F = c.mlp_hidden;
-    const float eps = c.norm_eps;
-    const float* s = scalars_.data();
     const int64_t p0 = cache_len_;
     if (p0 + n > cache_cap_) grow_cache(std::max<int64_t>(p0 + n, 2 * cache_cap_), true);
     ensure_rows(n);
+    const bool fixed_layout = upload_inputs(tokens, n);
+    if (n == 1 && last_only && fixed_layout) {
+      const std::vector<const void*> sig = signature();
+      if (!decode_graph_.exec || sig != graph_sig_) {
+        decode_graph_.reset();
+        CUDA_CHECK(cudaStreamBeginCapture(s_, cudaStreamCaptureModeThreadLocal));
+        try {
+          layers(1, true);
+        } catch (...) {
+          cudaGraph_t g = nullptr;
+          cudaStreamEndCapture(s_, &g);
+          if (g) cudaGraphDestroy(g);
+          throw;
+        }
+        CUDA_CHECK(cudaStreamEndCapture(s_, &decode_graph_.graph));
+        CUDA_CHECK(cudaGraphInstantiate(&decode_graph_.exec, decode_graph_.graph, 0));
+        graph_sig_ = sig;
+      }
+      CUDA_CHECK(cudaGraphLaunch(decode_graph_.exec, s_));
+    } else {
+      layers(n, last_only);
+    }
+    cache_len_ = p0 + n;
+  }
 
-    // document index of the new positions, then each window's visible keys (host, as the CPU)
+  // Every device address a captured one-token step bakes in.
+  std::vector<const void*> signature() const {
+    std::vector<const void*> v = {x_.p, x0_.p, h_.p, delta_.p, qkv_.p, q_.p, y_.p, hid_.p, z_.p, logits_.p, skip_.p, tok_.p};
+    for (size_t i = 0; i < kc_.size(); i++) {
+      v.push_back(kc_[i].p);
+      v.push_back(vc_[i].p);
+    }
+    return v;
+  }
+
+  // The host's part of a step: the document index of the new positions and each window's visible key
+  // ranges (modded_mask.h, exactly the CPU's), uploaded with the tokens and the first position as
+  //   tok_ = [tokens (n)] [pos0] then per window: [first (n + 1)] [begin (cap)] [end (cap)]
+  // with cap = kDecodeRanges for one token (true is returned: the layout a captured step expects) or the
+  // window's range count otherwise. win_ holds each window's offset and cap.
+  bool upload_inputs(const int32_t* tokens, int n) {
+    const ModdedConfig& c = cfg_;
+    const int64_t p0 = cache_len_;
     docs_.resize(p0 + n);
     for (int t = 0; t < n; t++) docs_[p0 + t] = (p0 + t > 0 ? docs_[p0 + t - 1] : 0) + (tokens[t] == c.doc_token ? 1 : 0);
-    std::map<int, int> mask_of;  // window blocks -> offset of its (first, begin, end) in host_
     host_.assign(tokens, tokens + n);
-    for (int i = 0; i < L; i++) {
+    host_.push_back((int32_t)p0);
+    win_.clear();
+    bool fixed = n == 1;
+    for (int i = 0; i < c.n_layer; i++) {
       const int W = c.window_blocks[i];
-      if (!c.has_attn[i] || mask_of.count(W)) continue;
+      if (!c.has_attn[i] || win_.count(W)) continue;
       const modded::KeyRanges kr = modded::visible_keys(docs_.data(), n, p0, p0 + n - 1, c.attn_block, W);
-      mask_of[W] = (int)host_.size();
       const int R = (int)kr.begin.size();
-      host_.push_back(R);
+      int cap = R;
+      if (n == 1 && R <= kDecodeRanges) cap = kDecodeRanges;
+      else fixed = false;
+      win_[W] = {(int)host_.size(), cap};
       for (int64_t v : kr.first) host_.push_back((int32_t)v);
-      for (int64_t v : kr.begin) host_.push_back((int32_t)v);
-      for (int64_t v : kr.end) host_.push_back((int32_t)v);
+      for (int k = 0; k < cap; k++) host_.push_back(k < R ? (int32_t)kr.begin[k] : 0);
+      for (int k = 0; k < cap; k++) host_.push_back(k < R ? (int32_t)kr.end[k] : 0);
     }
     tok_.ensure(host_.size());
     CUDA_CHECK(cudaMemcpyAsync(tok_.p, pinned_.fill(host_.data(), host_.size()), host_.size() * 4,
                                cudaMemcpyHostToDevice, s_));
+    return fixed;
+  }
+
+  // The layers over the uploaded inputs (tokens at tok_, the first position at tok_[n]); every launch
+  // takes only device addresses and the config, so a one-token call can be captured and replayed.
+  void layers(int n, bool last_only) {
+    const ModdedConfig& c = cfg_;
+    const int L = c.n_layer, d = c.dim, H = c.n_head, D = c.head_dim, hd = c.hdim(), F = c.mlp_hidden;
+    const float eps = c.norm_eps;
+    const float* s = scalars_.data();
     const int32_t* tok = tok_.p;
+    const int32_t* pos = tok_.p + n;
 
     modded_embed_norm<T>(x_.p, x0_.p, tok, embed_.p, n, d, eps, s_);
     const int64_t nd = (int64_t)n * d;
@@ -260,10 +318,10 @@ class ModdedGpu final : public modded::ModdedRunner {
         linear_forward<T>(*gemm_, qkv_.p, h_.p, W.qkv.p, nullptr, n, d, 3 * hd, s_);
         const int ve = c.ve_index[i];
         modded_qkv_prepare<T>(q_.p, kc_[i].p, vc_[i].p, qkv_.p, tok, ve >= 0 ? ve_[ve].p : nullptr, freqs_.p,
-                              s[3 * L + 2 * i], s[3 * L + 2 * i + 1], c.v_norm, n, H, D, (int)p0, eps, s_);
-        const int32_t* m = tok_.p + mask_of[c.window_blocks[i]];
-        const int R = host_[mask_of[c.window_blocks[i]]];
-        modded_attention<T>(y_.p, q_.p, kc_[i].p, vc_[i].p, m + 1, m + 2 + n, m + 2 + n + R, n, H, D, c.attn_scale, s_);
+                              s[3 * L + 2 * i], s[3 * L + 2 * i + 1], c.v_norm, n, H, D, 0, pos, eps, s_);
+        const auto [off, cap] = win_.at(c.window_blocks[i]);
+        const int32_t* m = tok_.p + off;
+        modded_attention<T>(y_.p, q_.p, kc_[i].p, vc_[i].p, m, m + n + 1, m + n + 1 + cap, n, H, D, c.attn_scale, s_);
         linear_forward<T>(*gemm_, delta_.p, y_.p, W.o.p, nullptr, n, hd, d, s_);
         modded_residual<T>(x_.p, delta_.p, nullptr, mlp_in, n, d, eps, s_);  // x += attn; h = norm(x)
       } else {
@@ -278,7 +336,6 @@ class ModdedGpu final : public modded::ModdedRunner {
       if (c.skip == SkipKind::Map) save = skip_.p + (int64_t)i * nd;
       modded_residual<T>(x_.p, delta_.p, save, (T*)nullptr, n, d, eps, s_);  // x += mlp
     }
-    cache_len_ = p0 + n;
 
     // logits = softcap(norm(x) @ lm_head^T), every row or the last
     const int first = last_only ? n - 1 : 0, rows = n - first;
@@ -304,9 +361,12 @@ class ModdedGpu final : public modded::ModdedRunner {
   // work buffers
   DBuf<float> x_, x0_, skip_, logits_;
   DBuf<T> h_, delta_, qkv_, q_, y_, hid_, z_;
-  DBuf<int32_t> tok_, id_;  // tok_: the step's tokens, then each window's (R, first, begin, end)
+  DBuf<int32_t> tok_, id_;  // tok_: upload_inputs' layout
   std::vector<int32_t> host_;
   HostBuf<int32_t> pinned_;
+  std::map<int, std::pair<int, int>> win_;  // window blocks -> (offset in tok_, range capacity)
+  GraphGuard decode_graph_;
+  std::vector<const void*> graph_sig_;
 };
 
 }  // namespace

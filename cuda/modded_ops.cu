@@ -74,7 +74,7 @@ constexpr int kMaxPairs = 4;
 template <typename T>
 __global__ void qkv_prepare_kernel(T* q, T* kc, T* vc, const T* qkv, const int32_t* tokens, const T* ve,
                                    const float* freqs, float a0, float a1, int v_norm, int n, int H, int D, int pos0,
-                                   float eps) {
+                                   const int32_t* pos_dev, float eps) {
   const int warp = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (warp >= n * H * 3) return;
   const int part = warp % 3, h = (warp / 3) % H, t = warp / (3 * H);
@@ -91,7 +91,7 @@ __global__ void qkv_prepare_kernel(T* q, T* kc, T* vc, const T* qkv, const int32
   }
   const bool normed = part < 2 || v_norm;
   const float r = normed ? rms_scale(warp_sum(ss), D, eps) : 1.0f;
-  const int64_t pos = (int64_t)pos0 + t;
+  const int64_t pos = (int64_t)(pos_dev ? *pos_dev : pos0) + t;
   T* dst = part == 0 ? q + (int64_t)t * HD : (part == 1 ? kc : vc) + pos * HD;
   dst += (int64_t)h * D;
   const T* e = (part == 2 && ve) ? ve + (int64_t)tokens[t] * HD + (int64_t)h * D : nullptr;
@@ -118,14 +118,17 @@ __global__ void qkv_prepare_kernel(T* q, T* kc, T* vc, const T* qkv, const int32
   }
 }
 
-// One block of kAttnWarps warps per (query, head); the warps take turns over the visible keys (online
-// softmax each), then merge. Lane l holds elements l + 32 e of the head (e < D/32 rounded up).
-constexpr int kAttnWarps = 4;
+// One block of kAttnWarps warps per (query, head); the warps take turns over the visible keys, each
+// taking kAttnBatch of its keys at a time (their k and v loads in flight together), with an online
+// softmax; then the warps merge. Lane l holds elements l + 32 e of the head (e < D/32 rounded up).
+// Few queries (generation): 8 warps, 4 keys at a time, since a decode step is nothing but the latency
+// of one query's key reads; many queries (a prompt): 4 warps, 1 key at a time (more blocks resident).
 constexpr int kMaxElems = 8;  // D <= 256
 
-template <typename T>
-__global__ void attention_kernel(T* out, const T* q, const T* kc, const T* vc, const int32_t* first,
-                                 const int32_t* begin, const int32_t* end, int H, int D, float scale) {
+template <typename T, int kAttnWarps, int kAttnBatch>
+__global__ void __launch_bounds__(32 * kAttnWarps) attention_kernel(T* out, const T* q, const T* kc, const T* vc,
+                                                                   const int32_t* first, const int32_t* begin,
+                                                                   const int32_t* end, int H, int D, float scale) {
   __shared__ float sm_m[kAttnWarps], sm_l[kAttnWarps], sm_acc[kAttnWarps][256];
   const int t = blockIdx.x, h = blockIdx.y;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -142,25 +145,42 @@ __global__ void attention_kernel(T* out, const T* q, const T* kc, const T* vc, c
   for (int r = first[t]; r < first[t + 1]; r++) {
     const int b = begin[r], en = end[r];
     const int start = b + (int)(((w - seen) % kAttnWarps + kAttnWarps) % kAttnWarps);
-    for (int j = start; j < en; j += kAttnWarps) {
-      const T* k = kc + j * HD + h * D;
-      float dot = 0.0f;
+    for (int j0 = start; j0 < en; j0 += kAttnBatch * kAttnWarps) {
+      float kv[kAttnBatch][kMaxElems], vv[kAttnBatch][kMaxElems];
 #pragma unroll
-      for (int e = 0; e < kMaxElems; e++) {
-        const int i = lane + 32 * e;
-        if (i < D) dot += qv[e] * to_f(k[i]);
-      }
-      const float sc = warp_sum(dot) * scale;
-      const float mn = fmaxf(m, sc);
-      const float corr = expf(m - mn), p = expf(sc - mn);
-      l = l * corr + p;
-      const T* v = vc + j * HD + h * D;
+      for (int u = 0; u < kAttnBatch; u++) {
+        const int j = j0 + u * kAttnWarps;
+        const T* k = kc + (int64_t)j * HD + h * D;
+        const T* v = vc + (int64_t)j * HD + h * D;
 #pragma unroll
-      for (int e = 0; e < kMaxElems; e++) {
-        const int i = lane + 32 * e;
-        if (i < D) acc[e] = acc[e] * corr + p * to_f(v[i]);
+        for (int e = 0; e < kMaxElems; e++) {
+          const int i = lane + 32 * e;
+          const bool ok = j < en && i < D;
+          kv[u][e] = ok ? to_f(k[i]) : 0.0f;
+          vv[u][e] = ok ? to_f(v[i]) : 0.0f;
+        }
       }
-      m = mn;
+      float sc[kAttnBatch], mx = m;
+#pragma unroll
+      for (int u = 0; u < kAttnBatch; u++) {
+        float dot = 0.0f;
+#pragma unroll
+        for (int e = 0; e < kMaxElems; e++) dot += qv[e] * kv[u][e];
+        sc[u] = j0 + u * kAttnWarps < en ? warp_sum(dot) * scale : -INFINITY;
+        mx = fmaxf(mx, sc[u]);
+      }
+      const float corr = expf(m - mx);
+      l *= corr;
+#pragma unroll
+      for (int e = 0; e < kMaxElems; e++) acc[e] *= corr;
+#pragma unroll
+      for (int u = 0; u < kAttnBatch; u++) {
+        const float p = expf(sc[u] - mx);  // 0 for the keys past the range
+        l += p;
+#pragma unroll
+        for (int e = 0; e < kMaxElems; e++) acc[e] += p * vv[u][e];
+      }
+      m = mx;
     }
     seen += en - b;
   }
@@ -234,11 +254,12 @@ void modded_residual(float* x, const T* delta, float* save, T* h, int n, int d, 
 
 template <typename T>
 void modded_qkv_prepare(T* q, T* kc, T* vc, const T* qkv, const int32_t* tokens, const T* ve, const float* freqs,
-                        float a0, float a1, bool v_norm, int n, int H, int D, int pos0, float eps, cudaStream_t s) {
+                        float a0, float a1, bool v_norm, int n, int H, int D, int pos0, const int32_t* pos_dev,
+                        float eps, cudaStream_t s) {
   if (D % 2 || D > 2 * 32 * kMaxPairs) throw std::invalid_argument("modded_qkv_prepare: head_dim must be even and <= 256");
   const int warps = n * H * 3;
   qkv_prepare_kernel<T><<<ceil_div(warps, 4), 128, 0, s>>>(q, kc, vc, qkv, tokens, ve, freqs, a0, a1, v_norm ? 1 : 0,
-                                                           n, H, D, pos0, eps);
+                                                           n, H, D, pos0, pos_dev, eps);
   CUDA_CHECK_LAUNCH("modded_qkv_prepare");
 }
 
@@ -246,7 +267,8 @@ template <typename T>
 void modded_attention(T* out, const T* q, const T* kc, const T* vc, const int32_t* first, const int32_t* begin,
                       const int32_t* end, int n, int H, int D, float scale, cudaStream_t s) {
   if (D > 32 * kMaxElems) throw std::invalid_argument("modded_attention: head_dim must be <= 256");
-  attention_kernel<T><<<dim3(n, H), 32 * kAttnWarps, 0, s>>>(out, q, kc, vc, first, begin, end, H, D, scale);
+  if (n <= 4) attention_kernel<T, 8, 4><<<dim3(n, H), 256, 0, s>>>(out, q, kc, vc, first, begin, end, H, D, scale);
+  else attention_kernel<T, 4, 1><<<dim3(n, H), 128, 0, s>>>(out, q, kc, vc, first, begin, end, H, D, scale);
   CUDA_CHECK_LAUNCH("modded_attention");
 }
 
@@ -269,7 +291,7 @@ void modded_softcap(float* logits, const T* z, int64_t N, int kind, int dim, cud
                               cudaStream_t);                                                                       \
   template void modded_residual<T>(float*, const T*, float*, T*, int, int, float, cudaStream_t);                   \
   template void modded_qkv_prepare<T>(T*, T*, T*, const T*, const int32_t*, const T*, const float*, float, float,  \
-                                      bool, int, int, int, int, float, cudaStream_t);                              \
+                                      bool, int, int, int, int, const int32_t*, float, cudaStream_t);              \
   template void modded_attention<T>(T*, const T*, const T*, const T*, const int32_t*, const int32_t*,              \
                                     const int32_t*, int, int, int, float, cudaStream_t);                           \
   template void modded_relu_square<T>(T*, int64_t, cudaStream_t);                                                  \

@@ -35,10 +35,12 @@ void modded_residual(float* x, const T* delta, float* save, T* h, int n, int d, 
 //   vc[pos0 + t, h] = a0 * (v_norm ? norm(v_th) : v_th) + a1 * ve[tokens[t], h D : (h + 1) D]   (ve null: a0 * v)
 // rotary (half-split): with f = freqs[j] (D/2 values), th = (float)pos * f:
 //   y_j = x_j cos th + x_{j+D/2} sin th;   y_{j+D/2} = -x_j sin th + x_{j+D/2} cos th
-// q is [n, H D]; kc and vc are caches [capacity, H D].
+// q is [n, H D]; kc and vc are caches [capacity, H D]. pos0 is read from pos_dev on the device when that
+// is non-null (CUDA-graph replays of generation).
 template <typename T>
 void modded_qkv_prepare(T* q, T* kc, T* vc, const T* qkv, const int32_t* tokens, const T* ve, const float* freqs,
-                        float a0, float a1, bool v_norm, int n, int H, int D, int pos0, float eps, cudaStream_t s);
+                        float a0, float a1, bool v_norm, int n, int H, int D, int pos0, const int32_t* pos_dev,
+                        float eps, cudaStream_t s);
 
 // out[t, h] = sum_j softmax_j(scale * q[t, h] . kc[j, h]) vc[j, h] over the visible keys of query t:
 // j in [begin[r], end[r]) for r in [first[t], first[t + 1])  (modded_mask.h KeyRanges, as int32).

@@ -146,8 +146,11 @@ static void check_qkv_prepare(int n, int H, int D, int pos0, bool v_norm, bool w
   Dev<T> dqkv(qkv), dve(ve), dq((size_t)n * HD), dkc((size_t)cap * HD), dvc((size_t)cap * HD);
   Dev<int32_t> dtok(tok);
   Dev<float> dfreqs(freqs);
+  // odd positions (37) go through device memory, as generation's CUDA graph passes them; the others by value
+  const bool on_device = pos0 % 2 == 1;
+  Dev<int32_t> dpos(Ints{pos0});
   modded_qkv_prepare<T>(dq.p, dkc.p, dvc.p, dqkv.p, dtok.p, with_ve ? dve.p : nullptr, dfreqs.p, a0, a1, v_norm, n,
-                        H, D, pos0, kEps, 0);
+                        H, D, on_device ? -12345 : pos0, on_device ? dpos.p : nullptr, kEps, 0);
   const Vec gk = dkc.get(), gv = dvc.get();
   const size_t w0 = (size_t)pos0 * HD, w1 = (size_t)(pos0 + n) * HD;  // the rows written
   bool untouched = true;  // every other cache row still holds the NaN poison
