@@ -61,6 +61,8 @@ function sourceOf(o: GenerateOptions): string {
 export interface TextSampler {
   generateStream(prompt: string, opts?: SampleOptions): AsyncGenerator<string>;
   dispose(): void;
+  /** What runs, for a status line (modded-nanogpt files: the layout, the forward pass it runs and the device). */
+  note?: string;
 }
 
 /** A modded-nanogpt model's text, piece by piece (GPT-2 tokenizer, among its real vocabulary). */
@@ -84,7 +86,10 @@ export async function loadSampler(
     return loadModel(nameOrPath, opts);
   }
   const m = await loadModdedModel(nameOrPath, { device: opts.device ?? 'auto', tokenizer: opts.tokenizer });
-  return { generateStream: (prompt, o) => moddedStream(m, prompt, o), dispose: () => m.dispose() };
+  const recorded = m.info.forward !== m.info.layout ? ' (recorded in the file)' : '';
+  const note = `${nameOrPath}: modded-nanogpt ${m.info.layout} layout, ${m.forwardKind} forward pass${recorded}, ` +
+    `${m.tokenizer.source}, on ${m.device}`;
+  return { generateStream: (prompt, o) => moddedStream(m, prompt, o), dispose: () => m.dispose(), note };
 }
 
 /** Loads, samples, disposes: the new text after the prompt. */

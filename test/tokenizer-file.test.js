@@ -78,6 +78,7 @@ test('generate --tokenizer: a modded model samples through the given file', asyn
   const model = path.join(MODDED, 'small.pt');
   const r = cli(['generate', '--checkpoint', model, '--tokenizer', file, '--prompt', 'the', '--max_new_tokens', '12', '--temperature', '0', '--device', 'cpu']);
   assert.is(r.status, 0, r.stderr);
+  assert.is(r.stderr, `${model}: modded-nanogpt small layout, small forward pass, ${file}, on cpu\n`);
   const m = await loadModdedModel(model, { tokenizer: file });
   const ids = await m.generate([...'the'].map((ch) => chars.indexOf(ch)), { max_new_tokens: 12, temperature: 0, vocab_limit: chars.length });
   m.dispose();
@@ -87,9 +88,11 @@ test('generate --tokenizer: a modded model samples through the given file', asyn
   // a tokenizer bigger than the model's embedding: one line, naming both
   const big = cli(['generate', '--checkpoint', model, '--tokenizer', path.join(HF, 'tokenizer.json'), '--prompt', 'ROMEO: wherefore', '--device', 'cpu']);
   assert.is(big.status, 1);
-  assert.match(big.stderr, "the model's embedding has");
-  assert.match(big.stderr, 'tokenizer.json');
-  assert.is(big.stderr.trim().split('\n').length, 1, big.stderr);
+  const lines = big.stderr.trim().split('\n');  // the status line, then the error in one line
+  assert.is(lines.length, 2, big.stderr);
+  assert.match(lines[0], 'modded-nanogpt small layout, small forward pass, ');
+  assert.match(lines[1], "the model's embedding has");
+  assert.match(lines[1], 'tokenizer.json');
   assert.is(big.stdout, '', 'nothing printed before the error');
   // --tokenizer is for modded files only
   const other = cli(['generate', '--checkpoint', path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'ckpt.pt'), '--tokenizer', file]);

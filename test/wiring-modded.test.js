@@ -107,6 +107,12 @@ test('convert --to medium: --dry-run writes nothing; the output is a medium file
   const info = JSON.parse(cli(['inspect', out, '--json']).stdout);
   assert.is(info.format, 'modded-medium');
   assert.is(info.forward, 'small');
+  // generate runs the recorded forward and says so (stderr; stdout stays the text): the small file's text
+  const gm = cli(['generate', '--checkpoint', out, '--prompt', PROMPT, '--max_new_tokens', '6', '--temperature', '0', '--device', 'cpu']);
+  const gs = cli(['generate', '--checkpoint', src, '--prompt', PROMPT, '--max_new_tokens', '6', '--temperature', '0', '--device', 'cpu']);
+  assert.is(gm.status, 0, gm.stderr);
+  assert.is(gm.stdout, gs.stdout);
+  assert.is(gm.stderr, `${out}: modded-nanogpt medium layout, small forward pass (recorded in the file), GPT-2 tokenizer, on cpu\n`);
   const again = cli(['convert', '--to', 'medium', '--checkpoint', src]);
   assert.is(again.status, 1);
   assert.is(again.stderr.trim().split('\n').length, 1, again.stderr);

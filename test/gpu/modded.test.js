@@ -123,6 +123,19 @@ maybe('cuda: sampling with a seed repeats itself, stays in the real vocab, and s
   }
 });
 
+maybe('cuda: `generate --device cuda` on a modded file prints the CPU\'s greedy text and names the GPU', () => {
+  const { spawnSync } = require('child_process');
+  const BIN = path.join(__dirname, '..', '..', 'bin', 'mypt-native.js');
+  const file = path.join(FIX, 'medium.pt');
+  const run = (device) => spawnSync(process.execPath, [BIN, 'generate', '--checkpoint', file, '--prompt', 'Q', '--max_new_tokens', '12',
+    '--temperature', '0', '--device', device], { encoding: 'utf8' });
+  const g = run('cuda');
+  const c = run('cpu');
+  assert.is(g.status, 0, g.stderr);
+  assert.is(g.stdout, c.stdout);
+  assert.match(g.stderr, 'modded-nanogpt medium layout, medium forward pass, GPT-2 tokenizer, on cuda:0');
+});
+
 // A wider random model (head_dim 128 as the scripts, 2 heads, 12 layers) built through the addon, so the
 // GEMMs take the tensor-core paths and the rotary table has its real shape: the GPU against the CPU.
 function randomModel(kind) {

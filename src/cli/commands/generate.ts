@@ -32,6 +32,7 @@ interface Args {
 async function run(a: Args) {
   if (a.model_name && a.checkpoint) throw new MyptError('E_BAD_ARGUMENT', 'give either --model_name or --checkpoint, not both');
   const m = await loadSampler(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir, input_file: a.input_file, tokenizer: a.tokenizer });
+  if (m.note) process.stderr.write(`${m.note}\n`);  // stdout stays the text alone
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);
