@@ -35,6 +35,30 @@ test('Hugging Face byte-level BPE: the ids and text of the tokenizers library', 
   assert.ok(c0.ids.length < Buffer.byteLength(c0.text) / 2, `${c0.ids.length} ids`);
 });
 
+// expected.json's patches, applied as make_hf_tokenizer.py applies them
+function patched(base, patch) {
+  const d = JSON.parse(JSON.stringify(base));
+  for (const [op, p, value] of patch) {
+    let o = d;
+    for (const k of p.slice(0, -1)) o = o[k];
+    const k = p[p.length - 1];
+    if (op === 'set') o[k] = value;
+    else if (op === 'update') Object.assign(o[k], value);
+    else o[k].push(...value);
+  }
+  return d;
+}
+
+test('Hugging Face edge cases, each against the library: prefix spaces beside added tokens, text a Split pattern skips, ignore_merges, overlapping added tokens, merges keyed by pair', () => {
+  const { HfByteLevelBpe } = require('../lib/tokenizer/hf-bpe');
+  const base = JSON.parse(fs.readFileSync(path.join(HF, 'tokenizer.json'), 'utf8'));
+  assert.is(expected.variants.length, 5);
+  for (const v of expected.variants) {
+    const t = new HfByteLevelBpe(patched(base, v.patch), v.name);
+    for (const c of v.cases) assert.equal(t.encode(c.text), c.ids, `${v.name}: ${JSON.stringify(c.text)}`);
+  }
+});
+
 test('GPT-2 default: <|endoftext|> in the text is the document token 50256, as the scripts tokenise', () => {
   const t = gpt2Codec();
   assert.equal(t.encode('<|endoftext|>Hello'), [50256, 15496]);
@@ -50,7 +74,12 @@ test("MyPT's tokenizer.json record (char and gpt2) is a tokenizer file too", () 
 });
 
 test('bad tokenizer files: one line naming the file and what is wrong', () => {
+  const hfBase = JSON.parse(fs.readFileSync(path.join(HF, 'tokenizer.json'), 'utf8'));
   const cases = [
+    [write('noid.json', { ...hfBase, added_tokens: [{ content: '<x>' }] }), 'E_TOKENIZER', 'needs an integer id'],
+    [write('strid.json', { ...hfBase, model: { ...hfBase.model, vocab: { a: 'one' } } }), 'E_TOKENIZER', 'not a non-negative integer'],
+    [write('nummerge.json', { ...hfBase, model: { ...hfBase.model, merges: [7] } }), 'E_TOKENIZER', 'merge 0 is not a pair of strings'],
+    [write('nulladded.json', { ...hfBase, added_tokens: [null] }), 'E_TOKENIZER', 'needs an integer id'],
     [path.join(tmp, 'missing.json'), 'E_IO', 'cannot read'],
     [write('notjson.json', '{oops'), 'E_TOKENIZER', 'not a JSON tokenizer file'],
     [write('wordpiece.json', { model: { type: 'WordPiece', vocab: {} } }), 'E_TOKENIZER', 'model type WordPiece is not supported'],

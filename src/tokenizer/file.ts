@@ -11,10 +11,10 @@ import { tokenizerFromJSON } from './index';
 export type { TextCodec } from './hf-bpe';
 
 /** GPT-2's tokenizer as the speedrun scripts use it: `<|endoftext|>` in the text is the EOT token 50256. */
-export function gpt2Codec(): TextCodec {
+export function gpt2Codec(source = 'GPT-2 tokenizer'): TextCodec {
   const enc = getEncoding('gpt2');
   return {
-    source: 'GPT-2 tokenizer',
+    source,
     vocabSize: GPT2_VOCAB,
     eot: 50256,
     encode: (text) => enc.encode(text, 'all'),
@@ -22,7 +22,7 @@ export function gpt2Codec(): TextCodec {
   };
 }
 
-/** Reads a tokenizer file; a clear E_TOKENIZER / E_NOT_FOUND error names the file when it is not one. */
+/** Reads a tokenizer file; a one-line E_IO / E_TOKENIZER / E_BAD_FILE error names the file when it is not one. */
 export function loadTokenizerFile(path: string): TextCodec {
   let text: string;
   try {
@@ -40,13 +40,8 @@ export function loadTokenizerFile(path: string): TextCodec {
   const j = json as { token_kind?: unknown; model?: unknown };
   if (j && typeof j === 'object' && 'token_kind' in j) {
     const t = tokenizerFromJSON(json, path);
-    return {
-      source: path,
-      vocabSize: t.kind === 'gpt2' ? GPT2_VOCAB : t.vocabSize,
-      eot: t.kind === 'gpt2' ? 50256 : undefined,
-      encode: (s) => t.encode(s),
-      decode: (ids) => t.decode(ids),
-    };
+    if (t.kind === 'gpt2') return gpt2Codec(path);  // the same GPT-2 tokenizer as without a file
+    return { source: path, vocabSize: t.vocabSize, encode: (s) => t.encode(s), decode: (ids) => t.decode(ids) };
   }
   if (j && typeof j === 'object' && 'model' in j) return new HfByteLevelBpe(json, path);
   throw new MyptError('E_TOKENIZER', `${path}: neither MyPT's tokenizer.json (token_kind) nor a Hugging Face tokenizers file (model)`);

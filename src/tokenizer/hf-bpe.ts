@@ -1,11 +1,16 @@
 // Hugging Face `tokenizers` files (tokenizer.json) of the byte-level BPE kind: GPT-2's own, and what
 // ByteLevelBPETokenizer or a BpeTrainer behind a ByteLevel pre-tokenizer write (custom vocabularies
-// of modded-nanogpt forks are trained this way). Encoding goes through js-tiktoken's BPE:
-//   ranks: byte b -> b; merge i (a, b) -> 256 + i for the token a+b (its first merge), so the lowest
-//   rank wins exactly as the lowest merge index does; ids are mapped back through the vocab.
-// Pre-tokenization: ByteLevel's GPT-2 pattern (use_regex), or a Split regex followed by ByteLevel
-// without one; add_prefix_space honoured. Added tokens are matched in the text as themselves.
-import { Tiktoken } from 'js-tiktoken/lite';
+// of modded-nanogpt forks are trained this way). The library's semantics, which no JavaScript package
+// reproduces (js-tiktoken keys merges by the merged bytes and drops text its pattern does not match):
+//   1. the text is normalised (NFC / NFKC when the file says so) and split at added tokens, longest
+//      first; each added token is its own id
+//   2. each other segment gets a leading space if add_prefix_space and it has none, then is split into
+//      pieces: the pattern's matches and the stretches between them (Split "Isolated"); ByteLevel's own
+//      pattern is GPT-2's
+//   3. each piece, as bytes written with GPT-2's byte-to-character table, is merged pair by pair: the
+//      adjacent pair with the lowest merge index, every occurrence left to right, until none is a merge
+//      (with ignore_merges, a piece that is a vocab entry is taken whole first)
+// Decoding maps ids back to bytes and reads them as UTF-8.
 import { MyptError } from '../errors';
 
 /** What text generation needs of a tokenizer file. */
@@ -19,146 +24,147 @@ export interface TextCodec {
 
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-/** GPT-2's bytes_to_unicode, reversed: the character a vocab string uses for each byte -> the byte. */
-function unicodeToByte(): Map<string, number> {
-  const m = new Map<string, number>();
+/** GPT-2's bytes_to_unicode: the character a vocab string uses for each byte. */
+function byteChars(): string[] {
+  const out: string[] = [];
   let extra = 0;
   for (let b = 0; b < 256; b++) {
     const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    m.set(String.fromCodePoint(printable ? b : 256 + extra++), b);
+    out.push(String.fromCodePoint(printable ? b : 256 + extra++));
   }
-  return m;
+  return out;
 }
 
 type Json = Record<string, unknown>;
-
-interface PreTokenizer {
-  pattern: string;
-  addPrefixSpace: boolean;
-}
-
-function preTokenizer(pt: Json | null, where: string): PreTokenizer {
-  const bad = (what: string) =>
-    new MyptError('E_TOKENIZER', `${where}: ${what}; only byte-level BPE files (GPT-2 style) are supported`);
-  if (!pt) throw bad('no pre_tokenizer');
-  if (pt.type === 'ByteLevel') {
-    return { pattern: pt.use_regex === false ? '[\\s\\S]+' : GPT2_PATTERN, addPrefixSpace: pt.add_prefix_space === true };
-  }
-  if (pt.type === 'Sequence' && Array.isArray(pt.pretokenizers)) {
-    const [split, bl, ...rest] = pt.pretokenizers as Json[];
-    const regex = (split?.pattern as Json | undefined)?.Regex;
-    if (rest.length || split?.type !== 'Split' || typeof regex !== 'string' || split.behavior !== 'Isolated' ||
-        split.invert === true || bl?.type !== 'ByteLevel' || bl.use_regex === true) {
-      throw bad('a pre_tokenizer Sequence other than [Split(Regex, Isolated), ByteLevel]');
-    }
-    try {
-      new RegExp(regex, 'ug');
-    } catch {
-      throw bad(`its Split regex is not one JavaScript can run (${regex.slice(0, 40)}...)`);
-    }
-    return { pattern: regex, addPrefixSpace: bl.add_prefix_space === true };
-  }
-  throw bad(`pre_tokenizer ${String(pt.type)}`);
-}
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class HfByteLevelBpe implements TextCodec {
   readonly source: string;
   readonly vocabSize: number;
   readonly eot?: number;
-  private readonly enc: Tiktoken;
-  private readonly rankToId: Int32Array;
+  private readonly vocab = new Map<string, number>();
+  private readonly ranks = new Map<string, number>();  // "a b" -> merge index
   private readonly idBytes: (Uint8Array | undefined)[];
+  private readonly chars = byteChars();
+  private readonly addedRe?: RegExp;
+  private readonly addedIds = new Map<string, number>();
+  private readonly pattern: RegExp | null;  // null: the whole segment is one piece
   private readonly addPrefixSpace: boolean;
+  private readonly ignoreMerges: boolean;
   private readonly normalize?: 'NFC' | 'NFKC';
+  private readonly unk?: number;
+  private readonly cache = new Map<string, number[]>();
 
   /** Parses a tokenizer.json object; `source` names it in messages. */
   constructor(json: unknown, source: string) {
     this.source = source;
-    const bad = (what: string) => new MyptError('E_TOKENIZER', `${source}: ${what}`);
-    const j = json as Json;
-    const model = j?.model as Json | undefined;
-    if (!model || model.type !== 'BPE') {
-      throw bad(`model type ${String(model?.type)} is not supported (byte-level BPE only)`);
-    }
+    const bad = (what: string) => new MyptError('E_TOKENIZER', `${source}: ${what}`, 'only byte-level BPE tokenizer.json files (GPT-2 style) are supported');
+    if (!isObj(json) || !isObj(json.model)) throw bad('no "model" object');
+    const model = json.model;
+    if (model.type !== 'BPE') throw bad(`model type ${String(model.type)} is not supported (byte-level BPE only)`);
     if (model.continuing_subword_prefix || model.end_of_word_suffix) throw bad('BPE with word prefixes/suffixes is not byte-level');
-    const norm = j.normalizer as Json | null;
-    if (norm && norm.type !== 'NFC' && norm.type !== 'NFKC') throw bad(`normalizer ${String(norm.type)} is not supported`);
-    if (norm) this.normalize = norm.type as 'NFC' | 'NFKC';
-    const pre = preTokenizer(j.pre_tokenizer as Json | null, source);
-    this.addPrefixSpace = pre.addPrefixSpace;
-    const vocab = model.vocab as Record<string, number>;
-    if (!vocab || typeof vocab !== 'object') throw bad('model.vocab is missing');
-    const merges = (model.merges ?? []) as (string | [string, string])[];
-    if (!Array.isArray(merges)) throw bad('model.merges is not a list');
+    this.ignoreMerges = model.ignore_merges === true;
 
-    const u2b = unicodeToByte();
-    const bytesOf = (s: string): Uint8Array | undefined => {
-      const out: number[] = [];
-      for (const ch of s) {
-        const b = u2b.get(ch);
-        if (b === undefined) return undefined;
-        out.push(b);
+    const norm = json.normalizer;
+    if (norm !== null && norm !== undefined) {
+      if (!isObj(norm) || (norm.type !== 'NFC' && norm.type !== 'NFKC')) throw bad(`normalizer ${String(isObj(norm) ? norm.type : norm)} is not supported`);
+      this.normalize = norm.type as 'NFC' | 'NFKC';
+    }
+
+    // pre-tokenizer: ByteLevel, or [Split(Isolated), ByteLevel without its own pattern]
+    const pt = json.pre_tokenizer;
+    if (!isObj(pt)) throw bad('no pre_tokenizer');
+    if (pt.type === 'ByteLevel') {
+      this.pattern = pt.use_regex === false ? null : new RegExp(GPT2_PATTERN, 'gu');
+      this.addPrefixSpace = pt.add_prefix_space === true;
+    } else if (pt.type === 'Sequence' && Array.isArray(pt.pretokenizers) && pt.pretokenizers.length === 2) {
+      const [split, bl] = pt.pretokenizers as unknown[];
+      const p = isObj(split) && isObj(split.pattern) ? split.pattern : undefined;
+      const src = typeof p?.Regex === 'string' ? p.Regex : typeof p?.String === 'string' ? escape(p.String) : undefined;
+      if (!isObj(split) || split.type !== 'Split' || src === undefined || split.behavior !== 'Isolated' || split.invert === true ||
+          !isObj(bl) || bl.type !== 'ByteLevel' || bl.use_regex === true || bl.add_prefix_space === true) {
+        throw bad('a pre_tokenizer Sequence other than [Split(pattern, Isolated), ByteLevel(use_regex false, add_prefix_space false)]');
       }
-      return Uint8Array.from(out);
-    };
-    const key = (b: Uint8Array) => Buffer.from(b).toString('base64');
+      try {
+        this.pattern = new RegExp(src, 'gu');
+      } catch {
+        throw bad(`its Split pattern is not one JavaScript can run (${src.slice(0, 40)})`);
+      }
+      this.addPrefixSpace = false;
+    } else {
+      throw bad(`pre_tokenizer ${String(pt.type)} is not supported`);
+    }
 
+    if (!isObj(model.vocab)) throw bad('model.vocab is missing');
     let maxId = -1;
-    for (const id of Object.values(vocab)) maxId = Math.max(maxId, id);
-    const added = (Array.isArray(j.added_tokens) ? j.added_tokens : []) as { id: number; content: string; special?: boolean }[];
-    for (const t of added) maxId = Math.max(maxId, t.id);
-    this.vocabSize = maxId + 1;
-    this.idBytes = new Array(this.vocabSize);
-    for (const [s, id] of Object.entries(vocab)) this.idBytes[id] = bytesOf(s);
-    const enc = new TextEncoder();
-    for (const t of added) this.idBytes[t.id] = enc.encode(t.content);
-
-    // ranks: the 256 bytes, then the merges in order (a token keeps its first merge's rank)
-    const rankOf = new Map<string, number>();
-    const rankToId: number[] = [];
-    for (let b = 0; b < 256; b++) {
-      const bytes = Uint8Array.of(b);
-      const s = [...u2b.entries()].find(([, v]) => v === b)![0];
-      rankOf.set(key(bytes), b);
-      rankToId[b] = vocab[s] ?? -1;  // -1: the file has no token for this byte
+    for (const [s, id] of Object.entries(model.vocab)) {
+      if (!isId(id)) throw bad(`vocab entry ${JSON.stringify(s)} has id ${JSON.stringify(id)}, not a non-negative integer`);
+      this.vocab.set(s, id);
+      maxId = Math.max(maxId, id);
     }
+    const merges = model.merges ?? [];
+    if (!Array.isArray(merges)) throw bad('model.merges is not a list');
     merges.forEach((m, i) => {
-      const [a, b] = typeof m === 'string' ? m.split(' ') : m;
-      const tok = a + b;
-      const bytes = bytesOf(tok);
-      if (!bytes || vocab[tok] === undefined) throw bad(`merge ${i} (${a} ${b}) makes no vocab token`);
-      const k = key(bytes);
-      if (!rankOf.has(k)) {
-        rankOf.set(k, 256 + i);
-        rankToId[256 + i] = vocab[tok];
+      const pair = typeof m === 'string' ? m.split(' ') : m;
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+        throw bad(`merge ${i} is not a pair of strings (${JSON.stringify(m)})`);
       }
+      if (!this.vocab.has(pair[0] + pair[1])) throw bad(`merge ${i} (${pair[0]} ${pair[1]}) makes no vocab token`);
+      const k = `${pair[0]} ${pair[1]}`;
+      if (!this.ranks.has(k)) this.ranks.set(k, i);
     });
-    // added tokens get ranks of their own after the merges (tiktoken returns them in the same list)
-    const special: Record<string, number> = {};
-    let next = 256 + merges.length;
+    const added = json.added_tokens ?? [];
+    if (!Array.isArray(added)) throw bad('added_tokens is not a list');
     for (const t of added) {
-      special[t.content] = next;
-      rankToId[next++] = t.id;
+      if (!isObj(t) || !isId(t.id) || typeof t.content !== 'string' || t.content === '') {
+        throw bad(`added token ${JSON.stringify(t)} needs an integer id and a non-empty content`);
+      }
+      this.addedIds.set(t.content, t.id);
+      maxId = Math.max(maxId, t.id);
     }
-    const lines: string[] = [];
-    for (const [k, r] of rankOf) lines.push(`! ${r} ${k}`);
-    this.rankToId = Int32Array.from(rankToId, (x) => (x === undefined ? -1 : x));
-    this.enc = new Tiktoken({ pat_str: pre.pattern, special_tokens: special, bpe_ranks: lines.join('\n') });
-    const eot = added.find((t) => /^<\|?(endoftext|eot|eos)\|?>$|^<\/s>$/i.test(t.content)) ?? added.find((t) => t.special);
+    this.vocabSize = maxId + 1;
+
+    // id -> bytes: vocab strings through the byte table, added tokens as their UTF-8
+    const toByte = new Map(this.chars.map((c, b) => [c, b]));
+    this.idBytes = new Array(this.vocabSize);
+    for (const [s, id] of this.vocab) {
+      const bytes: number[] = [];
+      let ok = true;
+      for (const ch of s) {
+        const b = toByte.get(ch);
+        if (b === undefined) { ok = false; break; }
+        bytes.push(b);
+      }
+      if (ok) this.idBytes[id] = Uint8Array.from(bytes);
+    }
+    const enc = new TextEncoder();
+    for (const [content, id] of this.addedIds) this.idBytes[id] = enc.encode(content);
+    if (this.addedIds.size) {
+      const longestFirst = [...this.addedIds.keys()].sort((a, b) => b.length - a.length);
+      this.addedRe = new RegExp(longestFirst.map(escape).join('|'), 'gu');
+    }
+    if (typeof model.unk_token === 'string' && this.vocab.has(model.unk_token)) this.unk = this.vocab.get(model.unk_token);
+
+    const addedList = added as { id: number; content: string; special?: boolean }[];
+    const eot = addedList.find((t) => /^<\|?(endoftext|eot|eos)\|?>$|^<\/s>$/i.test(t.content)) ?? addedList.find((t) => t.special);
     if (eot) this.eot = eot.id;
   }
 
   encode(text: string): number[] {
-    const n = this.normalize ? text.normalize(this.normalize) : text;
-    const t = this.addPrefixSpace && n.length && !n.startsWith(' ') ? ' ' + n : n;
+    const t = this.normalize ? text.normalize(this.normalize) : text;
     const out: number[] = [];
-    for (const r of this.enc.encode(t, 'all')) {
-      const id = this.rankToId[r];
-      if (id === undefined || id < 0) {
-        throw new MyptError('E_TOKENIZER', `${this.source}: the text holds a byte the vocabulary has no token for`);
+    let at = 0;
+    if (this.addedRe) {
+      this.addedRe.lastIndex = 0;
+      for (const m of t.matchAll(this.addedRe)) {
+        this.encodeSegment(t.slice(at, m.index), out);
+        out.push(this.addedIds.get(m[0])!);
+        at = m.index! + m[0].length;
       }
-      out.push(id);
     }
+    this.encodeSegment(t.slice(at), out);
     return out;
   }
 
@@ -169,5 +175,61 @@ export class HfByteLevelBpe implements TextCodec {
       if (b) parts.push(b);
     }
     return new TextDecoder('utf-8').decode(Buffer.concat(parts));
+  }
+
+  private encodeSegment(segment: string, out: number[]): void {
+    if (!segment) return;
+    const s = this.addPrefixSpace && !segment.startsWith(' ') ? ' ' + segment : segment;
+    if (!this.pattern) return this.encodePiece(s, out);
+    let at = 0;
+    this.pattern.lastIndex = 0;
+    for (const m of s.matchAll(this.pattern)) {
+      if (m[0] === '') continue;
+      if (m.index! > at) this.encodePiece(s.slice(at, m.index), out);  // a stretch the pattern skipped
+      this.encodePiece(m[0], out);
+      at = m.index! + m[0].length;
+    }
+    if (at < s.length) this.encodePiece(s.slice(at), out);
+  }
+
+  private encodePiece(piece: string, out: number[]): void {
+    let ids = this.cache.get(piece);
+    if (!ids) {
+      ids = this.bpe(piece);
+      if (this.cache.size < 50_000) this.cache.set(piece, ids);
+    }
+    for (const id of ids) out.push(id);
+  }
+
+  private bpe(piece: string): number[] {
+    let word = '';
+    for (const b of Buffer.from(piece, 'utf8')) word += this.chars[b];
+    if (this.ignoreMerges && this.vocab.has(word)) return [this.vocab.get(word)!];
+    let syms = [...word];
+    for (;;) {
+      let best = -1, rank = Infinity;
+      for (let i = 0; i + 1 < syms.length; i++) {
+        const r = this.ranks.get(`${syms[i]} ${syms[i + 1]}`);
+        if (r !== undefined && r < rank) { rank = r; best = i; }
+      }
+      if (best < 0) break;
+      const a = syms[best], b = syms[best + 1];
+      const next: string[] = [];
+      for (let i = 0; i < syms.length;) {
+        if (i + 1 < syms.length && syms[i] === a && syms[i + 1] === b) {
+          next.push(a + b);
+          i += 2;
+        } else {
+          next.push(syms[i++]);
+        }
+      }
+      syms = next;
+    }
+    return syms.map((s) => {
+      const id = this.vocab.get(s);
+      if (id !== undefined) return id;
+      if (this.unk !== undefined) return this.unk;
+      throw new MyptError('E_TOKENIZER', `${this.source}: the text holds ${JSON.stringify(piece)}, which has a byte the vocabulary has no token for`);
+    });
   }
 }
