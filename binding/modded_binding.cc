@@ -158,15 +158,19 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
           throw std::invalid_argument("modded placement: device must be 'cpu' or 'cuda' (got '" + device + "')");
         if (device == "cuda") {
           const int index = p.Has("index") ? p.Get("index").ToNumber().Int32Value() : 0;
-          const bool fp32 = p.Has("precision") && p.Get("precision").ToString().Utf8Value() == "fp32";
-          model_ = mypt::cuda::make_modded(*model, index, fp32 ? mypt::Precision::FP32 : mypt::Precision::BF16);
+          const std::string prec = p.Has("precision") ? p.Get("precision").ToString().Utf8Value() : "bf16";
+          if (prec != "bf16" && prec != "fp32")
+            throw std::invalid_argument("modded placement: precision must be 'bf16' or 'fp32' (got '" + prec + "')");
+          model_ = mypt::cuda::make_modded(*model, index, prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16);
         }
       }
       if (!model_) model_ = std::move(model);
     } catch (const std::exception& e) {
       Napi::Error err = Napi::Error::New(env, e.what());
       const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
-      err.Set("code", Napi::String::New(env, bad ? "E_BAD_CONFIG" : device == "cuda" ? "E_NO_CUDA" : "E_NATIVE"));
+      // E_NO_CUDA only where no GPU is usable; a GPU that fails (out of memory, ...) is E_NATIVE
+      const bool no_gpu = device == "cuda" && !mypt::cuda::available();
+      err.Set("code", Napi::String::New(env, bad ? "E_BAD_CONFIG" : no_gpu ? "E_NO_CUDA" : "E_NATIVE"));
       throw err;
     }
   }

@@ -53,6 +53,9 @@ class ModdedGpu final : public modded::ModdedRunner {
  public:
   ModdedGpu(const ModdedModel& w, int device) : cfg_(w.config()), dev_(device) {
     int count = 0;
+    if (cfg_.head_dim > 256 || cfg_.head_dim % 2)
+      throw std::invalid_argument("modded on CUDA: head_dim " + std::to_string(cfg_.head_dim) +
+                                  " is not supported (even and at most 256); use device 'cpu'");
     CUDA_CHECK(cudaGetDeviceCount(&count));
     if (device < 0 || device >= count)
       throw std::invalid_argument("CUDA device " + std::to_string(device) + " does not exist (" +

@@ -346,7 +346,8 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   try {
     handle = new native.ModdedModel(config, moddedNativeWeights(p), { device: dev, index, precision });
   } catch (e) {
-    const code = (e as { code?: string }).code === 'E_NO_CUDA' ? 'E_NO_CUDA' : 'E_NATIVE';
+    const c = (e as { code?: string }).code;
+    const code = c === 'E_NO_CUDA' || c === 'E_BAD_CONFIG' ? c : 'E_NATIVE';
     throw new MyptError(code, `${where}: ${(e as Error).message}`);
   }
   return new ModdedModel(info, handle, forwardKind, codec);

@@ -10,13 +10,13 @@ KeyRanges visible_keys(const int32_t* docs, int64_t N, int64_t pos0, int64_t seq
   KeyRanges kr;
   kr.first.reserve(N + 1);
   std::vector<int64_t> full, partial;
+  int64_t doc_start = pos0;  // keys of p's document: [doc_start, p], contiguous because docs never decrease
+  while (doc_start > 0 && docs[doc_start - 1] == docs[pos0]) doc_start--;  // once; then it only moves forward
   for (int64_t n = 0; n < N; n++) {
     kr.first.push_back((int64_t)kr.begin.size());
     const int64_t p = pos0 + n;
     const int64_t end = std::max(seq_end, p);
-    // keys of p's document: [doc_start, p], contiguous because docs never decrease
-    int64_t doc_start = p;
-    while (doc_start > 0 && docs[doc_start - 1] == docs[p]) doc_start--;
+    if (p > pos0 && docs[p] != docs[p - 1]) doc_start = p;
     if (window_blocks <= 0) {
       kr.begin.push_back(doc_start);
       kr.end.push_back(p + 1);

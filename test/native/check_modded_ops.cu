@@ -7,7 +7,8 @@
 //                       or not), the cache rows pos0.. and no other cache row written; D = 16 .. 256
 //   modded_attention    modded::masked_attention over modded::visible_keys: causal, documents, block
 //                       windows, a chunk after a cache, one decoded token against a cache, and key
-//                       ranges with gaps (visible_keys merges touching ones); D = 16, 64, 128
+//                       ranges with gaps (visible_keys merges touching ones); D = 16 .. 256; 1 and 3
+//                       rows take the few-query kernel (8 warps, 4 keys at a time), more the other
 //   modded_relu_square  modded::relu_square
 //   modded_softcap      the four kinds (modded::SoftCap) against their formulas
 //
@@ -255,8 +256,8 @@ static void check_all() {
   const int pn[4][2] = {{0, 6}, {37, 1}, {0, 1}, {37, 5}};
   for (int D : {16, 64, 128, 256})
     for (int i = 0; i < 4; i++) check_qkv_prepare<T>(pn[i][1], D == 256 ? 2 : 3, D, pn[i][0], i & 1, i & 2);
-  for (int D : {16, 64, 128}) {
-    const int H = D == 128 ? 2 : 3;
+  for (int D : {16, 64, 128, 256}) {
+    const int H = D >= 128 ? 2 : 3;
     check_attention<T>("causal", 37, 0, H, D, 0.0f, 4, 0);
     check_attention<T>("documents", 40, 0, H, D, 0.1f, 4, 0);
     check_attention<T>("window", 40, 0, H, D, 0.0f, 4, 2);
@@ -264,6 +265,7 @@ static void check_all() {
     check_attention<T>("chunk after cache", 8, 30, H, D, 0.1f, 4, 3);
     check_attention<T>("decode causal", 1, 45, H, D, 0.0f, 4, 0);
     check_attention<T>("decode window+documents", 1, 45, H, D, 0.1f, 4, 2);
+    check_attention<T>("3 rows after cache (few-query kernel)", 3, 45, H, D, 0.1f, 4, 2);
     check_attention_gaps<T>(6, 10, H, D);
   }
   for (int64_t N : {1, 1000, 123457}) check_relu_square<T>(N);
