@@ -93,6 +93,29 @@ test('generate --device cuda on a modded file: runs on a GPU, or says in one lin
   }
 });
 
+test('list names modded files as such; load-checkpoint and convert --to separated refuse them in one line', () => {
+  const l = cli(['list', FIX, '--json']);
+  assert.is(l.status, 0, l.stderr);
+  const byName = Object.fromEntries(JSON.parse(l.stdout).checkpoints.map((e) => [e.name, e]));
+  for (const layout of ['small', 'medium']) {
+    const e = byName[`${layout}.pt`];
+    assert.is(e.format, `modded-${layout}`);
+    assert.is(e.step, ref(layout).step);
+    assert.is(e.valLoss, ref(layout).val_loss);
+  }
+  const file = path.join(FIX, 'small.pt');
+  const env = { ...process.env, CHECKPOINT_PATH: file, MODE: 'inference' };
+  const lc = spawnSync(process.execPath, [BIN, 'load-checkpoint'], { encoding: 'utf8', cwd: os.tmpdir(), env });
+  const cv = cli(['convert', '--to', 'separated', '--checkpoint', file, '--dry-run']);
+  const dir = spawnSync(process.execPath, [BIN, 'load-checkpoint'], { encoding: 'utf8', cwd: os.tmpdir(), env: { ...env, CHECKPOINT_PATH: FIX } });
+  for (const [r, what] of [[lc, 'a modded-nanogpt small-layout checkpoint'], [cv, 'a modded-nanogpt small-layout checkpoint'], [dir, 'only modded-nanogpt checkpoints']]) {
+    assert.is(r.status, 1, r.stdout);
+    assert.match(r.stderr, what);
+    assert.match(r.stderr, 'generate --checkpoint');
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
 test('convert --to medium: --dry-run writes nothing; the output is a medium file recording the small forward; --yes to overwrite', () => {
   const src = path.join(tmp, 'small.pt');
   fs.copyFileSync(path.join(FIX, 'small.pt'), src);

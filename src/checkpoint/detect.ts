@@ -15,7 +15,7 @@ import { PyObject } from './torch';
 import { LECTURE_FILE, isLectureDict, lectureStepOf, readLecture } from './lecture';
 import { findLegacyFile, isMyptLegacy, readMyptLegacy } from './mypt-legacy';
 import { findBundle, isBundle, readBundleMeta } from './mypt-bundle';
-import { detectModded } from './modded';
+import { detectModded, moddedIsNotGpt } from './modded';
 import { isNanogpt, readNanogpt } from './nanogpt';
 import { loadTorchSync } from './torch';
 import { isSection5Dict, readSection5Sync, section5FileFor } from './section5-detect';
@@ -122,10 +122,7 @@ function readTorchValue(file: string, v: unknown, opts: DetectOptions): Detected
   const inner = key ? (v as Map<string, unknown>).get(key) as Map<string, unknown> : undefined;
   if (inner && layoutOf(inner)) return readWrapped(file, v as Map<string, unknown>, key!, opts);
   const modded = detectModded(v);
-  if (modded) {
-    throw new MyptError('E_UNSUPPORTED', `${file}: a modded-nanogpt ${modded}-layout checkpoint, which runs its own forward pass, not a GPT-2/MyPT one`,
-      'sample it with generate() or `mypt-native generate --checkpoint`; load it with loadModdedModel(); inspect it with `mypt-native inspect`');
-  }
+  if (modded) throw moddedIsNotGpt(file, modded);
   // nothing we know: name the keys of the state_dict (or of the dict itself) and the layouts known
   throw unknownLayoutError(file, dictKeys(inner ?? v));
 }

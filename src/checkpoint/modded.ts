@@ -95,6 +95,12 @@ function stateDictOf(obj: unknown): { top: Map<unknown, unknown> | null; raw: un
 }
 
 /** 'small' | 'medium' when the value (a saved dict or a state dict) has a modded layout's keys, else null. */
+/** The error of every GPT-only path (loadModel, load-checkpoint, layout conversion) given a modded file. */
+export function moddedIsNotGpt(file: string, layout: ModdedLayout): MyptError {
+  return new MyptError('E_UNSUPPORTED', `${file}: a modded-nanogpt ${layout}-layout checkpoint, which runs its own forward pass, not a GPT-2/MyPT one`,
+    'sample it with generate() or `mypt-native generate --checkpoint`; load it with loadModdedModel(); inspect it with `mypt-native inspect`');
+}
+
 export function detectModded(obj: unknown): ModdedLayout | null {
   const { raw } = stateDictOf(obj);
   const names = new Set(entries(raw).map(([k]) => (k.startsWith(MODDED_PREFIX) ? k.slice(MODDED_PREFIX.length) : k)));

@@ -9,6 +9,7 @@ import { classifyDict, pairOf, resolveCheckpointPaths, separatedFromDicts, unifi
 import fs from 'fs';
 import nodePath from 'path';
 import { loadTorchSync } from './torch';
+import { detectModded, moddedIsNotGpt } from './modded';
 import { tokenizerFrom } from './py-util';
 
 export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
@@ -80,6 +81,8 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
     };
   }
   const d = loadTorchSync(r.file);
+  const modded = detectModded(d);  // its dict looks unified, but no GPT layout fits its weights
+  if (modded) throw moddedIsNotGpt(r.file, modded);
   const kind = classifyDict(d);
   if (kind === 'separated-optimizer') {
     throw new MyptError('E_BAD_ARGUMENT', `${r.file}: this is the optimizer half of a separated checkpoint; give its -model.pt file or the base name`);

@@ -9,8 +9,10 @@ import { classifyDict, pairOf, parseSeparatedName, recordedValLoss } from './sep
 import { isMyptLegacy } from './mypt-legacy';
 import { isNanogpt } from './nanogpt';
 import { loadTorch } from './torch';
+import { detectModded } from './modded';
 
-export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'mypt-legacy' | 'nanogpt' | 'other';
+export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'mypt-legacy' | 'nanogpt'
+  | 'modded-small' | 'modded-medium' | 'other';
 
 export interface CheckpointEntry {
   name: string;              // what the user sees: file name, pair base name, or bundle folder
@@ -20,7 +22,7 @@ export interface CheckpointEntry {
   final: boolean;
   valLoss: number | null;
   size: number;              // bytes, all files of the checkpoint together
-  optimizer: boolean;        // optimizer state present (resumable)
+  optimizer: boolean;        // optimizer state present (resumable; modded files hold one GPU's shard: not)
   files: string[];
   mtimeMs: number;
 }
@@ -60,6 +62,11 @@ async function singleEntry(file: string): Promise<CheckpointEntry | null> {
   if (d === null) return null;
   const base = { name: path.basename(file), path: file, size: sizeOf([file]), files: [file], mtimeMs: mtimeOf([file]) };
   // other trainers' single files first: their dicts also look like a unified checkpoint
+  const modded = detectModded(d);
+  if (modded) {
+    return { ...base, format: `modded-${modded}`, step: pyNumber(field(d, 'step')) ?? null, final: false,
+      valLoss: pyNumber(field(d, 'val_loss')) ?? null, optimizer: false };
+  }
   if (isNanogpt(d)) {
     return { ...base, format: 'nanogpt', step: pyNumber(field(d, 'iter_num')) ?? null, final: false,
       valLoss: pyNumber(field(d, 'best_val_loss')) ?? null, optimizer: !!field(d, 'optimizer') };
@@ -159,7 +166,12 @@ export async function selectCheckpoint(dir: string, which: 'latest' | 'best'): P
   if (which !== 'latest' && which !== 'best') {
     throw new MyptError('E_BAD_ARGUMENT', `selectCheckpoint: ${String(which)} is not valid: accepted values are latest, best`);
   }
-  const all = await listCheckpoints(dir);
+  const listed = await listCheckpoints(dir);
+  const all = listed.filter((e) => !e.format.startsWith('modded-'));  // they run their own forward pass elsewhere
+  if (all.length === 0 && listed.length > 0) {
+    throw new MyptError('E_NO_CHECKPOINT', `${dir}: only modded-nanogpt checkpoints, which this loader does not run`,
+      'sample one with `mypt-native generate --checkpoint FILE`');
+  }
   if (all.length === 0) throw new MyptError('E_NO_CHECKPOINT', `${dir}: no checkpoint found (looked for *.pt files and bundle folders)`);
   if (which === 'latest') return all[all.length - 1];
   const scored = all.filter((e) => e.valLoss !== null);
