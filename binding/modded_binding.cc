@@ -3,7 +3,8 @@
 //   new ModdedModel(config, weights, placement?)
 //                                      config: { preset: 'small'|'medium', n_layer, dim, n_head, head_dim,
 //                                      embed_rows, head_rows, scalars_len, ...optional overrides }
-//                                      weights: { name: Float32Array } (ModdedModel::weight_names), copied
+//                                      weights: { name: Float32Array | Uint16Array (bfloat16 bits) }
+//                                      (ModdedModel::weight_names), copied (bf16 widened to fp32)
 //                                      placement: { device: 'cpu'|'cuda', index, precision: 'bf16'|'fp32' }
 //                                      (cuda: the weights go to the GPU and the host copy is freed)
 //   .device() -> "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, bf16)"
@@ -145,10 +146,16 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
       for (uint32_t i = 0; i < names.Length(); i++) {
         const std::string name = names.Get(i).ToString().Utf8Value();
         Napi::Value v = w.Get(name);
-        if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-          throw std::invalid_argument("modded weights: '" + name + "' must be a Float32Array");
-        Napi::Float32Array a = v.As<Napi::Float32Array>();
-        model->set_weight(name, a.Data(), (int64_t)a.ElementLength());
+        const napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
+        if (t == napi_float32_array) {
+          Napi::Float32Array a = v.As<Napi::Float32Array>();
+          model->set_weight(name, a.Data(), (int64_t)a.ElementLength());
+        } else if (t == napi_uint16_array) {
+          Napi::Uint16Array a = v.As<Napi::Uint16Array>();
+          model->set_weight_bf16(name, a.Data(), (int64_t)a.ElementLength());
+        } else {
+          throw std::invalid_argument("modded weights: '" + name + "' must be a Float32Array or a Uint16Array of bfloat16 bits");
+        }
       }
       model->check_complete();
       if (info.Length() > 2 && info[2].IsObject()) {

@@ -47,7 +47,7 @@ interface NativeModdedHandle {
   dispose(): void;
 }
 interface NativeModdedAddon {
-  ModdedModel: new (config: Record<string, unknown>, weights: Record<string, Float32Array>,
+  ModdedModel: new (config: Record<string, unknown>, weights: Record<string, Float32Array | Uint16Array>,
     placement?: { device: 'cpu' | 'cuda'; index: number; precision: 'fp32' | 'bf16' }) => NativeModdedHandle;
   backends(): { cuda: boolean; cudaReason: string };
   setThreads(n: number): void;   // the engine's process-wide CPU pool
@@ -99,11 +99,15 @@ function addon(): NativeModdedAddon {
   return loadAddon() as unknown as NativeModdedAddon;
 }
 
-/** fp32 weights under the native names (ModdedModel::weight_names) from either layout. */
-export function moddedNativeWeights(p: ModdedParsed): Record<string, Float32Array> {
+/** Weights under the native names (ModdedModel::weight_names) from either layout: bfloat16 tensors as
+ *  their raw bits (the addon widens them, without a float32 copy here), the others as float32. */
+export function moddedNativeWeights(p: ModdedParsed): Record<string, Float32Array | Uint16Array> {
   const { info, sd } = p;
-  const f = (k: string) => toFloat32(sd.get(k)!);
-  const w: Record<string, Float32Array> = { embed: f('embed.weight') };
+  const f = (k: string) => {
+    const t = sd.get(k)!;
+    return t.dtype === 'bfloat16' ? (t.data as Uint16Array) : toFloat32(t);
+  };
+  const w: Record<string, Float32Array | Uint16Array> = { embed: f('embed.weight') };
   for (let j = 0; j < 3; j++) w[`value_embeds.${j}`] = f(`value_embeds.${j}.weight`);
   const hd = info.hdim * info.dim;
   for (let i = 0; i < info.n_layer; i++) {

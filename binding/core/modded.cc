@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 
 #include "modded_mask.h"
 #include "modded_ops.h"
 #include "sampling.h"
+#include "threads.h"
 
 namespace mypt {
 namespace modded {
@@ -198,16 +200,31 @@ std::vector<float>* ModdedModel::find(const std::string& name) {
   return &L.proj;
 }
 
-void ModdedModel::set_weight(const std::string& name, const float* data, int64_t n) {
+std::vector<float>* ModdedModel::slot(const std::string& name, int64_t n) {
   const int64_t want = expected_numel(name);
   if (want < 0) throw std::invalid_argument("modded weights: unknown weight '" + name + "'");
   if (n != want)
     throw std::invalid_argument("modded weights: '" + name + "' has " + std::to_string(n) + " values, expected " +
                                 std::to_string(want));
-  std::vector<float>* dst = find(name);
-  dst->assign(data, data + n);
   const auto names = weight_names();
   set_[std::find(names.begin(), names.end(), name) - names.begin()] = 1;
+  std::vector<float>* dst = find(name);
+  dst->resize(n);
+  return dst;
+}
+
+void ModdedModel::set_weight(const std::string& name, const float* data, int64_t n) {
+  std::copy_n(data, n, slot(name, n)->data());
+}
+
+void ModdedModel::set_weight_bf16(const std::string& name, const uint16_t* bits, int64_t n) {
+  float* dst = slot(name, n)->data();
+  parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      const uint32_t u = (uint32_t)bits[i] << 16;  // bf16 is the top half of an fp32
+      std::memcpy(dst + i, &u, 4);
+    }
+  });
 }
 
 const std::vector<float>& ModdedModel::weight(const std::string& name) const {

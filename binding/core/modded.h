@@ -122,6 +122,8 @@ class ModdedModel final : public ModdedRunner {
   std::vector<std::string> weight_names() const;
   // Copies n floats into the named weight; throws std::invalid_argument on an unknown name or count.
   void set_weight(const std::string& name, const float* data, int64_t n);
+  // The same from bfloat16 bits (the files' own dtype for most weights: widened exactly to fp32).
+  void set_weight_bf16(const std::string& name, const uint16_t* bits, int64_t n);
   // Throws std::invalid_argument listing every weight not yet set.
   void check_complete() const;
   // The named weight as set (fp32, PyTorch layout); throws std::invalid_argument on an unknown name.
@@ -141,6 +143,7 @@ class ModdedModel final : public ModdedRunner {
   void reset_cache(int64_t capacity);
   void grow_cache(int64_t capacity);  // keeps the cached positions
   std::vector<float>* find(const std::string& name);
+  std::vector<float>* slot(const std::string& name, int64_t n);  // checked, marked set, sized n
 
   ModdedConfig cfg_;
   std::vector<float> embed_, lm_head_, scalars_;
