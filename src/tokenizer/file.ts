@@ -2,23 +2,23 @@
 // tokenizer.json record ({"token_kind": "gpt2" | "char", ...}) or a Hugging Face tokenizers file
 // (byte-level BPE). Without one, modded-nanogpt files use GPT-2's tokenizer (gpt2Codec).
 import * as fs from 'fs';
-import { getEncoding } from 'js-tiktoken';
 import { MyptError } from '../errors';
 import { HfByteLevelBpe, TextCodec } from './hf-bpe';
-import { GPT2_VOCAB } from './gpt2';
+import { GPT2_VOCAB, Gpt2Tokenizer, gpt2Encoding } from './gpt2';
 import { tokenizerFromJSON } from './index';
 
 export type { TextCodec } from './hf-bpe';
 
-/** GPT-2's tokenizer as the speedrun scripts use it: `<|endoftext|>` in the text is the EOT token 50256. */
+/** GPT-2's tokenizer as the speedrun scripts use it: `<|endoftext|>` in the text is the EOT token 50256
+ *  (Gpt2Tokenizer, MyPT's, reads it as plain text). */
 export function gpt2Codec(source = 'GPT-2 tokenizer'): TextCodec {
-  const enc = getEncoding('gpt2');
+  const tok = new Gpt2Tokenizer();
   return {
     source,
     vocabSize: GPT2_VOCAB,
     eot: 50256,
-    encode: (text) => enc.encode(text, 'all'),
-    decode: (ids) => enc.decode(ids.filter((id) => id >= 0 && id < GPT2_VOCAB)),
+    encode: (text) => gpt2Encoding().encode(text, 'all'),
+    decode: (ids) => tok.decode(ids),
   };
 }
 

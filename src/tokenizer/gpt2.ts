@@ -7,7 +7,8 @@ export const GPT2_VOCAB = 50257;
 export const GPT2_PADDED_VOCAB = 50304;
 
 let shared: Tiktoken | undefined;
-function encoding(): Tiktoken {
+/** The one GPT-2 BPE instance of the process (js-tiktoken's `gpt2` ranks, loaded on first use). */
+export function gpt2Encoding(): Tiktoken {
   if (!shared) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const ranks = require('js-tiktoken/ranks/gpt2');
@@ -21,12 +22,12 @@ export class Gpt2Tokenizer implements Tokenizer {
   readonly vocabSize = GPT2_PADDED_VOCAB;
 
   encode(text: string): number[] {
-    return encoding().encode(text, [], []);
+    return gpt2Encoding().encode(text, [], []);
   }
 
   /** Ids of the padding rows (50257..50303) decode to nothing, as they stand for no text. */
   decode(ids: number[]): string {
-    return encoding().decode(ids.filter((id) => id >= 0 && id < GPT2_VOCAB));
+    return gpt2Encoding().decode(ids.filter((id) => id >= 0 && id < GPT2_VOCAB));
   }
 
   toJSON(): { token_kind: string; chars: string[] | null } {
