@@ -12,7 +12,7 @@
 // per-layer sliding window at its end-of-training size (binding/core/modded_mask.h).
 
 import { MyptError } from './errors';
-import { resolveDevice } from './model-config';
+import { requireCuda, resolvePlacement } from './model-config';
 import { fromNative, loadAddon } from './native';
 import { loadTorch } from './checkpoint/torch';
 import { toFloat32 } from './checkpoint/tensor';
@@ -317,24 +317,13 @@ export function createModdedModel(p: ModdedParsed, opts: LoadModdedOptions = {})
   if (forwardKind !== 'small' && forwardKind !== 'medium') throw new MyptError('E_BAD_ARGUMENT', `forward must be 'small' or 'medium' (got ${String(forwardKind)})`);
   const where = opts.where ?? 'modded checkpoint';
   const codec = typeof opts.tokenizer === 'string' ? loadTokenizerFile(opts.tokenizer) : opts.tokenizer ?? gpt2Codec();
-  const device = opts.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') {
-    throw new MyptError('E_BAD_ARGUMENT', `device must be 'cpu', 'cuda' or 'auto' (got ${String(device)})`);
-  }
-  const dev = resolveDevice(device);
-  const precision = opts.precision ?? (dev === 'cuda' ? 'bf16' : 'fp32');
-  if (precision !== 'fp32' && precision !== 'bf16') {
-    throw new MyptError('E_BAD_ARGUMENT', `precision must be 'fp32' or 'bf16' (got ${String(precision)})`);
-  }
-  if (dev === 'cpu' && precision !== 'fp32') {
-    throw new MyptError('E_BAD_ARGUMENT', "precision 'bf16' needs device 'cuda' (the CPU computes in fp32)");
-  }
+  const { device: dev, precision } = resolvePlacement(opts as Record<string, unknown>, (field, what) => {
+    throw new MyptError('E_BAD_ARGUMENT', `${field} ${what}`);
+  });
   const index = opts.device_index ?? 0;
   if (!Number.isInteger(index) || index < 0) throw new MyptError('E_BAD_ARGUMENT', `device_index must be a non-negative integer (got ${String(index)})`);
+  if (dev === 'cuda') requireCuda();
   const native = addon();
-  if (dev === 'cuda' && !native.backends().cuda) {
-    throw new MyptError('E_NO_CUDA', `device 'cuda' is not available: ${native.backends().cudaReason}`, "use device 'cpu' or 'auto'");
-  }
   if (opts.threads !== undefined) native.setThreads(opts.threads);
   const config: Record<string, unknown> = {
     preset: forwardKind,

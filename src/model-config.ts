@@ -79,15 +79,35 @@ function int(c: Record<string, unknown>, field: string, min: number, max: number
   return v;
 }
 
-function opt<T>(c: Record<string, unknown>, field: string, fallback: T, ok: (v: unknown) => boolean, what: string): T {
+function opt<T>(c: Record<string, unknown>, field: string, fallback: T, ok: (v: unknown) => boolean, what: string,
+  fail: (field: string, what: string) => never = bad): T {
   const v = c[field];
   if (v === undefined || v === null) return fallback;
-  if (!ok(v)) bad(field, `must be ${what}, got ${JSON.stringify(v)}`);
+  if (!ok(v)) fail(field, `must be ${what}, got ${JSON.stringify(v)}`);
   return v as T;
 }
 
 const isBool = (v: unknown) => typeof v === 'boolean';
 const oneOf = (...xs: unknown[]) => (v: unknown) => xs.includes(v);
+
+/**
+ * `device` ('cpu' | 'cuda' | 'auto', default 'cpu') and `precision` (default bf16 on cuda, fp32 on cpu) of an
+ * options object, checked, 'auto' resolved; a bad value goes to `fail(field, what)`. Both engines (GPT and
+ * modded-nanogpt) take their placement through here; requireCuda then says whether 'cuda' can run.
+ */
+export function resolvePlacement(c: Record<string, unknown>, fail: (field: string, what: string) => never):
+    { device: 'cpu' | 'cuda'; precision: 'fp32' | 'bf16' } {
+  const device = resolveDevice(opt(c, 'device', 'cpu' as const, oneOf('cpu', 'cuda', 'auto'), "'cpu', 'cuda' or 'auto'", fail));
+  const precision = opt(c, 'precision', device === 'cuda' ? 'bf16' as const : 'fp32' as const, oneOf('fp32', 'bf16'), "'fp32' or 'bf16'", fail);
+  if (device === 'cpu' && precision !== 'fp32') fail('precision', "'bf16' needs device 'cuda' (the CPU computes in fp32)");
+  return { device, precision };
+}
+
+/** Throws E_NO_CUDA with the reason when this build or machine cannot run on a GPU. */
+export function requireCuda(): void {
+  const b = loadAddon().backends();
+  if (!b.cuda) throw new MyptError('E_NO_CUDA', `device 'cuda' is not available: ${b.cudaReason}`, "use device 'cpu' or 'auto'");
+}
 
 /** 'auto' is 'cuda' when this build has a usable GPU, else 'cpu'. */
 export function resolveDevice(d: 'cpu' | 'cuda' | 'auto'): 'cpu' | 'cuda' {
@@ -115,9 +135,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   const gpt2 = arch === 'gpt2';
   const bias = opt(c, 'bias', gpt2, isBool, 'a boolean');
   const dropout = opt(c, 'dropout', 0, (v) => typeof v === 'number' && v >= 0 && v < 1, 'a number in [0, 1)');
-  const device = resolveDevice(opt(c, 'device', 'cpu', oneOf('cpu', 'cuda', 'auto'), "'cpu', 'cuda' or 'auto'"));
-  const precision = opt(c, 'precision', device === 'cuda' ? 'bf16' : 'fp32', oneOf('fp32', 'bf16'), "'fp32' or 'bf16'");
-  if (device === 'cpu' && precision !== 'fp32') bad('precision', "'bf16' needs device 'cuda' (the CPU computes in fp32)");
+  const { device, precision } = resolvePlacement(c, bad);
   const attn_scale = opt<'head' | 'embd' | number>(c, 'attn_scale', 'head',
     (v) => v === 'head' || v === 'embd' || (typeof v === 'number' && v > 0 && Number.isFinite(v)),
     "'head', 'embd' or a positive number");

@@ -1,7 +1,7 @@
 // createModel and Model: one GPT on one device, over the native engine (src/native.ts).
 import { MyptError } from './errors';
 import { fromNative, loadAddon, NativeAdamW, NativeModel, NativeParamInfo } from './native';
-import { ModelConfig, ResolvedModelConfig, resolveModelConfig, toNativeConfig } from './model-config';
+import { ModelConfig, ResolvedModelConfig, requireCuda, resolveModelConfig, toNativeConfig } from './model-config';
 import { sameShape, toTokenBatch, Tokens } from './tokens';
 
 export type NamedTensors = Record<string, { dtype: 'float32'; shape: number[]; data: Float32Array }>;
@@ -297,8 +297,7 @@ export class Model {
 export function createModel(config: ModelConfig): Model {
   const c = resolveModelConfig(config);
   const addon = loadAddon();
-  if (c.device === 'cuda' && !addon.backends().cuda)
-    throw new MyptError('E_NO_CUDA', `device 'cuda' is not available: ${addon.backends().cudaReason}`, "use device 'cpu' or 'auto'");
+  if (c.device === 'cuda') requireCuda();
   const handle = callSync(() => new addon.NativeModel(toNativeConfig(c), c.device, 0, c.precision));
   const model = new Model(c, handle);
   callSync(() => handle.setSeed(c.seed));

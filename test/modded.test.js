@@ -279,4 +279,20 @@ test('generate checks its options like Model.generate; a throwing onToken reject
   }
 });
 
+test('loadModdedModel: device and precision are checked as createModel checks them', async () => {
+  const file = path.join(FIX, 'small.pt');
+  for (const [opts, code, what] of [
+    [{ device: 'gpu' }, 'E_BAD_ARGUMENT', `device must be 'cpu', 'cuda' or 'auto', got "gpu"`],
+    [{ precision: 'bf16', device: 'cpu' }, 'E_BAD_ARGUMENT', "precision 'bf16' needs device 'cuda'"],
+    [{ precision: 'fp16' }, 'E_BAD_ARGUMENT', "precision must be 'fp32' or 'bf16'"],
+    [{ device_index: -1 }, 'E_BAD_ARGUMENT', 'device_index must be a non-negative integer'],
+  ]) {
+    let err;
+    try { await loadModdedModel(file, opts); } catch (e) { err = e; }
+    assert.ok(err, JSON.stringify(opts));
+    assert.is(err.code, code);
+    assert.match(err.message, what);
+  }
+});
+
 test.run();
