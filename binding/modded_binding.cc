@@ -13,7 +13,9 @@
 //   .generate(Int32Array, { max_new_tokens, temperature, top_k, top_p, seed, vocab_limit }, onToken?)
 //       -> Promise<Int32Array> of new ids; onToken(id) is called on the main thread as they come
 //   .stop()  asks a running generate to finish after the current token
-//   .dispose()
+//   .dispose()  safe at any time: calls already made stop after their current token and the model is
+//               freed when they return; later calls reject with E_DISPOSED
+// Calls run one at a time, in the order they were made (job.h: Job and Serial, as NativeModel).
 #include <napi.h>
 
 #include <atomic>
@@ -21,6 +23,7 @@
 #include <stdexcept>
 
 #include "core/modded.h"
+#include "job.h"
 
 namespace {
 
@@ -124,6 +127,19 @@ Napi::Object ConfigToJs(Napi::Env env, const ModdedConfig& c) {
   return o;
 }
 
+// What a handle's jobs share: they keep it alive until the last one ends, so dispose never frees a model
+// under a call made before it (such a call stops after one token); calls made after it reject.
+struct ModdedState {
+  std::unique_ptr<ModdedRunner> model;
+  mypt_binding::Serial serial;
+  std::atomic<bool> disposed{false};
+  std::atomic<bool> stop{false};
+  ModdedRunner& live() {
+    if (disposed.load() || !model) throw mypt_binding::CodedError("E_DISPOSED", "this modded model was disposed");
+    return *model;
+  }
+};
+
 class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
  public:
   static Napi::Function Class(Napi::Env env) {
@@ -139,7 +155,9 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
       throw Napi::TypeError::New(env, "ModdedModel(config, weights): two objects expected");
     std::string device = "cpu";
+    st_ = std::make_shared<ModdedState>();
     try {
+      std::unique_ptr<ModdedRunner> model_;
       auto model = std::make_unique<ModdedModel>(ConfigFromJs(info[0].As<Napi::Object>()));
       Napi::Object w = info[1].As<Napi::Object>();
       Napi::Array names = w.GetPropertyNames();
@@ -171,7 +189,7 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
           model_ = mypt::cuda::make_modded(*model, index, prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16);
         }
       }
-      if (!model_) model_ = std::move(model);
+      st_->model = model_ ? std::move(model_) : std::move(model);
     } catch (const std::exception& e) {
       Napi::Error err = Napi::Error::New(env, e.what());
       const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
@@ -182,37 +200,34 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
     }
   }
 
-  ModdedRunner* model() { return model_.get(); }
-  std::atomic<bool> busy{false};
-  std::atomic<bool> stop{false};
 
  private:
-  ModdedRunner* Ready(Napi::Env env) {
-    if (!model_) throw Napi::Error::New(env, "this modded model was disposed");
-    if (busy.load()) throw Napi::Error::New(env, "this modded model is busy with another forward/generate call");
-    return model_.get();
+  ModdedRunner& Live(Napi::Env env) {
+    try {
+      return st_->live();
+    } catch (const mypt_binding::CodedError& e) {
+      Napi::Error err = Napi::Error::New(env, e.what());
+      err.Set("code", Napi::String::New(env, e.code));
+      throw err;
+    }
   }
-  Napi::Value Config(const Napi::CallbackInfo& info) {
-    if (!model_) throw Napi::Error::New(info.Env(), "this modded model was disposed");
-    return ConfigToJs(info.Env(), model_->config());
-  }
-  Napi::Value Device(const Napi::CallbackInfo& info) {
-    if (!model_) throw Napi::Error::New(info.Env(), "this modded model was disposed");
-    return Napi::String::New(info.Env(), model_->device());
-  }
+  Napi::Value Config(const Napi::CallbackInfo& info) { return ConfigToJs(info.Env(), Live(info.Env()).config()); }
+  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Live(info.Env()).device()); }
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    stop.store(true);
+    st_->stop.store(true);
     return info.Env().Undefined();
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    if (busy.load()) throw Napi::Error::New(info.Env(), "cannot dispose a modded model while a call is running");
-    model_.reset();
+    st_->disposed.store(true);
+    st_->stop.store(true);
+    st_ = std::make_shared<ModdedState>();  // the old state goes with its last job
+    st_->disposed.store(true);
     return info.Env().Undefined();
   }
 
-  std::unique_ptr<ModdedRunner> model_;
+  std::shared_ptr<ModdedState> st_;
 };
 
 std::vector<int32_t> TokensArg(const Napi::Value& v, Napi::Env env) {
@@ -222,103 +237,35 @@ std::vector<int32_t> TokensArg(const Napi::Value& v, Napi::Env env) {
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
-// Resolves a worker's promise with a copy of its result as a typed array and frees the model.
 template <class JsArray, class T>
-void Settle(Napi::Env env, Napi::Promise::Deferred& d, ModdedHandle* h, const std::vector<T>& v) {
-  h->busy.store(false);
+Napi::Value ToTyped(Napi::Env env, const std::vector<T>& v) {
   JsArray a = JsArray::New(env, v.size());
   std::copy(v.begin(), v.end(), a.Data());
-  d.Resolve(a);
+  return a;
 }
-
-class ForwardWorker : public Napi::AsyncWorker {
- public:
-  ForwardWorker(Napi::Env env, ModdedHandle* h, Napi::Object self, std::vector<int32_t> tokens)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), h_(h), tokens_(std::move(tokens)) {
-    self_ = Napi::Persistent(self);
-    h_->busy.store(true);
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      out_.resize(tokens_.size() * (size_t)h_->model()->config().head_rows);
-      h_->model()->forward(tokens_.data(), (int64_t)tokens_.size(), out_.data());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override { Settle<Napi::Float32Array>(Env(), deferred_, h_, out_); }
-  void OnError(const Napi::Error& e) override {
-    h_->busy.store(false);
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  ModdedHandle* h_;
-  Napi::ObjectReference self_;
-  std::vector<int32_t> tokens_;
-  std::vector<float> out_;
-};
-
-class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
- public:
-  GenerateWorker(Napi::Env env, Napi::Function noop, ModdedHandle* h, Napi::Object self, std::vector<int32_t> prompt,
-                 int max_new, ModdedSample sp, Napi::Value on_token)
-      : Napi::AsyncProgressQueueWorker<int32_t>(noop), deferred_(Napi::Promise::Deferred::New(env)), h_(h),
-        prompt_(std::move(prompt)), max_new_(max_new), sp_(sp) {
-    self_ = Napi::Persistent(self);
-    if (on_token.IsFunction()) on_token_ = Napi::Persistent(on_token.As<Napi::Function>());
-    h_->busy.store(true);
-    h_->stop.store(false);
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute(const ExecutionProgress& progress) override {
-    try {
-      out_ = h_->model()->generate(prompt_.data(), (int64_t)prompt_.size(), max_new_, sp_, [&](int32_t id) {
-        progress.Send(&id, 1);
-        return !h_->stop.load();
-      });
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnProgress(const int32_t* data, size_t count) override {
-    if (on_token_.IsEmpty()) return;
-    Napi::HandleScope scope(Env());
-    for (size_t i = 0; i < count; i++) on_token_.Call({Napi::Number::New(Env(), data[i])});
-  }
-  void OnOK() override { Settle<Napi::Int32Array>(Env(), deferred_, h_, out_); }
-  void OnError(const Napi::Error& e) override {
-    h_->busy.store(false);
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  ModdedHandle* h_;
-  Napi::ObjectReference self_;
-  Napi::FunctionReference on_token_;
-  std::vector<int32_t> prompt_;
-  int max_new_;
-  ModdedSample sp_;
-  std::vector<int32_t> out_;
-};
 
 Napi::Value ModdedHandle::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Ready(env);
+  Live(env);
   auto tokens = TokensArg(info[0], env);
   if (tokens.empty()) throw Napi::Error::New(env, "forward: no tokens");
-  auto* w = new ForwardWorker(env, this, info.This().As<Napi::Object>(), std::move(tokens));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  std::shared_ptr<ModdedState> st = st_;
+  const uint64_t ticket = st->serial.ticket();
+  return mypt_binding::Job<std::vector<float>>::Start(
+      env, info.This().As<Napi::Object>(),
+      [st, ticket, tokens](const mypt_binding::Emit&) {
+        mypt_binding::Serial::Turn turn(st->serial, ticket);
+        ModdedRunner& m = *st->model;  // checked live when the call was made; kept alive by `st`
+        std::vector<float> out(tokens.size() * (size_t)m.config().head_rows);
+        m.forward(tokens.data(), (int64_t)tokens.size(), out.data());
+        return out;
+      },
+      [](Napi::Env e, std::vector<float>& out) { return ToTyped<Napi::Float32Array>(e, out); });
 }
 
 Napi::Value ModdedHandle::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Ready(env);
+  Live(env);
   auto prompt = TokensArg(info[0], env);
   if (prompt.empty()) throw Napi::Error::New(env, "generate: the prompt is empty");
   Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
@@ -330,12 +277,22 @@ Napi::Value ModdedHandle::Generate(const Napi::CallbackInfo& info) {
   sp.seed = (uint64_t)num("seed", 0);
   sp.vocab_limit = (int)num("vocab_limit", 0);
   const int max_new = (int)num("max_new_tokens", 0);
-  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
-  auto* w = new GenerateWorker(env, noop, this, info.This().As<Napi::Object>(), std::move(prompt), max_new, sp,
-                               info.Length() > 2 ? info[2] : env.Undefined());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  Napi::Function on_token = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+  std::shared_ptr<ModdedState> st = st_;
+  const uint64_t ticket = st->serial.ticket();
+  return mypt_binding::Job<std::vector<int32_t>>::Start(
+      env, info.This().As<Napi::Object>(),
+      [st, ticket, prompt, max_new, sp](const mypt_binding::Emit& emit) {
+        mypt_binding::Serial::Turn turn(st->serial, ticket);
+        ModdedRunner& m = *st->model;  // checked live when the call was made; kept alive by `st`
+        // its turn: a stop asked for an earlier call does not cut this one short; a dispose does
+        if (!st->disposed.load()) st->stop.store(false);
+        return m.generate(prompt.data(), (int64_t)prompt.size(), max_new, sp, [&](int32_t id) {
+          emit(&id, 1);
+          return !st->stop.load();
+        });
+      },
+      [](Napi::Env e, std::vector<int32_t>& ids) { return ToTyped<Napi::Int32Array>(e, ids); }, on_token);
 }
 
 }  // namespace

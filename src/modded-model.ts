@@ -273,35 +273,20 @@ export class ModdedModel {
     return { ...this.info, forward: this.forwardKind, device: this.device, config: this.config };
   }
 
-  /** Safe at any time: a call in flight is stopped and the native model freed once it returns. */
+  /** Safe at any time: a call in flight stops after its current token; the native model is freed when it returns. */
   dispose(): void {
     const h = this.handle;
     this.handle = null;
-    if (!h) return;
-    if (this.inflight > 0) {
-      this.disposeWhenIdle = h;
-      h.stop();
-    } else {
-      h.dispose();
-    }
+    h?.dispose();
   }
 
-  private inflight = 0;
-  private disposeWhenIdle: NativeModdedHandle | null = null;
-
-  /** Runs one native call: native errors become MyptErrors with a code; a deferred dispose happens after. */
+  /** Runs one native call; native errors become MyptErrors with a code. */
   private async call<R>(run: (h: NativeModdedHandle) => Promise<R>): Promise<R> {
     const h = this.live();
-    this.inflight++;
     try {
       return await run(h);
     } catch (e) {
       throw fromNative(e);
-    } finally {
-      if (--this.inflight === 0 && this.disposeWhenIdle) {
-        this.disposeWhenIdle.dispose();
-        this.disposeWhenIdle = null;
-      }
     }
   }
 
