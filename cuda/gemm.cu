@@ -382,29 +382,25 @@ static mypt_lt_gemm_args to_lt(const GemmArgs& a) {
   return la;
 }
 
-bool Gemm::try_lt(const GemmArgs& a, cudaStream_t s) {
-  if (!ctx_) return false;
+// One product through the plugin (ctx_ set); "" on success, else the plugin's reason.
+std::string Gemm::lt_gemm(const GemmArgs& a, cudaStream_t s) {
   std::string why;
   mypt_lt_gemm_args la = to_lt(a);
   la.workspace = workspace_;
   la.workspace_bytes = workspace_bytes_;
   la.stream = (void*)s;
   char err[256] = {0};
-  return plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0;
+  return plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0 ? std::string() : std::string(err[0] ? err : "failed");
 }
+
+bool Gemm::try_lt(const GemmArgs& a, cudaStream_t s) { return ctx_ && lt_gemm(a, s).empty(); }
 
 void Gemm::run(const GemmArgs& a, cudaStream_t s) {
   if (a.m <= 0 || a.n <= 0) return;
   if (a.epilogue == Epilogue::BGradB) throw std::runtime_error("gemm: the bias-gradient epilogue goes through try_lt");
   if (ctx_) {
-    std::string why;
-    mypt_lt_gemm_args la = to_lt(a);
-    la.workspace = workspace_;
-    la.workspace_bytes = workspace_bytes_;
-    la.stream = (void*)s;
-    char err[256] = {0};
-    if (plugin(why)->gemm(ctx_, &la, err, sizeof(err)) != 0)
-      throw std::runtime_error(std::string("gemm: ") + err);
+    const std::string err = lt_gemm(a, s);
+    if (!err.empty()) throw std::runtime_error("gemm: " + err);
     return;
   }
   // Built-in path: product (+bias), then the epilogue as an elementwise pass.

@@ -59,6 +59,7 @@ class Gemm {
   const std::string& lt_reason() const { return lt_reason_; }
 
  private:
+  std::string lt_gemm(const GemmArgs& a, cudaStream_t s);
   void* ctx_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
