@@ -50,25 +50,35 @@ __device__ __forceinline__ void attend_keys(const AttnView<T>& vw, int b, int h,
   }
 }
 
+// Query row w (= (b H + h) Tq + i) of the forward kernels: its batch, head and row, its q (lane's elements),
+// the keys it sees (nk = pos0 + i + 1), the dropout scale and the dropout counter base of the row.
+template <int E, typename T>
+struct QueryRow {
+  int b, h, i, nk;
+  float q[E];
+  float ks;
+  uint64_t cbase;
+  __device__ QueryRow(const AttnView<T>& vw, int64_t w, int Tq, int H, int hs, int pos0, float p, int lane) {
+    i = (int)(w % Tq);
+    h = (int)((w / Tq) % H);
+    b = (int)(w / ((int64_t)Tq * H));
+    load_vec<E>(q, vw.q + b * vw.q_bs + i * vw.q_rs + h * hs, hs, lane);
+    ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
+    nk = pos0 + i + 1;
+  }
+};
+
 template <int E, typename T>
 __global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq, int H, int hs, int pos0,
                                          float scale, float p, uint64_t seed, const int32_t* pos_dev) {
-  if (pos_dev) pos0 = *pos_dev;
   const int lane = threadIdx.x & 31;
   const int64_t w = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (w >= (int64_t)B * H * Tq) return;
-  const int i = (int)(w % Tq);
-  const int h = (int)((w / Tq) % H);
-  const int b = (int)(w / ((int64_t)Tq * H));
-  float q[E], acc[E];
-  load_vec<E>(q, vw.q + b * vw.q_bs + i * vw.q_rs + h * hs, hs, lane);
-#pragma unroll
-  for (int e = 0; e < E; e++) acc[e] = 0.0f;
-  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-  const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
-  float m = -INFINITY, l = 0.0f;
-  const int nk = pos0 + i + 1;
-  attend_keys<E, T>(vw, b, h, hs, lane, 0, 1, nk, q, scale, p, ks, seed, cbase, acc, m, l);
+  const QueryRow<E, T> r(vw, w, Tq, H, hs, pos_dev ? *pos_dev : pos0, p, lane);
+  const int b = r.b, h = r.h, i = r.i;
+  float acc[E] = {}, m = -INFINITY, l = 0.0f;
+  attend_keys<E, T>(vw, b, h, hs, lane, 0, 1, r.nk, r.q, scale, p, r.ks, seed, r.cbase, acc, m, l);
   const float inv = 1.0f / l;
   T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
 #pragma unroll
@@ -89,21 +99,11 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
                                                                               const int32_t* pos_dev) {
   __shared__ float sm_m[kSplitWarps], sm_l[kSplitWarps];
   __shared__ float sm_acc[kSplitWarps][E * 32];
-  if (pos_dev) pos0 = *pos_dev;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t w = blockIdx.x;
-  const int i = (int)(w % Tq);
-  const int h = (int)((w / Tq) % H);
-  const int b = (int)(w / ((int64_t)Tq * H));
-  float q[E], acc[E];
-  load_vec<E>(q, vw.q + b * vw.q_bs + i * vw.q_rs + h * hs, hs, lane);
-#pragma unroll
-  for (int e = 0; e < E; e++) acc[e] = 0.0f;
-  const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-  const uint64_t cbase = (((uint64_t)b * H + h) * Tq + i) * (uint64_t)Tq;
-  float m = -INFINITY, l = 0.0f;
-  const int nk = pos0 + i + 1;
-  attend_keys<E, T>(vw, b, h, hs, lane, warp, kSplitWarps, nk, q, scale, p, ks, seed, cbase, acc, m, l);
+  const QueryRow<E, T> r(vw, blockIdx.x, Tq, H, hs, pos_dev ? *pos_dev : pos0, p, lane);
+  const int b = r.b, h = r.h, i = r.i;
+  float acc[E] = {}, m = -INFINITY, l = 0.0f;
+  attend_keys<E, T>(vw, b, h, hs, lane, warp, kSplitWarps, r.nk, r.q, scale, p, r.ks, seed, r.cbase, acc, m, l);
   if (lane == 0) {
     sm_m[warp] = m;
     sm_l[warp] = l;
@@ -112,14 +112,8 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
   for (int e = 0; e < E; e++) sm_acc[warp][lane + 32 * e] = acc[e];
   __syncthreads();
   if (warp != 0) return;
-  float M = -INFINITY;
-  for (int k = 0; k < kSplitWarps; k++) M = fmaxf(M, sm_m[k]);
-  float L = 0.0f, f[kSplitWarps];
-#pragma unroll
-  for (int k = 0; k < kSplitWarps; k++) {
-    f[k] = sm_m[k] == -INFINITY ? 0.0f : expf(sm_m[k] - M);
-    L += sm_l[k] * f[k];
-  }
+  float M, L, f[kSplitWarps];
+  merge_softmax_parts<kSplitWarps>(sm_m, sm_l, f, M, L);
   const float inv = 1.0f / L;
   T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
 #pragma unroll

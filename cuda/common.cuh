@@ -95,6 +95,22 @@ __device__ __forceinline__ float block_max(float v, float* shared) {
   return warp_max(r);
 }
 
+// Merging W partial softmaxes (one per warp): part k saw scores with maximum m[k] and sum of exponentials
+// l[k]; M = max m, f[k] = exp(m[k] - M) (0 for a part that saw no key), L = sum f[k] l[k]. The merged
+// output is sum_k f[k] acc_k / L and the log-sum-exp M + log L.
+template <int W>
+__device__ __forceinline__ void merge_softmax_parts(const float* m, const float* l, float (&f)[W], float& M, float& L) {
+  M = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < W; k++) M = fmaxf(M, m[k]);
+  L = 0.0f;
+#pragma unroll
+  for (int k = 0; k < W; k++) {
+    f[k] = m[k] == -INFINITY ? 0.0f : expf(m[k] - M);
+    L += f[k] * l[k];
+  }
+}
+
 inline unsigned ceil_div(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
 
 }  // namespace cuda

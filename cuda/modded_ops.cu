@@ -194,13 +194,8 @@ __global__ void __launch_bounds__(32 * kAttnWarps) attention_kernel(T* out, cons
     if (i < D) sm_acc[w][i] = acc[e];
   }
   __syncthreads();
-  float M = -INFINITY;
-  for (int k = 0; k < kAttnWarps; k++) M = fmaxf(M, sm_m[k]);
-  float f[kAttnWarps], L = 0.0f;
-  for (int k = 0; k < kAttnWarps; k++) {
-    f[k] = sm_m[k] == -INFINITY ? 0.0f : expf(sm_m[k] - M);
-    L += f[k] * sm_l[k];
-  }
+  float M, L, f[kAttnWarps];
+  merge_softmax_parts<kAttnWarps>(sm_m, sm_l, f, M, L);
   for (int i = threadIdx.x; i < D; i += blockDim.x) {
     float o = 0.0f;
     for (int k = 0; k < kAttnWarps; k++) o += f[k] * sm_acc[k][i];
