@@ -33,6 +33,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "dropout.h"
 
@@ -888,14 +889,21 @@ void bwd_bf16_d(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qkv, co
   }
 }
 
+// Calls f(std::integral_constant<int, D>) for the head sizes with kernels (32, 64, 128; head_dim()
+// has already refused others), so each entry point names its kernel once.
+template <class F>
+void with_head_dim(int D, F&& f) {
+  if (D == 32) f(std::integral_constant<int, 32>{});
+  else if (D == 64) f(std::integral_constant<int, 64>{});
+  else f(std::integral_constant<int, 128>{});
+}
+
 template <typename Tt>
 void launch_pre(float* dvec, float* dq_acc, const Tt* dout, const Tt* out, int B, int T, int H, int D,
                 cudaStream_t st) {
   const int64_t threads = (int64_t)B * T * H * D / (16 / sizeof(Tt));
   const unsigned blocks = (unsigned)((threads + 255) / 256);
-  if (D == 32) attn_bwd_pre_kernel<Tt, 32><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H);
-  else if (D == 64) attn_bwd_pre_kernel<Tt, 64><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H);
-  else attn_bwd_pre_kernel<Tt, 128><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H);
+  with_head_dim(D, [&](auto d) { attn_bwd_pre_kernel<Tt, d.value><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H); });
   check_launch("attention backward pre-pass");
 }
 
@@ -918,11 +926,7 @@ void attention_forward_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T
   const int D = head_dim(C, H);
   check_p(dropout_p);
   if (B <= 0 || T <= 0) return;
-  switch (D) {
-    case 32: fwd_bf16_d<32>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    case 64: fwd_bf16_d<64>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    default: fwd_bf16_d<128>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); break;
-  }
+  with_head_dim(D, [&](auto d) { fwd_bf16_d<d.value>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); });
 }
 
 size_t attention_backward_scratch_bytes(int B, int T, int C, int H) {
@@ -940,16 +944,10 @@ void attention_backward_bf16(bf16* dqkv, const bf16* dout, const bf16* qkv, cons
   float* dq_acc = scratch;
   float* dvec = scratch + rows * D;
   launch_pre<bf16>(dvec, dq_acc, dout, out, B, T, H, D, stream);
-  switch (D) {
-    case 32: bwd_bf16_d<32>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    case 64: bwd_bf16_d<64>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    default: bwd_bf16_d<128>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
-  }
+  with_head_dim(D, [&](auto d) { bwd_bf16_d<d.value>(dqkv, dq_acc, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); });
   const int64_t n8 = (int64_t)B * T * C / 8;
   const unsigned blocks = (unsigned)std::min<int64_t>((n8 + 255) / 256, 1 << 20);
-  if (D == 32) attn_dq_convert_kernel<32><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale);
-  else if (D == 64) attn_dq_convert_kernel<64><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale);
-  else attn_dq_convert_kernel<128><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale);
+  with_head_dim(D, [&](auto d) { attn_dq_convert_kernel<d.value><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale); });
   check_launch("attention backward dq (bf16)");
 }
 
@@ -976,11 +974,7 @@ void attention_forward_f32(float* out, float* lse, const float* qkv, int B, int 
   const int D = head_dim(C, H);
   check_p(dropout_p);
   if (B <= 0 || T <= 0) return;
-  switch (D) {
-    case 32: fwd_f32_d<32>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    case 64: fwd_f32_d<64>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    default: fwd_f32_d<128>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); break;
-  }
+  with_head_dim(D, [&](auto d) { fwd_f32_d<d.value>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); });
 }
 
 void attention_backward_f32(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
@@ -991,11 +985,7 @@ void attention_backward_f32(float* dqkv, const float* dout, const float* qkv, co
   if (B <= 0 || T <= 0) return;
   float* dvec = scratch;
   launch_pre<float>(dvec, nullptr, dout, out, B, T, H, D, stream);
-  switch (D) {
-    case 32: bwd_f32_d<32>(dqkv, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    case 64: bwd_f32_d<64>(dqkv, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
-    default: bwd_f32_d<128>(dqkv, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); break;
-  }
+  with_head_dim(D, [&](auto d) { bwd_f32_d<d.value>(dqkv, dout, qkv, lse, dvec, B, T, H, scale, dropout_p, seed, offset, stream); });
 }
 
 }  // namespace cuda
