@@ -20,19 +20,25 @@ export interface ModelSizes {
   n_embd: number;
 }
 
-export interface ModelConfig extends ModelSizes {
+/** The switches that tell the GPT variants apart (config as data): which layers carry biases, whether the
+ *  head shares the token embedding, whether dropout follows the embedding. Optional in ModelConfig and
+ *  LayoutConfig, all explicit once resolved and in the engine's config. */
+export interface ArchFlags {
+  qkv_bias: boolean;
+  proj_bias: boolean;
+  mlp_bias: boolean;
+  ln_bias: boolean;
+  tied_head: boolean;
+  head_bias: boolean;
+  embd_dropout: boolean;
+}
+
+export interface ModelConfig extends ModelSizes, Partial<ArchFlags> {
   dropout?: number; // default 0
   bias?: boolean; // mypt: q/k/v bias (default false); gpt2: every Linear and LayerNorm (default true)
   device?: 'cpu' | 'cuda' | 'auto'; // default 'cpu'; 'auto' = cuda when available
   arch?: Arch; // default 'mypt'
   activation?: Activation;
-  qkv_bias?: boolean;
-  proj_bias?: boolean;
-  mlp_bias?: boolean;
-  ln_bias?: boolean;
-  tied_head?: boolean;
-  head_bias?: boolean;
-  embd_dropout?: boolean;
   attn_scale?: 'head' | 'embd' | number; // head_size^-0.5 | n_embd^-0.5 | explicit multiplier
   mlp_hidden?: number; // default 4 * n_embd
   precision?: 'fp32' | 'bf16'; // GPU only; default bf16 on cuda, fp32 on cpu
@@ -41,19 +47,12 @@ export interface ModelConfig extends ModelSizes {
   ln_eps?: number; // default 1e-5
 }
 
-export interface ResolvedModelConfig extends ModelSizes {
+export interface ResolvedModelConfig extends ModelSizes, ArchFlags {
   dropout: number;
   bias: boolean;
   device: 'cpu' | 'cuda';
   arch: Arch;
   activation: Activation;
-  qkv_bias: boolean;
-  proj_bias: boolean;
-  mlp_bias: boolean;
-  ln_bias: boolean;
-  tied_head: boolean;
-  head_bias: boolean;
-  embd_dropout: boolean;
   attn_scale: 'head' | 'embd' | number;
   mlp_hidden: number;
   precision: 'fp32' | 'bf16';

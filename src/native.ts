@@ -1,6 +1,7 @@
 // The only file that touches the addon: loads it and declares its whole surface.
 import path from 'path';
 import { ErrorCode, MyptError } from './errors';
+import type { ArchFlags, ModelSizes } from './model-config';
 
 export interface NativeDevice {
   index: number;
@@ -27,22 +28,10 @@ export interface NativeParamInfo {
 }
 
 /** The fully resolved config the engine takes (binding/convert.cc: to_config). */
-export interface NativeModelConfig {
-  vocab_size: number;
-  block_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
+export interface NativeModelConfig extends ModelSizes, ArchFlags {
   mlp_hidden: number;
   dropout: number;
   activation: 'relu' | 'gelu' | 'gelu_tanh';
-  qkv_bias: boolean;
-  proj_bias: boolean;
-  mlp_bias: boolean;
-  ln_bias: boolean;
-  tied_head: boolean;
-  head_bias: boolean;
-  embd_dropout: boolean;
   attn_scale: number; // multiplier of q k^T (0: head_size^-0.5)
   ln_eps: number;
 }

@@ -3,7 +3,7 @@
 // containers a writer emits.
 //
 // Every mapping in this folder is pure: tensors in, tensors out, no files.
-import type { ModelSizes } from '../../model-config';
+import type { ArchFlags, ModelSizes } from '../../model-config';
 import { MyptError } from '../../errors';
 import { PyDict, PyTuple } from './py';
 import { Tensor, toFloat32 } from '../tensor';
@@ -32,15 +32,9 @@ export type NamedTensors = Record<string, F32Tensor>;
 export type StateDictIn = Map<string | number | bigint | boolean | null, unknown>;
 
 /** The config fields the layouts need; ResolvedModelConfig (src/model-config.ts) satisfies it. */
-export interface LayoutConfig extends ModelSizes {
+export interface LayoutConfig extends ModelSizes, Partial<ArchFlags> {
   mlp_hidden?: number;
   activation?: string;
-  qkv_bias?: boolean;
-  proj_bias?: boolean;
-  mlp_bias?: boolean;
-  ln_bias?: boolean;
-  tied_head?: boolean;
-  head_bias?: boolean;
 }
 
 /** AdamW state on the canonical side (what Model.getOptimizerState/setOptimizerState exchange). */
