@@ -31,13 +31,8 @@ __global__ void sumsq_final_kernel(float* norm, const double* partial, int n) {
   __shared__ double sh[1024];
   double s = 0.0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) s += partial[i];
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
-    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) norm[0] = (float)sqrt(sh[0]);
+  s = block_sum_fixed(s, sh);
+  if (threadIdx.x == 0) norm[0] = (float)sqrt(s);
 }
 
 // Index of the tensor holding element i: the last k with starts[k] <= i.

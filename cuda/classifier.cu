@@ -104,13 +104,8 @@ __global__ void mean_loss_kernel(float* out, const float* losses, int64_t N) {
   __shared__ double sh[1024];
   double s = 0.0;
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) s += losses[i];
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
-    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[0] = (float)(sh[0] / (double)N);
+  s = block_sum_fixed(s, sh);
+  if (threadIdx.x == 0) out[0] = (float)(s / (double)N);
 }
 
 }  // namespace

@@ -95,6 +95,21 @@ __device__ __forceinline__ float block_max(float v, float* shared) {
   return warp_max(r);
 }
 
+// Block-wide sum in a fixed tree order: the same bits on every run for a given block size (blockDim.x a
+// power of two, at most 1024). `sh` holds blockDim.x values; every thread gets the result.
+template <typename X>
+__device__ __forceinline__ X block_sum_fixed(X v, X* sh) {
+  sh[threadIdx.x] = v;
+  __syncthreads();
+  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
+    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
+    __syncthreads();
+  }
+  const X r = sh[0];
+  __syncthreads();
+  return r;
+}
+
 // Merging W partial softmaxes (one per warp): part k saw scores with maximum m[k] and sum of exponentials
 // l[k]; M = max m, f[k] = exp(m[k] - M) (0 for a part that saw no key), L = sum f[k] l[k]. The merged
 // output is sum_k f[k] acc_k / L and the log-sum-exp M + log L.

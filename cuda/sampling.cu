@@ -18,19 +18,6 @@ __device__ __forceinline__ uint32_t key_of(float x) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-__device__ float block_sum_det(float v, float* sh) {
-  // fixed-order tree: deterministic for a fixed block size
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int o = blockDim.x / 2; o > 0; o >>= 1) {
-    if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
-    __syncthreads();
-  }
-  const float r = sh[0];
-  __syncthreads();
-  return r;
-}
-
 __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const float* logits, int V, float temp,
                                                           int top_k, float top_p, uint64_t seed, uint64_t counter) {
   __shared__ float sh[kThreads];
@@ -100,7 +87,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
     const float x = logits[i] * inv_t;
     if (key_of(x) >= kth) S += expf(x - xmax);
   }
-  S = block_sum_det(S, sh);
+  S = block_sum_fixed(S, sh);
   uint32_t cut = kth;
   if (top_p < 1.0f) {
     uint32_t ans = 0;
@@ -112,7 +99,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
         const float x = logits[i] * inv_t;
         if (key_of(x) >= lim) mass += expf(x - xmax);
       }
-      mass = block_sum_det(mass, sh);
+      mass = block_sum_fixed(mass, sh);
       if (mass >= top_p * S) ans = cand;
     }
     cut = ans > kth ? ans : kth;
@@ -121,7 +108,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
       const float x = logits[i] * inv_t;
       if (key_of(x) >= cut) S2 += expf(x - xmax);
     }
-    S = block_sum_det(S2, sh);
+    S = block_sum_fixed(S2, sh);
   }
   // inverse CDF in index order: each thread owns a contiguous chunk; u as the CPU's Rng::uniform
   const int chunk = (V + kThreads - 1) / kThreads;
