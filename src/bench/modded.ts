@@ -24,8 +24,10 @@ function fill(n: number, scale: number, seed: number): Float32Array {
   return a;
 }
 
-/** Native weights of a random model in the scripts' init ranges, scalars at their init values. */
-export function randomModdedWeights(m: ModdedShape): Record<string, Float32Array> {
+/** Native weights of a random model in the scripts' init ranges; scalars at their init values (skip 1,
+ *  block lambdas [1, 0], value lambdas [0.5, 0.5]) or, with scalars 'random', drawn in [0, 1) so that
+ *  every lambda and skip weight matters (the GPU tests). */
+export function randomModdedWeights(m: ModdedShape, scalars: 'init' | 'random' = 'init'): Record<string, Float32Array> {
   const d = m.dim, hd = m.n_head * m.head_dim, F = 4 * d, L = m.n_layer;
   const bound = (fanIn: number) => Math.sqrt(3) * 0.5 / Math.sqrt(fanIn);
   let seed = 1;
@@ -39,13 +41,16 @@ export function randomModdedWeights(m: ModdedShape): Record<string, Float32Array
     w[`blocks.${i}.mlp.fc`] = fill(F * d, bound(d), seed++);
     w[`blocks.${i}.mlp.proj`] = fill(d * F, bound(F), seed++);
   }
-  // skip weights 1, block lambdas [1, 0], value lambdas [0.5, 0.5] (both scripts' init)
-  const sc = new Float32Array(5 * L);
-  for (let i = 0; i < L; i++) {
-    sc[i] = 1;
-    sc[L + 2 * i] = 1;
-    sc[3 * L + 2 * i] = 0.5;
-    sc[3 * L + 2 * i + 1] = 0.5;
+  let sc = new Float32Array(5 * L);
+  if (scalars === 'random') {
+    sc = fill(5 * L, 0.5, seed++).map((x) => x + 0.5);
+  } else {
+    for (let i = 0; i < L; i++) {
+      sc[i] = 1;
+      sc[L + 2 * i] = 1;
+      sc[3 * L + 2 * i] = 0.5;
+      sc[3 * L + 2 * i + 1] = 0.5;
+    }
   }
   w.scalars = sc;
   return w;

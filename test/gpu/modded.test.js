@@ -137,35 +137,20 @@ maybe('cuda: `generate --device cuda` on a modded file prints what the API sampl
   assert.match(g.stderr, 'modded-nanogpt medium layout, medium forward pass, GPT-2 tokenizer, on cuda:0');
 });
 
-// A wider random model (head_dim 128 as the scripts, 2 heads, 12 layers) built through the addon, so the
-// GEMMs take the tensor-core paths and the rotary table has its real shape: the GPU against the CPU.
+// A wider random model (head_dim 128 as the scripts, 2 heads, the scripts' depths) built through the
+// addon, so the GEMMs take the tensor-core paths and the rotary table has its real shape: the GPU
+// against the CPU. Random scalars, so that every lambda and skip weight matters.
+const { randomModdedWeights } = require('../../lib/bench/modded');
 function randomModel(kind) {
-  const L = kind === 'small' ? 12 : 16, d = 256, H = 2, D = 128, V = 640, F = 4 * d;
-  let seed = 12345;
-  const rand = (n, scale) => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      a[i] = ((seed / 2 ** 32) * 2 - 1) * scale;
-    }
-    return a;
-  };
-  const w = { embed: rand(V * d, 1), lm_head: rand(V * d, 0.5) };
-  for (let j = 0; j < 3; j++) w[`value_embeds.${j}`] = rand(V * d, 1);
-  for (let i = 0; i < L; i++) {
-    if (i !== 7) {
-      w[`blocks.${i}.attn.qkv`] = rand(3 * d * d, Math.sqrt(3 / d) * 0.5);
-      w[`blocks.${i}.attn.o`] = rand(d * d, Math.sqrt(3 / d) * 0.5);
-    }
-    w[`blocks.${i}.mlp.fc`] = rand(F * d, Math.sqrt(3 / d) * 0.5);
-    w[`blocks.${i}.mlp.proj`] = rand(d * F, Math.sqrt(3 / F) * 0.5);
-  }
-  const sc = new Float32Array(5 * L);
-  for (let i = 0; i < 5 * L; i++) sc[i] = 0.5 + 0.5 * rand(1, 1)[0];
-  w.scalars = sc;
-  const config = { preset: kind, n_layer: L, dim: d, n_head: H, head_dim: D, embed_rows: V, head_rows: V, scalars_len: 5 * L,
-    doc_token: 3, attn_block: 64, long_window_blocks: 2 };
-  return { config, w, V };
+  const shape = { layout: kind, n_layer: kind === 'small' ? 12 : 16, dim: 256, n_head: 2, head_dim: 128, vocab: 640, padded_vocab: 640 };
+  const config = { preset: kind, n_layer: shape.n_layer, dim: 256, n_head: 2, head_dim: 128, embed_rows: 640, head_rows: 640,
+    scalars_len: 5 * shape.n_layer, doc_token: 3, attn_block: 64, long_window_blocks: 2 };
+  const w = randomModdedWeights(shape, 'random');
+  // a head well past its init range, so the soft-capped logits spread over most of (0, 30) / (-15, 15):
+  // near the init they all sit close to one value and a relative error would hide mistakes
+  const head = kind === 'small' ? 100 : 10;
+  w.lm_head = w.lm_head.map((x) => x * head);
+  return { config, w, V: 640 };
 }
 
 for (const kind of ['small', 'medium']) {
