@@ -146,7 +146,16 @@ function option(v: number | undefined, fallback: number, name: string, ok: (x: n
   return v;
 }
 
+/** Token ids as the addon takes them; an id that is no integer in [0, 2^31) is named here (Int32Array.from
+ *  would wrap it into some other id). Whether it is inside the embedding is the engine's check. */
 function toInt32(tokens: number[] | Int32Array, what: string): Int32Array {
+  if (!(tokens instanceof Int32Array)) {
+    tokens.forEach((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id > 2 ** 31 - 1) {
+        throw new MyptError('E_BAD_ARGUMENT', `${what}: token id ${String(id)} at position ${i} is not a non-negative integer id`);
+      }
+    });
+  }
   const a = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
   if (a.length === 0) throw new MyptError('E_BAD_ARGUMENT', `${what}: no tokens`);
   return a;
@@ -176,18 +185,9 @@ export class ModdedModel {
     return this.handle;
   }
 
-  private checkIds(a: Int32Array, what: string): void {
-    for (let i = 0; i < a.length; i++) {
-      if (!(a[i] >= 0 && a[i] < this.info.embed_rows)) {
-        throw new MyptError('E_BAD_ARGUMENT', `${what}: token id ${a[i]} at position ${i} is outside the embedding (${this.info.embed_rows} rows)`);
-      }
-    }
-  }
-
   /** Logits of every position, soft-capped as the forward pass does: [1, T, head_rows] row-major. */
   async forward(tokens: number[] | Int32Array): Promise<{ logits: Float32Array; shape: [number, number, number] }> {
     const a = toInt32(tokens, 'forward');
-    this.checkIds(a, 'forward');
     const logits = await this.call((h) => h.forward(a));
     return { logits, shape: [1, a.length, this.info.head_rows] };
   }
@@ -195,7 +195,6 @@ export class ModdedModel {
   /** New token ids (the prompt excluded). */
   async generate(prompt: number[] | Int32Array, opts: ModdedGenerateOptions): Promise<number[]> {
     const a = toInt32(prompt, 'generate');
-    this.checkIds(a, 'generate');
     const h = this.live();
     const native: Record<string, number> = {
       max_new_tokens: option(opts.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0 && x <= 2 ** 31 - 1),

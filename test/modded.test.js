@@ -175,6 +175,16 @@ test('generation stops on abort; bad ids and a disposed model are clear errors',
     assert.is(e.name, 'MyptError');
     assert.match(e.message, /token id 500 at position 1 is outside the embedding \(128 rows\)/);
   }
+  // an id that Int32Array.from would wrap into another id (2^32 + 3 -> 3) is refused, not run
+  for (const bad of [2 ** 32 + 3, 1.5, -1]) {
+    try {
+      await m.forward([1, bad]);
+      assert.unreachable(String(bad));
+    } catch (e) {
+      assert.is(e.code, 'E_BAD_ARGUMENT');
+      assert.match(e.message, `token id ${bad} at position 1 is not a non-negative integer id`);
+    }
+  }
   m.dispose();
   try {
     await m.forward([1]);
