@@ -66,10 +66,13 @@ if command -v node >/dev/null && [ -f "$BUILD/mypt_native.node" ] && [ -d lib ];
 fi
 if [ -z "${SKIP_SANITIZER:-}" ] && command -v compute-sanitizer >/dev/null; then
   for tool in ${SANITIZER_TOOLS:-memcheck racecheck}; do
-    compute-sanitizer --tool $tool --error-exitcode 3 "$BUILD/check_cuda_ops" --quick >"$LOG/sanitizer-$tool.log" 2>&1
-    s=$?
-    echo "compute-sanitizer $tool on check_cuda_ops --quick: exit $s; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/sanitizer-$tool.log" | tail -1)"
-    [ $s = 0 ] || rc=1
+    for prog in "check_cuda_ops --quick" check_modded_ops; do
+      log="$LOG/sanitizer-$tool-${prog%% *}.log"
+      compute-sanitizer --tool $tool --error-exitcode 3 "$BUILD/"$prog >"$log" 2>&1
+      s=$?
+      echo "compute-sanitizer $tool on $prog: exit $s; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
+      [ $s = 0 ] || rc=1
+    done
   done
 fi
 echo "gpu-check: $([ $rc = 0 ] && echo ALL PASSED || echo FAILURES)"
