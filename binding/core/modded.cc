@@ -142,7 +142,6 @@ ModdedModel::ModdedModel(const ModdedConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
   value_embeds_.resize(cfg_.n_value_embeds);
   layers_.resize(cfg_.n_layer);
-  set_.assign(weight_names().size(), 0);
 }
 
 std::vector<std::string> ModdedModel::weight_names() const {
@@ -206,8 +205,6 @@ std::vector<float>* ModdedModel::slot(const std::string& name, int64_t n) {
   if (n != want)
     throw std::invalid_argument("modded weights: '" + name + "' has " + std::to_string(n) + " values, expected " +
                                 std::to_string(want));
-  const auto names = weight_names();
-  set_[std::find(names.begin(), names.end(), name) - names.begin()] = 1;
   std::vector<float>* dst = find(name);
   dst->resize(n);
   return dst;
@@ -235,8 +232,8 @@ const std::vector<float>& ModdedModel::weight(const std::string& name) const {
 void ModdedModel::check_complete() const {
   const auto names = weight_names();
   std::string missing;
-  for (size_t i = 0; i < names.size(); i++)
-    if (!set_[i]) missing += (missing.empty() ? "" : ", ") + names[i];
+  for (const std::string& n : names)
+    if ((int64_t)weight(n).size() != expected_numel(n)) missing += (missing.empty() ? "" : ", ") + n;  // set = sized
   if (!missing.empty()) throw std::invalid_argument("modded weights: not set: " + missing);
 }
 

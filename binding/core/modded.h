@@ -143,13 +143,12 @@ class ModdedModel final : public ModdedRunner {
   void reset_cache(int64_t capacity);
   void grow_cache(int64_t capacity);  // keeps the cached positions
   std::vector<float>* find(const std::string& name);
-  std::vector<float>* slot(const std::string& name, int64_t n);  // checked, marked set, sized n
+  std::vector<float>* slot(const std::string& name, int64_t n);  // checked, sized n (a weight is set once sized)
 
   ModdedConfig cfg_;
   std::vector<float> embed_, lm_head_, scalars_;
   std::vector<std::vector<float>> value_embeds_;
   std::vector<Layer> layers_;
-  std::vector<uint8_t> set_;  // per weight_names() entry
   // KV cache per layer: [capacity, hdim] of rotated, normed keys and mixed values
   std::vector<std::vector<float>> kcache_, vcache_;
   std::vector<int32_t> doc_;  // document index of every cached position (doc_token cumsum)
