@@ -1,7 +1,7 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const { summarize } = require('../lib/bench/stats');
-const { casesFor, workOf, trainFlopsPerToken, GPT2_124M } = require('../lib/bench/cases');
+const { summarize } = require('../lib/use-cases/bench/stats');
+const { casesFor, workOf, trainFlopsPerToken, GPT2_124M } = require('../lib/use-cases/bench/cases');
 const { loadAddon } = require('../lib/native');
 
 test('summarize: median of odd and even counts, spread from p10..p90', () => {

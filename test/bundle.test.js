@@ -6,9 +6,9 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { loadBundle, saveBundle, findBundle, readBundleMeta } = require('../lib/checkpoint/mypt-bundle');
-const { configJsonText, tokenizerJsonText, trainingStateJsonText, readConfigJson, readTrainingStateJson, readTokenizerJson } = require('../lib/checkpoint/mypt-json');
-const { pyJsonDumps, floatRepr, pyFloat } = require('../lib/checkpoint/pyjson');
+const { loadBundle, saveBundle, findBundle, readBundleMeta } = require('../lib/formats/mypt/bundle');
+const { configJsonText, tokenizerJsonText, trainingStateJsonText, readConfigJson, readTrainingStateJson, readTokenizerJson } = require('../lib/formats/mypt/json');
+const { pyJsonDumps, floatRepr, pyFloat } = require('../lib/formats/pyjson');
 
 const FIX = path.join(__dirname, 'fixtures', 'mypt_bundle');
 const SCRIPT = path.join(__dirname, 'fixtures', 'make_mypt_bundle.py');
@@ -131,8 +131,8 @@ test('a process killed (SIGKILL) at each stage of a save leaves a whole bundle',
     await writeCopy(d, b, 2);
     const child = `
       const fs = require('fs');
-      const { loadBundle, saveBundle } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'checkpoint', 'mypt-bundle'))});
-      const torch = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'checkpoint', 'torch'))});
+      const { loadBundle, saveBundle } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'formats', 'mypt', 'bundle'))});
+      const torch = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'formats', 'torch'))});
       (async () => {
         const b = await loadBundle(${JSON.stringify(FIX)}, { optimizer: true });
         const stage = ${JSON.stringify(stage)};

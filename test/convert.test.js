@@ -8,15 +8,15 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { convert, planConversions } = require('../lib/convert');
-const { detectCheckpointSync } = require('../lib/checkpoint/detect');
-const { loadSafetensorsSync } = require('../lib/checkpoint/safetensors');
+const { convert, planConversions } = require('../lib/use-cases/convert/convert');
+const { detectCheckpointSync } = require('../lib/formats/detect');
+const { loadSafetensorsSync } = require('../lib/formats/safetensors');
 
 const F = path.join(__dirname, 'fixtures/foreign');
 const L = JSON.parse(fs.readFileSync(path.join(F, 'logits.json'), 'utf8'));
 let createModel;
 try {
-  ({ createModel } = require('../lib/model'));
+  ({ createModel } = require('../lib/model/gpt'));
 } catch (e) {
   console.log(`skipping logits checks: the CPU engine is not available (${e.message.split('\n')[0]})`);
 }

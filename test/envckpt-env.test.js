@@ -1,8 +1,8 @@
 // Environment variables of the env-var workflow, and the env-var checkpoint file names (FORMATS.md section 4).
 const { test } = require('uvu');
 const assert = require('uvu/assert');
-const { readTrainingEnv, readLoadCheckpointEnv, flagOr } = require('../lib/env');
-const { envCheckpointFileName, parseEnvCheckpointFileName } = require('../lib/checkpoint/envvar-name');
+const { readTrainingEnv, readLoadCheckpointEnv, flagOr } = require('../lib/use-cases/load-checkpoint/env');
+const { envCheckpointFileName, parseEnvCheckpointFileName } = require('../lib/formats/lecture/envvar-name');
 
 test('training variables: defaults, then values', () => {
   assert.equal(readTrainingEnv({}), {

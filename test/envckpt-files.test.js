@@ -4,9 +4,9 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { readEnvCheckpoint, writeEnvCheckpoint, ENV_KEYS } = require('../lib/checkpoint/envvar');
-const { readCheckpoint } = require('../lib/checkpoint/read-any');
-const { loadTorch } = require('../lib/checkpoint/torch');
+const { readEnvCheckpoint, writeEnvCheckpoint, ENV_KEYS } = require('../lib/formats/lecture/envvar');
+const { readCheckpoint } = require('../lib/formats/separated/read');
+const { loadTorch } = require('../lib/formats/torch');
 const { pyCheck, maxRelErr } = require('./envckpt-pycheck');
 
 const FIX = path.join(__dirname, 'fixtures', 'envckpt');

@@ -6,8 +6,8 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { detectCheckpointSync, resolveCheckpoint, formatOf } = require('../lib/checkpoint/detect');
-const { saveTorchSync, PyDict } = require('../lib/checkpoint/torch');
+const { detectCheckpointSync, resolveCheckpoint, formatOf } = require('../lib/formats/detect');
+const { saveTorchSync, PyDict } = require('../lib/formats/torch');
 
 const F = path.join(__dirname, 'fixtures/foreign');
 const L = JSON.parse(fs.readFileSync(path.join(F, 'logits.json'), 'utf8'));
@@ -15,7 +15,7 @@ const L = JSON.parse(fs.readFileSync(path.join(F, 'logits.json'), 'utf8'));
 let createModel;
 let noEngine;
 try {
-  ({ createModel } = require('../lib/model'));
+  ({ createModel } = require('../lib/model/gpt'));
   createModel({ vocab_size: 2, block_size: 2, n_layer: 1, n_head: 1, n_embd: 2 }).dispose();
 } catch (e) {
   noEngine = `the CPU engine is not available (${e.message.split('\n')[0]})`;
@@ -221,7 +221,7 @@ test('a .pt whose keys fit no layout: the message names keys found and the layou
 });
 
 test('other containers of a known state_dict: unified {model, optimizer, global_step, config}, separated model file, model.pt inside a bundle', async () => {
-  const { loadTorchSync } = require('../lib/checkpoint/torch');
+  const { loadTorchSync } = require('../lib/formats/torch');
   const dir = tmpdir();
   const legacy = loadTorchSync(path.join(F, 'mypt_legacy/checkpoints/tiny/latest.pt'));
   const unified = path.join(dir, 'unified.pt');
@@ -249,7 +249,7 @@ test('other containers of a known state_dict: unified {model, optimizer, global_
 
 test('openCheckpoint: a runnable model + tokenizer from a nanoGPT file; resumable with optimizer: true; clear error without a vocabulary', async () => {
   if (noEngine) return;
-  const { openCheckpoint } = require('../lib/checkpoint/open');
+  const { openCheckpoint } = require('../lib/use-cases/open/open');
   const o = await openCheckpoint(path.join(F, 'nanogpt/out-shakespeare-char/ckpt.pt'), { optimizer: true });
   try {
     assert.is(o.tokenizer.kind, 'char');

@@ -6,8 +6,8 @@ const fs = require('fs');
 const path = require('path');
 const {
   myptToCanonical, canonicalToMypt, myptOptimizerToCanonical, canonicalToMyptOptimizer, myptParamNames,
-} = require('../lib/checkpoint/layouts/mypt');
-const { canonicalParams } = require('../lib/checkpoint/layouts/common');
+} = require('../lib/formats/layouts/mypt');
+const { canonicalParams } = require('../lib/formats/layouts/common');
 
 const fx = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures/foreign/mypt_layout.json'), 'utf8'));
 

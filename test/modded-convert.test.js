@@ -6,11 +6,11 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { convertModded, defaultModdedOut } = require('../lib/checkpoint/modded-convert');
-const { parseModded } = require('../lib/checkpoint/modded');
-const { loadModdedModel } = require('../lib/modded-model');
-const { loadTorch, saveTorch, PyDict } = require('../lib/checkpoint/torch');
-const { toFloat32 } = require('../lib/checkpoint/tensor');
+const { convertModded, defaultModdedOut } = require('../lib/formats/modded/convert');
+const { parseModded } = require('../lib/formats/modded/modded');
+const { loadModdedModel } = require('../lib/model/modded');
+const { loadTorch, saveTorch, PyDict } = require('../lib/formats/torch');
+const { toFloat32 } = require('../lib/formats/tensor');
 
 const { FIX, ref, relErr } = require('./modded-util');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-modded-'));

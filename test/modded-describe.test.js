@@ -2,8 +2,8 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const path = require('path');
-const { describeModded, detectModded, formatModdedInfo, parseModded } = require('../lib/checkpoint/modded');
-const { loadTorch } = require('../lib/checkpoint/torch');
+const { describeModded, detectModded, formatModdedInfo, parseModded } = require('../lib/formats/modded/modded');
+const { loadTorch } = require('../lib/formats/torch');
 
 const FIX = path.join(__dirname, 'fixtures', 'modded');
 const P = '_orig_mod.';

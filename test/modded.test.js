@@ -3,8 +3,8 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const path = require('path');
-const { loadModdedModel } = require('../lib/modded-model');
-const { loadTorch } = require('../lib/checkpoint/torch');
+const { loadModdedModel } = require('../lib/model/modded');
+const { loadTorch } = require('../lib/formats/torch');
 
 const { FIX, ref, relErr } = require('./modded-util');
 

@@ -6,8 +6,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const crypto = require('crypto');
-const { convertLayout } = require('../lib/checkpoint/convert-layout');
-const { readCheckpoint } = require('../lib/checkpoint/read-any');
+const { convertLayout } = require('../lib/use-cases/convert/layout');
+const { readCheckpoint } = require('../lib/formats/separated/read');
 const { pyCheck, maxRelErr } = require('./envckpt-pycheck');
 
 const FIX = path.join(__dirname, 'fixtures', 'envckpt');

@@ -5,10 +5,10 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const sep = require('../lib/checkpoint/separated');
-const { readCheckpoint } = require('../lib/checkpoint/read-any');
-const { listCheckpoints, selectCheckpoint } = require('../lib/checkpoint/select');
-const { loadTorch } = require('../lib/checkpoint/torch');
+const sep = require('../lib/formats/separated/separated');
+const { readCheckpoint } = require('../lib/formats/separated/read');
+const { listCheckpoints, selectCheckpoint } = require('../lib/use-cases/list/list');
+const { loadTorch } = require('../lib/formats/torch');
 const { pyCheck, maxRelErr } = require('./envckpt-pycheck');
 
 const FIX = path.join(__dirname, 'fixtures', 'envckpt');
@@ -160,7 +160,7 @@ test('list and select: latest = highest step with final last, best = lowest val 
 });
 
 test('the checkpoint registry (detect.ts) reads separated, model-only and unified files, and a pair by its base name', () => {
-  const { detectCheckpointSync, formatOf } = require('../lib/checkpoint/detect');
+  const { detectCheckpointSync, formatOf } = require('../lib/formats/detect');
   const base = path.join(SEP, 'checkpoint-step000004');
   const d = detectCheckpointSync(base, { optimizer: true });
   assert.is(d.format, 'separated');

@@ -8,7 +8,7 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { loadTokenizerFile, gpt2Codec } = require('../lib/tokenizer/file');
-const { loadModdedModel } = require('../lib/modded-model');
+const { loadModdedModel } = require('../lib/model/modded');
 const { FIX: MODDED } = require('./modded-util');
 
 const HF = path.join(__dirname, 'fixtures', 'hf_tokenizer');

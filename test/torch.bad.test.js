@@ -7,7 +7,7 @@ const path = require('path');
 const zlib = require('zlib');
 const m = require('../lib');
 const { tempDir } = require('./torch.helpers');
-const { ZipWriter } = require('../lib/checkpoint/torch/zip-write');
+const { ZipWriter } = require('../lib/formats/torch/zip-write');
 
 const tmp = tempDir('mypt-bad-');
 const fixtures = path.join(__dirname, 'fixtures', 'torch');

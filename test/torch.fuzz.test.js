@@ -9,8 +9,8 @@ const os = require('os');
 const path = require('path');
 const m = require('../lib');
 const { tempDir } = require('./torch.helpers');
-const { ZipWriter } = require('../lib/checkpoint/torch/zip-write');
-const { ZipArchive } = require('../lib/checkpoint/torch/zip-read');
+const { ZipWriter } = require('../lib/formats/torch/zip-write');
+const { ZipArchive } = require('../lib/formats/torch/zip-read');
 
 const fixtures = path.join(__dirname, 'fixtures', 'torch');
 const tmp = tempDir('mypt-fuzz-');           // tmpfs when there is one: ext4 flushes a file truncated and rewritten thousands of times

@@ -74,7 +74,7 @@ test('a wrong data class or length is refused with E_BAD_ARGUMENT naming the key
 });
 
 test('zip64 records (forced on a small file) read back here and in Python', () => {
-  const { writeTorchArchive } = require('../lib/checkpoint/torch/save');
+  const { writeTorchArchive } = require('../lib/formats/torch/save');
   const file = f('z64.pt');
   const fd = fs.openSync(file, 'w');
   const data = Float32Array.from({ length: 100 }, (_, i) => i / 7);
@@ -137,8 +137,8 @@ test('lazy data from a file replaced after loading is refused, not read from the
 });
 
 test('a big-endian archive (byteorder = big) reads the same values', () => {
-  const { ZipArchive } = require('../lib/checkpoint/torch/zip-read');
-  const { ZipWriter } = require('../lib/checkpoint/torch/zip-write');
+  const { ZipArchive } = require('../lib/formats/torch/zip-read');
+  const { ZipWriter } = require('../lib/formats/torch/zip-write');
   const src = path.join(__dirname, 'fixtures', 'torch', 'dtypes.pt');
   const zip = ZipArchive.open(src, fs.statSync(src).size);
   const want = m.loadTorchSync(src);

@@ -8,9 +8,9 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { loadTorch } = require('../lib/checkpoint/torch');
-const { readCheckpoint } = require('../lib/checkpoint/read-any');
-const { formatBytes } = require('../lib/inspect');
+const { loadTorch } = require('../lib/formats/torch');
+const { readCheckpoint } = require('../lib/formats/separated/read');
+const { formatBytes } = require('../lib/use-cases/inspect/inspect');
 
 const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
 const FIX = path.join(__dirname, 'fixtures', 'envckpt');

@@ -10,8 +10,8 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { getEncoding } = require('js-tiktoken');
 const { FIX, ref } = require('./modded-util');
-const { loadModdedModel } = require('../lib/modded-model');
-const api = require('../lib/api');
+const { loadModdedModel } = require('../lib/model/modded');
+const api = require('../lib/use-cases/api');
 
 const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
 const cli = (args, cwd) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: cwd ?? os.tmpdir() });

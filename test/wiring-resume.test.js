@@ -6,11 +6,11 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { train } = require('../lib/train');
-const { createCheckpointSaver } = require('../lib/checkpoint/savers');
-const { resumeFromCheckpoint } = require('../lib/checkpoint-run');
-const { readCheckpoint } = require('../lib/checkpoint/read-any');
-const { loadModel } = require('../lib/generate');
+const { train } = require('../lib/use-cases/train/train');
+const { createCheckpointSaver } = require('../lib/use-cases/train/savers');
+const { resumeFromCheckpoint } = require('../lib/use-cases/load-checkpoint/run');
+const { readCheckpoint } = require('../lib/formats/separated/read');
+const { loadModel } = require('../lib/use-cases/generate/generate');
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wiring-resume-'));
 const input = path.join(root, 'tiny.txt');

@@ -5,12 +5,12 @@ const assert = require('uvu/assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { resolveTrainOptions } = require('../lib/train-options');
-const { lrAt } = require('../lib/lr-schedule');
+const { resolveTrainOptions } = require('../lib/use-cases/train/options');
+const { lrAt } = require('../lib/use-cases/train/schedule');
 const { CounterRng, sampleBatch } = require('../lib/data/batches');
 const { splitTokens } = require('../lib/data');
 const { loadConfig, saveConfig, listPresets } = require('../lib');
-const { renderLossSvg } = require('../lib/plot');
+const { renderLossSvg } = require('../lib/use-cases/train/plot');
 
 const CORPUS = '/corpus.txt';
 

@@ -6,9 +6,9 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync, spawn } = require('child_process');
-const { loadBundle } = require('../lib/checkpoint/mypt-bundle');
-const { canonicalToMypt } = require('../lib/checkpoint/layouts/mypt');
-const { createModel } = require('../lib/model');
+const { loadBundle } = require('../lib/formats/mypt/bundle');
+const { canonicalToMypt } = require('../lib/formats/layouts/mypt');
+const { createModel } = require('../lib/model/gpt');
 const { train, loadModel, generate, generateStream, getModelInfo } = require('../lib');
 
 const FIX = path.join(__dirname, 'fixtures', 'mypt_bundle');

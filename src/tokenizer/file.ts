@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import { MyptError } from '../errors';
 import { HfByteLevelBpe, TextCodec } from './hf-bpe';
 import { GPT2_VOCAB, Gpt2Tokenizer, gpt2Encoding } from './gpt2';
-import { tokenizerFromJSON } from './index';
+import { tokenizerFromJSON } from '.';
 
 export type { TextCodec } from './hf-bpe';
 

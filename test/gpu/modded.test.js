@@ -6,7 +6,7 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const path = require('path');
-const { loadModdedModel } = require('../../lib/modded-model');
+const { loadModdedModel } = require('../../lib/model/modded');
 const { loadAddon } = require('../../lib/native');
 const { FIX, ref, relErr } = require('../modded-util');
 
@@ -140,7 +140,7 @@ maybe('cuda: `generate --device cuda` on a modded file prints what the API sampl
 // A wider random model (head_dim 128 as the scripts, 2 heads, the scripts' depths) built through the
 // addon, so the GEMMs take the tensor-core paths and the rotary table has its real shape: the GPU
 // against the CPU. Random scalars, so that every lambda and skip weight matters.
-const { randomModdedWeights } = require('../../lib/bench/modded');
+const { randomModdedWeights } = require('../../lib/use-cases/bench/modded');
 function randomModel(kind) {
   const shape = { layout: kind, n_layer: kind === 'small' ? 12 : 16, dim: 256, n_head: 2, head_dim: 128, vocab: 640, padded_vocab: 640 };
   const config = { preset: kind, n_layer: shape.n_layer, dim: 256, n_head: 2, head_dim: 128, embed_rows: 640, head_rows: 640,

@@ -2,10 +2,10 @@
 import fs from 'fs';
 import path from 'path';
 import type { Argv, CommandModule } from 'yargs';
-import { SUITES, Suite } from '../../bench/cases';
-import { runBench } from '../../bench/run';
-import { formatTable, HEADER, rowCells } from '../../bench/report';
-import { backends } from '../../index';
+import { SUITES, Suite } from '../../use-cases/bench/cases';
+import { runBench } from '../../use-cases/bench/run';
+import { formatTable, HEADER, rowCells } from '../../use-cases/bench/report';
+import { backends } from '../..';
 import { MyptError } from '../../errors';
 
 interface Args {

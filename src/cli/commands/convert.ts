@@ -4,10 +4,10 @@
 // done without one only with --yes.
 import readline from 'readline';
 import type { Argv } from 'yargs';
-import { convert, ConvertOptions } from '../../convert';
-import { convertLayout, ConvertLayoutResult, LAYOUT_TARGETS, LayoutTarget } from '../../checkpoint/convert-layout';
-import { moddedConvertCommand } from '../../checkpoint/modded-cli';
-import { formatBytes } from '../../inspect';
+import { convert, ConvertOptions } from '../../use-cases/convert/convert';
+import { convertLayout, ConvertLayoutResult, LAYOUT_TARGETS, LayoutTarget } from '../../use-cases/convert/layout';
+import { moddedConvertCommand } from '../../use-cases/convert/modded-cli';
+import { formatBytes } from '../../use-cases/inspect/inspect';
 import { MyptError } from '../../errors';
 import { choiceFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';

@@ -1,6 +1,6 @@
 // `mypt-native generate`: sample from a trained model, streaming the text as it is produced.
 import type { Argv } from 'yargs';
-import { loadSampler } from '../../generate';
+import { loadSampler } from '../../use-cases/generate/generate';
 import { MyptError } from '../../errors';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';

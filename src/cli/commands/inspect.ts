@@ -1,10 +1,10 @@
 // `mypt-native inspect [NAME|PATH]`: MyPT's inspect_model sections, parameter count, sizes, dtype; --json.
 import type { Argv } from 'yargs';
-import { formatModelInfo, getModelInfo } from '../../inspect';
+import { formatModelInfo, getModelInfo } from '../../use-cases/inspect/inspect';
 import { MyptError } from '../../errors';
 import { stringFlag } from '../options';
 import { handler as wrap } from '../errors';
-import { inspectModdedFile, isModdedFile } from '../../checkpoint/modded-cli';
+import { inspectModdedFile, isModdedFile } from '../../use-cases/convert/modded-cli';
 
 export const command = 'inspect [target]';
 export const describe = 'Show what a checkpoint holds (config, tokenizer, training state, parameters, files)';

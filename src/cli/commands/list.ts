@@ -1,7 +1,7 @@
 // `mypt-native list [DIR]`: every checkpoint in a folder (env-var files, separated pairs, model-only and
 // unified files, bundles): name, format, step, val loss, size, optimizer present; --json for machines.
 import type { Argv } from 'yargs';
-import { listCheckpoints, CheckpointEntry } from '../../checkpoint/select';
+import { listCheckpoints, CheckpointEntry } from '../../use-cases/list/list';
 import { handler as wrap } from '../errors';
 
 export const command = 'list [dir]';

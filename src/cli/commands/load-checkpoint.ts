@@ -2,9 +2,9 @@
 // MODE=inference|resume, PROMPT, MAX_NEW_TOKENS, DEVICE, TEMPERATURE, TOP_K, RESUME_TRAINING_STEPS,
 // RESUME_LEARNING_RATE; each has a flag of the same name in lower case, and a flag wins over its variable.
 import type { Argv } from 'yargs';
-import { envInt, readLoadCheckpointEnv, LOAD_MODES, ENV_DEVICES } from '../../env';
+import { envInt, readLoadCheckpointEnv, LOAD_MODES, ENV_DEVICES } from '../../use-cases/load-checkpoint/env';
 import { MyptError } from '../../errors';
-import { resumeFromCheckpoint, runInference } from '../../checkpoint-run';
+import { resumeFromCheckpoint, runInference } from '../../use-cases/load-checkpoint/run';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
 

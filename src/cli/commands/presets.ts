@@ -1,6 +1,6 @@
 // `mypt-native presets`: the presets --preset takes (MyPT's configs and the built-in default).
 import type { Argv } from 'yargs';
-import { listPresets, myptParamCount } from '../../presets';
+import { listPresets, myptParamCount } from '../../use-cases/train/presets';
 import { handler as wrap } from '../errors';
 
 export const command = 'presets';

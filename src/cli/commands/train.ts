@@ -2,13 +2,13 @@
 // --arch, --weight_decay, --grad_clip, the optional warmup + cosine schedule and --save_model_only.
 // With no flags at all: the built-in default run on the bundled Tiny Shakespeare corpus.
 import type { Argv } from 'yargs';
-import { train, TrainEvent } from '../../train';
-import type { TrainOptions } from '../../train-options';
-import { Progress } from '../../progress';
-import { presetNames } from '../../presets';
+import { train, TrainEvent } from '../../use-cases/train/train';
+import type { TrainOptions } from '../../use-cases/train/options';
+import { Progress } from '../progress';
+import { presetNames } from '../../use-cases/train/presets';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
-import { addCheckpointFlags, applyCheckpointEnv, saverFromFlags } from '../../checkpoint/train-flags';
+import { addCheckpointFlags, applyCheckpointEnv, saverFromFlags } from '../train-flags';
 
 export const command = 'train';
 export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from_model)';

@@ -1,0 +1,116 @@
+// Reads any checkpoint of sections 4 and 5 from a user-given path into CheckpointData, with the raw
+// optimizer and scheduler states as stored. A missing optimizer file is a warning for inference and an
+// error, with the reason, when training is to resume.
+import { MyptError } from '../../errors';
+import { field } from '../layouts/common';
+import type { CheckpointData } from './data';
+import { envCheckpointFromDict } from '../lecture/envvar';
+import { classifyDict, pairOf, resolveCheckpointPaths, separatedFromDicts, unifiedFromDict } from './separated';
+import fs from 'fs';
+import nodePath from 'path';
+import { loadTorchSync } from '../torch';
+import { detectModded, moddedIsNotGpt } from '../modded/modded';
+import { tokenizerFrom } from '../py-util';
+
+export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
+export type LoadPurpose = 'inference' | 'resume';
+
+export interface ReadCheckpoint {
+  data: CheckpointData;
+  format: CheckpointFormat;
+  files: string[];                    // the files read
+  base?: string;                      // a separated pair's base name
+  hasOptimizer: boolean;              // optimizer state stored (whether or not it was loaded)
+  optimizerStates: unknown[];         // as stored (AdamW state_dicts)
+  lrSchedulerStates: unknown[];
+  tokenizerSource: string | null;     // where the vocabulary came from
+}
+
+export interface ReadOptions {
+  loadOptimizer?: boolean;            // default true
+  purpose?: LoadPurpose;              // default inference
+  onWarning?: (message: string) => void;
+}
+
+function noOptimizer(path: string, why: string, o: ReadOptions): void {
+  if (o.purpose === 'resume') {
+    throw new MyptError('E_NO_CHECKPOINT', `cannot resume from ${path}: ${why}; AdamW's moments and step count would restart from zero`,
+      'resume from a checkpoint saved with its optimizer state, or start a new run from this model');
+  }
+  (o.onWarning ?? ((m: string) => process.emitWarning(m)))(`${path}: ${why}; continuing with model-only checkpoint`);
+}
+
+export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise<ReadCheckpoint> {
+  return readCheckpointSync(path, o);
+}
+
+/** The same, synchronously (tensor data is read lazily either way). */
+export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheckpoint {
+  const r = readStored(path, o);
+  if (!r.data.tokenizer) {    // files of other tools: the vocabulary from a tokenizer.json beside the file
+    const beside = nodePath.join(nodePath.dirname(r.files[0]), 'tokenizer.json');
+    if (fs.existsSync(beside)) {
+      r.data.tokenizer = tokenizerFrom(JSON.parse(fs.readFileSync(beside, 'utf8')));
+      if (r.data.tokenizer) r.tokenizerSource = beside;
+    }
+  }
+  return r;
+}
+
+function readStored(path: string, o: ReadOptions): ReadCheckpoint {
+  const loadOpt = o.loadOptimizer !== false;
+  const r = resolveCheckpointPaths(path);
+  if (r.kind === 'separated') {
+    const model = loadTorchSync(r.model);
+    if (classifyDict(model) !== 'separated-model') {
+      throw new MyptError('E_BAD_FILE', `${r.model}: not a separated model file (keys: ${[...(model as Map<unknown, unknown>).keys()].join(', ')})`);
+    }
+    let opt: unknown = null;
+    if (!r.hasOptimizer) {
+      if (loadOpt) noOptimizer(path, `its optimizer file ${r.optimizer} is missing`, o);
+    } else if (loadOpt) {
+      opt = loadTorchSync(r.optimizer);
+      if (classifyDict(opt) !== 'separated-optimizer') throw new MyptError('E_BAD_FILE', `${r.optimizer}: not a separated optimizer file`);
+    }
+    const data = separatedFromDicts(model, opt, pairOf(r.base));
+    return {
+      data, format: r.hasOptimizer ? 'separated' : 'model-only', files: opt ? [r.model, r.optimizer] : [r.model], base: r.base, hasOptimizer: r.hasOptimizer,
+      optimizerStates: opt ? (field(opt, 'optimizer_states') as unknown[]) : [],
+      lrSchedulerStates: opt ? ((field(opt, 'lr_scheduler_states') as unknown[]) ?? []) : [],
+      tokenizerSource: data.tokenizer ? r.model : null,
+    };
+  }
+  const d = loadTorchSync(r.file);
+  const modded = detectModded(d);  // its dict looks unified, but no GPT layout fits its weights
+  if (modded) throw moddedIsNotGpt(r.file, modded);
+  const kind = classifyDict(d);
+  if (kind === 'separated-optimizer') {
+    throw new MyptError('E_BAD_ARGUMENT', `${r.file}: this is the optimizer half of a separated checkpoint; give its -model.pt file or the base name`);
+  }
+  if (kind === 'other') {
+    const keys = d instanceof Map ? [...d.keys()].map(String).slice(0, 8).join(', ') : typeof d;
+    throw new MyptError('E_BAD_FILE', `${r.file}: not an env-var, separated or unified checkpoint (found ${keys})`);
+  }
+  let data: CheckpointData;
+  let tokenizerSource: string | null;
+  let optRaw: unknown;
+  if (kind === 'envvar') {
+    const e = envCheckpointFromDict(d, r.file);
+    data = e;
+    tokenizerSource = e.tokenizerSource;
+    optRaw = field(d, 'optimizer_state_dict');
+  } else {
+    data = unifiedFromDict(d, r.file);
+    tokenizerSource = data.tokenizer ? r.file : null;
+    optRaw = field(d, 'optimizer') ?? field(d, 'optimizer_state_dict') ?? field(d, 'optimizer_state');
+  }
+  if (!data.optimizer && loadOpt) noOptimizer(path, 'the file holds no optimizer state', o);
+  if (!loadOpt) data.optimizer = null;
+  const format: CheckpointFormat = kind === 'separated-model' ? 'model-only' : kind === 'envvar' ? 'envvar' : 'unified';
+  return {
+    data, format, files: [r.file], hasOptimizer: optRaw instanceof Map,
+    optimizerStates: optRaw && loadOpt ? [optRaw] : [],
+    lrSchedulerStates: data.lrSchedulerStates ?? [],
+    tokenizerSource,
+  };
+}

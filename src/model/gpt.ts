@@ -1,0 +1,317 @@
+// createModel and Model: one GPT on one device, over the native engine (src/native.ts).
+import { MyptError } from '../errors';
+import { fromNative, loadAddon, NativeAdamW, NativeModel, NativeParamInfo } from '../native';
+import { ModelConfig, ResolvedModelConfig, requireCuda, resolveModelConfig, toNativeConfig } from './config';
+import { sameShape, toTokenBatch, Tokens } from './tokens';
+
+export type NamedTensors = Record<string, { dtype: 'float32'; shape: number[]; data: Float32Array }>;
+export type NamedInput = Record<string, { shape: number[]; data: Float32Array }>;
+
+export interface AdamWOptions {
+  lr?: number; // default 3e-4
+  weight_decay?: number; // default 0.01 (torch.optim.AdamW)
+  betas?: [number, number]; // default [0.9, 0.999]
+  eps?: number; // default 1e-8
+  grad_clip?: number; // clip_grad_norm_ max norm; 0 or absent: off
+}
+
+export interface GenerateOptions {
+  max_new_tokens: number;
+  temperature?: number; // default 1; <= 0: greedy
+  top_k?: number; // 0 / absent: off
+  top_p?: number; // 1 / absent: off
+  seed?: number; // default: the model's seed
+  onToken?: (id: number) => void;
+  signal?: AbortSignal;
+}
+
+function badArg(msg: string): never {
+  throw new MyptError('E_BAD_ARGUMENT', msg);
+}
+
+function num(v: unknown, fallback: number, name: string, ok: (x: number) => boolean): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) badArg(`${name} is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, which is out of range`);
+  return v;
+}
+
+function adamw(o: AdamWOptions = {}): NativeAdamW {
+  const betas = o.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) badArg('betas must be [beta1, beta2]');
+  return {
+    lr: num(o.lr, 3e-4, 'lr', (x) => x >= 0),
+    weight_decay: num(o.weight_decay, 0.01, 'weight_decay', (x) => x >= 0),
+    beta1: num(betas[0], 0.9, 'betas[0]', (x) => x >= 0 && x < 1),
+    beta2: num(betas[1], 0.999, 'betas[1]', (x) => x >= 0 && x < 1),
+    eps: num(o.eps, 1e-8, 'eps', (x) => x >= 0),
+    grad_clip: num(o.grad_clip, 0, 'grad_clip', (x) => x >= 0),
+  };
+}
+
+async function call<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+function callSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+export class Model {
+  readonly config: ResolvedModelConfig;
+  readonly numParams: number;
+  readonly device: string;
+  private handle: NativeModel | null;
+  private readonly layout: NativeParamInfo[];
+  private initPending = false; // seeded init still to run (skipped when setParameters comes first)
+
+  /** Use createModel. */
+  constructor(config: ResolvedModelConfig, handle: NativeModel) {
+    this.config = config;
+    this.handle = handle;
+    const info = callSync(() => handle.info());
+    this.numParams = info.numParams;
+    this.device = info.device;
+    this.layout = info.params;
+  }
+
+  // the handle, for calls that do not read the parameters
+  private get raw(): NativeModel {
+    if (!this.handle) throw new MyptError('E_DISPOSED', 'the model was disposed', 'create a new model');
+    return this.handle;
+  }
+
+  // the handle with initialised parameters
+  private get native(): NativeModel {
+    const h = this.raw;
+    if (this.initPending) {
+      this.initPending = false;
+      callSync(() => h.initParameters(this.config.init, this.config.seed));
+    }
+    return h;
+  }
+
+  /** @internal createModel: initialise the parameters on first use, unless setParameters comes first
+   *  (loading a checkpoint then never pays for an initialisation it would overwrite). */
+  deferInit(): void {
+    this.initPending = true;
+  }
+
+  /** The canonical tensors (names, shapes) of this model, in buffer order. */
+  get parameterInfo(): { name: string; shape: number[] }[] {
+    return this.layout.map((p) => ({ name: p.name, shape: [...p.shape] }));
+  }
+
+  async forward(tokens: Tokens): Promise<{ logits: Float32Array; shape: [number, number, number] }> {
+    const x = toTokenBatch(tokens, 'tokens', this.config.block_size);
+    const logits = await call(() => this.native.forward(x.data, x.B, x.T));
+    return { logits, shape: [x.B, x.T, this.config.vocab_size] };
+  }
+
+  async loss(tokens: Tokens, targets: Tokens): Promise<number> {
+    const x = toTokenBatch(tokens, 'tokens', this.config.block_size);
+    const y = toTokenBatch(targets, 'targets', this.config.block_size);
+    sameShape(x, y, 'targets');
+    return call(() => this.native.loss(x.data, y.data, x.B, x.T));
+  }
+
+  /** One AdamW step on this batch; returns the loss before the update. */
+  async trainStep(batch: { tokens: Tokens; targets: Tokens } & AdamWOptions): Promise<number> {
+    const x = toTokenBatch(batch.tokens, 'tokens', this.config.block_size);
+    const y = toTokenBatch(batch.targets, 'targets', this.config.block_size);
+    sameShape(x, y, 'targets');
+    const p = adamw(batch);
+    const r = await call(() => this.native.trainStep(x.data, y.data, x.B, x.T, p));
+    return r.loss;
+  }
+
+  /** Forward + backward; gradients stay natively (getGradients). train: dropout on (default true).
+   *  lossScale multiplies the gradient; accumulate adds to the previous gradients. */
+  async forwardBackward(tokens: Tokens, targets: Tokens,
+    opts: { train?: boolean; lossScale?: number; accumulate?: boolean } = {}): Promise<number> {
+    const x = toTokenBatch(tokens, 'tokens', this.config.block_size);
+    const y = toTokenBatch(targets, 'targets', this.config.block_size);
+    sameShape(x, y, 'targets');
+    const scale = num(opts.lossScale, 1, 'lossScale', () => true);
+    return call(() => this.native.forwardBackward(x.data, y.data, x.B, x.T, opts.train ?? true, scale, !!opts.accumulate));
+  }
+
+  /** Clip (grad_clip) and one AdamW update with the current gradients. */
+  async optimizerStep(opts: AdamWOptions = {}): Promise<{ gradNorm: number }> {
+    const p = adamw(opts);
+    return { gradNorm: await call(() => this.native.optimizerStep(p)) };
+  }
+
+  private named(all: Float32Array): NamedTensors {
+    const out: NamedTensors = {};
+    for (const p of this.layout)
+      out[p.name] = { dtype: 'float32', shape: [...p.shape], data: all.subarray(p.offset, p.offset + p.numel) };
+    return out;
+  }
+
+  private packed(named: NamedInput, what: string): Float32Array {
+    if (!named || typeof named !== 'object') badArg(`${what} must be an object of named tensors`);
+    const all = new Float32Array(this.numParams);
+    for (const p of this.layout) {
+      const t = named[p.name];
+      if (!t) badArg(`${what}: tensor ${p.name} is missing`);
+      if (!Array.isArray(t.shape) || t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
+        badArg(`${what}: ${p.name} has shape [${t.shape}], the model needs [${p.shape}]`);
+      if (!(t.data instanceof Float32Array) || t.data.length !== p.numel)
+        badArg(`${what}: ${p.name} data must be a Float32Array of ${p.numel} values`);
+      all.set(t.data, p.offset);
+    }
+    for (const name of Object.keys(named))
+      if (!this.layout.some((p) => p.name === name)) badArg(`${what}: ${name} is not a tensor of this model`);
+    return all;
+  }
+
+  getParameters(): NamedTensors {
+    return this.named(callSync(() => this.native.getParameters()));
+  }
+
+  /** Every canonical tensor is required, with its exact shape. */
+  setParameters(named: NamedInput): void {
+    const all = this.packed(named, 'setParameters');
+    const h = this.raw;
+    this.initPending = false;
+    callSync(() => h.setParameters(all));
+  }
+
+  getGradients(): NamedTensors {
+    return this.named(callSync(() => this.native.getGradients()));
+  }
+
+  getOptimizerState(): { step: number; exp_avg: NamedTensors; exp_avg_sq: NamedTensors } {
+    const s = callSync(() => this.raw.getOptimizerState());
+    return { step: s.step, exp_avg: this.named(s.exp_avg), exp_avg_sq: this.named(s.exp_avg_sq) };
+  }
+
+  setOptimizerState(s: { step: number; exp_avg: NamedInput; exp_avg_sq: NamedInput }): void {
+    if (!s || !Number.isInteger(s.step) || s.step < 0) badArg('setOptimizerState: step must be a non-negative integer');
+    const m = this.packed(s.exp_avg, 'setOptimizerState exp_avg');
+    const v = this.packed(s.exp_avg_sq, 'setOptimizerState exp_avg_sq');
+    callSync(() => this.raw.setOptimizerState(m, v, s.step));
+  }
+
+  /** Which tensors get weight decay. Default: all (MyPT); gpt2 arch: matrices only (nanoGPT). */
+  setDecayMask(decay: (name: string, shape: number[]) => boolean): void {
+    const mask = Uint8Array.from(this.layout, (p) => (decay(p.name, [...p.shape]) ? 1 : 0));
+    callSync(() => this.raw.setDecayMask(mask));
+  }
+
+  /** Seeds the dropout masks: the next training forward pass is dropout.h's call 0 of this seed. */
+  setSeed(seed: number): void {
+    if (!Number.isSafeInteger(seed) || seed < 0) badArg(`setSeed: seed must be a non-negative integer, got ${seed}`);
+    callSync(() => this.raw.setSeed(seed));
+  }
+
+  /** Token data kept natively for trainBatch / estimateLoss. */
+  setData(split: 'train' | 'val', tokens: Int32Array): void {
+    if (split !== 'train' && split !== 'val') badArg(`setData: split must be 'train' or 'val', got ${JSON.stringify(split)}`);
+    if (!(tokens instanceof Int32Array)) badArg('setData: tokens must be an Int32Array');
+    callSync(() => this.raw.setData(split, tokens));
+  }
+
+  private checkBatch(B: number, T: number, what: string): void {
+    if (!Number.isInteger(B) || B < 1) badArg(`${what}: batch_size must be a positive integer`);
+    if (!Number.isInteger(T) || T < 1 || T > this.config.block_size)
+      badArg(`${what}: block_size ${T} must be an integer in [1, ${this.config.block_size}]`);
+  }
+
+  /** One optimizer step over grad_accum random train batches (x = data[i:i+T], y = data[i+1:i+T+1]). */
+  async trainBatch(opts: { batch_size: number; block_size: number; lr: number; grad_accum?: number } & AdamWOptions):
+    Promise<{ loss: number; gradNorm: number }> {
+    this.checkBatch(opts.batch_size, opts.block_size, 'trainBatch');
+    const grad_accum = num(opts.grad_accum, 1, 'grad_accum', (x) => Number.isInteger(x) && x >= 1);
+    const p = { ...adamw(opts), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum };
+    return call(() => this.native.trainBatch(p));
+  }
+
+  /** Mean loss (no dropout) over `iters` random batches of a split. */
+  async estimateLoss(split: 'train' | 'val', iters: number, batch_size: number, block_size: number): Promise<number> {
+    if (split !== 'train' && split !== 'val') badArg(`estimateLoss: split must be 'train' or 'val'`);
+    if (!Number.isInteger(iters) || iters < 1) badArg('estimateLoss: iters must be a positive integer');
+    this.checkBatch(batch_size, block_size, 'estimateLoss');
+    return call(() => this.native.estimateLoss(split, iters, batch_size, block_size));
+  }
+
+  /** New token ids after the prompt (KV cache; the context is cropped to block_size as MyPT does). */
+  async generate(prompt: number[] | Int32Array, opts: GenerateOptions): Promise<number[]> {
+    if (!Array.isArray(prompt) && !(prompt instanceof Int32Array)) badArg('generate: prompt must be number[] or Int32Array');
+    if (Array.isArray(prompt) && prompt.some((v) => !Number.isInteger(v) || Math.abs(v) >= 2 ** 31))
+      badArg('generate: prompt ids must be integers');
+    const ids = prompt instanceof Int32Array ? prompt : Int32Array.from(prompt);
+    if (ids.length === 0) badArg('generate: the prompt must hold at least one token');
+    const o = opts ?? ({} as GenerateOptions);
+    const sample = {
+      max_new_tokens: num(o.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0 && x <= 2 ** 31 - 1),
+      temperature: num(o.temperature, 1, 'temperature', (x) => x >= 0),
+      top_k: num(o.top_k, 0, 'top_k', (x) => Number.isInteger(x) && x >= 0),
+      top_p: num(o.top_p, 1, 'top_p', (x) => x > 0 && x <= 1),
+      seed: num(o.seed, this.config.seed, 'seed', (x) => Number.isSafeInteger(x) && x >= 0),
+    };
+    if (Number.isNaN(sample.max_new_tokens)) badArg('generate: max_new_tokens is required');
+    const native = this.native;
+    if (o.signal?.aborted) return [];
+    let failure: unknown;
+    const onToken = o.onToken && ((id: number) => {
+      if (failure !== undefined) return;
+      try {
+        o.onToken!(id);
+      } catch (e) {
+        failure = e; // stop generating and report the callback's error
+        native.cancel();
+      }
+    });
+    const abort = () => native.cancel();
+    o.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const out = await call(() => native.generate(ids, sample, onToken));
+      if (failure !== undefined) throw failure;
+      return Array.from(out);
+    } finally {
+      o.signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  /** Frees the native memory (now, or when the call in flight ends). Later calls throw E_DISPOSED. */
+  dispose(): void {
+    if (this.handle) this.handle.dispose();
+    this.handle = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** A new model with seeded parameters (init per config), on config.device (default cpu). */
+export function createModel(config: ModelConfig): Model {
+  const c = resolveModelConfig(config);
+  const addon = loadAddon();
+  if (c.device === 'cuda') requireCuda();
+  const handle = callSync(() => new addon.NativeModel(toNativeConfig(c), c.device, 0, c.precision));
+  const model = new Model(c, handle);
+  callSync(() => handle.setSeed(c.seed));
+  model.deferInit();
+  if (c.arch === 'gpt2') model.setDecayMask((_name, shape) => shape.length >= 2);
+  return model;
+}
+
+/** CPU threads used by the native engine in this process (0: all cores). */
+export function setCpuThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 0) badArg('setCpuThreads: n must be a non-negative integer');
+  loadAddon().setThreads(n);
+}
+
+export function getCpuThreads(): number {
+  return loadAddon().getThreads();
+}

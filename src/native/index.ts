@@ -1,0 +1,132 @@
+// The only file that touches the addon: loads it and declares its whole surface.
+import path from 'path';
+import { ErrorCode, MyptError } from '../errors';
+import type { ArchFlags, ModelSizes } from '../model/config';
+
+export interface NativeDevice {
+  index: number;
+  name: string;
+  memoryBytes: number;
+  computeCapability: string;
+  multiprocessors: number;
+}
+
+export interface NativeBackends {
+  cpu: true;
+  cuda: boolean;
+  cudaReason: string;
+  devices: NativeDevice[];
+}
+
+/** The canonical layout entry of one tensor (binding/core/config.h). */
+export interface NativeParamInfo {
+  name: string;
+  shape: number[];
+  offset: number; // in floats, inside the one parameter buffer
+  numel: number;
+  isMatrix: boolean;
+}
+
+/** The fully resolved config the engine takes (binding/convert.cc: to_config). */
+export interface NativeModelConfig extends ModelSizes, ArchFlags {
+  mlp_hidden: number;
+  dropout: number;
+  activation: 'relu' | 'gelu' | 'gelu_tanh';
+  attn_scale: number; // multiplier of q k^T (0: head_size^-0.5)
+  ln_eps: number;
+}
+
+export interface NativeAdamW {
+  lr: number;
+  weight_decay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  grad_clip: number; // <= 0: off
+}
+
+export interface NativeSample {
+  max_new_tokens: number;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  seed: number;
+}
+
+export interface NativeStep {
+  loss: number;
+  gradNorm: number;
+}
+
+/** One engine. Async methods run in call order off the main thread; sync ones wait for their turn. */
+export interface NativeModel {
+  info(): { numParams: number; device: string; params: NativeParamInfo[] };
+  getParameters(): Float32Array; // all parameters, canonical layout
+  setParameters(all: Float32Array): void;
+  getGradients(): Float32Array;
+  getOptimizerState(): { step: number; exp_avg: Float32Array; exp_avg_sq: Float32Array };
+  setOptimizerState(expAvg: Float32Array, expAvgSq: Float32Array, step: number): void;
+  setDecayMask(mask: Uint8Array): void; // one flag per tensor
+  setSeed(seed: number): void; // dropout and batch sampling
+  initParameters(kind: 'pytorch' | 'gpt2', seed: number): void;
+  setData(split: 'train' | 'val', tokens: Int32Array): void;
+  forward(tokens: Int32Array, B: number, T: number): Promise<Float32Array>;
+  loss(tokens: Int32Array, targets: Int32Array, B: number, T: number): Promise<number>;
+  forwardBackward(tokens: Int32Array, targets: Int32Array, B: number, T: number, train: boolean,
+    lossScale: number, accumulate: boolean): Promise<number>;
+  optimizerStep(p: NativeAdamW): Promise<number>; // the gradient norm before clipping
+  trainStep(tokens: Int32Array, targets: Int32Array, B: number, T: number, p: NativeAdamW): Promise<NativeStep>;
+  trainBatch(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number }): Promise<NativeStep>;
+  estimateLoss(split: 'train' | 'val', iters: number, B: number, T: number): Promise<number>;
+  generate(prompt: Int32Array, opts: NativeSample, onToken?: (id: number) => void): Promise<Int32Array>;
+  cancel(): void; // stops the generations started so far
+  dispose(): void;
+}
+
+export interface NativeBenchRequest {
+  op: string;
+  device: 'cpu' | 'cuda';
+  M?: number; K?: number; N?: number; B?: number; H?: number; T?: number; D?: number;
+  precision?: 'bf16' | 'fp32';
+  warmup: number;
+  repeats: number;
+  seed?: number;
+}
+
+export interface NativeAddon {
+  backends(): NativeBackends;
+  setThreads(n: number): void; // CPU threads for the whole process; 0: all cores
+  getThreads(): number;
+  dropoutMask(n: number, p: number, seed: number, offset: number): Uint8Array; // dropout.h keep flags
+  /** times one op of bench.h at one shape on fresh random inputs */
+  benchOp(req: NativeBenchRequest): Promise<{ ms: number[]; flops: number; bytes: number; peakBytes: number }>;
+  NativeModel: new (config: NativeModelConfig, device: 'cpu' | 'cuda', deviceIndex: number,
+    precision: 'fp32' | 'bf16') => NativeModel;
+}
+
+/** A native error (with a `code` set by the binding) as a MyptError; other values pass through. */
+export function fromNative(e: unknown): unknown {
+  if (e instanceof MyptError || !(e instanceof Error)) return e;
+  const code = (e as Error & { code?: string }).code;
+  const known: ErrorCode[] = ['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_DISPOSED', 'E_NO_CUDA', 'E_NATIVE'];
+  const fallback: ErrorCode = e instanceof TypeError ? 'E_BAD_ARGUMENT' : 'E_NATIVE';
+  return new MyptError(known.find((k) => k === code) ?? fallback, e.message);
+}
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const root = path.join(__dirname, '..', '..');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = require('node-gyp-build')(root) as NativeAddon;
+  } catch (e) {
+    throw new MyptError(
+      'E_NO_ADDON',
+      `the mypt-native addon could not be loaded: ${(e as Error).message.split('\n')[0]}`,
+      'run `npm install` (or `npm run build:native`) in the package folder to build it',
+    );
+  }
+  return cached;
+}
