@@ -8,7 +8,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { convertModded, defaultModdedOut } = require('../lib/formats/modded/convert');
 const { parseModded } = require('../lib/formats/modded/modded');
-const { loadModdedModel } = require('../lib/model/modded');
+const { loadModdedModel } = require('../lib');
 const { loadTorch, saveTorch, PyDict } = require('../lib/formats/torch');
 const { toFloat32 } = require('../lib/formats/tensor');
 
@@ -82,7 +82,7 @@ test('converted small model: same logits with its recorded (small) forward; the 
   const out = path.join(tmp, 'best_state_step001750_val3.2817-medium.pt');
   const before = await loadModdedModel(path.join(FIX, 'small.pt'));
   const after = await loadModdedModel(out);
-  assert.is(after.info.layout, 'medium');
+  assert.is(after.spec.layout, 'medium');
   assert.is(after.forwardKind, 'small');
   const a = (await before.forward(r.tokens)).logits;
   const b = (await after.forward(r.tokens)).logits;

@@ -3,7 +3,7 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const path = require('path');
-const { loadModdedModel } = require('../lib/model/modded');
+const { loadModdedModel } = require('../lib');
 const { loadTorch } = require('../lib/formats/torch');
 
 const { FIX, ref, relErr } = require('./modded-util');
@@ -220,7 +220,7 @@ test('generateText: GPT-2 tokens in and out, streamed pieces add up to the text'
   }
   sd.set('lm_head.weight', t([50304, 32], 3));
   const m = await loadModdedModel(sd, { head_dim: 16 });
-  assert.is(m.info.vocab, 50257);
+  assert.is(m.spec.vocab, 50257);
   assert.is(m.config.doc_token, 50256, 'the scripts\' EOT starts documents');
   const { getEncoding } = require('js-tiktoken');
   const enc = getEncoding('gpt2');
@@ -247,7 +247,7 @@ test('head_dim 128 (the scripts\' size; 32 rotary frequencies then 32 zeros): bo
     for (const kind of ['small', 'medium']) {
       const r = JSON.parse(fs.readFileSync(path.join(dir, `${kind}.json`), 'utf8'));
       const m = await loadModdedModel(path.join(dir, `${kind}.pt`));
-      assert.is(m.info.head_dim, 128);
+      assert.is(m.spec.head_dim, 128);
       const e = relErr((await m.forward(r.tokens)).logits, r.logits);
       assert.ok(e < 1e-4, `${kind}: relative error ${e}`);
     }

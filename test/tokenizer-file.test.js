@@ -8,7 +8,7 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { loadTokenizerFile, gpt2Codec } = require('../lib/tokenizer/file');
-const { loadModdedModel } = require('../lib/model/modded');
+const { loadModdedModel } = require('../lib');
 const { FIX: MODDED } = require('./modded-util');
 
 const HF = path.join(__dirname, 'fixtures', 'hf_tokenizer');
@@ -124,7 +124,7 @@ test('generate --tokenizer: a modded model samples through the given file', asyn
   assert.match(lines[1], 'tokenizer.json');
   assert.is(big.stdout, '', 'nothing printed before the error');
   // --tokenizer is for modded files only
-  const other = cli(['generate', '--checkpoint', path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'ckpt.pt'), '--tokenizer', file]);
+  const other = cli(['generate', '--checkpoint', path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'out-plain', 'ckpt.pt'), '--tokenizer', file]);
   assert.is(other.status, 1);
   assert.match(other.stderr, '--tokenizer applies to modded-nanogpt files');
 });

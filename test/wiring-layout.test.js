@@ -28,7 +28,7 @@ const sizes = (files) => files.map((f) => ({ name: path.basename(f), bytes: fs.s
 test('inspect an env-var file: its format, the step, optimizer in the file, the size', async () => {
   const raw = await loadTorch(ENV);
   const info = json(ENV);
-  assert.is(info.format, 'lecture', "the registry's name for FORMATS.md section 4 files");
+  assert.is(info.format, 'envvar', "the one name for FORMATS.md section 4 files (list and inspect agree)");
   assert.is(info.training.step, Number(raw.get('step')));
   assert.is(info.training.optimizer_file, '(in the file)');
   assert.equal(info.files, sizes([ENV]));

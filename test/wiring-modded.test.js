@@ -10,8 +10,8 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { getEncoding } = require('js-tiktoken');
 const { FIX, ref } = require('./modded-util');
-const { loadModdedModel } = require('../lib/model/modded');
-const api = require('../lib/use-cases/api');
+const { loadModdedModel } = require('../lib');
+const api = require('../lib');
 
 const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
 const cli = (args, cwd) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: cwd ?? os.tmpdir() });
@@ -64,20 +64,30 @@ test('generate --checkpoint small.pt: streams prompt + the text of the ids the e
   }
 });
 
-test('API: generate({checkpoint}) samples a modded file; loadModel says, in one line, how to use it', async () => {
+test('API: generate({checkpoint}) samples a modded file; loadModel opens it as the same Model as any other', async () => {
   const file = path.join(FIX, 'medium.pt');
-  const text = await api.generate({ checkpoint: file, prompt: PROMPT, max_new_tokens: 10, seed: 2 });
-  const m = await loadModdedModel(file);
+  const text = await api.generate({ checkpoint: file, prompt: PROMPT, max_new_tokens: 10, seed: 2, device: 'cpu' });
+  const m = await loadModdedModel(file, { device: 'cpu' });
   const ids = await m.generate([48], { max_new_tokens: 10, seed: 2 });
   m.dispose();
   assert.is(text, tok.decode(ids));
-  let err;
-  try { await api.loadModel(file); } catch (e) { err = e; }
-  assert.ok(err, 'loadModel refuses a modded file');
-  assert.is(err.code, 'E_UNSUPPORTED');
-  assert.match(err.message, 'modded-nanogpt medium-layout');
-  assert.match(err.message, 'loadModdedModel');
-  assert.not.match(err.message, '\n');
+  const l = await api.loadModel(file, { device: 'cpu' });
+  try {
+    assert.is(l.family, 'modded');
+    assert.is(l.info().family, 'modded');
+    assert.is(l.origin.format, 'modded-medium');
+    assert.equal(await l.generate([48], { max_new_tokens: 10, seed: 2 }), ids, 'the same tokens as loadModdedModel');
+    assert.is(await l.generate(PROMPT, { max_new_tokens: 10, seed: 2 }), text, 'text in, text out, as generate()');
+    const f = await l.forward([[48, 49], [50, 51]]);
+    assert.equal(f.shape, [2, 2, ref('medium').padded_vocab], 'a batch of two rows');
+    const one = await l.forward([50, 51]);
+    assert.equal(Array.from(one.logits), Array.from(f.logits.subarray(f.logits.length / 2)), 'row 1 equals the row alone');
+    let err;
+    try { await l.trainStep({ tokens: [[1, 2]], targets: [[2, 3]] }); } catch (e) { err = e; }
+    assert.is(err && err.code, 'E_UNSUPPORTED');
+  } finally {
+    l.dispose();
+  }
 });
 
 test('generate --device cuda on a modded file: runs on a GPU, or says in one line that none is usable', () => {

@@ -10,7 +10,7 @@ const { train } = require('../lib/use-cases/train/train');
 const { createCheckpointSaver } = require('../lib/use-cases/train/savers');
 const { resumeFromCheckpoint } = require('../lib/use-cases/load-checkpoint/run');
 const { readCheckpoint } = require('../lib/formats/separated/read');
-const { loadModel } = require('../lib/use-cases/generate/generate');
+const { loadModel } = require('../lib');
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wiring-resume-'));
 const input = path.join(root, 'tiny.txt');
@@ -24,7 +24,7 @@ const RUN = {
 
 function paramsOf(name) {
   return loadModel(name, { checkpoints_dir: RUN.checkpoints_dir, device: 'cpu' }).then((m) => {
-    try { return m.model.getParameters(); } finally { m.dispose(); }
+    try { return m.getParameters(); } finally { m.dispose(); }
   });
 }
 

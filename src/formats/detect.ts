@@ -1,80 +1,38 @@
-// The checkpoint registry: given a file, a folder or a model name, find what is there, recognise its
-// format, and return the model in the canonical layout with its config, tokenizer, step and (on request)
-// optimizer state. Reading never writes anything.
-//
-// A model name X means the folder <checkpointsDir>/X (default ./checkpoints/X). In a folder, MyPT's order:
-// a bundle (config.json + model.pt) first, then latest.pt, then final.pt; then the other tools' file names.
+// The checkpoint registry: given a file, a folder or a model name, find what is there (locate.ts), load it
+// once, recognise it (recognise.ts) and return its model in the canonical layout with its config,
+// tokenizer, step and (on request) optimizer state; a modded-nanogpt file comes back as its parsed
+// description and weights. Reading never writes anything.
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../errors';
 import type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './types';
 import { hfConfigBeside, readHfStateDict, readSafetensorsFile } from './hf/gpt2';
-import { optimizerToCanonical, stateDictToCanonical, unknownLayoutError, layoutOf, LayoutHints } from './layouts';
-import { dictKeys, isDictLike, pyNumber } from './layouts/common';
-import { PyObject } from './torch';
-import { LECTURE_FILE, isLectureDict, lectureStepOf, readLecture } from './lecture/lecture';
-import { findLegacyFile, isMyptLegacy, readMyptLegacy } from './mypt/legacy';
-import { findBundle, isBundle, readBundleMeta } from './mypt/bundle';
-import { detectModded, moddedIsNotGpt } from './modded/modded';
-import { isNanogpt, readNanogpt } from './nanogpt/ckpt';
-import { loadTorchSync } from './torch';
-import { isSection5Dict, readSection5Sync, section5FileFor } from './separated/detect';
+import { optimizerToCanonical, stateDictToCanonical, unknownLayoutError, LayoutHints, LayoutName } from './layouts';
+import { dictKeys, pyNumber } from './layouts/common';
+import { PyObject, loadTorchSync } from './torch';
+import { readLecture } from './lecture/lecture';
+import { readMyptLegacy } from './mypt/legacy';
+import { readBundleMeta } from './mypt/bundle';
+import { ModdedParsed, moddedIsNotGpt, parseModded } from './modded/modded';
+import { readNanogpt } from './nanogpt/ckpt';
+import { readSection5 } from './separated/detect';
+import { resolveCheckpoint } from './locate';
+import { OPTIMIZER_KEYS, recognise } from './recognise';
 
 export type { CheckpointFormat, DetectedCheckpoint, DetectOptions, TokenizerRecord } from './types';
+export { LOOKED_FOR, findInFolder, resolveCheckpoint } from './locate';
 
-/** What a folder is searched for, in order (for the "looked for" part of errors). */
-export const LOOKED_FOR = ['config.json + model.pt', 'latest.pt', 'final.pt', 'ckpt.pt', 'pytorch_model.bin', 'model.safetensors', 'checkpoint_*.pt'];
-
-/** A file given inside a bundle stands for the bundle. */
-const BUNDLE_FILES = ['model.pt', 'config.json', 'optimizer.pt', 'tokenizer.json', 'training_state.json'];
-
-/** The checkpoint a folder holds: a bundle folder or a file; undefined when nothing recognisable is there. */
-export function findInFolder(dir: string): { kind: 'bundle' | 'file'; path: string } | undefined {
-  const bundle = findBundle(dir); // the folder, or the sibling an interrupted save left
-  if (bundle) return { kind: 'bundle', path: bundle };
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
-  const legacy = findLegacyFile(dir);
-  if (legacy) return { kind: 'file', path: legacy };
-  for (const name of ['ckpt.pt', 'pytorch_model.bin', 'model.safetensors']) {
-    const p = path.join(dir, name);
-    if (fs.existsSync(p) && fs.statSync(p).isFile()) return { kind: 'file', path: p };
-  }
-  const lecture = fs.readdirSync(dir).filter((n) => LECTURE_FILE.test(n)).sort((a, b) => lectureStepOf(b)! - lectureStepOf(a)! || (a < b ? 1 : -1));
-  if (lecture.length) return { kind: 'file', path: path.join(dir, lecture[0]) };
-  return undefined;
+/** A modded-nanogpt file as read: its description and its state_dict (tensors read lazily). */
+export interface ModdedCheckpoint {
+  format: 'modded-small' | 'modded-medium';
+  path: string;
+  parsed: ModdedParsed;
+  step?: number;
+  files: Array<{ name: string; bytes: number }>;
 }
 
-/**
- * Where a target points: an existing file, an existing folder's checkpoint, or model name X's folder.
- * Throws `no checkpoint for model X at DIR (looked for ...)` when nothing is found.
- */
-export function resolveCheckpoint(target: string, opts: Pick<DetectOptions, 'checkpointsDir'> = {}): { kind: 'bundle' | 'file'; path: string } {
-  if (fs.existsSync(target)) {
-    const st = fs.statSync(target);
-    if (st.isFile()) {
-      const dir = path.dirname(target);
-      if (BUNDLE_FILES.includes(path.basename(target)) && isBundle(dir)) return { kind: 'bundle', path: dir };
-      return { kind: 'file', path: target };
-    }
-    const found = findInFolder(target);
-    if (found) return found;
-    throw new MyptError('E_NO_CHECKPOINT', `no checkpoint at ${target} (looked for ${LOOKED_FOR.join(', ')})`);
-  }
-  const pairFile = section5FileFor(target);   // the base name of a separated pair
-  if (pairFile) return { kind: 'file', path: pairFile };
-  const dir = path.join(opts.checkpointsDir ?? 'checkpoints', target);
-  const found = findInFolder(dir);
-  if (found) return found;
-  // a path (not a model name) that does not exist
-  if (path.isAbsolute(target) || /[\\/]/.test(target) || /\.(pt|pth|bin|safetensors)$/.test(target)) {
-    throw new MyptError('E_NO_CHECKPOINT', `${target}: no such file or folder`);
-  }
-  throw new MyptError(
-    'E_NO_CHECKPOINT',
-    `no checkpoint for model ${target} at ${dir} (looked for ${LOOKED_FOR.join(', ')})`,
-    'give --checkpoint PATH for a file elsewhere, or train the model first',
-  );
-}
+/** What any checkpoint holds, read once: a GPT of a known layout, or a modded-nanogpt model. */
+export type AnyCheckpoint = { family: 'gpt'; checkpoint: DetectedCheckpoint } | { family: 'modded'; checkpoint: ModdedCheckpoint };
 
 function unwrapModelPt(v: unknown, file: string): { sd: Map<string, unknown>; extra: Record<string, unknown> } {
   if (!(v instanceof Map)) throw new MyptError('E_BAD_FILE', `${file}: expected a state_dict (a dict of tensors)`);
@@ -110,26 +68,40 @@ export function readBundle(dir: string, opts: DetectOptions = {}): DetectedCheck
   };
 }
 
-/** Recognises a loaded .pt value. */
-function readTorchValue(file: string, v: unknown, opts: DetectOptions): DetectedCheckpoint {
-  if (isSection5Dict(v)) return readSection5Sync(file, opts);
-  if (isMyptLegacy(v)) return readMyptLegacy(file, v as Map<unknown, unknown>, opts);
-  if (isNanogpt(v)) return readNanogpt(file, v as Map<unknown, unknown>, opts);
-  if (isLectureDict(v)) return readLecture(file, v as Map<unknown, unknown>, opts);
-  if (v instanceof Map && layoutOf(v as Map<string, unknown>)) return readBareStateDict(file, v as Map<string, unknown>, opts);
-  if (!isDictLike(v)) throw new MyptError('E_UNSUPPORTED', `${file}: holds a ${Array.isArray(v) ? 'list' : typeof v}, not a checkpoint dict`);
-  const key = WRAPPED_KEYS.find((k) => v instanceof Map && v.get(k) instanceof Map);
-  const inner = key ? (v as Map<string, unknown>).get(key) as Map<string, unknown> : undefined;
-  if (inner && layoutOf(inner)) return readWrapped(file, v as Map<string, unknown>, key!, opts);
-  const modded = detectModded(v);
-  if (modded) throw moddedIsNotGpt(file, modded);
+/** Reads a loaded .pt value by what the recogniser says it is. */
+function readTorchValue(file: string, v: unknown, opts: DetectOptions): AnyCheckpoint {
+  const r = recognise(v);
+  const gpt = (checkpoint: DetectedCheckpoint): AnyCheckpoint => ({ family: 'gpt', checkpoint });
+  switch (r.kind) {
+    case 'modded-small':
+    case 'modded-medium': {
+      const parsed = parseModded(v, file, { head_dim: opts.head_dim });
+      return { family: 'modded', checkpoint: { format: r.kind, path: file, parsed, step: parsed.info.step ?? undefined, files: [{ name: file, bytes: fs.statSync(file).size }] } };
+    }
+    case 'separated-model':
+    case 'separated-optimizer':
+    case 'unified':
+      if (r.kind !== 'unified' || !isWrappedLayout(v)) return gpt(readSection5(file, v, opts));
+      break;
+    case 'envvar': return gpt(readLecture(file, v as Map<unknown, unknown>, opts));
+    case 'mypt-legacy': return gpt(readMyptLegacy(file, v as Map<unknown, unknown>, opts));
+    case 'nanogpt': return gpt(readNanogpt(file, v as Map<unknown, unknown>, opts));
+    case 'state-dict': return gpt(readBareStateDict(file, v as Map<string, unknown>, r.layout));
+    case 'wrapped': return gpt(readWrapped(file, v as Map<string, unknown>, r.key!, opts));
+    case 'not-a-dict':
+      throw new MyptError('E_UNSUPPORTED', `${file}: holds a ${Array.isArray(v) ? 'list' : typeof v}, not a checkpoint dict`);
+    default:
+  }
+  const inner = ['state_dict', 'model_state_dict', 'model'].map((k) => (v instanceof Map ? v.get(k) : undefined)).find((x) => x instanceof Map);
   // nothing we know: name the keys of the state_dict (or of the dict itself) and the layouts known
   throw unknownLayoutError(file, dictKeys(inner ?? v));
 }
 
-/** Keys other tools keep their state_dict under (later MyPT's model.pt, unified and separated files). */
-const WRAPPED_KEYS = ['state_dict', 'model_state_dict', 'model'];
-const OPTIMIZER_KEYS = ['optimizer', 'optimizer_state_dict', 'optimizer_state'];
+/** A section 5 unified file (lr_scheduler or a config with the tokenizer) goes to that reader even when its
+ *  state_dict is of a known layout; the recogniser says 'unified' only for those and for unknown weights. */
+function isWrappedLayout(v: unknown): boolean {
+  return !(v instanceof Map && (v.has('lr_scheduler') || (v.get('config') instanceof Map && (v.get('config') as Map<unknown, unknown>).has('tokenizer'))));
+}
 
 /** A Python record of sizes: a dict, or a dataclass kept as an inert object with its fields as state. */
 function hintsOf(v: unknown): LayoutHints {
@@ -190,34 +162,49 @@ function tokenizerBeside(file: string): TokenizerRecord | undefined {
 }
 
 /** A bare state_dict (model.pt alone, pytorch_model.bin, ...): sizes from the shapes, hints from config.json beside. */
-function readBareStateDict(file: string, sd: Map<string, unknown>, opts: DetectOptions): DetectedCheckpoint {
+function readBareStateDict(file: string, sd: Map<string, unknown>, layout: LayoutName | undefined): DetectedCheckpoint {
   const hints = hfConfigBeside(file);
-  if (layoutOf(sd) === 'hf-gpt2' || path.basename(file) === 'pytorch_model.bin') return readHfStateDict(file, sd, hints);
-  const { layout, config, params } = stateDictToCanonical(sd, hints ?? {}, file);
+  if (layout === 'hf-gpt2' || path.basename(file) === 'pytorch_model.bin') return readHfStateDict(file, sd, hints);
+  const read = stateDictToCanonical(sd, hints ?? {}, file);
   const tokenizer = tokenizerBeside(file);
-  void opts;
   return {
-    format: 'state-dict', layout, path: file, config, params,
+    format: 'state-dict', layout: read.layout, path: file, config: read.config, params: read.params,
     tokenizer, tokenizerSource: tokenizer ? path.join(path.dirname(file), 'tokenizer.json') : undefined,
     tokenizerProblem: tokenizer ? undefined : `${file}: a bare state_dict holds no tokenizer and there is no tokenizer.json beside it`,
     hasOptimizer: false, extra: {}, warnings: [],
   };
 }
 
-/** Reads one checkpoint file of any known format. */
-export function readCheckpointFile(file: string, opts: DetectOptions = {}): DetectedCheckpoint {
-  if (file.endsWith('.safetensors')) return readSafetensorsFile(file);
+/** Reads one checkpoint file of any known format, modded-nanogpt files included (loaded once). */
+export function readAnyFile(file: string, opts: DetectOptions = {}): AnyCheckpoint {
+  if (file.endsWith('.safetensors')) return { family: 'gpt', checkpoint: readSafetensorsFile(file) };
   return readTorchValue(file, loadTorchSync(file), opts);
 }
 
+/** Any path or model name -> what it holds, each file parsed once: the one door the loaders use. */
+export function readAnySync(target: string, opts: DetectOptions = {}): AnyCheckpoint {
+  const where = resolveCheckpoint(target, opts);
+  return where.kind === 'bundle' ? { family: 'gpt', checkpoint: readBundle(where.path, opts) } : readAnyFile(where.path, opts);
+}
+
+/** A GPT checkpoint (a modded-nanogpt file is an error saying how to run it). */
+function gptOnly(a: AnyCheckpoint): DetectedCheckpoint {
+  if (a.family === 'modded') throw moddedIsNotGpt(a.checkpoint.path, a.checkpoint.parsed.info.layout);
+  return a.checkpoint;
+}
+
+/** Reads one GPT checkpoint file of any known format. */
+export function readCheckpointFile(file: string, opts: DetectOptions = {}): DetectedCheckpoint {
+  return gptOnly(readAnyFile(file, opts));
+}
+
 /**
- * Any path or model name -> the model it holds, in the canonical layout.
+ * Any path or model name -> the GPT it holds, in the canonical layout.
  * Formats: MyPT bundle, MyPT legacy latest.pt/final.pt, nanoGPT ckpt.pt, HF GPT-2 pytorch_model.bin /
- * model.safetensors, the lecture trainer's checkpoint_*.pt, bare state_dicts of those layouts.
+ * model.safetensors, the env-var trainer's checkpoint_*.pt, section 5 files, bare state_dicts of those layouts.
  */
 export function detectCheckpointSync(target: string, opts: DetectOptions = {}): DetectedCheckpoint {
-  const where = resolveCheckpoint(target, opts);
-  return where.kind === 'bundle' ? readBundle(where.path, opts) : readCheckpointFile(where.path, opts);
+  return gptOnly(readAnySync(target, opts));
 }
 
 export async function detectCheckpoint(target: string, opts: DetectOptions = {}): Promise<DetectedCheckpoint> {
@@ -225,13 +212,14 @@ export async function detectCheckpoint(target: string, opts: DetectOptions = {})
 }
 
 /** The format name of what a target holds, without mapping its weights (cheap: tensors are read lazily). */
-export function formatOf(target: string, opts: Pick<DetectOptions, 'checkpointsDir'> = {}): { format: CheckpointFormat; path: string } {
+export function formatOf(target: string, opts: { checkpointsDir?: string } = {}): { format: CheckpointFormat; path: string } {
   const where = resolveCheckpoint(target, opts);
   if (where.kind === 'bundle') return { format: 'mypt-bundle', path: where.path };
   if (where.path.endsWith('.safetensors')) return { format: 'safetensors', path: where.path };
   const v = loadTorchSync(where.path);
-  if (isSection5Dict(v)) return { format: readSection5Sync(where.path).format, path: where.path };
-  const format: CheckpointFormat = isMyptLegacy(v) ? 'mypt-legacy' : isNanogpt(v) ? 'nanogpt' : isLectureDict(v) ? 'lecture'
-    : v instanceof Map && layoutOf(v as Map<string, unknown>) === 'hf-gpt2' ? 'hf-gpt2' : 'state-dict';
+  const r = recognise(v);
+  const format: CheckpointFormat = r.kind === 'modded-small' || r.kind === 'modded-medium' || r.kind === 'envvar' || r.kind === 'mypt-legacy' || r.kind === 'nanogpt' ? r.kind
+    : r.kind === 'separated-model' || r.kind === 'separated-optimizer' || (r.kind === 'unified' && !isWrappedLayout(v)) ? readSection5(where.path, v, {}).format
+      : r.layout === 'hf-gpt2' && r.kind === 'state-dict' ? 'hf-gpt2' : 'state-dict';
   return { format, path: where.path };
 }

@@ -7,10 +7,11 @@ export type CheckpointFormat =
   | 'mypt-legacy'     // latest.pt / final.pt single files (FORMATS.md 2)
   | 'nanogpt'         // ckpt.pt (FORMATS.md 3)
   | 'hf-gpt2'         // pytorch_model.bin / model.safetensors
-  | 'lecture'         // the env-var lecture trainer's checkpoint_*.pt (FORMATS.md 4)
+  | 'envvar'          // the env-var lecture trainer's checkpoint_*.pt (FORMATS.md 4)
   | 'state-dict'      // a bare state_dict .pt of a known layout
   | 'safetensors'     // a .safetensors file of a known layout (not HF GPT-2)
-  | 'separated' | 'model-only' | 'unified';   // FORMATS.md 5 (src/checkpoint/section5-detect.ts)
+  | 'separated' | 'model-only' | 'unified'    // FORMATS.md 5 (separated/detect.ts)
+  | 'modded-small' | 'modded-medium';         // modded-nanogpt speedrun files (FORMATS.md 6)
 
 export interface TokenizerRecord {
   token_kind: 'char' | 'gpt2';
@@ -51,4 +52,6 @@ export interface DetectOptions {
   inputFile?: string;
   /** Where model names are looked up (default: ./checkpoints). */
   checkpointsDir?: string;
+  /** modded-nanogpt files: the head size, when the saved code does not say and the width is no multiple of 128. */
+  head_dim?: number;
 }

@@ -5,33 +5,12 @@
 //         LayerNorms, untied head with bias, head_size^-0.5, PyTorch's default init
 //   gpt2: nanoGPT: exact GELU, `bias` (default true) on every Linear and LayerNorm, head tied to wte
 //         without bias, dropout after the embeddings, GPT-2 init
-import { loadAddon, NativeModelConfig } from '../native';
+import type { NativeModelConfig } from '../native';
+import type { Activation, Arch, ArchFlags, ModelSizes } from '../config/gpt';
+import { resolvePlacement } from './placement';
 import { MyptError } from '../errors';
 
-export type Arch = 'mypt' | 'gpt2';
-export type Activation = 'relu' | 'gelu' | 'gelu_tanh';
-
-/** The five sizes every GPT configuration carries (MyPT's names). */
-export interface ModelSizes {
-  vocab_size: number;
-  block_size: number;
-  n_layer: number;
-  n_head: number;
-  n_embd: number;
-}
-
-/** The switches that tell the GPT variants apart (config as data): which layers carry biases, whether the
- *  head shares the token embedding, whether dropout follows the embedding. Optional in ModelConfig and
- *  LayoutConfig, all explicit once resolved and in the engine's config. */
-export interface ArchFlags {
-  qkv_bias: boolean;
-  proj_bias: boolean;
-  mlp_bias: boolean;
-  ln_bias: boolean;
-  tied_head: boolean;
-  head_bias: boolean;
-  embd_dropout: boolean;
-}
+export type { Arch, Activation, ModelSizes, ArchFlags } from '../config/gpt';
 
 export interface ModelConfig extends ModelSizes, Partial<ArchFlags> {
   dropout?: number; // default 0
@@ -88,35 +67,6 @@ function opt<T>(c: Record<string, unknown>, field: string, fallback: T, ok: (v: 
 
 const isBool = (v: unknown) => typeof v === 'boolean';
 const oneOf = (...xs: unknown[]) => (v: unknown) => xs.includes(v);
-
-/**
- * `device` ('cpu' | 'cuda' | 'auto', default 'cpu') and `precision` (default bf16 on cuda, fp32 on cpu) of an
- * options object, checked, 'auto' resolved; a bad value goes to `fail(field, what)`. Both engines (GPT and
- * modded-nanogpt) take their placement through here; requireCuda then says whether 'cuda' can run.
- */
-export function resolvePlacement(c: Record<string, unknown>, fail: (field: string, what: string) => never):
-    { device: 'cpu' | 'cuda'; precision: 'fp32' | 'bf16' } {
-  const device = resolveDevice(opt(c, 'device', 'cpu' as const, oneOf('cpu', 'cuda', 'auto'), "'cpu', 'cuda' or 'auto'", fail));
-  const precision = opt(c, 'precision', device === 'cuda' ? 'bf16' as const : 'fp32' as const, oneOf('fp32', 'bf16'), "'fp32' or 'bf16'", fail);
-  if (device === 'cpu' && precision !== 'fp32') fail('precision', "'bf16' needs device 'cuda' (the CPU computes in fp32)");
-  return { device, precision };
-}
-
-/** Throws E_NO_CUDA with the reason when this build or machine cannot run on a GPU. */
-export function requireCuda(): void {
-  const b = loadAddon().backends();
-  if (!b.cuda) throw new MyptError('E_NO_CUDA', `device 'cuda' is not available: ${b.cudaReason}`, "use device 'cpu' or 'auto'");
-}
-
-/** 'auto' is 'cuda' when this build has a usable GPU, else 'cpu'. */
-export function resolveDevice(d: 'cpu' | 'cuda' | 'auto'): 'cpu' | 'cuda' {
-  if (d !== 'auto') return d;
-  try {
-    return loadAddon().backends().cuda ? 'cuda' : 'cpu';
-  } catch {
-    return 'cpu';
-  }
-}
 
 /** Every field explicit; throws MyptError E_BAD_CONFIG naming the first bad field. */
 export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {

@@ -1,8 +1,14 @@
-// createModel and Model: one GPT on one device, over the native engine (src/native.ts).
+// createModel and GptModel: one GPT (MyPT's lecture GPT, nanoGPT, GPT-2) on one device, over the native
+// engine (src/native). The Model interface's calls (model/types.ts), plus what training needs: gradients,
+// optimizer state, native token data and batches.
 import { MyptError } from '../errors';
 import { fromNative, loadAddon, NativeAdamW, NativeModel, NativeParamInfo } from '../native';
-import { ModelConfig, ResolvedModelConfig, requireCuda, resolveModelConfig, toNativeConfig } from './config';
-import { sameShape, toTokenBatch, Tokens } from './tokens';
+import type { Tokenizer } from '../tokenizer/types';
+import { ModelConfig, ResolvedModelConfig, resolveModelConfig, toNativeConfig } from './config';
+import { requireCuda } from './placement';
+import { numOption, promptIds, sampleParams, TextModel } from './text';
+import { sameShape, toTokenBatch } from './tokens';
+import type { GenerateOptions, ModelSummary, ModelOrigin, Tokens, TrainBatch } from './types';
 
 export type NamedTensors = Record<string, { dtype: 'float32'; shape: number[]; data: Float32Array }>;
 export type NamedInput = Record<string, { shape: number[]; data: Float32Array }>;
@@ -15,36 +21,23 @@ export interface AdamWOptions {
   grad_clip?: number; // clip_grad_norm_ max norm; 0 or absent: off
 }
 
-export interface GenerateOptions {
-  max_new_tokens: number;
-  temperature?: number; // default 1; <= 0: greedy
-  top_k?: number; // 0 / absent: off
-  top_p?: number; // 1 / absent: off
-  seed?: number; // default: the model's seed
-  onToken?: (id: number) => void;
-  signal?: AbortSignal;
-}
+export type { GenerateOptions } from './types';
 
 function badArg(msg: string): never {
   throw new MyptError('E_BAD_ARGUMENT', msg);
 }
 
-function num(v: unknown, fallback: number, name: string, ok: (x: number) => boolean): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) badArg(`${name} is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, which is out of range`);
-  return v;
-}
 
 function adamw(o: AdamWOptions = {}): NativeAdamW {
   const betas = o.betas ?? [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2) badArg('betas must be [beta1, beta2]');
   return {
-    lr: num(o.lr, 3e-4, 'lr', (x) => x >= 0),
-    weight_decay: num(o.weight_decay, 0.01, 'weight_decay', (x) => x >= 0),
-    beta1: num(betas[0], 0.9, 'betas[0]', (x) => x >= 0 && x < 1),
-    beta2: num(betas[1], 0.999, 'betas[1]', (x) => x >= 0 && x < 1),
-    eps: num(o.eps, 1e-8, 'eps', (x) => x >= 0),
-    grad_clip: num(o.grad_clip, 0, 'grad_clip', (x) => x >= 0),
+    lr: numOption(o.lr, 3e-4, 'lr', (x) => x >= 0),
+    weight_decay: numOption(o.weight_decay, 0.01, 'weight_decay', (x) => x >= 0),
+    beta1: numOption(betas[0], 0.9, 'betas[0]', (x) => x >= 0 && x < 1),
+    beta2: numOption(betas[1], 0.999, 'betas[1]', (x) => x >= 0 && x < 1),
+    eps: numOption(o.eps, 1e-8, 'eps', (x) => x >= 0),
+    grad_clip: numOption(o.grad_clip, 0, 'grad_clip', (x) => x >= 0),
   };
 }
 
@@ -64,16 +57,19 @@ function callSync<T>(f: () => T): T {
   }
 }
 
-export class Model {
+export class GptModel extends TextModel {
+  readonly family = 'gpt' as const;
   readonly config: ResolvedModelConfig;
   readonly numParams: number;
   readonly device: string;
+  declare readonly tokenizer?: Tokenizer;
   private handle: NativeModel | null;
   private readonly layout: NativeParamInfo[];
   private initPending = false; // seeded init still to run (skipped when setParameters comes first)
 
   /** Use createModel. */
-  constructor(config: ResolvedModelConfig, handle: NativeModel) {
+  constructor(config: ResolvedModelConfig, handle: NativeModel, tokenizer?: Tokenizer, origin?: ModelOrigin) {
+    super(tokenizer, origin);
     this.config = config;
     this.handle = handle;
     const info = callSync(() => handle.info());
@@ -104,6 +100,14 @@ export class Model {
     this.initPending = true;
   }
 
+  info(): ModelSummary {
+    return {
+      family: 'gpt', device: this.device, numParams: this.numParams, vocabSize: this.config.vocab_size,
+      blockSize: this.config.block_size, config: { ...this.config }, origin: this.origin,
+      tokenizer: this.tokenizer ? (this.tokenizer.source ?? `${this.tokenizer.kind} (${this.tokenizer.vocabSize} tokens)`) : null,
+    };
+  }
+
   /** The canonical tensors (names, shapes) of this model, in buffer order. */
   get parameterInfo(): { name: string; shape: number[] }[] {
     return this.layout.map((p) => ({ name: p.name, shape: [...p.shape] }));
@@ -123,7 +127,7 @@ export class Model {
   }
 
   /** One AdamW step on this batch; returns the loss before the update. */
-  async trainStep(batch: { tokens: Tokens; targets: Tokens } & AdamWOptions): Promise<number> {
+  async trainStep(batch: TrainBatch): Promise<number> {
     const x = toTokenBatch(batch.tokens, 'tokens', this.config.block_size);
     const y = toTokenBatch(batch.targets, 'targets', this.config.block_size);
     sameShape(x, y, 'targets');
@@ -139,7 +143,7 @@ export class Model {
     const x = toTokenBatch(tokens, 'tokens', this.config.block_size);
     const y = toTokenBatch(targets, 'targets', this.config.block_size);
     sameShape(x, y, 'targets');
-    const scale = num(opts.lossScale, 1, 'lossScale', () => true);
+    const scale = numOption(opts.lossScale, 1, 'lossScale', () => true);
     return call(() => this.native.forwardBackward(x.data, y.data, x.B, x.T, opts.train ?? true, scale, !!opts.accumulate));
   }
 
@@ -230,7 +234,7 @@ export class Model {
   async trainBatch(opts: { batch_size: number; block_size: number; lr: number; grad_accum?: number } & AdamWOptions):
     Promise<{ loss: number; gradNorm: number }> {
     this.checkBatch(opts.batch_size, opts.block_size, 'trainBatch');
-    const grad_accum = num(opts.grad_accum, 1, 'grad_accum', (x) => Number.isInteger(x) && x >= 1);
+    const grad_accum = numOption(opts.grad_accum, 1, 'grad_accum', (x) => Number.isInteger(x) && x >= 1);
     const p = { ...adamw(opts), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum };
     return call(() => this.native.trainBatch(p));
   }
@@ -244,21 +248,10 @@ export class Model {
   }
 
   /** New token ids after the prompt (KV cache; the context is cropped to block_size as MyPT does). */
-  async generate(prompt: number[] | Int32Array, opts: GenerateOptions): Promise<number[]> {
-    if (!Array.isArray(prompt) && !(prompt instanceof Int32Array)) badArg('generate: prompt must be number[] or Int32Array');
-    if (Array.isArray(prompt) && prompt.some((v) => !Number.isInteger(v) || Math.abs(v) >= 2 ** 31))
-      badArg('generate: prompt ids must be integers');
-    const ids = prompt instanceof Int32Array ? prompt : Int32Array.from(prompt);
-    if (ids.length === 0) badArg('generate: the prompt must hold at least one token');
+  protected async generateIds(prompt: number[] | Int32Array, opts: GenerateOptions): Promise<number[]> {
+    const ids = promptIds(prompt, 'generate');
     const o = opts ?? ({} as GenerateOptions);
-    const sample = {
-      max_new_tokens: num(o.max_new_tokens, NaN, 'max_new_tokens', (x) => Number.isInteger(x) && x >= 0 && x <= 2 ** 31 - 1),
-      temperature: num(o.temperature, 1, 'temperature', (x) => x >= 0),
-      top_k: num(o.top_k, 0, 'top_k', (x) => Number.isInteger(x) && x >= 0),
-      top_p: num(o.top_p, 1, 'top_p', (x) => x > 0 && x <= 1),
-      seed: num(o.seed, this.config.seed, 'seed', (x) => Number.isSafeInteger(x) && x >= 0),
-    };
-    if (Number.isNaN(sample.max_new_tokens)) badArg('generate: max_new_tokens is required');
+    const sample = sampleParams(o, this.config.seed);
     const native = this.native;
     if (o.signal?.aborted) return [];
     let failure: unknown;
@@ -282,24 +275,32 @@ export class Model {
     }
   }
 
+  /** '' starts from a newline, as MyPT's sampling does (token 0 when the vocabulary has none). */
+  protected textPrompt(tok: Tokenizer, prompt: string): number[] {
+    if (prompt !== '') return tok.encode(prompt);
+    try {
+      return tok.encode('\n');
+    } catch {
+      return [0];
+    }
+  }
+
   /** Frees the native memory (now, or when the call in flight ends). Later calls throw E_DISPOSED. */
   dispose(): void {
     if (this.handle) this.handle.dispose();
     this.handle = null;
   }
 
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
 }
 
-/** A new model with seeded parameters (init per config), on config.device (default cpu). */
-export function createModel(config: ModelConfig): Model {
+/** A new model with seeded parameters (init per config), on config.device (default cpu). A loader passes the
+ *  checkpoint's tokenizer and where it came from. */
+export function createModel(config: ModelConfig, extras: { tokenizer?: Tokenizer; origin?: ModelOrigin } = {}): GptModel {
   const c = resolveModelConfig(config);
   const addon = loadAddon();
   if (c.device === 'cuda') requireCuda();
   const handle = callSync(() => new addon.NativeModel(toNativeConfig(c), c.device, 0, c.precision));
-  const model = new Model(c, handle);
+  const model = new GptModel(c, handle, extras.tokenizer, extras.origin);
   callSync(() => handle.setSeed(c.seed));
   model.deferInit();
   if (c.arch === 'gpt2') model.setDecayMask((_name, shape) => shape.length >= 2);

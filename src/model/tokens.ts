@@ -1,7 +1,10 @@
-// Token batches at the API boundary: number[][] or { data: Int32Array, shape: [B, T] }, checked once.
+// Token batches at the API boundary (model/types.ts Tokens), checked once: one sequence (number[] or
+// Int32Array) is a batch of one.
 import { MyptError } from '../errors';
 
-export type Tokens = number[][] | { data: Int32Array; shape: [number, number] };
+import type { Tokens } from './types';
+
+export type { Tokens } from './types';
 
 export interface TokenBatch {
   data: Int32Array;
@@ -9,24 +12,37 @@ export interface TokenBatch {
   T: number;
 }
 
+/** A token id the engine can take: an integer in [0, 2^31) (Int32Array.from would wrap 2^32 + 3 into 3). */
+const isId = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 31;
+
 function bad(what: string, msg: string): never {
   throw new MyptError('E_BAD_ARGUMENT', `${what}: ${msg}`);
 }
 
 /** A [B, T] batch as one Int32Array; ids are range-checked by the engine against the vocabulary. */
-export function toTokenBatch(t: Tokens, what: string, blockSize: number): TokenBatch {
+export function toTokenBatch(t: Tokens, what: string, blockSize: number | null): TokenBatch {
   let out: TokenBatch;
-  if (Array.isArray(t)) {
-    const B = t.length;
-    if (B === 0 || !Array.isArray(t[0])) bad(what, 'must be a non-empty number[][] or { data: Int32Array, shape: [B, T] }');
-    const T = t[0].length;
+  if (t instanceof Int32Array) {
+    out = { data: t, B: 1, T: t.length };
+  } else if (Array.isArray(t) && (t.length === 0 || !Array.isArray(t[0]))) {
+    const row = t as number[];
+    const data = new Int32Array(row.length);
+    row.forEach((v, i) => {
+      if (!isId(v)) bad(what, `token id ${String(v)} at position ${i} is not a non-negative integer id`);
+      data[i] = v;
+    });
+    out = { data, B: 1, T: row.length };
+  } else if (Array.isArray(t)) {
+    const rows = t as number[][];
+    const B = rows.length;
+    const T = rows[0].length;
     const data = new Int32Array(B * T);
     for (let b = 0; b < B; b++) {
-      const row = t[b];
+      const row = rows[b];
       if (!Array.isArray(row) || row.length !== T) bad(what, `row ${b} has ${Array.isArray(row) ? row.length : 'no'} tokens, row 0 has ${T}`);
       for (let i = 0; i < T; i++) {
         const v = row[i];
-        if (!Number.isInteger(v) || Math.abs(v) >= 2 ** 31) bad(what, `[${b}][${i}] is ${JSON.stringify(v)}, not an integer token id`);
+        if (!isId(v)) bad(what, `token id ${String(v)} at [${b}][${i}] is not a non-negative integer id`);
         data[b * T + i] = v;
       }
     }
@@ -37,10 +53,10 @@ export function toTokenBatch(t: Tokens, what: string, blockSize: number): TokenB
       bad(what, `shape [${t.shape}] does not match ${t.data.length} values`);
     out = { data: t.data, B, T };
   } else {
-    bad(what, 'must be number[][] or { data: Int32Array, shape: [B, T] }');
+    bad(what, 'must be token ids: number[], Int32Array, number[][] or { data: Int32Array, shape: [B, T] }');
   }
   if (out.B < 1 || out.T < 1) bad(what, `shape [${out.B}, ${out.T}] is empty`);
-  if (out.T > blockSize) bad(what, `sequence length ${out.T} is longer than block_size ${blockSize}`);
+  if (blockSize !== null && out.T > blockSize) bad(what, `sequence length ${out.T} is longer than block_size ${blockSize}`);
   return out;
 }
 

@@ -1,7 +1,8 @@
-// The only file that touches the addon: loads it and declares its whole surface.
+// The only door to the addon: loads it and declares its whole surface (every class, function and record
+// the C++ side exposes). Nothing else in src/ requires the addon or casts what it returns.
 import path from 'path';
-import { ErrorCode, MyptError } from '../errors';
-import type { ArchFlags, ModelSizes } from '../model/config';
+import { ErrorCode, isErrorCode, MyptError } from '../errors';
+import type { ArchFlags, ModelSizes } from '../config/gpt';
 
 export interface NativeDevice {
   index: number;
@@ -93,6 +94,45 @@ export interface NativeBenchRequest {
   seed?: number;
 }
 
+/** The modded-nanogpt engine's config (binding/modded_binding.cc); every switch explicit once resolved. */
+export interface NativeModdedConfig {
+  n_layer: number; dim: number; n_head: number; head_dim: number; mlp_hidden: number;
+  embed_rows: number; head_rows: number; n_value_embeds: number; scalars_len: number;
+  ve_index: number[];          // per layer: value embedding mixed into v, -1 none
+  has_attn: number[];          // per layer: 0 for the layer without attention
+  attn_input_norm: boolean;    // small: attention reads norm(x)
+  v_norm: boolean;             // medium: v = norm(v)
+  skip: 'unet' | 'map';
+  skip_from: number[];         // map: per layer, the block output added, -1 none
+  softcap: 'sigmoid30_scaled' | 'sigmoid30' | 'algebraic15' | 'none';
+  attn_scale: number; norm_eps: number; rope_base: number;
+  doc_token: number;           // document mask: this id starts a new document; -1 off
+  attn_block: number;          // tokens per sliding-window block (128)
+  window_blocks: number[];     // per layer: window in blocks, 0 none
+}
+
+/** What the modded engine is built from: the layout's preset and sizes, plus optional overrides. */
+export interface NativeModdedRequest {
+  preset: 'small' | 'medium';
+  n_layer: number; dim: number; n_head: number; head_dim: number; mlp_hidden: number;
+  embed_rows: number; head_rows: number; scalars_len: number;
+  softcap?: NativeModdedConfig['softcap'];
+  doc_token?: number;
+  attn_block?: number;
+  long_window_blocks?: number;
+  window_blocks?: number[];
+}
+
+/** One modded-nanogpt model. Async methods run in call order off the main thread. */
+export interface NativeModdedModel {
+  config(): NativeModdedConfig;
+  device(): string;
+  forward(tokens: Int32Array): Promise<Float32Array>;   // [T * head_rows]
+  generate(prompt: Int32Array, opts: NativeSample & { vocab_limit: number }, onToken?: (id: number) => void): Promise<Int32Array>;
+  stop(): void;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   backends(): NativeBackends;
   setThreads(n: number): void; // CPU threads for the whole process; 0: all cores
@@ -102,15 +142,17 @@ export interface NativeAddon {
   benchOp(req: NativeBenchRequest): Promise<{ ms: number[]; flops: number; bytes: number; peakBytes: number }>;
   NativeModel: new (config: NativeModelConfig, device: 'cpu' | 'cuda', deviceIndex: number,
     precision: 'fp32' | 'bf16') => NativeModel;
+  /** weights under the engine's names (ModdedModel::weight_names): float32, or bfloat16 bits as Uint16Array */
+  ModdedModel: new (config: NativeModdedRequest, weights: Record<string, Float32Array | Uint16Array>,
+    placement: { device: 'cpu' | 'cuda'; index: number; precision: 'fp32' | 'bf16' }) => NativeModdedModel;
 }
 
 /** A native error (with a `code` set by the binding) as a MyptError; other values pass through. */
 export function fromNative(e: unknown): unknown {
   if (e instanceof MyptError || !(e instanceof Error)) return e;
   const code = (e as Error & { code?: string }).code;
-  const known: ErrorCode[] = ['E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_DISPOSED', 'E_NO_CUDA', 'E_NATIVE'];
   const fallback: ErrorCode = e instanceof TypeError ? 'E_BAD_ARGUMENT' : 'E_NATIVE';
-  return new MyptError(known.find((k) => k === code) ?? fallback, e.message);
+  return new MyptError(isErrorCode(code) ? code : fallback, e.message);
 }
 
 let cached: NativeAddon | undefined;

@@ -12,15 +12,10 @@
 //      (with ignore_merges, a piece that is a vocab entry is taken whole first)
 // Decoding maps ids back to bytes and reads them as UTF-8.
 import { MyptError } from '../errors';
+import type { TextCodec } from './types';
 
 /** What text generation needs of a tokenizer file. */
-export interface TextCodec {
-  readonly source: string;    // the file, for messages
-  readonly vocabSize: number; // ids are below this
-  readonly eot?: number;      // the end-of-text / document token, where the file has one
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-}
+export type { TextCodec } from './types';
 
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 

@@ -6,7 +6,7 @@ import type { Tokenizer, TokenKind } from './types';
 
 export { CharTokenizer, buildCharVocab } from './char';
 export { Gpt2Tokenizer, GPT2_VOCAB, GPT2_PADDED_VOCAB } from './gpt2';
-export type { Tokenizer, TokenKind, TokenizerJSON } from './types';
+export type { Tokenizer, TokenKind, TokenizerJSON, TextCodec } from './types';
 export { TextStreamDecoder } from './stream';
 
 /** A tokenizer of `kind` built for `text` (char: the vocabulary of the text; gpt2: fixed). */

@@ -6,7 +6,7 @@
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const path = require('path');
-const { loadModdedModel } = require('../../lib/model/modded');
+const { loadModdedModel } = require('../../lib');
 const { loadAddon } = require('../../lib/native');
 const { FIX, ref, relErr } = require('../modded-util');
 

@@ -1,6 +1,7 @@
 // `mypt-native generate`: sample from a trained model, streaming the text as it is produced.
 import type { Argv } from 'yargs';
-import { loadSampler } from '../../use-cases/generate/generate';
+import { describeRun } from '../../use-cases/generate/generate';
+import { loadModel } from '../../use-cases/open/open';
 import { MyptError } from '../../errors';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
@@ -31,8 +32,8 @@ interface Args {
 
 async function run(a: Args) {
   if (a.model_name && a.checkpoint) throw new MyptError('E_BAD_ARGUMENT', 'give either --model_name or --checkpoint, not both');
-  const m = await loadSampler(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir, input_file: a.input_file, tokenizer: a.tokenizer });
-  if (m.note) process.stderr.write(`${m.note}\n`);  // stdout stays the text alone
+  const m = await loadModel(a.checkpoint ?? a.model_name ?? 'default', { device: a.device, checkpoints_dir: a.checkpoints_dir, input_file: a.input_file, tokenizer: a.tokenizer });
+  if (m.family === 'modded') process.stderr.write(`${describeRun(m)}\n`);  // what runs; stdout stays the text alone
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);

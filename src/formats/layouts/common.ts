@@ -3,7 +3,7 @@
 // containers a writer emits.
 //
 // Every mapping in this folder is pure: tensors in, tensors out, no files.
-import type { ArchFlags, ModelSizes } from '../../model/config';
+import type { ArchFlags, ModelSizes } from '../../config/gpt';
 import { MyptError } from '../../errors';
 import { PyDict, PyTuple } from './py';
 import { Tensor, toFloat32 } from '../tensor';

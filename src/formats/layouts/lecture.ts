@@ -2,7 +2,7 @@
 // MyPT's names with `ffwd` for `fwd`, the final LayerNorm appended to the blocks Sequential
 // (blocks.{n_layer}.weight/.bias, no ln_f), q/k/v without bias, and attention scaled by n_embd^-0.5
 // (`C**-0.5` with C the model width), not head_size^-0.5. Optimizer: AdamW(model.parameters(), lr).
-import type { ModelSizes } from '../../model/config';
+import type { ModelSizes } from '../../config/gpt';
 import { MyptError } from '../../errors';
 import { AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, SdReader, StateDictIn, checkCanonical } from './common';
 import {

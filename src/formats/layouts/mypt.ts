@@ -1,7 +1,7 @@
 // MyPT's lecture GPT (FORMATS.md section 1): its state_dict <-> the canonical layout, its config.json <->
 // ModelConfig, and its AdamW optimizer.pt <-> the canonical optimizer state. The name table itself is in
 // lecture-family.ts (MyPT shares it with the lecture trainer); the fused era is in mypt-fused.ts.
-import type { ModelSizes } from '../../model/config';
+import type { ModelSizes } from '../../config/gpt';
 import { MyptError } from '../../errors';
 import { AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, SdReader, StateDictIn, checkCanonical } from './common';
 import {

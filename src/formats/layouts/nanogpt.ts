@@ -6,7 +6,7 @@
 // LayerNorm) only when bias=True. c_attn rows are q | k | v, head-major: the canonical qkv as it is.
 // Torch without flash attention registers a `transformer.h.i.attn.bias` mask buffer [1,1,T,T]: ignored.
 // A compiled model's keys carry `_orig_mod.`: stripped. GELU is exact (erf).
-import type { ModelSizes } from '../../model/config';
+import type { ModelSizes } from '../../config/gpt';
 import { MyptError } from '../../errors';
 import {
   AdamWHyper, CanonicalOptimizer, F32Tensor, LayoutConfig, NamedTensors, PyDict, SdReader, StateDictIn,

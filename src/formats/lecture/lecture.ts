@@ -78,7 +78,7 @@ export function readLecture(file: string, v: Map<unknown, unknown>, opts: Detect
   const optSd = v.get('optimizer_state_dict');
   const hasOptimizer = optSd instanceof Map;
   return {
-    format: 'lecture', layout, path: file, config, params,
+    format: 'envvar', layout, path: file, config, params,
     tokenizer: tok.tokenizer, tokenizerSource: tok.source, tokenizerProblem: tok.problem,
     step: pyNumber(v.get('step')) ?? lectureStepOf(file),
     optimizer: opts.optimizer && hasOptimizer ? optimizerToCanonical(optSd, layout, config, `${file} optimizer_state_dict`) : undefined,

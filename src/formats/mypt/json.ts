@@ -5,6 +5,7 @@ import path from 'path';
 import { MyptError } from '../../errors';
 import type { TokenizerJSON } from '../../tokenizer/types';
 import { pyFloat, pyJsonDumps } from '../pyjson';
+import { writeFileAtomicSync } from '../atomic';
 
 /** config.json: MyPT's GPTConfig fields. `device` is a record of where it trained, never an order. */
 export interface MyptConfigJson {
@@ -124,4 +125,16 @@ export function trainingStateJsonText(s: TrainingStateJson): string {
     ? Object.fromEntries(Object.entries(tc).map(([k, v]) => [k, TRAINING_FLOAT_KEYS.has(k) && typeof v === 'number' ? pyFloat(v) : v]))
     : undefined;
   return pyJsonDumps({ step: s.step, training_config, optimizer_file: s.optimizer_file ?? null });
+}
+
+/** Reads config.json from a bundle folder (or a config.json path), leniently (missing keys defaulted). */
+export function loadConfig(dirOrFile: string): MyptConfigJson {
+  return dirOrFile.endsWith('.json') ? readConfigJson(path.dirname(dirOrFile)) : readConfigJson(dirOrFile);
+}
+
+/** Writes config.json as MyPT does (indent 2, MyPT's key order), atomically. */
+export function saveConfig(dirOrFile: string, config: Partial<MyptConfigJson>): string {
+  const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'config.json');
+  writeFileAtomicSync(file, configJsonText(parseConfigJson(config, file)));
+  return file;
 }

@@ -9,7 +9,8 @@ import { classifyDict, pairOf, resolveCheckpointPaths, separatedFromDicts, unifi
 import fs from 'fs';
 import nodePath from 'path';
 import { loadTorchSync } from '../torch';
-import { detectModded, moddedIsNotGpt } from '../modded/modded';
+import { moddedIsNotGpt } from '../modded/modded';
+import { recognise } from '../recognise';
 import { tokenizerFrom } from '../py-util';
 
 export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
@@ -27,6 +28,8 @@ export interface ReadCheckpoint {
 }
 
 export interface ReadOptions {
+  /** The named file's value when the caller already loaded it (the registry): it is not loaded again. */
+  loaded?: unknown;
   loadOptimizer?: boolean;            // default true
   purpose?: LoadPurpose;              // default inference
   onWarning?: (message: string) => void;
@@ -60,8 +63,9 @@ export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheck
 function readStored(path: string, o: ReadOptions): ReadCheckpoint {
   const loadOpt = o.loadOptimizer !== false;
   const r = resolveCheckpointPaths(path);
+  const load = (file: string) => (o.loaded !== undefined && nodePath.resolve(file) === nodePath.resolve(path) ? o.loaded : loadTorchSync(file));
   if (r.kind === 'separated') {
-    const model = loadTorchSync(r.model);
+    const model = load(r.model);
     if (classifyDict(model) !== 'separated-model') {
       throw new MyptError('E_BAD_FILE', `${r.model}: not a separated model file (keys: ${[...(model as Map<unknown, unknown>).keys()].join(', ')})`);
     }
@@ -69,7 +73,7 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
     if (!r.hasOptimizer) {
       if (loadOpt) noOptimizer(path, `its optimizer file ${r.optimizer} is missing`, o);
     } else if (loadOpt) {
-      opt = loadTorchSync(r.optimizer);
+      opt = load(r.optimizer);
       if (classifyDict(opt) !== 'separated-optimizer') throw new MyptError('E_BAD_FILE', `${r.optimizer}: not a separated optimizer file`);
     }
     const data = separatedFromDicts(model, opt, pairOf(r.base));
@@ -80,9 +84,9 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
       tokenizerSource: data.tokenizer ? r.model : null,
     };
   }
-  const d = loadTorchSync(r.file);
-  const modded = detectModded(d);  // its dict looks unified, but no GPT layout fits its weights
-  if (modded) throw moddedIsNotGpt(r.file, modded);
+  const d = load(r.file);
+  const rk = recognise(d).kind;  // a modded file's dict looks unified, but no GPT layout fits its weights
+  if (rk === 'modded-small' || rk === 'modded-medium') throw moddedIsNotGpt(r.file, rk === 'modded-small' ? 'small' : 'medium');
   const kind = classifyDict(d);
   if (kind === 'separated-optimizer') {
     throw new MyptError('E_BAD_ARGUMENT', `${r.file}: this is the optimizer half of a separated checkpoint; give its -model.pt file or the base name`);

@@ -14,6 +14,7 @@ import { PyDict } from '../torch';
 import { ARCH_KEYS, CheckpointData, canonicalToOptimizer, canonicalToStateDict, layoutFor, optimizerToCanonical, stateDictToCanonical } from './data';
 import { plain, pyF, tokenizerDict, tokenizerFrom } from '../py-util';
 import { loadTorch, saveTorch } from '../torch';
+import { recognise } from '../recognise';
 
 export const MODEL_FILE_KEYS = ['model_state_dict', 'global_step', 'config'];
 export const OPTIMIZER_FILE_KEYS = ['optimizer_states', 'lr_scheduler_states', 'global_step', 'epoch'];
@@ -172,11 +173,10 @@ export type DictKind = 'envvar' | 'separated-model' | 'separated-optimizer' | 'u
 
 /** What a loaded top-level dict is, by its keys. */
 export function classifyDict(d: unknown): DictKind {
-  if (!(d instanceof Map)) return 'other';
-  if (d.has('optimizer_states')) return 'separated-optimizer';
-  if (d.has('model_state_dict') && d.has('hyperparameters') && d.has('vocab_size')) return 'envvar';
-  if (d.has('model_state_dict') && d.has('global_step') && !d.has('optimizer') && !d.has('optimizer_state_dict')) return 'separated-model';
-  if (d.has('model') || d.has('model_state_dict')) return 'unified';
+  const k = recognise(d).kind;
+  if (k === 'separated-optimizer' || k === 'separated-model' || k === 'envvar') return k;
+  // the section 5 reader takes any dict holding a model state_dict as a unified checkpoint
+  if (k === 'unified' || k === 'mypt-legacy' || k === 'nanogpt' || k === 'wrapped' || k === 'modded-small' || k === 'modded-medium') return 'unified';
   return 'other';
 }
 

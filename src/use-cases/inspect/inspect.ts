@@ -151,7 +151,7 @@ export function formatModelInfo(i: ModelInfo): string {
   L.push(`Inspecting model '${i.name}'`, '');
   const FORMAT_NAMES: Record<string, string> = {
     'mypt-bundle': 'New JSON-based format', 'mypt-legacy': 'Legacy single-file format', nanogpt: 'nanoGPT ckpt.pt',
-    'hf-gpt2': 'Hugging Face GPT-2 weights', lecture: "The env-var (lecture) trainer's single-file checkpoint", 'state-dict': 'A state_dict file',
+    'hf-gpt2': 'Hugging Face GPT-2 weights', envvar: "The env-var (lecture) trainer's single-file checkpoint", 'state-dict': 'A state_dict file',
     safetensors: 'A safetensors file', separated: 'Separated model + optimizer files', 'model-only': 'A model-only file (no optimizer state)',
     unified: 'A unified file (model, optimizer and scheduler in one)',
   };

@@ -2,7 +2,8 @@
 // either file of a separated pair or its base name, a unified file, a model-only file). Returns one shape:
 // { model, config, global_step, optimizer_states, lr_scheduler_states, epoch } plus what was loaded from where.
 import { MyptError } from '../../errors';
-import { createModel, Model } from '../../model/gpt';
+import type { GptModel } from '../../model';
+import { buildGpt } from '../open/open';
 import type { ResolvedModelConfig } from '../../model/config';
 import { tokenizerFromJSON } from '../../tokenizer';
 import type { Tokenizer } from '../../tokenizer/types';
@@ -23,7 +24,7 @@ export interface LoadCheckpointOptions {
 }
 
 export interface LoadedCheckpoint {
-  model: Model;
+  model: GptModel;
   config: ResolvedModelConfig;
   global_step: number;
   optimizer_states: unknown[];
@@ -42,23 +43,15 @@ export interface LoadedCheckpoint {
 }
 
 /** A Model holding a checkpoint's parameters (and optimizer state when given). */
-export function modelFromData(data: CheckpointData, device: LoadCheckpointOptions['device'] = 'cpu', withOptimizer = true): Model {
-  const model = createModel({ ...(data.config as any), dropout: data.config.dropout ?? 0, device });
-  try {
-    model.setParameters(data.params);
-    if (withOptimizer && data.optimizer) model.setOptimizerState(data.optimizer);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+export function modelFromData(data: CheckpointData, device: LoadCheckpointOptions['device'] = 'auto', withOptimizer = true): GptModel {
+  return buildGpt({ config: data.config as never, params: data.params, optimizer: withOptimizer ? data.optimizer : null }, { device, dropout: data.config.dropout ?? 0 });
 }
 
 export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
   const loadOptimizer = opts.loadOptimizer !== false;
   const r = await readCheckpoint(path, { loadOptimizer, purpose: opts.purpose, onWarning: opts.onWarning });
   const { data } = r;
-  const model = modelFromData(data, opts.device ?? 'cpu', loadOptimizer);
+  const model = modelFromData(data, opts.device ?? 'auto', loadOptimizer);
   return {
     model, config: model.config, global_step: data.step,
     optimizer_states: r.optimizerStates, lr_scheduler_states: r.lrSchedulerStates, epoch: data.epoch,

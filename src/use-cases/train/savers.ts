@@ -9,7 +9,7 @@
 //   await saver.onEnd(ctx);                              // after the last step
 import fs from 'fs';
 import path from 'path';
-import type { Model } from '../../model/gpt';
+import type { GptModel as Model } from '../../model';
 import type { Tokenizer } from '../../tokenizer/types';
 import type { AdamWHyper } from '../../formats/layouts/common';
 import type { CheckpointData } from '../../formats/separated/data';

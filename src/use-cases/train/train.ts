@@ -4,7 +4,7 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../../errors';
-import { createModel, Model } from '../../model/gpt';
+import { createModel, GptModel as Model } from '../../model';
 import type { ModelConfig } from '../../model/config';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit } from '../../data';
 import { CounterRng, dropoutSeed, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from '../../data/batches';
