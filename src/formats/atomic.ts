@@ -1,9 +1,97 @@
-// Crash-safe writes. A single file: write a temporary beside it, fsync, rename over the target, fsync the
-// folder. A folder of files (a bundle): write every file into a sibling staging folder, fsync, then swap
-// the folders with two renames; at every instant either the old or the new folder is whole on disk, and
-// readers look in the `.previous` sibling when a crash fell between the two renames.
+// Crash-safe writes, the one writer every format uses.
+//   A single file: write a temporary beside it, fsync, rename over the target, fsync the folder. A crash
+//   at any point leaves either the old file or the new one whole. The body is bytes, or a sequence of
+//   steps (a generator writing to the descriptor): the sync form runs them back to back, the async form
+//   returns to the event loop between steps, so a long save does not freeze the process.
+//   A folder of files (a bundle): write every file into a sibling staging folder, fsync, then swap the
+//   folders with two renames; at every instant either the old or the new folder is whole on disk, and
+//   readers look in the `.previous` sibling when a crash fell between the two renames.
+// A failure is a MyptError E_IO naming the file and the cause in words (a full disk says so).
 import fs from 'fs';
 import path from 'path';
+import { MyptError } from '../errors';
+
+/** Writes done in steps; each `yield` is a point where the event loop may run. */
+export type WriteSteps = (fd: number) => Iterable<void>;
+
+interface Temp { fd: number; tmp: string; dir: string }
+
+function openTemp(target: string): Temp {
+  const dir = path.dirname(path.resolve(target));
+  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
+  try {
+    return { fd: fs.openSync(tmp, 'wx', 0o644), tmp, dir };
+  } catch (e) {
+    throw new MyptError('E_IO', `${target}: cannot create a file in ${dir}: ${ioCause(e)}`);
+  }
+}
+
+function commit(t: Temp, target: string): void {
+  fs.fsyncSync(t.fd);
+  fs.closeSync(t.fd);
+  t.fd = -1;
+  fs.renameSync(t.tmp, target);
+  try {
+    const dfd = fs.openSync(t.dir, 'r');
+    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+  } catch { /* some filesystems refuse fsync on folders */ }
+}
+
+/** What a file-system error means, in words (the code kept for the curious). */
+export function ioCause(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const words: Record<string, string> = {
+    ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up', EFBIG: 'the file is larger than this system allows',
+    EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'the file system is read-only',
+    ENOENT: 'no such file or folder', EISDIR: 'is a folder, not a file', ENOTDIR: 'a part of the path is not a folder',
+  };
+  return code && words[code] ? `${words[code]} (${code})` : (e as Error)?.message ?? String(e);
+}
+
+function abort(t: Temp, target: string, e: unknown): never {
+  if (t.fd >= 0) try { fs.closeSync(t.fd); } catch { /* already failing */ }
+  try { fs.unlinkSync(t.tmp); } catch { /* may not exist */ }
+  if (e instanceof MyptError) throw e;
+  throw new MyptError('E_IO', `${target}: write failed: ${ioCause(e)}; the previous file, if any, is untouched`);
+}
+
+/** Bytes (a string is UTF-8) as a one-step body. */
+function stepsOf(body: WriteSteps | string | Uint8Array): WriteSteps {
+  if (typeof body === 'function') return body;
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return function* (fd: number) {
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    yield;
+  };
+}
+
+export function writeFileAtomicSync(target: string, data: WriteSteps | string | Uint8Array): void {
+  const body = stepsOf(data);
+  const t = openTemp(target);
+  try {
+    for (const _ of body(t.fd)) { /* run every step */ }
+    commit(t, target);
+  } catch (e) {
+    abort(t, target, e);
+  }
+}
+
+export async function writeFileAtomic(target: string, data: WriteSteps | string | Uint8Array): Promise<void> {
+  const body = stepsOf(data);
+  const t = openTemp(target);
+  try {
+    for (const _ of body(t.fd)) await new Promise<void>((r) => setImmediate(r));
+    commit(t, target);
+  } catch (e) {
+    abort(t, target, e);
+  }
+}
+
+/** Runs a step generator to its end. */
+export function drain(steps: Iterable<void>): void {
+  for (const _ of steps) { /* run every step */ }
+}
 
 export function fsyncPath(p: string): void {
   let fd: number | undefined;
@@ -15,25 +103,6 @@ export function fsyncPath(p: string): void {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-}
-
-export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fsyncPath(dir);
 }
 
 /** The staging and previous-generation siblings of a bundle folder. */

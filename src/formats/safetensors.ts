@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import { MyptError } from '../errors';
 import { DType, Tensor, TypedArray, checkTensor, dtypeSize, numelOf } from './tensor';
-import { writeFileAtomic, writeFileAtomicSync } from './torch/atomic';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic';
 import { FileRegion, TorchStorage, readExactly, statFile } from './torch/storage';
 import { TorchTensor } from './torch/torch-tensor';
 

@@ -76,7 +76,7 @@ async function run(a: Args) {
   await convert({
     all: a.all, model_name: a.model_name, checkpoint: a.checkpoint, checkpoints_dir: a.checkpoints_dir, format: a.format as ConvertOptions['format'],
     out: a.out, input_file: a.input_file, dry_run: a.dryRun, yes: a.yes,
-    interactive: !!(process.stdin.isTTY && process.stdout.isTTY), confirm: ask,
+    interactive: !!(process.stdin.isTTY && process.stdout.isTTY), confirm: ask, log: (line) => process.stdout.write(`${line}\n`),
   });
 }
 

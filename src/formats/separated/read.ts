@@ -18,6 +18,8 @@ export type LoadPurpose = 'inference' | 'resume';
 
 export interface ReadCheckpoint {
   data: CheckpointData;
+  /** What the caller should know (e.g. no optimizer state for inference); also given to onWarning. */
+  warnings: string[];
   format: CheckpointFormat;
   files: string[];                    // the files read
   base?: string;                      // a separated pair's base name
@@ -35,12 +37,14 @@ export interface ReadOptions {
   onWarning?: (message: string) => void;
 }
 
-function noOptimizer(path: string, why: string, o: ReadOptions): void {
+function noOptimizer(path: string, why: string, o: ReadOptions, warnings: string[]): void {
   if (o.purpose === 'resume') {
     throw new MyptError('E_NO_CHECKPOINT', `cannot resume from ${path}: ${why}; AdamW's moments and step count would restart from zero`,
       'resume from a checkpoint saved with its optimizer state, or start a new run from this model');
   }
-  (o.onWarning ?? ((m: string) => process.emitWarning(m)))(`${path}: ${why}; continuing with model-only checkpoint`);
+  const m = `${path}: ${why}; continuing with model-only checkpoint`;
+  warnings.push(m);
+  o.onWarning?.(m);
 }
 
 export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise<ReadCheckpoint> {
@@ -62,6 +66,7 @@ export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheck
 
 function readStored(path: string, o: ReadOptions): ReadCheckpoint {
   const loadOpt = o.loadOptimizer !== false;
+  const warnings: string[] = [];
   const r = resolveCheckpointPaths(path);
   const load = (file: string) => (o.loaded !== undefined && nodePath.resolve(file) === nodePath.resolve(path) ? o.loaded : loadTorchSync(file));
   if (r.kind === 'separated') {
@@ -71,14 +76,14 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
     }
     let opt: unknown = null;
     if (!r.hasOptimizer) {
-      if (loadOpt) noOptimizer(path, `its optimizer file ${r.optimizer} is missing`, o);
+      if (loadOpt) noOptimizer(path, `its optimizer file ${r.optimizer} is missing`, o, warnings);
     } else if (loadOpt) {
       opt = load(r.optimizer);
       if (classifyDict(opt) !== 'separated-optimizer') throw new MyptError('E_BAD_FILE', `${r.optimizer}: not a separated optimizer file`);
     }
     const data = separatedFromDicts(model, opt, pairOf(r.base));
     return {
-      data, format: r.hasOptimizer ? 'separated' : 'model-only', files: opt ? [r.model, r.optimizer] : [r.model], base: r.base, hasOptimizer: r.hasOptimizer,
+      data, warnings, format: r.hasOptimizer ? 'separated' : 'model-only', files: opt ? [r.model, r.optimizer] : [r.model], base: r.base, hasOptimizer: r.hasOptimizer,
       optimizerStates: opt ? (field(opt, 'optimizer_states') as unknown[]) : [],
       lrSchedulerStates: opt ? ((field(opt, 'lr_scheduler_states') as unknown[]) ?? []) : [],
       tokenizerSource: data.tokenizer ? r.model : null,
@@ -108,11 +113,11 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
     tokenizerSource = data.tokenizer ? r.file : null;
     optRaw = field(d, 'optimizer') ?? field(d, 'optimizer_state_dict') ?? field(d, 'optimizer_state');
   }
-  if (!data.optimizer && loadOpt) noOptimizer(path, 'the file holds no optimizer state', o);
+  if (!data.optimizer && loadOpt) noOptimizer(path, 'the file holds no optimizer state', o, warnings);
   if (!loadOpt) data.optimizer = null;
   const format: CheckpointFormat = kind === 'separated-model' ? 'model-only' : kind === 'envvar' ? 'envvar' : 'unified';
   return {
-    data, format, files: [r.file], hasOptimizer: optRaw instanceof Map,
+    data, warnings, format, files: [r.file], hasOptimizer: optRaw instanceof Map,
     optimizerStates: optRaw && loadOpt ? [optRaw] : [],
     lrSchedulerStates: data.lrSchedulerStates ?? [],
     tokenizerSource,

@@ -3,7 +3,7 @@
 // written through a temp file + fsync + rename.
 
 import { dtypeSize } from '../tensor';
-import { drain, writeFileAtomic, writeFileAtomicSync } from './atomic';
+import { drain, writeFileAtomic, writeFileAtomicSync } from '../atomic';
 import { Pickler, StorageToWrite } from './pickle-write';
 import { TorchStorage } from './storage';
 import { ZipWriter } from './zip-write';

@@ -208,7 +208,7 @@ async function maybeDelete(p: ConversionPlan, opts: ConvertOptions, log: (s: str
 
 /** Runs the conversions (or, with dry_run, only reports them). */
 export async function convert(opts: ConvertOptions): Promise<ConversionResult[]> {
-  const log = opts.log ?? ((s: string) => process.stdout.write(s + '\n'));
+  const log = opts.log ?? (() => {});
   const plans = planConversions(opts);
   if (!plans.length) log('nothing to convert');
   const results: ConversionResult[] = [];

@@ -40,6 +40,8 @@ export interface LoadedCheckpoint {
   val_loss?: number;
   batch_size?: number;
   hyperparameters?: Record<string, unknown>;
+  /** What the caller should know (also given to onWarning as it happens). */
+  warnings: string[];
 }
 
 /** A Model holding a checkpoint's parameters (and optimizer state when given). */
@@ -60,7 +62,7 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
     tokenizerSource: r.tokenizerSource,
     has_optimizer_state: r.optimizerStates.length > 0,
     optimizer: data.optimizer,
-    val_loss: data.valLoss, batch_size: data.batchSize, hyperparameters: data.hyperparameters,
+    val_loss: data.valLoss, batch_size: data.batchSize, hyperparameters: data.hyperparameters, warnings: r.warnings,
   };
 }
 
