@@ -12,10 +12,11 @@ import { dictKeys, pyNumber } from './layouts/common';
 import { PyObject, loadTorchSync } from './torch';
 import { readLecture } from './lecture/lecture';
 import { readMyptLegacy } from './mypt/legacy';
-import { readBundleMeta } from './mypt/bundle';
+import { readBundleSync } from './mypt/bundle';
 import { ModdedParsed, moddedIsNotGpt, parseModded } from './modded/modded';
 import { readNanogpt } from './nanogpt/ckpt';
 import { readSection5 } from './separated/detect';
+import { resolveCheckpointPaths } from './separated/separated';
 import { resolveCheckpoint } from './locate';
 import { OPTIMIZER_KEYS, recognise } from './recognise';
 
@@ -34,44 +35,44 @@ export interface ModdedCheckpoint {
 /** What any checkpoint holds, read once: a GPT of a known layout, or a modded-nanogpt model. */
 export type AnyCheckpoint = { family: 'gpt'; checkpoint: DetectedCheckpoint } | { family: 'modded'; checkpoint: ModdedCheckpoint };
 
-function unwrapModelPt(v: unknown, file: string): { sd: Map<string, unknown>; extra: Record<string, unknown> } {
-  if (!(v instanceof Map)) throw new MyptError('E_BAD_FILE', `${file}: expected a state_dict (a dict of tensors)`);
-  const inner = v.get('state_dict');
-  if (inner instanceof Map) {
-    return { sd: inner as Map<string, unknown>, extra: { checkpoint_dtype: v.get('checkpoint_dtype'), model_dtype: v.get('model_dtype') } };
-  }
-  return { sd: v as Map<string, unknown>, extra: {} };
-}
-
 /** A MyPT bundle folder (any layout mypt-native writes into one; MyPT's own by default). */
 export function readBundle(dir: string, opts: DetectOptions = {}): DetectedCheckpoint {
-  const meta = readBundleMeta(dir);
-  const modelFile = path.join(meta.dir, 'model.pt');
-  const { sd, extra } = unwrapModelPt(loadTorchSync(modelFile), modelFile);
-  const hints = meta.config as unknown as LayoutHints;
-  const { layout, config, params } = stateDictToCanonical(sd, hints, modelFile);
-  const optFile = path.join(meta.dir, path.basename(meta.trainingState?.optimizer_file || 'optimizer.pt'));
-  const hasOptimizer = fs.existsSync(optFile);
-  const tok = meta.tokenizer;
+  const b = readBundleSync(dir, { optimizer: opts.optimizer });
+  const tok = b.tokenizer;
   const tokenizer: TokenizerRecord | undefined =
     tok?.token_kind === 'char' && tok.chars ? { token_kind: 'char', chars: tok.chars } : tok?.token_kind === 'gpt2' ? { token_kind: 'gpt2', chars: null } : undefined;
+  const files = fs.readdirSync(b.dir).filter((n) => !n.startsWith('.') && fs.statSync(path.join(b.dir, n)).isFile()).sort()
+    .map((n) => ({ name: path.join(b.dir, n), bytes: fs.statSync(path.join(b.dir, n)).size }));
   return {
-    format: 'mypt-bundle', layout, path: meta.dir, config, params,
+    format: 'mypt-bundle', layout: b.layout, path: b.dir, config: b.modelConfig, params: b.params,
     tokenizer,
-    tokenizerSource: tokenizer ? path.join(meta.dir, 'tokenizer.json') : undefined,
-    tokenizerProblem: tokenizer ? undefined : `${meta.dir}: no usable tokenizer.json`,
-    step: meta.trainingState?.step ?? undefined,
-    optimizer: opts.optimizer && hasOptimizer ? optimizerToCanonical(loadTorchSync(optFile), layout, config, optFile) : undefined,
-    hasOptimizer,
-    extra: { ...extra, config_json: meta.config, training_state: meta.trainingState },
+    tokenizerSource: tokenizer ? path.join(b.dir, 'tokenizer.json') : undefined,
+    tokenizerProblem: tokenizer ? undefined : `${b.dir}: no usable tokenizer.json`,
+    step: b.trainingState?.step ?? undefined,
+    optimizer: b.optimizer,
+    hasOptimizer: b.hasOptimizer,
+    extra: { checkpoint_dtype: b.checkpointDtype, model_dtype: b.modelDtype, config_json: b.config, training_state: b.trainingState, dtypes: b.dtypes, files },
     warnings: [],
   };
+}
+
+/** The dtypes of the weight tensors in a loaded .pt value (optimizer state left out), without reading data. */
+export function weightDtypes(v: unknown, depth = 0, out = new Set<string>()): string[] {
+  if (depth > 4 || v === null || typeof v !== 'object') return [...out];
+  const t = v as { dtype?: unknown; shape?: unknown };
+  if (typeof t.dtype === 'string' && Array.isArray(t.shape)) { out.add(t.dtype); return [...out]; }
+  const entries: Array<[unknown, unknown]> = v instanceof Map ? [...v.entries()] : Array.isArray(v) ? [] : Object.entries(v);
+  for (const [k, x] of entries) if (!/optim/i.test(String(k))) weightDtypes(x, depth + 1, out);
+  return [...out];
 }
 
 /** Reads a loaded .pt value by what the recogniser says it is. */
 function readTorchValue(file: string, v: unknown, opts: DetectOptions): AnyCheckpoint {
   const r = recognise(v);
-  const gpt = (checkpoint: DetectedCheckpoint): AnyCheckpoint => ({ family: 'gpt', checkpoint });
+  const gpt = (checkpoint: DetectedCheckpoint): AnyCheckpoint => {
+    checkpoint.extra.dtypes ??= weightDtypes(v);
+    return { family: 'gpt', checkpoint };
+  };
   switch (r.kind) {
     case 'modded-small':
     case 'modded-medium': {
@@ -175,16 +176,36 @@ function readBareStateDict(file: string, sd: Map<string, unknown>, layout: Layou
   };
 }
 
+/** A target located and, for a .pt file, loaded (tensor data stays on disk until read): what the registry
+ *  reads from, so a caller that asks the format first (convert's plan) never parses the file twice. */
+export interface OpenedTarget {
+  kind: 'bundle' | 'file';
+  path: string;
+  /** The loaded value of a .pt file (absent for bundles and .safetensors files). */
+  value?: unknown;
+}
+
+export function openTarget(target: string, opts: { checkpointsDir?: string } = {}): OpenedTarget {
+  const where = resolveCheckpoint(target, opts);
+  if (where.kind === 'bundle' || where.path.endsWith('.safetensors')) return where;
+  return { ...where, value: loadTorchSync(where.path) };
+}
+
+/** What an opened target holds, read: the one door the loaders use. */
+export function readOpened(o: OpenedTarget, opts: DetectOptions = {}): AnyCheckpoint {
+  if (o.kind === 'bundle') return { family: 'gpt', checkpoint: readBundle(o.path, opts) };
+  if (o.value === undefined) return { family: 'gpt', checkpoint: readSafetensorsFile(o.path) };
+  return readTorchValue(o.path, o.value, opts);
+}
+
 /** Reads one checkpoint file of any known format, modded-nanogpt files included (loaded once). */
 export function readAnyFile(file: string, opts: DetectOptions = {}): AnyCheckpoint {
-  if (file.endsWith('.safetensors')) return { family: 'gpt', checkpoint: readSafetensorsFile(file) };
-  return readTorchValue(file, loadTorchSync(file), opts);
+  return readOpened(file.endsWith('.safetensors') ? { kind: 'file', path: file } : { kind: 'file', path: file, value: loadTorchSync(file) }, opts);
 }
 
 /** Any path or model name -> what it holds, each file parsed once: the one door the loaders use. */
 export function readAnySync(target: string, opts: DetectOptions = {}): AnyCheckpoint {
-  const where = resolveCheckpoint(target, opts);
-  return where.kind === 'bundle' ? { family: 'gpt', checkpoint: readBundle(where.path, opts) } : readAnyFile(where.path, opts);
+  return readOpened(openTarget(target, opts), opts);
 }
 
 /** A GPT checkpoint (a modded-nanogpt file is an error saying how to run it). */
@@ -211,15 +232,25 @@ export async function detectCheckpoint(target: string, opts: DetectOptions = {})
   return detectCheckpointSync(target, opts);
 }
 
+/** The format name of what an opened target holds, without mapping its weights. */
+export function formatOfOpened(o: OpenedTarget): CheckpointFormat {
+  if (o.kind === 'bundle') return 'mypt-bundle';
+  if (o.value === undefined) return 'safetensors';
+  const v = o.value;
+  const r = recognise(v);
+  return r.kind === 'modded-small' || r.kind === 'modded-medium' || r.kind === 'envvar' || r.kind === 'mypt-legacy' || r.kind === 'nanogpt' ? r.kind
+    : r.kind === 'separated-model' || r.kind === 'separated-optimizer' ? (pairHasOptimizer(o.path) ? 'separated' : 'model-only')
+      : r.kind === 'unified' && !isWrappedLayout(v) ? 'unified'
+        : r.layout === 'hf-gpt2' && r.kind === 'state-dict' ? 'hf-gpt2' : 'state-dict';
+}
+
+function pairHasOptimizer(file: string): boolean {
+  const r = resolveCheckpointPaths(file);
+  return r.kind === 'separated' && r.hasOptimizer;
+}
+
 /** The format name of what a target holds, without mapping its weights (cheap: tensors are read lazily). */
 export function formatOf(target: string, opts: { checkpointsDir?: string } = {}): { format: CheckpointFormat; path: string } {
-  const where = resolveCheckpoint(target, opts);
-  if (where.kind === 'bundle') return { format: 'mypt-bundle', path: where.path };
-  if (where.path.endsWith('.safetensors')) return { format: 'safetensors', path: where.path };
-  const v = loadTorchSync(where.path);
-  const r = recognise(v);
-  const format: CheckpointFormat = r.kind === 'modded-small' || r.kind === 'modded-medium' || r.kind === 'envvar' || r.kind === 'mypt-legacy' || r.kind === 'nanogpt' ? r.kind
-    : r.kind === 'separated-model' || r.kind === 'separated-optimizer' || (r.kind === 'unified' && !isWrappedLayout(v)) ? readSection5(where.path, v, {}).format
-      : r.layout === 'hf-gpt2' && r.kind === 'state-dict' ? 'hf-gpt2' : 'state-dict';
-  return { format, path: where.path };
+  const o = openTarget(target, opts);
+  return { format: formatOfOpened(o), path: o.path };
 }

@@ -6,7 +6,7 @@ import readline from 'readline';
 import type { Argv } from 'yargs';
 import { convert, ConvertOptions } from '../../use-cases/convert/convert';
 import { convertLayout, ConvertLayoutResult, LAYOUT_TARGETS, LayoutTarget } from '../../use-cases/convert/layout';
-import { moddedConvertCommand } from '../../use-cases/convert/modded-cli';
+import { moddedConvertCommand } from '../../use-cases/convert/modded';
 import { formatBytes } from '../../use-cases/inspect/inspect';
 import { MyptError } from '../../errors';
 import { choiceFlag, stringFlag } from '../options';

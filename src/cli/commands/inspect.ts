@@ -4,7 +4,6 @@ import { formatModelInfo, getModelInfo } from '../../use-cases/inspect/inspect';
 import { MyptError } from '../../errors';
 import { stringFlag } from '../options';
 import { handler as wrap } from '../errors';
-import { inspectModdedFile, isModdedFile } from '../../use-cases/convert/modded-cli';
 
 export const command = 'inspect [target]';
 export const describe = 'Show what a checkpoint holds (config, tokenizer, training state, parameters, files)';
@@ -23,12 +22,10 @@ async function run(a: { target?: string; model_name?: string; checkpoint?: strin
   const given = [a.target, a.model_name, a.checkpoint].filter((x) => x !== undefined);
   if (given.length > 1) throw new MyptError('E_BAD_ARGUMENT', 'name one model: a positional NAME/PATH, --model_name or --checkpoint');
   const target = String(given[0] ?? 'default');
-  if (await isModdedFile(target)) {   // a modded-nanogpt file: its own description (layout, scalars, forward)
-    process.stdout.write((await inspectModdedFile(target, { json: a.json })) + '\n');
-    return;
-  }
   const info = await getModelInfo(target, { checkpoints_dir: a.checkpoints_dir, input_file: a.input_file });
-  process.stdout.write((a.json ? JSON.stringify(info, null, 2) : formatModelInfo(info)) + '\n');
+  // a modded-nanogpt file's JSON is its own description (layout, scalars, forward), as the scripts name things
+  const json = info.modded ? { format: info.format, file_bytes: info.files[0]?.bytes, ...info.modded } : info;
+  process.stdout.write((a.json ? JSON.stringify(json, null, 2) : formatModelInfo(info)) + '\n');
 }
 
 export const handler = wrap(run);

@@ -21,12 +21,6 @@ export function lectureStepOf(file: string): number | undefined {
   return m ? Number(m[2]) : undefined;
 }
 
-/** A loaded .pt value is a section-4 dict: model_state_dict with hyperparameters (or the three size keys). */
-export function isLectureDict(v: unknown): boolean {
-  return v instanceof Map && v.get('model_state_dict') instanceof Map &&
-    (v.has('hyperparameters') || (v.has('vocab_size') && v.has('block_size') && v.has('batch_size')));
-}
-
 function plain(v: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (v instanceof Map) for (const [k, x] of v) out[String(k)] = typeof x === 'bigint' ? Number(x) : x;

@@ -18,7 +18,7 @@ import {
   configJsonText, MyptConfigJson, readConfigJson, readTokenizerJson, readTrainingStateJson, tokenizerJsonText,
   TrainingConfigJson, TrainingStateJson, trainingStateJsonText,
 } from './json';
-import { loadTorch, saveTorch } from '../torch';
+import { loadTorchSync, saveTorch } from '../torch';
 
 export type { MyptConfigJson, TrainingConfigJson, TrainingStateJson } from './json';
 
@@ -46,8 +46,13 @@ export interface LoadedBundle extends BundleMeta {
   params: NamedTensors;
   /** Present when optimizer.pt exists and was asked for. */
   optimizer?: CanonicalOptimizer & { hyper: AdamWHyper };
-  /** model.pt's wrapper dtype record, when a later MyPT wrapped the state_dict. */
+  /** model.pt's wrapper dtype records, when a later MyPT wrapped the state_dict. */
   checkpointDtype?: string;
+  modelDtype?: string;
+  /** The dtypes of model.pt's tensors (read from their records, not their data). */
+  dtypes: string[];
+  /** Whether optimizer.pt is there (whether or not it was read). */
+  hasOptimizer: boolean;
 }
 
 function noBundle(dir: string): never {
@@ -60,28 +65,34 @@ export function readBundleMeta(dir: string): BundleMeta {
 }
 
 /** model.pt holds a raw state_dict, or (later MyPT) {"state_dict": ..., "checkpoint_dtype", "model_dtype"}. */
-function unwrapStateDict(v: unknown, file: string): { sd: StateDictIn; dtype?: string } {
+function unwrapStateDict(v: unknown, file: string): { sd: StateDictIn; dtype?: string; modelDtype?: string } {
   if (!(v instanceof Map)) throw new MyptError('E_BAD_FILE', `${file}: expected a state_dict (a dict of tensors)`);
   const inner = v.get('state_dict');
   if (inner instanceof Map) {
-    const dt = v.get('checkpoint_dtype');
-    return { sd: inner as StateDictIn, dtype: typeof dt === 'string' ? dt : undefined };
+    const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+    return { sd: inner as StateDictIn, dtype: str(v.get('checkpoint_dtype')), modelDtype: str(v.get('model_dtype')) };
   }
   return { sd: v as StateDictIn };
 }
 
-export async function loadBundle(dir: string, opts: { optimizer?: boolean } = {}): Promise<LoadedBundle> {
+/** Reads a bundle: config, tokenizer and training state leniently, model.pt into the canonical layout, and
+ *  optimizer.pt when asked (tensors are read as they are mapped; nothing is written). */
+export function readBundleSync(dir: string, opts: { optimizer?: boolean } = {}): LoadedBundle {
   const meta = readBundleMeta(dir);
   const modelFile = path.join(meta.dir, 'model.pt');
-  const { sd, dtype } = unwrapStateDict(await loadTorch(modelFile), modelFile);
+  const { sd, dtype, modelDtype } = unwrapStateDict(loadTorchSync(modelFile), modelFile);
   const { layout, config: modelConfig, params } = stateDictToCanonical(sd, meta.config as unknown as LayoutHints, modelFile);
-  const out: LoadedBundle = { ...meta, layout, modelConfig, params, checkpointDtype: dtype };
+  const dtypes = [...new Set([...(sd as Map<string, unknown>).values()].map((t) => (t as { dtype?: unknown })?.dtype).filter((d): d is string => typeof d === 'string'))];
   const optName = meta.trainingState?.optimizer_file || 'optimizer.pt';
   const optFile = path.join(meta.dir, path.basename(optName));
-  if (opts.optimizer && fs.existsSync(optFile)) {
-    out.optimizer = optimizerToCanonical(await loadTorch(optFile), layout, modelConfig, optFile);
-  }
+  const hasOptimizer = fs.existsSync(optFile);
+  const out: LoadedBundle = { ...meta, layout, modelConfig, params, checkpointDtype: dtype, modelDtype, dtypes, hasOptimizer };
+  if (opts.optimizer && hasOptimizer) out.optimizer = optimizerToCanonical(loadTorchSync(optFile), layout, modelConfig, optFile);
   return out;
+}
+
+export async function loadBundle(dir: string, opts: { optimizer?: boolean } = {}): Promise<LoadedBundle> {
+  return readBundleSync(dir, opts);
 }
 
 export interface BundleWrite {

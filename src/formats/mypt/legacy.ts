@@ -20,11 +20,6 @@ export function findLegacyFile(dir: string): string | undefined {
   return undefined;
 }
 
-/** A loaded .pt value is a MyPT legacy checkpoint: a dict with both `config` and `model_state_dict`. */
-export function isMyptLegacy(v: unknown): boolean {
-  return v instanceof Map && v.has('model_state_dict') && v.get('config') instanceof Map && !v.has('global_step') && !v.has('hyperparameters');
-}
-
 function configOf(v: unknown, file: string): Partial<MyptConfigJson> {
   const c = field(v, 'config');
   if (!(c instanceof Map)) throw new MyptError('E_BAD_FILE', `${file}: "config" is not a dict`);

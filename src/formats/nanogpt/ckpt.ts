@@ -9,11 +9,6 @@ import { optimizerToCanonical, stateDictToCanonical } from '../layouts';
 import type { NanoModelArgs } from '../layouts/nanogpt';
 import { loadPickleSync } from '../torch/pickle-file';
 
-/** A loaded .pt value is a nanoGPT checkpoint: `model` and `model_args`. */
-export function isNanogpt(v: unknown): boolean {
-  return v instanceof Map && v.get('model') instanceof Map && v.get('model_args') instanceof Map;
-}
-
 /** Where nanoGPT's sample.py would find meta.pkl for `dataset`, plus beside the checkpoint itself. */
 export function metaPklCandidates(ckptFile: string, dataset: string | undefined): string[] {
   const dir = path.dirname(path.resolve(ckptFile));

@@ -5,12 +5,13 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../../errors';
-import { detectCheckpointSync, formatOf, readBundle, resolveCheckpoint } from '../../formats/detect';
+import { formatOfOpened, openTarget, OpenedTarget, readBundle, readOpened } from '../../formats/detect';
+import { recognise } from '../../formats/recognise';
 import type { CheckpointFormat, DetectedCheckpoint } from '../../formats/types';
 import { readSafetensorsFile, ST_META } from '../../formats/hf/gpt2';
 import { canonicalToStateDict, layoutForConfig } from '../../formats/layouts';
 import type { F32Tensor } from '../../formats/layouts/common';
-import { findLegacyFile, isMyptLegacy, LEGACY_NAMES } from '../../formats/mypt/legacy';
+import { findLegacyFile, LEGACY_NAMES } from '../../formats/mypt/legacy';
 import { isBundle, saveBundle } from '../../formats/mypt/bundle';
 import type { MyptConfigJson, TrainingConfigJson } from '../../formats/mypt/json';
 import { saveSafetensorsSync } from '../../formats/safetensors';
@@ -59,9 +60,18 @@ export interface ConversionResult extends ConversionPlan {
   deleted: boolean;
 }
 
-function planOne(where: { kind: 'bundle' | 'file'; path: string }, opts: ConvertOptions): ConversionPlan {
+/** What each plan's source was opened as, so the conversion reads the file the plan already parsed. */
+const opened = new WeakMap<ConversionPlan, OpenedTarget>();
+
+function planOne(where: OpenedTarget, opts: ConvertOptions): ConversionPlan {
+  const plan = planFor(where, opts);
+  opened.set(plan, where);
+  return plan;
+}
+
+function planFor(where: OpenedTarget, opts: ConvertOptions): ConversionPlan {
   const to = opts.format === 'safetensors' ? 'safetensors' : 'bundle';
-  const fmt = formatOf(where.path).format;
+  const fmt = formatOfOpened(where);
   const deletable = where.kind === 'file';
   const base = { source: where.path, sourceFormat: fmt, to, deletable } as const;
   if (to === 'safetensors') {
@@ -85,23 +95,32 @@ function planOne(where: { kind: 'bundle' | 'file'; path: string }, opts: Convert
 }
 
 /** Every model folder's convertible checkpoint under checkpoints_dir (for --all). */
-function allSources(opts: ConvertOptions): Array<{ kind: 'bundle' | 'file'; path: string }> {
+function allSources(opts: ConvertOptions): OpenedTarget[] {
   const root = opts.checkpoints_dir ?? 'checkpoints';
   if (!fs.existsSync(root)) throw new MyptError('E_NO_CHECKPOINT', `--all: no ${root} folder here`);
-  const out: Array<{ kind: 'bundle' | 'file'; path: string }> = [];
+  const out: OpenedTarget[] = [];
+  const open = (file: string): OpenedTarget | undefined => {
+    try {
+      return { kind: 'file', path: file, value: loadTorchSync(file) };
+    } catch {
+      return undefined;
+    }
+  };
   for (const name of fs.readdirSync(root).sort()) {
     const dir = path.join(root, name);
     if (name.startsWith('.') || !fs.statSync(dir).isDirectory()) continue;
     if (opts.format !== 'safetensors') {
-      // legacy: latest.pt, final.pt, else any *.pt whose dict has config + model_state_dict
-      const legacy = findLegacyFile(dir) ?? fs.readdirSync(dir).filter((f) => f.endsWith('.pt') && !LEGACY_NAMES.includes(f))
-        .map((f) => path.join(dir, f)).find((f) => { try { return isMyptLegacy(loadTorchSync(f)); } catch { return false; } });
-      if (legacy && !isBundle(dir)) out.push({ kind: 'file', path: legacy });
-      else if (fs.existsSync(path.join(dir, 'ckpt.pt')) && !isBundle(dir)) out.push({ kind: 'file', path: path.join(dir, 'ckpt.pt') });
+      if (isBundle(dir)) continue;
+      // legacy: latest.pt, final.pt, else any *.pt the recogniser calls a MyPT legacy file; then nanoGPT's ckpt.pt
+      const known = findLegacyFile(dir);
+      const legacy = known ? open(known) : fs.readdirSync(dir).filter((f) => f.endsWith('.pt') && !LEGACY_NAMES.includes(f))
+        .map((f) => open(path.join(dir, f))).find((o) => o && recognise(o.value).kind === 'mypt-legacy');
+      const nano = !legacy && fs.existsSync(path.join(dir, 'ckpt.pt')) ? open(path.join(dir, 'ckpt.pt')) : undefined;
+      if (legacy ?? nano) out.push((legacy ?? nano)!);
       continue;
     }
     try {
-      out.push(resolveCheckpoint(dir));
+      out.push(openTarget(dir));
     } catch {
       // a folder with nothing recognisable is not an error for --all
     }
@@ -118,8 +137,8 @@ export function planConversions(opts: ConvertOptions): ConversionPlan[] {
     throw new MyptError('E_BAD_ARGUMENT', `--format ${opts.format}: expected pt or safetensors`);
   }
   const sources = opts.all ? allSources(opts)
-    : opts.checkpoint !== undefined ? [resolveCheckpoint(opts.checkpoint)]
-      : [resolveCheckpoint(opts.model_name!, { checkpointsDir: opts.checkpoints_dir })];
+    : opts.checkpoint !== undefined ? [openTarget(opts.checkpoint)]
+      : [openTarget(opts.model_name!, { checkpointsDir: opts.checkpoints_dir })];
   return sources.map((s) => planOne(s, opts));
 }
 
@@ -224,7 +243,11 @@ export async function convert(opts: ConvertOptions): Promise<ConversionResult[]>
       results.push({ ...p, status: 'planned', verified: false, deleted: false });
       continue;
     }
-    const d = detectCheckpointSync(p.source, { optimizer: p.to === 'bundle', inputFile: opts.input_file });
+    const read = readOpened(opened.get(p) ?? openTarget(p.source), { optimizer: p.to === 'bundle', inputFile: opts.input_file });
+    if (read.family === 'modded') {
+      throw new MyptError('E_UNSUPPORTED', `${p.source}: a modded-nanogpt checkpoint; convert it with --to small|medium`, 'its weights are no GPT layout');
+    }
+    const d = read.checkpoint;
     if (p.to === 'bundle') await writeBundle(d, p.target);
     else writeSafetensors(d, p.target);
     verifyConversion(d, p.target, p.to);

@@ -5,11 +5,9 @@ import path from 'path';
 import { MyptError } from '../../errors';
 import { field, pyNumber } from '../../formats/layouts/common';
 import { parseEnvCheckpointFileName } from '../../formats/lecture/envvar-name';
-import { classifyDict, pairOf, parseSeparatedName, recordedValLoss } from '../../formats/separated/separated';
-import { isMyptLegacy } from '../../formats/mypt/legacy';
-import { isNanogpt } from '../../formats/nanogpt/ckpt';
+import { pairOf, parseSeparatedName, recordedValLoss } from '../../formats/separated/separated';
+import { OPTIMIZER_KEYS, recognise } from '../../formats/recognise';
 import { loadTorch } from '../../formats/torch';
-import { detectModded } from '../../formats/modded/modded';
 
 export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'mypt-legacy' | 'nanogpt'
   | 'modded-small' | 'modded-medium' | 'other';
@@ -46,7 +44,7 @@ async function separatedEntry(base: string): Promise<CheckpointEntry | null> {
   const pair = pairOf(base);
   const parsed = parseSeparatedName(pair.model);
   const d = await peek(pair.model);
-  if (classifyDict(d) !== 'separated-model') return null;
+  if (recognise(d).kind !== 'separated-model') return null;
   const hasOpt = fs.existsSync(pair.optimizer);
   const files = hasOpt ? [pair.model, pair.optimizer] : [pair.model];
   return {
@@ -61,29 +59,28 @@ async function singleEntry(file: string): Promise<CheckpointEntry | null> {
   const d = await peek(file);
   if (d === null) return null;
   const base = { name: path.basename(file), path: file, size: sizeOf([file]), files: [file], mtimeMs: mtimeOf([file]) };
-  // other trainers' single files first: their dicts also look like a unified checkpoint
-  const modded = detectModded(d);
-  if (modded) {
-    return { ...base, format: `modded-${modded}`, step: pyNumber(field(d, 'step')) ?? null, final: false,
-      valLoss: pyNumber(field(d, 'val_loss')) ?? null, optimizer: false };
-  }
-  if (isNanogpt(d)) {
-    return { ...base, format: 'nanogpt', step: pyNumber(field(d, 'iter_num')) ?? null, final: false,
-      valLoss: pyNumber(field(d, 'best_val_loss')) ?? null, optimizer: !!field(d, 'optimizer') };
-  }
-  if (isMyptLegacy(d)) {
-    return { ...base, format: 'mypt-legacy', step: pyNumber(field(d, 'step')) ?? null, final: path.basename(file) === 'final.pt',
-      valLoss: null, optimizer: !!field(d, 'optimizer_state_dict') };
-  }
-  const kind = classifyDict(d);
-  if (kind === 'envvar') {
-    return { ...base, format: 'envvar', step: pyNumber(field(d, 'step')) ?? parseEnvCheckpointFileName(file)?.step ?? null,
-      final: false, valLoss: valLossOf(d, file), optimizer: !!field(d, 'optimizer_state_dict') };
-  }
-  if (kind === 'unified') {
-    const opt = field(d, 'optimizer') ?? field(d, 'optimizer_state_dict') ?? field(d, 'optimizer_state');
-    return { ...base, format: 'unified', step: pyNumber(field(d, 'global_step')) ?? pyNumber(field(d, 'iter_num')) ?? pyNumber(field(d, 'step')) ?? null,
-      final: /final/.test(path.basename(file)), valLoss: valLossOf(d, file), optimizer: !!opt };
+  const kind = recognise(d).kind;
+  switch (kind) {
+    case 'modded-small':
+    case 'modded-medium':
+      return { ...base, format: kind, step: pyNumber(field(d, 'step')) ?? null, final: false,
+        valLoss: pyNumber(field(d, 'val_loss')) ?? null, optimizer: false };
+    case 'nanogpt':
+      return { ...base, format: 'nanogpt', step: pyNumber(field(d, 'iter_num')) ?? null, final: false,
+        valLoss: pyNumber(field(d, 'best_val_loss')) ?? null, optimizer: !!field(d, 'optimizer') };
+    case 'mypt-legacy':
+      return { ...base, format: 'mypt-legacy', step: pyNumber(field(d, 'step')) ?? null, final: path.basename(file) === 'final.pt',
+        valLoss: null, optimizer: !!field(d, 'optimizer_state_dict') };
+    case 'envvar':
+      return { ...base, format: 'envvar', step: pyNumber(field(d, 'step')) ?? parseEnvCheckpointFileName(file)?.step ?? null,
+        final: false, valLoss: valLossOf(d, file), optimizer: !!field(d, 'optimizer_state_dict') };
+    case 'unified':
+    case 'wrapped': {
+      const opt = OPTIMIZER_KEYS.map((k) => field(d, k)).find((x) => x !== undefined && x !== null);
+      return { ...base, format: 'unified', step: pyNumber(field(d, 'global_step')) ?? pyNumber(field(d, 'iter_num')) ?? pyNumber(field(d, 'step')) ?? null,
+        final: /final/.test(path.basename(file)), valLoss: valLossOf(d, file), optimizer: !!opt };
+    }
+    default:
   }
   return null;
 }

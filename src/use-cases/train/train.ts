@@ -326,7 +326,7 @@ async function loadLegacy(file: string, dir: string): Promise<LoadedBundle> {
   if (det.format !== 'mypt-legacy') throw new MyptError('E_BAD_FILE', `${file}: not a MyPT legacy checkpoint (found ${det.format})`);
   const cfg = det.extra.config && typeof det.extra.config === 'object' ? (det.extra.config as Record<string, unknown>) : {};
   return {
-    dir, layout: det.layout, modelConfig: det.config, params: det.params, optimizer: det.optimizer,
+    dir, layout: det.layout, modelConfig: det.config, params: det.params, optimizer: det.optimizer, dtypes: [], hasOptimizer: det.hasOptimizer,
     config: parseConfigJson({ ...cfg, vocab_size: det.config.vocab_size, block_size: det.config.block_size }, file),
     tokenizer: det.tokenizer ?? null,
     trainingState: { step: det.step ?? null },

@@ -1,33 +1,10 @@
-// The hooks the CLI commands call for modded-nanogpt files (inspect, convert --to small|medium).
-// They return text; the commands print it.
+// `convert --to small|medium` on a modded-nanogpt file: the line the command prints (the conversion itself
+// is formats/modded/convert.ts).
 
-import * as fs from 'fs';
 import { MyptError } from '../../errors';
 import { loadTorch } from '../../formats/torch';
-import { ModdedLayout, detectModded, formatModdedInfo, parseModded } from '../../formats/modded/modded';
+import { ModdedLayout, parseModded } from '../../formats/modded/modded';
 import { convertModded, convertModdedStateDict, defaultModdedOut, formatConvertModded } from '../../formats/modded/convert';
-
-/** The modded layout of a `.pt` file, or null (any other file; tensor data is not read). */
-export async function detectModdedFile(path: string): Promise<ModdedLayout | null> {
-  try {
-    return detectModded(await loadTorch(path));
-  } catch {
-    return null;
-  }
-}
-
-/** Whether a CLI target (a name, folder or file) is a modded-nanogpt file. */
-export async function isModdedFile(target: string): Promise<boolean> {
-  return fs.existsSync(target) && fs.statSync(target).isFile() && (await detectModdedFile(target)) !== null;
-}
-
-/** `inspect PATH` for a modded file: the text sections, or JSON with `json`. */
-export async function inspectModdedFile(path: string, opts: { json?: boolean; head_dim?: number } = {}): Promise<string> {
-  const info = parseModded(await loadTorch(path), path, { head_dim: opts.head_dim }).info;
-  const size = fs.statSync(path).size;
-  if (opts.json) return JSON.stringify({ format: `modded-${info.layout}`, file_bytes: size, ...info }, null, 2);
-  return `${formatModdedInfo(info)}\n  file size:        ${(size / 1e6).toFixed(1)} MB`;
-}
 
 /**
  * `convert --to small|medium` on a modded file. dryRun describes the output without writing;
