@@ -1,0 +1,158 @@
+// MyPT's training loop: evaluate + save every eval_interval steps, one optimizer step at a time, a final
+// evaluation and save; an abort (Ctrl-C) finishes the step in flight, saves, and stops. Batches come from
+// the token data as a pure function of (seed, step), so a resumed run draws what an uninterrupted one would.
+import path from 'path';
+import { MyptError } from '../../errors';
+import type { GptModel } from '../../model';
+import type { Tokenizer } from '../../tokenizer';
+import type { TokenSplits } from '../../data';
+import { CounterRng, dropoutSeed, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from '../../data/batches';
+import { saveBundle, MyptConfigJson, TrainingConfigJson } from '../../formats/mypt/bundle';
+import { lrAt } from './schedule';
+import { metricsFiles, MetricRecord } from './metrics';
+import type { Resolved } from './options';
+import type { CheckpointSaver, SaveContext } from './savers';
+import type { TrainEvent } from './events';
+
+export interface LoopInput {
+  v: Resolved;
+  model: GptModel;
+  tokenizer: Tokenizer;
+  splits: TokenSplits;
+  startStep: number;
+  resumed: boolean;
+  /** checkpoints/<model_name>; undefined: write no bundle (a checkpointSaver keeps the checkpoints). */
+  bundleDir?: string;
+  configJson: MyptConfigJson;
+  metrics: MetricRecord[];
+  checkpointSaver?: CheckpointSaver;
+  signal?: AbortSignal;
+  emit: (e: TrainEvent) => void;
+  log: (line: string) => void;
+}
+
+export interface LoopResult {
+  step: number;
+  interrupted: boolean;
+  last?: { train: number; val: number };
+  tokens: number;
+  trainSeconds: number;
+}
+
+export class TrainingLoop {
+  private readonly t0 = Date.now();
+  private tokens = 0;
+  private trainSeconds = 0;
+  private last?: { train: number; val: number };
+
+  constructor(private readonly c: LoopInput) {}
+
+  private get B(): number { return this.c.v.batch_size; }
+  private get T(): number { return this.c.model.config.block_size; }
+
+  /** Mean loss (no dropout) of eval_iters batches of a split, drawn for evaluation at `step`. */
+  private async meanLoss(data: Int32Array, stream: number, step: number): Promise<number> {
+    const { v, model } = this.c;
+    let s = 0;
+    for (let k = 0; k < v.eval_iters; k++) {
+      const b = sampleBatch(data, this.B, this.T, new CounterRng(v.seed, stream, step * v.eval_iters + k));
+      s += await model.loss(b.tokens, b.targets);
+    }
+    return s / v.eval_iters;
+  }
+
+  /** One optimizer step on the batch of step `it`; the loss before the update. */
+  private async trainOn(it: number, lr: number): Promise<number> {
+    const { v, model } = this.c;
+    const batch = sampleBatch(this.c.splits.train, this.B, this.T, new CounterRng(v.seed, STREAM_TRAIN, it));
+    model.setSeed(dropoutSeed(v.seed, it));   // dropout masks from (seed, step), so a resumed run continues them
+    return model.trainStep({ ...batch, lr, weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
+  }
+
+  async evaluate(step: number): Promise<void> {
+    const { v, splits } = this.c;
+    const train_loss = await this.meanLoss(splits.train, STREAM_EVAL_TRAIN, step);
+    const val_loss = await this.meanLoss(splits.val, STREAM_EVAL_VAL, step);
+    this.last = { train: train_loss, val: val_loss };
+    this.c.log(`step ${step}: train loss ${train_loss.toFixed(4)}, val loss ${val_loss.toFixed(4)}`);
+    this.c.emit({ type: 'eval', step, train_loss, val_loss });
+    await this.c.checkpointSaver?.onEval(this.saveContext(step), { trainLoss: train_loss, valLoss: val_loss });
+    this.c.metrics.push({
+      step, train_loss, val_loss, lr: lrAt(step, v), time: new Date().toISOString(),
+      elapsed_s: (Date.now() - this.t0) / 1000, tokens_per_s: this.trainSeconds > 0 ? this.tokens / this.trainSeconds : 0,
+    });
+  }
+
+  /** What the other trainers' savers need at a step. */
+  saveContext(step: number): SaveContext {
+    const { v, model, tokenizer, log } = this.c;
+    return {
+      model, step, tokenizer, batchSize: this.B, log,
+      optimizer: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
+      hyperparameters: { max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
+        seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip, input_file: path.resolve(v.input_file) },
+    };
+  }
+
+  /** The bundle: config, tokenizer, training state, weights, optimizer, history. */
+  async save(step: number): Promise<void> {
+    const { v, model, tokenizer, bundleDir } = this.c;
+    if (!bundleDir) return;
+    const trainingConfig: TrainingConfigJson = {
+      max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
+      start_step: this.c.startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
+      warmup_iters: v.warmup_iters, lr_decay_iters: v.lr_decay_iters, min_lr: v.min_lr,
+    };
+    const report = await saveBundle(bundleDir, {
+      config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
+      optimizer: v.save_model_only ? undefined : model.getOptimizerState(),
+      optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
+      extras: metricsFiles(this.c.metrics, `${v.model_name}: loss`),
+    });
+    for (const [what, p] of report.files) this.c.log(`Saved ${what} to ${p}`);
+    this.c.emit({ type: 'save', step, files: report.files });
+  }
+
+  async run(): Promise<LoopResult> {
+    const { v, startStep, resumed, signal } = this.c;
+    let step = startStep;
+    let interrupted = false;
+    if (startStep >= v.max_iters) {
+      this.c.log(`Already at step ${startStep} of --max_iters ${v.max_iters}; nothing to train (raise --max_iters to continue).`);
+      return this.result(step, false);
+    }
+    for (let it = startStep; it < v.max_iters; it++) {
+      if (it % v.eval_interval === 0 && !(resumed && it === startStep)) {
+        await this.evaluate(it);
+        await this.save(it);
+      }
+      if (it > startStep) await this.c.checkpointSaver?.onStep(this.saveContext(it));
+      if (signal?.aborted) { interrupted = true; break; }
+      const lr = lrAt(it, v);
+      const ts = performance.now();
+      const loss = await this.trainOn(it, lr);
+      const seconds = (performance.now() - ts) / 1000;
+      step = it + 1;
+      this.tokens += this.B * this.T;
+      this.trainSeconds += seconds;
+      if (!Number.isFinite(loss)) {
+        throw new MyptError('E_NATIVE', `the loss became ${loss} at step ${step}`, 'lower --learning_rate or set --grad_clip 1.0');
+      }
+      this.c.emit({ type: 'step', step, loss, lr, tokens: this.B * this.T, seconds });
+      if (signal?.aborted) { interrupted = true; break; }
+    }
+    if (interrupted) {
+      this.c.log(`Interrupted: saving at step ${step}.`);
+      await this.save(step);
+    } else {
+      await this.evaluate(step);
+      await this.save(step);
+    }
+    await this.c.checkpointSaver?.onEnd(this.saveContext(step));
+    return this.result(step, interrupted);
+  }
+
+  private result(step: number, interrupted: boolean): LoopResult {
+    return { step, interrupted, last: this.last, tokens: this.tokens, trainSeconds: this.trainSeconds };
+  }
+}
