@@ -16,4 +16,3 @@ export { TorchTensor } from './torch-tensor';
 export { TorchStorage } from './storage';
 export { PyDict, PyTuple, PyFloat, PyObject, PyGlobal, PyKey, TorchSize } from './pyvalues';
 export { NumpyArray, NumpyDType } from './numpy';
-export { benchTorchIO, TorchIOBench } from '../../use-cases/bench/torch-io';

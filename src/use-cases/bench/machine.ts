@@ -1,7 +1,7 @@
 // What the benchmark ran on, recorded beside every result.
 import os from 'os';
 import { execFileSync } from 'child_process';
-import { backends } from '../..';
+import { loadAddon } from '../../native';
 
 export interface MachineInfo {
   date: string;
@@ -31,7 +31,7 @@ function nvidiaDriver(): string | null {
 }
 
 export function machineInfo(): MachineInfo {
-  const b = backends();
+  const b = loadAddon().backends();
   const gpu = b.devices[0];
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const pkg = require('../../package.json');

@@ -1,7 +1,7 @@
 // The text `mypt-native inspect` prints: MyPT's inspect_model sections (FORMAT, CONFIG, TOKENIZER, TRAINING
 // STATE) plus WEIGHTS; a modded-nanogpt file prints its own description.
 import { formatModdedInfo } from '../../formats/modded/modded';
-import type { ModelInfo } from './inspect';
+import type { ModelInfo } from './types';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -9,31 +9,11 @@ import type { CheckpointFormat, DetectedCheckpoint } from '../../formats/detect'
 import type { ModdedInfo } from '../../formats/modded/modded';
 import { MYPT_CONFIG_DEFAULTS } from '../../formats/mypt/json';
 import type { MyptConfigJson, TrainingStateJson } from '../../formats/mypt/json';
+import type { ModelInfo } from './types';
 
 export { formatModelInfo, formatBytes } from './format';
 
-export interface ModelInfo {
-  name: string;
-  format: CheckpointFormat;
-  location: string;
-  /** Steps, vocabulary source, format records (non-bundle formats). */
-  notes?: string[];
-  config: MyptConfigJson;
-  tokenizer: { kind: string | null; vocab_size: number | null; chars: string[] | null };
-  training: {
-    step: number | null; training_config: TrainingStateJson['training_config'] | null; optimizer_file: string | null;
-    /** The validation loss the file records (separated / unified / modded files), when any. */
-    val_loss?: number | null;
-  };
-  /** Trainable parameters (model.parameters(): the tril buffers are not counted; a tied head once). */
-  num_params: number;
-  /** The dtypes of the weight tensors, and model.pt's wrapper record when present. */
-  dtypes: string[];
-  checkpoint_dtype?: string;
-  files: Array<{ name: string; bytes: number }>;
-  /** A modded-nanogpt file's own description (layout, scalars, the forward pass, the mask). */
-  modded?: ModdedInfo;
-}
+export type { ModelInfo } from './types';
 
 export async function getModelInfo(nameOrPath: string, opts: { checkpoints_dir?: string; input_file?: string } = {}): Promise<ModelInfo> {
   const a = readAnySync(nameOrPath, { checkpointsDir: opts.checkpoints_dir, inputFile: opts.input_file });
