@@ -35,7 +35,7 @@
 #include <string>
 #include <type_traits>
 
-#include "dropout.h"
+#include "engine/dropout.h"
 
 namespace mypt {
 namespace cuda {

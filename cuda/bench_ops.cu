@@ -9,10 +9,10 @@
 
 #include "adamw.cuh"
 #include "attention.cuh"
-#include "bench.h"
+#include "engine/bench.h"
 #include "classifier.cuh"
 #include "common.cuh"
-#include "dropout.h"
+#include "engine/dropout.h"
 #include "gemm.cuh"
 #include "layernorm.cuh"
 

@@ -1,4 +1,4 @@
-// The CUDA backend (engine.h): the same GPT as the CPU engine (binding/core/cpu_gpt.cc), on one GPU.
+// The CUDA backend (engine.h): the same GPT as the CPU engine (binding/cpu/gpt.cc), on one GPU.
 //
 // Storage: fp32 master parameters, gradients and AdamW moments (one contiguous buffer each, canonical
 // layout); a working copy of the parameters in the activation type T (bf16, or the fp32 masters
@@ -25,10 +25,10 @@
 #include "buffers.cuh"
 #include "classifier.cuh"
 #include "common.cuh"
-#include "dropout.h"
+#include "engine/dropout.h"
 #include "dropout_ops.cuh"
 #include "encoder.cuh"
-#include "engine.h"
+#include "engine/engine.h"
 #include "gemm.cuh"
 #include "layernorm.cuh"
 #include "sampling.cuh"

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 namespace mypt {
 namespace cuda {

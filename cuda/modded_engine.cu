@@ -1,4 +1,4 @@
-// The modded-nanogpt models on one GPU (binding/core/modded.h states the computation; the CPU
+// The modded-nanogpt models on one GPU (binding/engine/modded.h states the computation; the CPU
 // ModdedModel is the reference this is checked against in test/gpu/modded.test.js).
 //
 // Storage: every matrix and embedding in T (bf16: lm_head too, as the scripts' eval path casts it;
@@ -24,10 +24,10 @@
 #include "buffers.cuh"
 #include "common.cuh"
 #include "gemm.cuh"
-#include "modded.h"
-#include "modded_mask.h"
+#include "engine/modded.h"
+#include "engine/modded_mask.h"
 #include "modded_ops.cuh"
-#include "modded_ops.h"
+#include "cpu/modded_ops.h"
 #include "sampling.cuh"
 
 namespace mypt {

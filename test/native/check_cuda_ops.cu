@@ -1,4 +1,4 @@
-// Checks every kernel of the CUDA backend against the CPU op of binding/core/cpu_ops.h, then the whole
+// Checks every kernel of the CUDA backend against the CPU op of binding/cpu/ops.h, then the whole
 // CUDA engine against the CPU engine, then (unless --quick / --no-bench) times the kernels and the
 // training step at the ANCHORS.md shapes.
 //
@@ -32,16 +32,16 @@
 #include "classifier.cuh"
 #include "common.cuh"
 #include "check_harness.cuh"
-#include "cpu_ops.h"
-#include "dropout.h"
+#include "cpu/ops.h"
+#include "engine/dropout.h"
 #include "dropout_ops.cuh"
 #include "encoder.cuh"
-#include "engine.h"
+#include "engine/engine.h"
 #include "gemm.cuh"
-#include "init.h"
+#include "engine/init.h"
 #include "layernorm.cuh"
 #include "sampling.cuh"
-#include "sampling.h"
+#include "engine/sampling.h"
 
 using namespace mypt;
 using namespace mypt::cuda;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common.cuh"
-#include "engine.h"
+#include "engine/engine.h"
 
 using Vec = std::vector<float>;
 using Ints = std::vector<int32_t>;
