@@ -14,7 +14,7 @@ std::vector<DeviceInfo> devices() { return {}; }
 std::unique_ptr<Engine> make_engine(const ModelConfig&, int, Precision) {
   throw std::runtime_error("this build of mypt-native has no CUDA backend; rebuild with nvcc on the PATH");
 }
-std::unique_ptr<modded::ModdedRunner> make_modded(const modded::ModdedModel&, int, Precision) {
+std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights, int, Precision) {
   throw std::runtime_error("this build of mypt-native has no CUDA backend; rebuild with nvcc on the PATH");
 }
 OpBenchResult bench_op(const OpBenchRequest&) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "engine/modded.h"
 #include "engine/threads.h"
 
 namespace mypt {
@@ -104,22 +105,6 @@ void relu_square(float* x, int64_t n) {
       x[i] = v * v;
     }
   });
-}
-
-void rotary_freqs(float* freqs, int D, float base) {
-  const int half = D / 2, q = D / 4;
-  // torch.linspace(0, 1, q) in fp32: step = 1/(q-1); the first half counts up from 0, the second
-  // half counts down from 1 (that is how PyTorch fills it), then (1/base) ** value in fp32.
-  const float step = q > 1 ? 1.0f / (float)(q - 1) : 0.0f;
-  for (int j = 0; j < half; j++) {
-    if (j >= q) {
-      freqs[j] = 0.0f;
-      continue;
-    }
-    float t = (j < q / 2) ? (float)j * step : 1.0f - (float)(q - 1 - j) * step;
-    if (q == 1) t = 0.0f;
-    freqs[j] = std::pow(1.0f / base, t);
-  }
 }
 
 void rotary(float* x, int64_t N, int H, int D, int64_t pos0, float base) {

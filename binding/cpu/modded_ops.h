@@ -27,9 +27,8 @@ void relu_square(float* x, int64_t n);
 //   q = D/4; freq_j = (1/base)^(j/(q-1)) for j < q (torch.linspace(0,1,q) in fp32), freq_j = 0 for q <= j < D/2
 //   theta = pos * freq_j (fp32);  x1 = x[:D/2], x2 = x[D/2:]
 //   y1 = x1 cos + x2 sin;  y2 = -x1 sin + x2 cos      (the sign is opposite to HF rotate_half)
+// (the frequencies: engine/modded.h rotary_freqs)
 void rotary(float* x, int64_t N, int H, int D, int64_t pos0, float base);
-// The D/2 frequencies used above (exposed for tests).
-void rotary_freqs(float* freqs, int D, float base);
 
 // Attention of N new queries against the cached keys/values, each query over its own key ranges
 // (modded_mask.h: causal, document mask, sliding window):

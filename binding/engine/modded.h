@@ -1,5 +1,7 @@
 // The modded-nanogpt models (KellerJordan/modded-nanogpt: small "S2" train_gpt.py and medium "M1"
-// train_gpt_medium.py) on the CPU, fp32, for inference: forward(tokens) -> logits and generation.
+// train_gpt_medium.py), for inference: forward(tokens) -> logits and generation. This file is the
+// backend-neutral part: the config, the named weights and the runner interface; the CPU runner is
+// binding/cpu/modded.h, the GPU one cuda/modded_runner.cu.
 //
 // The file holds only weights; the computation lives in the training script, so it is given here as
 // data (ModdedConfig). small_config / medium_config build each script's switches; the exact passes are
@@ -92,8 +94,44 @@ struct ModdedSample {
   int vocab_limit = 0;  // sample among the first vocab_limit columns (the real vocab); 0: all head_rows
 };
 
-// What runs a modded model: the CPU (ModdedModel below) or a GPU (cuda::make_modded, built from a
-// complete ModdedModel's weights). Both compute the function stated at the top of this file.
+// The weights of one model, by name (fp32, PyTorch [rows, cols]):
+//   embed [embed_rows, d]   value_embeds.j [embed_rows, d]   scalars [scalars_len]   lm_head [head_rows, d]
+//   blocks.i.attn.qkv [3 hdim, d]  blocks.i.attn.o [d, hdim]  (layers with attention only)
+//   blocks.i.mlp.fc [mlp_hidden, d]  blocks.i.mlp.proj [d, mlp_hidden]
+// A weight is set once it has its size. Runners read the fields directly once check_complete() passed.
+class ModdedWeights {
+ public:
+  explicit ModdedWeights(const ModdedConfig& cfg);  // validates the config
+  const ModdedConfig& config() const { return cfg_; }
+
+  // The expected element count of a name, or -1 when the name is not one of this model's.
+  int64_t expected_numel(const std::string& name) const;
+  std::vector<std::string> weight_names() const;
+  // Copies n floats into the named weight; throws std::invalid_argument on an unknown name or count.
+  void set_weight(const std::string& name, const float* data, int64_t n);
+  // The same from bfloat16 bits (the files' own dtype for most weights: widened exactly to fp32).
+  void set_weight_bf16(const std::string& name, const uint16_t* bits, int64_t n);
+  // Throws std::invalid_argument listing every weight not yet set.
+  void check_complete() const;
+  // The named weight as set; throws std::invalid_argument on an unknown name.
+  const std::vector<float>& weight(const std::string& name) const;
+
+  struct Layer {
+    std::vector<float> qkv, o, fc, proj;
+  };
+  std::vector<float> embed, lm_head, scalars;
+  std::vector<std::vector<float>> value_embeds;
+  std::vector<Layer> layers;
+
+ private:
+  std::vector<float>* find(const std::string& name);
+  std::vector<float>* slot(const std::string& name, int64_t n);  // checked, sized n
+
+  ModdedConfig cfg_;
+};
+
+// What runs a modded model (a backend's make_modded, engine/backend.h). Every runner computes the
+// function stated at the top of this file.
 class ModdedRunner {
  public:
   virtual ~ModdedRunner() = default;
@@ -107,53 +145,9 @@ class ModdedRunner {
                                         const ModdedSample& sp, const std::function<bool(int32_t)>& on_token) = 0;
 };
 
-class ModdedModel final : public ModdedRunner {
- public:
-  explicit ModdedModel(const ModdedConfig& cfg);
-  const ModdedConfig& config() const override { return cfg_; }
-  std::string device() const override { return "cpu"; }
-
-  // Weight names (fp32, PyTorch [rows, cols]):
-  //   embed [embed_rows, d]   value_embeds.j [embed_rows, d]   scalars [scalars_len]   lm_head [head_rows, d]
-  //   blocks.i.attn.qkv [3 hdim, d]  blocks.i.attn.o [d, hdim]  (layers with attention only)
-  //   blocks.i.mlp.fc [mlp_hidden, d]  blocks.i.mlp.proj [d, mlp_hidden]
-  // Returns the expected element count of a name, or -1 when the name is not one of this model's.
-  int64_t expected_numel(const std::string& name) const;
-  std::vector<std::string> weight_names() const;
-  // Copies n floats into the named weight; throws std::invalid_argument on an unknown name or count.
-  void set_weight(const std::string& name, const float* data, int64_t n);
-  // The same from bfloat16 bits (the files' own dtype for most weights: widened exactly to fp32).
-  void set_weight_bf16(const std::string& name, const uint16_t* bits, int64_t n);
-  // Throws std::invalid_argument listing every weight not yet set.
-  void check_complete() const;
-  // The named weight as set (fp32, PyTorch layout); throws std::invalid_argument on an unknown name.
-  const std::vector<float>& weight(const std::string& name) const;
-
-  void forward(const int32_t* tokens, int64_t T, float* logits) override;
-  std::vector<int32_t> generate(const int32_t* prompt, int64_t n_prompt, int max_new_tokens, const ModdedSample& sp,
-                                const std::function<bool(int32_t)>& on_token) override;
-
- private:
-  struct Layer {
-    std::vector<float> qkv, o, fc, proj;
-  };
-  // Runs tokens at positions cache_len_.. , appending k/v to the cache; writes logits of every row
-  // (last_only false) or of the last row only into logits.
-  void step(const int32_t* tokens, int64_t n, float* logits, bool last_only);
-  void reset_cache(int64_t capacity);
-  void grow_cache(int64_t capacity);  // keeps the cached positions
-  std::vector<float>* find(const std::string& name);
-  std::vector<float>* slot(const std::string& name, int64_t n);  // checked, sized n (a weight is set once sized)
-
-  ModdedConfig cfg_;
-  std::vector<float> embed_, lm_head_, scalars_;
-  std::vector<std::vector<float>> value_embeds_;
-  std::vector<Layer> layers_;
-  // KV cache per layer: [capacity, hdim] of rotated, normed keys and mixed values
-  std::vector<std::vector<float>> kcache_, vcache_;
-  std::vector<int32_t> doc_;  // document index of every cached position (doc_token cumsum)
-  int64_t cache_len_ = 0, cache_cap_ = 0;
-};
+// The D/2 rotary frequencies (the half-split "half-truncate RoPE" of the scripts):
+//   q = D/4; freq_j = (1/base)^(j/(q-1)) for j < q (torch.linspace(0,1,q) in fp32), freq_j = 0 for q <= j < D/2
+void rotary_freqs(float* freqs, int D, float base);
 
 // The first cache capacity of a generation: the prompt plus up to `ahead` new tokens (it then doubles).
 inline int64_t first_cache_capacity(int64_t n_prompt, int max_new_tokens, int64_t ahead = 1024) {
@@ -163,9 +157,6 @@ inline int64_t first_cache_capacity(int64_t n_prompt, int max_new_tokens, int64_
 }  // namespace modded
 
 namespace cuda {
-// The same model on CUDA device `device`: weights copied from `weights` (complete) and stored as bf16
-// (Precision::BF16: bf16 matrices, fp32 residual stream, norms and softmax) or fp32. Throws when CUDA is
-// absent (the stub) or the device does not exist.
-std::unique_ptr<modded::ModdedRunner> make_modded(const modded::ModdedModel& weights, int device, Precision precision);
+std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device, Precision precision);
 }  // namespace cuda
 }  // namespace mypt

@@ -22,13 +22,15 @@
 #include <memory>
 #include <stdexcept>
 
+#include "cpu/modded.h"
 #include "engine/modded.h"
 #include "napi/job.h"
 
 namespace {
 
 using mypt::modded::ModdedConfig;
-using mypt::modded::ModdedModel;
+using mypt::modded::ModdedCpu;
+using mypt::modded::ModdedWeights;
 using mypt::modded::ModdedRunner;
 using mypt::modded::ModdedSample;
 using mypt::modded::SkipKind;
@@ -158,7 +160,7 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
     st_ = std::make_shared<ModdedState>();
     try {
       std::unique_ptr<ModdedRunner> model_;
-      auto model = std::make_unique<ModdedModel>(ConfigFromJs(info[0].As<Napi::Object>()));
+      ModdedWeights model(ConfigFromJs(info[0].As<Napi::Object>()));
       Napi::Object w = info[1].As<Napi::Object>();
       Napi::Array names = w.GetPropertyNames();
       for (uint32_t i = 0; i < names.Length(); i++) {
@@ -167,15 +169,15 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
         const napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
         if (t == napi_float32_array) {
           Napi::Float32Array a = v.As<Napi::Float32Array>();
-          model->set_weight(name, a.Data(), (int64_t)a.ElementLength());
+          model.set_weight(name, a.Data(), (int64_t)a.ElementLength());
         } else if (t == napi_uint16_array) {
           Napi::Uint16Array a = v.As<Napi::Uint16Array>();
-          model->set_weight_bf16(name, a.Data(), (int64_t)a.ElementLength());
+          model.set_weight_bf16(name, a.Data(), (int64_t)a.ElementLength());
         } else {
           throw std::invalid_argument("modded weights: '" + name + "' must be a Float32Array or a Uint16Array of bfloat16 bits");
         }
       }
-      model->check_complete();
+      model.check_complete();
       if (info.Length() > 2 && info[2].IsObject()) {
         Napi::Object p = info[2].As<Napi::Object>();
         if (p.Has("device")) device = p.Get("device").ToString().Utf8Value();
@@ -186,10 +188,10 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
           const std::string prec = p.Has("precision") ? p.Get("precision").ToString().Utf8Value() : "bf16";
           if (prec != "bf16" && prec != "fp32")
             throw std::invalid_argument("modded placement: precision must be 'bf16' or 'fp32' (got '" + prec + "')");
-          model_ = mypt::cuda::make_modded(*model, index, prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16);
+          model_ = mypt::cuda::make_modded(std::move(model), index, prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16);
         }
       }
-      st_->model = model_ ? std::move(model_) : std::move(model);
+      st_->model = model_ ? std::move(model_) : std::make_unique<ModdedCpu>(std::move(model));
     } catch (const std::exception& e) {
       Napi::Error err = Napi::Error::New(env, e.what());
       const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;

@@ -36,6 +36,7 @@
 #include "check_harness.cuh"
 #include "common.cuh"
 #include "engine/engine.h"
+#include "engine/modded.h"
 #include "engine/modded_mask.h"
 #include "modded_ops.cuh"
 #include "cpu/modded_ops.h"

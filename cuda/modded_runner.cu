@@ -1,5 +1,5 @@
 // The modded-nanogpt models on one GPU (binding/engine/modded.h states the computation; the CPU
-// ModdedModel is the reference this is checked against in test/gpu/modded.test.js).
+// runner (binding/cpu/modded.h) is the reference this is checked against in test/gpu/modded.test.js).
 //
 // Storage: every matrix and embedding in T (bf16: lm_head too, as the scripts' eval path casts it;
 // or fp32); the residual stream x, x0 and the skip copies in fp32; norms, rotary, softmax and the
@@ -27,7 +27,6 @@
 #include "engine/modded.h"
 #include "engine/modded_mask.h"
 #include "modded_ops.cuh"
-#include "cpu/modded_ops.h"
 #include "sampling.cuh"
 
 namespace mypt {
@@ -36,7 +35,7 @@ namespace cuda {
 namespace {
 
 using modded::ModdedConfig;
-using modded::ModdedModel;
+using modded::ModdedWeights;
 using modded::ModdedSample;
 using modded::SkipKind;
 
@@ -51,7 +50,7 @@ constexpr int kDecodeRanges = 8;
 template <typename T>
 class ModdedGpu final : public modded::ModdedRunner {
  public:
-  ModdedGpu(const ModdedModel& w, int device) : cfg_(w.config()), dev_(device) {
+  ModdedGpu(const ModdedWeights& w, int device) : cfg_(w.config()), dev_(device) {
     int count = 0;
     if (cfg_.head_dim > 256 || cfg_.head_dim % 2)
       throw std::invalid_argument("modded on CUDA: head_dim " + std::to_string(cfg_.head_dim) +
@@ -374,7 +373,7 @@ class ModdedGpu final : public modded::ModdedRunner {
 
 }  // namespace
 
-std::unique_ptr<modded::ModdedRunner> make_modded(const modded::ModdedModel& weights, int device, Precision precision) {
+std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device, Precision precision) {
   if (precision == Precision::BF16) return std::make_unique<ModdedGpu<bf16>>(weights, device);
   return std::make_unique<ModdedGpu<float>>(weights, device);
 }
