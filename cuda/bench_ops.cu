@@ -9,10 +9,11 @@
 
 #include "adamw.cuh"
 #include "attention.cuh"
-#include "engine/bench.h"
 #include "classifier.cuh"
 #include "common.cuh"
+#include "cuda_backend.h"
 #include "engine/dropout.h"
+#include "engine/errors.h"
 #include "gemm.cuh"
 #include "layernorm.cuh"
 
@@ -200,7 +201,8 @@ void bench_typed(OpBenchResult& r, const OpBenchRequest& q) {
 }  // namespace
 
 OpBenchResult bench_op(const OpBenchRequest& q) {
-  if (!available()) throw std::runtime_error("CUDA is not available: " + reason());
+  const std::string why = discover().reason;
+  if (!why.empty()) throw BackendUnavailable("CUDA is not available: " + why);
   if (q.repeats <= 0 || q.warmup < 0) throw std::invalid_argument("bench: repeats must be positive");
   CUDA_CHECK(cudaSetDevice(0));
   OpBenchResult r;

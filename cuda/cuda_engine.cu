@@ -25,6 +25,7 @@
 #include "buffers.cuh"
 #include "classifier.cuh"
 #include "common.cuh"
+#include "cuda_backend.h"
 #include "engine/dropout.h"
 #include "dropout_ops.cuh"
 #include "encoder.cuh"

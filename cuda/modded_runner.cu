@@ -23,6 +23,7 @@
 
 #include "buffers.cuh"
 #include "common.cuh"
+#include "cuda_backend.h"
 #include "gemm.cuh"
 #include "engine/modded.h"
 #include "engine/modded_mask.h"

@@ -1,4 +1,4 @@
-// bench_op_cpu: times one CPU op (cpu/ops.h) at one shape, on fresh random inputs.
+// cpu::bench_op: times one CPU op (cpu/ops.h) at one shape, on fresh random inputs.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "engine/bench.h"
+#include "cpu/backend.h"
 #include "cpu/ops.h"
 
 namespace mypt {
@@ -33,7 +33,7 @@ void time_repeats(OpBenchResult& r, const OpBenchRequest& q, F&& once) {
 
 }  // namespace
 
-OpBenchResult bench_op_cpu(const OpBenchRequest& q) {
+OpBenchResult cpu::bench_op(const OpBenchRequest& q) {
   if (q.repeats <= 0 || q.warmup < 0) throw std::invalid_argument("bench: repeats must be positive");
   std::mt19937_64 g(q.seed);
   OpBenchResult r;

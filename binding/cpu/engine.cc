@@ -156,6 +156,4 @@ float CpuEngine::optimizer_step(const AdamWParams& p) {
   return norm;
 }
 
-std::unique_ptr<Engine> make_cpu_engine(const ModelConfig& cfg) { return std::make_unique<CpuEngine>(cfg); }
-
 }  // namespace mypt

@@ -1,6 +1,6 @@
 // CPU operations of the modded-nanogpt forward pass (MODDED.md), fp32, row-major, contiguous.
 // Arguments: outputs, then inputs, then sizes. "=" overwrites; "+=" accumulates. N rows of width C.
-// Multi-threaded over the engine's process-wide pool (threads.h; engine.h set_cpu_threads). The matrix
+// Multi-threaded over the engine's process-wide pool (engine/threads.h). The matrix
 // products of a few rows (one per generated token) use their own row-dot kernel, since packing the weight
 // each call costs more than it saves there; from 16 rows on they go through the engine's packed gemm.
 #pragma once

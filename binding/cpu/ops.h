@@ -1,7 +1,7 @@
 // The CPU backend's operations, one function per op. Each is the reference its CUDA kernel is checked
 // against (test/native/check_cuda_ops.cu). Arguments: outputs, then inputs, then sizes. Tensors are
 // fp32, row-major, contiguous. "+=" means the op accumulates into that output; "=" overwrites.
-// BT = B*T rows. Multi-threaded over the process-wide pool (engine.h: set_cpu_threads).
+// BT = B*T rows. Multi-threaded over the process-wide pool (engine/threads.h: set_cpu_threads).
 #pragma once
 #include <cstdint>
 

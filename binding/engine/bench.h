@@ -34,9 +34,6 @@ struct OpBenchResult {
   int64_t peak_bytes = 0;   // device (or host buffer) memory the case allocated
 };
 
-OpBenchResult bench_op_cpu(const OpBenchRequest& req);
-namespace cuda {
-OpBenchResult bench_op(const OpBenchRequest& req);  // throws when CUDA is unavailable
-}
+// Each backend implements Backend::bench_op (engine/backend.h).
 
 }  // namespace mypt

@@ -1,7 +1,7 @@
 // The backend interface: one GPT (config + canonical parameter buffer) on one device.
 //
 // Every method is synchronous and may throw std::exception (the binding turns it into a JS error);
-// none exits the process. Host pointers are always fp32 in the canonical layout of config.h
+// none exits the process. Backends make engines (engine/backend.h). Host pointers are always fp32 in the canonical layout of config.h
 // (ParamLayout::total floats) or int32 tokens laid out [B, T] row-major.
 // The CPU backend (binding/cpu/) is the reference the CUDA backend (cuda/) is checked against.
 #pragma once
@@ -98,20 +98,5 @@ class Engine {
   virtual void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                         const std::function<bool(int32_t)>& on_token) = 0;
 };
-
-std::unique_ptr<Engine> make_cpu_engine(const ModelConfig& cfg);
-
-// Threads used by the CPU backend (0: all cores). Process-wide.
-void set_cpu_threads(int n);
-int get_cpu_threads();
-
-// The CUDA backend; available() is false when the addon was built without CUDA, no driver or no GPU is
-// present (reason() says which). Implemented in cuda/ (or by a stub when CUDA is not compiled).
-namespace cuda {
-bool available();
-std::string reason();
-std::vector<DeviceInfo> devices();
-std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precision precision);
-}  // namespace cuda
 
 }  // namespace mypt

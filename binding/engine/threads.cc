@@ -12,8 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.h"
-
 namespace mypt {
 namespace {
 

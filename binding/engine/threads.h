@@ -1,4 +1,6 @@
-// The CPU backend's process-wide thread pool (engine.h: set_cpu_threads / get_cpu_threads).
+// The process-wide pool of host threads: the CPU backend's ops run on it, and so does the engine's own
+// host work (parameter initialisation, widening bf16 weights). It lives in the engine, not in cpu/, for
+// that second use: a GPU model is initialised on the host too.
 //
 // parallel_chunks(n, fn) runs fn(0) ... fn(n-1), each exactly once, spread over the pool's threads and
 // the calling thread, and returns when all are done. A call made from inside a pool task, or while another
@@ -11,7 +13,9 @@
 
 namespace mypt {
 
-int get_cpu_threads();  // engine.h
+// Threads of the pool (0: all cores), process-wide; the calling thread counts as one.
+void set_cpu_threads(int n);
+int get_cpu_threads();
 void parallel_chunks(int64_t n, const std::function<void(int64_t)>& fn);
 
 // fn(begin, end) over [0, n) cut into contiguous ranges of at least `grain` items.

@@ -1,8 +1,10 @@
 // The N-API entry: registers the functions and classes of the binding. No math here.
 #include <napi.h>
 
+#include "backends.h"
+#include "engine/backend.h"
 #include "engine/dropout.h"
-#include "engine/engine.h"
+#include "engine/threads.h"
 #include "napi/model_wrap.h"
 
 void RegisterModded(Napi::Env env, Napi::Object exports);  // napi/modded_wrap.cc
@@ -16,9 +18,10 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   out.Set("cpu", true);
-  auto devs = mypt::cuda::devices();
-  out.Set("cuda", !devs.empty());
-  out.Set("cudaReason", mypt::cuda::reason());
+  const mypt::BackendStatus cuda = mypt::backend_status("cuda");
+  const std::vector<mypt::DeviceInfo>& devs = cuda.devices;
+  out.Set("cuda", cuda.available);
+  out.Set("cudaReason", cuda.reason);
   Napi::Array arr = Napi::Array::New(env, devs.size());
   for (size_t i = 0; i < devs.size(); i++) {
     Napi::Object d = Napi::Object::New(env);
@@ -51,6 +54,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  mypt::register_builtin_backends();
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));

@@ -2,7 +2,7 @@
 // main thread on the CPU or CUDA backend.
 #include <napi.h>
 
-#include "engine/bench.h"
+#include "engine/backend.h"
 #include "napi/job.h"
 
 namespace mypt_binding {
@@ -29,7 +29,7 @@ Napi::Value BenchOp(const Napi::CallbackInfo& info) {
   if (device != "cpu" && device != "cuda") throw Napi::TypeError::New(env, "benchOp: device must be 'cpu' or 'cuda'");
   return Job<mypt::OpBenchResult>::Start(
       env, Napi::Object::New(env),
-      [q, device](const Emit&) { return device == "cuda" ? mypt::cuda::bench_op(q) : mypt::bench_op_cpu(q); },
+      [q, device](const Emit&) { return mypt::bench_op(device, q); },
       [](Napi::Env env, mypt::OpBenchResult& r) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         Napi::Array ms = Napi::Array::New(env, r.ms.size());

@@ -3,9 +3,9 @@
 //   Job<R>::Start(env, self, work, done [, on_progress])
 // work(emit) runs off the main thread and returns R; it may call emit(ids, n) to stream int32 values,
 // which reach on_progress(id) on the main thread, all before the Promise settles. done(env, R&) builds
-// the resolved value on the main thread. A C++ exception rejects the Promise with an Error whose message
-// is e.what() and whose code is CodedError::code, E_BAD_ARGUMENT (std::invalid_argument) or E_NATIVE. `self` (the JS
-// object whose native state the work uses) is kept alive until the Job ends.
+// the resolved value on the main thread. A C++ exception rejects the Promise with the JS error of
+// napi/errors.h (its message and code). `self` (the JS object whose native state the work uses) is kept
+// alive until the Job ends.
 #pragma once
 #include <napi.h>
 
@@ -16,15 +16,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "napi/errors.h"
+
 namespace mypt_binding {
 
 using Emit = std::function<void(const int32_t*, size_t)>;
-
-// An exception that carries its error code to JavaScript (e.g. E_DISPOSED).
-struct CodedError : std::runtime_error {
-  std::string code;
-  CodedError(std::string c, const std::string& what) : std::runtime_error(what), code(std::move(c)) {}
-};
 
 template <class R>
 class Job final : public Napi::AsyncProgressQueueWorker<int32_t> {
@@ -44,14 +40,12 @@ class Job final : public Napi::AsyncProgressQueueWorker<int32_t> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       result_ = work_([&](const int32_t* d, size_t n) { progress.Send(d, n); });
-    } catch (const CodedError& e) {
-      code_ = e.code;
-      SetError(e.what());
-    } catch (const std::invalid_argument& e) {
-      code_ = "E_BAD_ARGUMENT";
-      SetError(e.what());
     } catch (const std::exception& e) {
-      SetError(e.what());
+      error_ = describe(e);
+      SetError(error_.message);
+    } catch (...) {
+      error_ = {"E_NATIVE", "an unknown native error"};
+      SetError(error_.message);
     }
   }
   void OnProgress(const int32_t* d, size_t n) override {
@@ -68,18 +62,14 @@ class Job final : public Napi::AsyncProgressQueueWorker<int32_t> {
   void OnOK() override {
     Napi::HandleScope scope(Env());
     try {
-      deferred_.Resolve(done_(Env(), result_));
+      deferred_.Resolve(guard(Env(), [&] { return done_(Env(), result_); }));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(Napi::Error::New(Env(), e.what()).Value());
     }
   }
-  void OnError(const Napi::Error& e) override {
+  void OnError(const Napi::Error&) override {
     Napi::HandleScope scope(Env());
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(err.Value());
+    deferred_.Reject(to_js(Env(), error_).Value());
   }
 
  private:
@@ -98,7 +88,7 @@ class Job final : public Napi::AsyncProgressQueueWorker<int32_t> {
   Work work_;
   Done done_;
   R result_{};
-  std::string code_ = "E_NATIVE";
+  ErrorInfo error_;
 };
 
 // Serialises the calls on one model in the order they were made: a caller takes a ticket on the main

@@ -1,4 +1,4 @@
-// N-API wrapper of the modded-nanogpt model (binding/engine/modded.h). No math here.
+// N-API wrapper of the modded-nanogpt model (engine/modded.h). No math here.
 //
 //   new ModdedModel(config, weights, placement?)
 //                                      config: { preset: 'small'|'medium', n_layer, dim, n_head, head_dim,
@@ -22,14 +22,16 @@
 #include <memory>
 #include <stdexcept>
 
-#include "cpu/modded.h"
+#include "engine/backend.h"
 #include "engine/modded.h"
+#include "napi/errors.h"
 #include "napi/job.h"
 
 namespace {
 
+using mypt_binding::guard;
+using mypt_binding::Site;
 using mypt::modded::ModdedConfig;
-using mypt::modded::ModdedCpu;
 using mypt::modded::ModdedWeights;
 using mypt::modded::ModdedRunner;
 using mypt::modded::ModdedSample;
@@ -156,11 +158,9 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
       throw Napi::TypeError::New(env, "ModdedModel(config, weights): two objects expected");
-    std::string device = "cpu";
     st_ = std::make_shared<ModdedState>();
-    try {
-      std::unique_ptr<ModdedRunner> model_;
-      ModdedWeights model(ConfigFromJs(info[0].As<Napi::Object>()));
+    guard(env, [&] {
+      ModdedWeights weights(ConfigFromJs(info[0].As<Napi::Object>()));
       Napi::Object w = info[1].As<Napi::Object>();
       Napi::Array names = w.GetPropertyNames();
       for (uint32_t i = 0; i < names.Length(); i++) {
@@ -169,49 +169,35 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
         const napi_typedarray_type t = v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
         if (t == napi_float32_array) {
           Napi::Float32Array a = v.As<Napi::Float32Array>();
-          model.set_weight(name, a.Data(), (int64_t)a.ElementLength());
+          weights.set_weight(name, a.Data(), (int64_t)a.ElementLength());
         } else if (t == napi_uint16_array) {
           Napi::Uint16Array a = v.As<Napi::Uint16Array>();
-          model.set_weight_bf16(name, a.Data(), (int64_t)a.ElementLength());
+          weights.set_weight_bf16(name, a.Data(), (int64_t)a.ElementLength());
         } else {
           throw std::invalid_argument("modded weights: '" + name + "' must be a Float32Array or a Uint16Array of bfloat16 bits");
         }
       }
-      model.check_complete();
+      weights.check_complete();
+      mypt::Placement where;  // default: the CPU (bf16 is the GPU default)
+      where.precision = mypt::Precision::BF16;
       if (info.Length() > 2 && info[2].IsObject()) {
         Napi::Object p = info[2].As<Napi::Object>();
-        if (p.Has("device")) device = p.Get("device").ToString().Utf8Value();
-        if (device != "cpu" && device != "cuda")
-          throw std::invalid_argument("modded placement: device must be 'cpu' or 'cuda' (got '" + device + "')");
-        if (device == "cuda") {
-          const int index = p.Has("index") ? p.Get("index").ToNumber().Int32Value() : 0;
-          const std::string prec = p.Has("precision") ? p.Get("precision").ToString().Utf8Value() : "bf16";
-          if (prec != "bf16" && prec != "fp32")
-            throw std::invalid_argument("modded placement: precision must be 'bf16' or 'fp32' (got '" + prec + "')");
-          model_ = mypt::cuda::make_modded(std::move(model), index, prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16);
-        }
+        if (p.Has("device")) where.backend = p.Get("device").ToString().Utf8Value();
+        if (where.backend != "cpu" && where.backend != "cuda")
+          throw std::invalid_argument("modded placement: device must be 'cpu' or 'cuda' (got '" + where.backend + "')");
+        where.device = p.Has("index") ? p.Get("index").ToNumber().Int32Value() : 0;
+        const std::string prec = p.Has("precision") ? p.Get("precision").ToString().Utf8Value() : "bf16";
+        if (prec != "bf16" && prec != "fp32")
+          throw std::invalid_argument("modded placement: precision must be 'bf16' or 'fp32' (got '" + prec + "')");
+        where.precision = prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16;
       }
-      st_->model = model_ ? std::move(model_) : std::make_unique<ModdedCpu>(std::move(model));
-    } catch (const std::exception& e) {
-      Napi::Error err = Napi::Error::New(env, e.what());
-      const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
-      // E_NO_CUDA only where no GPU is usable; a GPU that fails (out of memory, ...) is E_NATIVE
-      const bool no_gpu = device == "cuda" && !mypt::cuda::available();
-      err.Set("code", Napi::String::New(env, bad ? "E_BAD_CONFIG" : no_gpu ? "E_NO_CUDA" : "E_NATIVE"));
-      throw err;
-    }
+      st_->model = mypt::make_modded(std::move(weights), where);
+    }, Site::Constructor);
   }
-
 
  private:
   ModdedRunner& Live(Napi::Env env) {
-    try {
-      return st_->live();
-    } catch (const mypt_binding::CodedError& e) {
-      Napi::Error err = Napi::Error::New(env, e.what());
-      err.Set("code", Napi::String::New(env, e.code));
-      throw err;
-    }
+    return guard(env, [&]() -> ModdedRunner& { return st_->live(); });
   }
   Napi::Value Config(const Napi::CallbackInfo& info) { return ConfigToJs(info.Env(), Live(info.Env()).config()); }
   Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Live(info.Env()).device()); }

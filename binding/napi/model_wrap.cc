@@ -2,27 +2,20 @@
 
 #include <string>
 
-#include "napi/convert.h"
+#include "engine/backend.h"
 #include "engine/init.h"
+#include "napi/convert.h"
 
 namespace mypt_binding {
 namespace {
 
-// Runs a synchronous body on the main thread in the model's turn; C++ errors become JS errors with a code.
+// Runs a synchronous body on the main thread in the model's turn; C++ errors become JS errors (errors.h).
 template <class F>
 Napi::Value sync(Napi::Env env, const std::shared_ptr<ModelState>& st, F&& body) {
-  try {
+  return guard(env, [&]() -> Napi::Value {
     Serial::Turn turn(st->serial, st->serial.ticket());
     return body(st->live());
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    const auto* coded = dynamic_cast<const CodedError*>(&e);
-    const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
-    err.Set("code", Napi::String::New(env, coded ? coded->code : bad ? "E_BAD_ARGUMENT" : "E_NATIVE"));
-    throw err;
-  }
+  });
 }
 
 // Queues `work(engine, emit)` for the model's next turn; `done` makes the resolved value.
@@ -90,20 +83,11 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
   st_ = std::make_shared<ModelState>();
   const mypt::ModelConfig cfg = to_config(info[0].As<Napi::Object>());
   const std::string device = info[1].ToString().Utf8Value();
-  try {
-    if (device == "cuda") {
-      const int index = info[2].ToNumber().Int32Value();
-      const auto prec = info[3].ToString().Utf8Value() == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16;
-      st_->engine = mypt::cuda::make_engine(cfg, index, prec);
-    } else {
-      st_->engine = mypt::make_cpu_engine(cfg);
-    }
-  } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    const bool bad = dynamic_cast<const std::invalid_argument*>(&e) != nullptr;
-    err.Set("code", Napi::String::New(env, bad ? "E_BAD_CONFIG" : device == "cuda" ? "E_NO_CUDA" : "E_NATIVE"));
-    throw err;
-  }
+  mypt::Placement where;
+  where.backend = device;
+  where.device = info[2].ToNumber().Int32Value();
+  where.precision = info[3].ToString().Utf8Value() == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16;
+  st_->engine = guard(env, [&] { return mypt::make_engine(cfg, where); }, Site::Constructor);
   // parameters, gradients and two moments live natively: tell V8 so its heap heuristics see them
   st_->external_bytes = st_->engine->layout().total * 16;
   Napi::MemoryManagement::AdjustExternalMemory(env, st_->external_bytes);
@@ -118,11 +102,7 @@ NativeModel::~NativeModel() {
 }
 
 std::shared_ptr<ModelState> NativeModel::state() {
-  if (!st_) {
-    Napi::Error err = Napi::Error::New(Env(), "the model was disposed");
-    err.Set("code", Napi::String::New(Env(), "E_DISPOSED"));
-    throw err;
-  }
+  if (!st_) throw to_js(Env(), {"E_DISPOSED", "the model was disposed"});
   return st_;
 }
 

@@ -31,6 +31,8 @@
 #include "attention_rows.cuh"
 #include "classifier.cuh"
 #include "common.cuh"
+#include "cpu/backend.h"
+#include "cuda_backend.h"
 #include "check_harness.cuh"
 #include "cpu/ops.h"
 #include "engine/dropout.h"
@@ -394,7 +396,7 @@ static void check_model(const ModelConfig& cfg, Precision prec, const char* name
   ParamLayout lay(cfg);
   Vec params(lay.total);
   init_parameters(cfg, lay, InitKind::GPT2, g_rng(), params.data());
-  auto cpu = make_cpu_engine(cfg);
+  auto cpu = cpu::make_engine(cfg);
   std::unique_ptr<Engine> gpu;
   try {
     gpu = cuda::make_engine(cfg, 0, prec);
