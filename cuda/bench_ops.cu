@@ -40,8 +40,7 @@ struct Buffers {
   int64_t bytes = 0;
   template <typename T>
   T* alloc(int64_t n) {
-    void* p = nullptr;
-    CUDA_CHECK(cudaMalloc(&p, (size_t)n * sizeof(T)));
+    void* p = cuda_malloc((size_t)n * sizeof(T), "a bench input");
     ptrs.push_back(p);
     bytes += n * (int64_t)sizeof(T);
     return (T*)p;

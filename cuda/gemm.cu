@@ -354,7 +354,7 @@ float* Gemm::bias_scratch(int n) {
   if (n > bias_scratch_n_) {
     if (bias_scratch_) cudaFree(bias_scratch_);
     bias_scratch_ = nullptr;
-    CUDA_CHECK(cudaMalloc(&bias_scratch_, (size_t)n * sizeof(float)));
+    bias_scratch_ = (float*)cuda_malloc((size_t)n * sizeof(float), "the bias-gradient scratch");
     bias_scratch_n_ = n;
   }
   return bias_scratch_;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cpu/ops.h"
+#include "engine/errors.h"
 
 namespace mypt {
 
@@ -34,7 +35,7 @@ ModelPtrs bind_model(const ModelConfig& cfg, const ParamLayout& layout, float* b
 
 CpuEngine::CpuEngine(const ModelConfig& cfg) : cfg_(cfg), layout_((cfg.validate(), cfg)) {
   const size_t n = (size_t)layout_.total;
-  params_.assign(n, 0.0f);
+  host_alloc("the parameters", n * 4, [&] { params_.assign(n, 0.0f); });
   decay_.assign(layout_.params.size(), 1);
   W_ = bind_model(cfg_, layout_, params_.data());
 }
@@ -43,14 +44,16 @@ CpuEngine::CpuEngine(const ModelConfig& cfg) : cfg_(cfg), layout_((cfg.validate(
 // only its parameters).
 void CpuEngine::ensure_grads() {
   if (!grads_.empty()) return;
-  grads_.assign(params_.size(), 0.0f);
+  host_alloc("the gradients", params_.size() * 4, [&] { grads_.assign(params_.size(), 0.0f); });
   G_ = bind_model(cfg_, layout_, grads_.data());
 }
 
 void CpuEngine::ensure_moments() {
   if (!m_.empty()) return;
-  m_.assign(params_.size(), 0.0f);
-  v_.assign(params_.size(), 0.0f);
+  host_alloc("the AdamW moments", params_.size() * 8, [&] {
+    m_.assign(params_.size(), 0.0f);
+    v_.assign(params_.size(), 0.0f);
+  });
 }
 
 void CpuEngine::set_parameters(const float* src) { std::memcpy(params_.data(), src, params_.size() * 4); }

@@ -7,6 +7,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "engine/errors.h"
 #include "engine/threads.h"
 
 namespace mypt {
@@ -185,7 +186,7 @@ std::vector<float>* ModdedWeights::slot(const std::string& name, int64_t n) {
     throw std::invalid_argument("modded weights: '" + name + "' has " + std::to_string(n) + " values, expected " +
                                 std::to_string(want));
   std::vector<float>* dst = find(name);
-  dst->resize(n);
+  host_alloc(("modded weight " + name).c_str(), (uint64_t)n * 4, [&] { dst->resize(n); });
   return dst;
 }
 
