@@ -6,6 +6,7 @@
 #include "engine/dropout.h"
 #include "engine/threads.h"
 #include "napi/model_wrap.h"
+#include "napi/tokens.h"
 
 void RegisterModded(Napi::Env env, Napi::Object exports);  // napi/modded_wrap.cc
 namespace mypt_binding {
@@ -61,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
   RegisterModded(env, exports);
+  mypt_binding::RegisterTokens(env, exports);
   mypt_binding::RegisterBench(env, exports);
   return exports;
 }

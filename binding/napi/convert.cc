@@ -1,5 +1,7 @@
 #include "napi/convert.h"
 
+#include <cmath>
+#include <stdexcept>
 #include <string>
 
 namespace mypt_binding {
@@ -61,6 +63,19 @@ mypt::SampleParams to_sample(const Napi::Object& o) {
 
 mypt::Split to_split(const Napi::Value& v) {
   return v.ToString().Utf8Value() == "val" ? mypt::Split::Val : mypt::Split::Train;
+}
+
+uint64_t to_u53(const Napi::Value& v, const std::string& what) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
+  if (!(d >= 0.0 && d <= 9007199254740992.0 && d == std::floor(d)))
+    throw std::invalid_argument(what + " must be an integer in [0, 2^53]");
+  return (uint64_t)d;
+}
+
+int to_positive_int(const Napi::Value& v, const std::string& what) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.0;
+  if (!(d >= 1.0 && d < 2147483648.0 && d == std::floor(d))) throw std::invalid_argument(what + " must be a positive integer");
+  return (int)d;
 }
 
 std::vector<int32_t> to_ints(const Napi::Value& v, const char* what) {

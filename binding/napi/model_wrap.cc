@@ -5,6 +5,7 @@
 #include "engine/backend.h"
 #include "engine/init.h"
 #include "napi/convert.h"
+#include "napi/tokens.h"
 
 namespace mypt_binding {
 namespace {
@@ -33,6 +34,9 @@ Napi::Value async(const Napi::CallbackInfo& info, const std::shared_ptr<ModelSta
 }
 
 Napi::Value number(Napi::Env env, float& v) { return Napi::Number::New(env, v); }
+Napi::Value number_d(Napi::Env env, double& v) { return Napi::Number::New(env, v); }
+
+bool given(const Napi::Object& o, const char* key) { return o.Has(key) && !o.Get(key).IsUndefined(); }
 
 Napi::Array shape_of(Napi::Env env, const std::vector<int64_t>& shape) {
   Napi::Array a = Napi::Array::New(env, shape.size());
@@ -189,7 +193,8 @@ Napi::Value NativeModel::SetSeed(const Napi::CallbackInfo& info) {
   return sync(info.Env(), st, [&](mypt::Engine& e) -> Napi::Value {
     const uint64_t seed = (uint64_t)info[0].ToNumber().DoubleValue();
     e.set_seed(seed);
-    st->data.seed(seed ^ 0xda7a5eedULL);
+    st->seed = seed;
+    st->auto_step = st->auto_eval = 0;
     return info.Env().Undefined();
   });
 }
@@ -204,13 +209,18 @@ Napi::Value NativeModel::InitParameters(const Napi::CallbackInfo& info) {
   });
 }
 
+// setData(split, tokens: Int32Array | Uint16Array | TokenMap, start?, count?): typed arrays are copied
+// (their ids checked as they are), a TokenMap is shared (its ids are checked window by window).
 Napi::Value NativeModel::SetData(const Napi::CallbackInfo& info) {
   auto st = state();
   return sync(info.Env(), st, [&](mypt::Engine& e) -> Napi::Value {
-    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw Napi::TypeError::New(info.Env(), "tokens must be an Int32Array");
-    auto a = info[1].As<Napi::Int32Array>();
-    st->data.set(to_split(info[0]), a.Data(), (int64_t)a.ElementLength(), e.config().vocab_size);
+    const mypt::Split split = to_split(info[0]);
+    mypt::TokenView view = token_view(info[1], info[2], info[3]);
+    if (!view.owner) {
+      const std::string what = std::string(mypt::split_name(split)) + " data";
+      view = mypt::copy_tokens(view, e.config().vocab_size, what.c_str());
+    }
+    st->data.set(split, std::move(view));
     return info.Env().Undefined();
   });
 }
@@ -264,27 +274,46 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
       [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
 }
 
+// trainBatch({ batch_size, block_size, grad_accum, seed?, step?, lr, ... }): engine/data.h train_batches
 Napi::Value NativeModel::TrainBatch(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
-  const int B = o.Get("batch_size").ToNumber().Int32Value(), T = o.Get("block_size").ToNumber().Int32Value();
-  const int accum = o.Get("grad_accum").ToNumber().Int32Value();
-  const mypt::AdamWParams p = to_adamw(o);
   auto st = state();
+  mypt::TrainBatchOptions b;
+  b.adamw = to_adamw(o);
+  guard(info.Env(), [&] {
+    b.batch_size = to_positive_int(o.Get("batch_size"), "batch_size");
+    b.block_size = to_positive_int(o.Get("block_size"), "block_size");
+    b.grad_accum = given(o, "grad_accum") ? to_positive_int(o.Get("grad_accum"), "grad_accum") : 1;
+    b.seed = given(o, "seed") ? to_u53(o.Get("seed"), "seed") : st->seed;
+    b.step = given(o, "step") ? to_u53(o.Get("step"), "step") : st->auto_step++;
+  });
   return async<mypt::StepResult>(
-      info, st,
-      [=](mypt::Engine& e, const Emit&) { return mypt::train_batches(e, st->data, B, T, accum, p); },
+      info, st, [st, b](mypt::Engine& e, const Emit&) { return mypt::train_batches(e, st->data, b); },
       [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
 }
 
+// estimateLoss(split, iters, B, T, seed?, counter0?): engine/data.h estimate_loss
 Napi::Value NativeModel::EstimateLoss(const Napi::CallbackInfo& info) {
   const mypt::Split split = to_split(info[0]);
-  const int iters = info[1].ToNumber().Int32Value(), B = info[2].ToNumber().Int32Value(),
-            T = info[3].ToNumber().Int32Value();
   auto st = state();
-  return async<float>(
+  int iters = 0, B = 0, T = 0;
+  uint64_t seed = 0, counter0 = 0;
+  guard(info.Env(), [&] {
+    iters = to_positive_int(info[1], "iters");
+    B = to_positive_int(info[2], "batch_size");
+    T = to_positive_int(info[3], "block_size");
+    seed = info[4].IsUndefined() ? st->seed : to_u53(info[4], "seed");
+    if (info[5].IsUndefined()) {
+      counter0 = st->auto_eval;
+      st->auto_eval += iters;
+    } else {
+      counter0 = to_u53(info[5], "counter0");
+    }
+  });
+  return async<double>(
       info, st,
-      [=](mypt::Engine& e, const Emit&) { return mypt::estimate_loss(e, st->data, split, iters, B, T); },
-      number);
+      [=](mypt::Engine& e, const Emit&) { return mypt::estimate_loss(e, st->data, split, iters, B, T, seed, counter0); },
+      number_d);
 }
 
 // generate(prompt: Int32Array, opts, onToken?) -> Promise<Int32Array> of the new ids

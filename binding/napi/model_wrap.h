@@ -16,6 +16,9 @@ namespace mypt_binding {
 struct ModelState {
   std::unique_ptr<mypt::Engine> engine;
   mypt::TokenData data;
+  // trainBatch / estimateLoss without an explicit seed, step or counter use these (the TypeScript layer
+  // of today calls them that way): the seed of the last setSeed, and counts since then.
+  uint64_t seed = 0, auto_step = 0, auto_eval = 0;
   Serial serial;
   std::atomic<bool> disposed{false};
   std::atomic<uint64_t> cancel_epoch{0};  // generations started before an increment stop
