@@ -14,7 +14,7 @@
 #include "cuda_backend.h"
 #include "engine/dropout.h"
 #include "engine/errors.h"
-#include "gemm.cuh"
+#include "linear.cuh"
 #include "layernorm.cuh"
 
 namespace mypt {

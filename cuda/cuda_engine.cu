@@ -30,7 +30,7 @@
 #include "dropout_ops.cuh"
 #include "encoder.cuh"
 #include "engine/engine.h"
-#include "gemm.cuh"
+#include "linear.cuh"
 #include "layernorm.cuh"
 #include "sampling.cuh"
 

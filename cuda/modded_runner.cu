@@ -24,7 +24,7 @@
 #include "buffers.cuh"
 #include "common.cuh"
 #include "cuda_backend.h"
-#include "gemm.cuh"
+#include "linear.cuh"
 #include "engine/modded.h"
 #include "engine/modded_mask.h"
 #include "modded_ops.cuh"

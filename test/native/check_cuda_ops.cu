@@ -39,7 +39,7 @@
 #include "dropout_ops.cuh"
 #include "encoder.cuh"
 #include "engine/engine.h"
-#include "gemm.cuh"
+#include "linear.cuh"
 #include "engine/init.h"
 #include "layernorm.cuh"
 #include "sampling.cuh"
