@@ -15,6 +15,9 @@ void RegisterBench(Napi::Env env, Napi::Object exports);
 
 namespace {
 
+// backends() -> { cpu: true, cuda, cudaReason, devices: [...], cublasLt, cublasLtReason }: what the
+// registry's backends report (engine/backend.h); cublasLt says whether the CUDA backend found and opened
+// its cuBLASLt plugin (false, with the CUDA backend's reason, where there is no CUDA backend).
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -34,6 +37,15 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
     arr.Set((uint32_t)i, d);
   }
   out.Set("devices", arr);
+  bool lt = false;
+  std::string lt_reason = cuda.reason.empty() ? "the CUDA backend has no cuBLASLt plugin" : cuda.reason;
+  for (const mypt::LibraryStatus& lib : cuda.libraries)
+    if (lib.name == "cublasLt") {
+      lt = lib.loaded;
+      lt_reason = lib.reason;
+    }
+  out.Set("cublasLt", lt);
+  out.Set("cublasLtReason", lt_reason);
   return out;
 }
 
