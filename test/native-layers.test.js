@@ -48,6 +48,16 @@ for (const rule of rules) {
   });
 }
 
+test('neither the engine nor the N-API layer calls into a backend namespace (cpu::, cuda::)', () => {
+  const bad = [];
+  for (const dir of ['binding/engine', 'binding/napi'])
+    for (const f of sources(dir)) {
+      const code = fs.readFileSync(path.join(root, f), 'utf8').split('\n').map((l) => l.replace(/\/\/.*$/, ''));
+      code.forEach((l, i) => { if (/\b(cpu|cuda)::/.test(l)) bad.push(`${f}:${i + 1}: ${l.trim()}`); });
+    }
+  assert.equal(bad, [], bad.join('\n'));
+});
+
 test('cuda/ headers that name a file of binding/ name one that exists under binding/engine', () => {
   for (const f of sources('cuda'))
     for (const inc of includes(f))

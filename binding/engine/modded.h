@@ -26,8 +26,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"  // Precision
-
 namespace mypt {
 namespace modded {
 
@@ -155,8 +153,4 @@ inline int64_t first_cache_capacity(int64_t n_prompt, int max_new_tokens, int64_
 }
 
 }  // namespace modded
-
-namespace cuda {
-std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device, Precision precision);
-}  // namespace cuda
 }  // namespace mypt

@@ -5,13 +5,9 @@
 #include "engine/backend.h"
 #include "engine/dropout.h"
 #include "engine/threads.h"
+#include "napi/errors.h"
+#include "napi/exports.h"
 #include "napi/model_wrap.h"
-#include "napi/tokens.h"
-
-void RegisterModded(Napi::Env env, Napi::Object exports);  // napi/modded_wrap.cc
-namespace mypt_binding {
-void RegisterBench(Napi::Env env, Napi::Object exports);
-}
 
 namespace {
 
@@ -51,7 +47,8 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 // setThreads(n): CPU threads of the whole process (0: all cores); getThreads()
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  mypt::set_cpu_threads(info[0].ToNumber().Int32Value());
+  const int n = info[0].ToNumber().Int32Value();
+  mypt_binding::guard(info.Env(), [&] { mypt::set_cpu_threads(n); });  // starting threads can fail
   return info.Env().Undefined();
 }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), mypt::get_cpu_threads()); }
@@ -73,7 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
-  RegisterModded(env, exports);
+  mypt_binding::RegisterModded(env, exports);
   mypt_binding::RegisterTokens(env, exports);
   mypt_binding::RegisterBench(env, exports);
   return exports;

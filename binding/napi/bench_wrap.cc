@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "engine/backend.h"
+#include "napi/exports.h"
 #include "napi/job.h"
 
 namespace mypt_binding {

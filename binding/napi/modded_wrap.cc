@@ -25,6 +25,7 @@
 #include "engine/backend.h"
 #include "engine/modded.h"
 #include "napi/errors.h"
+#include "napi/exports.h"
 #include "napi/job.h"
 
 namespace {
@@ -285,7 +286,6 @@ Napi::Value ModdedHandle::Generate(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// Called once from addon.cc's Init.
-void RegisterModded(Napi::Env env, Napi::Object exports) {
+void mypt_binding::RegisterModded(Napi::Env env, Napi::Object exports) {
   exports.Set("ModdedModel", ModdedHandle::Class(env));
 }

@@ -12,6 +12,7 @@
 
 #include "napi/convert.h"
 #include "napi/errors.h"
+#include "napi/exports.h"
 
 namespace mypt_binding {
 namespace {

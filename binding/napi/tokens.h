@@ -24,6 +24,4 @@ namespace mypt_binding {
 // std::invalid_argument for a bad range, CodedError E_DISPOSED for a closed TokenMap.
 mypt::TokenView token_view(const Napi::Value& tokens, const Napi::Value& start, const Napi::Value& count);
 
-void RegisterTokens(Napi::Env env, Napi::Object exports);
-
 }  // namespace mypt_binding
