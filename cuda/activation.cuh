@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "common.cuh"
-#include "config.h"
+#include "engine/config.h"
 
 namespace mypt {
 namespace cuda {

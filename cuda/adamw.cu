@@ -45,7 +45,7 @@ __device__ __forceinline__ int tensor_of(const int64_t* starts, int n, int64_t i
   return lo;
 }
 
-// Same operation order as the CPU's adamw_span (binding/core/cpu_ops.cc), so fp32 results agree to rounding.
+// Same operation order as the CPU's adamw_span (binding/cpu/ops.cc), so fp32 results agree to rounding.
 struct AdamScalars {
   float decay_mul, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, clip;
 };

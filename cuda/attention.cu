@@ -35,19 +35,14 @@
 #include <string>
 #include <type_traits>
 
-#include "dropout.h"
+#include "common.cuh"
+#include "engine/dropout.h"
 
 namespace mypt {
 namespace cuda {
 namespace {
 
-using bf16 = __nv_bfloat16;
 constexpr float kLog2e = 1.4426950408889634f;
-
-void check_launch(const char* what) {
-  cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
 
 // ---------------------------------------------------------------------------------------------------
 // PTX helpers
@@ -649,17 +644,6 @@ __device__ __forceinline__ void load_rows_f32(float (*s)[D + 1], const float* g,
   }
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 template <int D>
 __global__ void __launch_bounds__(F32_ROWS * 32)
     attn_fwd_f32_kernel(float* __restrict__ out, float* __restrict__ lse, const float* __restrict__ qkv, int BH,
@@ -850,7 +834,7 @@ void launch_fwd_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T, int H
   auto kern = attn_fwd_bf16_kernel<D, NW, WM, BC, ST>;
   set_smem(kern, smem);
   kern<<<dim3(B * H, (T + BR - 1) / BR), NW * 32, smem, st>>>(out, lse, qkv, B * H, T, H, scale, p, seed, offset);
-  check_launch("attention forward (bf16)");
+  CUDA_CHECK_LAUNCH("attention forward (bf16)");
 }
 
 template <int D, int NW, int BR, int MINB = 1>
@@ -864,7 +848,7 @@ void launch_bwd_bf16(bf16* dqkv, float* dq_acc, const bf16* dout, const bf16* qk
   set_smem(kern, smem);
   kern<<<tile_grid((T + BC - 1) / BC, B * H), NW * 32, smem, st>>>(dqkv, dq_acc, dout, qkv, lse, dvec, B * H, T, H,
                                                                   scale, p, seed, offset);
-  check_launch("attention backward (bf16)");
+  CUDA_CHECK_LAUNCH("attention backward (bf16)");
 }
 
 template <int D>
@@ -904,7 +888,7 @@ void launch_pre(float* dvec, float* dq_acc, const Tt* dout, const Tt* out, int B
   const int64_t threads = (int64_t)B * T * H * D / (16 / sizeof(Tt));
   const unsigned blocks = (unsigned)((threads + 255) / 256);
   with_head_dim(D, [&](auto d) { attn_bwd_pre_kernel<Tt, d.value><<<blocks, 256, 0, st>>>(dvec, dq_acc, dout, out, B, T, H); });
-  check_launch("attention backward pre-pass");
+  CUDA_CHECK_LAUNCH("attention backward pre-pass");
 }
 
 void check_p(float p) {
@@ -948,7 +932,7 @@ void attention_backward_bf16(bf16* dqkv, const bf16* dout, const bf16* qkv, cons
   const int64_t n8 = (int64_t)B * T * C / 8;
   const unsigned blocks = (unsigned)std::min<int64_t>((n8 + 255) / 256, 1 << 20);
   with_head_dim(D, [&](auto d) { attn_dq_convert_kernel<d.value><<<blocks, 256, 0, stream>>>(dqkv, dq_acc, B, T, H, scale); });
-  check_launch("attention backward dq (bf16)");
+  CUDA_CHECK_LAUNCH("attention backward dq (bf16)");
 }
 
 template <int D>
@@ -956,7 +940,7 @@ static void fwd_f32_d(float* out, float* lse, const float* qkv, int B, int T, in
                       uint64_t seed, uint64_t offset, cudaStream_t st) {
   const dim3 grid = tile_grid((T + F32_ROWS - 1) / F32_ROWS, B * H);
   attn_fwd_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(out, lse, qkv, B * H, T, H, scale, p, seed, offset);
-  check_launch("attention forward (fp32)");
+  CUDA_CHECK_LAUNCH("attention forward (fp32)");
 }
 
 template <int D>
@@ -964,9 +948,9 @@ static void bwd_f32_d(float* dqkv, const float* dout, const float* qkv, const fl
                       int T, int H, float scale, float p, uint64_t seed, uint64_t offset, cudaStream_t st) {
   const dim3 grid = tile_grid((T + F32_ROWS - 1) / F32_ROWS, B * H);
   attn_bwd_dq_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(dqkv, dout, qkv, lse, dvec, B * H, T, H, scale, p, seed, offset);
-  check_launch("attention backward dq (fp32)");
+  CUDA_CHECK_LAUNCH("attention backward dq (fp32)");
   attn_bwd_dkv_f32_kernel<D><<<grid, F32_ROWS * 32, 0, st>>>(dqkv, dout, qkv, lse, dvec, B * H, T, H, scale, p, seed, offset);
-  check_launch("attention backward dk dv (fp32)");
+  CUDA_CHECK_LAUNCH("attention backward dk dv (fp32)");
 }
 
 void attention_forward_f32(float* out, float* lse, const float* qkv, int B, int T, int C, int H, float scale,

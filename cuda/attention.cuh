@@ -1,6 +1,6 @@
 // Causal multi-head attention on the GPU, forward and backward, flash style (online softmax, nothing of
 // size T x T in memory). The same function as mypt::cpu::attention_forward / attention_backward
-// (binding/core/cpu_ops.h), which is the reference these kernels are checked against
+// (binding/cpu/ops.h), which is the reference these kernels are checked against
 // (test/native/check_attention.cu):
 //
 //   qkv [B, T, 3C]: q, k, v blocks of C columns each; head h uses columns h*D .. h*D+D-1 of each block

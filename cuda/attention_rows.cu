@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "attention_rows.cuh"
-#include "dropout.h"
+#include "engine/dropout.h"
 
 namespace mypt {
 namespace cuda {

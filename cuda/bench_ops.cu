@@ -9,11 +9,12 @@
 
 #include "adamw.cuh"
 #include "attention.cuh"
-#include "bench.h"
 #include "classifier.cuh"
 #include "common.cuh"
-#include "dropout.h"
-#include "gemm.cuh"
+#include "cuda_backend.h"
+#include "engine/dropout.h"
+#include "engine/errors.h"
+#include "linear.cuh"
 #include "layernorm.cuh"
 
 namespace mypt {
@@ -39,8 +40,7 @@ struct Buffers {
   int64_t bytes = 0;
   template <typename T>
   T* alloc(int64_t n) {
-    void* p = nullptr;
-    CUDA_CHECK(cudaMalloc(&p, (size_t)n * sizeof(T)));
+    void* p = cuda_malloc((size_t)n * sizeof(T), "a bench input");
     ptrs.push_back(p);
     bytes += n * (int64_t)sizeof(T);
     return (T*)p;
@@ -200,7 +200,8 @@ void bench_typed(OpBenchResult& r, const OpBenchRequest& q) {
 }  // namespace
 
 OpBenchResult bench_op(const OpBenchRequest& q) {
-  if (!available()) throw std::runtime_error("CUDA is not available: " + reason());
+  const std::string why = discover().reason;
+  if (!why.empty()) throw BackendUnavailable("CUDA is not available: " + why);
   if (q.repeats <= 0 || q.warmup < 0) throw std::invalid_argument("bench: repeats must be positive");
   CUDA_CHECK(cudaSetDevice(0));
   OpBenchResult r;

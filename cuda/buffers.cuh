@@ -42,7 +42,7 @@ struct DBuf {
     if (count <= n && p) return;
     release();
     if (count == 0) count = 1;
-    CUDA_CHECK(cudaMalloc(&p, count * sizeof(X)));
+    p = (X*)cuda_malloc(count * sizeof(X), "a device buffer");
     n = count;
   }
 };
@@ -62,7 +62,7 @@ struct HostBuf {
     if (count > n || !p) {
       if (p) cudaFreeHost(p);
       p = nullptr;
-      CUDA_CHECK(cudaMallocHost(&p, std::max<size_t>(count, 1) * sizeof(X)));
+      p = (X*)cuda_malloc_host(std::max<size_t>(count, 1) * sizeof(X), "a staging buffer");
       n = count;
     }
     std::memcpy(p, src, count * sizeof(X));

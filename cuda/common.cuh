@@ -11,16 +11,22 @@
 namespace mypt {
 namespace cuda {
 
-// Throws std::runtime_error naming the failing call and where it was made.
+// Throws for a failed CUDA call (cuda/device.cu), naming the call and where it was made:
+//   cudaErrorMemoryAllocation             -> mypt::OutOfMemory, with the current device's free memory
+//   no usable GPU left (no driver/device) -> mypt::BackendUnavailable
+//   anything else                         -> std::runtime_error
+[[noreturn]] void throw_cuda_error(cudaError_t e, const char* what, const char* file, int line);
 inline void check_cuda(cudaError_t e, const char* what, const char* file, int line) {
-  if (e != cudaSuccess) {
-    throw std::runtime_error(std::string("CUDA error in ") + what + " (" + file + ":" + std::to_string(line) +
-                             "): " + cudaGetErrorString(e));
-  }
+  if (e != cudaSuccess) throw_cuda_error(e, what, file, line);
 }
 #define CUDA_CHECK(call) ::mypt::cuda::check_cuda((call), #call, __FILE__, __LINE__)
 // After every kernel launch: a bad configuration shows up here, not three kernels later.
 #define CUDA_CHECK_LAUNCH(name) ::mypt::cuda::check_cuda(cudaGetLastError(), name, __FILE__, __LINE__)
+
+// cudaMalloc / cudaMallocHost that throw mypt::OutOfMemory naming `what`, the bytes asked for and the
+// device's free memory when the allocation fails for lack of memory (other failures: as check_cuda).
+void* cuda_malloc(size_t bytes, const char* what);
+void* cuda_malloc_host(size_t bytes, const char* what);
 
 typedef __nv_bfloat16 bf16;
 

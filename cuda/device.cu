@@ -1,45 +1,88 @@
-// Device discovery for the CUDA backend. cudart is linked statically and loads the driver itself, so
-// on a machine without a driver or GPU these calls fail with an error code, which becomes reason().
+// Device discovery for the CUDA backend, and what a failed CUDA call becomes (common.cuh). cudart is
+// linked statically and loads the driver itself, so on a machine without a driver or GPU these calls
+// fail with an error code, which becomes the reason.
 #include <cuda_runtime.h>
 
+#include <stdexcept>
 #include <string>
 
-#include "engine.h"
+#include "common.cuh"
+#include "cuda_backend.h"
+#include "engine/errors.h"
 
 namespace mypt {
 namespace cuda {
 
-static std::string g_reason;
-
-std::vector<DeviceInfo> devices() {
-  std::vector<DeviceInfo> out;
+Discovery discover() {
+  Discovery out;
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
-    g_reason = std::string("no usable CUDA driver or GPU: ") + cudaGetErrorString(e);
+    out.reason = std::string("no usable CUDA driver or GPU: ") + cudaGetErrorString(e);
     cudaGetLastError();
     return out;
   }
   for (int i = 0; i < n; i++) {
     cudaDeviceProp p;
-    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
     DeviceInfo d;
     d.name = p.name;
     d.memory_bytes = (int64_t)p.totalGlobalMem;
     d.cc_major = p.major;
     d.cc_minor = p.minor;
     d.multiprocessors = p.multiProcessorCount;
-    out.push_back(d);
+    out.devices.push_back(d);
   }
-  if (out.empty() && g_reason.empty()) g_reason = "no CUDA GPU found";
+  if (out.devices.empty()) out.reason = "no CUDA GPU found";
   return out;
 }
 
-bool available() { return !devices().empty(); }
+namespace {
 
-std::string reason() {
-  if (available()) return "";
-  return g_reason;
+// "; 1.20 GiB (...) of 79.10 GiB (...) free on cuda:0", or "" when the device cannot say.
+std::string free_memory_note() {
+  int dev = 0;
+  size_t free_b = 0, total_b = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();
+    return "";
+  }
+  return "; " + format_bytes(free_b) + " of " + format_bytes(total_b) + " free on cuda:" + std::to_string(dev);
+}
+
+[[noreturn]] void throw_out_of_memory(const std::string& what) {
+  cudaGetLastError();  // an allocation failure is not sticky: clear it, or the next launch check reports it
+  throw OutOfMemory("CUDA out of memory: " + what + free_memory_note());
+}
+
+}  // namespace
+
+void throw_cuda_error(cudaError_t e, const char* what, const char* file, int line) {
+  const std::string where = std::string(what) + " (" + file + ":" + std::to_string(line) + "): " + cudaGetErrorString(e);
+  if (e == cudaErrorMemoryAllocation) throw_out_of_memory(where);
+  if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || discover().devices.empty())
+    throw BackendUnavailable("no usable CUDA GPU: CUDA error in " + where);
+  throw std::runtime_error("CUDA error in " + where);
+}
+
+void* cuda_malloc(size_t bytes, const char* what) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e == cudaErrorMemoryAllocation) throw_out_of_memory(std::string(what) + " asked for " + format_bytes(bytes));
+  check_cuda(e, "cudaMalloc", __FILE__, __LINE__);
+  return p;
+}
+
+void* cuda_malloc_host(size_t bytes, const char* what) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMallocHost(&p, bytes);
+  if (e == cudaErrorMemoryAllocation)
+    throw_out_of_memory(std::string(what) + " asked for " + format_bytes(bytes) + " of page-locked host memory");
+  check_cuda(e, "cudaMallocHost", __FILE__, __LINE__);
+  return p;
 }
 
 }  // namespace cuda

@@ -1,7 +1,7 @@
 // Dropout kernel; contract in dropout_ops.cuh.
 #include <algorithm>
 
-#include "dropout.h"
+#include "engine/dropout.h"
 #include "dropout_ops.cuh"
 
 namespace mypt {

@@ -1,19 +1,17 @@
-// GEMM dispatch (contract in gemm.cuh): the cuBLASLt plugin when present, else built-in kernels.
+// GEMM dispatch (contract in gemm.cuh): the cuBLASLt plugin when present (cublaslt_loader.h), else
+// built-in kernels:
 //   gemm_wmma_kernel: bf16 operands, fp32 accumulation on tensor cores (WMMA 16x16x16), 64x64 tiles.
 //   gemm_simt_kernel: fp32 operands and arithmetic, 64x64 tiles, 4x4 outputs per thread.
 // Both: D(i, j) = sum_l opA(i, l) opB(l, j) (+ D if accumulate) (+ bias[i]); out-of-range tiles are
 // zero-filled on load and masked on store, so any m, n, k works.
-#include <dlfcn.h>
 #include <mma.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "activation.cuh"
-#include "cublaslt/lt_api.h"
+#include "cublaslt_loader.h"
 #include "gemm.cuh"
-#include "layernorm.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -200,124 +198,6 @@ void launch_builtin(const GemmArgs& a, cudaStream_t s) {
   CUDA_CHECK_LAUNCH("gemm (built-in)");
 }
 
-// Few-row products (generation: M <= 4 rows), memory-bound on the weights: a group of S warps per output
-// column n reads w[n, :] once with 16-byte loads (two in flight per lane) and serves every row; the S
-// warps split K and add their partial sums in shared memory (S = 8 / columns per 256-thread block, more
-// warps per column when there are few columns, so that every SM has loads in flight); fp32 accumulation,
-// then bias and the optional GELU-tanh (pre-activation to aux). Needs K % 8 == 0 and 16-byte alignment.
-constexpr int kGemvMaxRows = 4;
-
-template <typename T, int S>
-__global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
-                                                   int K, int N, int gelu) {
-  __shared__ float part[8][kGemvMaxRows];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int sub = warp % S;  // this warp's share of K
-  const int n = blockIdx.x * (8 / S) + warp / S;
-  float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
-  if (n < N) {
-    const T* wr = w + (int64_t)n * K;
-    const int step = 256 * S;
-#pragma unroll 2
-    for (int k = (sub * 32 + lane) * 8; k < K; k += step) {
-      float wv[8];
-      load8(wv, wr + k);
-#pragma unroll
-      for (int m = 0; m < kGemvMaxRows; m++) {
-        if (m >= M) break;
-        float xv[8];
-        load8(xv, inp + (int64_t)m * K + k);
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
-      }
-    }
-  }
-#pragma unroll
-  for (int m = 0; m < kGemvMaxRows; m++) acc[m] = warp_sum(acc[m]);
-  if (S > 1) {
-    if (lane == 0)
-      for (int m = 0; m < kGemvMaxRows; m++) part[warp][m] = acc[m];
-    __syncthreads();
-    if (sub != 0) return;
-    for (int m = 0; m < kGemvMaxRows; m++) {
-      float t = 0.0f;
-      for (int j = 0; j < S; j++) t += part[warp + j][m];
-      acc[m] = t;
-    }
-  }
-  if (n >= N || lane != 0) return;
-#pragma unroll
-  for (int m = 0; m < kGemvMaxRows; m++) {
-    if (m >= M) break;
-    float v = acc[m];
-    if (bias) v += to_f(bias[n]);
-    if (gelu) {
-      aux[(int64_t)m * N + n] = from_f<T>(v);
-      v = to_f(from_f<T>(v));  // the activation of the stored pre-activation, as the unfused path
-      const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-      v = 0.5f * v * (1.0f + tanhf(u));
-    }
-    out[(int64_t)m * N + n] = from_f<T>(v);
-  }
-}
-
-// S warps per column: enough blocks that every SM has several (132 SMs on an H100).
-template <typename T>
-void launch_gemv(T* out, T* aux, const T* inp, const T* w, const T* bias, int M, int K, int N, int gelu, cudaStream_t s) {
-  const int S = N >= 8192 ? 1 : N >= 4096 ? 2 : N >= 2048 ? 4 : 8;
-  const unsigned blocks = ceil_div(N, 8 / S);
-  switch (S) {
-    case 1: gemv_kernel<T, 1><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-    case 2: gemv_kernel<T, 2><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-    case 4: gemv_kernel<T, 4><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-    default: gemv_kernel<T, 8><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-  }
-  CUDA_CHECK_LAUNCH("gemv");
-}
-
-// The plugin sits next to the binary that holds this code (the addon .node or a test program).
-const mypt_lt_api* open_plugin(std::string& why) {
-  const char* off = getenv("MYPT_CUBLASLT");
-  if (off && std::string(off) == "0") {
-    why = "disabled by MYPT_CUBLASLT=0";
-    return nullptr;
-  }
-  std::string path;
-  if (const char* p = getenv("MYPT_CUBLASLT_PATH")) {
-    path = p;
-  } else {
-    Dl_info info;
-    if (!dladdr((void*)&open_plugin, &info) || !info.dli_fname) {
-      why = "cannot locate the addon's directory";
-      return nullptr;
-    }
-    std::string self = info.dli_fname;
-    size_t slash = self.find_last_of('/');
-    path = (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/mypt_cublaslt.so";
-  }
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    const char* e = dlerror();
-    why = std::string("cannot open ") + path + ": " + (e ? e : "unknown error");
-    return nullptr;
-  }
-  typedef const mypt_lt_api* (*get_fn)(void);
-  get_fn get = (get_fn)dlsym(h, "mypt_lt_get_api");
-  const mypt_lt_api* api = get ? get() : nullptr;
-  if (!api || api->abi != MYPT_LT_ABI) {
-    why = path + " is not a compatible mypt cuBLASLt plugin";
-    return nullptr;
-  }
-  return api;
-}
-
-const mypt_lt_api* plugin(std::string& why) {
-  static std::string s_why;
-  static const mypt_lt_api* s_api = open_plugin(s_why);
-  why = s_why;
-  return s_api;
-}
-
 }  // namespace
 
 Gemm::Gemm(bool use_lt) {
@@ -325,7 +205,7 @@ Gemm::Gemm(bool use_lt) {
     lt_reason_ = "not requested";
     return;
   }
-  const mypt_lt_api* api = plugin(lt_reason_);
+  const mypt_lt_api* api = cublaslt_plugin(lt_reason_);
   if (!api) return;
   char err[256] = {0};
   ctx_ = api->create(err, sizeof(err));
@@ -345,7 +225,7 @@ Gemm::Gemm(bool use_lt) {
 
 Gemm::~Gemm() {
   std::string why;
-  if (ctx_) plugin(why)->destroy(ctx_);
+  if (ctx_) cublaslt_plugin(why)->destroy(ctx_);
   if (workspace_) cudaFree(workspace_);
   if (bias_scratch_) cudaFree(bias_scratch_);
 }
@@ -354,7 +234,7 @@ float* Gemm::bias_scratch(int n) {
   if (n > bias_scratch_n_) {
     if (bias_scratch_) cudaFree(bias_scratch_);
     bias_scratch_ = nullptr;
-    CUDA_CHECK(cudaMalloc(&bias_scratch_, (size_t)n * sizeof(float)));
+    bias_scratch_ = (float*)cuda_malloc((size_t)n * sizeof(float), "the bias-gradient scratch");
     bias_scratch_n_ = n;
   }
   return bias_scratch_;
@@ -390,7 +270,7 @@ std::string Gemm::lt_gemm(const GemmArgs& a, cudaStream_t s) {
   la.workspace_bytes = workspace_bytes_;
   la.stream = (void*)s;
   char err[256] = {0};
-  return plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0 ? std::string() : std::string(err[0] ? err : "failed");
+  return cublaslt_plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0 ? std::string() : std::string(err[0] ? err : "failed");
 }
 
 bool Gemm::try_lt(const GemmArgs& a, cudaStream_t s) { return ctx_ && lt_gemm(a, s).empty(); }
@@ -424,84 +304,6 @@ void Gemm::run(const GemmArgs& a, cudaStream_t s) {
     else activation_backward(Activation::GELUTanh, (float*)a.d, (const float*)a.aux, (const float*)a.d, N, s);
   }
 }
-
-template <typename T> static constexpr bool is_bf16() { return sizeof(T) == 2; }
-
-template <typename T>
-void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, int M, int K, int N, cudaStream_t s,
-                    Epilogue epi, T* aux) {
-  const bool aligned = ((uintptr_t)inp | (uintptr_t)w) % 16 == 0;
-  if (M >= 1 && M <= kGemvMaxRows && K % 8 == 0 && aligned && epi != Epilogue::DGeluTanh) {
-    launch_gemv<T>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 : 0, s);
-    return;
-  }
-  GemmArgs a;
-  a.d = out; a.d_bf16 = is_bf16<T>(); a.a = w; a.b = inp; a.ab_bf16 = is_bf16<T>();
-  a.transa = true; a.transb = false; a.m = N; a.n = M; a.k = K; a.lda = K; a.ldb = K; a.ldd = N;
-  a.bias = bias; a.epilogue = epi; a.aux = aux;
-  g.run(a, s);
-}
-
-template <typename T>
-void linear_backward_input(Gemm& g, T* dinp, const T* dout, const T* w, int M, int K, int N, cudaStream_t s,
-                           Epilogue epi, const T* aux) {
-  GemmArgs a;
-  a.d = dinp; a.d_bf16 = is_bf16<T>(); a.a = w; a.b = dout; a.ab_bf16 = is_bf16<T>();
-  a.transa = false; a.transb = false; a.m = K; a.n = M; a.k = N; a.lda = K; a.ldb = N; a.ldd = K;
-  a.epilogue = epi; a.aux = (void*)aux;
-  g.run(a, s);
-}
-
-template <typename T>
-void linear_backward_weight(Gemm& g, float* dw, const T* dout, const T* inp, int M, int K, int N, bool accumulate,
-                            cudaStream_t s) {
-  GemmArgs a;
-  a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
-  a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
-  a.accumulate = accumulate;
-  g.run(a, s);
-}
-
-namespace {
-__global__ void add_to_kernel(float* dst, const float* src, int n) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) dst[i] += src[i];
-}
-}  // namespace
-
-template <typename T>
-void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
-                                 bool accumulate, float* colsum_scratch, cudaStream_t s) {
-  if (dbias && g.using_cublaslt() && g.bgradb_ok) {
-    GemmArgs a;
-    a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
-    a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
-    a.accumulate = accumulate;
-    a.epilogue = Epilogue::BGradB;
-    float* tmp = g.bias_scratch(N);
-    a.bias = tmp;
-    if (g.try_lt(a, s)) {
-      add_to_kernel<<<ceil_div(N, 256), 256, 0, s>>>(dbias, tmp, N);
-      CUDA_CHECK_LAUNCH("bias gradient (add)");
-      return;
-    }
-    g.bgradb_ok = false;  // the plugin refused: column sums from now on
-  }
-  linear_backward_weight<T>(g, dw, dout, inp, M, K, N, accumulate, s);
-  if (dbias) column_sum<T>(dbias, dout, M, N, true, colsum_scratch, s);
-}
-
-#define INST(T)                                                                                              \
-  template void linear_backward_weight_bias<T>(Gemm&, float*, float*, const T*, const T*, int, int, int, bool, \
-                                               float*, cudaStream_t);                                       \
-  template void linear_forward<T>(Gemm&, T*, const T*, const T*, const T*, int, int, int, cudaStream_t,     \
-                                  Epilogue, T*);                                                            \
-  template void linear_backward_input<T>(Gemm&, T*, const T*, const T*, int, int, int, cudaStream_t,        \
-                                         Epilogue, const T*);                                               \
-  template void linear_backward_weight<T>(Gemm&, float*, const T*, const T*, int, int, int, bool, cudaStream_t);
-INST(float)
-INST(bf16)
-#undef INST
 
 }  // namespace cuda
 }  // namespace mypt

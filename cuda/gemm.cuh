@@ -4,14 +4,9 @@
 // Operands are bf16 (fp32 accumulation) or fp32 (fp32 arithmetic, no TF32). D is fp32 or the operand type;
 // bias has D's type. Epilogues: GELU-tanh (aux = pre-activation, D = gelu_tanh(pre)) and its gradient
 // (D = product * gelu_tanh'(aux)).
-// Runs through the cuBLASLt plugin (cuda/cublaslt/) when it can be opened, else through the built-in
-// tensor-core (bf16, WMMA) or SIMT (fp32) kernels; both paths compute the same function.
-//
-// Row-major helpers for PyTorch-layout tensors (what the engine calls):
-//   linear_forward:         out[M, N] = inp[M, K] @ w[N, K]^T (+ bias[N])
-//   linear_backward_input:  dinp[M, K] = dout[M, N] @ w[N, K]
-//   linear_backward_weight: dw[N, K] (=|+=) dout[M, N]^T @ inp[M, K]   (dw fp32)
-//   linear_forward with M <= 4 rows (generation) runs a GEMV kernel instead (weights read once).
+// Runs through the cuBLASLt plugin (cublaslt_loader.h) when it can be opened, else through the built-in
+// tensor-core (bf16, WMMA) or SIMT (fp32) kernels; both paths compute the same function. The layers
+// call it through the row-major helpers of linear.cuh.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -67,22 +62,6 @@ class Gemm {
   float* bias_scratch_ = nullptr;
   int bias_scratch_n_ = 0;
 };
-
-template <typename T>
-void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, int M, int K, int N,
-                    cudaStream_t s, Epilogue epi = Epilogue::None, T* aux = nullptr);
-template <typename T>
-void linear_backward_input(Gemm& g, T* dinp, const T* dout, const T* w, int M, int K, int N, cudaStream_t s,
-                           Epilogue epi = Epilogue::None, const T* aux = nullptr);
-template <typename T>
-void linear_backward_weight(Gemm& g, float* dw, const T* dout, const T* inp, int M, int K, int N,
-                            bool accumulate, cudaStream_t s);
-// The same plus dbias[N] += sum over the M rows of dout (fp32): fused into the GEMM as cuBLASLt's
-// bias-gradient epilogue when the plugin takes it, else a deterministic column sum (`colsum_scratch`:
-// colsum_scratch_floats(M, N) floats, layernorm.cuh).
-template <typename T>
-void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
-                                 bool accumulate, float* colsum_scratch, cudaStream_t s);
 
 }  // namespace cuda
 }  // namespace mypt

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "dropout.h"
+#include "engine/dropout.h"
 #include "layernorm.cuh"
 
 namespace mypt {

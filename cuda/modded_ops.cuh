@@ -1,5 +1,5 @@
-// Kernels of the modded-nanogpt forward pass (binding/core/modded.h states the whole pass; each kernel
-// here mirrors a CPU op of binding/core/modded_ops.h and is checked against it in
+// Kernels of the modded-nanogpt forward pass (binding/engine/modded.h states the whole pass; each kernel
+// here mirrors a CPU op of binding/cpu/modded_ops.h and is checked against it in
 // test/native/check_modded_ops.cu). Rows of d values; the residual stream x, x0 and the skip copies are
 // fp32, matrices and GEMM operands are T (fp32 or bf16); all arithmetic in fp32.
 // norm(v) = v / sqrt(mean(v^2) + eps) over the row (F.rms_norm without a weight).

@@ -3,7 +3,7 @@
 // cut by bisection (32 block-wide passes summing probability mass in a fixed order).
 #include <algorithm>
 
-#include "dropout.h"
+#include "engine/dropout.h"
 #include "sampling.cuh"
 
 namespace mypt {

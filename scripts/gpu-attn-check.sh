@@ -11,16 +11,16 @@ NVCC=${NVCC:-nvcc}
 BIN=build-attn/check_attention
 build() {
   mkdir -p build-attn
-  local cpu=()
-  if [ -f binding/core/cpu_attention.cc ]; then  # the engine's CPU op is checked against the same reference
-    cpu=(-DMYPT_WITH_CPU_OPS build-attn/libcore.a)
-    (cd build-attn && rm -f *.o libcore.a && for f in ../binding/core/*.cc; do
-       ${CXX:-g++} -std=c++17 -O3 -fno-math-errno -pthread -I../binding/core -c "$f" -o "$(basename "$f" .cc).o" || exit 1
-     done && ar rcs libcore.a *.o) || return 1
-  fi
+  # the engine (cuda/device.cu's error mapping needs it) and the CPU backend, whose attention is checked
+  # against the same double-precision reference
+  (cd build-attn && rm -f *.o libcore.a && for f in ../binding/engine/*.cc ../binding/cpu/*.cc; do
+     o="$(basename "$(dirname "$f")")_$(basename "$f" .cc).o"
+     ${CXX:-g++} -std=c++17 -O3 -fno-math-errno -pthread -I../binding -c "$f" -o "$o" || exit 1
+   done && ar rcs libcore.a *.o) || return 1
   "$NVCC" -std=c++17 -O3 --expt-relaxed-constexpr -lineinfo \
     -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-    -Ibinding/core -Icuda cuda/attention.cu test/native/check_attention.cu "${cpu[@]}" -o "$BIN" -lpthread -ldl
+    -Ibinding -Icuda -DMYPT_WITH_CPU_OPS cuda/attention.cu cuda/device.cu test/native/check_attention.cu \
+    build-attn/libcore.a -o "$BIN" -lpthread -ldl
 }
 if [ "${1:-}" = build ]; then build; exit $?; fi
 [ -x "$BIN" ] || build || exit 1

@@ -4,7 +4,7 @@ const { test } = require('uvu');
 const assert = require('uvu/assert');
 const mypt = require('../lib');
 
-// splitmix64 (binding/core/dropout.h) and Rng (binding/core/sampling.cc), in BigInt
+// splitmix64 (binding/engine/dropout.h) and Rng (binding/engine/sampling.cc), in BigInt
 const M64 = (1n << 64n) - 1n;
 function mix64(z) {
   z = (z + 0x9e3779b97f4a7c15n) & M64;

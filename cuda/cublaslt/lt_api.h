@@ -1,7 +1,7 @@
 // The C interface between the CUDA backend and the optional cuBLASLt plugin (mypt_cublaslt.so).
 //
-// The plugin is built only where cuBLASLt exists and is opened with dlopen at run time (cuda/gemm.cu),
-// so the addon itself never links cuBLAS. One call computes, in cuBLAS column-major terms,
+// The plugin is built only where cuBLASLt exists and is opened with dlopen at run time
+// (cuda/cublaslt_loader.cc), so the addon itself never links cuBLAS. One call computes, in cuBLAS column-major terms,
 //   D[m, n] = op(A)[m, k] @ op(B)[k, n] (+ beta * D) (+ bias[m]) then the epilogue,
 // op(X) = X^T when trans is set; fp32 accumulation always (no TF32).
 #pragma once

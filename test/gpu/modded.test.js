@@ -1,4 +1,4 @@
-// The modded-nanogpt models on the GPU (cuda/modded_engine.cu) against PyTorch's logits of each layout
+// The modded-nanogpt models on the GPU (cuda/modded_runner.cu) against PyTorch's logits of each layout
 // (test/fixtures/modded, make_modded.py) and against the CPU engine (itself checked against PyTorch in
 // test/modded.test.js): fp32 within 1e-4 relative, bf16 within bf16's rounding; greedy generation through
 // the growing KV cache gives the CPU's tokens. Every test is skipped, with the reason printed, where no

@@ -1,5 +1,5 @@
 // Checks the GPU attention kernels (cuda/attention.cuh) against a double-precision CPU reference of
-// mypt::cpu::attention_forward / attention_backward (binding/core/cpu_ops.h; when built with
+// mypt::cpu::attention_forward / attention_backward (binding/cpu/ops.h; when built with
 // -DMYPT_WITH_CPU_OPS the real CPU op is checked against the same reference too), then times the bf16
 // path at the ANCHORS.md shapes.
 //
@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "attention.cuh"
-#include "dropout.h"
+#include "engine/dropout.h"
 #ifdef MYPT_WITH_CPU_OPS
-#include "cpu_ops.h"
+#include "cpu/ops.h"
 #endif
 
 namespace mypt {

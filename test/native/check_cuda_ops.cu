@@ -1,4 +1,4 @@
-// Checks every kernel of the CUDA backend against the CPU op of binding/core/cpu_ops.h, then the whole
+// Checks every kernel of the CUDA backend against the CPU op of binding/cpu/ops.h, then the whole
 // CUDA engine against the CPU engine, then (unless --quick / --no-bench) times the kernels and the
 // training step at the ANCHORS.md shapes.
 //
@@ -31,17 +31,19 @@
 #include "attention_rows.cuh"
 #include "classifier.cuh"
 #include "common.cuh"
+#include "cpu/backend.h"
+#include "cuda_backend.h"
 #include "check_harness.cuh"
-#include "cpu_ops.h"
-#include "dropout.h"
+#include "cpu/ops.h"
+#include "engine/dropout.h"
 #include "dropout_ops.cuh"
 #include "encoder.cuh"
-#include "engine.h"
-#include "gemm.cuh"
-#include "init.h"
+#include "engine/engine.h"
+#include "linear.cuh"
+#include "engine/init.h"
 #include "layernorm.cuh"
 #include "sampling.cuh"
-#include "sampling.h"
+#include "engine/sampling.h"
 
 using namespace mypt;
 using namespace mypt::cuda;
@@ -394,7 +396,7 @@ static void check_model(const ModelConfig& cfg, Precision prec, const char* name
   ParamLayout lay(cfg);
   Vec params(lay.total);
   init_parameters(cfg, lay, InitKind::GPT2, g_rng(), params.data());
-  auto cpu = make_cpu_engine(cfg);
+  auto cpu = cpu::make_engine(cfg);
   std::unique_ptr<Engine> gpu;
   try {
     gpu = cuda::make_engine(cfg, 0, prec);

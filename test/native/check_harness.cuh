@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "common.cuh"
-#include "engine.h"
+#include "cuda_backend.h"
+#include "engine/engine.h"
 
 using Vec = std::vector<float>;
 using Ints = std::vector<int32_t>;
@@ -99,11 +100,12 @@ static void report_exact(const std::string& name, bool ok, const std::string& de
 // Seeds the inputs and prints the device; false (after a SKIP line) where no GPU is usable.
 static bool start_checks(uint64_t seed) {
   g_rng.seed(seed);
-  if (!mypt::cuda::available()) {
-    std::printf("SKIP no usable GPU: %s\n", mypt::cuda::reason().c_str());
+  const mypt::cuda::Discovery found = mypt::cuda::discover();
+  if (found.devices.empty()) {
+    std::printf("SKIP no usable GPU: %s\n", found.reason.c_str());
     return false;
   }
-  const auto devs = mypt::cuda::devices();
+  const auto& devs = found.devices;
   std::printf("device: %s (%d SMs), seed %llu\n", devs[0].name.c_str(), devs[0].multiprocessors, (unsigned long long)seed);
   return true;
 }

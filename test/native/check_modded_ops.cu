@@ -1,5 +1,5 @@
 // Checks every kernel of cuda/modded_ops.cuh (the modded-nanogpt forward pass) against the CPU op it
-// mirrors (binding/core/modded_ops.h, modded_mask.h), for T = fp32 and bf16:
+// mirrors (binding/cpu/modded_ops.h, modded_mask.h), for T = fp32 and bf16:
 //   modded_embed_norm   gathered embedding rows through modded::rmsnorm (x and x0)
 //   modded_mix          with / without skip, norm_h on / off (off: h == x), and the updated x
 //   modded_residual     every combination of delta / save / h null or not (x, save, h)
@@ -35,10 +35,11 @@
 
 #include "check_harness.cuh"
 #include "common.cuh"
-#include "engine.h"
-#include "modded_mask.h"
+#include "engine/engine.h"
+#include "engine/modded.h"
+#include "engine/modded_mask.h"
 #include "modded_ops.cuh"
-#include "modded_ops.h"
+#include "cpu/modded_ops.h"
 
 using namespace mypt;
 using namespace mypt::cuda;

@@ -1,0 +1,84 @@
+#include "engine/backend.h"
+
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "engine/errors.h"
+
+namespace mypt {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<Backend>> backends;
+  std::map<std::string, std::string> absent;  // name -> why this build has no such backend
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+// The backend named `name`, usable here, or BackendUnavailable saying why not.
+const Backend& usable(const std::string& name) {
+  const Backend* b = find_backend(name);
+  if (!b) {
+    const BackendStatus s = backend_status(name);
+    throw BackendUnavailable("device '" + name + "' is not available: " + s.reason);
+  }
+  const std::string why = b->unavailable_reason();
+  if (!why.empty()) throw BackendUnavailable("device '" + name + "' is not available: " + why);
+  return *b;
+}
+
+}  // namespace
+
+void register_backend(std::unique_ptr<Backend> backend) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  const std::string name = backend->name();
+  r.absent.erase(name);
+  r.backends[name] = std::move(backend);
+}
+
+void register_absent_backend(const std::string& name, const std::string& reason) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  if (!r.backends.count(name)) r.absent[name] = reason;
+}
+
+const Backend* find_backend(const std::string& name) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.backends.find(name);
+  return it == r.backends.end() ? nullptr : it->second.get();
+}
+
+BackendStatus backend_status(const std::string& name) {
+  BackendStatus s;
+  if (const Backend* b = find_backend(name)) {
+    s.reason = b->unavailable_reason();
+    s.available = s.reason.empty();
+    if (s.available) s.devices = b->devices();
+    s.libraries = b->libraries();
+    return s;
+  }
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.absent.find(name);
+  s.reason = it != r.absent.end() ? it->second : "this build of mypt-native has no '" + name + "' backend";
+  return s;
+}
+
+std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, const Placement& where) {
+  return usable(where.backend).make_engine(cfg, where.device, where.precision);
+}
+
+std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, const Placement& where) {
+  return usable(where.backend).make_modded(std::move(weights), where.device, where.precision);
+}
+
+OpBenchResult bench_op(const std::string& backend, const OpBenchRequest& req) { return usable(backend).bench_op(req); }
+
+}  // namespace mypt

@@ -1,0 +1,69 @@
+// Backends plug into the engine here; the engine names none of them.
+//
+// A backend (binding/cpu/, cuda/) implements Backend and is registered once, by name, by the composition
+// root (binding/backends.cc), which is the one place that knows which backends this build has. Models,
+// modded runners and op benchmarks are then made through the registry from a Placement, whose backend
+// name comes from the caller (JavaScript's device: 'cpu' | 'cuda').
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/bench.h"
+#include "engine/engine.h"
+#include "engine/modded.h"
+
+namespace mypt {
+
+// Where a model runs: a backend by name, one of its devices, and the storage precision (a backend that
+// computes only in fp32, as the CPU, ignores it).
+struct Placement {
+  std::string backend = "cpu";
+  int device = 0;
+  Precision precision = Precision::FP32;
+};
+
+// An optional library a backend opens at run time (the CUDA backend's cuBLASLt plugin).
+struct LibraryStatus {
+  std::string name;
+  bool loaded = false;
+  std::string reason;  // why it is not loaded ("" when it is)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // "" when models can be made here; otherwise why not (no driver, no device, ...).
+  virtual std::string unavailable_reason() const = 0;
+  virtual std::vector<DeviceInfo> devices() const = 0;
+  virtual std::vector<LibraryStatus> libraries() const { return {}; }
+
+  virtual std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precision precision) const = 0;
+  // Takes the weights (a device backend uploads them and lets the host copy go).
+  virtual std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device,
+                                                            Precision precision) const = 0;
+  virtual OpBenchResult bench_op(const OpBenchRequest& req) const = 0;
+};
+
+// ---- the registry (process-wide; safe to use from any thread once registration is done) ----
+void register_backend(std::unique_ptr<Backend> backend);
+// A backend this build does not have, and the reason reported for it ("built without CUDA ...").
+void register_absent_backend(const std::string& name, const std::string& reason);
+const Backend* find_backend(const std::string& name);  // nullptr when not registered
+
+struct BackendStatus {
+  bool available = false;
+  std::string reason;  // why not available ("" when it is)
+  std::vector<DeviceInfo> devices;
+  std::vector<LibraryStatus> libraries;
+};
+BackendStatus backend_status(const std::string& name);
+
+// The factories. They throw BackendUnavailable (engine/errors.h) when the named backend is absent or
+// unusable here, std::invalid_argument for a bad config or device index.
+std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, const Placement& where);
+std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, const Placement& where);
+OpBenchResult bench_op(const std::string& backend, const OpBenchRequest& req);
+
+}  // namespace mypt

@@ -1,0 +1,117 @@
+#include "engine/data.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/counter_rng.h"
+#include "engine/errors.h"
+
+namespace mypt {
+namespace {
+
+size_t token_bytes(TokenType t) { return t == TokenType::Int32 ? 4 : 2; }
+
+[[noreturn]] void bad_id(const TokenView& v, const char* what, int64_t i, int64_t id, int vocab_size) {
+  throw std::invalid_argument(std::string(what) + ": token " + std::to_string(id) + " at index " +
+                              std::to_string(v.first + i) + " of " + v.source + " is outside the vocabulary 0.." +
+                              std::to_string(vocab_size - 1));
+}
+
+template <typename Tok>
+std::shared_ptr<const void> copy_checked(const Tok* src, int64_t n, const TokenView& v, int vocab_size,
+                                         const char* what) {
+  auto owned = host_alloc("the token data", (uint64_t)n * sizeof(Tok),
+                          [&] { return std::make_shared<std::vector<Tok>>((size_t)n); });
+  Tok* dst = owned->data();
+  for (int64_t i = 0; i < n; i++) {
+    const Tok id = src[i];
+    if (vocab_size > 0 && ((int64_t)id < 0 || (int64_t)id >= vocab_size)) bad_id(v, what, i, id, vocab_size);
+    dst[i] = id;
+  }
+  return std::shared_ptr<const void>(owned, owned->data());
+}
+
+}  // namespace
+
+const char* split_name(Split s) { return s == Split::Train ? "train" : "val"; }
+
+TokenView TokenView::slice(int64_t start, int64_t count) const {
+  if (start < 0 || count < 0 || start > length || count > length - start)
+    throw std::invalid_argument("tokens " + std::to_string(start) + ".." + std::to_string(start + count) + " are outside " +
+                                source + " (" + std::to_string(length) + " tokens)");
+  TokenView v = *this;
+  v.data = (const char*)data + (size_t)start * token_bytes(type);
+  v.length = count;
+  v.first = first + start;
+  return v;
+}
+
+TokenView copy_tokens(const TokenView& src, int vocab_size, const char* what) {
+  TokenView v = src;
+  v.owner = src.type == TokenType::Int32
+                ? copy_checked((const int32_t*)src.data, src.length, src, vocab_size, what)
+                : copy_checked((const uint16_t*)src.data, src.length, src, vocab_size, what);
+  v.data = v.owner.get();
+  return v;
+}
+
+void sample_batch(const TokenView& d, const char* what, int B, int T, uint64_t seed, uint32_t stream,
+                  uint64_t counter, int vocab_size, int32_t* x, int32_t* y) {
+  if (B < 1 || T < 1)
+    throw std::invalid_argument("a batch needs batch_size >= 1 and block_size >= 1 (got " + std::to_string(B) + ", " +
+                                std::to_string(T) + ")");
+  if (d.length < (int64_t)T + 1)
+    throw std::invalid_argument(std::string(what) + " holds " + std::to_string(d.length) +
+                                " tokens; a batch of block_size " + std::to_string(T) + " needs at least " +
+                                std::to_string(T + 1) + (d.length == 0 ? " (call setData first)" : ""));
+  CounterRng rng(seed, stream, counter);
+  const uint64_t range = (uint64_t)(d.length - T);  // i in [0, length - T)
+  for (int b = 0; b < B; b++) {
+    const int64_t i = (int64_t)rng.below(range);
+    int32_t* xb = x + (int64_t)b * T;
+    int32_t* yb = y + (int64_t)b * T;
+    for (int t = 0; t <= T; t++) {
+      const int64_t id = d.at(i + t);
+      if (vocab_size > 0 && (id < 0 || id >= vocab_size)) bad_id(d, what, i + t, id, vocab_size);
+      if (t < T) xb[t] = (int32_t)id;
+      if (t > 0) yb[t - 1] = (int32_t)id;
+    }
+  }
+}
+
+StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatchOptions& o) {
+  if (o.grad_accum < 1) throw std::invalid_argument("grad_accum must be at least 1");
+  const int B = o.batch_size, T = o.block_size;
+  const int V = engine.config().vocab_size;
+  const TokenView& train = data.get(Split::Train);
+  std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
+  engine.set_seed(dropout_seed(o.seed, o.step));
+  double total = 0.0;
+  for (int m = 0; m < o.grad_accum; m++) {
+    sample_batch(train, "train data", B, T, o.seed, kStreamTrain, o.step * (uint64_t)o.grad_accum + m, V, x.data(),
+                 y.data());
+    total += engine.forward_backward(x.data(), y.data(), B, T, true, 1.0f / o.grad_accum, m > 0);
+  }
+  StepResult r;
+  r.loss = (float)(total / o.grad_accum);
+  r.grad_norm = engine.optimizer_step(o.adamw);
+  return r;
+}
+
+double estimate_loss(Engine& engine, const TokenData& data, Split split, int iters, int B, int T, uint64_t seed,
+                     uint64_t counter0) {
+  if (iters < 1) throw std::invalid_argument("eval iters must be at least 1");
+  const uint32_t stream = split == Split::Train ? kStreamEvalTrain : kStreamEvalVal;
+  const std::string what = std::string(split_name(split)) + " data";
+  const int V = engine.config().vocab_size;
+  std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
+  double total = 0.0;
+  for (int k = 0; k < iters; k++) {
+    sample_batch(data.get(split), what.c_str(), B, T, seed, stream, counter0 + k, V, x.data(), y.data());
+    total += engine.loss(x.data(), y.data(), B, T);
+  }
+  return total / iters;
+}
+
+}  // namespace mypt

@@ -1,0 +1,102 @@
+// The backend interface: one GPT (config + canonical parameter buffer) on one device.
+//
+// Every method is synchronous and may throw std::exception (the binding turns it into a JS error);
+// none exits the process. Backends make engines (engine/backend.h). Host pointers are always fp32 in the canonical layout of config.h
+// (ParamLayout::total floats) or int32 tokens laid out [B, T] row-major.
+// The CPU backend (binding/cpu/) is the reference the CUDA backend (cuda/) is checked against.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+
+namespace mypt {
+
+// torch.optim.AdamW semantics, one step:
+//   t += 1; p -= lr * wd * p  (only tensors whose decay flag is set)
+//   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+//   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// Before it, when grad_clip > 0, torch.nn.utils.clip_grad_norm_: norm = ||g||_2 over every parameter,
+//   g *= min(1, grad_clip / (norm + 1e-6)).
+struct AdamWParams {
+  float lr = 3e-4f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.01f;
+  float grad_clip = 0.0f;  // <= 0: no clipping (the norm is still computed and returned)
+};
+
+struct StepResult {
+  float loss = 0.0f;       // mean cross-entropy of the batch (before the update)
+  float grad_norm = 0.0f;  // global L2 norm of the gradients before clipping
+};
+
+// Sampling for generation: logits / temperature -> keep top_k -> keep the smallest set whose
+// probability reaches top_p -> sample. temperature <= 0 is greedy (argmax).
+struct SampleParams {
+  float temperature = 1.0f;
+  int top_k = 0;        // 0: off
+  float top_p = 1.0f;   // 1: off
+  uint64_t seed = 0;
+};
+
+enum class Precision { FP32 = 0, BF16 = 1 };
+
+struct DeviceInfo {
+  std::string name;
+  int64_t memory_bytes = 0;
+  int cc_major = 0, cc_minor = 0;
+  int multiprocessors = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual const ModelConfig& config() const = 0;
+  virtual const ParamLayout& layout() const = 0;
+  virtual std::string device() const = 0;  // "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3)"
+
+  // Parameters, gradients and optimizer state as host fp32 buffers of layout().total floats.
+  virtual void set_parameters(const float* src) = 0;
+  virtual void get_parameters(float* dst) = 0;
+  virtual void get_gradients(float* dst) = 0;
+  virtual void set_optimizer_state(const float* m, const float* v, int64_t step) = 0;
+  virtual void get_optimizer_state(float* m, float* v, int64_t* step) = 0;
+  // Per canonical tensor (layout().params order): apply weight decay to it or not. Default: all.
+  virtual void set_decay_mask(const std::vector<uint8_t>& mask) = 0;
+  // Seeds the dropout generator (counter-based: the mask is a function of seed, call count and position).
+  virtual void set_seed(uint64_t seed) = 0;
+
+  // Inference forward (no dropout): logits [B, T, V] into host memory. T <= block_size.
+  virtual void forward(const int32_t* tokens, int B, int T, float* logits) = 0;
+  // Mean cross-entropy over B*T positions, no dropout, no gradients.
+  virtual float loss(const int32_t* tokens, const int32_t* targets, int B, int T) = 0;
+  // Forward + backward of the mean loss times loss_scale. Gradients are overwritten, or added to when
+  // accumulate is true (gradient accumulation). train: dropout on. Every call with train = true counts
+  // as one training forward pass (dropout.h `call`: 0 for the first one after set_seed), whatever the
+  // dropout rate; calls with train = false do not count.
+  virtual float forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T,
+                                 bool train, float loss_scale = 1.0f, bool accumulate = false) = 0;
+  // Clip (if asked) and one AdamW update with the current gradients; returns the pre-clip norm.
+  virtual float optimizer_step(const AdamWParams& p) = 0;
+  // One whole training step: forward_backward(train) + optimizer_step.
+  virtual StepResult train_step(const int32_t* tokens, const int32_t* targets, int B, int T,
+                                const AdamWParams& p) {
+    StepResult r;
+    r.loss = forward_backward(tokens, targets, B, T, true);
+    r.grad_norm = optimizer_step(p);
+    return r;
+  }
+
+  // Generation for one sequence with a KV cache. Calls on_token(id) for each new token; stops early
+  // when it returns false. Context longer than block_size is cropped to the last block_size tokens
+  // (MyPT/nanoGPT semantics: positions restart, so a full window is recomputed once the cache is full).
+  virtual void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
+                        const std::function<bool(int32_t)>& on_token) = 0;
+};
+
+}  // namespace mypt

@@ -1,0 +1,11 @@
+// The parts of the addon's exports, each defined in its own file; addon.cc's Init calls them all.
+#pragma once
+#include <napi.h>
+
+namespace mypt_binding {
+
+void RegisterModded(Napi::Env env, Napi::Object exports);  // modded_wrap.cc: ModdedModel
+void RegisterBench(Napi::Env env, Napi::Object exports);   // bench_wrap.cc: benchOp
+void RegisterTokens(Napi::Env env, Napi::Object exports);  // tokens.cc: mapTokens, sampleBatch
+
+}  // namespace mypt_binding

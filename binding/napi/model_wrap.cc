@@ -1,0 +1,364 @@
+#include "napi/model_wrap.h"
+
+#include <string>
+
+#include "engine/backend.h"
+#include "engine/init.h"
+#include "napi/convert.h"
+#include "napi/tokens.h"
+
+namespace mypt_binding {
+namespace {
+
+// Runs a synchronous body on the main thread in the model's turn; C++ errors become JS errors (errors.h).
+template <class F>
+Napi::Value sync(Napi::Env env, const std::shared_ptr<ModelState>& st, F&& body) {
+  return guard(env, [&]() -> Napi::Value {
+    Serial::Turn turn(st->serial, st->serial.ticket());
+    return body(st->live());
+  });
+}
+
+// Queues `work(engine, emit)` for the model's next turn; `done` makes the resolved value.
+template <class R, class W, class D>
+Napi::Value async(const Napi::CallbackInfo& info, const std::shared_ptr<ModelState>& st, W work, D done,
+                  Napi::Function on_progress = Napi::Function()) {
+  const uint64_t ticket = st->serial.ticket();
+  return Job<R>::Start(
+      info.Env(), info.This().As<Napi::Object>(),
+      [st, ticket, work](const Emit& emit) {
+        Serial::Turn turn(st->serial, ticket);
+        return work(st->live(), emit);
+      },
+      done, on_progress);
+}
+
+Napi::Value number(Napi::Env env, float& v) { return Napi::Number::New(env, v); }
+Napi::Value number_d(Napi::Env env, double& v) { return Napi::Number::New(env, v); }
+
+bool given(const Napi::Object& o, const char* key) { return o.Has(key) && !o.Get(key).IsUndefined(); }
+
+Napi::Array shape_of(Napi::Env env, const std::vector<int64_t>& shape) {
+  Napi::Array a = Napi::Array::New(env, shape.size());
+  for (size_t i = 0; i < shape.size(); i++) a.Set((uint32_t)i, (double)shape[i]);
+  return a;
+}
+
+void check_length(const Napi::Value& v, size_t want, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+      v.As<Napi::TypedArray>().ElementLength() != want)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array of " + std::to_string(want) +
+                                            " values");
+}
+
+}  // namespace
+
+mypt::Engine& ModelState::live() {
+  if (disposed.load() || !engine) throw CodedError("E_DISPOSED", "the model was disposed");
+  return *engine;
+}
+
+Napi::Function NativeModel::Define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {InstanceMethod("info", &NativeModel::Info),
+                      InstanceMethod("getParameters", &NativeModel::GetParameters),
+                      InstanceMethod("setParameters", &NativeModel::SetParameters),
+                      InstanceMethod("getGradients", &NativeModel::GetGradients),
+                      InstanceMethod("getOptimizerState", &NativeModel::GetOptimizerState),
+                      InstanceMethod("setOptimizerState", &NativeModel::SetOptimizerState),
+                      InstanceMethod("setDecayMask", &NativeModel::SetDecayMask),
+                      InstanceMethod("setSeed", &NativeModel::SetSeed),
+                      InstanceMethod("initParameters", &NativeModel::InitParameters),
+                      InstanceMethod("setData", &NativeModel::SetData),
+                      InstanceMethod("forward", &NativeModel::Forward),
+                      InstanceMethod("loss", &NativeModel::Loss),
+                      InstanceMethod("forwardBackward", &NativeModel::ForwardBackward),
+                      InstanceMethod("optimizerStep", &NativeModel::OptimizerStep),
+                      InstanceMethod("trainStep", &NativeModel::TrainStep),
+                      InstanceMethod("trainBatch", &NativeModel::TrainBatch),
+                      InstanceMethod("estimateLoss", &NativeModel::EstimateLoss),
+                      InstanceMethod("generate", &NativeModel::Generate),
+                      InstanceMethod("cancel", &NativeModel::Cancel),
+                      InstanceMethod("dispose", &NativeModel::Dispose)});
+}
+
+NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  st_ = std::make_shared<ModelState>();
+  const mypt::ModelConfig cfg = to_config(info[0].As<Napi::Object>());
+  const std::string device = info[1].ToString().Utf8Value();
+  mypt::Placement where;
+  where.backend = device;
+  where.device = info[2].ToNumber().Int32Value();
+  where.precision = info[3].ToString().Utf8Value() == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16;
+  st_->engine = guard(env, [&] { return mypt::make_engine(cfg, where); }, Site::Constructor);
+  // parameters, gradients and two moments live natively: tell V8 so its heap heuristics see them
+  st_->external_bytes = st_->engine->layout().total * 16;
+  Napi::MemoryManagement::AdjustExternalMemory(env, st_->external_bytes);
+}
+
+NativeModel::~NativeModel() {
+  if (st_) {
+    st_->disposed = true;
+    st_->cancel_epoch++;
+    Napi::MemoryManagement::AdjustExternalMemory(env_, -st_->external_bytes);
+  }
+}
+
+std::shared_ptr<ModelState> NativeModel::state() {
+  if (!st_) throw to_js(Env(), {"E_DISPOSED", "the model was disposed"});
+  return st_;
+}
+
+Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    const mypt::ParamLayout& l = e.layout();
+    o.Set("numParams", (double)l.total);
+    o.Set("device", e.device());
+    Napi::Array params = Napi::Array::New(env, l.params.size());
+    for (size_t i = 0; i < l.params.size(); i++) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("name", l.params[i].name);
+      p.Set("shape", shape_of(env, l.params[i].shape));
+      p.Set("offset", (double)l.params[i].offset);
+      p.Set("numel", (double)l.params[i].numel);
+      p.Set("isMatrix", l.params[i].is_matrix);
+      params.Set((uint32_t)i, p);
+    }
+    o.Set("params", params);
+    return o;
+  });
+}
+
+Napi::Value NativeModel::GetParameters(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    auto a = Napi::Float32Array::New(info.Env(), e.layout().total);
+    e.get_parameters(a.Data());
+    return a;
+  });
+}
+
+Napi::Value NativeModel::SetParameters(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    check_length(info[0], e.layout().total, "parameters");
+    e.set_parameters(info[0].As<Napi::Float32Array>().Data());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeModel::GetGradients(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    auto a = Napi::Float32Array::New(info.Env(), e.layout().total);
+    e.get_gradients(a.Data());
+    return a;
+  });
+}
+
+Napi::Value NativeModel::GetOptimizerState(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto m = Napi::Float32Array::New(env, e.layout().total), v = Napi::Float32Array::New(env, e.layout().total);
+    int64_t step = 0;
+    e.get_optimizer_state(m.Data(), v.Data(), &step);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("step", (double)step);
+    o.Set("exp_avg", m);
+    o.Set("exp_avg_sq", v);
+    return o;
+  });
+}
+
+Napi::Value NativeModel::SetOptimizerState(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    check_length(info[0], e.layout().total, "exp_avg");
+    check_length(info[1], e.layout().total, "exp_avg_sq");
+    e.set_optimizer_state(info[0].As<Napi::Float32Array>().Data(), info[1].As<Napi::Float32Array>().Data(),
+                          (int64_t)info[2].ToNumber().DoubleValue());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeModel::SetDecayMask(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    auto a = info[0].As<Napi::Uint8Array>();
+    e.set_decay_mask(std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength()));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeModel::SetSeed(const Napi::CallbackInfo& info) {
+  auto st = state();
+  return sync(info.Env(), st, [&](mypt::Engine& e) -> Napi::Value {
+    const uint64_t seed = (uint64_t)info[0].ToNumber().DoubleValue();
+    e.set_seed(seed);
+    st->seed = seed;
+    st->auto_step = st->auto_eval = 0;
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeModel::InitParameters(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    const auto kind = info[0].ToString().Utf8Value() == "gpt2" ? mypt::InitKind::GPT2 : mypt::InitKind::PyTorch;
+    std::vector<float> p((size_t)e.layout().total);
+    mypt::init_parameters(e.config(), e.layout(), kind, (uint64_t)info[1].ToNumber().DoubleValue(), p.data());
+    e.set_parameters(p.data());
+    return info.Env().Undefined();
+  });
+}
+
+// setData(split, tokens: Int32Array | Uint16Array | TokenMap, start?, count?): typed arrays are copied
+// (their ids checked as they are), a TokenMap is shared (its ids are checked window by window).
+Napi::Value NativeModel::SetData(const Napi::CallbackInfo& info) {
+  auto st = state();
+  return sync(info.Env(), st, [&](mypt::Engine& e) -> Napi::Value {
+    const mypt::Split split = to_split(info[0]);
+    mypt::TokenView view = token_view(info[1], info[2], info[3]);
+    if (!view.owner) {
+      const std::string what = std::string(mypt::split_name(split)) + " data";
+      view = mypt::copy_tokens(view, e.config().vocab_size, what.c_str());
+    }
+    st->data.set(split, std::move(view));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeModel::Forward(const Napi::CallbackInfo& info) {
+  auto tokens = to_ints(info[0], "tokens");
+  const int B = info[1].ToNumber().Int32Value(), T = info[2].ToNumber().Int32Value();
+  return async<std::vector<float>>(
+      info, state(),
+      [tokens, B, T](mypt::Engine& e, const Emit&) {
+        std::vector<float> out((size_t)B * T * e.config().vocab_size);
+        e.forward(tokens.data(), B, T, out.data());
+        return out;
+      },
+      [](Napi::Env env, std::vector<float>& v) -> Napi::Value { return to_float32(env, std::move(v)); });
+}
+
+Napi::Value NativeModel::Loss(const Napi::CallbackInfo& info) {
+  auto x = to_ints(info[0], "tokens"), y = to_ints(info[1], "targets");
+  const int B = info[2].ToNumber().Int32Value(), T = info[3].ToNumber().Int32Value();
+  return async<float>(
+      info, state(), [x, y, B, T](mypt::Engine& e, const Emit&) { return e.loss(x.data(), y.data(), B, T); },
+      number);
+}
+
+Napi::Value NativeModel::ForwardBackward(const Napi::CallbackInfo& info) {
+  auto x = to_ints(info[0], "tokens"), y = to_ints(info[1], "targets");
+  const int B = info[2].ToNumber().Int32Value(), T = info[3].ToNumber().Int32Value();
+  const bool train = info[4].ToBoolean().Value();
+  const float scale = (float)info[5].ToNumber().DoubleValue();
+  const bool accumulate = info[6].ToBoolean().Value();
+  return async<float>(
+      info, state(),
+      [=](mypt::Engine& e, const Emit&) {
+        return e.forward_backward(x.data(), y.data(), B, T, train, scale, accumulate);
+      },
+      number);
+}
+
+Napi::Value NativeModel::OptimizerStep(const Napi::CallbackInfo& info) {
+  const mypt::AdamWParams p = to_adamw(info[0].As<Napi::Object>());
+  return async<float>(info, state(), [p](mypt::Engine& e, const Emit&) { return e.optimizer_step(p); }, number);
+}
+
+Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
+  auto x = to_ints(info[0], "tokens"), y = to_ints(info[1], "targets");
+  const int B = info[2].ToNumber().Int32Value(), T = info[3].ToNumber().Int32Value();
+  const mypt::AdamWParams p = to_adamw(info[4].As<Napi::Object>());
+  return async<mypt::StepResult>(
+      info, state(), [=](mypt::Engine& e, const Emit&) { return e.train_step(x.data(), y.data(), B, T, p); },
+      [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
+}
+
+// trainBatch({ batch_size, block_size, grad_accum, seed?, step?, lr, ... }): engine/data.h train_batches
+Napi::Value NativeModel::TrainBatch(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto st = state();
+  mypt::TrainBatchOptions b;
+  b.adamw = to_adamw(o);
+  guard(info.Env(), [&] {
+    b.batch_size = to_positive_int(o.Get("batch_size"), "batch_size");
+    b.block_size = to_positive_int(o.Get("block_size"), "block_size");
+    b.grad_accum = given(o, "grad_accum") ? to_positive_int(o.Get("grad_accum"), "grad_accum") : 1;
+    b.seed = given(o, "seed") ? to_u53(o.Get("seed"), "seed") : st->seed;
+    b.step = given(o, "step") ? to_u53(o.Get("step"), "step") : st->auto_step++;
+  });
+  return async<mypt::StepResult>(
+      info, st, [st, b](mypt::Engine& e, const Emit&) { return mypt::train_batches(e, st->data, b); },
+      [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
+}
+
+// estimateLoss(split, iters, B, T, seed?, counter0?): engine/data.h estimate_loss
+Napi::Value NativeModel::EstimateLoss(const Napi::CallbackInfo& info) {
+  const mypt::Split split = to_split(info[0]);
+  auto st = state();
+  int iters = 0, B = 0, T = 0;
+  uint64_t seed = 0, counter0 = 0;
+  guard(info.Env(), [&] {
+    iters = to_positive_int(info[1], "iters");
+    B = to_positive_int(info[2], "batch_size");
+    T = to_positive_int(info[3], "block_size");
+    seed = info[4].IsUndefined() ? st->seed : to_u53(info[4], "seed");
+    if (info[5].IsUndefined()) {
+      counter0 = st->auto_eval;
+      st->auto_eval += iters;
+    } else {
+      counter0 = to_u53(info[5], "counter0");
+    }
+  });
+  return async<double>(
+      info, st,
+      [=](mypt::Engine& e, const Emit&) { return mypt::estimate_loss(e, st->data, split, iters, B, T, seed, counter0); },
+      number_d);
+}
+
+// generate(prompt: Int32Array, opts, onToken?) -> Promise<Int32Array> of the new ids
+Napi::Value NativeModel::Generate(const Napi::CallbackInfo& info) {
+  auto prompt = to_ints(info[0], "prompt");
+  Napi::Object o = info[1].As<Napi::Object>();
+  const int max_new = o.Get("max_new_tokens").ToNumber().Int32Value();
+  const mypt::SampleParams sp = to_sample(o);
+  Napi::Function on_token = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+  auto st = state();
+  const uint64_t epoch = st->cancel_epoch.load();
+  return async<std::vector<int32_t>>(
+      info, st,
+      [=](mypt::Engine& e, const Emit& emit) {
+        std::vector<int32_t> ids;
+        if (st->cancel_epoch.load() != epoch) return ids;
+        e.generate(prompt.data(), (int)prompt.size(), max_new, sp, [&](int32_t id) {
+          ids.push_back(id);
+          emit(&id, 1);
+          return st->cancel_epoch.load() == epoch;
+        });
+        return ids;
+      },
+      [](Napi::Env env, std::vector<int32_t>& ids) -> Napi::Value {
+        auto a = Napi::Int32Array::New(env, ids.size());
+        std::copy(ids.begin(), ids.end(), a.Data());
+        return a;
+      },
+      on_token);
+}
+
+Napi::Value NativeModel::Cancel(const Napi::CallbackInfo& info) {
+  if (st_) st_->cancel_epoch++;
+  return info.Env().Undefined();
+}
+
+// Frees the engine now, or when the call in flight ends; later calls reject with E_DISPOSED.
+Napi::Value NativeModel::Dispose(const Napi::CallbackInfo& info) {
+  if (st_) {
+    st_->disposed = true;
+    st_->cancel_epoch++;
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -st_->external_bytes);
+    st_.reset();
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace mypt_binding

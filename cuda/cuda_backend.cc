@@ -1,0 +1,38 @@
+// The CUDA backend as the registry sees it: available when a driver and at least one GPU answer.
+#include "cuda_backend.h"
+
+#include "cublaslt_loader.h"
+
+namespace mypt {
+namespace cuda {
+namespace {
+
+class CudaBackend final : public Backend {
+ public:
+  std::string name() const override { return "cuda"; }
+  std::string unavailable_reason() const override { return discover().reason; }
+  std::vector<DeviceInfo> devices() const override { return discover().devices; }
+  // The cuBLASLt plugin: found and opened (cublaslt_loader.h), whether or not a GPU is there to use it.
+  std::vector<LibraryStatus> libraries() const override {
+    LibraryStatus lt;
+    lt.name = "cublasLt";
+    lt.loaded = cublaslt_plugin(lt.reason) != nullptr;
+    if (lt.loaded) lt.reason.clear();
+    return {lt};
+  }
+  std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precision precision) const override {
+    return cuda::make_engine(cfg, device, precision);
+  }
+  std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device,
+                                                    Precision precision) const override {
+    return cuda::make_modded(std::move(weights), device, precision);
+  }
+  OpBenchResult bench_op(const OpBenchRequest& req) const override { return cuda::bench_op(req); }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend() { return std::make_unique<CudaBackend>(); }
+
+}  // namespace cuda
+}  // namespace mypt

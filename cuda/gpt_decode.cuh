@@ -1,0 +1,53 @@
+// Generation with the CUDA GPT (gpt_model.cuh says how the parts fit): Engine::generate (engine/engine.h)
+// for one sequence. Exactly MyPT's / nanoGPT's loop, as the CPU's binding/cpu/generate.cc: while the
+// context fits in block_size only the new tokens run (their keys and values join a per-layer KV cache on
+// the GPU); once it is longer, the cropped window is recomputed for every token. The steady-state step
+// (one token, position read on the device) is captured once per call as a CUDA graph and replayed.
+// Sampling runs on the GPU (sampling.cuh); only the sampled id crosses to the host each step.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "engine/engine.h"
+#include "gpt_model.cuh"
+
+namespace mypt {
+namespace cuda {
+
+template <typename T>
+class GptDecoder {
+ public:
+  explicit GptDecoder(GptModel<T>& gpt);  // allocates nothing until the first generation
+
+  void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
+                const std::function<bool(int32_t)>& on_token);
+
+ private:
+  void ensure_buffers();
+  // n tokens (device ids `tok`) at positions pos0.. of the sequence (pos0 read from pos_dev when non-null,
+  // which is then advanced by n), the cache holding positions < pos0; the last token's logits (fp32) into
+  // gen_logits_. Capturable in a CUDA graph.
+  void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev);
+
+  GptModel<T>& gpt_;
+  // shorthands for the model's fixed parts (made before this object and kept for its life)
+  const ModelConfig& cfg_;
+  const ParamLayout& layout_;
+  const cudaStream_t s_;
+  Gemm* const gemm_;
+  const std::vector<LayerOff>& L_;
+  const int64_t wte_, wpe_, lnfw_, lnfb_, headw_, headb_;
+  void use() { gpt_.use(); }
+  void sync() { gpt_.sync(); }
+  const T* W(int64_t off) const { return gpt_.W(off); }
+  DBuf<T> kcache_, vcache_;  // L x [block_size, C]
+  DBuf<int32_t> gen_tok_, gen_id_, gen_pos_;
+  int32_t pos_host_ = 0;
+  DBuf<float> gen_logits_;
+  DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, lrow_;  // one step's activations
+  DBuf<float> stats_;                                    // its LayerNorm mean and rstd
+};
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,357 @@
+// GptTrainer (gpt_train.cuh): batched forward, loss, backward and AdamW of the CUDA GPT.
+#include "gpt_train.cuh"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "adamw.cuh"
+#include "attention.cuh"
+#include "attention_rows.cuh"
+#include "classifier.cuh"
+#include "dropout_ops.cuh"
+#include "engine/dropout.h"
+#include "layernorm.cuh"
+#include "sampling.cuh"
+
+namespace mypt {
+namespace cuda {
+
+template <typename T>
+GptTrainer<T>::GptTrainer(GptModel<T>& gpt)
+    : gpt_(gpt), cfg_(gpt.cfg), layout_(gpt.layout), s_(gpt.s), gemm_(gpt.gemm.get()),
+      L_(gpt.L), wte_(gpt.wte), wpe_(gpt.wpe), lnfw_(gpt.lnfw), lnfb_(gpt.lnfb), headw_(gpt.headw), headb_(gpt.headb) {
+  const int64_t N = layout_.total;
+  grads_.ensure(N);
+  m_.ensure(N);
+  v_.ensure(N);
+  CUDA_CHECK(cudaMemsetAsync(grads_.p, 0, N * 4, s_));
+  CUDA_CHECK(cudaMemsetAsync(m_.p, 0, N * 4, s_));
+  CUDA_CHECK(cudaMemsetAsync(v_.p, 0, N * 4, s_));
+  const int nt = (int)layout_.params.size();
+  std::vector<int64_t> starts(nt + 1);
+  for (int i = 0; i < nt; i++) starts[i] = layout_.params[i].offset;
+  starts[nt] = N;
+  starts_.ensure(nt + 1);
+  CUDA_CHECK(cudaMemcpyAsync(starts_.p, starts.data(), (nt + 1) * 8, cudaMemcpyHostToDevice, s_));
+  decay_.ensure(nt);
+  set_decay_mask(std::vector<uint8_t>(nt, 1));
+  norm_scratch_.ensure(1024);
+  scalars_.ensure(4);
+  CUDA_CHECK(cudaStreamSynchronize(s_));
+}
+
+template <typename T>
+void GptTrainer<T>::get_gradients(float* dst) {
+  use();
+  CUDA_CHECK(cudaMemcpyAsync(dst, grads_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
+  sync();
+}
+
+template <typename T>
+void GptTrainer<T>::set_optimizer_state(const float* m, const float* v, int64_t step) {
+  if (step < 0) throw std::invalid_argument("optimizer step must not be negative");
+  use();
+  CUDA_CHECK(cudaMemcpyAsync(m_.p, m, layout_.total * 4, cudaMemcpyHostToDevice, s_));
+  CUDA_CHECK(cudaMemcpyAsync(v_.p, v, layout_.total * 4, cudaMemcpyHostToDevice, s_));
+  step_ = step;
+  sync();
+}
+
+template <typename T>
+void GptTrainer<T>::get_optimizer_state(float* m, float* v, int64_t* step) {
+  use();
+  if (m) CUDA_CHECK(cudaMemcpyAsync(m, m_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
+  if (v) CUDA_CHECK(cudaMemcpyAsync(v, v_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
+  if (step) *step = step_;
+  sync();
+}
+
+template <typename T>
+void GptTrainer<T>::set_decay_mask(const std::vector<uint8_t>& mask) {
+  if (mask.size() != layout_.params.size())
+    throw std::invalid_argument("decay mask has " + std::to_string(mask.size()) + " entries, the model has " +
+                                std::to_string(layout_.params.size()) + " tensors");
+  use();
+  decay_host_ = mask;
+  for (auto& d : decay_host_) d = d ? 1 : 0;
+  CUDA_CHECK(cudaMemcpyAsync(decay_.p, decay_host_.data(), mask.size(), cudaMemcpyHostToDevice, s_));
+  sync();
+}
+
+template <typename T>
+void GptTrainer<T>::set_seed(uint64_t seed) {
+  seed_ = seed;
+  calls_ = 0;
+}
+
+template <typename T>
+void GptTrainer<T>::forward(const int32_t* tokens, int B, int T_, float* logits) {
+  gpt_.check_shape(B, T_);
+  gpt_.check_tokens(tokens, (int64_t)B * T_, "token");
+  use();
+  upload_tokens(tokens, nullptr, (int64_t)B * T_);
+  run_forward(B, T_, 0.0f, 0, false);
+  const int64_t n = (int64_t)B * T_ * cfg_.vocab_size;
+  if (is_bf16_t<T>()) {
+    host_f32_.ensure(n);
+    convert<float, T>(host_f32_.p, logits_.p, n, s_);
+    CUDA_CHECK(cudaMemcpyAsync(logits, host_f32_.p, n * 4, cudaMemcpyDeviceToHost, s_));
+  } else {
+    CUDA_CHECK(cudaMemcpyAsync(logits, logits_.p, n * 4, cudaMemcpyDeviceToHost, s_));
+  }
+  sync();
+}
+
+template <typename T>
+float GptTrainer<T>::loss(const int32_t* tokens, const int32_t* targets, int B, int T_) {
+  gpt_.check_shape(B, T_);
+  gpt_.check_tokens(tokens, (int64_t)B * T_, "token");
+  gpt_.check_tokens(targets, (int64_t)B * T_, "target");
+  use();
+  const int64_t BT = (int64_t)B * T_;
+  upload_tokens(tokens, targets, BT);
+  run_forward(B, T_, 0.0f, 0, false);
+  crossentropy_forward_backward<T>(losses_.p, logits_.p, targets_.p, BT, cfg_.vocab_size, 0.0f, false, s_);
+  return read_mean_loss(BT);
+}
+
+template <typename T>
+float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train,
+                                      float loss_scale, bool accumulate) {
+  gpt_.check_shape(B, T_);
+  gpt_.check_tokens(tokens, (int64_t)B * T_, "token");
+  gpt_.check_tokens(targets, (int64_t)B * T_, "target");
+  use();
+  const float p = train ? cfg_.dropout : 0.0f;
+  const uint64_t call = train ? calls_++ : 0;
+  const int64_t BT = (int64_t)B * T_;
+  upload_tokens(tokens, targets, BT);
+  run_forward(B, T_, p, call, true);
+  buckets_.build(tokens, BT);  // on the host while the GPU runs the forward
+  upload_buckets();
+  crossentropy_forward_backward<T>(losses_.p, logits_.p, targets_.p, BT, cfg_.vocab_size, loss_scale / (float)BT,
+                                   true, s_);
+  mean_loss(scalars_.p, losses_.p, BT, s_);
+  if (!accumulate) CUDA_CHECK(cudaMemsetAsync(grads_.p, 0, layout_.total * 4, s_));
+  run_backward(B, T_, p, call);
+  float loss = 0.0f;
+  CUDA_CHECK(cudaMemcpyAsync(&loss, scalars_.p, 4, cudaMemcpyDeviceToHost, s_));
+  sync();
+  return loss;
+}
+
+template <typename T>
+float GptTrainer<T>::optimizer_step(const AdamWParams& p) {
+  use();
+  step_++;
+  global_norm(scalars_.p + 1, grads_.p, layout_.total, norm_scratch_.p, s_);
+  adamw_update(gpt_.params.p, is_bf16_t<T>() ? (bf16*)gpt_.work.p : nullptr, m_.p, v_.p, grads_.p, layout_.total,
+               starts_.p, decay_.p, (int)layout_.params.size(), p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step_,
+               scalars_.p + 1, p.grad_clip, s_);
+  float norm = 0.0f;
+  CUDA_CHECK(cudaMemcpyAsync(&norm, scalars_.p + 1, 4, cudaMemcpyDeviceToHost, s_));
+  sync();
+  return norm;
+}
+
+template <typename T>
+void GptTrainer<T>::upload(DBuf<int32_t>& dst, HostBuf<int32_t>& stage, const int32_t* src, size_t n) {
+  dst.ensure(n);
+  CUDA_CHECK(cudaMemcpyAsync(dst.p, stage.fill(src, n), n * 4, cudaMemcpyHostToDevice, s_));
+}
+
+template <typename T>
+void GptTrainer<T>::upload_tokens(const int32_t* tok, const int32_t* tgt, int64_t BT) {
+  upload(tokens_, h_tokens_, tok, BT);
+  if (tgt) upload(targets_, h_targets_, tgt, BT);
+}
+
+template <typename T>
+void GptTrainer<T>::upload_buckets() {
+  upload(b_tok_, h_btok_, buckets_.tokens.data(), buckets_.tokens.size());
+  upload(b_start_, h_bstart_, buckets_.start.data(), buckets_.start.size());
+  upload(b_pos_, h_bpos_, buckets_.positions.data(), buckets_.positions.size());
+}
+
+template <typename T>
+float GptTrainer<T>::read_mean_loss(int64_t BT) {
+  mean_loss(scalars_.p, losses_.p, BT, s_);
+  float loss = 0.0f;
+  CUDA_CHECK(cudaMemcpyAsync(&loss, scalars_.p, 4, cudaMemcpyDeviceToHost, s_));
+  sync();
+  return loss;
+}
+
+template <typename T>
+void GptTrainer<T>::ensure_acts(int B, int T_, bool backward) {
+  const size_t BT = (size_t)B * T_, C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer;
+  const size_t H = cfg_.n_head;
+  res_.ensure((L + 1) * BT * C);
+  ln1_.ensure(L * BT * C);
+  att_.ensure(L * BT * C);
+  xmid_.ensure(L * BT * C);
+  ln2_.ensure(L * BT * C);
+  qkv_.ensure(L * BT * 3 * C);
+  fcpre_.ensure(L * BT * F);
+  fcact_.ensure(L * BT * F);
+  stats_.ensure(L * BT * 4 + 2 * BT);  // ln1 mean, rstd, ln2 mean, rstd per layer; lnf mean, rstd
+  lse_.ensure(L * B * H * T_);
+  lnf_.ensure(BT * C);
+  tmp_.ensure(BT * C);
+  logits_.ensure(BT * V);
+  losses_.ensure(BT);
+  if (backward) {
+    dres_.ensure(BT * C);
+    dc1_.ensure(BT * C);
+    dc2_.ensure(BT * C);
+    dbig_.ensure(BT * (F > 3 * C ? F : 3 * C));
+    colsum_.ensure((size_t)colsum_scratch_floats(BT, (int)std::max(std::max(F, 3 * C), V)));
+    const size_t attn_bytes = flash_ok() ? attention_backward_scratch_bytes(B, T_, (int)C, (int)H) : 0;
+    const size_t rows_bytes = (size_t)B * H * T_ * 4;
+    attn_scratch_.ensure((attn_bytes > rows_bytes ? attn_bytes : rows_bytes) / 4 + 4);
+  }
+  B_ = B;
+  T_cur_ = T_;
+}
+
+template <typename T>
+bool GptTrainer<T>::flash_ok() const {
+  const int hs = cfg_.head_size();
+  return hs == 32 || hs == 64 || hs == 128;
+}
+
+template <typename T>
+void GptTrainer<T>::attn_forward(T* out, float* lse, const T* qkv, int B, int T_, float p, uint64_t seed) {
+  const int C = cfg_.n_embd, H = cfg_.n_head;
+  if (flash_ok()) {
+    if (is_bf16_t<T>())
+      attention_forward_bf16((bf16*)out, lse, (const bf16*)qkv, B, T_, C, H, cfg_.scale(), p, seed, 0, s_);
+    else
+      attention_forward_f32((float*)out, lse, (const float*)qkv, B, T_, C, H, cfg_.scale(), p, seed, 0, s_);
+    return;
+  }
+  const int hs = cfg_.head_size();
+  const int64_t C3 = 3 * (int64_t)C;
+  AttnView<T> v{qkv, T_ * C3, C3, qkv + C, T_ * C3, C3, qkv + 2 * C, T_ * C3, C3, out, (int64_t)T_ * C, C};
+  attention_rows_forward<T>(v, lse, B, T_, H, hs, 0, cfg_.scale(), p, seed, s_);
+}
+
+template <typename T>
+void GptTrainer<T>::attn_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_,
+                                  float p, uint64_t seed) {
+  const int C = cfg_.n_embd, H = cfg_.n_head;
+  if (flash_ok()) {
+    if (is_bf16_t<T>())
+      attention_backward_bf16((bf16*)dqkv, (const bf16*)dout, (const bf16*)qkv, (const bf16*)out, lse, B, T_, C, H,
+                              cfg_.scale(), p, seed, 0, attn_scratch_.p, s_);
+    else
+      attention_backward_f32((float*)dqkv, (const float*)dout, (const float*)qkv, (const float*)out, lse, B, T_, C, H,
+                             cfg_.scale(), p, seed, 0, attn_scratch_.p, s_);
+    return;
+  }
+  attention_rows_backward<T>(dqkv, dout, qkv, out, lse, B, T_, C, H, cfg_.scale(), p, seed, attn_scratch_.p, s_);
+}
+
+template <typename T>
+void GptTrainer<T>::run_forward(int B, int T_, float p, uint64_t call, bool backward) {
+  ensure_acts(B, T_, backward);
+  const int64_t BT = (int64_t)B * T_;
+  const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer;
+  const float eps = cfg_.ln_eps;
+  encoder_forward<T>(res_.p, tokens_.p, W(wte_), W(wpe_), B, T_, C, 0, s_);
+  if (p > 0.0f && cfg_.embd_dropout)
+    dropout_apply<T>(res_.p, res_.p, BT * C, p, dropout_stream(seed_, call, L, 3), 0, s_);
+  residual_layernorm_forward<T>(nullptr, ln1_.p, st(0, 0), st(0, 1), res_.p, nullptr, W(L_[0].ln1w), W(L_[0].ln1b),
+                                BT, C, eps, 0.0f, 0, s_);
+  for (int l = 0; l < L; l++) {
+    const LayerOff& w = L_[l];
+    T* xin = res_.p + l * BT * C;
+    T* xout = res_.p + (l + 1) * BT * C;
+    T* ln1 = ln1_.p + l * BT * C;
+    T* qkv = qkv_.p + l * BT * 3 * C;
+    T* att = att_.p + l * BT * C;
+    T* xmid = xmid_.p + l * BT * C;
+    T* ln2 = ln2_.p + l * BT * C;
+    float* lse = lse_.p + (size_t)l * B * cfg_.n_head * T_;
+    linear_forward<T>(*gemm_, qkv, ln1, W(w.qkvw), W(w.qkvb), (int)BT, C, 3 * C, s_);
+    attn_forward(att, lse, qkv, B, T_, p, dropout_stream(seed_, call, l, 0));
+    linear_forward<T>(*gemm_, tmp_.p, att, W(w.projw), W(w.projb), (int)BT, C, C, s_);
+    residual_layernorm_forward<T>(xmid, ln2, st(l, 2), st(l, 3), xin, tmp_.p, W(w.ln2w), W(w.ln2b), BT, C, eps, p,
+                                  dropout_stream(seed_, call, l, 1), s_);
+    T* pre = fcpre_.p + l * BT * F;
+    T* act = fcact_.p + l * BT * F;
+    gpt_.mlp_up(act, pre, ln2, w, BT);
+    linear_forward<T>(*gemm_, tmp_.p, act, W(w.mlpw), W(w.mlpb), (int)BT, F, C, s_);
+    const bool last = l + 1 == L;
+    residual_layernorm_forward<T>(xout, last ? lnf_.p : ln1_.p + (l + 1) * BT * C, last ? lnf_stat(0) : st(l + 1, 0),
+                                  last ? lnf_stat(1) : st(l + 1, 1), xmid, tmp_.p,
+                                  last ? W(lnfw_) : W(L_[l + 1].ln1w), last ? W(lnfb_) : W(L_[l + 1].ln1b), BT, C,
+                                  eps, p, dropout_stream(seed_, call, l, 2), s_);
+  }
+  linear_forward<T>(*gemm_, logits_.p, lnf_.p, W(headw_), W(headb_), (int)BT, C, V, s_);
+}
+
+template <typename T>
+void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
+  const int64_t BT = (int64_t)B * T_;
+  const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer;
+  float* cs = colsum_.p;
+  // head
+  linear_backward_input<T>(*gemm_, dc1_.p, logits_.p, W(headw_), (int)BT, C, V, s_);
+  linear_backward_weight_bias<T>(*gemm_, G(headw_), G(headb_), logits_.p, lnf_.p, (int)BT, C, V, true, cs, s_);
+  CUDA_CHECK(cudaMemsetAsync(dres_.p, 0, BT * C * sizeof(T), s_));
+  layernorm_backward<T>(dres_.p, G(lnfw_), G(lnfb_), dc1_.p, res_.p + L * BT * C, W(lnfw_), lnf_stat(0), lnf_stat(1),
+                        BT, C, cs, s_);
+  for (int l = L - 1; l >= 0; l--) {
+    const LayerOff& w = L_[l];
+    T* xin = res_.p + l * BT * C;
+    T* ln1 = ln1_.p + l * BT * C;
+    T* qkv = qkv_.p + l * BT * 3 * C;
+    T* att = att_.p + l * BT * C;
+    T* xmid = xmid_.p + l * BT * C;
+    T* ln2 = ln2_.p + l * BT * C;
+    T* pre = fcpre_.p + l * BT * F;
+    T* act = fcact_.p + l * BT * F;
+    float* lse = lse_.p + (size_t)l * B * cfg_.n_head * T_;
+    // MLP branch: xout = xmid + drop(mlp)
+    const T* dbr = dres_.p;
+    if (p > 0.0f) {
+      dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 2), 0, s_);
+      dbr = dc2_.p;
+    }
+    linear_backward_weight_bias<T>(*gemm_, G(w.mlpw), G(w.mlpb), dbr, act, (int)BT, F, C, true, cs, s_);
+    if (gpt_.fuse_gelu()) {
+      linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_, Epilogue::DGeluTanh, pre);
+    } else {
+      linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_);
+      activation_backward<T>(cfg_.activation, dbig_.p, pre, dbig_.p, BT * F, s_);
+    }
+    linear_backward_weight_bias<T>(*gemm_, G(w.fcw), G(w.fcb), dbig_.p, ln2, (int)BT, C, F, true, cs, s_);
+    linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.fcw), (int)BT, C, F, s_);
+    layernorm_backward<T>(dres_.p, G(w.ln2w), G(w.ln2b), dc1_.p, xmid, W(w.ln2w), st(l, 2), st(l, 3), BT, C, cs, s_);
+    // attention branch: xmid = xin + drop(proj(att))
+    dbr = dres_.p;
+    if (p > 0.0f) {
+      dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 1), 0, s_);
+      dbr = dc2_.p;
+    }
+    linear_backward_weight_bias<T>(*gemm_, G(w.projw), G(w.projb), dbr, att, (int)BT, C, C, true, cs, s_);
+    linear_backward_input<T>(*gemm_, dc1_.p, dbr, W(w.projw), (int)BT, C, C, s_);
+    attn_backward(dbig_.p, dc1_.p, qkv, att, lse, B, T_, p, dropout_stream(seed_, call, l, 0));
+    linear_backward_weight_bias<T>(*gemm_, G(w.qkvw), G(w.qkvb), dbig_.p, ln1, (int)BT, C, 3 * C, true, cs, s_);
+    linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.qkvw), (int)BT, C, 3 * C, s_);
+    layernorm_backward<T>(dres_.p, G(w.ln1w), G(w.ln1b), dc1_.p, xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);
+  }
+  if (p > 0.0f && cfg_.embd_dropout)
+    dropout_apply<T>(dres_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, L, 3), 0, s_);
+  encoder_backward<T>(G(wte_), G(wpe_), dres_.p, b_tok_.p, b_start_.p, b_pos_.p, (int)buckets_.tokens.size(), B, T_,
+                      C, s_);
+}
+
+template class GptTrainer<float>;
+template class GptTrainer<bf16>;
+
+}  // namespace cuda
+}  // namespace mypt

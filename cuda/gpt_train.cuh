@@ -1,0 +1,89 @@
+// Training and batched inference of the CUDA GPT (gpt_model.cuh says how the parts fit): forward of
+// [B, T] tokens, the cross-entropy loss, the backward into fp32 gradients, global-norm clip and AdamW.
+//
+// Activations in T; LayerNorm statistics, attention log-sum-exps, losses and the optimizer in fp32;
+// gradients accumulate in fp32. Dropout masks: dropout_stream(seed, call, layer, site) (engine/dropout.h)
+// exactly as the CPU, so both draw identical masks. Host data goes through pinned staging buffers; every
+// public call synchronizes before returning, so a staging buffer is never rewritten while its copy is in
+// flight. The methods are those of engine/engine.h's Engine with the same contracts.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "encoder.cuh"
+#include "engine/engine.h"
+#include "gpt_model.cuh"
+
+namespace mypt {
+namespace cuda {
+
+template <typename T>
+class GptTrainer {
+ public:
+  explicit GptTrainer(GptModel<T>& gpt);  // gradients and moments zero, every tensor decayed
+
+  void get_gradients(float* dst);
+  void set_optimizer_state(const float* m, const float* v, int64_t step);
+  void get_optimizer_state(float* m, float* v, int64_t* step);
+  void set_decay_mask(const std::vector<uint8_t>& mask);
+  void set_seed(uint64_t seed);
+
+  void forward(const int32_t* tokens, int B, int T_, float* logits);
+  float loss(const int32_t* tokens, const int32_t* targets, int B, int T_);
+  float forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train, float loss_scale,
+                         bool accumulate);
+  float optimizer_step(const AdamWParams& p);
+
+ private:
+  float* G(int64_t off) { return off < 0 ? nullptr : grads_.p + off; }
+
+  void upload(DBuf<int32_t>& dst, HostBuf<int32_t>& stage, const int32_t* src, size_t n);
+  void upload_tokens(const int32_t* tok, const int32_t* tgt, int64_t BT);
+  void upload_buckets();
+  float read_mean_loss(int64_t BT);
+
+  // Activation buffers for B x T rows (grown, never shrunk).
+  void ensure_acts(int B, int T_, bool backward);
+  float* st(int l, int which) { return stats_.p + ((size_t)l * 4 + which) * (size_t)B_ * T_cur_; }
+  float* lnf_stat(int which) { return stats_.p + ((size_t)gpt_.cfg.n_layer * 4 + which) * (size_t)B_ * T_cur_; }
+
+  bool flash_ok() const;
+  void attn_forward(T* out, float* lse, const T* qkv, int B, int T_, float p, uint64_t seed);
+  void attn_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_, float p,
+                     uint64_t seed);
+  // Forward of the B x T tokens in tokens_ into logits_ (activations kept for the backward).
+  void run_forward(int B, int T_, float p, uint64_t call, bool backward);
+  // Backward from the logits' gradient (in logits_), adding into grads_.
+  void run_backward(int B, int T_, float p, uint64_t call);
+
+  GptModel<T>& gpt_;
+  // shorthands for the model's fixed parts (made before this object and kept for its life)
+  const ModelConfig& cfg_;
+  const ParamLayout& layout_;
+  const cudaStream_t s_;
+  Gemm* const gemm_;
+  const std::vector<LayerOff>& L_;
+  const int64_t wte_, wpe_, lnfw_, lnfb_, headw_, headb_;
+  void use() { gpt_.use(); }
+  void sync() { gpt_.sync(); }
+  const T* W(int64_t off) const { return gpt_.W(off); }
+  DBuf<float> grads_, m_, v_;
+  DBuf<int64_t> starts_;
+  DBuf<uint8_t> decay_;
+  std::vector<uint8_t> decay_host_;
+  DBuf<double> norm_scratch_;
+  DBuf<float> scalars_;  // [0] mean loss, [1] gradient norm
+  int64_t step_ = 0;
+  uint64_t seed_ = 0, calls_ = 0;
+  int B_ = 0, T_cur_ = 0;
+  DBuf<int32_t> tokens_, targets_, b_tok_, b_start_, b_pos_;
+  EncoderBuckets buckets_;
+  HostBuf<int32_t> h_tokens_, h_targets_, h_btok_, h_bstart_, h_bpos_;
+  DBuf<T> res_, ln1_, att_, xmid_, ln2_, qkv_, fcpre_, fcact_, lnf_, tmp_, logits_;
+  DBuf<float> stats_, lse_, losses_, host_f32_;
+  DBuf<T> dres_, dc1_, dc2_, dbig_;
+  DBuf<float> colsum_, attn_scratch_;
+};
+
+}  // namespace cuda
+}  // namespace mypt
