@@ -180,6 +180,13 @@ __device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr, uint32_t lbo_byte
          ((uint64_t)(1024u >> 4) << 32) | (1ull << 62);
 }
 
+// 2^x, flushing subnormal results to zero (one MUFU.EX2; the non-ftz form adds a range fix-up)
+__device__ __forceinline__ float ex2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<uint32_t*>(&v);
@@ -279,40 +286,50 @@ struct FwdCfg {
   static constexpr int Q_BYTES = BM * D * 2, KV_BYTES = BN * D * 2, OLD = D + 8;
   static constexpr int OFF_Q = 0, OFF_K = Q_BYTES, OFF_V = OFF_K + KST * KV_BYTES, OFF_O = OFF_V + KST * KV_BYTES;
   static constexpr int OFF_BAR = (OFF_O + NC * 64 * OLD * 2 + 7) / 8 * 8;
-  static constexpr int NBAR = 1 + 4 * KST;
+  static constexpr int NBAR = 2 + 4 * KST;
   static constexpr int SMEM = OFF_BAR + NBAR * 8 + 1024;  // + alignment slack of the dynamic base
   static constexpr int REGS = NC == 2 ? 240 : 160;        // consumer registers (producer 24)
   static_assert(D % 64 == 0 && BN % 64 == 0, "tiles");
   static_assert(SMEM <= 227 * 1024, "shared memory");
 };
 
-template <int D, int NC, int BN, int KST>
+// Tiles t = 0 .. BH*nmt-1, heaviest first: query tile nmt-1-t/BH of head t%BH. Grid (BH, nmt) runs one
+// tile a block; PERSIST: a 1-d grid of about one block per SM, block i runs tiles i, i + gridDim.x, ...
+// (the next tile's Q and first K/V tiles load while the current one finishes).
+template <int D, int NC, int BN, int KST, bool PERSIST>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
     attn_fwd_sm90_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_kv,
-                         bf16* __restrict__ out, float* __restrict__ lse, int T, int H, float scale, float p,
-                         uint64_t seed, uint64_t offset, int causal) {
+                         bf16* __restrict__ out, float* __restrict__ lse, int BH, int T, int H, int nmt, float scale,
+                         float p, uint64_t seed, uint64_t offset, int causal) {
 #if MYPT_SM90_BODY
   using L = FwdCfg<D, NC, BN, KST>;
   constexpr int BM = L::BM;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t raw = smem_u32(smem_raw), sbase = (raw + 1023u) & ~1023u;
   unsigned char* gbase = smem_raw + (sbase - raw);
-  const uint32_t bar0 = sbase + L::OFF_BAR;
-  // barriers: 0 Q full; 1+s K full; 1+KST+s K empty; 1+2KST+s V full; 1+3KST+s V empty
-  auto bar_kf = [&](int s) { return bar0 + 8u * (1 + s); };
-  auto bar_ke = [&](int s) { return bar0 + 8u * (1 + KST + s); };
-  auto bar_vf = [&](int s) { return bar0 + 8u * (1 + 2 * KST + s); };
-  auto bar_ve = [&](int s) { return bar0 + 8u * (1 + 3 * KST + s); };
+  const uint32_t bar_qf = sbase + L::OFF_BAR, bar_qe = bar_qf + 8;
+  // barriers: Q full, Q empty; 2+s K full; 2+KST+s K empty; 2+2KST+s V full; 2+3KST+s V empty
+  auto bar_kf = [&](int s) { return bar_qf + 8u * (2 + s); };
+  auto bar_ke = [&](int s) { return bar_qf + 8u * (2 + KST + s); };
+  auto bar_vf = [&](int s) { return bar_qf + 8u * (2 + 2 * KST + s); };
+  auto bar_ve = [&](int s) { return bar_qf + 8u * (2 + 3 * KST + s); };
 
   const int tid = threadIdx.x, wg = tid >> 7;
-  const int bh = blockIdx.x, b = bh / H, h = bh - b * H;
-  const int q0 = (int)(gridDim.y - 1 - blockIdx.y) * BM;
+  const int ntiles = BH * nmt;
+  const int t_first = PERSIST ? (int)blockIdx.x : (int)(blockIdx.y * gridDim.x + blockIdx.x);
+  const int t_step = PERSIST ? (int)gridDim.x : ntiles;
   const int C = H * D;
-  const int kend = causal ? min(T, q0 + BM) : T;
-  const int nkt = (kend + BN - 1) / BN;
+  auto decode = [&](int t, int& bh, int& q0, int& nkt) {
+    const int mr = t / BH;
+    bh = t - mr * BH;
+    q0 = (nmt - 1 - mr) * BM;
+    const int kend = causal ? min(T, q0 + BM) : T;
+    nkt = (kend + BN - 1) / BN;
+  };
 
   if (tid == 0) {
-    mbar_init(bar0, 1);
+    mbar_init(bar_qf, 1);
+    mbar_init(bar_qe, 4 * NC);
     for (int s = 0; s < KST; ++s) {
       mbar_init(bar_kf(s), 1);
       mbar_init(bar_ke(s), 4 * NC);
@@ -328,22 +345,31 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     if (tid == 0) {
       tma_prefetch_desc(&tm_q);
       tma_prefetch_desc(&tm_kv);
-      mbar_arrive_expect_tx(bar0, L::Q_BYTES);
-#pragma unroll
-      for (int cb = 0; cb < L::DB; ++cb) tma_load_3d(sbase + L::OFF_Q + cb * BM * 128, &tm_q, bar0, h * D + cb * 64, q0, b);
-      for (int j = 0; j < nkt; ++j) {
-        const int s = j % KST, r = j / KST;
-        if (j >= KST) mbar_wait(bar_ke(s), (r - 1) & 1);
-        mbar_arrive_expect_tx(bar_kf(s), L::KV_BYTES);
-#pragma unroll
-        for (int cb = 0; cb < L::DB; ++cb)
-          tma_load_3d(sbase + L::OFF_K + s * L::KV_BYTES + cb * BN * 128, &tm_kv, bar_kf(s), C + h * D + cb * 64, j * BN, b);
-        if (j >= KST) mbar_wait(bar_ve(s), (r - 1) & 1);
-        mbar_arrive_expect_tx(bar_vf(s), L::KV_BYTES);
+      int kv = 0, it = 0;
+      for (int t = t_first; t < ntiles; t += t_step, ++it) {
+        int bh, q0, nkt;
+        decode(t, bh, q0, nkt);
+        const int b = bh / H, h = bh - b * H;
+        if (it > 0) mbar_wait(bar_qe, (it - 1) & 1);
+        mbar_arrive_expect_tx(bar_qf, L::Q_BYTES);
 #pragma unroll
         for (int cb = 0; cb < L::DB; ++cb)
-          tma_load_3d(sbase + L::OFF_V + s * L::KV_BYTES + cb * BN * 128, &tm_kv, bar_vf(s), 2 * C + h * D + cb * 64,
-                      j * BN, b);
+          tma_load_3d(sbase + L::OFF_Q + cb * BM * 128, &tm_q, bar_qf, h * D + cb * 64, q0, b);
+        for (int j = 0; j < nkt; ++j, ++kv) {
+          const int s = kv % KST, r = kv / KST;
+          if (kv >= KST) mbar_wait(bar_ke(s), (r - 1) & 1);
+          mbar_arrive_expect_tx(bar_kf(s), L::KV_BYTES);
+#pragma unroll
+          for (int cb = 0; cb < L::DB; ++cb)
+            tma_load_3d(sbase + L::OFF_K + s * L::KV_BYTES + cb * BN * 128, &tm_kv, bar_kf(s), C + h * D + cb * 64,
+                        j * BN, b);
+          if (kv >= KST) mbar_wait(bar_ve(s), (r - 1) & 1);
+          mbar_arrive_expect_tx(bar_vf(s), L::KV_BYTES);
+#pragma unroll
+          for (int cb = 0; cb < L::DB; ++cb)
+            tma_load_3d(sbase + L::OFF_V + s * L::KV_BYTES + cb * BN * 128, &tm_kv, bar_vf(s),
+                        2 * C + h * D + cb * 64, j * BN, b);
+        }
       }
     }
     return;
@@ -351,151 +377,163 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 
   reg_alloc<L::REGS>();
   const int c = wg - 1, ctid = tid - 128 * wg, warp = ctid >> 5, lane = tid & 31;
-  const int r0 = q0 + 64 * c;                      // this warpgroup's first query row
-  const int rowA = r0 + warp * 16 + (lane >> 2);   // this thread's rows: rowA, rowA + 8
   const int col_l = 2 * (lane & 3);
   const float sl2 = scale * kLog2e;
   const float inv_keep = p > 0.f ? 1.f / (1.f - p) : 1.f;
   const uint64_t dq = sw128_desc(sbase + L::OFF_Q + c * 64 * 128, 16);
   const uint64_t dk = sw128_desc(sbase + L::OFF_K, 16);
   const uint64_t dv = sw128_desc(sbase + L::OFF_V, BN * 128);
-
-  float sacc[BN / 2];
-  float o[D / 2];
-  uint32_t pa[BN / 16][4];
-#pragma unroll
-  for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2] = {1.f, 1.f};
-
-  auto issue_s = [&](int j) {
-    const int s = j % KST;
-    mbar_wait(bar_kf(s), (j / KST) & 1);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      const uint32_t oq = (kk >> 2) * BM * 128 + (kk & 3) * 32;
-      const uint32_t ok = s * L::KV_BYTES + (kk >> 2) * BN * 128 + (kk & 3) * 32;
-      wgmma_ss_t<BN, 0, 0>(sacc, dq + (oq >> 4), dk + (ok >> 4), kk > 0);
-    }
-    wgmma_commit();
-  };
-  auto issue_pv = [&](int j) {
-    const int s = j % KST;
-    mbar_wait(bar_vf(s), (j / KST) & 1);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      const uint32_t ov = s * L::KV_BYTES + kk * 2048;
-      wgmma_rs_t<D, 1>(o, pa[kk], dv + (ov >> 4), 1);
-    }
-    wgmma_commit();
-  };
+  bf16* Os = reinterpret_cast<bf16*>(gbase + L::OFF_O) + c * 64 * L::OLD;
   auto release = [&](uint32_t bar) {
     if (lane == 0) mbar_arrive(bar);
   };
-  // online softmax of S_j in place (sacc <- P_j, fp32), corr <- the factor for O
-  auto softmax = [&](int j) {
-    const int k0 = j * BN;
-    if ((causal && k0 + BN - 1 > r0) || k0 + BN > T) {
+
+  int kv = 0, it = 0;
+  for (int t = t_first; t < ntiles; t += t_step, ++it) {
+    int bh, q0, nkt;
+    decode(t, bh, q0, nkt);
+    const int b = bh / H, h = bh - b * H;
+    const int r0 = q0 + 64 * c;                     // this warpgroup's first query row
+    const int rowA = r0 + warp * 16 + (lane >> 2);  // this thread's rows: rowA, rowA + 8
+
+    float sacc[BN / 2];
+    float o[D / 2];
+    uint32_t pa[BN / 16][4];
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2] = {1.f, 1.f};
+
+    auto issue_s = [&](int j) {
+      const int s = (kv + j) % KST;
+      mbar_wait(bar_kf(s), ((kv + j) / KST) & 1);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        const uint32_t oq = (kk >> 2) * BM * 128 + (kk & 3) * 32;
+        const uint32_t ok = s * L::KV_BYTES + (kk >> 2) * BN * 128 + (kk & 3) * 32;
+        wgmma_ss_t<BN, 0, 0>(sacc, dq + (oq >> 4), dk + (ok >> 4), kk > 0);
+      }
+      wgmma_commit();
+    };
+    auto issue_pv = [&](int j) {
+      const int s = (kv + j) % KST;
+      mbar_wait(bar_vf(s), ((kv + j) / KST) & 1);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        const uint32_t ov = s * L::KV_BYTES + kk * 2048;
+        wgmma_rs_t<D, 1>(o, pa[kk], dv + (ov >> 4), 1);
+      }
+      wgmma_commit();
+    };
+    // online softmax of S_j in place (sacc <- P_j, fp32), corr <- the factor for O
+    auto softmax = [&](int j) {
+      const int k0 = j * BN;
+      if ((causal && k0 + BN - 1 > r0) || k0 + BN > T) {
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int col = k0 + nt * 8 + col_l + (e & 1), row = rowA + (e >> 1) * 8;
+            if ((causal && col > row) || col >= T) sacc[nt * 4 + e] = -INFINITY;
+          }
+      }
+      float mx[2] = {m[0], m[1]};
+#pragma unroll
+      for (int nt = 0; nt < BN / 8; ++nt) {
+        mx[0] = fmaxf(mx[0], fmaxf(sacc[nt * 4 + 0], sacc[nt * 4 + 1]));
+        mx[1] = fmaxf(mx[1], fmaxf(sacc[nt * 4 + 2], sacc[nt * 4 + 3]));
+      }
+      float ms[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        const float mu = mx[r] == -INFINITY ? 0.f : mx[r];
+        corr[r] = ex2((m[r] - mu) * sl2);
+        m[r] = mx[r];
+        ms[r] = mu * sl2;
+        l[r] *= corr[r];
+      }
 #pragma unroll
       for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int col = k0 + nt * 8 + col_l + (e & 1), row = rowA + (e >> 1) * 8;
-          if ((causal && col > row) || col >= T) sacc[nt * 4 + e] = -INFINITY;
+          const float pv = ex2(fmaf(sacc[nt * 4 + e], sl2, -ms[e >> 1]));
+          l[e >> 1] += pv;
+          sacc[nt * 4 + e] = pv;
         }
-    }
-    float mx[2] = {m[0], m[1]};
+      if (p > 0.f) {
+        const uint64_t keep = keep_rows<BN / 8>(seed, offset + ((uint64_t)bh * T + rowA) * T, T, k0 + col_l, p);
 #pragma unroll
-    for (int nt = 0; nt < BN / 8; ++nt) {
-      mx[0] = fmaxf(mx[0], fmaxf(sacc[nt * 4 + 0], sacc[nt * 4 + 1]));
-      mx[1] = fmaxf(mx[1], fmaxf(sacc[nt * 4 + 2], sacc[nt * 4 + 3]));
-    }
-    float ms[2];
+        for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float mu = mx[r] == -INFINITY ? 0.f : mx[r];
-      corr[r] = exp2f((m[r] - mu) * sl2);
-      m[r] = mx[r];
-      ms[r] = mu * sl2;
-      l[r] *= corr[r];
-    }
-#pragma unroll
-    for (int nt = 0; nt < BN / 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float pv = exp2f(fmaf(sacc[nt * 4 + e], sl2, -ms[e >> 1]));
-        l[e >> 1] += pv;
-        sacc[nt * 4 + e] = pv;
+          for (int e = 0; e < 4; ++e)
+            sacc[nt * 4 + e] = (keep >> (nt * 4 + e)) & 1 ? sacc[nt * 4 + e] * inv_keep : 0.f;
       }
-    if (p > 0.f) {
-      const uint64_t keep = keep_rows<BN / 8>(seed, offset + ((uint64_t)bh * T + rowA) * T, T, k0 + col_l, p);
-#pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          sacc[nt * 4 + e] = (keep >> (nt * 4 + e)) & 1 ? sacc[nt * 4 + e] * inv_keep : 0.f;
-    }
-  };
+    };
 
-  mbar_wait(bar0, 0);
-  issue_s(0);
-  wgmma_wait<0>();
-  fence_regs(sacc);
-  release(bar_ke(0));
-  softmax(0);
-  acc_to_a<BN>(pa, sacc);
-  for (int j = 1; j < nkt; ++j) {
-    issue_s(j);
-    issue_pv(j - 1);
-    wgmma_wait<1>();  // S_j done (P_{j-1} V_{j-1} may still run)
+    mbar_wait(bar_qf, it & 1);
+    issue_s(0);
+    wgmma_wait<0>();
     fence_regs(sacc);
-    release(bar_ke(j % KST));
-    softmax(j);
+    release(bar_ke(kv % KST));
+    if (nkt == 1) release(bar_qe);  // the last S product of this tile is done: Q may be replaced
+    softmax(0);
+    acc_to_a<BN>(pa, sacc);
+    for (int j = 1; j < nkt; ++j) {
+      issue_s(j);
+      issue_pv(j - 1);
+      wgmma_wait<1>();  // S_j done (P_{j-1} V_{j-1} may still run)
+      fence_regs(sacc);
+      release(bar_ke((kv + j) % KST));
+      if (j == nkt - 1) release(bar_qe);
+      softmax(j);
+      wgmma_wait<0>();
+      fence_regs(o);
+      fence_regs(pa);
+      release(bar_ve((kv + j - 1) % KST));
+      acc_to_a<BN>(pa, sacc);
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        o[4 * i + 0] *= corr[0];
+        o[4 * i + 1] *= corr[0];
+        o[4 * i + 2] *= corr[1];
+        o[4 * i + 3] *= corr[1];
+      }
+    }
+    issue_pv(nkt - 1);
     wgmma_wait<0>();
     fence_regs(o);
     fence_regs(pa);
-    release(bar_ve((j - 1) % KST));
-    acc_to_a<BN>(pa, sacc);
+    release(bar_ve((kv + nkt - 1) % KST));
+    kv += nkt;
+
+    // epilogue: lse, O / l through a padded staging tile, 16-byte stores
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+      l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+      const int row = rowA + 8 * r;
+      if ((lane & 3) == 0 && row < T) lse[(size_t)bh * T + row] = m[r] * scale + logf(l[r]);
+    }
+    const float il0 = 1.f / l[0], il1 = 1.f / l[1];
+    const int lr = warp * 16 + (lane >> 2);
 #pragma unroll
     for (int i = 0; i < D / 8; ++i) {
-      o[4 * i + 0] *= corr[0];
-      o[4 * i + 1] *= corr[0];
-      o[4 * i + 2] *= corr[1];
-      o[4 * i + 3] *= corr[1];
+      *reinterpret_cast<uint32_t*>(Os + lr * L::OLD + i * 8 + col_l) = pack_bf16(o[4 * i] * il0, o[4 * i + 1] * il0);
+      *reinterpret_cast<uint32_t*>(Os + (lr + 8) * L::OLD + i * 8 + col_l) =
+          pack_bf16(o[4 * i + 2] * il1, o[4 * i + 3] * il1);
     }
-  }
-  issue_pv(nkt - 1);
-  wgmma_wait<0>();
-  fence_regs(o);
-  release(bar_ve((nkt - 1) % KST));
-
-  // epilogue: lse, O / l through a padded staging tile, 16-byte stores
+    named_sync(1 + c, 128);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-    const int row = rowA + 8 * r;
-    if ((lane & 3) == 0 && row < T) lse[(size_t)bh * T + row] = m[r] * scale + logf(l[r]);
-  }
-  const float il0 = 1.f / l[0], il1 = 1.f / l[1];
-  bf16* Os = reinterpret_cast<bf16*>(gbase + L::OFF_O) + c * 64 * L::OLD;
-  const int lr = warp * 16 + (lane >> 2);
-#pragma unroll
-  for (int i = 0; i < D / 8; ++i) {
-    *reinterpret_cast<uint32_t*>(Os + lr * L::OLD + i * 8 + col_l) = pack_bf16(o[4 * i] * il0, o[4 * i + 1] * il0);
-    *reinterpret_cast<uint32_t*>(Os + (lr + 8) * L::OLD + i * 8 + col_l) =
-        pack_bf16(o[4 * i + 2] * il1, o[4 * i + 3] * il1);
-  }
-  named_sync(1 + c, 128);
-#pragma unroll
-  for (int idx = ctid; idx < 64 * (D / 8); idx += 128) {
-    const int rr = idx / (D / 8), cc = (idx % (D / 8)) * 8, row = r0 + rr;
-    if (row < T)
-      *reinterpret_cast<uint4*>(out + ((size_t)b * T + row) * C + h * D + cc) =
-          *reinterpret_cast<const uint4*>(Os + rr * L::OLD + cc);
+    for (int idx = ctid; idx < 64 * (D / 8); idx += 128) {
+      const int rr = idx / (D / 8), cc = (idx % (D / 8)) * 8, row = r0 + rr;
+      if (row < T)
+        *reinterpret_cast<uint4*>(out + ((size_t)b * T + row) * C + h * D + cc) =
+            *reinterpret_cast<const uint4*>(Os + rr * L::OLD + cc);
+    }
+    if (PERSIST) named_sync(1 + c, 128);  // the staging tile is free again
   }
 #endif
 }
@@ -515,16 +553,33 @@ struct BwdCfg {
   static_assert(SMEM <= 227 * 1024, "shared memory");
 };
 
-template <int D, int BM>
+// Block -> (key tile, head). order 0: grid (key tiles, B*H) with the key tiles of one head together (its
+// dq accumulator stays in L2). order 1: a 1-d grid in groups of `group` heads, each group's blocks
+// heaviest first (key tile 0 of every head of the group, then key tile 1, ...): the long causal blocks
+// start early, and the heads in flight stay few.
+// OVL 1: S^T and dP^T complete in separate groups, P^T is computed while dP^T runs; OVL 2: besides, dV is
+// issued before dS^T is computed (more registers: D = 128 only), so more elementwise work overlaps the
+// tensor cores.
+template <int D, int BM, int OVL>
 __global__ void __launch_bounds__(384, 1)
     attn_bwd_sm90_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_kv,
                          const __grid_constant__ CUtensorMap tm_do, const float* __restrict__ lse,
                          const float* __restrict__ dvec, float* __restrict__ dq_acc, bf16* __restrict__ dqkv, int BH,
-                         int T, int H, float scale, float p, uint64_t seed, uint64_t offset, int causal) {
+                         int T, int H, float scale, float p, uint64_t seed, uint64_t offset, int causal, int order,
+                         int group) {
 #if MYPT_SM90_BODY
   using L = BwdCfg<D, BM>;
   constexpr int BN = L::BN;
-  const int bh = (int)(blockIdx.z * gridDim.y + blockIdx.y);
+  int bh, kt;
+  if (order == 0) {
+    bh = (int)(blockIdx.z * gridDim.y + blockIdx.y);
+    kt = (int)blockIdx.x;
+  } else {
+    const int nkt = (T + BN - 1) / BN, lin = (int)blockIdx.x, g = lin / (group * nkt);
+    const int gh = min(group, BH - g * group), r = lin - g * group * nkt;
+    kt = r / gh;
+    bh = g * group + (r - kt * gh);
+  }
   if (bh >= BH) return;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t raw = smem_u32(smem_raw), sbase = (raw + 1023u) & ~1023u;
@@ -537,7 +592,7 @@ __global__ void __launch_bounds__(384, 1)
 
   const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31;
   const int b = bh / H, h = bh - b * H;
-  const int k0 = blockIdx.x * BN;
+  const int k0 = kt * BN;
   const int C = H * D, stride = 3 * C;
   const int qt0 = causal ? k0 / BM : 0, nqt = (T + BM - 1) / BM, n = nqt - qt0;
 
@@ -545,7 +600,7 @@ __global__ void __launch_bounds__(384, 1)
     mbar_init(bar_kv, 1);
     for (int s = 0; s < 2; ++s) {
       mbar_init(bar_qf(s), 32);
-      mbar_init(bar_qe(s), 8);
+      mbar_init(bar_qe(s), 256);  // every consumer thread: its reads of lse / dvec are ordered before
     }
     fence_mbar_init();
   }
@@ -620,6 +675,7 @@ __global__ void __launch_bounds__(384, 1)
       const uint32_t ob = s * L::QT_BYTES + (kk >> 2) * BM * 128 + (kk & 3) * 32;
       wgmma_ss_t<BM, 0, 0>(sacc, dK + (oa >> 4), dQk + (ob >> 4), kk > 0);
     }
+    if constexpr (OVL > 0) wgmma_commit();
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
       const uint32_t oa = (kk >> 2) * BN * 128 + (kk & 3) * 32;
@@ -627,48 +683,111 @@ __global__ void __launch_bounds__(384, 1)
       wgmma_ss_t<BM, 0, 0>(pacc, dV + (oa >> 4), dOk + (ob >> 4), kk > 0);
     }
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_regs(sacc);
-    fence_regs(pacc);
 
-    // P^T (sacc <- P Z) and dS^T (pacc)
     const float* ls = lse_s + s * BM;
     const float* dvs = dv_s + s * BM;
     const bool need_mask = (causal && q0 < kw0 + 63) || kw0 + 64 > T;
     uint64_t keep = ~0ull;
     if (p > 0.f) keep = keep_cols<BM / 8>(seed, offset + (uint64_t)bh * T * T + keyA, T, q0 + col_l, p);
     uint32_t pa[BM / 16][4], dsa[BM / 16][4];
-    constexpr bool PACK_EARLY = D == 128;  // (chosen by ptxas's spill report)
+
+    if constexpr (OVL > 0) {
+      wgmma_wait<1>();  // S^T done; dP^T may still run
+      fence_regs(sacc);
+      // P^T in place (sacc)
 #pragma unroll
-    for (int nt = 0; nt < BM / 8; ++nt) {
+      for (int nt = 0; nt < BM / 8; ++nt) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int ql = nt * 8 + col_l + (e & 1), idx = nt * 4 + e;
-        float pv = exp2f(fmaf(sacc[idx], sl2, -ls[ql]));
-        if (need_mask) {
-          const int q = q0 + ql, key = keyA + (e >> 1) * 8;
-          if ((causal && q < key) || key >= T) pv = 0.f;
+        for (int e = 0; e < 4; ++e) {
+          const int ql = nt * 8 + col_l + (e & 1), idx = nt * 4 + e;
+          float pv = ex2(fmaf(sacc[idx], sl2, -ls[ql]));
+          if (need_mask) {
+            const int q = q0 + ql, key = keyA + (e >> 1) * 8;
+            if ((causal && q < key) || key >= T) pv = 0.f;
+          }
+          sacc[idx] = pv;
         }
-        float dpv = pacc[idx], pz = pv;
-        if (p > 0.f) {
-          const float z = (keep >> idx) & 1 ? inv_keep : 0.f;
-          dpv *= z;
-          pz = pv * z;
+        if constexpr (OVL == 2) {  // P^T Z packed now, for dV issued below
+          const int kq = nt >> 1, hi = 2 * (nt & 1);
+          float z[4] = {1.f, 1.f, 1.f, 1.f};
+          if (p > 0.f) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) z[e] = (keep >> (nt * 4 + e)) & 1 ? inv_keep : 0.f;
+          }
+          pa[kq][hi] = pack_bf16(sacc[nt * 4 + 0] * z[0], sacc[nt * 4 + 1] * z[1]);
+          pa[kq][hi + 1] = pack_bf16(sacc[nt * 4 + 2] * z[2], sacc[nt * 4 + 3] * z[3]);
         }
-        pacc[idx] = pv * (dpv - dvs[ql]);
-        sacc[idx] = pz;
       }
-      if constexpr (PACK_EARLY) {  // packed at once, so the fp32 values die early (D = 128)
+      if constexpr (OVL == 2) {
+        wgmma_fence();
+#pragma unroll
+        for (int kq = 0; kq < BM / 16; ++kq) {
+          const uint32_t ob = s * L::QT_BYTES + kq * 2048;
+          wgmma_rs_t<D, 1>(dv, pa[kq], dOm + (ob >> 4), 1);
+        }
+        wgmma_commit();
+        wgmma_wait<1>();  // dP^T done; dV may still run
+      } else {
+        wgmma_wait<0>();
+      }
+      fence_regs(pacc);
+#pragma unroll
+      for (int nt = 0; nt < BM / 8; ++nt) {
+        float z[4] = {1.f, 1.f, 1.f, 1.f};
+        if (p > 0.f) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) z[e] = (keep >> (nt * 4 + e)) & 1 ? inv_keep : 0.f;
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int ql = nt * 8 + col_l + (e & 1), idx = nt * 4 + e;
+          pacc[idx] = sacc[idx] * (pacc[idx] * z[e] - dvs[ql]);
+        }
         const int kq = nt >> 1, hi = 2 * (nt & 1);
-        pa[kq][hi] = pack_bf16(sacc[nt * 4 + 0], sacc[nt * 4 + 1]);
-        pa[kq][hi + 1] = pack_bf16(sacc[nt * 4 + 2], sacc[nt * 4 + 3]);
         dsa[kq][hi] = pack_bf16(pacc[nt * 4 + 0], pacc[nt * 4 + 1]);
         dsa[kq][hi + 1] = pack_bf16(pacc[nt * 4 + 2], pacc[nt * 4 + 3]);
+        if constexpr (OVL == 1) {
+          pa[kq][hi] = pack_bf16(sacc[nt * 4 + 0] * z[0], sacc[nt * 4 + 1] * z[1]);
+          pa[kq][hi + 1] = pack_bf16(sacc[nt * 4 + 2] * z[2], sacc[nt * 4 + 3] * z[3]);
+        }
       }
-    }
-    if constexpr (!PACK_EARLY) {
-      acc_to_a<BM>(pa, sacc);
-      acc_to_a<BM>(dsa, pacc);
+    } else {
+      wgmma_wait<0>();
+      fence_regs(sacc);
+      fence_regs(pacc);
+      // P^T (sacc <- P Z) and dS^T (pacc)
+      constexpr bool PACK_EARLY = D == 128;  // (chosen by ptxas's spill report)
+#pragma unroll
+      for (int nt = 0; nt < BM / 8; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int ql = nt * 8 + col_l + (e & 1), idx = nt * 4 + e;
+          float pv = ex2(fmaf(sacc[idx], sl2, -ls[ql]));
+          if (need_mask) {
+            const int q = q0 + ql, key = keyA + (e >> 1) * 8;
+            if ((causal && q < key) || key >= T) pv = 0.f;
+          }
+          float dpv = pacc[idx], pz = pv;
+          if (p > 0.f) {
+            const float z = (keep >> idx) & 1 ? inv_keep : 0.f;
+            dpv *= z;
+            pz = pv * z;
+          }
+          pacc[idx] = pv * (dpv - dvs[ql]);
+          sacc[idx] = pz;
+        }
+        if constexpr (PACK_EARLY) {  // packed at once, so the fp32 values die early
+          const int kq = nt >> 1, hi = 2 * (nt & 1);
+          pa[kq][hi] = pack_bf16(sacc[nt * 4 + 0], sacc[nt * 4 + 1]);
+          pa[kq][hi + 1] = pack_bf16(sacc[nt * 4 + 2], sacc[nt * 4 + 3]);
+          dsa[kq][hi] = pack_bf16(pacc[nt * 4 + 0], pacc[nt * 4 + 1]);
+          dsa[kq][hi + 1] = pack_bf16(pacc[nt * 4 + 2], pacc[nt * 4 + 3]);
+        }
+      }
+      if constexpr (!PACK_EARLY) {
+        acc_to_a<BM>(pa, sacc);
+        acc_to_a<BM>(dsa, pacc);
+      }
     }
     // dS^T -> shared memory, [query block][key row][64 queries], 128-byte swizzle
     {
@@ -688,12 +807,14 @@ __global__ void __launch_bounds__(384, 1)
         }
     }
     fence_async_smem();
-    // dV += (P^T Z) dO, dK += dS^T Q
+    // dV += (P^T Z) dO (unless issued above), dK += dS^T Q
     wgmma_fence();
+    if constexpr (OVL < 2) {
 #pragma unroll
-    for (int kq = 0; kq < BM / 16; ++kq) {
-      const uint32_t ob = s * L::QT_BYTES + kq * 2048;
-      wgmma_rs_t<D, 1>(dv, pa[kq], dOm + (ob >> 4), 1);
+      for (int kq = 0; kq < BM / 16; ++kq) {
+        const uint32_t ob = s * L::QT_BYTES + kq * 2048;
+        wgmma_rs_t<D, 1>(dv, pa[kq], dOm + (ob >> 4), 1);
+      }
     }
 #pragma unroll
     for (int kq = 0; kq < BM / 16; ++kq) {
@@ -714,7 +835,7 @@ __global__ void __launch_bounds__(384, 1)
     fence_regs(dqa);
     fence_regs(pa);
     fence_regs(dsa);
-    if (lane == 0) mbar_arrive(bar_qe(s));  // Q, dO, lse, dvec of this stage are free
+    mbar_arrive(bar_qe(s));  // Q, dO, lse, dvec of this stage are free
     // dQ tile -> staging (fp32 rows of D, float pairs permuted), then one bulk reduce into dq_acc
     {
       float* dqs = reinterpret_cast<float*>(gbase + L::OFF_DQ + s * L::DQ_BYTES);
@@ -853,36 +974,53 @@ void set_smem(K kernel, int bytes) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("attention (sm90): shared memory: ") + cudaGetErrorString(e));
 }
 
-template <int D, int NC, int BN, int KST>
+int sm_count() {
+  static int n[64];
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
+  if (n[dev] == 0 && cudaDeviceGetAttribute(&n[dev], cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) n[dev] = 132;
+  return n[dev];
+}
+
+template <int D, int NC, int BN, int KST, bool PERSIST>
 void launch_fwd(bf16* out, float* lse, const bf16* qkv, int B, int T, int H, float scale, float p, uint64_t seed,
                 uint64_t offset, bool causal, cudaStream_t st) {
   using L = FwdCfg<D, NC, BN, KST>;
-  const int C = H * D;
+  const int C = H * D, BH = B * H;
   const CUtensorMap tq = tile_map(qkv, 3 * C, T, B, 3 * C, L::BM);
   const CUtensorMap tkv = tile_map(qkv, 3 * C, T, B, 3 * C, BN);
-  auto kern = attn_fwd_sm90_kernel<D, NC, BN, KST>;
+  auto kern = attn_fwd_sm90_kernel<D, NC, BN, KST, PERSIST>;
   set_smem(kern, L::SMEM);
   const int mt = (T + L::BM - 1) / L::BM;
-  if (mt > 65535) throw std::runtime_error("attention (sm90): sequence too long");
-  kern<<<dim3((unsigned)(B * H), (unsigned)mt), L::NT, L::SMEM, st>>>(tq, tkv, out, lse, T, H, scale, p, seed, offset,
-                                                                      causal ? 1 : 0);
+  if (mt > 65535 || (int64_t)mt * BH > (1ll << 30)) throw std::runtime_error("attention (sm90): too many tiles");
+  const dim3 grid = PERSIST ? dim3((unsigned)std::min(mt * BH, sm_count())) : dim3((unsigned)BH, (unsigned)mt);
+  kern<<<grid, L::NT, L::SMEM, st>>>(tq, tkv, out, lse, BH, T, H, mt, scale, p, seed, offset, causal ? 1 : 0);
   check_launch("attention forward (sm90)");
 }
 
-template <int D, int BM>
+template <int D, int BM, int OVL>
 void launch_bwd(bf16* dqkv, float* dq_acc, const float* dvec, const bf16* dout, const bf16* qkv, const float* lse,
-                int B, int T, int H, float scale, float p, uint64_t seed, uint64_t offset, bool causal, cudaStream_t st) {
+                int B, int T, int H, float scale, float p, uint64_t seed, uint64_t offset, bool causal, int order,
+                cudaStream_t st) {
   using L = BwdCfg<D, BM>;
-  const int C = H * D, BH = B * H;
+  const int C = H * D, BH = B * H, nkt = (T + L::BN - 1) / L::BN;
   const CUtensorMap tq = tile_map(qkv, 3 * C, T, B, 3 * C, BM);
   const CUtensorMap tkv = tile_map(qkv, 3 * C, T, B, 3 * C, L::BN);
   const CUtensorMap tdo = tile_map(dout, C, T, B, C, BM);
-  auto kern = attn_bwd_sm90_kernel<D, BM>;
+  auto kern = attn_bwd_sm90_kernel<D, BM, OVL>;
   set_smem(kern, L::SMEM);
-  const int y = BH < 65535 ? BH : 65535;
-  const dim3 grid((unsigned)((T + L::BN - 1) / L::BN), (unsigned)y, (unsigned)((BH + y - 1) / y));
+  dim3 grid;
+  int group = 1;
+  if (order == 0) {
+    const int y = BH < 65535 ? BH : 65535;
+    grid = dim3((unsigned)nkt, (unsigned)y, (unsigned)((BH + y - 1) / y));
+  } else {
+    if ((int64_t)nkt * BH > (1ll << 30)) throw std::runtime_error("attention (sm90): too many tiles");
+    group = std::max(1, std::min(BH, (2 * sm_count() + nkt - 1) / nkt));  // about two waves a group
+    grid = dim3((unsigned)(nkt * BH));
+  }
   kern<<<grid, L::NT, L::SMEM, st>>>(tq, tkv, tdo, lse, dvec, dq_acc, dqkv, BH, T, H, scale, p, seed, offset,
-                                     causal ? 1 : 0);
+                                     causal ? 1 : 0, order, group);
   check_launch("attention backward (sm90)");
 }
 
@@ -916,13 +1054,26 @@ void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int T, int
   check_args(C, H, p, qkv, out);
   if (B <= 0 || T <= 0) return;
   const int D = C / H;
+  // variants: 0 one tile a block; 1 the same with 3 consumer warpgroups (D 64) or 64-key tiles in 3 stages
+  // (D 128); 2, 3: 0, 1 on a persistent grid
+#define MYPT_FWD(D_, NC_, BN_, KST_, P_) \
+  launch_fwd<D_, NC_, BN_, KST_, P_>(out, lse, qkv, B, T, H, scale, p, seed, offset, causal, st)
   if (D == 64) {
-    if (g_fwd_variant == 1) launch_fwd<64, 3, 128, 2>(out, lse, qkv, B, T, H, scale, p, seed, offset, causal, st);
-    else launch_fwd<64, 2, 128, 2>(out, lse, qkv, B, T, H, scale, p, seed, offset, causal, st);
+    switch (g_fwd_variant) {
+      case 1: MYPT_FWD(64, 3, 128, 2, false); break;
+      case 2: MYPT_FWD(64, 2, 128, 2, true); break;
+      case 3: MYPT_FWD(64, 3, 128, 2, true); break;
+      default: MYPT_FWD(64, 2, 128, 2, false); break;
+    }
   } else {
-    if (g_fwd_variant == 1) launch_fwd<128, 2, 64, 3>(out, lse, qkv, B, T, H, scale, p, seed, offset, causal, st);
-    else launch_fwd<128, 2, 128, 2>(out, lse, qkv, B, T, H, scale, p, seed, offset, causal, st);
+    switch (g_fwd_variant) {
+      case 1: MYPT_FWD(128, 2, 64, 3, false); break;
+      case 2: MYPT_FWD(128, 2, 128, 2, true); break;
+      case 3: MYPT_FWD(128, 2, 64, 3, true); break;
+      default: MYPT_FWD(128, 2, 128, 2, false); break;
+    }
   }
+#undef MYPT_FWD
 }
 
 void attention_backward(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf16* out, const float* lse, int B, int T,
@@ -943,8 +1094,15 @@ void attention_backward(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf1
     else attn_bwd_pre_sm90_kernel<128><<<blocks, 256, 0, st>>>(dvec, dout, out, B, T, H);
     check_launch("attention backward pre-pass (sm90)");
   }
-  if (D == 64) launch_bwd<64, 128>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, st);
-  else launch_bwd<128, 64>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, st);
+  // variants: 0 grid by head; 1 heaviest-first groups of heads; 2, 3: 1, 0 with the overlapped tile loop
+  const int v = g_bwd_variant, order = v == 1 || v == 2 ? 1 : 0;
+  if (D == 64) {  // (the early dV needs more registers than D = 64 leaves: OVL 1 there)
+    if (v >= 2) launch_bwd<64, 128, 1>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, order, st);
+    else launch_bwd<64, 128, 0>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, order, st);
+  } else {
+    if (v >= 2) launch_bwd<128, 64, 2>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, order, st);
+    else launch_bwd<128, 64, 0>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, order, st);
+  }
   {
     const int64_t n8 = (int64_t)B * T * C / 8;
     const unsigned blocks = (unsigned)std::min<int64_t>((n8 + 255) / 256, 1 << 20);

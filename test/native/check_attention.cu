@@ -8,6 +8,8 @@
 //   check_attention --no-bench all checks, no timings
 //   check_attention --bench-only  the timings only
 //   check_attention --bench B H T D [fwd_variants bwd_variants]   one timing row
+//   --sm90-variants N          check (and time) tile variants 0..N-1 of the Hopper path, not only 0
+//   --use-variant F B          the Hopper path's forward / backward variants of the BENCH lines
 //
 // bf16 cases run on every path the device has: "sm90" (the Hopper wgmma/TMA kernels of
 // cuda/attention_sm90.cu, on cc 9.x for D = 64, 128) and "mma" (the mma.sync kernels of attention.cu, the
@@ -212,6 +214,8 @@ struct Case {
 };
 
 static int g_fail = 0;
+static int g_sm90_variants = 1;  // --sm90-variants N: check tile variants 0..N-1 of the Hopper path
+static int g_use_f = 0, g_use_b = 0;  // --use-variant F B: the Hopper variants of the BENCH lines
 // worst relative error per path (0 f32, 1 mma, 2 sm90) and tensor (out lse dq dk dv)
 static double g_worst[3][5];
 static const char* kTensor[5] = {"out", "lse", "dq", "dk", "dv"};
@@ -304,10 +308,16 @@ static void check_case(const Case& c, std::mt19937_64& rng) {
     float* d_scr = dalloc<float>(nscr);
     CK(cudaMemcpy(d_qkv, hq.data(), nqkv * 2, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_dout, hd.data(), nout * 2, cudaMemcpyHostToDevice));
-    for (int path = 2; path >= 1; --path) {  // sm90 first, then the mma.sync fallback
+    // sm90 (each tile variant, g_sm90_variants of them), then the mma.sync fallback
+    for (int run = 0; run <= g_sm90_variants; ++run) {
+      const int path = run < g_sm90_variants ? 2 : 1;
       mypt::cuda::detail::attention_sm90_mode(path == 2 ? 1 : 0);
       if (path == 2 && !mypt::cuda::detail::attention_sm90_active(D)) continue;
       if (path == 1 && !c.causal) continue;
+      if (path == 2) {
+        mypt::cuda::sm90::attention_tune(run, run);
+        if (g_sm90_variants > 1) std::printf("  sm90 variant %d\n", run);
+      }
       CK(cudaMemset(d_out, 0xff, nout * 2));
       CK(cudaMemset(d_dqkv, 0xff, nqkv * 2));
       CK(cudaMemset(d_lse, 0xff, nlse * 4));
@@ -332,6 +342,7 @@ static void check_case(const Case& c, std::mt19937_64& rng) {
                }), 1e-2);
     }
     mypt::cuda::detail::attention_sm90_mode(-1);
+    mypt::cuda::sm90::attention_tune(0, 0);
     cudaFree(d_qkv); cudaFree(d_out); cudaFree(d_lse); cudaFree(d_dout); cudaFree(d_dqkv); cudaFree(d_scr);
   }
 }
@@ -400,7 +411,8 @@ static float median_ms(F fn, int reps = 40) {
 // One timing row: for each path (sm90 where active, then mma), the forward and forward + backward
 // medians. Variants: nfv / nbv tile variants of each path are timed first (the BENCH line uses the
 // defaults, variant 0). Machine-readable lines: "BENCH path B H T D causal fwd_ms fwdbwd_ms".
-static void bench(int B, int H, int T, int D, bool causal, std::mt19937_64& rng, int nfv, int nbv) {
+static void bench(int B, int H, int T, int D, bool causal, std::mt19937_64& rng, int nfv, int nbv, int mfv = 1,
+                  int mbv = 1) {
   const int C = H * D;
   const size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C, nlse = (size_t)B * H * T;
   std::vector<bf16> hq(nqkv), hd(nout);
@@ -430,18 +442,20 @@ static void bench(int B, int H, int T, int D, bool causal, std::mt19937_64& rng,
       if (path == 2) mypt::cuda::sm90::attention_tune(f, b);
       else mypt::cuda::detail::attention_tune(f, b);
     };
-    for (int v = 0; v < nfv && nfv > 1; ++v) {
+    const int nf = path == 2 ? nfv : mfv, nb = path == 2 ? nbv : mbv;
+    for (int v = 0; v < nf && nf > 1; ++v) {
       tune(v, 0);
       const float ms = median_ms(fwd);
       std::printf("  %s B%d H%d T%d D%d fwd variant %d: %.4f ms %.1f TFLOP/s\n", kPath[path], B, H, T, D, v, ms, fl / ms / 1e9);
     }
-    for (int v = 0; v < nbv && nbv > 1; ++v) {
+    for (int v = 0; v < nb && nb > 1; ++v) {
       tune(0, v);
       fwd();
       const float ms = median_ms(bwd);
       std::printf("  %s B%d H%d T%d D%d bwd variant %d: %.4f ms %.1f TFLOP/s\n", kPath[path], B, H, T, D, v, ms, 2.5 * fl / ms / 1e9);
     }
-    tune(0, 0);
+    if (path == 2) tune(g_use_f, g_use_b);
+    else tune(0, 0);
     const float f = median_ms(fwd);
     const float fb = median_ms([&] { fwd(); bwd(); });
     std::printf("BENCH %s %d %d %d %d %d %.4f %.4f   # fwd %.1f TFLOP/s, fwd+bwd %.1f TFLOP/s\n", kPath[path], B, H,
@@ -454,8 +468,10 @@ static void bench(int B, int H, int T, int D, bool causal, std::mt19937_64& rng,
 
 int main(int argc, char** argv) {
   bool quick = false, no_bench = false, bench_only = false;
-  int nfv = 2, nbv = 1;
+  int nfv = 1, nbv = 1;
   for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--sm90-variants") && i + 1 < argc) g_sm90_variants = nfv = nbv = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--use-variant") && i + 2 < argc) g_use_f = std::atoi(argv[i + 1]), g_use_b = std::atoi(argv[i + 2]);
     if (!std::strcmp(argv[i], "--quick")) quick = true;
     if (!std::strcmp(argv[i], "--no-bench")) no_bench = true;
     if (!std::strcmp(argv[i], "--bench-only")) bench_only = true;
