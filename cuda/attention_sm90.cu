@@ -49,7 +49,7 @@ namespace cuda {
 namespace sm90 {
 
 namespace {
-int g_fwd_variant = 0, g_bwd_variant = 0;
+int g_fwd_variant = -1, g_bwd_variant = -1;  // -1: the defaults (chosen per shape below)
 }
 void attention_tune(int fwd_variant, int bwd_variant) {
   g_fwd_variant = fwd_variant;
@@ -294,8 +294,8 @@ struct FwdCfg {
 };
 
 // Tiles t = 0 .. BH*nmt-1, heaviest first: query tile nmt-1-t/BH of head t%BH. Grid (BH, nmt) runs one
-// tile a block; PERSIST: a 1-d grid of about one block per SM, block i runs tiles i, i + gridDim.x, ...
-// (the next tile's Q and first K/V tiles load while the current one finishes).
+// tile a block; PERSIST: a 1-d grid of one block per SM that deals the tiles out in rounds (the next
+// tile's Q and first K/V tiles load while the current one finishes).
 template <int D, int NC, int BN, int KST, bool PERSIST>
 __global__ void __launch_bounds__(128 * (NC + 1), 1)
     attn_fwd_sm90_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_kv,
@@ -316,8 +316,13 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
 
   const int tid = threadIdx.x, wg = tid >> 7;
   const int ntiles = BH * nmt;
-  const int t_first = PERSIST ? (int)blockIdx.x : (int)(blockIdx.y * gridDim.x + blockIdx.x);
-  const int t_step = PERSIST ? (int)gridDim.x : ntiles;
+  // the block's k-th tile (k = 0, 1, ...; >= ntiles: none): one tile a block, or for PERSIST rounds of
+  // gridDim.x tiles dealt in snake order (forward, then backward), which balances the heaviest-first list
+  const int G = (int)gridDim.x, bid = (int)blockIdx.x;
+  auto tile_k = [&](int k) {
+    if (!PERSIST) return k == 0 ? (int)(blockIdx.y * gridDim.x + blockIdx.x) : ntiles;
+    return k * G + ((k & 1) ? G - 1 - bid : bid);
+  };
   const int C = H * D;
   auto decode = [&](int t, int& bh, int& q0, int& nkt) {
     const int mr = t / BH;
@@ -345,8 +350,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     if (tid == 0) {
       tma_prefetch_desc(&tm_q);
       tma_prefetch_desc(&tm_kv);
-      int kv = 0, it = 0;
-      for (int t = t_first; t < ntiles; t += t_step, ++it) {
+      int kv = 0;
+      for (int it = 0, t = tile_k(0); t < ntiles; t = tile_k(++it)) {
         int bh, q0, nkt;
         decode(t, bh, q0, nkt);
         const int b = bh / H, h = bh - b * H;
@@ -388,8 +393,8 @@ __global__ void __launch_bounds__(128 * (NC + 1), 1)
     if (lane == 0) mbar_arrive(bar);
   };
 
-  int kv = 0, it = 0;
-  for (int t = t_first; t < ntiles; t += t_step, ++it) {
+  int kv = 0;
+  for (int it = 0, t = tile_k(0); t < ntiles; t = tile_k(++it)) {
     int bh, q0, nkt;
     decode(t, bh, q0, nkt);
     const int b = bh / H, h = bh - b * H;
@@ -1055,18 +1060,21 @@ void attention_forward(bf16* out, float* lse, const bf16* qkv, int B, int T, int
   if (B <= 0 || T <= 0) return;
   const int D = C / H;
   // variants: 0 one tile a block; 1 the same with 3 consumer warpgroups (D 64) or 64-key tiles in 3 stages
-  // (D 128); 2, 3: 0, 1 on a persistent grid
+  // (D 128); 2, 3: 0, 1 on a persistent grid. Default (measured on an H200, NOTES-attention-sm90.md): 2,
+  // except 1 for D = 64 past T = 2048 (the longer 192-row tiles win there)
+  int fv = g_fwd_variant;
+  if (fv < 0) fv = D == 64 && T > 2048 ? 1 : 2;
 #define MYPT_FWD(D_, NC_, BN_, KST_, P_) \
   launch_fwd<D_, NC_, BN_, KST_, P_>(out, lse, qkv, B, T, H, scale, p, seed, offset, causal, st)
   if (D == 64) {
-    switch (g_fwd_variant) {
+    switch (fv) {
       case 1: MYPT_FWD(64, 3, 128, 2, false); break;
       case 2: MYPT_FWD(64, 2, 128, 2, true); break;
       case 3: MYPT_FWD(64, 3, 128, 2, true); break;
       default: MYPT_FWD(64, 2, 128, 2, false); break;
     }
   } else {
-    switch (g_fwd_variant) {
+    switch (fv) {
       case 1: MYPT_FWD(128, 2, 64, 3, false); break;
       case 2: MYPT_FWD(128, 2, 128, 2, true); break;
       case 3: MYPT_FWD(128, 2, 64, 3, true); break;
@@ -1094,8 +1102,9 @@ void attention_backward(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf1
     else attn_bwd_pre_sm90_kernel<128><<<blocks, 256, 0, st>>>(dvec, dout, out, B, T, H);
     check_launch("attention backward pre-pass (sm90)");
   }
-  // variants: 0 grid by head; 1 heaviest-first groups of heads; 2, 3: 1, 0 with the overlapped tile loop
-  const int v = g_bwd_variant, order = v == 1 || v == 2 ? 1 : 0;
+  // variants: 0 grid by head; 1 heaviest-first groups of heads; 2, 3: 1, 0 with the overlapped tile loop.
+  // Default 2 (measured best or within 2% at every timed shape)
+  const int v = g_bwd_variant < 0 ? 2 : g_bwd_variant, order = v == 1 || v == 2 ? 1 : 0;
   if (D == 64) {  // (the early dV needs more registers than D = 64 leaves: OVL 1 there)
     if (v >= 2) launch_bwd<64, 128, 1>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, order, st);
     else launch_bwd<64, 128, 0>(dqkv, dq_acc, dvec, dout, qkv, lse, B, T, H, scale, p, seed, offset, causal, order, st);

@@ -37,7 +37,8 @@ void attention_backward(__nv_bfloat16* dqkv, const __nv_bfloat16* dout, const __
                         float dropout_p, uint64_t seed, uint64_t offset, bool causal, float* scratch,
                         cudaStream_t stream);
 
-// Tile variants for benchmarking (0 = default); not part of the public contract.
+// Tile variants for benchmarking (-1 = the defaults, 0..3 = a fixed variant); not part of the public
+// contract.
 void attention_tune(int fwd_variant, int bwd_variant);
 
 }  // namespace sm90

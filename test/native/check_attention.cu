@@ -9,7 +9,8 @@
 //   check_attention --bench-only  the timings only
 //   check_attention --bench B H T D [fwd_variants bwd_variants]   one timing row
 //   --sm90-variants N          check (and time) tile variants 0..N-1 of the Hopper path, not only 0
-//   --use-variant F B          the Hopper path's forward / backward variants of the BENCH lines
+//   --use-variant F B          the Hopper path's forward / backward variants of the BENCH lines (default:
+//                              the library's defaults)
 //
 // bf16 cases run on every path the device has: "sm90" (the Hopper wgmma/TMA kernels of
 // cuda/attention_sm90.cu, on cc 9.x for D = 64, 128) and "mma" (the mma.sync kernels of attention.cu, the
@@ -215,7 +216,7 @@ struct Case {
 
 static int g_fail = 0;
 static int g_sm90_variants = 1;  // --sm90-variants N: check tile variants 0..N-1 of the Hopper path
-static int g_use_f = 0, g_use_b = 0;  // --use-variant F B: the Hopper variants of the BENCH lines
+static int g_use_f = -1, g_use_b = -1;  // --use-variant F B: the Hopper variants of the BENCH lines (-1: defaults)
 // worst relative error per path (0 f32, 1 mma, 2 sm90) and tensor (out lse dq dk dv)
 static double g_worst[3][5];
 static const char* kTensor[5] = {"out", "lse", "dq", "dk", "dv"};
@@ -314,8 +315,9 @@ static void check_case(const Case& c, std::mt19937_64& rng) {
       mypt::cuda::detail::attention_sm90_mode(path == 2 ? 1 : 0);
       if (path == 2 && !mypt::cuda::detail::attention_sm90_active(D)) continue;
       if (path == 1 && !c.causal) continue;
-      if (path == 2) {
-        mypt::cuda::sm90::attention_tune(run, run);
+      if (path == 2) {  // one run: the defaults; several: variants 0..N-1
+        const int v = g_sm90_variants > 1 ? run : -1;
+        mypt::cuda::sm90::attention_tune(v, v);
         if (g_sm90_variants > 1) std::printf("  sm90 variant %d\n", run);
       }
       CK(cudaMemset(d_out, 0xff, nout * 2));
@@ -342,7 +344,7 @@ static void check_case(const Case& c, std::mt19937_64& rng) {
                }), 1e-2);
     }
     mypt::cuda::detail::attention_sm90_mode(-1);
-    mypt::cuda::sm90::attention_tune(0, 0);
+    mypt::cuda::sm90::attention_tune(-1, -1);
     cudaFree(d_qkv); cudaFree(d_out); cudaFree(d_lse); cudaFree(d_dout); cudaFree(d_dqkv); cudaFree(d_scr);
   }
 }
