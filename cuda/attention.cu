@@ -28,6 +28,7 @@
 #include "attention.cuh"
 
 #include <cuda_bf16.h>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cmath>
@@ -35,6 +36,7 @@
 #include <string>
 #include <type_traits>
 
+#include "attention_sm90.cuh"
 #include "common.cuh"
 #include "engine/dropout.h"
 
@@ -905,11 +907,56 @@ void attention_tune(int fwd_variant, int bwd_variant) {
 }
 }  // namespace detail
 
+// ---- Hopper dispatch (cuda/attention_sm90.cuh) ---------------------------------------------------------
+// bf16 with D = 64 or 128 on compute capability 9.x runs the wgmma/TMA kernels of attention_sm90.cu when
+// they were compiled in, unless the environment has MYPT_ATTN_SM90=0 (read at the first call) or
+// detail::attention_sm90_mode(0) was called; everything else runs the kernels of this file.
+namespace {
+int g_sm90_mode = -1;  // -1: not read yet; 0: off; 1: on where usable
+bool use_sm90(int D) {
+  if (D != 64 && D != 128) return false;
+  if (g_sm90_mode < 0) {
+    const char* e = std::getenv("MYPT_ATTN_SM90");
+    g_sm90_mode = e && e[0] == '0' ? 0 : 1;
+  }
+  return g_sm90_mode == 1 && sm90::attention_usable();
+}
+}  // namespace
+namespace detail {
+// 0: the mma.sync kernels everywhere; 1: the Hopper path where usable; -1: back to MYPT_ATTN_SM90.
+void attention_sm90_mode(int mode) { g_sm90_mode = mode; }
+// Whether a bf16 call with head size D would take the Hopper path now.
+bool attention_sm90_active(int D) { return use_sm90(D); }
+}  // namespace detail
+
+void attention_forward_bf16_masked(bf16* out, float* lse, const bf16* qkv, int B, int T, int C, int H, float scale,
+                                   float dropout_p, uint64_t seed, uint64_t offset, bool causal,
+                                   cudaStream_t stream) {
+  if (causal) return attention_forward_bf16(out, lse, qkv, B, T, C, H, scale, dropout_p, seed, offset, stream);
+  if (!use_sm90(head_dim(C, H)))
+    throw std::runtime_error("attention: the non-causal case needs the Hopper path (cc 9.x, head size 64 or 128)");
+  sm90::attention_forward(out, lse, qkv, B, T, C, H, scale, dropout_p, seed, offset, false, stream);
+}
+
+void attention_backward_bf16_masked(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf16* out, const float* lse,
+                                    int B, int T, int C, int H, float scale, float dropout_p, uint64_t seed,
+                                    uint64_t offset, bool causal, float* scratch, cudaStream_t stream) {
+  if (causal)
+    return attention_backward_bf16(dqkv, dout, qkv, out, lse, B, T, C, H, scale, dropout_p, seed, offset, scratch,
+                                   stream);
+  if (!use_sm90(head_dim(C, H)))
+    throw std::runtime_error("attention: the non-causal case needs the Hopper path (cc 9.x, head size 64 or 128)");
+  sm90::attention_backward(dqkv, dout, qkv, out, lse, B, T, C, H, scale, dropout_p, seed, offset, false, scratch,
+                           stream);
+}
+// ---- end of the Hopper dispatch -------------------------------------------------------------------------
+
 void attention_forward_bf16(bf16* out, float* lse, const bf16* qkv, int B, int T, int C, int H, float scale,
                             float dropout_p, uint64_t seed, uint64_t offset, cudaStream_t stream) {
   const int D = head_dim(C, H);
   check_p(dropout_p);
   if (B <= 0 || T <= 0) return;
+  if (use_sm90(D)) return sm90::attention_forward(out, lse, qkv, B, T, C, H, scale, dropout_p, seed, offset, true, stream);  // Hopper dispatch
   with_head_dim(D, [&](auto d) { fwd_bf16_d<d.value>(out, lse, qkv, B, T, H, scale, dropout_p, seed, offset, stream); });
 }
 
@@ -924,6 +971,8 @@ void attention_backward_bf16(bf16* dqkv, const bf16* dout, const bf16* qkv, cons
   const int D = head_dim(C, H);
   check_p(dropout_p);
   if (B <= 0 || T <= 0) return;
+  if (use_sm90(D))  // Hopper dispatch
+    return sm90::attention_backward(dqkv, dout, qkv, out, lse, B, T, C, H, scale, dropout_p, seed, offset, true, scratch, stream);
   const int64_t rows = (int64_t)B * H * T;
   float* dq_acc = scratch;
   float* dvec = scratch + rows * D;

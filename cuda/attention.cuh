@@ -11,7 +11,9 @@
 //   (dropout.h), kept probabilities scaled by 1/(1-p); p = 0 disables it.
 //   backward: dqkv [B, T, 3C] = gradient of the loss w.r.t. qkv given dout [B, T, C] (overwritten).
 //
-// bf16 tensors with fp32 accumulation use tensor cores (mma.sync m16n8k16); the _f32 variants take fp32
+// bf16 tensors with fp32 accumulation use tensor cores: on compute capability 9.x with D = 64 or 128 the
+// Hopper kernels (wgmma, TMA; cuda/attention_sm90.cuh; MYPT_ATTN_SM90=0 in the environment turns them
+// off), elsewhere mma.sync m16n8k16; the _f32 variants take fp32
 // tensors and compute in fp32 (the engine's checking mode; simpler and slower). All launches are
 // asynchronous on `stream`. Errors (unsupported head size, launch failure) throw std::runtime_error.
 #pragma once
@@ -39,6 +41,17 @@ void attention_backward_bf16(__nv_bfloat16* dqkv, const __nv_bfloat16* dout, con
                              const __nv_bfloat16* out, const float* lse, int B, int T, int C, int H,
                              float scale, float dropout_p, uint64_t seed, uint64_t offset, float* scratch,
                              cudaStream_t stream);
+
+// As the two above with a choice of mask: causal = true is exactly them; causal = false lets every query
+// see every key (lse and dropout counters as above, j over all of 0..T-1). The non-causal case runs only
+// on the Hopper path (compute capability 9.x, D = 64 or 128, cuda/attention_sm90.cuh); elsewhere it throws.
+void attention_forward_bf16_masked(__nv_bfloat16* out, float* lse, const __nv_bfloat16* qkv, int B, int T, int C,
+                                   int H, float scale, float dropout_p, uint64_t seed, uint64_t offset, bool causal,
+                                   cudaStream_t stream);
+void attention_backward_bf16_masked(__nv_bfloat16* dqkv, const __nv_bfloat16* dout, const __nv_bfloat16* qkv,
+                                    const __nv_bfloat16* out, const float* lse, int B, int T, int C, int H,
+                                    float scale, float dropout_p, uint64_t seed, uint64_t offset, bool causal,
+                                    float* scratch, cudaStream_t stream);
 
 // fp32 variants (same arguments, fp32 tensors). The backward needs B*H*T floats of scratch
 // (attention_backward_scratch_bytes is large enough for it too).
