@@ -6,6 +6,7 @@
 #include "model_wrap.h"
 
 void RegisterModded(Napi::Env env, Napi::Object exports);  // modded_binding.cc
+void RegisterBpe(Napi::Env env, Napi::Object exports);     // napi/bpe_wrap.cc
 namespace mypt_binding {
 void RegisterBench(Napi::Env env, Napi::Object exports);
 }
@@ -57,6 +58,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
   RegisterModded(env, exports);
+  RegisterBpe(env, exports);
   mypt_binding::RegisterBench(env, exports);
   return exports;
 }
