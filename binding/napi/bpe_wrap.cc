@@ -59,27 +59,29 @@ bool is_bytes(const Napi::Value& v) {
   return t == napi_uint8_array || t == napi_uint8_clamped_array;
 }
 
-// A text argument: a string's UTF-8 (copied) or a Uint8Array's bytes (in place).
+// A text argument: a string's UTF-8 (copied) or a Uint8Array's bytes (read in place).
 struct Text {
+  bool is_string = false;
   std::string owned;
-  const uint8_t* data = nullptr;
+  const uint8_t* bytes = nullptr;
   size_t size = 0;
+  // (not kept as a pointer into `owned`: moving a short string moves its characters)
+  const uint8_t* data() const { return is_string ? (const uint8_t*)owned.data() : bytes; }
 };
 
 Text text_arg(const Napi::Value& v, const std::string& what) {
   Text t;
   if (v.IsString()) {
+    t.is_string = true;
     t.owned = v.As<Napi::String>().Utf8Value();
-    t.data = (const uint8_t*)t.owned.data();
     t.size = t.owned.size();
   } else if (is_bytes(v)) {
     auto a = v.As<Napi::Uint8Array>();
-    t.data = a.ElementLength() ? a.Data() : nullptr;
+    t.bytes = a.ElementLength() ? a.Data() : (const uint8_t*)"";
     t.size = a.ElementLength();
   } else {
     throw_bad(v.Env(), what + " must be a string or a Uint8Array", true);
   }
-  if (!t.data) t.data = (const uint8_t*)"";
   return t;
 }
 
@@ -177,7 +179,7 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
     const Text t = text_arg(info[0], "encode: text");
     return guarded(info.Env(), [&]() -> Napi::Value {
       std::vector<uint32_t> ids;
-      bpe_->encode(t.data, t.size, ids);
+      bpe_->encode(t.data(), t.size, ids);
       return to_js(info.Env(), ids);
     });
   }
@@ -197,7 +199,7 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
     auto bpe = bpe_;
     return Job<std::vector<uint32_t>>::Start(
         env, holder(env, info[0]),
-        [bpe, t, threads](const Emit&) { return bpe->encode_parallel(t->data, t->size, threads); },
+        [bpe, t, threads](const Emit&) { return bpe->encode_parallel(t->data(), t->size, threads); },
         [](Napi::Env env, std::vector<uint32_t>& ids) -> Napi::Value { return to_js(env, ids); });
   }
 
@@ -222,7 +224,7 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
         [bpe, texts, threads](const Emit&) {
           std::vector<mypt_text::ByteSpan> spans;
           spans.reserve(texts->size());
-          for (const Text& t : *texts) spans.push_back({t.data, t.size});
+          for (const Text& t : *texts) spans.push_back({t.data(), t.size});
           Batch b;
           bpe->encode_batch(spans.data(), spans.size(), threads, b.ids, b.doc_offsets);
           return b;
@@ -252,7 +254,7 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
     const Text t = text_arg(info[0], "pieces: text");
     if (t.size > 0xFFFFFFFFu) throw_bad(info.Env(), "pieces: the text is over 4 GiB");
     std::vector<uint32_t> ends;
-    bpe_->split(t.data, t.size, ends);
+    bpe_->split(t.data(), t.size, ends);
     return to_js(info.Env(), ends);
   }
 

@@ -416,9 +416,17 @@ class Encoder {
   }
 
   // tiktoken's byte_pair_merge: parts in an array, the lowest-ranked adjacent pair (leftmost on a tie)
-  // merged until none is a token. O(n^2), the fastest for the short pieces of ordinary text.
+  // merged until none is a token. O(n^2), the fastest for the short pieces of ordinary text (encode uses it up
+  // to kSmallMerge bytes).
   void merge_small(const uint8_t* p, size_t n, std::vector<uint32_t>& out) {
-    uint32_t tok[kSmallMerge], pr[kSmallMerge];
+    uint32_t tok_small[kSmallMerge], pr_small[kSmallMerge];
+    uint32_t *tok = tok_small, *pr = pr_small;
+    if (n > kSmallMerge) {  // only merge_for_test merges long pieces this way
+      tok_.resize(n);
+      next_.resize(n);
+      tok = tok_.data();
+      pr = next_.data();
+    }
     size_t m = n;
     for (size_t i = 0; i < n; i++) tok[i] = t_.byte_id[p[i]];
     for (size_t i = 0; i + 1 < m; i++) pr[i] = t_.find_pair(tok[i], tok[i + 1]);
@@ -714,7 +722,7 @@ size_t Bpe::next_safe_cut(const uint8_t* text, size_t n, size_t from) const {
 void Bpe::merge_for_test(const uint8_t* piece, size_t n, bool heap, std::vector<uint32_t>& out) const {
   Encoder enc(*impl_, 0);
   if (n == 0) return;
-  if (heap || n > kSmallMerge) enc.merge_heap(piece, n, out);
+  if (heap) enc.merge_heap(piece, n, out);
   else enc.merge_small(piece, n, out);
 }
 

@@ -87,8 +87,9 @@ class Bpe {
   // number before a non-number, after a non-apostrophe "other" before a letter or number.
   size_t next_safe_cut(const uint8_t* text, size_t n, size_t from) const;
 
-  // byte_pair_merge of one piece with either algorithm (tests: both must give the same ids). The ids are
-  // those of the merge alone, without the whole-piece lookup encode() does first.
+  // byte_pair_merge of one piece of any length with either algorithm, the scanning one (heap = false) or
+  // the heap (tests: both must give the same ids). The ids are those of the merge alone, without the
+  // whole-piece lookup encode() does first.
   void merge_for_test(const uint8_t* piece, size_t n, bool heap, std::vector<uint32_t>& out) const;
 
   struct Impl;

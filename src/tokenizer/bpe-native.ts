@@ -135,7 +135,8 @@ export function decodeBytes(ids: Uint32Array | Int32Array | number[]): Uint8Arra
   }
 }
 
-const utf8 = new TextDecoder('utf-8');
+// ignoreBOM: a leading U+FEFF is text like any other (js-tiktoken's decoder drops it)
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 /** The text of the ids (bytes that are not UTF-8 on their own become U+FFFD, as in js-tiktoken). */
 export function decode(ids: Uint32Array | Int32Array | number[]): string {
   return utf8.decode(decodeBytes(ids));

@@ -264,6 +264,12 @@ int main(int argc, char** argv) {
     std::string long_word(10000, 'a');
     for (size_t i = 0; i < long_word.size(); i++) long_word[i] = (char)('a' + (i * 7 + i / 13) % 26);
     check_text(*bpe, "long word", " " + long_word + " " + std::string(10000, 'z') + "  \n", 7);
+    for (const std::string& w : {long_word, std::string(10000, 'a'), std::string(3000, '!'), generated_text(20000, 9)}) {
+      std::vector<uint32_t> a, b;  // the two merge algorithms on long pieces
+      bpe->merge_for_test((const uint8_t*)w.data(), w.size(), false, a);
+      bpe->merge_for_test((const uint8_t*)w.data(), w.size(), true, b);
+      CHECK(a == b, "merges differ on a %zu-byte piece", w.size());
+    }
     for (int i = 2; i < argc; i++) check_text(*bpe, argv[i], read_file(argv[i]), 11);
   }
   if (failures) {
