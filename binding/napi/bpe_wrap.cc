@@ -59,22 +59,23 @@ bool is_bytes(const Napi::Value& v) {
   return t == napi_uint8_array || t == napi_uint8_clamped_array;
 }
 
-// A text argument: a string's UTF-8 (copied) or a Uint8Array's bytes (read in place).
+// A text argument: a string's UTF-8 (copied, into big_alloc memory) or a Uint8Array's bytes (read in place).
 struct Text {
-  bool is_string = false;
-  std::string owned;
+  std::unique_ptr<uint8_t, void (*)(void*) noexcept> owned{nullptr, mypt_text::big_free};
   const uint8_t* bytes = nullptr;
   size_t size = 0;
-  // (not kept as a pointer into `owned`: moving a short string moves its characters)
-  const uint8_t* data() const { return is_string ? (const uint8_t*)owned.data() : bytes; }
+  const uint8_t* data() const { return bytes; }
 };
 
 Text text_arg(const Napi::Value& v, const std::string& what) {
   Text t;
   if (v.IsString()) {
-    t.is_string = true;
-    t.owned = v.As<Napi::String>().Utf8Value();
-    t.size = t.owned.size();
+    size_t len = 0, got = 0;
+    NAPI_THROW_IF_FAILED(v.Env(), napi_get_value_string_utf8(v.Env(), v, nullptr, 0, &len), t);
+    t.owned.reset(static_cast<uint8_t*>(mypt_text::big_alloc(len + 1)));
+    NAPI_THROW_IF_FAILED(v.Env(), napi_get_value_string_utf8(v.Env(), v, (char*)t.owned.get(), len + 1, &got), t);
+    t.bytes = t.owned.get();
+    t.size = got;
   } else if (is_bytes(v)) {
     auto a = v.As<Napi::Uint8Array>();
     t.bytes = a.ElementLength() ? a.Data() : (const uint8_t*)"";
@@ -129,9 +130,25 @@ std::vector<uint32_t> ids_arg(const Napi::Value& v) {
   throw_bad(env, "ids must be a Uint32Array, an Int32Array or an array of numbers", true);
 }
 
-Napi::Uint32Array to_js(Napi::Env env, const std::vector<uint32_t>& ids) {
-  auto out = Napi::Uint32Array::New(env, ids.size());
-  if (!ids.empty()) std::memcpy(out.Data(), ids.data(), ids.size() * sizeof(uint32_t));
+// The ids as a Uint32Array: the vector's own memory handed to an external ArrayBuffer (no copy of what may
+// be hundreds of MB), or a copy where external buffers are not allowed (e.g. a V8 sandbox).
+template <class V>
+Napi::Uint32Array to_js(Napi::Env env, V& ids) {
+  const size_t n = ids.size();
+  if (n > 0) {
+    if (ids.capacity() > n + n / 4) ids.shrink_to_fit();  // do not keep much more than the ids alive
+    auto* owned = new V(std::move(ids));
+    napi_value ab;
+    const napi_status st = napi_create_external_arraybuffer(
+        env, owned->data(), n * sizeof(uint32_t), [](napi_env, void*, void* hint) { delete static_cast<V*>(hint); },
+        owned, &ab);
+    if (st == napi_ok) return Napi::Uint32Array::New(env, n, Napi::ArrayBuffer(env, ab), 0);
+    ids = std::move(*owned);
+    delete owned;
+    if (st != napi_no_external_buffers_allowed) NAPI_THROW_IF_FAILED(env, st, Napi::Uint32Array());
+  }
+  auto out = Napi::Uint32Array::New(env, n);
+  if (n) std::memcpy(out.Data(), ids.data(), n * sizeof(uint32_t));
   return out;
 }
 
@@ -178,7 +195,7 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     const Text t = text_arg(info[0], "encode: text");
     return guarded(info.Env(), [&]() -> Napi::Value {
-      std::vector<uint32_t> ids;
+      mypt_text::Ids ids;
       bpe_->encode(t.data(), t.size, ids);
       return to_js(info.Env(), ids);
     });
@@ -197,14 +214,14 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
     auto t = std::make_shared<Text>(text_arg(info[0], "encodeAsync: text"));
     const int threads = threads_arg(info[1]);
     auto bpe = bpe_;
-    return Job<std::vector<uint32_t>>::Start(
+    return Job<mypt_text::Ids>::Start(
         env, holder(env, info[0]),
         [bpe, t, threads](const Emit&) { return bpe->encode_parallel(t->data(), t->size, threads); },
-        [](Napi::Env env, std::vector<uint32_t>& ids) -> Napi::Value { return to_js(env, ids); });
+        [](Napi::Env env, mypt_text::Ids& ids) -> Napi::Value { return to_js(env, ids); });
   }
 
   struct Batch {
-    std::vector<uint32_t> ids;
+    mypt_text::Ids ids;
     std::vector<uint64_t> doc_offsets;
   };
 

@@ -2,11 +2,14 @@
 #include "bpe.h"
 
 #include <sched.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -345,34 +348,38 @@ namespace {
 
 // ---- one thread's encoder: the piece cache and the merge scratch ---------------------------------------
 
-// A direct-mapped cache of recently merged pieces (at most 32 bytes) and their ids (at most 5): one cache
-// line each. Pieces that are tokens do not need it (one lookup in the token table).
+// A 4-way set-associative cache of merged pieces (at most 32 bytes) and their ids (at most 5), a slot per
+// cache line, the oldest slot of a set replaced. Pieces that are tokens do not need it (one lookup in the
+// token table); a merge costs a microsecond or two.
 struct alignas(64) CacheSlot {
   uint64_t head;  // the first 8 bytes of key, as Key::head
   uint8_t klen;   // 0: empty
   uint8_t nids;
-  uint8_t pad[2];
+  uint8_t victim;  // in a set's first slot: the way to replace next
+  uint8_t pad;
   uint32_t ids[5];
   uint8_t key[32];
 };
+constexpr size_t kWays = 4;
 static_assert(sizeof(CacheSlot) == 64, "one cache line");
 constexpr size_t kCacheKey = 32, kCacheIds = 5;
 constexpr size_t kSmallMerge = 64;  // pieces up to this many bytes merge by scanning, longer ones with a heap
 
 class Encoder {
  public:
-  // cache_slots: a power of two, or 0 for none
+  // cache_slots: a power of two >= kWays, or 0 for none
   Encoder(const Bpe::Impl& t, size_t cache_slots) : t_(t) {
     if (cache_slots) {
       cache_.reset(new CacheSlot[cache_slots]);
       std::memset((void*)cache_.get(), 0, cache_slots * sizeof(CacheSlot));
-      cache_mask_ = cache_slots - 1;
+      cache_mask_ = cache_slots / kWays - 1;
     }
   }
 
+  // none for short texts (a prompt), up to 16384 slots (1 MiB) for a corpus
   static size_t cache_slots_for(size_t n) { return n < 1024 ? 0 : std::min<size_t>(16384, next_pow2(n / 64)); }
 
-  void encode(const uint8_t* s, size_t n, std::vector<uint32_t>& out) {
+  void encode(const uint8_t* s, size_t n, Ids& out) {
     const size_t want = out.size() + n / 3 + 8;
     if (out.capacity() < want) out.reserve(std::max(want, out.capacity() * 2));
     for (size_t i = 0; i < n;) {
@@ -383,7 +390,7 @@ class Encoder {
   }
 
   // A piece that is a token is that token; others are merged, and the merge is cached.
-  void piece(const uint8_t* p, size_t n, std::vector<uint32_t>& out) {
+  void piece(const uint8_t* p, size_t n, Ids& out) {
     if (n == 1) {
       out.push_back(t_.byte_id[p[0]]);
       return;
@@ -394,19 +401,24 @@ class Encoder {
       out.push_back(id);
       return;
     }
-    CacheSlot* slot = nullptr;
+    CacheSlot* set = nullptr;
     if (cache_ && n <= kCacheKey) {
-      slot = &cache_[k.hash & cache_mask_];
-      if (slot->klen == n && slot->head == k.head && (n <= 8 || same_bytes(slot->key + 8, p + 8, n - 8))) {
-        for (uint32_t i = 0; i < slot->nids; i++) out.push_back(slot->ids[i]);
-        return;
+      set = &cache_[(k.hash & cache_mask_) * kWays];
+      for (size_t w = 0; w < kWays; w++) {
+        const CacheSlot& slot = set[w];
+        if (slot.klen == n && slot.head == k.head && (n <= 8 || same_bytes(slot.key + 8, p + 8, n - 8))) {
+          for (uint32_t i = 0; i < slot.nids; i++) out.push_back(slot.ids[i]);
+          return;
+        }
       }
     }
     const size_t start = out.size();
     if (n <= kSmallMerge) merge_small(p, n, out);
     else merge_heap(p, n, out);
     const size_t m = out.size() - start;
-    if (slot && m <= kCacheIds) {
+    if (set && m <= kCacheIds) {
+      CacheSlot* slot = &set[set[0].victim];
+      set[0].victim = (uint8_t)((set[0].victim + 1) % kWays);
       slot->head = k.head;
       slot->klen = (uint8_t)n;
       slot->nids = (uint8_t)m;
@@ -418,7 +430,7 @@ class Encoder {
   // tiktoken's byte_pair_merge: parts in an array, the lowest-ranked adjacent pair (leftmost on a tie)
   // merged until none is a token. O(n^2), the fastest for the short pieces of ordinary text (encode uses it up
   // to kSmallMerge bytes).
-  void merge_small(const uint8_t* p, size_t n, std::vector<uint32_t>& out) {
+  void merge_small(const uint8_t* p, size_t n, Ids& out) {
     uint32_t tok_small[kSmallMerge], pr_small[kSmallMerge];
     uint32_t *tok = tok_small, *pr = pr_small;
     if (n > kSmallMerge) {  // only merge_for_test merges long pieces this way
@@ -452,7 +464,7 @@ class Encoder {
   // The same merges for long pieces in O(n log n): parts in a linked list, candidate pairs in a min-heap
   // keyed by (rank, start byte); an entry is stale once its pair no longer gives that rank (a pair's bytes
   // only grow, and a longer byte string is another token), and stale entries are skipped.
-  void merge_heap(const uint8_t* p, size_t n, std::vector<uint32_t>& out) {
+  void merge_heap(const uint8_t* p, size_t n, Ids& out) {
     tok_.resize(n);
     next_.resize(n);
     prev_.resize(n);
@@ -612,12 +624,12 @@ Bpe::~Bpe() = default;
 size_t Bpe::vocab_size() const { return impl_->offsets.size() - 1; }
 Pattern Bpe::pattern() const { return impl_->pattern; }
 
-void Bpe::encode(const uint8_t* text, size_t n, std::vector<uint32_t>& out) const {
+void Bpe::encode(const uint8_t* text, size_t n, Ids& out) const {
   Encoder enc(*impl_, Encoder::cache_slots_for(n));
   enc.encode(text, n, out);
 }
 
-void Bpe::encode_batch(const ByteSpan* docs, size_t ndocs, int threads, std::vector<uint32_t>& ids,
+void Bpe::encode_batch(const ByteSpan* docs, size_t ndocs, int threads, Ids& ids,
                        std::vector<uint64_t>& doc_offsets) const {
   if (threads <= 0) threads = default_text_threads();
   size_t total = 0;
@@ -649,7 +661,7 @@ void Bpe::encode_batch(const ByteSpan* docs, size_t ndocs, int threads, std::vec
     d = e;
   }
   struct Result {
-    std::vector<uint32_t> ids;
+    Ids ids;
     std::vector<uint64_t> counts;  // per document of the unit
   };
   std::vector<Result> results(units.size());
@@ -675,14 +687,14 @@ void Bpe::encode_batch(const ByteSpan* docs, size_t ndocs, int threads, std::vec
   ids.reserve(count);
   for (size_t u = 0; u < units.size(); u++) {
     ids.insert(ids.end(), results[u].ids.begin(), results[u].ids.end());
-    std::vector<uint32_t>().swap(results[u].ids);
+    Ids().swap(results[u].ids);
     for (size_t k = 0; k < results[u].counts.size(); k++) doc_offsets[units[u].doc_begin + k + 1] += results[u].counts[k];
   }
   for (size_t d = 0; d < ndocs; d++) doc_offsets[d + 1] += doc_offsets[d];
 }
 
-std::vector<uint32_t> Bpe::encode_parallel(const uint8_t* text, size_t n, int threads) const {
-  std::vector<uint32_t> ids;
+Ids Bpe::encode_parallel(const uint8_t* text, size_t n, int threads) const {
+  Ids ids;
   std::vector<uint64_t> offsets;
   const ByteSpan doc{text, n};
   encode_batch(&doc, 1, threads, ids, offsets);
@@ -722,8 +734,28 @@ size_t Bpe::next_safe_cut(const uint8_t* text, size_t n, size_t from) const {
 void Bpe::merge_for_test(const uint8_t* piece, size_t n, bool heap, std::vector<uint32_t>& out) const {
   Encoder enc(*impl_, 0);
   if (n == 0) return;
-  if (heap) enc.merge_heap(piece, n, out);
-  else enc.merge_small(piece, n, out);
+  Ids ids;
+  if (heap) enc.merge_heap(piece, n, ids);
+  else enc.merge_small(piece, n, ids);
+  out.insert(out.end(), ids.begin(), ids.end());
 }
+
+void* big_alloc(size_t bytes) {
+  constexpr size_t kHuge = 2u << 20;
+  void* p = nullptr;
+  if (bytes >= kHuge) {
+    const size_t size = (bytes + kHuge - 1) & ~(kHuge - 1);
+    if (posix_memalign(&p, kHuge, size) != 0) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(p, size, MADV_HUGEPAGE);  // a hint: no error if the kernel has no transparent huge pages
+#endif
+    return p;
+  }
+  p = std::malloc(bytes ? bytes : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void big_free(void* p) noexcept { std::free(p); }
 
 }  // namespace mypt_text

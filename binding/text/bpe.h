@@ -42,6 +42,28 @@ enum class Pattern {
 // "gpt2" | "gpt2-js"; throws std::invalid_argument for anything else
 Pattern pattern_from_name(const std::string& name);
 
+// Memory for big arrays (the ids of a corpus, a corpus's UTF-8): from 2 MiB up on transparent huge pages
+// where the kernel offers them (madvise; it may not), else malloc. Each fresh 4 KiB page costs a page fault
+// when first written, and on some virtual machines faulting in the ids costs more than computing them.
+// big_free frees either kind.
+void* big_alloc(size_t bytes);
+void big_free(void* p) noexcept;
+
+template <class T>
+struct BigAllocator {
+  using value_type = T;
+  BigAllocator() = default;
+  template <class U>
+  BigAllocator(const BigAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(big_alloc(n * sizeof(T))); }
+  void deallocate(T* p, size_t) noexcept { big_free(p); }
+  template <class U>
+  bool operator==(const BigAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const BigAllocator<U>&) const { return false; }
+};
+using Ids = std::vector<uint32_t, BigAllocator<uint32_t>>;
+
 struct ByteSpan {
   const uint8_t* data;
   size_t size;
@@ -61,17 +83,17 @@ class Bpe {
   Pattern pattern() const;
 
   // Appends the ids of text to out, on the calling thread.
-  void encode(const uint8_t* text, size_t n, std::vector<uint32_t>& out) const;
+  void encode(const uint8_t* text, size_t n, Ids& out) const;
 
   // The ids of text, on up to `threads` threads (0: all cores; the calling thread is one of them). A long
   // text is cut at piece boundaries that do not depend on what comes before them (next_safe_cut), so the
   // ids equal encode()'s.
-  std::vector<uint32_t> encode_parallel(const uint8_t* text, size_t n, int threads) const;
+  Ids encode_parallel(const uint8_t* text, size_t n, int threads) const;
 
   // The ids of many documents, concatenated in order; doc_offsets gets ndocs + 1 entries (document d's ids
   // are ids[doc_offsets[d], doc_offsets[d+1])). Each document is encoded on its own (a piece never spans
   // two documents); small ones are grouped and long ones cut, over up to `threads` threads.
-  void encode_batch(const ByteSpan* docs, size_t ndocs, int threads, std::vector<uint32_t>& ids,
+  void encode_batch(const ByteSpan* docs, size_t ndocs, int threads, Ids& ids,
                     std::vector<uint64_t>& doc_offsets) const;
 
   // Appends the bytes of ids to out; throws std::invalid_argument for an id >= vocab_size() (a gap

@@ -184,7 +184,7 @@ std::vector<uint32_t> pieces(const Bpe& bpe, const std::string& s, size_t from =
 
 void check_text(const Bpe& bpe, const std::string& name, const std::string& s, uint64_t seed) {
   const auto* p = (const uint8_t*)s.data();
-  std::vector<uint32_t> seq;
+  mypt_text::Ids seq;
   bpe.encode(p, s.size(), seq);
   std::vector<uint8_t> back;
   bpe.decode(seq.data(), seq.size(), back);
