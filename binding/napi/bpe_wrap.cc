@@ -11,7 +11,7 @@
 //       Promise<{ ids: Uint32Array; docOffsets: Float64Array }>               docOffsets: docs.length + 1
 //   bpe.decode(ids: Uint32Array | Int32Array | number[]): Uint8Array
 //   bpe.pieces(text: string | Uint8Array): Uint32Array                       the pre-tokenizer's piece ends
-//   bpe.vocabSize: number; bpe.pattern: string
+//   bpe.vocabSize: number; bpe.pattern: string; bpe.unicodeVersion: string (of the letter/number/space tables)
 // Strings are encoded as UTF-8 (lone surrogates become U+FFFD); bytes are taken as they are (invalid
 // UTF-8 is encoded byte by byte: bpe.h). The async calls run off the main thread (threads: 0 or absent =
 // all cores); a Uint8Array given to them is read in place and must not change until the Promise settles.
@@ -162,7 +162,8 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
                         InstanceMethod("decode", &BpeWrap::Decode),
                         InstanceMethod("pieces", &BpeWrap::Pieces),
                         InstanceAccessor("vocabSize", &BpeWrap::VocabSize, nullptr),
-                        InstanceAccessor("pattern", &BpeWrap::PatternName, nullptr)});
+                        InstanceAccessor("pattern", &BpeWrap::PatternName, nullptr),
+                        InstanceAccessor("unicodeVersion", &BpeWrap::UnicodeVersion, nullptr)});
   }
 
   explicit BpeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpeWrap>(info) {
@@ -277,6 +278,9 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
 
   Napi::Value VocabSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)bpe_->vocab_size()); }
   Napi::Value PatternName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), pattern_); }
+  Napi::Value UnicodeVersion(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), mypt_text::unicode_version());
+  }
 
   std::shared_ptr<const mypt_text::Bpe> bpe_;
   std::string pattern_;

@@ -545,6 +545,8 @@ Pattern pattern_from_name(const std::string& name) {
   throw std::invalid_argument("unknown pre-tokenizer pattern \"" + name + "\" (expected \"gpt2\" or \"gpt2-js\")");
 }
 
+const char* unicode_version() { return kUnicodeVersion; }
+
 int default_text_threads() {
 #ifdef __linux__
   cpu_set_t set;

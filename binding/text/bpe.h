@@ -120,6 +120,7 @@ class Bpe {
   std::unique_ptr<Impl> impl_;
 };
 
-int default_text_threads();  // the cores this process may run on
+int default_text_threads();       // the cores this process may run on
+const char* unicode_version();    // of the class tables (unicode_tables.h), e.g. "17.0"
 
 }  // namespace mypt_text

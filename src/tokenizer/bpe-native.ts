@@ -20,6 +20,7 @@
 //     pieces(text: string | Uint8Array): Uint32Array;                         // pre-tokenizer piece ends (bytes)
 //     readonly vocabSize: number;
 //     readonly pattern: string;
+//     readonly unicodeVersion: string;                                         // of binding/text/unicode_tables.h
 //   }
 //   threads: 0 or absent = all cores. Async work runs off the main thread; a Uint8Array passed to it is read
 //   in place until the Promise settles. Strings are UTF-8 (lone surrogates become U+FFFD); bytes are taken
@@ -38,6 +39,7 @@ export interface NativeBpe {
   pieces(text: string | Uint8Array): Uint32Array;
   readonly vocabSize: number;
   readonly pattern: string;
+  readonly unicodeVersion: string;
 }
 
 type NativeBpeCtor = new (tokenBytes: Uint8Array, offsets: Uint32Array, pattern: BpePattern,
