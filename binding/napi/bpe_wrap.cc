@@ -95,15 +95,29 @@ int threads_arg(const Napi::Value& v) {
   return (int)d;
 }
 
-std::vector<uint32_t> ids_arg(const Napi::Value& v) {
+// Token ids: a Uint32Array read in place, or a checked copy of an Int32Array or an array of numbers.
+struct IdsArg {
+  std::vector<uint32_t> owned;
+  const uint32_t* data = nullptr;
+  size_t size = 0;
+};
+
+IdsArg ids_arg(const Napi::Value& v) {
   const Napi::Env env = v.Env();
-  std::vector<uint32_t> ids;
+  IdsArg r;
+  std::vector<uint32_t>& ids = r.owned;
+  auto done = [&]() -> IdsArg {
+    r.data = ids.data();
+    r.size = ids.size();
+    return std::move(r);
+  };
   if (v.IsTypedArray()) {
     auto ta = v.As<Napi::TypedArray>();
     if (ta.TypedArrayType() == napi_uint32_array) {
       auto a = v.As<Napi::Uint32Array>();
-      ids.assign(a.Data(), a.Data() + a.ElementLength());
-      return ids;
+      r.data = a.Data();
+      r.size = a.ElementLength();
+      return r;
     }
     if (ta.TypedArrayType() == napi_int32_array) {
       auto a = v.As<Napi::Int32Array>();
@@ -112,7 +126,7 @@ std::vector<uint32_t> ids_arg(const Napi::Value& v) {
         if (a[i] < 0) throw_bad(env, "token id " + std::to_string(a[i]) + " at position " + std::to_string(i) + " is negative");
         ids[i] = (uint32_t)a[i];
       }
-      return ids;
+      return done();
     }
   } else if (v.IsArray()) {
     auto a = v.As<Napi::Array>();
@@ -125,7 +139,7 @@ std::vector<uint32_t> ids_arg(const Napi::Value& v) {
                            " is not a non-negative integer");
       ids[i] = (uint32_t)d;
     }
-    return ids;
+    return done();
   }
   throw_bad(env, "ids must be a Uint32Array, an Int32Array or an array of numbers", true);
 }
@@ -178,7 +192,10 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
     std::vector<uint32_t> special;
     if (info.Length() > 3 && info[3].IsObject()) {
       const Napi::Value sp = info[3].As<Napi::Object>().Get("special");
-      if (!sp.IsUndefined()) special = ids_arg(sp);
+      if (!sp.IsUndefined()) {
+        const IdsArg a = ids_arg(sp);
+        special.assign(a.data, a.data + a.size);
+      }
     } else if (info.Length() > 3 && !info[3].IsUndefined()) {
       throw_bad(env, "new Bpe: options must be an object", true);
     }
@@ -234,11 +251,15 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
     else if (info.Length() > 1 && !info[1].IsUndefined()) throw_bad(env, "encodeBatchAsync: opts must be an object", true);
     auto docs = info[0].As<Napi::Array>();
     auto texts = std::make_shared<std::vector<Text>>(docs.Length());
-    for (uint32_t i = 0; i < docs.Length(); i++)
-      (*texts)[i] = text_arg(docs.Get(i), "encodeBatchAsync: docs[" + std::to_string(i) + "]");
+    Napi::Array buffers = Napi::Array::New(env);  // the Uint8Arrays read in place, kept alive by the job
+    for (uint32_t i = 0; i < docs.Length(); i++) {
+      const Napi::Value doc = docs.Get(i);
+      (*texts)[i] = text_arg(doc, "encodeBatchAsync: docs[" + std::to_string(i) + "]");
+      if (!doc.IsString()) buffers.Set(buffers.Length(), doc);
+    }
     auto bpe = bpe_;
     return Job<Batch>::Start(
-        env, holder(env, docs),
+        env, holder(env, buffers),
         [bpe, texts, threads](const Emit&) {
           std::vector<mypt_text::ByteSpan> spans;
           spans.reserve(texts->size());
@@ -258,10 +279,10 @@ class BpeWrap : public Napi::ObjectWrap<BpeWrap> {
   }
 
   Napi::Value Decode(const Napi::CallbackInfo& info) {
-    const std::vector<uint32_t> ids = ids_arg(info[0]);
+    const IdsArg ids = ids_arg(info[0]);
     return guarded(info.Env(), [&]() -> Napi::Value {
       std::vector<uint8_t> bytes;
-      bpe_->decode(ids.data(), ids.size(), bytes);
+      bpe_->decode(ids.data, ids.size, bytes);
       auto out = Napi::Uint8Array::New(info.Env(), bytes.size());
       if (!bytes.empty()) std::memcpy(out.Data(), bytes.data(), bytes.size());
       return out;
