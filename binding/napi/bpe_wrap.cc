@@ -144,12 +144,12 @@ IdsArg ids_arg(const Napi::Value& v) {
   throw_bad(env, "ids must be a Uint32Array, an Int32Array or an array of numbers", true);
 }
 
-// The ids as a Uint32Array: the vector's own memory handed to an external ArrayBuffer (no copy of what may
-// be hundreds of MB), or a copy where external buffers are not allowed (e.g. a V8 sandbox).
+// The ids as a Uint32Array: a long vector's own memory handed to an external ArrayBuffer (no copy of what may
+// be hundreds of MB), else a copy (also where external buffers are not allowed, e.g. in a V8 sandbox).
 template <class V>
 Napi::Uint32Array to_js(Napi::Env env, V& ids) {
   const size_t n = ids.size();
-  if (n > 0) {
+  if (n >= 16384) {  // small arrays are copied: cheaper than an external buffer's bookkeeping
     if (ids.capacity() > n + n / 4) ids.shrink_to_fit();  // do not keep much more than the ids alive
     auto* owned = new V(std::move(ids));
     napi_value ab;
