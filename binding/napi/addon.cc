@@ -72,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
   mypt_binding::RegisterModded(env, exports);
   mypt_binding::RegisterTokens(env, exports);
+  mypt_binding::RegisterBpe(env, exports);
   mypt_binding::RegisterBench(env, exports);
   return exports;
 }
