@@ -25,11 +25,12 @@ function includes(file) {
 // Each folder: which quoted includes it may use.
 const rules = [
   { dir: 'binding/engine', ok: (inc) => inc.startsWith('engine/'), what: 'only engine/ headers' },
+  { dir: 'binding/text', ok: (inc) => inc.startsWith('text/'), what: 'only text/ headers (the tokenizer stands apart from the engine)' },
   { dir: 'binding/cpu', ok: (inc) => /^(engine|cpu)\//.test(inc), what: 'engine/ and cpu/ headers' },
   {
     dir: 'binding/napi',
-    ok: (inc) => /^(engine|napi)\//.test(inc) || inc === 'backends.h',
-    what: 'engine/, napi/ and the composition root (backends.h), never a backend',
+    ok: (inc) => /^(engine|napi|text)\//.test(inc) || inc === 'backends.h',
+    what: 'engine/, napi/, text/ (the BPE) and the composition root (backends.h), never a backend',
   },
   {
     dir: 'cuda',

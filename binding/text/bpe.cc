@@ -1,5 +1,5 @@
 // Byte-level BPE (bpe.h): the pre-tokenizer, the rank tables, the merge loop, the parallel drivers.
-#include "bpe.h"
+#include "text/bpe.h"
 
 #include <sched.h>
 #include <sys/mman.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "unicode_tables.h"
+#include "text/unicode_tables.h"
 
 namespace mypt_text {
 namespace {

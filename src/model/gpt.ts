@@ -2,7 +2,7 @@
 // engine (src/native). The Model interface's calls (model/types.ts), plus what training needs: gradients,
 // optimizer state, native token data and batches.
 import { MyptError } from '../errors';
-import { fromNative, loadAddon, NativeAdamW, NativeModel, NativeParamInfo } from '../native';
+import { fromNative, loadAddon, NativeAdamW, NativeModel, NativeParamInfo, NativeTokenMap, NativeTokens } from '../native';
 import type { Tokenizer } from '../tokenizer/types';
 import { ModelConfig, ResolvedModelConfig, resolveModelConfig, toNativeConfig } from './config';
 import { requireCuda } from './placement';
@@ -217,11 +217,15 @@ export class GptModel extends TextModel {
     callSync(() => this.raw.setSeed(seed));
   }
 
-  /** Token data kept natively for trainBatch / estimateLoss. */
-  setData(split: 'train' | 'val', tokens: Int32Array): void {
+  /** Token data kept natively for trainBatch / estimateLoss: an Int32Array or Uint16Array (copied), or a
+   *  mapped token file (shared, never copied), optionally the part [start, start + count). */
+  setData(split: 'train' | 'val', tokens: NativeTokens, start?: number, count?: number): void {
     if (split !== 'train' && split !== 'val') badArg(`setData: split must be 'train' or 'val', got ${JSON.stringify(split)}`);
-    if (!(tokens instanceof Int32Array)) badArg('setData: tokens must be an Int32Array');
-    callSync(() => this.raw.setData(split, tokens));
+    const isMap = !!tokens && typeof tokens === 'object' && typeof (tokens as NativeTokenMap).close === 'function';
+    if (!(tokens instanceof Int32Array) && !(tokens instanceof Uint16Array) && !isMap) {
+      badArg('setData: tokens must be an Int32Array, a Uint16Array or a mapped token file');
+    }
+    callSync(() => this.raw.setData(split, tokens, start, count));
   }
 
   private checkBatch(B: number, T: number, what: string): void {
@@ -230,21 +234,29 @@ export class GptModel extends TextModel {
       badArg(`${what}: block_size ${T} must be an integer in [1, ${this.config.block_size}]`);
   }
 
-  /** One optimizer step over grad_accum random train batches (x = data[i:i+T], y = data[i+1:i+T+1]). */
-  async trainBatch(opts: { batch_size: number; block_size: number; lr: number; grad_accum?: number } & AdamWOptions):
+  /**
+   * One optimizer step over grad_accum train batches drawn natively (x = data[i:i+T], y = data[i+1:i+T+1]):
+   * the batch of training step `step` is a pure function of (seed, step), micro-batch m from
+   * CounterRng(seed, 1, step * grad_accum + m), the dropout masks from dropoutSeed(seed, step)
+   * (src/data/batches.ts), so a resumed run draws what an uninterrupted one would. Without `step`, the
+   * calls since the last setSeed are counted; without `seed`, that setSeed's.
+   */
+  async trainBatch(opts: { batch_size: number; block_size: number; lr: number; grad_accum?: number; seed?: number; step?: number } & AdamWOptions):
     Promise<{ loss: number; gradNorm: number }> {
     this.checkBatch(opts.batch_size, opts.block_size, 'trainBatch');
     const grad_accum = numOption(opts.grad_accum, 1, 'grad_accum', (x) => Number.isInteger(x) && x >= 1);
-    const p = { ...adamw(opts), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum };
+    const counter = (v: unknown, name: string) => (v === undefined ? undefined : numOption(v, 0, name, (x) => Number.isSafeInteger(x) && x >= 0));
+    const p = { ...adamw(opts), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum, seed: counter(opts.seed, 'seed'), step: counter(opts.step, 'step') };
     return call(() => this.native.trainBatch(p));
   }
 
-  /** Mean loss (no dropout) over `iters` random batches of a split. */
-  async estimateLoss(split: 'train' | 'val', iters: number, batch_size: number, block_size: number): Promise<number> {
+  /** Mean loss (no dropout) over `iters` batches of a split, batch k from CounterRng(seed, train 2 | val 3, counter0 + k). */
+  async estimateLoss(split: 'train' | 'val', iters: number, batch_size: number, block_size: number,
+    draw: { seed?: number; counter0?: number } = {}): Promise<number> {
     if (split !== 'train' && split !== 'val') badArg(`estimateLoss: split must be 'train' or 'val'`);
     if (!Number.isInteger(iters) || iters < 1) badArg('estimateLoss: iters must be a positive integer');
     this.checkBatch(batch_size, block_size, 'estimateLoss');
-    return call(() => this.native.estimateLoss(split, iters, batch_size, block_size));
+    return call(() => this.native.estimateLoss(split, iters, batch_size, block_size, draw.seed, draw.counter0));
   }
 
   /** New token ids after the prompt (KV cache; the context is cropped to block_size as MyPT does). */

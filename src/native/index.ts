@@ -17,6 +17,35 @@ export interface NativeBackends {
   cuda: boolean;
   cudaReason: string;
   devices: NativeDevice[];
+  /** Whether the CUDA backend found and opened its cuBLASLt plugin (the fast GEMMs), and why not. */
+  cublasLt: boolean;
+  cublasLtReason: string;
+}
+
+/** A token file mapped read-only (addon.mapTokens): the engine samples windows from it without copying
+ *  it; the mapping lives while any model's data refers to it, even after close(). */
+export interface NativeTokenMap {
+  readonly length: number;
+  readonly dtype: 'uint16' | 'int32';
+  readonly path: string;
+  close(): void;
+}
+
+/** Token data a model samples batches from: copied typed arrays, or a mapped file. */
+export type NativeTokens = Int32Array | Uint16Array | NativeTokenMap;
+
+/** The GPT-2 byte-level BPE of binding/text (tiktoken's encode_ordinary ids). */
+export interface NativeBpe {
+  encode(text: string | Uint8Array): Uint32Array;
+  /** threads: 0 or absent = all cores; a Uint8Array is read in place until the promise settles */
+  encodeAsync(text: string | Uint8Array, threads?: number): Promise<Uint32Array>;
+  encodeBatchAsync(docs: (string | Uint8Array)[], opts?: { threads?: number }): Promise<{ ids: Uint32Array; docOffsets: Float64Array }>;
+  decode(ids: Uint32Array | Int32Array | number[]): Uint8Array;
+  /** pre-tokenizer piece ends, in bytes (diagnostic) */
+  pieces(text: string | Uint8Array): Uint32Array;
+  readonly vocabSize: number;
+  readonly pattern: string;
+  readonly unicodeVersion: string;
 }
 
 /** The canonical layout entry of one tensor (binding/core/config.h). */
@@ -68,17 +97,22 @@ export interface NativeModel {
   getOptimizerState(): { step: number; exp_avg: Float32Array; exp_avg_sq: Float32Array };
   setOptimizerState(expAvg: Float32Array, expAvgSq: Float32Array, step: number): void;
   setDecayMask(mask: Uint8Array): void; // one flag per tensor
-  setSeed(seed: number): void; // dropout and batch sampling
+  setSeed(seed: number): void; // dropout (and the default seed of trainBatch / estimateLoss)
   initParameters(kind: 'pytorch' | 'gpt2', seed: number): void;
-  setData(split: 'train' | 'val', tokens: Int32Array): void;
+  /** typed arrays are copied (ids checked as they are); a token map is shared (ids checked per window drawn) */
+  setData(split: 'train' | 'val', tokens: NativeTokens, start?: number, count?: number): void;
   forward(tokens: Int32Array, B: number, T: number): Promise<Float32Array>;
   loss(tokens: Int32Array, targets: Int32Array, B: number, T: number): Promise<number>;
   forwardBackward(tokens: Int32Array, targets: Int32Array, B: number, T: number, train: boolean,
     lossScale: number, accumulate: boolean): Promise<number>;
   optimizerStep(p: NativeAdamW): Promise<number>; // the gradient norm before clipping
   trainStep(tokens: Int32Array, targets: Int32Array, B: number, T: number, p: NativeAdamW): Promise<NativeStep>;
-  trainBatch(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number }): Promise<NativeStep>;
-  estimateLoss(split: 'train' | 'val', iters: number, B: number, T: number): Promise<number>;
+  /** One optimizer step of training step `step`: dropout seeded with dropoutSeed(seed, step), micro-batch m
+   *  drawn from CounterRng(seed, 1, step * grad_accum + m), the mean of their gradients (src/data/batches.ts).
+   *  Without seed: the last setSeed's; without step: the calls counted since that setSeed. */
+  trainBatch(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number; seed?: number; step?: number }): Promise<NativeStep>;
+  /** Mean loss (no dropout) of `iters` batches of a split, batch k from CounterRng(seed, train 2 | val 3, counter0 + k). */
+  estimateLoss(split: 'train' | 'val', iters: number, B: number, T: number, seed?: number, counter0?: number): Promise<number>;
   generate(prompt: Int32Array, opts: NativeSample, onToken?: (id: number) => void): Promise<Int32Array>;
   cancel(): void; // stops the generations started so far
   dispose(): void;
@@ -138,6 +172,12 @@ export interface NativeAddon {
   setThreads(n: number): void; // CPU threads for the whole process; 0: all cores
   getThreads(): number;
   dropoutMask(n: number, p: number, seed: number, offset: number): Uint8Array; // dropout.h keep flags
+  /** maps count tokens of a file from byteOffset (E_IO, E_BAD_FILE naming the file) */
+  mapTokens(path: string, byteOffset: number, count: number, dtype: 'uint16' | 'int32'): NativeTokenMap;
+  /** the engine's batch sampler: x = data[i:i+T], y = data[i+1:i+T+1], i from CounterRng(seed, stream, counter) */
+  sampleBatch(tokens: NativeTokens, B: number, T: number, seed: number, stream: number, counter: number): { x: Int32Array; y: Int32Array };
+  /** id i = tokenBytes[offsets[i], offsets[i+1]); 'gpt2': tiktoken's \s (Unicode White_Space), 'gpt2-js': js-tiktoken's */
+  Bpe: new (tokenBytes: Uint8Array, offsets: Uint32Array, pattern: 'gpt2' | 'gpt2-js', options?: { special?: ArrayLike<number> }) => NativeBpe;
   /** times one op of bench.h at one shape on fresh random inputs */
   benchOp(req: NativeBenchRequest): Promise<{ ms: number[]; flops: number; bytes: number; peakBytes: number }>;
   NativeModel: new (config: NativeModelConfig, device: 'cpu' | 'cuda', deviceIndex: number,

@@ -2,48 +2,11 @@
 // than js-tiktoken on one core and spread over all cores for corpora. The ranks are js-tiktoken's `gpt2`
 // file, loaded once per process.
 //
-// The addon surface this file uses (binding/napi/bpe_wrap.cc; to be moved into the typed surface of
-// src/native.ts):
-//
-//   Bpe: new (tokenBytes: Uint8Array, offsets: Uint32Array, pattern: 'gpt2' | 'gpt2-js',
-//             options?: { special?: ArrayLike<number> }) => NativeBpe
-//       id i is tokenBytes[offsets[i], offsets[i+1]) (offsets.length = vocabulary size + 1; an empty entry is
-//       an unused id); `special` ids only decode (e.g. <|endoftext|>). Every single byte must be a token.
-//       'gpt2': tiktoken's ids (\s is Unicode White_Space, as in tiktoken's Rust regex);
-//       'gpt2-js': js-tiktoken's ids (\s is JavaScript's /\s/u: U+FEFF is a space, U+0085 is not).
-//   interface NativeBpe {
-//     encode(text: string | Uint8Array): Uint32Array;                         // on the main thread
-//     encodeAsync(text: string | Uint8Array, threads?: number): Promise<Uint32Array>;
-//     encodeBatchAsync(docs: (string | Uint8Array)[], opts?: { threads?: number }):
-//       Promise<{ ids: Uint32Array; docOffsets: Float64Array }>;              // docOffsets: docs.length + 1
-//     decode(ids: Uint32Array | Int32Array | number[]): Uint8Array;            // the bytes of the ids
-//     pieces(text: string | Uint8Array): Uint32Array;                         // pre-tokenizer piece ends (bytes)
-//     readonly vocabSize: number;
-//     readonly pattern: string;
-//     readonly unicodeVersion: string;                                         // of binding/text/unicode_tables.h
-//   }
-//   threads: 0 or absent = all cores. Async work runs off the main thread; a Uint8Array passed to it is read
-//   in place until the Promise settles. Strings are UTF-8 (lone surrogates become U+FFFD); bytes are taken
-//   as they are (invalid UTF-8 is encoded byte by byte, so decode gives the same bytes back). Errors carry
-//   `code` E_BAD_ARGUMENT (bad input) or E_NATIVE.
+// The addon's surface is typed in src/native (NativeBpe).
 import { MyptError } from '../errors';
-import { fromNative, loadAddon } from '../native';
+import { fromNative, loadAddon, NativeBpe } from '../native';
 
 export type BpePattern = 'gpt2' | 'gpt2-js';
-
-export interface NativeBpe {
-  encode(text: string | Uint8Array): Uint32Array;
-  encodeAsync(text: string | Uint8Array, threads?: number): Promise<Uint32Array>;
-  encodeBatchAsync(docs: (string | Uint8Array)[], opts?: { threads?: number }): Promise<{ ids: Uint32Array; docOffsets: Float64Array }>;
-  decode(ids: Uint32Array | Int32Array | number[]): Uint8Array;
-  pieces(text: string | Uint8Array): Uint32Array;
-  readonly vocabSize: number;
-  readonly pattern: string;
-  readonly unicodeVersion: string;
-}
-
-type NativeBpeCtor = new (tokenBytes: Uint8Array, offsets: Uint32Array, pattern: BpePattern,
-  options?: { special?: ArrayLike<number> }) => NativeBpe;
 
 /** A tiktoken rank file as js-tiktoken ships it: lines of `NAME FIRST_ID BASE64 BASE64 ...` (ids FIRST_ID, +1, ...). */
 export interface TiktokenRanks {
@@ -85,8 +48,7 @@ const instances = new Map<BpePattern, NativeBpe>();
 export function gpt2Bpe(pattern: BpePattern = 'gpt2'): NativeBpe {
   let bpe = instances.get(pattern);
   if (!bpe) {
-    const Bpe = (loadAddon() as unknown as { Bpe?: NativeBpeCtor }).Bpe;
-    if (!Bpe) throw new MyptError('E_NO_ADDON', 'this build of the mypt-native addon has no native BPE', 'rebuild it: npm run build:native');
+    const { Bpe } = loadAddon();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const ranks = require('js-tiktoken/ranks/gpt2');
     const table = ranksTable((ranks.default ?? ranks) as TiktokenRanks);

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "bpe.h"
+#include "text/bpe.h"
 
 using mypt_text::Bpe;
 

@@ -1,12 +1,12 @@
 // MyPT's training loop: evaluate + save every eval_interval steps, one optimizer step at a time, a final
-// evaluation and save; an abort (Ctrl-C) finishes the step in flight, saves, and stops. Batches come from
-// the token data as a pure function of (seed, step), so a resumed run draws what an uninterrupted one would.
+// evaluation and save; an abort (Ctrl-C) finishes the step in flight, saves, and stops. The token data lives
+// in the engine, which draws each batch as a pure function of (seed, step) (engine/data.h, mirrored by
+// src/data/batches.ts), so a resumed run draws what an uninterrupted one would.
 import path from 'path';
 import { MyptError } from '../../errors';
 import type { GptModel } from '../../model';
 import type { Tokenizer } from '../../tokenizer';
 import type { TokenSplits } from '../../data';
-import { CounterRng, dropoutSeed, sampleBatch, STREAM_EVAL_TRAIN, STREAM_EVAL_VAL, STREAM_TRAIN } from '../../data/batches';
 import { saveBundle, MyptConfigJson, TrainingConfigJson } from '../../formats/mypt/bundle';
 import { lrAt } from './schedule';
 import { metricsFiles, MetricRecord } from './metrics';
@@ -45,40 +45,37 @@ export class TrainingLoop {
   private trainSeconds = 0;
   private last?: { train: number; val: number };
 
-  constructor(private readonly c: LoopInput) {}
+  constructor(private readonly c: LoopInput) {
+    c.model.setData('train', c.splits.train);
+    c.model.setData('val', c.splits.val);
+  }
 
   private get B(): number { return this.c.v.batch_size; }
   private get T(): number { return this.c.model.config.block_size; }
 
   /** Mean loss (no dropout) of eval_iters batches of a split, drawn for evaluation at `step`. */
-  private async meanLoss(data: Int32Array, stream: number, step: number): Promise<number> {
+  private meanLoss(split: 'train' | 'val', step: number): Promise<number> {
     const { v, model } = this.c;
-    let s = 0;
-    for (let k = 0; k < v.eval_iters; k++) {
-      const b = sampleBatch(data, this.B, this.T, new CounterRng(v.seed, stream, step * v.eval_iters + k));
-      s += await model.loss(b.tokens, b.targets);
-    }
-    return s / v.eval_iters;
+    return model.estimateLoss(split, v.eval_iters, this.B, this.T, { seed: v.seed, counter0: step * v.eval_iters });
   }
 
-  /** One optimizer step on the batch of step `it`; the loss before the update. */
+  /** One optimizer step on the batch of step `it` (its dropout masks from (seed, step) too); the loss before the update. */
   private async trainOn(it: number, lr: number): Promise<number> {
     const { v, model } = this.c;
-    const batch = sampleBatch(this.c.splits.train, this.B, this.T, new CounterRng(v.seed, STREAM_TRAIN, it));
-    model.setSeed(dropoutSeed(v.seed, it));   // dropout masks from (seed, step), so a resumed run continues them
-    return model.trainStep({ ...batch, lr, weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
+    const r = await model.trainBatch({ batch_size: this.B, block_size: this.T, seed: v.seed, step: it, lr, weight_decay: v.weight_decay,
+      grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
+    return r.loss;
   }
 
   async evaluate(step: number): Promise<void> {
-    const { v, splits } = this.c;
-    const train_loss = await this.meanLoss(splits.train, STREAM_EVAL_TRAIN, step);
-    const val_loss = await this.meanLoss(splits.val, STREAM_EVAL_VAL, step);
+    const train_loss = await this.meanLoss('train', step);
+    const val_loss = await this.meanLoss('val', step);
     this.last = { train: train_loss, val: val_loss };
     this.c.log(`step ${step}: train loss ${train_loss.toFixed(4)}, val loss ${val_loss.toFixed(4)}`);
     this.c.emit({ type: 'eval', step, train_loss, val_loss });
     await this.c.checkpointSaver?.onEval(this.saveContext(step), { trainLoss: train_loss, valLoss: val_loss });
     this.c.metrics.push({
-      step, train_loss, val_loss, lr: lrAt(step, v), time: new Date().toISOString(),
+      step, train_loss, val_loss, lr: lrAt(step, this.c.v), time: new Date().toISOString(),
       elapsed_s: (Date.now() - this.t0) / 1000, tokens_per_s: this.trainSeconds > 0 ? this.tokens / this.trainSeconds : 0,
     });
   }
