@@ -1,11 +1,15 @@
 // The cuBLASLt GEMM plugin (see lt_api.h): bf16 or fp32 operands, fp32 accumulation (CUBLAS_COMPUTE_32F,
 // no TF32), fused bias / GELU-tanh / GELU-tanh-gradient epilogues. Heuristic results are cached per
-// problem so a training step pays for the search once.
+// problem so a training step pays for the search once, and so are refusals. No C++ exception leaves the
+// plugin: cuBLASLt 13.1 was seen throwing std::bad_alloc out of cublasLtMatmulAlgoGetHeuristic for small
+// bf16 problems (K = 64) on an H200; such a problem is refused (an error code), and the backend runs it on
+// its built-in kernels instead.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -21,6 +25,8 @@ struct Ctx {
   std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>,
            cublasLtMatmulAlgo_t>
       algos;
+  // keys whose heuristic failed or threw: refused at once from then on
+  std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>, int> refused;
 };
 
 void set_err(char* err, int errlen, const char* what, int status) {
@@ -45,7 +51,7 @@ void lt_destroy(void* p) {
   delete c;
 }
 
-int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
+int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
   Ctx* c = (Ctx*)p;
   const cudaDataType_t dt = a->d_type == MYPT_LT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
   const cudaDataType_t abt = a->ab_type == MYPT_LT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -101,6 +107,10 @@ int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
       if (it != c->algos.end()) {
         algo = it->second;
         have = true;
+      } else if (c->refused.count(key)) {
+        what = "cublasLtMatmulAlgoGetHeuristic (refused before)";
+        rc = c->refused[key];
+        goto done;
       }
     }
     if (!have) {
@@ -109,10 +119,16 @@ int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
       LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
       cublasLtMatmulHeuristicResult_t res;
       int found = 0;
-      LT(cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, 1, &res, &found));
-      if (found == 0) {
-        what = "cublasLtMatmulAlgoGetHeuristic (no algorithm)";
-        rc = -1;
+      try {
+        s = cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, 1, &res, &found);
+      } catch (...) {
+        s = CUBLAS_STATUS_INTERNAL_ERROR;
+      }
+      if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
+        what = s != CUBLAS_STATUS_SUCCESS ? "cublasLtMatmulAlgoGetHeuristic" : "cublasLtMatmulAlgoGetHeuristic (no algorithm)";
+        rc = s != CUBLAS_STATUS_SUCCESS ? (int)s : -1;
+        std::lock_guard<std::mutex> g(c->mu);
+        c->refused[key] = rc;
         goto done;
       }
       algo = res.algo;
@@ -132,6 +148,18 @@ done:
   if (ld) cublasLtMatrixLayoutDestroy(ld);
   if (op) cublasLtMatmulDescDestroy(op);
   return rc;
+}
+
+// The entry point: any C++ exception of cuBLASLt becomes an error code here, never crossing the C interface.
+int lt_gemm(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
+  try {
+    return lt_gemm_unguarded(p, a, err, errlen);
+  } catch (const std::exception& e) {
+    if (err && errlen > 0) snprintf(err, (size_t)errlen, "cuBLASLt threw: %s", e.what());
+  } catch (...) {
+    if (err && errlen > 0) snprintf(err, (size_t)errlen, "cuBLASLt threw an unknown exception");
+  }
+  return -2;
 }
 
 const mypt_lt_api g_api = {MYPT_LT_ABI, lt_create, lt_destroy, lt_gemm};

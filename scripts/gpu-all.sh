@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Everything a GPU host run needs, in one call (plain CMake, offline; Node from the .gpu/ stage when the
+# host has none: scripts/gpu-stage-slim.sh first, and carry .gpu):
+#   scripts/gpu-all.sh [build] [checks] [node] [bench] [sanitizer] [attn] [torch]   (default: build checks node)
+#     build      configure + build the addon, the cuBLASLt plugin and the check programs (one build, -j all cores)
+#     checks     check_cuda_ops --no-bench, check_modded_ops (kernels and engines against the CPU)
+#     node       the node GPU tests (test/gpu)
+#     bench      npm run bench -- --device cuda --compare pytorch (BENCH_ARGS, e.g. "--quick --suite train")
+#     sanitizer  compute-sanitizer memcheck + racecheck on the checks' small shapes (built-in GEMMs for racecheck)
+#     attn       scripts/gpu-attn-check.sh's checks and timings of the attention kernels beside SDPA
+#     torch      ../shared/tools/anchor_bench.py (TORCH_SUITES) for PyTorch's own figures
+# Logs go to $OUT (or /tmp/gpu-all); the summary lines are printed as each step ends. Exit 0 when all passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOG=${OUT:-/tmp/gpu-all}
+mkdir -p "$LOG"
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(build checks node)
+has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+if ! command -v node >/dev/null && [ -f .gpu/env.sh ]; then
+  source .gpu/env.sh
+  if [ -L lib ]; then rm -f lib && cp -r .gpu/lib lib; fi  # the addon is found relative to lib/'s real path
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader 2>/dev/null || true
+rc=0
+B=build-gpu
+if has build; then
+  NH=$PWD/node_modules
+  t0=$(date +%s)
+  cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DMYPT_CUDA=on -DMYPT_CUDA_ARCHS="${MYPT_CUDA_ARCHS:-90}" -DMYPT_NATIVE_TESTS=ON \
+    -DNODE_API_HEADERS_DIR="$NH/node-api-headers/include" -DNODE_ADDON_API_DIR="$NH/node-addon-api" >"$LOG/cmake.log" 2>&1 ||
+    { tail -20 "$LOG/cmake.log"; exit 2; }
+  grep -E "mypt-native:" "$LOG/cmake.log"
+  targets=(mypt_native check_cuda_ops check_modded_ops check_attention)
+  grep -q "cuBLASLt plugin ON" "$LOG/cmake.log" && targets+=(mypt_cublaslt)
+  cmake --build $B -j"$(nproc)" --target "${targets[@]}" >"$LOG/build.log" 2>&1 || { grep -E "error" -A3 "$LOG/build.log" | head -40; exit 2; }
+  mkdir -p build/Release && cp $B/mypt_native.node build/Release/
+  [ -f $B/mypt_cublaslt.so ] && cp $B/mypt_cublaslt.so build/Release/ && cp $B/mypt_cublaslt.so $B/ 2>/dev/null
+  echo "built ${targets[*]} in $(( $(date +%s) - t0 )) s"
+  node -e "const b=require('./lib').backends(); console.log('backends:', JSON.stringify({cuda:b.cuda, devices:b.devices.map(d=>d.name), cublasLt:b.cublasLt, reason:b.cudaReason||b.cublasLtReason}))"
+fi
+if has checks; then
+  "$B/check_cuda_ops" --no-bench >"$LOG/check_cuda_ops.log" 2>&1 || rc=1
+  grep -E "FAIL|SUMMARY" "$LOG/check_cuda_ops.log" | tail -12
+  "$B/check_modded_ops" >"$LOG/check_modded_ops.log" 2>&1 || rc=1
+  grep -E "FAIL|SUMMARY" "$LOG/check_modded_ops.log" | tail -6
+fi
+if has node; then
+  node test/run.js test/gpu >"$LOG/node-gpu.log" 2>&1 || rc=1
+  grep -E "CUDA device|skipping|worst|FAIL|✘|passed, " "$LOG/node-gpu.log" | tail -25
+fi
+if has bench; then
+  node bin/mypt-native.js bench --device cuda --compare pytorch ${BENCH_ARGS:-} --json "$LOG/bench-cuda.json" >"$LOG/bench.txt" 2>&1 || rc=1
+  cat "$LOG/bench.txt" | tail -40
+fi
+if has sanitizer && command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck; do
+    for prog in "check_cuda_ops --quick" check_modded_ops; do
+      log="$LOG/sanitizer-$tool-${prog%% *}.log"
+      env=(); [ $tool = racecheck ] && env=(MYPT_CUBLASLT=0)  # cuBLAS's own kernels report hazards of their own
+      env "${env[@]}" timeout ${SAN_T:-240} compute-sanitizer --tool $tool --error-exitcode 3 "$B/"$prog >"$log" 2>&1
+      s=$?
+      echo "compute-sanitizer $tool on $prog: exit $s; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
+      [ $s = 0 ] || rc=1
+    done
+  done
+fi
+if has attn; then
+  LOGS="$LOG" SKIP_SANITIZER=${SKIP_SANITIZER:-} scripts/gpu-attn-check.sh >"$LOG/attn.log" 2>&1 || rc=1
+  grep -vE "^\s*$" "$LOG/attn.log" | tail -40
+fi
+if has torch; then
+  AB=${ANCHOR_BENCH:-}
+  [ -n "$AB" ] || for f in .tools/anchor_bench.py ../shared/tools/anchor_bench.py; do [ -f "$f" ] && AB=$f && break; done
+  [ -n "$AB" ] && PYTHONUNBUFFERED=1 timeout ${TORCH_T:-300} python3 "$AB" ${TORCH_SUITES:-train_eager train_compile gen} >"$LOG/torch.log" 2>&1
+  grep -vE "^\s*$|Warning|warn" "$LOG/torch.log" | tail -25
+fi
+echo "gpu-all: $([ $rc = 0 ] && echo ALL PASSED || echo FAILURES)"
+exit $rc
