@@ -30,7 +30,11 @@ const mypt_lt_api* open_plugin(std::string& why) {
     size_t slash = self.find_last_of('/');
     path = (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/mypt_cublaslt.so";
   }
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_DEEPBIND: the plugin and libcublasLt resolve their symbols in their own dependencies before the
+  // process's. Node's binary exports its bundled zlib (inflate, crc32, ...) among ~47k symbols; without
+  // this, libcublasLt's heuristics bound to those and corrupted the heap inside node (std::bad_alloc from
+  // cublasLtMatmulAlgoGetHeuristic, then from V8's GC), while the same calls ran fine in a plain process.
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) {
     const char* e = dlerror();
     why = std::string("cannot open ") + path + ": " + (e ? e : "unknown error");

@@ -80,7 +80,7 @@ for (const kind of ['small', 'medium']) {
   maybe(`cuda fp32 ${kind}: greedy generation past the first cache size (1,200 tokens, windows, documents) = the CPU's`, async () => {
     const r = ref(kind);
     const opts = { doc_token: 42, attn_block: 4, long_window_blocks: 4 };
-    const cpu = await loadModdedModel(path.join(FIX, `${kind}.pt`), opts);
+    const cpu = await loadModdedModel(path.join(FIX, `${kind}.pt`), { ...opts, device: 'cpu' });  // loaders default to 'auto'
     const g = await loadModdedModel(path.join(FIX, `${kind}.pt`), { ...opts, device: 'cuda', precision: 'fp32' });
     try {
       const prompt = r.tokens.slice(0, 8);

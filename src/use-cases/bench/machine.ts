@@ -34,7 +34,7 @@ export function machineInfo(): MachineInfo {
   const b = loadAddon().backends();
   const gpu = b.devices[0];
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const pkg = require('../../package.json');
+  const pkg = require('../../../package.json');
   return {
     date: new Date().toISOString(),
     cpu: os.cpus()[0]?.model ?? 'unknown',
