@@ -76,3 +76,8 @@ export { writeSeparated, writeUnified, resolveCheckpointPaths, separatedBase } f
 export type { CheckpointData } from './formats/separated/data';
 export { describeModded, formatModdedInfo, detectModded } from './formats/modded/modded';
 export { convertModded } from './formats/modded/convert';
+export { readGgufHeader, readGgufTensor } from './formats/gguf/read';
+export type { GgufFile } from './formats/gguf/read';
+export { writeGguf, writeGgufSync } from './formats/gguf/write';
+export type { GgufOut, GgufTensorOut } from './formats/gguf/write';
+export type { GgufValue, GgufTensorInfo } from './formats/gguf/types';

@@ -64,7 +64,7 @@ export function resolveCheckpoint(target: string, opts: { checkpointsDir?: strin
   const found = findInFolder(dir);
   if (found) return found;
   // a path (not a model name) that does not exist
-  if (path.isAbsolute(target) || /[\\/]/.test(target) || /\.(pt|pth|bin|safetensors)$/.test(target)) {
+  if (path.isAbsolute(target) || /[\\/]/.test(target) || /\.(pt|pth|bin|safetensors|gguf)$/.test(target)) {
     throw new MyptError('E_NO_CHECKPOINT', `${target}: no such file or folder`);
   }
   throw new MyptError(
