@@ -1,0 +1,149 @@
+// The GGUF files `export` writes, run by llama.cpp itself through node-llama-cpp (a dev dependency whose
+// prebuilt CPU binary is used as shipped; nothing is built or downloaded): a GPT-2-family char model with the
+// tanh GELU (llama.cpp's gpt2 maths), trained here for a few hundred steps, is loaded and decoded greedily.
+//   - greedy generation of 32 tokens from a prompt gives our `generate` tokens at temperature 0 (f32, f16);
+//   - teacher-forced over a window of Shakespeare, llama.cpp's next token (argmax) agrees with ours at every
+//     position for f32 and f16, and at >= 95% of them for q8_0 (its activations are quantised too);
+//   - llama.cpp's tokenizer gives the model's character ids.
+// Skips, saying why, where node-llama-cpp or its binary cannot load.
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const path = require('path');
+const m = require('../lib');
+const { tmpdir, tinyModel, CORPUS } = require('./export.helpers');
+
+process.env.NODE_LLAMA_CPP_SKIP_DOWNLOAD = 'true';
+const dir = tmpdir('mypt-llama-');
+let nlc;
+let llama;
+let tiny;
+let skip;
+
+test.before(async () => {
+  try {
+    nlc = await import('node-llama-cpp');
+    llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, progressLogs: false, logLevel: nlc.LlamaLogLevel.error });
+  } catch (e) {
+    skip = String(e && e.message).split('\n')[0];
+    console.log(`skipping the llama.cpp checks: node-llama-cpp cannot load here (${skip})`);
+    return;
+  }
+  tiny = await tinyModel(dir, { steps: 200 });
+});
+
+test.after(async () => {
+  if (tiny) tiny.model.dispose();
+  if (llama) await llama.dispose();
+});
+
+/** llama.cpp on a GGUF file: greedy continuation, teacher-forced argmax over a window, and its tokenizer. */
+async function withLlama(file, fn) {
+  const model = await llama.loadModel({ modelPath: file });
+  const ctx = await model.createContext({ contextSize: 64, batchSize: 64, threads: 2 });
+  try {
+    return await fn(model, ctx);
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
+
+async function llamaGreedy(ctx, prompt, n) {
+  const seq = ctx.getSequence();
+  const out = [];
+  for await (const t of seq.evaluate(prompt, { temperature: 0 })) {
+    out.push(t);
+    if (out.length >= n) break;
+  }
+  seq.dispose();
+  return out;
+}
+
+/** llama.cpp's next token after each prefix of `window` (the true token is fed each time, not its own). */
+async function llamaTeacherForced(ctx, window) {
+  const seq = ctx.getSequence();
+  const gen = seq.evaluate([window[0]], { temperature: 0 });
+  const preds = [];
+  let r = await gen.next();
+  for (let i = 1; i < window.length; i++) {
+    preds.push(r.value);
+    r = await gen.next(i + 1 < window.length ? window[i] : undefined);
+    if (i + 1 === window.length) break;
+  }
+  await gen.return();
+  seq.dispose();
+  return preds;
+}
+
+async function oursTeacherForced(window) {
+  const { logits, shape } = await tiny.model.forward([window]);
+  const V = shape[2];
+  const out = [];
+  for (let t = 0; t < window.length - 1; t++) {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[t * V + v] > logits[t * V + best]) best = v;
+    out.push(best);
+  }
+  return out;
+}
+
+const agreement = (a, b) => a.filter((x, i) => x === b[i]).length;
+
+const figures = {};
+
+for (const type of ['f32', 'f16', 'q8_0']) {
+  test(`${type}: llama.cpp decodes the exported model greedily as mypt-native does`, async () => {
+    if (skip) return;
+    const file = path.join(dir, `tiny-${type}.gguf`);
+    await m.exportModel({ format: 'gguf', checkpoint: tiny.file, out: file, type, verify: false });
+    const prompt = tiny.tokenizer.encode('KING RICHARD:\n');
+    const ours = await tiny.model.generate(prompt, { max_new_tokens: 32, temperature: 0 });
+    const window = tiny.tokenizer.encode(CORPUS.slice(20_000, 20_064));
+    const oursTf = await oursTeacherForced(window);
+    const got = await withLlama(file, async (model, ctx) => ({
+      tokenize: Array.from(model.tokenize(CORPUS.slice(30_000, 30_200))),
+      greedy: await llamaGreedy(ctx, prompt, 32),
+      tf: await llamaTeacherForced(ctx, window),
+    }));
+    assert.equal(got.tokenize, tiny.tokenizer.encode(CORPUS.slice(30_000, 30_200)), 'llama.cpp\'s tokenizer gives the character ids');
+    const same = agreement(got.greedy, ours);
+    const tf = agreement(got.tf, oursTf);
+    figures[type] = `greedy ${same}/32 tokens equal, teacher-forced top-1 ${tf}/${oursTf.length}`;
+    if (type === 'q8_0') {
+      assert.ok(tf >= Math.ceil(0.95 * oursTf.length), `q8_0 top-1 agreement ${tf}/${oursTf.length}`);
+    } else {
+      assert.equal(got.greedy, ours, `${type}: llama.cpp ${JSON.stringify(tiny.tokenizer.decode(got.greedy))} vs ours ${JSON.stringify(tiny.tokenizer.decode(ours))}`);
+      assert.equal(got.tf, oursTf, `${type}: teacher-forced argmax`);
+    }
+  });
+}
+
+test('an exact-GELU model in llama.cpp (which computes the tanh GELU): close, not equal; the figures are reported', async () => {
+  if (skip) return;
+  const exact = await tinyModel(dir, { steps: 200, activation: 'gelu', name: 'exact' });
+  const file = path.join(dir, 'exact.gguf');
+  const warnings = [];
+  await m.exportModel({ format: 'gguf', checkpoint: exact.file, out: file, verify: false, onWarning: (w) => warnings.push(w) });
+  assert.match(warnings.join(' '), /exact \(erf\) GELU/);
+  const prompt = exact.tokenizer.encode('KING RICHARD:\n');
+  const ours = await exact.model.generate(prompt, { max_new_tokens: 32, temperature: 0 });
+  const window = exact.tokenizer.encode(CORPUS.slice(20_000, 20_064));
+  const { logits, shape } = await exact.model.forward([window]);
+  const oursTf = [];
+  for (let t = 0; t < window.length - 1; t++) {
+    let best = 0;
+    for (let v = 1; v < shape[2]; v++) if (logits[t * shape[2] + v] > logits[t * shape[2] + best]) best = v;
+    oursTf.push(best);
+  }
+  const got = await withLlama(file, async (_, ctx) => ({ greedy: await llamaGreedy(ctx, prompt, 32), tf: await llamaTeacherForced(ctx, window) }));
+  figures['f32, exact-GELU model'] = `greedy ${agreement(got.greedy, ours)}/32 tokens equal, teacher-forced top-1 ${agreement(got.tf, oursTf)}/${oursTf.length}`;
+  assert.ok(agreement(got.tf, oursTf) >= Math.ceil(0.9 * oursTf.length), figures['f32, exact-GELU model']);
+  exact.model.dispose();
+});
+
+test('the agreement figures', () => {
+  if (skip) return;
+  for (const [k, v] of Object.entries(figures)) console.log(`  llama.cpp vs mypt-native, ${k}: ${v}`);
+});
+
+test.run();
