@@ -150,7 +150,7 @@ test('gguf f32 / f16 / bf16 / q8_0: llama.cpp\'s names, dims and keys; loadModel
   }
 });
 
-test('inspect, generate and convert take a .gguf', async () => {
+test('inspect, generate, trainStep, convert (then train --init_from_model) take a .gguf', async () => {
   const file = out('tiny-f32.gguf');
   const info = await m.getModelInfo(file);
   assert.is(info.format, 'gguf');
@@ -162,11 +162,21 @@ test('inspect, generate and convert take a .gguf', async () => {
   const i = cli('inspect', file);
   assert.is(i.status, 0, i.stderr);
   assert.match(i.stdout, /gguf/);
-  // to a bundle, then fine-tunable as any bundle
-  const c = cli('convert', '--checkpoint', file, '--out', out('from-gguf'));
+  // trainable as loaded; to a bundle, then fine-tuned as any bundle
+  const lm = await m.loadModel(file, { device: 'cpu' });
+  const loss = await lm.trainStep({ tokens: [ids().slice(0, 32)], targets: [ids().slice(1, 33)] });
+  assert.ok(Number.isFinite(loss) && loss > 0 && loss < 5, `loss ${loss}`);
+  lm.dispose();
+  const c = cli('convert', '--checkpoint', file, '--out', out('ckpts/from-gguf'));
   assert.is(c.status, 0, c.stderr + c.stdout);
-  const back = await logitsOf(out('from-gguf'), ids());
+  const back = await logitsOf(out('ckpts/from-gguf'), ids());
   assert.equal(Array.from(back.logits), Array.from((await tiny.model.forward([ids()])).logits));
+  fs.writeFileSync(out('ft.txt'), CORPUS.slice(0, 20_000));
+  const t = cli('train', '--checkpoints_dir', out('ckpts'), '--init_from_model', 'from-gguf', '--model_name', 'ft', '--input_file', out('ft.txt'),
+    '--tokenization', 'char', '--max_iters', '2', '--eval_interval', '1', '--eval_iters', '1', '--batch_size', '2', '--device', 'cpu');
+  assert.is(t.status, 0, t.stderr);
+  assert.match(t.stdout, /Initializing from base model 'from-gguf'/);
+  assert.ok(fs.existsSync(out('ckpts/ft/model.pt')));
 });
 
 test('GPT-2 vocabulary: vocab.json, merges.txt and tokenizer.json as GPT-2\'s; the padded 50304 rows kept; GGUF placeholders', async () => {
