@@ -154,6 +154,9 @@ test('inspect, generate, trainStep, convert (then train --init_from_model) take 
   const file = out('tiny-f32.gguf');
   const info = await m.getModelInfo(file);
   assert.is(info.format, 'gguf');
+  fs.mkdirSync(out('one-gguf'));
+  fs.copyFileSync(file, out('one-gguf/model.gguf'));
+  assert.is((await m.getModelInfo(out('one-gguf'))).location, out('one-gguf/model.gguf'), 'a folder with a single .gguf');
   assert.is(info.tokenizer.kind, 'char');
   assert.equal(info.dtypes, ['F32']);
   const r = cli('generate', '--checkpoint', file, '--prompt', 'ROMEO:', '--max_new_tokens', '20', '--temperature', '0', '--device', 'cpu');
