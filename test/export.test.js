@@ -336,6 +336,30 @@ test('options: an existing output needs --overwrite (and a re-export drops the o
   assert.match(r.stdout, /^exported .*tiny\.safetensors \(safetensors\) -> GGUF file .*cli\.gguf: q8_0, [\d.]+ KB, tokenizer char \(65 characters\)\n  read back: logits over 16 tokens differ by [\d.]+e-\d relative \(max [\d.]+e-\d\), top-1 agrees at \d+\/16\n$/);
 });
 
+test('other trainers\' files: nanoGPT\'s ckpt.pt (meta.pkl vocabulary) exports both ways; a toy HF GPT-2 without a fitting vocabulary gets no tokenizer files (hf) or is refused (gguf)', async () => {
+  const F = path.join(__dirname, 'fixtures', 'foreign');
+  const nano = path.join(F, 'nanogpt', 'out-shakespeare-char', 'ckpt.pt');
+  const toks = [1, 5, 9, 2, 7, 3];
+  const want = (await logitsOf(nano, toks)).logits;
+  for (const [format, o] of [['hf', out('nano-hf')], ['gguf', out('nano.gguf')]]) {
+    const r = await m.exportModel({ format, checkpoint: nano, out: o, onWarning: () => {} });
+    assert.is(r.tokenizer, 'char (27 characters)');
+    assert.equal(Array.from((await logitsOf(o, toks)).logits), Array.from(want), format);
+  }
+  const warnings = [];
+  const r = await m.exportModel({ format: 'hf', checkpoint: path.join(F, 'hf_gpt2'), out: out('toy-hf'), onWarning: (w) => warnings.push(w) });
+  assert.is(r.tokenizer, 'none');
+  assert.match(warnings.join('\n'), /a GPT-2 tokenizer with a 13-token model: ids 13\.\.50256 would have no row; the folder gets no tokenizer files/);
+  assert.not.ok(fs.existsSync(out('toy-hf/tokenizer.json')));
+  try {
+    await m.exportModel({ format: 'gguf', checkpoint: path.join(F, 'hf_gpt2'), out: out('toy.gguf') });
+    assert.unreachable();
+  } catch (e) {
+    assert.is(e.code, 'E_TOKENIZER');
+    assert.match(e.message, /a GGUF file must hold a vocabulary that fits the model$/);
+  }
+});
+
 test('--reference writes the text, its ids and the exported logits for check_hf_export.py', async () => {
   const r = cli('export', '--format', 'hf', '--checkpoint', tiny.file, '--out', out('hf-ref'), '--dtype', 'bfloat16', '--reference', out('ref.json'), '--reference_text', 'KING HENRY:\nOnce more');
   assert.is(r.status, 0, r.stderr);

@@ -132,9 +132,12 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const warnings: string[] = [...d.warnings];
   const warn = (m: string) => { warnings.push(m); o.onWarning?.(m); };
   d.warnings.forEach((m) => o.onWarning?.(m));
-  const tok = tokenizerFor(d, warn);
+  let tok = tokenizerFor(d, warn);
   if (tok?.token_kind === 'gpt2' && d.config.vocab_size < GPT2_VOCAB) {
-    throw new MyptError('E_TOKENIZER', `a GPT-2 tokenizer with a ${d.config.vocab_size}-token model: ids ${d.config.vocab_size}..${GPT2_VOCAB - 1} would have no row`);
+    const why = `a GPT-2 tokenizer with a ${d.config.vocab_size}-token model: ids ${d.config.vocab_size}..${GPT2_VOCAB - 1} would have no row`;
+    if (o.format === 'gguf') throw new MyptError('E_TOKENIZER', `${why}; a GGUF file must hold a vocabulary that fits the model`);
+    warn(`${d.path}: ${why}; the folder gets no tokenizer files`);
+    tok = undefined;
   }
   const form = toGpt2Form(d.config, d.params, o.format);
   const changes = [...form.changes];
@@ -149,12 +152,12 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   let files: string[];
   let encoding: string;
   if (o.format === 'hf') {
-    if (!tok) warn(`${d.path}: ${d.tokenizerProblem ?? 'no tokenizer'}; the folder has no tokenizer files`);
+    if (!tok && !d.tokenizer) warn(`${d.tokenizerProblem ?? `${d.path}: no tokenizer`}; the folder gets no tokenizer files`);
     encoding = o.dtype ?? 'float32';
     files = await writeHfFolder(o.out, { config: form.config, params: form.params, tokenizer: tok, dtype: encoding as HfDtype, notes });
   } else {
     if (!tok) {
-      throw new MyptError('E_TOKENIZER', `${d.tokenizerProblem ?? `${d.path}: no tokenizer`}; a GGUF file must hold its vocabulary`, 'give --input_file for a character vocabulary');
+      throw new MyptError('E_TOKENIZER', `${d.tokenizerProblem ?? `${d.path}: no tokenizer`}; a GGUF file must hold its vocabulary`);
     }
     if (form.config.activation === 'gelu') {
       warn('the model uses the exact (erf) GELU; llama.cpp\'s gpt2 computes the tanh approximation, so its logits differ slightly from this model\'s (the file records the exact GELU for mypt-native)');
