@@ -7,6 +7,7 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../../errors';
+import { writeFileAtomicSync } from '../../formats/atomic';
 import { readAnySync } from '../../formats/detect';
 import type { DetectedCheckpoint, TokenizerRecord } from '../../formats/types';
 import { HF_DTYPES, HfDtype, writeHfFolder } from '../../formats/hf/folder';
@@ -225,7 +226,7 @@ async function verifyExport(o: ExportOptions, d: DetectedCheckpoint, tok: Tokeni
   }
   if (reference) {
     const logits = Buffer.from(got.buffer, got.byteOffset, got.byteLength).toString('base64');
-    fs.writeFileSync(reference.file, JSON.stringify({
+    writeFileAtomicSync(reference.file, JSON.stringify({
       text: reference.text, ids, shape: [1, ids.length, V], format: o.format, encoding: o.dtype ?? o.type ?? 'float32',
       tokenizer: tok?.token_kind ?? null, logits_float32_base64: logits,
     }) + '\n');
