@@ -36,6 +36,8 @@ export { convert, planConversions } from './use-cases/convert/convert';
 export type { ConvertOptions, ConversionPlan, ConversionResult } from './use-cases/convert/convert';
 export { convertLayout, LAYOUT_TARGETS } from './use-cases/convert/layout';
 export type { ConvertLayoutOptions, ConvertLayoutResult, LayoutTarget } from './use-cases/convert/layout';
+export { exportModel, EXPORT_FORMATS, GGUF_TYPES, HF_DTYPES } from './use-cases/export/export';
+export type { ExportOptions, ExportResult, ExportCheck, ExportFormat, HfDtype, GgmlTypeName } from './use-cases/export/export';
 export { listCheckpoints, selectCheckpoint } from './use-cases/list/list';
 export type { CheckpointEntry, ListedFormat } from './use-cases/list/list';
 export { loadCheckpoint, loadModelOnly, getModelStateDict, hasOptimizerState, modelFromData } from './use-cases/load-checkpoint/load';
@@ -76,3 +78,8 @@ export { writeSeparated, writeUnified, resolveCheckpointPaths, separatedBase } f
 export type { CheckpointData } from './formats/separated/data';
 export { describeModded, formatModdedInfo, detectModded } from './formats/modded/modded';
 export { convertModded } from './formats/modded/convert';
+export { readGgufHeader, readGgufTensor } from './formats/gguf/read';
+export type { GgufFile } from './formats/gguf/read';
+export { writeGguf, writeGgufSync } from './formats/gguf/write';
+export type { GgufOut, GgufTensorOut } from './formats/gguf/write';
+export type { GgufValue, GgufTensorInfo } from './formats/gguf/types';

@@ -11,6 +11,7 @@ import * as presetsCmd from './commands/presets';
 import * as listCmd from './commands/list';
 import * as loadCheckpointCmd from './commands/load-checkpoint';
 import * as convertCmd from './commands/convert';
+import * as exportCmd from './commands/export';
 
 /** yargs' messages span lines ("Invalid values:\n  Argument: suite, Given: ..."): keep all of it, on one line. */
 function oneLine(msg: string): string {
@@ -27,9 +28,10 @@ export function main(argv: string[]): void {
     .command(listCmd)
     .command(loadCheckpointCmd)
     .command(convertCmd)
+    .command(exportCmd)
     .command(benchCommand)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, list, load-checkpoint, presets, bench (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, list, load-checkpoint, presets, bench (see --help)')
     .recommendCommands()
     .help()
     .version()

@@ -16,6 +16,8 @@ import { readBundleSync } from './mypt/bundle';
 import { ModdedParsed, moddedIsNotGpt, parseModded } from './modded/modded';
 import { readNanogpt } from './nanogpt/ckpt';
 import { readSection5 } from './separated/detect';
+import { readGgufCheckpoint } from './gguf/gpt2';
+import { hasGgufMagic } from './gguf/read';
 import { resolveCheckpointPaths } from './separated/separated';
 import { resolveCheckpoint } from './locate';
 import { OPTIMIZER_KEYS, recognise } from './recognise';
@@ -185,22 +187,30 @@ export interface OpenedTarget {
   value?: unknown;
 }
 
+/** A GGUF file: by its name, or by its first four bytes ("GGUF"). */
+export function isGgufFile(file: string): boolean {
+  return file.endsWith('.gguf') || hasGgufMagic(file);
+}
+
+/** Files read without the .pt loader: safetensors and GGUF (their readers parse their own headers). */
+const notTorch = (file: string) => file.endsWith('.safetensors') || isGgufFile(file);
+
 export function openTarget(target: string, opts: { checkpointsDir?: string } = {}): OpenedTarget {
   const where = resolveCheckpoint(target, opts);
-  if (where.kind === 'bundle' || where.path.endsWith('.safetensors')) return where;
+  if (where.kind === 'bundle' || notTorch(where.path)) return where;
   return { ...where, value: loadTorchSync(where.path) };
 }
 
 /** What an opened target holds, read: the one door the loaders use. */
 export function readOpened(o: OpenedTarget, opts: DetectOptions = {}): AnyCheckpoint {
   if (o.kind === 'bundle') return { family: 'gpt', checkpoint: readBundle(o.path, opts) };
-  if (o.value === undefined) return { family: 'gpt', checkpoint: readSafetensorsFile(o.path) };
+  if (o.value === undefined) return { family: 'gpt', checkpoint: isGgufFile(o.path) ? readGgufCheckpoint(o.path) : readSafetensorsFile(o.path) };
   return readTorchValue(o.path, o.value, opts);
 }
 
 /** Reads one checkpoint file of any known format, modded-nanogpt files included (loaded once). */
 export function readAnyFile(file: string, opts: DetectOptions = {}): AnyCheckpoint {
-  return readOpened(file.endsWith('.safetensors') ? { kind: 'file', path: file } : { kind: 'file', path: file, value: loadTorchSync(file) }, opts);
+  return readOpened(notTorch(file) ? { kind: 'file', path: file } : { kind: 'file', path: file, value: loadTorchSync(file) }, opts);
 }
 
 /** Any path or model name -> what it holds, each file parsed once: the one door the loaders use. */
@@ -222,7 +232,8 @@ export function readCheckpointFile(file: string, opts: DetectOptions = {}): Dete
 /**
  * Any path or model name -> the GPT it holds, in the canonical layout.
  * Formats: MyPT bundle, MyPT legacy latest.pt/final.pt, nanoGPT ckpt.pt, HF GPT-2 pytorch_model.bin /
- * model.safetensors, the env-var trainer's checkpoint_*.pt, section 5 files, bare state_dicts of those layouts.
+ * model.safetensors, the env-var trainer's checkpoint_*.pt, section 5 files, bare state_dicts of those layouts,
+ * llama.cpp GGUF files of the gpt2 architecture.
  */
 export function detectCheckpointSync(target: string, opts: DetectOptions = {}): DetectedCheckpoint {
   return gptOnly(readAnySync(target, opts));
@@ -235,7 +246,7 @@ export async function detectCheckpoint(target: string, opts: DetectOptions = {})
 /** The format name of what an opened target holds, without mapping its weights. */
 export function formatOfOpened(o: OpenedTarget): CheckpointFormat {
   if (o.kind === 'bundle') return 'mypt-bundle';
-  if (o.value === undefined) return 'safetensors';
+  if (o.value === undefined) return isGgufFile(o.path) ? 'gguf' : 'safetensors';
   const v = o.value;
   const r = recognise(v);
   return r.kind === 'modded-small' || r.kind === 'modded-medium' || r.kind === 'envvar' || r.kind === 'mypt-legacy' || r.kind === 'nanogpt' ? r.kind

@@ -21,7 +21,7 @@ export function section5FileFor(target: string): string | undefined {
 }
 
 /** What a folder is searched for, in order (for the "looked for" part of errors). */
-export const LOOKED_FOR = ['config.json + model.pt', 'latest.pt', 'final.pt', 'ckpt.pt', 'pytorch_model.bin', 'model.safetensors', 'checkpoint_*.pt'];
+export const LOOKED_FOR = ['config.json + model.pt', 'latest.pt', 'final.pt', 'ckpt.pt', 'pytorch_model.bin', 'model.safetensors', 'checkpoint_*.pt', 'a single *.gguf'];
 
 /** A file given inside a bundle stands for the bundle. */
 const BUNDLE_FILES = ['model.pt', 'config.json', 'optimizer.pt', 'tokenizer.json', 'training_state.json'];
@@ -39,6 +39,8 @@ export function findInFolder(dir: string): Located | undefined {
   }
   const lecture = fs.readdirSync(dir).filter((n) => LECTURE_FILE.test(n)).sort((a, b) => lectureStepOf(b)! - lectureStepOf(a)! || (a < b ? 1 : -1));
   if (lecture.length) return { kind: 'file', path: path.join(dir, lecture[0]) };
+  const gguf = fs.readdirSync(dir).filter((n) => n.endsWith('.gguf') && fs.statSync(path.join(dir, n)).isFile());
+  if (gguf.length === 1) return { kind: 'file', path: path.join(dir, gguf[0]) };
   return undefined;
 }
 
@@ -64,7 +66,7 @@ export function resolveCheckpoint(target: string, opts: { checkpointsDir?: strin
   const found = findInFolder(dir);
   if (found) return found;
   // a path (not a model name) that does not exist
-  if (path.isAbsolute(target) || /[\\/]/.test(target) || /\.(pt|pth|bin|safetensors)$/.test(target)) {
+  if (path.isAbsolute(target) || /[\\/]/.test(target) || /\.(pt|pth|bin|safetensors|gguf)$/.test(target)) {
     throw new MyptError('E_NO_CHECKPOINT', `${target}: no such file or folder`);
   }
   throw new MyptError(

@@ -11,7 +11,8 @@ export type CheckpointFormat =
   | 'state-dict'      // a bare state_dict .pt of a known layout
   | 'safetensors'     // a .safetensors file of a known layout (not HF GPT-2)
   | 'separated' | 'model-only' | 'unified'    // FORMATS.md 5 (separated/detect.ts)
-  | 'modded-small' | 'modded-medium';         // modded-nanogpt speedrun files (FORMATS.md 6)
+  | 'modded-small' | 'modded-medium'          // modded-nanogpt speedrun files (FORMATS.md 6)
+  | 'gguf';           // llama.cpp's GGUF file of the gpt2 architecture (formats/gguf/)
 
 export interface TokenizerRecord {
   token_kind: 'char' | 'gpt2';
@@ -20,8 +21,8 @@ export interface TokenizerRecord {
 
 export interface DetectedCheckpoint {
   format: CheckpointFormat;
-  /** The state_dict naming the weights were in. */
-  layout: LayoutName;
+  /** The state_dict naming the weights were in ('gguf-gpt2': llama.cpp's tensor names in a GGUF file). */
+  layout: LayoutName | 'gguf-gpt2';
   /** The file (or bundle folder) that was read. */
   path: string;
   /** ModelConfig (contracts A): sizes plus explicit architecture options. */

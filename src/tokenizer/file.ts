@@ -1,9 +1,10 @@
 // A tokenizer given as a file (`generate --tokenizer PATH`, loadModdedModel's `tokenizer` option): MyPT's
 // tokenizer.json record ({"token_kind": "gpt2" | "char", ...}) or a Hugging Face tokenizers file
-// (byte-level BPE). Without one, modded-nanogpt files use GPT-2's tokenizer (gpt2Codec).
+// (byte-level BPE, or the WordLevel character vocabulary mypt-native exports). Without one, modded-nanogpt files use GPT-2's tokenizer (gpt2Codec).
 import * as fs from 'fs';
 import { MyptError } from '../errors';
 import { HfByteLevelBpe, TextCodec } from './hf-bpe';
+import { HfWordLevel } from './hf-wordlevel';
 import { GPT2_VOCAB, Gpt2Tokenizer, gpt2Encoding } from './gpt2';
 import { tokenizerFromJSON } from '.';
 
@@ -43,6 +44,9 @@ export function loadTokenizerFile(path: string): TextCodec {
     if (t.kind === 'gpt2') return gpt2Codec(path);  // the same GPT-2 tokenizer as without a file
     return { source: path, vocabSize: t.vocabSize, encode: (s) => t.encode(s), decode: (ids) => t.decode(ids) };
   }
-  if (j && typeof j === 'object' && 'model' in j) return new HfByteLevelBpe(json, path);
+  if (j && typeof j === 'object' && 'model' in j) {
+    const type = (j.model as { type?: unknown } | null)?.type;
+    return type === 'WordLevel' ? new HfWordLevel(json, path) : new HfByteLevelBpe(json, path);
+  }
   throw new MyptError('E_TOKENIZER', `${path}: neither MyPT's tokenizer.json (token_kind) nor a Hugging Face tokenizers file (model)`);
 }

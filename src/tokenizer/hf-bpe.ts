@@ -13,22 +13,12 @@
 // Decoding maps ids back to bytes and reads them as UTF-8.
 import { MyptError } from '../errors';
 import type { TextCodec } from './types';
+import { byteChars } from './byte-level';
 
 /** What text generation needs of a tokenizer file. */
 export type { TextCodec } from './types';
 
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-/** GPT-2's bytes_to_unicode: the character a vocab string uses for each byte. */
-function byteChars(): string[] {
-  const out: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    out.push(String.fromCodePoint(printable ? b : 256 + extra++));
-  }
-  return out;
-}
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -6,6 +6,7 @@ import { MyptError } from '../../errors';
 import type { DetectedCheckpoint, TokenizerRecord } from '../types';
 import { stateDictToCanonical, LayoutHints } from '../layouts';
 import { loadSafetensorsSync } from '../safetensors';
+import { hfCharVocab } from './tokenizer';
 
 /** Metadata keys mypt-native writes into a .safetensors file. */
 export const ST_META = { config: 'mypt_native.config', tokenizer: 'mypt_native.tokenizer', step: 'mypt_native.step' };
@@ -28,12 +29,16 @@ export function readHfStateDict(file: string, sd: Map<string, unknown>, hints: L
   const { layout, config, params } = stateDictToCanonical(sd, hints ?? {}, file);
   const warnings: string[] = [];
   if (!hints) warnings.push(`${file}: no config.json beside it; sizes read from the weights, n_head from the GPT-2 family`);
+  const hf = layout === 'hf-gpt2';
+  // a character vocabulary exported by mypt-native (tokenizer.json of the WordLevel kind), else GPT-2's
+  const chars = hf ? hfCharVocab(path.dirname(file)) : undefined;
+  const tokenizer = chars ?? (hf ? GPT2 : undefined);
   return {
-    format: layout === 'hf-gpt2' ? 'hf-gpt2' : 'state-dict',
+    format: hf ? 'hf-gpt2' : 'state-dict',
     layout, path: file, config, params,
-    tokenizer: layout === 'hf-gpt2' ? GPT2 : undefined,
-    tokenizerSource: layout === 'hf-gpt2' ? 'GPT-2 BPE (Hugging Face GPT-2 weights)' : undefined,
-    tokenizerProblem: layout === 'hf-gpt2' ? undefined : `${file}: a bare state_dict holds no tokenizer`,
+    tokenizer,
+    tokenizerSource: chars ? path.join(path.dirname(file), 'tokenizer.json') : hf ? 'GPT-2 BPE (Hugging Face GPT-2 weights)' : undefined,
+    tokenizerProblem: tokenizer ? undefined : `${file}: a bare state_dict holds no tokenizer`,
     hasOptimizer: false,
     extra: { hf_config: hints },
     warnings,

@@ -15,6 +15,7 @@ export interface HfGpt2ConfigJson {
   n_layer?: number;
   n_positions?: number;
   n_ctx?: number;
+  n_inner?: number | null;
   vocab_size?: number;
   activation_function?: string;
   layer_norm_epsilon?: number;
@@ -60,13 +61,16 @@ export function hfGpt2ToCanonical(
     if (given !== undefined && Number(given) !== want) throw new MyptError('E_BAD_FILE', `${where}: config.json says ${k}=${given} but the weights have ${want}`);
   }
   const act = cfg.activation_function ?? 'gelu_new';
-  const activation = act === 'gelu' ? 'gelu' : act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : undefined;
-  if (!activation) throw new MyptError('E_UNSUPPORTED', `${where}: activation_function '${act}' is not supported (gelu_new, gelu_pytorch_tanh, gelu)`);
-  if (cfg.layer_norm_epsilon !== undefined && Math.abs(cfg.layer_norm_epsilon - 1e-5) > 1e-12) {
-    throw new MyptError('E_UNSUPPORTED', `${where}: layer_norm_epsilon ${cfg.layer_norm_epsilon} is not supported (1e-5)`);
-  }
+  const activation = act === 'gelu' ? 'gelu' : act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : act === 'relu' ? 'relu' : undefined;
+  if (!activation) throw new MyptError('E_UNSUPPORTED', `${where}: activation_function '${act}' is not supported (gelu_new, gelu_pytorch_tanh, gelu, relu)`);
+  const eps = cfg.layer_norm_epsilon;
+  if (eps !== undefined && !(typeof eps === 'number' && eps > 0)) throw new MyptError('E_BAD_FILE', `${where}: layer_norm_epsilon ${eps} is not a positive number`);
+  const fc = r.shapeOf(`${prefix}h.0.mlp.c_fc.weight`);
+  const inner = cfg.n_inner ?? (fc?.length === 2 ? fc[1] : 4 * n_embd);
   const tied = cfg.tie_word_embeddings !== false;
   const config = gpt2ModelConfig({ vocab_size: wte[0], block_size: wpe[0], n_layer, n_head, n_embd, dropout: 0, bias: true }, activation, tied);
+  if (inner !== 4 * n_embd) config.mlp_hidden = Number(inner);
+  if (eps !== undefined && Math.abs(eps - 1e-5) > 1e-12) config.ln_eps = eps;
   const params = readGpt2Family(r, config, gpt2FamilyEntries(config, prefix, true, false));
   r.checkAllUsed(isMaskBuffer);
   return { config, params };
@@ -78,7 +82,7 @@ export function hfGpt2ToCanonical(
  */
 export function canonicalToHfGpt2(params: NamedTensors, config: LayoutConfig): PyDict<F32Tensor> {
   const bad: string[] = [];
-  if (config.activation !== 'gelu_tanh' && config.activation !== 'gelu') bad.push(`activation ${config.activation}`);
+  if (config.activation !== 'gelu_tanh' && config.activation !== 'gelu' && config.activation !== 'relu') bad.push(`activation ${config.activation}`);
   if (!config.qkv_bias || config.proj_bias === false || config.mlp_bias === false || config.ln_bias === false) bad.push('missing biases');
   if (config.head_bias) bad.push('head bias');
   if (bad.length) throw new MyptError('E_UNSUPPORTED', `the model is not GPT-2's architecture: ${bad.join('; ')}`);
@@ -86,11 +90,28 @@ export function canonicalToHfGpt2(params: NamedTensors, config: LayoutConfig): P
   return writeGpt2Family(params, gpt2FamilyEntries(config, 'transformer.', true, false));
 }
 
-/** HF config.json for a canonical config (GPT-2's published defaults for the rest). */
-export function hfGpt2ConfigJson(c: LayoutConfig): Record<string, unknown> {
+/** The activation_function of HF's GPT2Config for an activation. */
+export function hfActivation(a: string | undefined): string {
+  return a === 'gelu' ? 'gelu' : a === 'relu' ? 'relu' : 'gelu_new';
+}
+
+/**
+ * HF config.json of a GPT2LMHeadModel for a canonical config (GPT-2's published defaults for the rest):
+ * `dtype` is torch_dtype; `eos` the bos/eos id (GPT-2's 50256, or null for a vocabulary without one).
+ */
+export function hfGpt2ConfigJson(
+  c: LayoutConfig & { dropout?: number; ln_eps?: number },
+  opts: { dtype?: string; eos?: number | null } = {},
+): Record<string, unknown> {
+  const F = c.mlp_hidden && c.mlp_hidden > 0 ? c.mlp_hidden : 4 * c.n_embd;
+  const p = c.dropout ?? 0;
+  const eos = opts.eos === undefined ? 50256 : opts.eos;
   return {
-    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', activation_function: c.activation === 'gelu' ? 'gelu' : 'gelu_new',
-    n_embd: c.n_embd, n_head: c.n_head, n_layer: c.n_layer, n_positions: c.block_size, n_ctx: c.block_size,
-    vocab_size: c.vocab_size, layer_norm_epsilon: 1e-5, tie_word_embeddings: !!c.tied_head,
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', activation_function: hfActivation(c.activation),
+    vocab_size: c.vocab_size, n_positions: c.block_size, n_ctx: c.block_size, n_embd: c.n_embd, n_layer: c.n_layer, n_head: c.n_head,
+    n_inner: F === 4 * c.n_embd ? null : F, layer_norm_epsilon: c.ln_eps ?? 1e-5, tie_word_embeddings: !!c.tied_head,
+    attn_pdrop: p, embd_pdrop: p, resid_pdrop: p, initializer_range: 0.02,
+    scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false, reorder_and_upcast_attn: false,
+    bos_token_id: eos, eos_token_id: eos, use_cache: true, torch_dtype: opts.dtype ?? 'float32',
   };
 }

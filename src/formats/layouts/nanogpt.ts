@@ -31,7 +31,8 @@ export interface Gpt2ModelConfig extends ModelSizes {
   dropout: number;
   bias: boolean;
   arch: 'gpt2';
-  activation: 'gelu' | 'gelu_tanh';
+  /** nanoGPT: exact GELU; HF GPT-2: its activation_function (gelu_new = the tanh GELU; relu possible). */
+  activation: 'gelu' | 'gelu_tanh' | 'relu';
   qkv_bias: boolean;
   proj_bias: boolean;
   mlp_bias: boolean;
@@ -40,11 +41,15 @@ export interface Gpt2ModelConfig extends ModelSizes {
   head_bias: false;
   embd_dropout: true;
   attn_scale: 'head';
+  /** HF GPT-2's n_inner when it is not 4 * n_embd. */
+  mlp_hidden?: number;
+  /** HF GPT-2's layer_norm_epsilon when it is not 1e-5. */
+  ln_eps?: number;
 }
 
 export function gpt2ModelConfig(
   s: { vocab_size: number; block_size: number; n_layer: number; n_head: number; n_embd: number; dropout?: number; bias: boolean },
-  activation: 'gelu' | 'gelu_tanh',
+  activation: 'gelu' | 'gelu_tanh' | 'relu',
   tied: boolean,
 ): Gpt2ModelConfig {
   const b = s.bias;
@@ -65,7 +70,7 @@ export type Gpt2Entry = [key: string, name: string, shape: number[], transposed:
  */
 export function gpt2FamilyEntries(c: LayoutConfig, prefix: string, conv1d: boolean, withTiedHead: boolean): Gpt2Entry[] {
   const C = c.n_embd;
-  const F = 4 * C;
+  const F = c.mlp_hidden && c.mlp_hidden > 0 ? c.mlp_hidden : 4 * C;
   const ln = c.ln_bias !== false;
   const e: Gpt2Entry[] = [];
   const add = (key: string, name: string, shape: number[], t = false) => e.push([key, name, shape, t && conv1d]);

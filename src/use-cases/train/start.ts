@@ -13,6 +13,7 @@ import { findBundle, loadBundle, LoadedBundle, TrainingConfigJson } from '../../
 import { parseConfigJson } from '../../formats/mypt/json';
 import { detectCheckpoint } from '../../formats/detect';
 import { myptModelConfig } from '../../formats/layouts/mypt';
+import type { LayoutName } from '../../formats/layouts';
 import { ARCH_KEYS, Resolved } from './options';
 
 export interface Start {
@@ -168,7 +169,7 @@ async function loadLegacy(file: string, dir: string): Promise<LoadedBundle> {
   if (det.format !== 'mypt-legacy') throw new MyptError('E_BAD_FILE', `${file}: not a MyPT legacy checkpoint (found ${det.format})`);
   const cfg = det.extra.config && typeof det.extra.config === 'object' ? (det.extra.config as Record<string, unknown>) : {};
   return {
-    dir, layout: det.layout, modelConfig: det.config, params: det.params, optimizer: det.optimizer, dtypes: [], hasOptimizer: det.hasOptimizer,
+    dir, layout: det.layout as LayoutName /* a legacy file: MyPT's */, modelConfig: det.config, params: det.params, optimizer: det.optimizer, dtypes: [], hasOptimizer: det.hasOptimizer,
     config: parseConfigJson({ ...cfg, vocab_size: det.config.vocab_size, block_size: det.config.block_size }, file),
     tokenizer: det.tokenizer ?? null,
     trainingState: { step: det.step ?? null },
