@@ -87,10 +87,11 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     for (const [M, K, N] of [[16384, 768, 2304], [16384, 768, 3072], [16384, 3072, 768], [16384, 768, 50304]]) {
       add({ suite: 'matmul', op: 'matmul', M, K, N });
     }
-    add({ suite: 'attention', op: 'attention_fwd', B: 16, H: 12, T: 1024, D: 64 });
-    for (const [B, H, T, D] of [[16, 12, 1024, 64], [4, 12, 4096, 64], [16, 6, 1024, 128]]) {
-      add({ suite: 'attention', op: 'attention_fwd_bwd', B, H, T, D });
-    }
+    // causal attention: ANCHORS.md's three shapes, then T = 2048 and 8192 (B*T = 16k / 32k tokens) and head
+    // size 128 with 16 heads, forward alone and forward + backward
+    const attention = [[16, 12, 1024, 64], [4, 12, 4096, 64], [16, 6, 1024, 128], [8, 12, 2048, 64], [4, 12, 8192, 64], [16, 16, 1024, 128]];
+    for (const [B, H, T, D] of attention) add({ suite: 'attention', op: 'attention_fwd', B, H, T, D });
+    for (const [B, H, T, D] of attention) add({ suite: 'attention', op: 'attention_fwd_bwd', B, H, T, D });
     add({ suite: 'adamw', op: 'adamw', N: 124_475_904 });
     add({ suite: 'layernorm', op: 'layernorm_fwd_bwd', M: 16384, K: 768 });
     add({ suite: 'classifier', op: 'classifier', M: 16384, N: 50304 });
