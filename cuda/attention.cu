@@ -36,6 +36,7 @@
 #include <string>
 #include <type_traits>
 
+#include "attention_frag.cuh"
 #include "attention_sm90.cuh"
 #include "common.cuh"
 #include "engine/dropout.h"
@@ -44,13 +45,15 @@ namespace mypt {
 namespace cuda {
 namespace {
 
+using attn::keep_cols;
+using attn::keep_rows;
+using attn::pack_bf16;
+using attn::smem_u32;
+
 constexpr float kLog2e = 1.4426950408889634f;
 
 // ---------------------------------------------------------------------------------------------------
 // PTX helpers
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
 // 16-byte async copy global -> shared; zero-fills the destination when !valid.
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
@@ -83,10 +86,6 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
 __device__ __forceinline__ void mma_x2(float (&c0)[4], float (&c1)[4], const uint32_t (&a)[4], const uint32_t (&b)[4]) {
   mma16816(c0, a, b[0], b[1]);
   mma16816(c1, a, b[2], b[3]);
-}
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
 }
 // The accumulator fragments of two adjacent n8 tiles (16 columns) re-packed as the bf16 A operand of
 // the next product (the C layout of m16n8 matches the A layout of m16n8k16 column pair by column pair).
@@ -140,33 +139,6 @@ __device__ __forceinline__ void load_tile(bf16* s, const bf16* g, int r0, int T,
   }
 }
 
-// Dropout keep bits for one thread's accumulator fragment of NT n8 tiles, bit nt*4 + e for element e of
-// tile nt (fragment layout: e&1 -> column +1, e>>1 -> row +8). Computed in a rolled loop to keep code
-// and registers small.
-//   keep_bits   : rows are queries (row counter base = offset + (bh*T + row)*T), columns keys from col0
-//   keep_bits_t : rows are keys (key0, key0 + 8), columns queries from q0: counter offset + (bh*T + q)*T + key
-template <int NT>
-__device__ __forceinline__ uint64_t keep_bits(uint64_t seed, uint64_t row_base, int T, int col0, float p) {
-  uint64_t bits = 0;
-#pragma unroll 1
-  for (int i = 0; i < NT * 4; ++i) {
-    const int nt = i >> 2, e = i & 3;
-    const uint64_t idx = row_base + ((e >> 1) ? (uint64_t)8 * T : 0) + col0 + nt * 8 + (e & 1);
-    bits |= (uint64_t)dropout_keep(seed, idx, p) << i;
-  }
-  return bits;
-}
-template <int NT>
-__device__ __forceinline__ uint64_t keep_bits_t(uint64_t seed, uint64_t base_key, int T, int q0, float p) {
-  uint64_t bits = 0;
-#pragma unroll 1
-  for (int i = 0; i < NT * 4; ++i) {
-    const int nt = i >> 2, e = i & 3;
-    const uint64_t q = (uint64_t)(q0 + nt * 8 + (e & 1));
-    bits |= (uint64_t)dropout_keep(seed, base_key + q * T + ((e >> 1) ? 8 : 0), p) << i;
-  }
-  return bits;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // bf16 forward. Each warp owns WM m16 tiles (16*WM query rows); a block holds NW warps; key/value tiles
@@ -306,7 +278,7 @@ __global__ void __launch_bounds__(NW * 32)
             s[w][nt][e] = pv;
           }
         if (p > 0.f) {
-          const uint64_t keep = keep_bits<BC / 8>(seed, offset + ((uint64_t)bh * T + wrow + w * 16 + g) * T, T, k0 + 2 * t4, p);
+          const uint64_t keep = keep_rows<BC / 8>(seed, offset + ((uint64_t)bh * T + wrow + w * 16 + g) * T, T, k0 + 2 * t4, p);
 #pragma unroll
           for (int nt = 0; nt < BC / 8; ++nt)
 #pragma unroll
@@ -542,7 +514,7 @@ __global__ void __launch_bounds__(NW * 32, MINB)
     }
     // P^T, dS^T (st <- P∘Z, dpt <- dS)
     uint64_t keep = ~0ull;
-    if (p > 0.f) keep = keep_bits_t<BR / 8>(seed, offset + (uint64_t)bh * T * T + key0, T, q0 + 2 * t4, p);
+    if (p > 0.f) keep = keep_cols<BR / 8>(seed, offset + (uint64_t)bh * T * T + key0, T, q0 + 2 * t4, p);
     const bool need_mask = q0 < k0 + warp * 16 + 16 || q0 + BR > T || k0 + warp * 16 + 16 > T;
 #pragma unroll
     for (int nt = 0; nt < BR / 8; ++nt)

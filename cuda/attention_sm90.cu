@@ -37,6 +37,7 @@
 // Measured on an H200 (NOTES-attention-sm90.md): forward 260-446 TFLOP/s, forward + backward 241-424
 // (causal, D = 64 and 128, T = 1k..8k); 1.45-2.2x the mma.sync kernels forward, 1.6-2.1x both ways.
 #include "attention_sm90.cuh"
+#include "attention_frag.cuh"
 
 #include <cuda.h>  // CUtensorMap (the encoder is reached through the runtime; no libcuda link)
 
@@ -51,6 +52,11 @@
 namespace mypt {
 namespace cuda {
 namespace sm90 {
+
+using attn::keep_cols;
+using attn::keep_rows;
+using attn::pack_bf16;
+using attn::smem_u32;
 
 namespace {
 int g_fwd_variant = -1, g_bwd_variant = -1;  // -1: the defaults (chosen per shape below)
@@ -90,9 +96,6 @@ constexpr float kLog2e = 1.4426950408889634f;
 
 // ---------------------------------------------------------------------------------------------------
 // PTX wrappers
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
 __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
@@ -191,10 +194,6 @@ __device__ __forceinline__ float ex2(float x) {
   return y;
 }
 
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
 
 // D[64 x 64] (+)= A[64 x 16] * B[16 x 64], A and B from shared memory (descriptors)
 template <int TA, int TB>
@@ -256,31 +255,6 @@ __device__ __forceinline__ void acc_to_a(uint32_t (&a)[N / 16][4], const float (
   }
 }
 
-// Dropout keep bits of one thread's accumulator fragment (NT n8 chunks), bit 4*chunk + e:
-//   keep_rows: rows are queries (counter base = offset + (bh*T + row)*T), columns keys from col0
-//   keep_cols: rows are keys (key, key + 8), columns queries from q0: counter offset + (bh*T + q)*T + key
-template <int NT>
-__device__ __forceinline__ uint64_t keep_rows(uint64_t seed, uint64_t row_base, int T, int col0, float p) {
-  uint64_t bits = 0;
-#pragma unroll 1
-  for (int i = 0; i < NT * 4; ++i) {
-    const int nt = i >> 2, e = i & 3;
-    const uint64_t idx = row_base + ((e >> 1) ? (uint64_t)8 * T : 0) + col0 + nt * 8 + (e & 1);
-    bits |= (uint64_t)dropout_keep(seed, idx, p) << i;
-  }
-  return bits;
-}
-template <int NT>
-__device__ __forceinline__ uint64_t keep_cols(uint64_t seed, uint64_t base_key, int T, int q0, float p) {
-  uint64_t bits = 0;
-#pragma unroll 1
-  for (int i = 0; i < NT * 4; ++i) {
-    const int nt = i >> 2, e = i & 3;
-    const uint64_t q = (uint64_t)(q0 + nt * 8 + (e & 1));
-    bits |= (uint64_t)dropout_keep(seed, base_key + q * T + ((e >> 1) ? 8 : 0), p) << i;
-  }
-  return bits;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // forward
