@@ -27,6 +27,7 @@ class GptTrainer {
   void get_optimizer_state(float* m, float* v, int64_t* step);
   void set_decay_mask(const std::vector<uint8_t>& mask);
   void set_seed(uint64_t seed);
+  void set_dropout_call(uint64_t call) { calls_ = call; }
 
   void forward(const int32_t* tokens, int B, int T_, float* logits);
   float loss(const int32_t* tokens, const int32_t* targets, int B, int T_);
