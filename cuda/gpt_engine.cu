@@ -54,6 +54,10 @@ class CudaEngine final : public Engine {
     return train_.forward_backward(tokens, targets, B, T_, train, loss_scale, accumulate);
   }
   float optimizer_step(const AdamWParams& p) override { return train_.optimizer_step(p); }
+  void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override {
+    train_.join_group(std::move(group), plan, grad_dtype);
+  }
+  void set_grad_sync(bool on) override { train_.set_grad_sync(on); }
   void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                 const std::function<bool(int32_t)>& on_token) override {
     decode_.generate(prompt, n_prompt, max_new_tokens, sp, on_token);

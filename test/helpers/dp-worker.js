@@ -38,7 +38,7 @@ const scenarios = {
 
   async train(group) {
     const { config, steps, B, T, accum, data, adamw, bucketMB, gradDtype, setState } = input;
-    const model = createModel(config);
+    const model = createModel({ ...config, device: input.device || 'cpu' }, { deviceIndex: input.device === 'cuda' ? rank : 0 });
     model.setData('train', Int32Array.from(data));
     if (setState) {
       model.setParameters(named(model, setState.params));
@@ -97,14 +97,16 @@ async function main() {
   ({ input } = await receive('input'));
   ({ rank, world } = input);
   mypt.setCpuThreads(1);
+  const device = input.device || 'cpu';
   let id;
   if (rank === 0) {
-    id = mypt.groupId('cpu');
+    id = mypt.groupId(device);
     await send({ type: 'id', id: Buffer.from(id).toString('base64') });
   } else {
     id = Uint8Array.from(Buffer.from((await receive('id')).id, 'base64'));
   }
-  const group = await mypt.ProcessGroup.connect({ device: 'cpu', rank, world, id, host: '127.0.0.1', timeoutMs: input.timeoutMs || 20000 });
+  const group = await mypt.ProcessGroup.connect({ device, rank, world, id, host: '127.0.0.1', deviceIndex: device === 'cuda' ? rank : 0,
+    timeoutMs: input.timeoutMs || 60000 });
   if (input.dieAfterConnect === rank) process.kill(process.pid, 'SIGKILL');
   const result = await scenarios[input.scenario](group);
   await send({ type: 'result', rank, result, description: group.description });
