@@ -33,7 +33,6 @@ const maxRel = (a, b) => Math.max(...a.map((x, i) => Math.abs(x - b[i]) / Math.a
 
 /** One process, grad_accum micro-batches a step; its losses, norms, parameters and moments. */
 async function single({ config = CONFIG, steps, accum, adamw = ADAMW, from }) {
-  mypt.setCpuThreads(1);
   const m = createModel(config);
   try {
     m.setData('train', Int32Array.from(DATA));
@@ -186,7 +185,6 @@ test('world 2, per-rank batch B of an explicit batch == one process on the whole
     const rows = (a) => Array.from({ length: 2 * B }, (_, b) => Array.from(a.subarray(b * T, (b + 1) * T)));
     batches.push({ x: rows(x), y: rows(y) });
   }
-  mypt.setCpuThreads(1);
   const m = createModel(config);
   const losses = [];
   for (const { x, y } of batches) losses.push(await m.trainStep({ tokens: x, targets: y, ...ADAMW }));
