@@ -10,10 +10,16 @@
 # Logs, bundles and multi-gpu-summary.txt go to $OUT (or /tmp/mypt-multi-gpu). Environment: SIZES (world
 # sizes, default "1 2 4 8" up to the GPUs present), STEPS (scaling steps, default 60), CURVE_STEPS (300),
 # MYPT (the command, default "node bin/mypt-native.js"), PORT (default 29500), REDUCE_DTYPE (fp32|bf16).
-# The addon must be built with CUDA (scripts/gpu-node.sh builds it) and NCCL must be found (backends()).
+# The addon must be built with CUDA and NCCL found (backends()): run `scripts/gpu-node.sh test` first (it
+# builds with plain CMake, then runs test/gpu, test/gpu/nccl.test.js included). Without Node on the host,
+# Node and node_modules come from the .gpu/ stage (scripts/gpu-stage-slim.sh), as for gpu-node.sh.
 # NVLink multicast stays off: the variables below are exported, and the launcher sets them in every worker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v node >/dev/null && [ -f .gpu/env.sh ]; then
+  source .gpu/env.sh
+  if [ -L lib ]; then rm -f lib && cp -r .gpu/lib lib; fi
+fi
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 CI=1
 OUTDIR=${OUT:-/tmp/mypt-multi-gpu}
 mkdir -p "$OUTDIR"
