@@ -47,7 +47,7 @@ __device__ __forceinline__ int tensor_of(const int64_t* starts, int n, int64_t i
 
 // Same operation order as the CPU's adamw_span (binding/cpu/ops.cc), so fp32 results agree to rounding.
 struct AdamScalars {
-  float decay_mul, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, clip;
+  float decay_mul, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, clip, grad_scale;
 };
 
 __device__ __forceinline__ void adam_one(float& p, float& m, float& v, float g, bool dec, const AdamScalars& a) {
@@ -61,6 +61,7 @@ __global__ void adamw_kernel(float* param, bf16* work, float* mom, float* var, c
                              const int64_t* starts, const uint8_t* decay, int nt, AdamScalars a, const float* norm) {
   float c = 1.0f;
   if (a.clip > 0.0f) c = fminf(1.0f, a.clip / (norm[0] + 1e-6f));
+  c *= a.grad_scale;
   const int64_t n4 = (N + 3) / 4;
   for (int64_t q = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; q < n4; q += (int64_t)gridDim.x * blockDim.x) {
     const int64_t i0 = q * 4;
@@ -95,7 +96,32 @@ __global__ void adamw_kernel(float* param, bf16* work, float* mom, float* var, c
   }
 }
 
+__global__ void sumsq_add_kernel(double* acc, const double* partial, int n) {
+  __shared__ double sh[1024];
+  double s = 0.0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) s += partial[i];
+  s = block_sum_fixed(s, sh);
+  if (threadIdx.x == 0) acc[0] += s;
+}
+
+__global__ void norm_from_sumsq_kernel(float* norm, const double* sumsq, double scale) {
+  norm[0] = (float)(sqrt(sumsq[0]) * scale);
+}
+
 }  // namespace
+
+void sum_squares_add(double* acc, const float* x, int64_t n, double* scratch, cudaStream_t s) {
+  if (n <= 0) return;
+  sumsq_partial_kernel<<<kNormBlocks, 256, 0, s>>>(scratch, x, n);
+  CUDA_CHECK_LAUNCH("sum_squares_add (partials)");
+  sumsq_add_kernel<<<1, 1024, 0, s>>>(acc, scratch, kNormBlocks);
+  CUDA_CHECK_LAUNCH("sum_squares_add (final)");
+}
+
+void norm_from_sumsq(float* norm_out, const double* sumsq, double scale, cudaStream_t s) {
+  norm_from_sumsq_kernel<<<1, 1, 0, s>>>(norm_out, sumsq, scale);
+  CUDA_CHECK_LAUNCH("norm_from_sumsq");
+}
 
 void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch, cudaStream_t s) {
   sumsq_partial_kernel<<<kNormBlocks, 256, 0, s>>>(scratch, grad, N);
@@ -106,7 +132,8 @@ void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch,
 
 void adamw_update(float* param, bf16* param_work, float* m, float* v, const float* grad, int64_t N,
                   const int64_t* starts, const uint8_t* decay, int n_tensors, float lr, float beta1, float beta2,
-                  float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s) {
+                  float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s,
+                  float grad_scale) {
   if (N <= 0) return;
   AdamScalars a;
   const double bc1 = 1.0 - std::pow((double)beta1, (double)t);
@@ -119,6 +146,7 @@ void adamw_update(float* param, bf16* param_work, float* m, float* v, const floa
   a.bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)beta2, (double)t));
   a.eps = eps;
   a.clip = grad_clip;
+  a.grad_scale = grad_scale;
   const int64_t n4 = (N + 3) / 4;
   const int64_t g = std::min<int64_t>((n4 + 255) / 256, 132 * 16);
   adamw_kernel<<<(unsigned)g, 256, 0, s>>>(param, param_work, m, v, grad, N, starts, decay, n_tensors, a, norm);

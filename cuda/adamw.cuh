@@ -9,7 +9,11 @@
 //   p -= (lr / (1 - b1^t)) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps))   (the CPU's operation order)
 //   param (fp32 master), m, v overwritten; param_work (bf16 working copy, may be null) = bf16(p).
 //   Tensor boundaries: tensor k spans [starts[k], starts[k+1]) (starts has n_tensors + 1 entries,
-//   device memory); decay[k] in {0, 1}.
+//   device memory); decay[k] in {0, 1}. grad_scale multiplies the clipped gradient (a data-parallel
+//   step passes 1 / world: the gradients are sums over ranks). A range of a larger buffer is updated by
+//   passing its pointers and a starts table relative to its first element (16-byte aligned pointers).
+// sum_squares_add: acc[0] += sum x^2 over x[0..n) (double, fixed order; `scratch` needs 1024 doubles).
+// norm_from_sumsq: norm_out[0] = sqrt(sumsq[0]) * scale (fp32), as global_norm's result.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -24,7 +28,11 @@ void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch,
 
 void adamw_update(float* param, bf16* param_work, float* m, float* v, const float* grad, int64_t N,
                   const int64_t* starts, const uint8_t* decay, int n_tensors, float lr, float beta1, float beta2,
-                  float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s);
+                  float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s,
+                  float grad_scale = 1.0f);
+
+void sum_squares_add(double* acc, const float* x, int64_t n, double* scratch, cudaStream_t s);
+void norm_from_sumsq(float* norm_out, const double* sumsq, double scale, cudaStream_t s);
 
 }  // namespace cuda
 }  // namespace mypt

@@ -2,6 +2,8 @@
 #include "cuda_backend.h"
 
 #include "cublaslt_loader.h"
+#include "nccl_collective.cuh"
+#include "nccl_loader.h"
 
 namespace mypt {
 namespace cuda {
@@ -13,12 +15,18 @@ class CudaBackend final : public Backend {
   std::string unavailable_reason() const override { return discover().reason; }
   std::vector<DeviceInfo> devices() const override { return discover().devices; }
   // The cuBLASLt plugin: found and opened (cublaslt_loader.h), whether or not a GPU is there to use it.
+  // NCCL (nccl_loader.h): found and opened, and its version, likewise.
   std::vector<LibraryStatus> libraries() const override {
     LibraryStatus lt;
     lt.name = "cublasLt";
     lt.loaded = cublaslt_plugin(lt.reason) != nullptr;
     if (lt.loaded) lt.reason.clear();
-    return {lt};
+    LibraryStatus nccl;
+    nccl.name = "nccl";
+    nccl.loaded = nccl_api(nccl.reason) != nullptr;
+    if (nccl.loaded) nccl.reason.clear();
+    nccl.version = nccl_version();
+    return {lt, nccl};
   }
   std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precision precision) const override {
     return cuda::make_engine(cfg, device, precision);
@@ -28,6 +36,10 @@ class CudaBackend final : public Backend {
     return cuda::make_modded(std::move(weights), device, precision);
   }
   OpBenchResult bench_op(const OpBenchRequest& req) const override { return cuda::bench_op(req); }
+  std::vector<uint8_t> collective_id() const override { return nccl_group_id(); }
+  std::shared_ptr<Collective> make_collective(const GroupSpec& spec) const override {
+    return make_nccl_collective(spec);
+  }
 };
 
 }  // namespace

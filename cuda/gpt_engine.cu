@@ -43,6 +43,7 @@ class CudaEngine final : public Engine {
   void get_optimizer_state(float* m, float* v, int64_t* step) override { train_.get_optimizer_state(m, v, step); }
   void set_decay_mask(const std::vector<uint8_t>& mask) override { train_.set_decay_mask(mask); }
   void set_seed(uint64_t seed) override { train_.set_seed(seed); }
+  void set_dropout_call(uint64_t call) override { train_.set_dropout_call(call); }
 
   void forward(const int32_t* tokens, int B, int T_, float* logits) override { train_.forward(tokens, B, T_, logits); }
   float loss(const int32_t* tokens, const int32_t* targets, int B, int T_) override {
@@ -53,6 +54,10 @@ class CudaEngine final : public Engine {
     return train_.forward_backward(tokens, targets, B, T_, train, loss_scale, accumulate);
   }
   float optimizer_step(const AdamWParams& p) override { return train_.optimizer_step(p); }
+  void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override {
+    train_.join_group(std::move(group), plan, grad_dtype);
+  }
+  void set_grad_sync(bool on) override { train_.set_grad_sync(on); }
   void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                 const std::function<bool(int32_t)>& on_token) override {
     decode_.generate(prompt, n_prompt, max_new_tokens, sp, on_token);

@@ -53,6 +53,16 @@ template <typename T>
 void GptTrainer<T>::set_optimizer_state(const float* m, const float* v, int64_t step) {
   if (step < 0) throw std::invalid_argument("optimizer step must not be negative");
   use();
+  if (group_) {  // this rank's shard of the whole moments
+    std::vector<float> ms((size_t)plan_.shard_size), vs((size_t)plan_.shard_size);
+    shard_of(plan_, m, ms.data());
+    shard_of(plan_, v, vs.data());
+    CUDA_CHECK(cudaMemcpyAsync(m_.p, ms.data(), ms.size() * 4, cudaMemcpyHostToDevice, s_));
+    CUDA_CHECK(cudaMemcpyAsync(v_.p, vs.data(), vs.size() * 4, cudaMemcpyHostToDevice, s_));
+    step_ = step;
+    sync();  // before ms, vs go
+    return;
+  }
   CUDA_CHECK(cudaMemcpyAsync(m_.p, m, layout_.total * 4, cudaMemcpyHostToDevice, s_));
   CUDA_CHECK(cudaMemcpyAsync(v_.p, v, layout_.total * 4, cudaMemcpyHostToDevice, s_));
   step_ = step;
@@ -62,8 +72,12 @@ void GptTrainer<T>::set_optimizer_state(const float* m, const float* v, int64_t 
 template <typename T>
 void GptTrainer<T>::get_optimizer_state(float* m, float* v, int64_t* step) {
   use();
-  if (m) CUDA_CHECK(cudaMemcpyAsync(m, m_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
-  if (v) CUDA_CHECK(cudaMemcpyAsync(v, v_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
+  if (group_) {
+    get_moments_dp(m, v);
+  } else {
+    if (m) CUDA_CHECK(cudaMemcpyAsync(m, m_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
+    if (v) CUDA_CHECK(cudaMemcpyAsync(v, v_.p, layout_.total * 4, cudaMemcpyDeviceToHost, s_));
+  }
   if (step) *step = step_;
   sync();
 }
@@ -77,6 +91,7 @@ void GptTrainer<T>::set_decay_mask(const std::vector<uint8_t>& mask) {
   decay_host_ = mask;
   for (auto& d : decay_host_) d = d ? 1 : 0;
   CUDA_CHECK(cudaMemcpyAsync(decay_.p, decay_host_.data(), mask.size(), cudaMemcpyHostToDevice, s_));
+  if (group_) build_dp_tables();
   sync();
 }
 
@@ -145,6 +160,7 @@ float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targ
 template <typename T>
 float GptTrainer<T>::optimizer_step(const AdamWParams& p) {
   use();
+  if (group_) return optimizer_step_dp(p);
   step_++;
   global_norm(scalars_.p + 1, grads_.p, layout_.total, norm_scratch_.p, s_);
   adamw_update(gpt_.params.p, is_bf16_t<T>() ? (bf16*)gpt_.work.p : nullptr, m_.p, v_.p, grads_.p, layout_.total,
@@ -304,6 +320,7 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
   CUDA_CHECK(cudaMemsetAsync(dres_.p, 0, BT * C * sizeof(T), s_));
   layernorm_backward<T>(dres_.p, G(lnfw_), G(lnfb_), dc1_.p, res_.p + L * BT * C, W(lnfw_), lnf_stat(0), lnf_stat(1),
                         BT, C, cs, s_);
+  grads_final(0);  // lnf and the head are final (a tied head's wte is not: the embeddings add to it)
   for (int l = L - 1; l >= 0; l--) {
     const LayerOff& w = L_[l];
     T* xin = res_.p + l * BT * C;
@@ -343,11 +360,13 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
     linear_backward_weight_bias<T>(*gemm_, G(w.qkvw), G(w.qkvb), dbig_.p, ln1, (int)BT, C, 3 * C, true, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.qkvw), (int)BT, C, 3 * C, s_);
     layernorm_backward<T>(dres_.p, G(w.ln1w), G(w.ln1b), dc1_.p, xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);
+    grads_final(L - l);  // block l is final: its buckets start reducing while block l-1's backward runs
   }
   if (p > 0.0f && cfg_.embd_dropout)
     dropout_apply<T>(dres_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, L, 3), 0, s_);
   encoder_backward<T>(G(wte_), G(wpe_), dres_.p, b_tok_.p, b_start_.p, b_pos_.p, (int)buckets_.tokens.size(), B, T_,
                       C, s_);
+  grads_final(L + 1);
 }
 
 template class GptTrainer<float>;

@@ -12,6 +12,7 @@
 
 #include "encoder.cuh"
 #include "engine/engine.h"
+#include "engine/shard_plan.h"
 #include "gpt_model.cuh"
 
 namespace mypt {
@@ -27,12 +28,19 @@ class GptTrainer {
   void get_optimizer_state(float* m, float* v, int64_t* step);
   void set_decay_mask(const std::vector<uint8_t>& mask);
   void set_seed(uint64_t seed);
+  void set_dropout_call(uint64_t call) { calls_ = call; }
 
   void forward(const int32_t* tokens, int B, int T_, float* logits);
   float loss(const int32_t* tokens, const int32_t* targets, int B, int T_);
   float forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train, float loss_scale,
                          bool accumulate);
   float optimizer_step(const AdamWParams& p);
+
+  // Data parallel (engine.h join_group; gpt_dp.cu): the moments shrink to this rank's compact shard
+  // (m_, v_ hold shard_size floats), gradients stay whole (the backward writes them all), the fp32 master
+  // parameters stay whole and are all-gathered after each step.
+  void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype);
+  void set_grad_sync(bool on) { grad_sync_ = on; }
 
  private:
   float* G(int64_t off) { return off < 0 ? nullptr : grads_.p + off; }
@@ -65,7 +73,17 @@ class GptTrainer {
   const std::vector<LayerOff>& L_;
   const int64_t wte_, wpe_, lnfw_, lnfb_, headw_, headb_;
   void use() { gpt_.use(); }
-  void sync() { gpt_.sync(); }
+  // the host waits for the stream (in a group: watching for failed peers, nccl_collective.cuh)
+  void sync() {
+    if (group_) group_->synchronize(s_);
+    else gpt_.sync();
+  }
+  // data parallel (gpt_dp.cu)
+  void grads_final(int k);  // the backward finished ready point k (engine/shard_plan.h)
+  void reduce_bucket(const Bucket& b);
+  float optimizer_step_dp(const AdamWParams& p);
+  void build_dp_tables();  // the AdamW starts/decay tables of each owned range
+  void get_moments_dp(float* m, float* v);
   const T* W(int64_t off) const { return gpt_.W(off); }
   DBuf<float> grads_, m_, v_;
   DBuf<int64_t> starts_;
@@ -83,6 +101,21 @@ class GptTrainer {
   DBuf<float> stats_, lse_, losses_, host_f32_;
   DBuf<T> dres_, dc1_, dc2_, dbig_;
   DBuf<float> colsum_, attn_scratch_;
+  // data parallel
+  std::shared_ptr<Collective> group_;
+  ShardPlan plan_;
+  DType grad_dtype_ = DType::F32;
+  std::vector<int64_t> ready_;
+  BucketIssuer issuer_;
+  bool grad_sync_ = false;
+  std::vector<ShardRange> owned_;
+  std::vector<int> range_nt_;          // tensors overlapping each owned range
+  std::vector<int64_t> range_table_;   // where each range's starts (and decay flags) begin in the tables
+  DBuf<int64_t> dp_starts_;
+  DBuf<uint8_t> dp_decay_;
+  DBuf<bf16> comm16_;                  // the gradients in bf16, for a bf16 reduction
+  DBuf<double> sumsq_;
+  DBuf<float> gather_;                 // every rank's shard, for get_optimizer_state
 };
 
 }  // namespace cuda

@@ -20,7 +20,7 @@ grep -q "cuBLASLt plugin ON" "$LOG/cmake.log" && targets+=(mypt_cublaslt)
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" >"$LOG/build.log" 2>&1 || { grep -A3 error "$LOG/build.log" | head -40; exit 2; }
 mkdir -p build/Release && cp build-gpu/mypt_native.node build/Release/
 [ -f build-gpu/mypt_cublaslt.so ] && cp build-gpu/mypt_cublaslt.so build/Release/
-node -e "const b=require('./lib/native').loadAddon().backends(); console.log('backends:', JSON.stringify({cuda:b.cuda, devices:b.devices.map(d=>d.name), reason:b.cudaReason, cublasLt:b.cublasLt, cublasLtReason:b.cublasLtReason}))"
+node -e "const b=require('./lib/native').loadAddon().backends(); console.log('backends:', JSON.stringify({cuda:b.cuda, devices:b.devices.map(d=>d.name), reason:b.cudaReason, cublasLt:b.cublasLt, cublasLtReason:b.cublasLtReason, nccl:b.nccl, ncclVersion:b.ncclVersion, ncclReason:b.ncclReason}))"
 rc=0
 for what in "${@:-test}"; do
   case $what in

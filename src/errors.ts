@@ -12,11 +12,12 @@
 //   E_NO_CUDA        device 'cuda' without a usable GPU or CUDA build
 //   E_NO_ADDON       the native addon cannot be loaded
 //   E_DISPOSED       a call on a disposed model
+//   E_DISTRIBUTED    a rank of a data-parallel job failed or timed out, or the job could not be formed
 //   E_NATIVE         the engine failed (a bug or a hardware fault: please report it)
 
 export const ERROR_CODES = [
   'E_BAD_ARGUMENT', 'E_BAD_CONFIG', 'E_BAD_FILE', 'E_NO_CHECKPOINT', 'E_IO', 'E_TOKENIZER', 'E_UNSUPPORTED',
-  'E_OUT_OF_MEMORY', 'E_NO_CUDA', 'E_NO_ADDON', 'E_DISPOSED', 'E_NATIVE',
+  'E_OUT_OF_MEMORY', 'E_NO_CUDA', 'E_NO_ADDON', 'E_DISPOSED', 'E_DISTRIBUTED', 'E_NATIVE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -11,11 +11,11 @@ export function backends(): NativeBackends {
 }
 
 // ---- models: one Model interface for every family (GPT, modded-nanogpt) --------------------------------
-export { createModel, GptModel, ModdedModel, setCpuThreads, getCpuThreads, resolveModelConfig } from './model';
+export { createModel, GptModel, ModdedModel, setCpuThreads, getCpuThreads, resolveModelConfig, ProcessGroup, groupId } from './model';
 export type {
   Model, ModelSummary, ModelOrigin, Family, Tokens, SampleOptions, GenerateOptions, TextOptions, TrainBatch,
   NamedTensors, NamedInput, AdamWOptions, ModelConfig, ResolvedModelConfig, Arch, Activation,
-  ModdedSpec, ModdedOptions, ModdedGenerateOptions, ModdedLayout, ModdedSoftcap, ModdedNativeConfig,
+  ModdedSpec, ModdedOptions, ModdedGenerateOptions, ModdedLayout, ModdedSoftcap, ModdedNativeConfig, ProcessGroupOptions,
 } from './model';
 export { loadModel, loadModdedModel, openCheckpoint, tokenizerOf } from './use-cases/open/open';
 export type { LoadModelOptions, LoadModelOptions as LoadModdedOptions, LoadedModel, OpenedCheckpoint } from './use-cases/open/open';

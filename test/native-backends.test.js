@@ -16,4 +16,26 @@ test('backends() says whether the cuBLASLt plugin was found and loaded, and why 
   }
 });
 
+test('backends() says whether NCCL was found (and its version), and why not', () => {
+  const b = loadAddon().backends();
+  assert.type(b.nccl, 'boolean');
+  assert.type(b.ncclReason, 'string');
+  assert.type(b.ncclVersion, 'string');
+  if (b.nccl) {
+    assert.is(b.ncclReason, '');
+    assert.match(b.ncclVersion, /^\d+\.\d+\.\d+$/);
+  } else {
+    assert.ok(b.ncclReason.length > 0, 'a reason is given when NCCL is not loaded');
+    assert.is(b.ncclVersion, '');
+  }
+  if (!b.cuda && b.cudaReason.startsWith('built without CUDA')) assert.is(b.ncclReason, b.cudaReason);
+});
+
+test('groupId: a CPU group id is a port; a CUDA one without CUDA or NCCL is a one-line error', () => {
+  const mypt = require('../lib');
+  assert.match(Buffer.from(mypt.groupId('cpu')).toString(), /^mypt-tcp:\d+$/);
+  const b = loadAddon().backends();
+  if (!b.cuda || !b.nccl) assert.throws(() => mypt.groupId('cuda'), (e) => e.code === 'E_NO_CUDA');
+});
+
 test.run();

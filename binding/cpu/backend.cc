@@ -1,9 +1,11 @@
 // The CPU backend as the registry sees it: always available, one device (the device index is not used),
-// fp32 whatever the precision asked for (the TypeScript layer refuses bf16 on the CPU before that).
+// fp32 whatever the precision asked for (the TypeScript layer refuses bf16 on the CPU before that);
+// data-parallel groups over TCP (collective_tcp.h).
 #include "cpu/backend.h"
 
 #include <string>
 
+#include "cpu/collective_tcp.h"
 #include "cpu/engine.h"
 #include "cpu/modded.h"
 
@@ -24,6 +26,10 @@ class CpuBackend final : public Backend {
     return cpu::make_modded(std::move(weights));
   }
   OpBenchResult bench_op(const OpBenchRequest& req) const override { return cpu::bench_op(req); }
+  std::vector<uint8_t> collective_id() const override { return tcp_group_id(); }
+  std::shared_ptr<Collective> make_collective(const GroupSpec& spec) const override {
+    return make_tcp_collective(spec);
+  }
 };
 
 }  // namespace

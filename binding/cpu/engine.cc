@@ -50,9 +50,10 @@ void CpuEngine::ensure_grads() {
 
 void CpuEngine::ensure_moments() {
   if (!m_.empty()) return;
-  host_alloc("the AdamW moments", params_.size() * 8, [&] {
-    m_.assign(params_.size(), 0.0f);
-    v_.assign(params_.size(), 0.0f);
+  const size_t n = (size_t)moments_size();
+  host_alloc("the AdamW moments", n * 8, [&] {
+    m_.assign(n, 0.0f);
+    v_.assign(n, 0.0f);
   });
 }
 
@@ -66,15 +67,32 @@ void CpuEngine::get_gradients(float* dst) {
 void CpuEngine::set_optimizer_state(const float* m, const float* v, int64_t step) {
   if (step < 0) throw std::invalid_argument("optimizer step must not be negative");
   ensure_moments();
-  std::memcpy(m_.data(), m, m_.size() * 4);
-  std::memcpy(v_.data(), v, v_.size() * 4);
+  if (group_) {
+    shard_of(plan_, m, m_.data());
+    shard_of(plan_, v, v_.data());
+  } else {
+    std::memcpy(m_.data(), m, m_.size() * 4);
+    std::memcpy(v_.data(), v, v_.size() * 4);
+  }
   step_ = step;
 }
 
 void CpuEngine::get_optimizer_state(float* m, float* v, int64_t* step) {
   ensure_moments();
-  if (m) std::memcpy(m, m_.data(), m_.size() * 4);
-  if (v) std::memcpy(v, v_.data(), v_.size() * 4);
+  if (group_) {
+    // every rank's shard, then the whole buffers (a collective: every rank gathers both)
+    const int64_t S = plan_.shard_size, W = plan_.world;
+    std::vector<float> all((size_t)(S * W)), full(params_.size());
+    for (int which = 0; which < 2; which++) {
+      std::memcpy(all.data() + plan_.rank * S, (which ? v_ : m_).data(), (size_t)S * 4);
+      group_->all_gather(all.data(), S, DType::F32, nullptr);
+      float* dst = which ? v : m;
+      if (dst) unshard(plan_, all.data(), dst);
+    }
+  } else {
+    if (m) std::memcpy(m, m_.data(), m_.size() * 4);
+    if (v) std::memcpy(v, v_.data(), v_.size() * 4);
+  }
   if (step) *step = step_;
 }
 
@@ -143,6 +161,7 @@ float CpuEngine::forward_backward(const int32_t* tokens, const int32_t* targets,
 float CpuEngine::optimizer_step(const AdamWParams& p) {
   ensure_grads();
   ensure_moments();
+  if (group_) return optimizer_step_dp(p);
   const float norm = (float)std::sqrt(cpu::sum_squares(grads_.data(), (int64_t)grads_.size()));
   float scale = 1.0f;
   if (p.grad_clip > 0.0f) {

@@ -51,6 +51,7 @@ class CpuEngine final : public Engine {
   void get_optimizer_state(float* m, float* v, int64_t* step) override;
   void set_decay_mask(const std::vector<uint8_t>& mask) override;
   void set_seed(uint64_t seed) override;
+  void set_dropout_call(uint64_t call) override { calls_ = call; }
 
   void forward(const int32_t* tokens, int B, int T, float* logits) override;
   float loss(const int32_t* tokens, const int32_t* targets, int B, int T) override;
@@ -59,6 +60,8 @@ class CpuEngine final : public Engine {
   float optimizer_step(const AdamWParams& p) override;
   void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                 const std::function<bool(int32_t)>& on_token) override;
+  void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override;
+  void set_grad_sync(bool on) override { grad_sync_ = on; }
 
  private:
   void ensure_grads();
@@ -72,6 +75,12 @@ class CpuEngine final : public Engine {
   // tokens [pos0, pos0 + n) of one sequence with the cache holding positions < pos0; logits of the last
   // token into gen_.logits
   void decode(const int32_t* tokens, int n, int pos0);
+  // data parallel (engine.h; cpu/engine_dp.cc)
+  int64_t moments_size() const { return group_ ? plan_.shard_size : (int64_t)params_.size(); }
+  void grads_final(int k);           // the backward has finished ready point k (backward_ready_points)
+  void reduce_bucket(const Bucket& b);
+  float optimizer_step_dp(const AdamWParams& p);
+  void adamw_range(const ShardRange& r, const AdamWParams& p, float grad_scale);
 
   ModelConfig cfg_;
   ParamLayout layout_;
@@ -82,6 +91,14 @@ class CpuEngine final : public Engine {
   uint64_t seed_ = 0, calls_ = 0;
   Acts acts_;
   GenState gen_;
+  // data parallel: the group, this rank's plan; m_, v_ hold the compact shard (shard_plan.h)
+  std::shared_ptr<Collective> group_;
+  ShardPlan plan_;
+  DType grad_dtype_ = DType::F32;
+  std::vector<int64_t> ready_;  // backward_ready_points
+  BucketIssuer issuer_;
+  bool grad_sync_ = false;
+  std::vector<uint16_t> comm16_;  // a bucket in bf16
 };
 
 }  // namespace mypt

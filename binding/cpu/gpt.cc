@@ -111,6 +111,7 @@ void CpuEngine::run_backward(const int32_t* tok, int B, int T, float p, uint64_t
   cpu::matmul_backward(A.dln.data(), G_.headw, G_.headb, A.dlogits.data(), A.lnf.data(), W_.headw, BT, C, V);
   cpu::layernorm_backward(dres, G_.lnfw, G_.lnfb, A.dln.data(), x + L * BT * C, W_.lnfw, A.lnf_mean.data(),
                           A.lnf_rstd.data(), BT, C);
+  grads_final(0);  // lnf and the head are final (a tied head's wte is not: the embeddings add to it)
   for (int l = L - 1; l >= 0; l--) {
     LayerActs& a = A.layers[l];
     const LayerPtrs& w = W_.h[l];
@@ -142,6 +143,7 @@ void CpuEngine::run_backward(const int32_t* tok, int B, int T, float p, uint64_t
     cpu::matmul_backward(A.dln.data(), g.qkvw, g.qkvb, A.dqkv.data(), a.ln1.data(), w.qkvw, BT, C, 3 * C);
     cpu::layernorm_backward(dres, g.ln1w, g.ln1b, A.dln.data(), x + l * BT * C, w.ln1w, a.ln1_mean.data(),
                             a.ln1_rstd.data(), BT, C);
+    grads_final(L - l);  // block l is final
   }
   if (p > 0.0f && cfg_.embd_dropout)
     cpu::dropout_backward(dres, dres, BT * C, p, dropout_stream(seed_, call, L, 3), 0);
@@ -155,6 +157,7 @@ void CpuEngine::run_backward(const int32_t* tok, int B, int T, float p, uint64_t
       gpe[c] += d[c];
     }
   }
+  grads_final(L + 1);  // everything
 }
 
 }  // namespace mypt

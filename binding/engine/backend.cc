@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 
 #include "engine/errors.h"
@@ -80,5 +81,19 @@ std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights,
 }
 
 OpBenchResult bench_op(const std::string& backend, const OpBenchRequest& req) { return usable(backend).bench_op(req); }
+
+std::vector<uint8_t> Backend::collective_id() const {
+  throw std::runtime_error("device '" + name() + "' has no data-parallel groups");
+}
+
+std::shared_ptr<Collective> Backend::make_collective(const GroupSpec&) const {
+  throw std::runtime_error("device '" + name() + "' has no data-parallel groups");
+}
+
+std::vector<uint8_t> collective_id(const std::string& backend) { return usable(backend).collective_id(); }
+
+std::shared_ptr<Collective> make_collective(const std::string& backend, const GroupSpec& spec) {
+  return usable(backend).make_collective(spec);
+}
 
 }  // namespace mypt

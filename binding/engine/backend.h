@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/bench.h"
+#include "engine/collective.h"
 #include "engine/engine.h"
 #include "engine/modded.h"
 
@@ -23,11 +24,12 @@ struct Placement {
   Precision precision = Precision::FP32;
 };
 
-// An optional library a backend opens at run time (the CUDA backend's cuBLASLt plugin).
+// An optional library a backend opens at run time (the CUDA backend's cuBLASLt plugin, NCCL).
 struct LibraryStatus {
   std::string name;
   bool loaded = false;
   std::string reason;  // why it is not loaded ("" when it is)
+  std::string version;  // "2.21.5" where the library says ("" otherwise)
 };
 
 class Backend {
@@ -44,6 +46,12 @@ class Backend {
   virtual std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device,
                                                             Precision precision) const = 0;
   virtual OpBenchResult bench_op(const OpBenchRequest& req) const = 0;
+
+  // Data-parallel groups on this backend (engine/collective.h). collective_id() makes a new group's id on
+  // rank 0 (the CPU: a listening TCP port; CUDA: NCCL's unique id); make_collective joins the group,
+  // blocking until every rank has joined or spec.timeout_ms has passed (GroupFailure). Default: none.
+  virtual std::vector<uint8_t> collective_id() const;
+  virtual std::shared_ptr<Collective> make_collective(const GroupSpec& spec) const;
 };
 
 // ---- the registry (process-wide; safe to use from any thread once registration is done) ----
@@ -65,5 +73,7 @@ BackendStatus backend_status(const std::string& name);
 std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, const Placement& where);
 std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, const Placement& where);
 OpBenchResult bench_op(const std::string& backend, const OpBenchRequest& req);
+std::vector<uint8_t> collective_id(const std::string& backend);
+std::shared_ptr<Collective> make_collective(const std::string& backend, const GroupSpec& spec);
 
 }  // namespace mypt

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/collective.h"
 #include "engine/config.h"
+#include "engine/shard_plan.h"
 
 namespace mypt {
 
@@ -70,6 +72,10 @@ class Engine {
   virtual void set_decay_mask(const std::vector<uint8_t>& mask) = 0;
   // Seeds the dropout generator (counter-based: the mask is a function of seed, call count and position).
   virtual void set_seed(uint64_t seed) = 0;
+  // The next training forward pass is dropout call `call` of the current seed (set_seed starts at 0). A
+  // rank of a data-parallel group starts at the global index of its first micro-batch, so its masks are
+  // those a single process draws for the same micro-batch (engine/data_parallel.h).
+  virtual void set_dropout_call(uint64_t call) = 0;
 
   // Inference forward (no dropout): logits [B, T, V] into host memory. T <= block_size.
   virtual void forward(const int32_t* tokens, int B, int T, float* logits) = 0;
@@ -91,6 +97,25 @@ class Engine {
     r.grad_norm = optimizer_step(p);
     return r;
   }
+
+  // ---- data parallel (engine/data_parallel.h drives these; shard_plan.h says who owns what) ----
+  // Joins a group with this rank's plan (plan.total == layout().total). The parameters become rank 0's (a
+  // broadcast: every rank starts from the same weights); the AdamW moments shrink to this rank's compact
+  // shard (those already set are kept for it). From then on:
+  //   forward_backward  with set_grad_sync(true), reduce-scatters each bucket of gradients (in grad_dtype)
+  //                     as soon as the backward has finished it, overlapping the rest of the backward;
+  //   optimizer_step    reduces what is not reduced yet (the replicated ranges by all-reduce), takes the
+  //                     MEAN gradient over ranks, computes its global norm from the shards' sums of squares
+  //                     (one all-reduce), clips on it, runs AdamW on this rank's shard only, and all-gathers
+  //                     the parameters; returns the global pre-clip norm, the same on every rank;
+  //   get_optimizer_state  gathers the whole moments (a collective: every rank must call it);
+  //   set_optimizer_state  keeps this rank's shard of whole moments;
+  //   get_gradients     this rank's own buffer (after a step, only its slices hold reduced values).
+  // Default: std::runtime_error (a backend without data-parallel training).
+  virtual void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype);
+  // The next forward_backward reduces its buckets during the backward (the last micro-batch of a step);
+  // reset by optimizer_step. Without it, optimizer_step reduces everything first (no overlap).
+  virtual void set_grad_sync(bool on);
 
   // Generation for one sequence with a KV cache. Calls on_token(id) for each new token; stops early
   // when it returns false. Context longer than block_size is cropped to the last block_size tokens

@@ -7,13 +7,15 @@
 #include "engine/threads.h"
 #include "napi/errors.h"
 #include "napi/exports.h"
+#include "napi/group_wrap.h"
 #include "napi/model_wrap.h"
 
 namespace {
 
-// backends() -> { cpu: true, cuda, cudaReason, devices: [...], cublasLt, cublasLtReason }: what the
-// registry's backends report (engine/backend.h); cublasLt says whether the CUDA backend found and opened
-// its cuBLASLt plugin (false, with the CUDA backend's reason, where there is no CUDA backend).
+// backends() -> { cpu: true, cuda, cudaReason, devices: [...], cublasLt, cublasLtReason, nccl, ncclReason,
+// ncclVersion }: what the registry's backends report (engine/backend.h); cublasLt and nccl say whether the
+// CUDA backend found and opened its cuBLASLt plugin and NCCL (false, with the CUDA backend's reason,
+// where there is no CUDA backend).
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -42,6 +44,18 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
     }
   out.Set("cublasLt", lt);
   out.Set("cublasLtReason", lt_reason);
+  // NCCL, for data-parallel training on several GPUs: opened at run time by the CUDA backend
+  bool nccl = false;
+  std::string nccl_reason = cuda.reason.empty() ? "the CUDA backend does not load NCCL" : cuda.reason, nccl_version;
+  for (const mypt::LibraryStatus& lib : cuda.libraries)
+    if (lib.name == "nccl") {
+      nccl = lib.loaded;
+      nccl_reason = lib.reason;
+      nccl_version = lib.version;
+    }
+  out.Set("nccl", nccl);
+  out.Set("ncclReason", nccl_reason);
+  out.Set("ncclVersion", nccl_version);
   return out;
 }
 
@@ -74,6 +88,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mypt_binding::RegisterTokens(env, exports);
   mypt_binding::RegisterBpe(env, exports);
   mypt_binding::RegisterBench(env, exports);
+  mypt_binding::RegisterGroup(env, exports);
   return exports;
 }
 

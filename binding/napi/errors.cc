@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "engine/collective.h"
 #include "engine/errors.h"
 
 namespace mypt_binding {
@@ -12,6 +13,7 @@ ErrorInfo describe(const std::exception& e, Site site) {
   if (dynamic_cast<const std::bad_alloc*>(&e))
     return {"E_OUT_OF_MEMORY", std::string("out of host memory (an allocation failed: ") + e.what() + ")"};
   if (dynamic_cast<const mypt::BackendUnavailable*>(&e)) return {"E_NO_CUDA", e.what()};
+  if (dynamic_cast<const mypt::GroupFailure*>(&e)) return {"E_DISTRIBUTED", e.what()};
   if (dynamic_cast<const std::invalid_argument*>(&e))
     return {site == Site::Constructor ? "E_BAD_CONFIG" : "E_BAD_ARGUMENT", e.what()};
   return {"E_NATIVE", e.what()};

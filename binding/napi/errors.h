@@ -5,6 +5,8 @@
 //   mypt::OutOfMemory (engine/errors.h), std::bad_alloc                    -> E_OUT_OF_MEMORY
 //   mypt::BackendUnavailable (the backend is not built in, or no driver
 //     or usable device answers: a CUDA failure where no GPU is usable)     -> E_NO_CUDA
+//   mypt::GroupFailure (engine/collective.h: a rank of a data-parallel
+//     group failed or timed out, or the group could not be formed)          -> E_DISTRIBUTED
 //   std::invalid_argument                                                  -> E_BAD_ARGUMENT, or E_BAD_CONFIG
 //                                                                             in a constructor (there the
 //                                                                             config is what is wrong)

@@ -3,8 +3,11 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/data_parallel.h"
 #include "engine/init.h"
+#include "engine/shard_plan.h"
 #include "napi/convert.h"
+#include "napi/group_wrap.h"
 #include "napi/tokens.h"
 
 namespace mypt_binding {
@@ -77,6 +80,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                       InstanceMethod("trainStep", &NativeModel::TrainStep),
                       InstanceMethod("trainBatch", &NativeModel::TrainBatch),
                       InstanceMethod("estimateLoss", &NativeModel::EstimateLoss),
+                      InstanceMethod("joinGroup", &NativeModel::JoinGroup),
                       InstanceMethod("generate", &NativeModel::Generate),
                       InstanceMethod("cancel", &NativeModel::Cancel),
                       InstanceMethod("dispose", &NativeModel::Dispose)});
@@ -274,22 +278,36 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
       [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
 }
 
-// trainBatch({ batch_size, block_size, grad_accum, seed?, step?, lr, ... }): engine/data.h train_batches
+// trainBatch({ batch_size, block_size, grad_accum, seed?, step?, stop?, lr, ... }): engine/data.h train_batches,
+// or in a group engine/data_parallel.h train_batches_dp -> { loss, gradNorm, stop } (stop: some rank asked)
 Napi::Value NativeModel::TrainBatch(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   auto st = state();
   mypt::TrainBatchOptions b;
   b.adamw = to_adamw(o);
+  bool stop = false;
   guard(info.Env(), [&] {
     b.batch_size = to_positive_int(o.Get("batch_size"), "batch_size");
     b.block_size = to_positive_int(o.Get("block_size"), "block_size");
     b.grad_accum = given(o, "grad_accum") ? to_positive_int(o.Get("grad_accum"), "grad_accum") : 1;
     b.seed = given(o, "seed") ? to_u53(o.Get("seed"), "seed") : st->seed;
     b.step = given(o, "step") ? to_u53(o.Get("step"), "step") : st->auto_step++;
+    stop = o.Get("stop").ToBoolean().Value();
   });
-  return async<mypt::StepResult>(
-      info, st, [st, b](mypt::Engine& e, const Emit&) { return mypt::train_batches(e, st->data, b); },
-      [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
+  return async<mypt::DpStepResult>(
+      info, st,
+      [st, b, stop](mypt::Engine& e, const Emit&) {
+        if (st->group) return mypt::train_batches_dp(e, *st->group, st->data, b, stop);
+        mypt::DpStepResult r;
+        r.step = mypt::train_batches(e, st->data, b);
+        r.stop = stop;
+        return r;
+      },
+      [](Napi::Env env, mypt::DpStepResult& r) -> Napi::Value {
+        Napi::Object o = step_result(env, r.step);
+        o.Set("stop", r.stop);
+        return o;
+      });
 }
 
 // estimateLoss(split, iters, B, T, seed?, counter0?): engine/data.h estimate_loss
@@ -312,8 +330,48 @@ Napi::Value NativeModel::EstimateLoss(const Napi::CallbackInfo& info) {
   });
   return async<double>(
       info, st,
-      [=](mypt::Engine& e, const Emit&) { return mypt::estimate_loss(e, st->data, split, iters, B, T, seed, counter0); },
+      [=](mypt::Engine& e, const Emit&) {
+        if (st->group) return mypt::estimate_loss_dp(e, *st->group, st->data, split, iters, B, T, seed, counter0);
+        return mypt::estimate_loss(e, st->data, split, iters, B, T, seed, counter0);
+      },
       number_d);
+}
+
+// joinGroup(group: NativeGroup (connected), { bucketFloats, gradDtype: 'fp32'|'bf16' })
+//   -> Promise<{ group, buckets, shardSize }>: engine.h join_group with this rank's plan (engine/shard_plan.h)
+Napi::Value NativeModel::JoinGroup(const Napi::CallbackInfo& info) {
+  auto st = state();
+  std::shared_ptr<GroupState> gs = NativeGroup::Of(info[0]);
+  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
+  int64_t bucket_floats = 0;
+  mypt::DType dtype = mypt::DType::F32;
+  guard(info.Env(), [&] {
+    bucket_floats = given(o, "bucketFloats") ? (int64_t)to_u53(o.Get("bucketFloats"), "bucketFloats") : (int64_t)(25 << 20) / 4;
+    const std::string d = given(o, "gradDtype") ? o.Get("gradDtype").ToString().Utf8Value() : "fp32";
+    if (d != "fp32" && d != "bf16") throw std::invalid_argument("gradDtype must be 'fp32' or 'bf16'");
+    dtype = d == "bf16" ? mypt::DType::BF16 : mypt::DType::F32;
+  });
+  struct Joined {
+    std::string group;
+    int64_t buckets = 0, shard = 0;
+  };
+  return async<Joined>(
+      info, st,
+      [st, gs, bucket_floats, dtype](mypt::Engine& e, const Emit&) {
+        std::shared_ptr<mypt::Collective> g = gs->live();
+        const mypt::ShardPlan plan = mypt::ShardPlan::make(e.layout().total, mypt::backward_ready_points(e.config(), e.layout()),
+                                                           g->rank(), g->world(), bucket_floats);
+        e.join_group(g, plan, dtype);
+        st->group = g;
+        return Joined{g->describe(), (int64_t)plan.buckets.size(), plan.shard_size};
+      },
+      [](Napi::Env env, Joined& j) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("group", j.group);
+        r.Set("buckets", (double)j.buckets);
+        r.Set("shardSize", (double)j.shard);
+        return r;
+      });
 }
 
 // generate(prompt: Int32Array, opts, onToken?) -> Promise<Int32Array> of the new ids

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 
+#include "engine/collective.h"
 #include "engine/data.h"
 #include "engine/engine.h"
 #include "napi/job.h"
@@ -23,6 +24,8 @@ struct ModelState {
   std::atomic<bool> disposed{false};
   std::atomic<uint64_t> cancel_epoch{0};  // generations started before an increment stop
   int64_t external_bytes = 0;
+  // the data-parallel group this model joined (joinGroup), or null; read and written in the model's turn
+  std::shared_ptr<mypt::Collective> group;
   mypt::Engine& live();  // the engine, or CodedError E_DISPOSED
 };
 
@@ -52,6 +55,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value TrainBatch(const Napi::CallbackInfo& info);
   Napi::Value EstimateLoss(const Napi::CallbackInfo& info);
+  Napi::Value JoinGroup(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

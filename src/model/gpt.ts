@@ -6,6 +6,7 @@ import { fromNative, loadAddon, NativeAdamW, NativeModel, NativeParamInfo, Nativ
 import type { Tokenizer } from '../tokenizer/types';
 import { ModelConfig, ResolvedModelConfig, resolveModelConfig, toNativeConfig } from './config';
 import { requireCuda } from './placement';
+import { ProcessGroup } from './group';
 import { numOption, promptIds, sampleParams, TextModel } from './text';
 import { sameShape, toTokenBatch } from './tokens';
 import type { GenerateOptions, ModelSummary, ModelOrigin, Tokens, TrainBatch } from './types';
@@ -66,6 +67,7 @@ export class GptModel extends TextModel {
   private handle: NativeModel | null;
   private readonly layout: NativeParamInfo[];
   private initPending = false; // seeded init still to run (skipped when setParameters comes first)
+  private joined?: ProcessGroup;
 
   /** Use createModel. */
   constructor(config: ResolvedModelConfig, handle: NativeModel, tokenizer?: Tokenizer, origin?: ModelOrigin) {
@@ -241,13 +243,42 @@ export class GptModel extends TextModel {
    * (src/data/batches.ts), so a resumed run draws what an uninterrupted one would. Without `step`, the
    * calls since the last setSeed are counted; without `seed`, that setSeed's.
    */
-  async trainBatch(opts: { batch_size: number; block_size: number; lr: number; grad_accum?: number; seed?: number; step?: number } & AdamWOptions):
-    Promise<{ loss: number; gradNorm: number }> {
+  async trainBatch(opts: { batch_size: number; block_size: number; lr: number; grad_accum?: number; seed?: number; step?: number; stop?: boolean } & AdamWOptions):
+    Promise<{ loss: number; gradNorm: number; stop: boolean }> {
     this.checkBatch(opts.batch_size, opts.block_size, 'trainBatch');
     const grad_accum = numOption(opts.grad_accum, 1, 'grad_accum', (x) => Number.isInteger(x) && x >= 1);
     const counter = (v: unknown, name: string) => (v === undefined ? undefined : numOption(v, 0, name, (x) => Number.isSafeInteger(x) && x >= 0));
-    const p = { ...adamw(opts), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum, seed: counter(opts.seed, 'seed'), step: counter(opts.step, 'step') };
+    const p = { ...adamw(opts), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum, seed: counter(opts.seed, 'seed'),
+      step: counter(opts.step, 'step'), stop: !!opts.stop };
     return call(() => this.native.trainBatch(p));
+  }
+
+  /**
+   * Joins a connected data-parallel group (every rank calls it, with the same model): the parameters become
+   * rank 0's, the AdamW moments shrink to this rank's shard (ZeRO-1; those already set are kept for it), and
+   * from then on trainBatch is the data-parallel step: rank r of W runs the micro-batches r * grad_accum + m of
+   * the single process with W * grad_accum micro-batches (the same windows and dropout masks), the gradients
+   * are averaged over ranks in buckets reduce-scattered during the backward (bucketMB, default 25; gradDtype
+   * 'fp32' or 'bf16' on the wire), clipped on the global norm, AdamW runs on each rank's shard, and the
+   * parameters are all-gathered; `stop` on any rank stops every rank after the same step. estimateLoss splits
+   * its batches over the ranks; getOptimizerState gathers the shards (every rank must call it).
+   */
+  async joinGroup(group: ProcessGroup, opts: { bucketMB?: number; gradDtype?: 'fp32' | 'bf16' } = {}): Promise<{ buckets: number; shardSize: number }> {
+    if (!(group instanceof ProcessGroup)) badArg('joinGroup: a ProcessGroup expected');
+    if (this.joined) badArg(`joinGroup: this model is already in a group (${this.joined.description})`);
+    if (group.device !== this.config.device) badArg(`joinGroup: a ${group.device} group cannot hold a ${this.config.device} model`);
+    const mb = numOption(opts.bucketMB, 25, 'bucketMB', (x) => x > 0);
+    const gradDtype = opts.gradDtype ?? 'fp32';
+    if (gradDtype !== 'fp32' && gradDtype !== 'bf16') badArg(`joinGroup: gradDtype must be 'fp32' or 'bf16', got ${JSON.stringify(gradDtype)}`);
+    const native = this.native;
+    const r = await call(() => native.joinGroup(group.native, { bucketFloats: Math.max(1, Math.round((mb * 1048576) / 4)), gradDtype }));
+    this.joined = group;
+    return { buckets: r.buckets, shardSize: r.shardSize };
+  }
+
+  /** The group this model joined, if any. */
+  get group(): ProcessGroup | undefined {
+    return this.joined;
   }
 
   /** Mean loss (no dropout) over `iters` batches of a split, batch k from CounterRng(seed, train 2 | val 3, counter0 + k). */
@@ -305,13 +336,15 @@ export class GptModel extends TextModel {
 
 }
 
-/** A new model with seeded parameters (init per config), on config.device (default cpu). A loader passes the
- *  checkpoint's tokenizer and where it came from. */
-export function createModel(config: ModelConfig, extras: { tokenizer?: Tokenizer; origin?: ModelOrigin } = {}): GptModel {
+/** A new model with seeded parameters (init per config), on config.device (default cpu; GPU deviceIndex,
+ *  default 0). A loader passes the checkpoint's tokenizer and where it came from. */
+export function createModel(config: ModelConfig, extras: { tokenizer?: Tokenizer; origin?: ModelOrigin; deviceIndex?: number } = {}): GptModel {
   const c = resolveModelConfig(config);
   const addon = loadAddon();
   if (c.device === 'cuda') requireCuda();
-  const handle = callSync(() => new addon.NativeModel(toNativeConfig(c), c.device, 0, c.precision));
+  const index = extras.deviceIndex ?? 0;
+  if (!Number.isInteger(index) || index < 0) badArg(`createModel: deviceIndex must be a non-negative integer, got ${index}`);
+  const handle = callSync(() => new addon.NativeModel(toNativeConfig(c), c.device, index, c.precision));
   const model = new GptModel(c, handle, extras.tokenizer, extras.origin);
   callSync(() => handle.setSeed(c.seed));
   model.deferInit();

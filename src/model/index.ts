@@ -8,4 +8,6 @@ export type { ModdedSpec, ModdedOptions, ModdedGenerateOptions, ModdedLayout, Mo
 export { resolveModelConfig } from './config';
 export type { ModelConfig, ResolvedModelConfig, Arch, Activation } from './config';
 export { resolvePlacement, resolveDevice, requireCuda } from './placement';
+export { ProcessGroup, groupId, requireNccl } from './group';
+export type { ProcessGroupOptions } from './group';
 export { MAX_NEW_TOKENS } from './text';

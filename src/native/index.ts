@@ -20,6 +20,45 @@ export interface NativeBackends {
   /** Whether the CUDA backend found and opened its cuBLASLt plugin (the fast GEMMs), and why not. */
   cublasLt: boolean;
   cublasLtReason: string;
+  /** Whether the CUDA backend found and opened NCCL (data-parallel training on GPUs), why not, and its version. */
+  nccl: boolean;
+  ncclReason: string;
+  ncclVersion: string;
+}
+
+/** What a data-parallel group is made of (binding/napi/group_wrap.h). */
+export interface NativeGroupSpec {
+  device: 'cpu' | 'cuda';
+  rank: number;
+  world: number;
+  /** rank 0's groupId(device), handed to every rank */
+  id: Uint8Array;
+  /** where rank 0 is (MASTER_ADDR): the CPU group connects there */
+  host: string;
+  deviceIndex: number;
+  timeoutMs: number;
+}
+
+export type NativeCollective = 'all_reduce' | 'reduce_scatter' | 'all_gather' | 'broadcast';
+
+/** One rank's handle of a data-parallel group (engine/collective.h). */
+export interface NativeGroup {
+  /** joins: resolves once every rank has joined, to the group's description */
+  connect(): Promise<string>;
+  /** one collective on a copy of the array (Uint16Array: bfloat16 bits) */
+  run<A extends Float32Array | Float64Array | Uint16Array>(op: NativeCollective, data: A, root?: number): Promise<A>;
+  describe(): string;
+  close(): void;
+}
+
+/** ZeRO-1 bookkeeping of one rank (engine/shard_plan.h). */
+export interface NativeShardPlan {
+  total: number;
+  ready: number[];
+  shardSize: number;
+  buckets: { begin: number; end: number; slice: number; local: number }[];
+  replicated: { begin: number; end: number; local: number }[];
+  owned: { begin: number; end: number; local: number; replicated: boolean }[];
 }
 
 /** A token file mapped read-only (addon.mapTokens): the engine samples windows from it without copying
@@ -88,6 +127,11 @@ export interface NativeStep {
   gradNorm: number;
 }
 
+export interface NativeBatchStep extends NativeStep {
+  /** some rank of the model's group asked to stop (its `stop`), or this call's own `stop` alone */
+  stop: boolean;
+}
+
 /** One engine. Async methods run in call order off the main thread; sync ones wait for their turn. */
 export interface NativeModel {
   info(): { numParams: number; device: string; params: NativeParamInfo[] };
@@ -110,9 +154,12 @@ export interface NativeModel {
   /** One optimizer step of training step `step`: dropout seeded with dropoutSeed(seed, step), micro-batch m
    *  drawn from CounterRng(seed, 1, step * grad_accum + m), the mean of their gradients (src/data/batches.ts).
    *  Without seed: the last setSeed's; without step: the calls counted since that setSeed. */
-  trainBatch(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number; seed?: number; step?: number }): Promise<NativeStep>;
-  /** Mean loss (no dropout) of `iters` batches of a split, batch k from CounterRng(seed, train 2 | val 3, counter0 + k). */
+  trainBatch(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number; seed?: number; step?: number; stop?: boolean }): Promise<NativeBatchStep>;
+  /** Mean loss (no dropout) of `iters` batches of a split, batch k from CounterRng(seed, train 2 | val 3, counter0 + k)
+   *  (in a group: split over the ranks and summed). */
   estimateLoss(split: 'train' | 'val', iters: number, B: number, T: number, seed?: number, counter0?: number): Promise<number>;
+  /** Joins a connected group (engine/engine.h join_group): from then on trainBatch is the data-parallel step. */
+  joinGroup(group: NativeGroup, opts: { bucketFloats?: number; gradDtype?: 'fp32' | 'bf16' }): Promise<{ group: string; buckets: number; shardSize: number }>;
   generate(prompt: Int32Array, opts: NativeSample, onToken?: (id: number) => void): Promise<Int32Array>;
   cancel(): void; // stops the generations started so far
   dispose(): void;
@@ -180,6 +227,11 @@ export interface NativeAddon {
   Bpe: new (tokenBytes: Uint8Array, offsets: Uint32Array, pattern: 'gpt2' | 'gpt2-js', options?: { special?: ArrayLike<number> }) => NativeBpe;
   /** times one op of bench.h at one shape on fresh random inputs */
   benchOp(req: NativeBenchRequest): Promise<{ ms: number[]; flops: number; bytes: number; peakBytes: number }>;
+  /** a new data-parallel group's id, on rank 0 (the CPU: a listening port; CUDA: NCCL's unique id) */
+  groupId(device: 'cpu' | 'cuda'): Uint8Array;
+  NativeGroup: new (spec: NativeGroupSpec) => NativeGroup;
+  /** the ZeRO-1 plan of rank `rank` of `world` for a model config (engine/shard_plan.h) */
+  shardPlan(config: NativeModelConfig, rank: number, world: number, bucketFloats: number): NativeShardPlan;
   NativeModel: new (config: NativeModelConfig, device: 'cpu' | 'cuda', deviceIndex: number,
     precision: 'fp32' | 'bf16') => NativeModel;
   /** weights under the engine's names (ModdedModel::weight_names): float32, or bfloat16 bits as Uint16Array */

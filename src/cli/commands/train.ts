@@ -9,13 +9,15 @@ import { presetNames } from '../../use-cases/train/presets';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
 import { addCheckpointFlags, applyCheckpointEnv, saverFromFlags } from '../train-flags';
+import { addDistributedFlags, runLauncher, workerRun } from '../distributed';
+import { distributedRole } from '../../use-cases/train/distributed/role';
 
 export const command = 'train';
 export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from_model)';
 
 const pos = (x: number) => x > 0;
 export function builder(y: Argv) {
-  return addCheckpointFlags(y)
+  return addDistributedFlags(addCheckpointFlags(y))
     .usage('$0 train [flags]\n\nWith no flags: the built-in run, a small char model on the bundled Tiny Shakespeare corpus (about two minutes on two CPU cores), then a sample. With --preset or --config_file, flags left out take MyPT\'s train.py defaults.')
     .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'bundle folder under --checkpoints_dir; an existing bundle there is resumed [default: default]' })
     .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: 'training text (UTF-8) [default: the bundled tinyshakespeare.txt]' })
@@ -44,23 +46,39 @@ export function builder(y: Argv) {
     .option('min_lr', { type: 'string', coerce: numFlag('min_lr', (x) => x >= 0, 'must be >= 0'), describe: 'floor of the cosine decay [learning_rate / 10]' })
     .option('save_model_only', { type: 'boolean', describe: 'do not write optimizer.pt' })
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
-    .option('sample_tokens', { type: 'string', coerce: intFlag('sample_tokens', 0), describe: 'length of the sample printed at the end (0: none) [500]' });
+    .option('sample_tokens', { type: 'string', coerce: intFlag('sample_tokens', 0), describe: 'length of the sample printed at the end (0: none) [500]' })
+    .option('grad_accum', { type: 'string', coerce: intFlag('grad_accum', 1), describe: 'micro-batches of --batch_size per step and process (gradient accumulation) [1]' })
+    .option('gradient_accumulation_steps', { type: 'string', coerce: intFlag('gradient_accumulation_steps', 1), hidden: true });
 }
 
 const FLAGS = [
   'model_name', 'input_file', 'tokenization', 'init_from_model', 'config_file', 'preset', 'max_iters', 'eval_interval',
   'eval_iters', 'learning_rate', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'dropout', 'bias', 'device',
   'seed', 'arch', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'save_model_only',
-  'checkpoints_dir', 'sample_tokens',
+  'checkpoints_dir', 'sample_tokens', 'grad_accum',
 ] as const;
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const opts: Record<string, unknown> = {};
   for (const k of FLAGS) if (argv[k] !== undefined) opts[k] = argv[k];
+  if (argv.gradient_accumulation_steps !== undefined) opts.grad_accum ??= argv.gradient_accumulation_steps;
   applyCheckpointEnv(opts);
+  const role = distributedRole({
+    gpus: (argv.gpus ?? argv.nproc_per_node) as number | undefined, nnodes: argv.nnodes as number | undefined,
+    node_rank: argv.node_rank as number | undefined, master_addr: argv.master_addr as string | undefined,
+    master_port: argv.master_port as number | undefined,
+  });
+  if (role.kind === 'launch') {
+    const code = await runLauncher(role, opts as TrainOptions, process.argv.slice(2));
+    process.exit(code);
+  }
   const checkpointSaver = saverFromFlags(argv, opts);
   let progress: Progress | undefined;
   const controller = new AbortController();
+  const worker = role.kind === 'worker'
+    ? workerRun(role, controller, { reduce_dtype: argv.reduce_dtype as 'fp32' | 'bf16' | undefined, bucket_mb: argv.bucket_mb as number | undefined })
+    : undefined;
+  const quiet = role.kind === 'worker' && role.rank !== 0;
   let sigints = 0;
   const onSigint = () => {
     sigints += 1;
@@ -73,7 +91,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     if (progress) progress.log(msg); else process.stderr.write(msg + '\n');
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  if (!worker) process.on('SIGINT', onSigint);
   let sampling = false;
   const log = (line: string) => (progress ? progress.log(line) : process.stdout.write(line + '\n'));
   const onProgress = (e: TrainEvent) => {
@@ -90,7 +108,8 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     }
   };
   try {
-    const r = await train({ ...(opts as TrainOptions), log, onProgress, signal: controller.signal, checkpointSaver });
+    const r = await train({ ...(opts as TrainOptions), log, onProgress, signal: controller.signal, checkpointSaver, distributed: worker?.run });
+    if (quiet) return;
     progress?.stop();
     progress = undefined;
     if (sampling) process.stdout.write('\n----------------------------\n');
@@ -103,6 +122,7 @@ async function run(argv: Record<string, unknown>): Promise<void> {
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);
+    worker?.detach();
   }
 }
 

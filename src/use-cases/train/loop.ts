@@ -29,6 +29,8 @@ export interface LoopInput {
   signal?: AbortSignal;
   emit: (e: TrainEvent) => void;
   log: (line: string) => void;
+  /** this process is rank `rank` of a data-parallel job (the model joined its group) */
+  dist?: { rank: number; world: number };
 }
 
 export interface LoopResult {
@@ -52,6 +54,10 @@ export class TrainingLoop {
 
   private get B(): number { return this.c.v.batch_size; }
   private get T(): number { return this.c.model.config.block_size; }
+  /** tokens of one optimizer step, over every rank */
+  private get stepTokens(): number { return this.B * this.T * this.c.v.grad_accum * (this.c.dist?.world ?? 1); }
+  /** the process that writes files (rank 0 of a job) */
+  private get writer(): boolean { return (this.c.dist?.rank ?? 0) === 0; }
 
   /** Mean loss (no dropout) of eval_iters batches of a split, drawn for evaluation at `step`. */
   private meanLoss(split: 'train' | 'val', step: number): Promise<number> {
@@ -59,12 +65,13 @@ export class TrainingLoop {
     return model.estimateLoss(split, v.eval_iters, this.B, this.T, { seed: v.seed, counter0: step * v.eval_iters });
   }
 
-  /** One optimizer step on the batch of step `it` (its dropout masks from (seed, step) too); the loss before the update. */
-  private async trainOn(it: number, lr: number): Promise<number> {
-    const { v, model } = this.c;
-    const r = await model.trainBatch({ batch_size: this.B, block_size: this.T, seed: v.seed, step: it, lr, weight_decay: v.weight_decay,
-      grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
-    return r.loss;
+  /** One optimizer step on the batch of step `it` (its dropout masks from (seed, step) too); the loss before the
+   *  update. In a job, `stop` is true on every rank when any rank asked to stop (Ctrl-C) with this step. */
+  private async trainOn(it: number, lr: number): Promise<{ loss: number; stop: boolean }> {
+    const { v, model, signal } = this.c;
+    const r = await model.trainBatch({ batch_size: this.B, block_size: this.T, grad_accum: v.grad_accum, seed: v.seed, step: it, lr,
+      weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined, stop: !!signal?.aborted });
+    return { loss: r.loss, stop: r.stop };
   }
 
   async evaluate(step: number): Promise<void> {
@@ -91,18 +98,23 @@ export class TrainingLoop {
     };
   }
 
-  /** The bundle: config, tokenizer, training state, weights, optimizer, history. */
+  /** The bundle: config, tokenizer, training state, weights, optimizer, history. In a job every rank gathers
+   *  the sharded optimizer state (a collective) and rank 0 alone writes: one bundle, the format every command reads. */
   async save(step: number): Promise<void> {
     const { v, model, tokenizer, bundleDir } = this.c;
     if (!bundleDir) return;
+    const optimizer = v.save_model_only ? undefined : model.getOptimizerState();
+    if (!this.writer) return;
     const trainingConfig: TrainingConfigJson = {
       max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
       start_step: this.c.startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
       warmup_iters: v.warmup_iters, lr_decay_iters: v.lr_decay_iters, min_lr: v.min_lr,
+      ...(v.grad_accum !== 1 ? { grad_accum: v.grad_accum } : {}),
+      ...(this.c.dist ? { world_size: this.c.dist.world } : {}),
     };
     const report = await saveBundle(bundleDir, {
       config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
-      optimizer: v.save_model_only ? undefined : model.getOptimizerState(),
+      optimizer,
       optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
       extras: metricsFiles(this.c.metrics, `${v.model_name}: loss`),
     });
@@ -124,19 +136,20 @@ export class TrainingLoop {
         await this.save(it);
       }
       if (it > startStep) await this.c.checkpointSaver?.onStep(this.saveContext(it));
-      if (signal?.aborted) { interrupted = true; break; }
+      // a job's ranks stop together, after the step whose result says so (a rank alone would leave the others waiting)
+      if (!this.c.dist && signal?.aborted) { interrupted = true; break; }
       const lr = lrAt(it, v);
       const ts = performance.now();
-      const loss = await this.trainOn(it, lr);
+      const { loss, stop } = await this.trainOn(it, lr);
       const seconds = (performance.now() - ts) / 1000;
       step = it + 1;
-      this.tokens += this.B * this.T;
+      this.tokens += this.stepTokens;
       this.trainSeconds += seconds;
       if (!Number.isFinite(loss)) {
         throw new MyptError('E_NATIVE', `the loss became ${loss} at step ${step}`, 'lower --learning_rate or set --grad_clip 1.0');
       }
-      this.c.emit({ type: 'step', step, loss, lr, tokens: this.B * this.T, seconds });
-      if (signal?.aborted) { interrupted = true; break; }
+      this.c.emit({ type: 'step', step, loss, lr, tokens: this.stepTokens, seconds });
+      if (this.c.dist ? stop : signal?.aborted) { interrupted = true; break; }
     }
     if (interrupted) {
       this.c.log(`Interrupted: saving at step ${step}.`);

@@ -38,6 +38,8 @@ export interface TrainOptions {
   save_model_only?: boolean;
   /** Characters/tokens of the sample printed at the end (0: none). */
   sample_tokens?: number;
+  /** Micro-batches of batch_size per optimizer step and process (nanoGPT's gradient_accumulation_steps). */
+  grad_accum?: number;
 }
 
 export type Resolved = Required<Omit<TrainOptions, 'init_from_model' | 'config_file' | 'preset'>> &
@@ -77,11 +79,12 @@ export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, 'init_from_model' | 'config_fil
   min_lr: -1, // -1: learning_rate / 10
   save_model_only: false,
   sample_tokens: 500,
+  grad_accum: 1,
 };
 
 export const ARCH_KEYS = ['n_embd', 'n_head', 'n_layer', 'block_size', 'bias', 'arch'] as const;
-const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens'] as const;
-const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer']);
+const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum'] as const;
+const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'grad_accum']);
 const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset']);
 
 /** A bad value, named as the user gave it: a flag, or a key of the config file / preset, or the default. */

@@ -39,6 +39,8 @@ interface Ctx {
   text: string;
   log: (line: string) => void;
   warn: (message: string) => void;
+  /** the GPU of this process (a rank of a data-parallel job: its LOCAL_RANK); default 0 */
+  deviceIndex?: number;
 }
 
 /** Where to start; `dir` is checkpoints/<model_name>. Nothing is created here. */
@@ -62,7 +64,7 @@ export async function startingPoint(c: Ctx, dir: string, handover?: Handover): P
 
 /** The model of a config with this run's dropout, device and seed, and its tokenizer (for the sample). */
 function build(c: Ctx, tokenizer: Tokenizer, config: ModelConfig): GptModel {
-  return createModel({ ...config, dropout: c.v.dropout, device: c.v.device, seed: c.v.seed }, { tokenizer });
+  return createModel({ ...config, dropout: c.v.dropout, device: c.v.device, seed: c.v.seed }, { tokenizer, deviceIndex: c.deviceIndex });
 }
 
 async function resume(c: Ctx, dir: string, existing: string | undefined, legacy: string | undefined): Promise<Start> {

@@ -1,8 +1,10 @@
 // The training use case: where to start (start.ts: fresh, resume a bundle, fine-tune, or a handed-over
 // model), the data (the corpus tokenized and split 90/10 as MyPT does), MyPT's loop (loop.ts), the history
 // (metrics.ts), and a sample at the end. It reports through events and log lines; it prints nothing.
+import os from 'os';
 import path from 'path';
 import { MyptError } from '../../errors';
+import { setCpuThreads } from '../../model';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit, TokenSplits } from '../../data';
 import type { GptModel } from '../../model';
 import type { Tokenizer } from '../../tokenizer';
@@ -14,6 +16,8 @@ import { TrainingLoop } from './loop';
 import { readMetrics } from './metrics';
 import type { CheckpointSaver } from './savers';
 import type { TrainEvent } from './events';
+import { joinJob, Joined } from './distributed/join';
+import type { WorkerRole } from './distributed/role';
 
 export type { TrainOptions } from './options';
 export type { TrainEvent } from './events';
@@ -29,6 +33,21 @@ export interface TrainRunOptions extends TrainOptions {
   startFrom?: { model: GptModel; tokenizer: Tokenizer; step: number; source: string };
   /** false: write no bundle (the checkpointSaver keeps the checkpoints). */
   saveBundle?: boolean;
+  /** This process is one rank of a data-parallel job (distributed/role.ts): it trains its part of each step
+   *  and only rank 0 logs, reports progress, saves and samples. */
+  distributed?: DistributedRun;
+}
+
+export interface DistributedRun {
+  role: WorkerRole;
+  /** the longest wait for another rank, ms (default 600000) */
+  timeoutMs?: number;
+  /** gradient bucket size, MiB (default 25) */
+  bucketMB?: number;
+  /** gradients on the wire: 'fp32' (default) or 'bf16' */
+  reduceDtype?: 'fp32' | 'bf16';
+  /** another rank failed, named in the message: the process should end now (a collective may never return) */
+  onPeerFailure: (message: string) => void;
 }
 
 export interface TrainResult {
@@ -75,18 +94,32 @@ function configJsonOf(model: GptModel, batchSize: number, dropout: number): Mypt
 }
 
 export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
-  const { onProgress, signal } = opts;
-  const log = opts.log ?? (() => {});
+  const { signal, distributed: dist } = opts;
+  const rank = dist?.role.rank ?? 0;
+  // a job's ranks other than 0 train silently
+  const onProgress = rank === 0 ? opts.onProgress : undefined;
+  const log = (rank === 0 ? opts.log : undefined) ?? (() => {});
   const emit = (e: TrainEvent) => onProgress?.(e);
   const { values: v, source } = resolveTrainOptions(stripRunOptions(opts), DEFAULT_CORPUS);
+  if (dist && (opts.checkpointSaver || opts.startFrom || opts.saveBundle === false)) {
+    throw new MyptError('E_UNSUPPORTED', 'a data-parallel job saves the bundle only (no env-var or separated checkpoint files, no hand-over)');
+  }
+  if (dist && v.device === 'cpu') setCpuThreads(Math.max(1, Math.floor(os.cpus().length / dist.role.localWorld)));
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const text = readTextFile(v.input_file);
-  const start = await startingPoint({ v, source, text, log, warn }, dir, opts.startFrom);
+  const start = await startingPoint({ v, source, text, log, warn, deviceIndex: dist?.role.localRank }, dir, opts.startFrom);
   const { model, tokenizer } = start;
   const t0 = Date.now();
+  let job: Joined | undefined;
   try {
+    if (dist) {
+      job = await joinJob(model, start.step, { role: dist.role, timeoutMs: dist.timeoutMs ?? 600000, bucketMB: dist.bucketMB,
+        reduceDtype: dist.reduceDtype, onPeerFailure: dist.onPeerFailure });
+      const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
+      log(`Data parallel: ${job.group.description}, ${dist.role.world} ranks x ${n(v.grad_accum, 'micro-batch')} of ${v.batch_size}; optimizer state sharded (${n(job.buckets, 'gradient bucket')}, ${job.shardSize.toLocaleString('en-US')} of ${model.numParams.toLocaleString('en-US')} moments per rank)`);
+    }
     const splits = dataOf(tokenizer, text, v.input_file, model.config.block_size);
     const configJson = configJsonOf(model, v.batch_size, v.dropout);
     log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${k === 'dropout' ? floatRepr(x as number) : x}`).join(', ')}`);
@@ -97,10 +130,11 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       bundleDir: opts.saveBundle === false ? undefined : dir,
       metrics: start.resumed ? readMetrics(start.resumedBundle, start.step) : [],
       checkpointSaver: opts.checkpointSaver, signal, emit, log,
+      dist: dist ? { rank, world: dist.role.world } : undefined,
     });
     const r = await loop.run();
     let sample: string | undefined;
-    if (!r.interrupted && v.sample_tokens > 0 && !signal?.aborted) {
+    if (rank === 0 && !r.interrupted && v.sample_tokens > 0 && !signal?.aborted) {
       sample = '';
       for await (const piece of model.generateStream('', { max_new_tokens: v.sample_tokens, seed: v.seed, signal })) {
         sample += piece;
@@ -113,12 +147,17 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       train_loss: r.last?.train, val_loss: r.last?.val, sample, seconds: (Date.now() - t0) / 1000,
       tokens_per_second: r.trainSeconds > 0 ? r.tokens / r.trainSeconds : 0, num_params: model.numParams, warnings,
     };
+  } catch (e) {
+    job?.control.reportFailure((e as Error).message);
+    throw e;
   } finally {
+    job?.control.close();
     model.dispose();
+    job?.group.close();
   }
 }
 
 function stripRunOptions(o: TrainRunOptions): TrainOptions {
-  const { onProgress: _p, log: _l, signal: _s, checkpointSaver: _c, startFrom: _f, saveBundle: _b, ...rest } = o;
+  const { onProgress: _p, log: _l, signal: _s, checkpointSaver: _c, startFrom: _f, saveBundle: _b, distributed: _d, ...rest } = o;
   return rest;
 }
