@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Where batch-1 decoding's time goes, without a profiler: tokens/s of GPT-2 124M shapes at 1 and 12 layers
+// (the difference is the per-layer cost, the rest the fixed cost: classifier, sampling, read-back), greedy
+// and sampled, with and without an onToken callback.
+//   node bench/decode-profile.js [--device cuda] [--tokens 200]
+'use strict';
+const { createModel } = require('../lib');
+
+const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
+const device = arg('--device', 'cuda');
+const N = Number(arg('--tokens', 200));
+
+async function time(model, opts, reps = 3) {
+  await model.generate([0], { max_new_tokens: N, ...opts });
+  const ms = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    await model.generate([0], { max_new_tokens: N, ...opts });
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(ms.length / 2)];
+}
+
+(async () => {
+  const rows = [];
+  for (const n_layer of [1, 12]) {
+    for (const precision of device === 'cuda' ? ['bf16', 'fp32'] : ['fp32']) {
+      const model = createModel({ arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer, n_head: 12, n_embd: 768,
+        bias: true, device, precision, dropout: 0, seed: 1 });
+      for (const [name, opts] of [['greedy', { temperature: 0 }], ['greedy+onToken', { temperature: 0, onToken: () => {} }],
+        ['t=1', { temperature: 1, seed: 3 }], ['t=1 top_k=50', { temperature: 1, top_k: 50, seed: 3 }],
+        ['t=1 top_p=0.9', { temperature: 1, top_p: 0.9, seed: 3 }]]) {
+        const ms = await time(model, opts);
+        rows.push({ n_layer, precision, sampling: name, ms_per_token: +(ms / N).toFixed(4), tok_s: Math.round(N / (ms / 1e3)) });
+      }
+      model.dispose();
+    }
+  }
+  console.table(rows);
+})().catch((e) => { console.error(e); process.exit(1); });
