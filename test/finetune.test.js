@@ -1,0 +1,143 @@
+// Fine-tuning pretrained GPT-2 (`train --init_from gpt2|...|PATH`), proven on a tiny GPT-2 made by real
+// PyTorch code in Hugging Face's layout (test/fixtures/make_tiny_gpt2.py): the loss of a batch, and the loss
+// after one AdamW step on it, equal PyTorch's (1e-5, CPU); the CLI finds the model in a Hugging Face cache
+// (HF_HOME), never the network, keeps its architecture and vocabulary, takes --dropout, and fine-tunes; absent,
+// one error line says where it looked and how to get the files.
+const { test } = require('uvu');
+const assert = require('uvu/assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { createModel } = require('../lib');
+const { locateInitFrom, readInitFrom, hubCaches } = require('../lib/use-cases/train/init-from');
+const { loadBundle } = require('../lib/formats/mypt/bundle');
+
+const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
+const FIX = path.join(__dirname, 'fixtures', 'tiny_gpt2');
+const MODEL = path.join(FIX, 'model');
+const CORPUS = path.join(FIX, 'corpus.txt');
+const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'expected.json'), 'utf8'));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-ft-'));
+
+/** A Hugging Face hub cache under `home` holding the fixture as `repo` (refs/main naming the snapshot). */
+function hubCache(home, repo = 'models--gpt2') {
+  const dir = path.join(home, 'hub', repo);
+  const snap = path.join(dir, 'snapshots', '6c0e6080953db56375760c0471a8c5f2929baf11');
+  fs.mkdirSync(snap, { recursive: true });
+  fs.mkdirSync(path.join(dir, 'refs'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'refs', 'main'), path.basename(snap));
+  for (const f of fs.readdirSync(MODEL)) fs.copyFileSync(path.join(MODEL, f), path.join(snap, f));
+  return snap;
+}
+
+/** The CLI with only the Hugging Face locations given here (no real cache, no network). */
+function cli(args, env = {}, cwd = tmp) {
+  const clean = { ...process.env };
+  for (const k of ['HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'XDG_CACHE_HOME']) delete clean[k];
+  const r = spawnSync(process.execPath, [BIN, 'train', ...args], { cwd, encoding: 'utf8', timeout: 120000,
+    env: { ...clean, HOME: path.join(tmp, 'home'), CI: '1', ...env } });
+  return { ...r, out: r.stdout + r.stderr };
+}
+const FLAGS = ['--input_file', CORPUS, '--batch_size', '4', '--eval_iters', '4', '--learning_rate', '3e-3', '--device', 'cpu',
+  '--sample_tokens', '0', '--warmup_iters', '0', '--lr_decay_iters', '0', '--checkpoints_dir', path.join(tmp, 'ck')];
+
+test('the tiny GPT-2 read as --init_from reads it: PyTorch\'s loss, and its loss after one AdamW step (1e-5, CPU)', async () => {
+  const { checkpoint, tokenizer } = readInitFrom(locateInitFrom(MODEL), `--init_from ${MODEL}`);
+  assert.is(checkpoint.format, 'hf-gpt2');
+  assert.is(tokenizer.kind, 'char');
+  assert.is(tokenizer.vocabSize, expected.vocab_size);
+  const m = createModel({ ...checkpoint.config, dropout: 0, device: 'cpu', seed: 1 }, { tokenizer });
+  try {
+    m.setParameters(checkpoint.params);
+    const B = expected.tokens.length, T = expected.tokens[0].length;
+    const x = { data: Int32Array.from(expected.tokens.flat()), shape: [B, T] };
+    const y = { data: Int32Array.from(expected.targets.flat()), shape: [B, T] };
+    const loss = await m.loss(x, y);
+    const a = expected.adamw;
+    const first = await m.trainStep({ tokens: x, targets: y, lr: a.lr, betas: a.betas, eps: a.eps, weight_decay: a.weight_decay });
+    const after = await m.loss(x, y);
+    console.log(`  loss ${loss.toFixed(6)} (PyTorch ${expected.loss.toFixed(6)}, |diff| ${Math.abs(loss - expected.loss).toExponential(1)}), after one AdamW step ${after.toFixed(6)} (PyTorch ${expected.loss_after_step.toFixed(6)}, |diff| ${Math.abs(after - expected.loss_after_step).toExponential(1)})`);
+    assert.ok(Math.abs(loss - expected.loss) < 1e-5, `loss ${loss} vs PyTorch ${expected.loss}`);
+    assert.ok(Math.abs(first - expected.loss) < 1e-5, `first step's loss ${first} vs PyTorch ${expected.loss}`);
+    assert.ok(Math.abs(after - expected.loss_after_step) < 1e-5, `loss after one step ${after} vs PyTorch ${expected.loss_after_step}`);
+    assert.ok(expected.loss - expected.loss_after_step > 0.1); // the step matters
+  } finally {
+    m.dispose();
+  }
+});
+
+test('train --init_from gpt2 finds it in HF_HOME/hub (models--gpt2/snapshots/<refs/main>), keeps its architecture, takes --dropout, fine-tunes', () => {
+  const hf = path.join(tmp, 'hf');
+  const snap = hubCache(hf);
+  const r = cli([...FLAGS, '--init_from', 'gpt2', '--model_name', 'ft', '--max_iters', '30', '--eval_interval', '30', '--dropout', '0.1',
+    '--n_layer', '6', '--log_interval', '10'], { HF_HOME: hf });
+  assert.is(r.status, 0, r.out);
+  assert.ok(r.stdout.includes(`Initializing from gpt2 (${snap})`), r.out);
+  assert.match(r.out, /warning: fine-tuning keeps the architecture of gpt2; ignoring --n_layer 6 \(gpt2: 2\)/);
+  const losses = [...r.stdout.matchAll(/step (\d+): train loss (\d+\.\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.equal(losses.map((l) => l[0]), [0, 30]);
+  console.log(`  fine-tuning the tiny GPT-2 from the HF cache: train loss ${losses[0][1]} -> ${losses[1][1]} in 30 steps`);
+  assert.ok(losses[1][1] < losses[0][1] - 0.2, r.out);
+  assert.match(r.stdout, /^iter 0: loss \d/m);
+  const b = loadBundle(path.join(tmp, 'ck', 'ft'));
+  return b.then((bundle) => {
+    assert.equal([bundle.config.n_layer, bundle.config.n_embd, bundle.config.n_head, bundle.config.block_size, bundle.config.vocab_size], [2, 8, 2, 16, expected.vocab_size]);
+    assert.is(bundle.config.dropout, 0.1);
+    assert.is(bundle.config.arch, 'gpt2');
+    const vocab = JSON.parse(fs.readFileSync(path.join(MODEL, 'tokenizer.json'), 'utf8')).model.vocab;
+    assert.equal(bundle.tokenizer.chars, Object.keys(vocab).sort((p, q) => vocab[p] - vocab[q]));
+    assert.is(bundle.trainingState.step, 30);
+  });
+});
+
+test('--init_from gpt2-medium: the openai-community repo name and HUGGINGFACE_HUB_CACHE are searched too; a ./gpt2 folder comes first', () => {
+  const cache = path.join(tmp, 'hubcache');
+  const snap = hubCache(cache, 'models--openai-community--gpt2-medium');
+  const hubDir = path.join(cache, 'hub');
+  assert.is(locateInitFrom('gpt2-medium', { HUGGINGFACE_HUB_CACHE: hubDir }, path.join(tmp, 'nohome'), tmp), snap);
+  const cwd = path.join(tmp, 'cwd');
+  fs.mkdirSync(path.join(cwd, 'gpt2'), { recursive: true });
+  for (const f of fs.readdirSync(MODEL)) fs.copyFileSync(path.join(MODEL, f), path.join(cwd, 'gpt2', f));
+  assert.is(locateInitFrom('gpt2', { HF_HOME: path.join(tmp, 'hf') }, path.join(tmp, 'nohome'), cwd), path.join(cwd, 'gpt2'));
+  assert.equal(hubCaches({ HF_HOME: '/a', HF_HUB_CACHE: '/b' }, '/h'), ['/b', '/a/hub', '/h/.cache/huggingface/hub']);
+});
+
+test('absent: one error line naming the folders searched and how to get the files; nothing written', () => {
+  const r = cli([...FLAGS, '--init_from', 'gpt2-xl', '--model_name', 'none', '--max_iters', '1'], { HF_HOME: path.join(tmp, 'empty') });
+  assert.is(r.status, 1, r.out);
+  const lines = r.stderr.trim().split('\n');
+  assert.is(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^error: --init_from gpt2-xl: no local copy of gpt2-xl \(looked in /);
+  for (const where of [path.join(tmp, 'gpt2-xl'), path.join(tmp, 'empty', 'hub', 'models--gpt2-xl', 'snapshots', '*'),
+    path.join(tmp, 'home', '.cache', 'huggingface', 'hub', 'models--openai-community--gpt2-xl')]) {
+    assert.ok(lines[0].includes(where), `${where} not named in: ${lines[0]}`);
+  }
+  assert.match(lines[0], /huggingface-cli download gpt2-xl/);
+  assert.not.ok(fs.existsSync(path.join(tmp, 'ck', 'none')));
+  const p = cli([...FLAGS, '--init_from', path.join(tmp, 'nope.pt'), '--model_name', 'none', '--max_iters', '1']);
+  assert.is(p.status, 1);
+  assert.match(p.stderr, /^error: --init_from \S+nope\.pt: no such file or folder/);
+  const both = cli([...FLAGS, '--init_from', MODEL, '--init_from_model', 'ft', '--model_name', 'none', '--max_iters', '1']);
+  assert.is(both.status, 1);
+  assert.match(both.stderr, /^error: --init_from \S+: give --init_from or --init_from_model, not both/);
+});
+
+test('--init_from PATH: a Hugging Face folder, a bundle; a vocab.json that is not GPT-2\'s is refused', () => {
+  const r = cli([...FLAGS, '--init_from', MODEL, '--model_name', 'frompath', '--max_iters', '2', '--eval_interval', '2']);
+  assert.is(r.status, 0, r.out);
+  const s = cli([...FLAGS, '--init_from', path.join(tmp, 'ck', 'ft'), '--model_name', 'frombundle', '--max_iters', '2', '--eval_interval', '2']);
+  assert.is(s.status, 0, s.out);
+  assert.match(s.stdout, /mypt-bundle, char tokens/);
+  // the weights without the character tokenizer.json are GPT-2 BPE weights: a vocab.json beside must be GPT-2's
+  const odd = path.join(tmp, 'odd');
+  fs.mkdirSync(odd);
+  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(MODEL, f), path.join(odd, f));
+  fs.writeFileSync(path.join(odd, 'vocab.json'), JSON.stringify({ a: 0, b: 1 }));
+  const t = cli([...FLAGS, '--init_from', odd, '--model_name', 'odd', '--max_iters', '1']);
+  assert.is(t.status, 1, t.out);
+  assert.match(t.stderr, /^error: \S+vocab\.json: a BPE vocabulary of 2 tokens that is not GPT-2's/);
+});
+
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+test.run();
