@@ -139,5 +139,31 @@ test('--init_from PATH: a Hugging Face folder, a bundle; a vocab.json that is no
   assert.match(t.stderr, /^error: \S+vocab\.json: a BPE vocabulary of 2 tokens that is not GPT-2's/);
 });
 
+test('the env-var workflow: MODEL_TYPE=gpt2 GPT2_MODEL_NAME=gpt2-medium fine-tunes it, files named checkpoint_gpt2_{source}_gpt2medium_step...', async () => {
+  const hf = path.join(tmp, 'hf-env');
+  hubCache(hf, 'models--gpt2-medium');
+  const ck = path.join(tmp, 'envck');
+  const env = { HF_HOME: hf, MODEL_TYPE: 'gpt2', GPT2_MODEL_NAME: 'gpt2-medium', ENABLE_CHECKPOINTS: 'true', CHECKPOINT_INTERVAL: '2', CHECKPOINT_DIR: ck, TRAINING_STEPS: '4' };
+  const r = cli([...FLAGS, '--model_name', 'envft', '--eval_interval', '4'], env);
+  assert.is(r.status, 0, r.out);
+  assert.match(r.stdout, /Initializing from gpt2-medium \(\S+models--gpt2-medium\S+\): hf-gpt2, char tokens/);
+  const files = fs.readdirSync(ck).sort();
+  assert.is(files.length, 2, files.join(' '));
+  files.forEach((f, i) => assert.match(f, new RegExp(`^checkpoint_gpt2_corpus_gpt2medium_step00000${2 * (i + 1)}_\\d{8}_\\d{6}\\.pt$`)));
+  const { loadModel } = require('../lib');
+  const a = await loadModel(path.join(ck, files[1]), { device: 'cpu' });
+  const b = await loadModel(path.join(tmp, 'ck', 'envft'), { device: 'cpu' });
+  try {
+    assert.is(a.config.arch, 'gpt2');
+    assert.is(a.config.activation, 'gelu_tanh');
+    const pa = a.getParameters(), pb = b.getParameters();
+    for (const k of Object.keys(pb)) assert.equal(pa[k].data, pb[k].data, k);
+  } finally { a.dispose(); b.dispose(); }
+  const bad = cli([...FLAGS, '--model_name', 'envbad'], { GPT2_MODEL_NAME: 'gpt2-medium' });
+  assert.match(bad.stderr, /^error: GPT2_MODEL_NAME=gpt2-medium needs MODEL_TYPE=gpt2/);
+  const odd = cli([...FLAGS, '--model_name', 'envbad'], { MODEL_TYPE: 'gpt2', GPT2_MODEL_NAME: 'gpt3' });
+  assert.match(odd.stderr, /^error: GPT2_MODEL_NAME=gpt3 is not valid: accepted values are gpt2, gpt2-medium, gpt2-large, gpt2-xl/);
+});
+
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();

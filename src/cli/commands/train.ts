@@ -13,7 +13,7 @@ import { addDistributedFlags, runLauncher, workerRun } from '../distributed';
 import { distributedRole } from '../../use-cases/train/distributed/role';
 
 export const command = 'train';
-export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from_model)';
+export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from gpt2|PATH or --init_from_model)';
 
 const pos = (x: number) => x > 0;
 export function builder(y: Argv) {
