@@ -106,6 +106,24 @@ test('a resume keeps the recorded accumulation and betas: 1 step + 1 resumed == 
   assert.is(state('acc').training_config.grad_accum, N);
 });
 
+test('data parallel (--gpus 2, CPU ranks): --gradient_accumulation_steps 4 is 2 per rank, the same step as one process; a resume on one process keeps 4', async () => {
+  const dp = (args) => ok(['--gpus', '2', '--master_port', String(29600 + Math.floor(Math.random() * 300)), ...args]);
+  dp(['--model_name', 'dp', '--max_iters', '1', '--gradient_accumulation_steps', String(N), ...BETA_FLAGS]);
+  const tc = state('dp').training_config;
+  assert.equal([tc.grad_accum, tc.world_size], [N / 2, 2]);
+  const e = relErr(await params('dp'), await params('tbs'));
+  console.log(`  2 ranks x 2 micro-batches vs 1 process x 4: parameters ${e.toExponential(2)} relative`);
+  assert.ok(e < 1e-6, `parameters differ by ${e}`);
+  ok(['--model_name', 'dp', '--max_iters', '2']); // one process now: 4 micro-batches, as recorded
+  const r = relErr(await params('dp'), await params('acc2'));
+  assert.ok(r < 1e-6, `resumed run differs by ${r}`);
+  assert.equal([state('dp').training_config.grad_accum, state('dp').training_config.world_size], [N, undefined]);
+  const odd = cli(['--gpus', '2', '--model_name', 'dpodd', '--max_iters', '1', '--gradient_accumulation_steps', '3']);
+  assert.is(odd.status, 1);
+  assert.match(odd.stderr, /^error: --gradient_accumulation_steps 3: must be divisible by the number of processes \(2\)$/m);
+  assert.is(odd.stderr.trim().split('\n').length, 1, odd.stderr);
+});
+
 test('bad combinations: one error line naming the flags', () => {
   const cases = [
     [['--total_batch_size', '100'], /--total_batch_size 100: must be a multiple of batch_size x block_size x processes = 2 x 16 x 1 = 32 tokens/],

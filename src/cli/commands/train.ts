@@ -8,6 +8,7 @@ import { Progress } from '../progress';
 import { presetNames } from '../../use-cases/train/presets';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
+import { MyptError } from '../../errors';
 import { addCheckpointFlags, applyCheckpointEnv, saverFromFlags } from '../train-flags';
 import { addDistributedFlags, runLauncher, workerRun } from '../distributed';
 import { distributedRole } from '../../use-cases/train/distributed/role';
@@ -75,6 +76,8 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     master_port: argv.master_port as number | undefined,
   });
   if (role.kind === 'launch') {
+    const g = opts.gradient_accumulation_steps as number | undefined;
+    if (g !== undefined && g % role.world !== 0) throw new MyptError('E_BAD_ARGUMENT', `--gradient_accumulation_steps ${g}: must be divisible by the number of processes (${role.world})`);
     const code = await runLauncher(role, opts as TrainOptions, process.argv.slice(2));
     process.exit(code);
   }
