@@ -137,6 +137,19 @@ test('--init_from PATH: a Hugging Face folder, a bundle; a vocab.json that is no
   const t = cli([...FLAGS, '--init_from', odd, '--model_name', 'odd', '--max_iters', '1']);
   assert.is(t.status, 1, t.out);
   assert.match(t.stderr, /^error: \S+vocab\.json: a BPE vocabulary of 2 tokens that is not GPT-2's/);
+  fs.rmSync(path.join(odd, 'vocab.json'));
+  fs.writeFileSync(path.join(odd, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: { a: 0, b: 1, c: 2 }, merges: [] } }));
+  const u = cli([...FLAGS, '--init_from', odd, '--model_name', 'odd', '--max_iters', '1']);
+  assert.match(u.stderr, /^error: \S+tokenizer\.json: a BPE vocabulary of 3 tokens that is not GPT-2's/);
+  // GPT-2's own files beside are honoured (the weights here have 44 rows, so the text must stay below id 44: it is not
+  // trained, only read), and a tokenizer.json of the character kind gives the vocabulary
+  const { hfTokenizerFiles } = require('../lib/formats/hf/tokenizer');
+  const files = hfTokenizerFiles({ token_kind: 'gpt2', chars: null }, 16);
+  fs.rmSync(path.join(odd, 'tokenizer.json'));
+  for (const f of ['vocab.json', 'merges.txt', 'tokenizer.json']) fs.writeFileSync(path.join(odd, f), files[f]);
+  const { checkpoint, tokenizer } = readInitFrom(odd, '--init_from odd');
+  assert.is(tokenizer.kind, 'gpt2');
+  assert.is(checkpoint.format, 'hf-gpt2');
 });
 
 test('the env-var workflow: MODEL_TYPE=gpt2 GPT2_MODEL_NAME=gpt2-medium fine-tunes it, files named checkpoint_gpt2_{source}_gpt2medium_step...', async () => {

@@ -77,21 +77,26 @@ export function locateInitFrom(name: string, env: Env = process.env, home = os.h
     `fetch it once with \`huggingface-cli download ${name} config.json model.safetensors\`, or give --init_from a folder holding config.json and model.safetensors`);
 }
 
-/** GPT-2 tokenizer files beside a model: vocab.json must be GPT-2's own (its ids), else training would misread the text. */
+/** GPT-2 tokenizer files beside a model (vocab.json; tokenizer.json of the BPE kind) must hold GPT-2's own
+ *  vocabulary (its ids): another BPE would have the text read with the wrong ids. */
 function checkGpt2Vocab(dir: string): void {
-  const file = path.join(dir, 'vocab.json');
-  if (!fs.existsSync(file)) return;
-  let vocab: Record<string, number>;
-  try {
-    vocab = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, number>;
-  } catch (e) {
-    throw new MyptError('E_TOKENIZER', `${file}: not valid JSON (${(e as Error).message})`);
-  }
-  const tokens = gpt2Files().tokens;
-  const n = vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
-  if (n !== GPT2_VOCAB || tokens.some((t, id) => vocab[t] !== id)) {
-    throw new MyptError('E_TOKENIZER', `${file}: a BPE vocabulary of ${n} tokens that is not GPT-2's`,
-      "training reads text with GPT-2's BPE or a character vocabulary (tokenizer.json); remove the file to use GPT-2's");
+  for (const name of ['vocab.json', 'tokenizer.json']) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) continue;
+    let j: unknown;
+    try {
+      j = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new MyptError('E_TOKENIZER', `${file}: not valid JSON (${(e as Error).message})`);
+    }
+    const model = name === 'tokenizer.json' ? (j as { model?: { type?: unknown; vocab?: unknown } } | null)?.model : undefined;
+    if (name === 'tokenizer.json' && model?.type !== 'BPE') continue; // not a BPE tokenizer (the char kind is read elsewhere)
+    const vocab = (name === 'vocab.json' ? j : model?.vocab) as Record<string, number> | null;
+    const n = vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
+    if (n !== GPT2_VOCAB || gpt2Files().tokens.some((t, id) => vocab![t] !== id)) {
+      throw new MyptError('E_TOKENIZER', `${file}: a BPE vocabulary of ${n} tokens that is not GPT-2's`,
+        "training reads text with GPT-2's BPE or a character vocabulary (tokenizer.json); remove the file to use GPT-2's");
+    }
   }
 }
 
