@@ -152,6 +152,24 @@ test('--init_from PATH: a Hugging Face folder, a bundle; a vocab.json that is no
   assert.is(checkpoint.format, 'hf-gpt2');
 });
 
+test("nanoGPT's --block_size crop, --init_from resume and scratch", async () => {
+  const r = cli([...FLAGS, '--init_from', MODEL, '--block_size', '8', '--model_name', 'crop', '--max_iters', '1']);
+  assert.is(r.status, 0, r.out);
+  assert.match(r.stdout, /Cropping the context of \S+ from 16 to --block_size 8/);
+  const b = await loadBundle(path.join(tmp, 'ck', 'crop'));
+  assert.is(b.config.block_size, 8);
+  assert.equal(b.params.wpe.shape, [8, 8]);
+  const none = cli([...FLAGS, '--init_from', 'resume', '--model_name', 'nothing', '--max_iters', '1']);
+  assert.is(none.status, 1);
+  assert.match(none.stderr, /^error: --init_from resume: no checkpoint at \S+nothing/);
+  const again = cli([...FLAGS, '--init_from', 'resume', '--model_name', 'crop', '--max_iters', '2']);
+  assert.is(again.status, 0, again.out);
+  assert.match(again.stdout, /Found checkpoint at \S+crop, resuming training/);
+  const fresh = cli([...FLAGS, '--init_from', 'scratch', '--tokenization', 'char', '--model_name', 'scratch', '--max_iters', '1']);
+  assert.is(fresh.status, 0, fresh.out);
+  assert.match(fresh.stdout, /No checkpoint found\. Starting from scratch\./);
+});
+
 test('the env-var workflow: MODEL_TYPE=gpt2 GPT2_MODEL_NAME=gpt2-medium fine-tunes it, files named checkpoint_gpt2_{source}_gpt2medium_step...', async () => {
   const hf = path.join(tmp, 'hf-env');
   hubCache(hf, 'models--gpt2-medium');

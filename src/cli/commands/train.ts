@@ -55,7 +55,7 @@ export function builder(y: Argv) {
     .option('beta2', { type: 'string', coerce: numFlag('beta2', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: "AdamW beta2 [0.999, PyTorch's default as in MyPT; nanoGPT 0.95]" })
     .option('eval_only', { type: 'boolean', describe: 'evaluate the starting point (train and val loss) and stop: no training, no files written' })
     .option('log_interval', { type: 'string', coerce: intFlag('log_interval', 0), describe: 'log "iter N: loss, time" every N steps (0: off) [0]' })
-    .option('init_from', { type: 'string', coerce: stringFlag('init_from'), describe: 'fine-tune from gpt2, gpt2-medium, gpt2-large, gpt2-xl (a Hugging Face folder or cache, never the network) or a checkpoint PATH' });
+    .option('init_from', { type: 'string', coerce: stringFlag('init_from'), describe: 'fine-tune from gpt2, gpt2-medium, gpt2-large, gpt2-xl (a Hugging Face folder or cache, never the network) or a checkpoint PATH; resume, scratch as nanoGPT' });
 }
 
 const FLAGS = [

@@ -55,7 +55,11 @@ export async function startingPoint(c: Ctx, dir: string, handover?: Handover): P
   const legacy = existing ? undefined : legacyLatest(dir);
   if (existing || legacy) return resume(c, dir, existing, legacy);
   if (v.init_from_model) return fineTune(c);
-  if (v.init_from) return initFrom(c);
+  // nanoGPT's other two values: 'resume' needs the checkpoint (found above), 'scratch' is a fresh model
+  if (v.init_from === 'resume') {
+    throw new MyptError('E_NO_CHECKPOINT', `--init_from resume: no checkpoint at ${dir} (looked for config.json + model.pt, latest.pt)`, 'check --model_name and --checkpoints_dir');
+  }
+  if (v.init_from && v.init_from !== 'scratch') return initFrom(c);
   const tokenizer = createTokenizer(v.tokenization, c.text);
   const model = build(c, tokenizer, v.arch === 'mypt'
     ? myptModelConfig({ vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd, bias: v.bias })
@@ -144,14 +148,23 @@ async function initFrom(c: Ctx): Promise<Start> {
   if (source.tokenization !== 'default' && v.tokenization !== tokenizer.kind) {
     throw new MyptError('E_BAD_ARGUMENT', `--tokenization ${v.tokenization}: ${flag} uses ${tokenizer.kind} tokens; fine-tuning requires the same tokenizer`);
   }
-  const cfg = d.config as ModelConfig & { bias?: boolean; qkv_bias?: boolean };
+  const cfg = { ...d.config } as ModelConfig;
+  let params = d.params;
+  if (source.block_size !== 'default' && v.block_size < cfg.block_size) {
+    // nanoGPT's crop_block_size: a shorter context keeps the first rows of the position embeddings
+    log(`Cropping the context of ${v.init_from} from ${cfg.block_size} to --block_size ${v.block_size}`);
+    const wpe = params.wpe;
+    if (!wpe || wpe.shape.length !== 2 || wpe.shape[0] !== cfg.block_size) throw new MyptError('E_UNSUPPORTED', `--block_size ${v.block_size}: ${v.init_from} has no position table to crop`);
+    params = { ...params, wpe: { ...wpe, shape: [v.block_size, wpe.shape[1]], data: wpe.data.slice(0, v.block_size * wpe.shape[1]) } };
+    cfg.block_size = v.block_size;
+  }
   const have: Record<string, unknown> = { n_embd: cfg.n_embd, n_head: cfg.n_head, n_layer: cfg.n_layer, block_size: cfg.block_size, arch: cfg.arch ?? 'mypt' };
   const ignored = Object.keys(have).filter((k) => source[k] !== undefined && source[k] !== 'default' && v[k as keyof Resolved] !== have[k])
     .map((k) => `--${k} ${String(v[k as keyof Resolved])} (${v.init_from}: ${String(have[k])})`);
   if (ignored.length) c.warn(`fine-tuning keeps the architecture of ${v.init_from}; ignoring ${ignored.join(', ')}`);
-  const model = build(c, tokenizer, d.config as ModelConfig);
+  const model = build(c, tokenizer, cfg);
   try {
-    model.setParameters(d.params);
+    model.setParameters(params);
   } catch (e) {
     model.dispose();
     throw e;
