@@ -129,6 +129,13 @@ test('--init_from PATH: a Hugging Face folder, a bundle; a vocab.json that is no
   const s = cli([...FLAGS, '--init_from', path.join(tmp, 'ck', 'ft'), '--model_name', 'frombundle', '--max_iters', '2', '--eval_interval', '2']);
   assert.is(s.status, 0, s.out);
   assert.match(s.stdout, /mypt-bundle, char tokens/);
+  // nanoGPT's ckpt.pt (compiled, its meta.pkl vocabulary beside in data/): the text must be in that vocabulary
+  const nano = path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'out-shakespeare-char', 'ckpt.pt');
+  const text = path.join(tmp, 'nano.txt');
+  fs.writeFileSync(text, 'Before we proceed any further, hear me speak.\n'.repeat(40));
+  const n = cli([...FLAGS.slice(2), '--input_file', text, '--init_from', nano, '--model_name', 'fromnano', '--max_iters', '2', '--eval_interval', '2']);
+  assert.is(n.status, 0, n.out);
+  assert.match(n.stdout, /nanogpt, char tokens \(vocab 27\)/);
   // the weights without the character tokenizer.json are GPT-2 BPE weights: a vocab.json beside must be GPT-2's
   const odd = path.join(tmp, 'odd');
   fs.mkdirSync(odd);
