@@ -150,7 +150,7 @@ async function initFrom(c: Ctx): Promise<Start> {
   }
   const cfg = { ...d.config } as ModelConfig;
   let params = d.params;
-  if (source.block_size !== 'default' && v.block_size < cfg.block_size) {
+  if (source.block_size === 'flag' && v.block_size < cfg.block_size) {
     // nanoGPT's crop_block_size: a shorter context keeps the first rows of the position embeddings
     log(`Cropping the context of ${v.init_from} from ${cfg.block_size} to --block_size ${v.block_size}`);
     const wpe = params.wpe;
