@@ -20,14 +20,21 @@ const CORPUS = path.join(FIX, 'corpus.txt');
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'expected.json'), 'utf8'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-ft-'));
 
-/** A Hugging Face hub cache under `home` holding the fixture as `repo` (refs/main naming the snapshot). */
+/** A Hugging Face hub cache under `home` holding the fixture as `repo`, laid out as huggingface_hub does:
+ *  blobs/<hash> files, snapshots/<commit>/<name> relative symlinks to them, refs/main naming the commit; an
+ *  older snapshot without weights beside it. */
 function hubCache(home, repo = 'models--gpt2') {
   const dir = path.join(home, 'hub', repo);
   const snap = path.join(dir, 'snapshots', '6c0e6080953db56375760c0471a8c5f2929baf11');
-  fs.mkdirSync(snap, { recursive: true });
-  fs.mkdirSync(path.join(dir, 'refs'), { recursive: true });
+  for (const d of [snap, path.join(dir, 'snapshots', '11c5a3d5811f50298f278a704980280950aedb10'), path.join(dir, 'refs'), path.join(dir, 'blobs')]) {
+    fs.mkdirSync(d, { recursive: true });
+  }
   fs.writeFileSync(path.join(dir, 'refs', 'main'), path.basename(snap));
-  for (const f of fs.readdirSync(MODEL)) fs.copyFileSync(path.join(MODEL, f), path.join(snap, f));
+  fs.readdirSync(MODEL).forEach((f, i) => {
+    const blob = `${i}0f4c9e1b2a3d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9`;
+    fs.copyFileSync(path.join(MODEL, f), path.join(dir, 'blobs', blob));
+    fs.symlinkSync(path.join('..', '..', 'blobs', blob), path.join(snap, f));
+  });
   return snap;
 }
 
@@ -95,6 +102,8 @@ test('--init_from gpt2-medium: the openai-community repo name and HUGGINGFACE_HU
   const cache = path.join(tmp, 'hubcache');
   const snap = hubCache(cache, 'models--openai-community--gpt2-medium');
   const hubDir = path.join(cache, 'hub');
+  assert.is(locateInitFrom('gpt2-medium', { HUGGINGFACE_HUB_CACHE: hubDir }, path.join(tmp, 'nohome'), tmp), snap);
+  fs.rmSync(path.join(hubDir, 'models--openai-community--gpt2-medium', 'refs'), { recursive: true }); // no refs/main: the snapshot with weights
   assert.is(locateInitFrom('gpt2-medium', { HUGGINGFACE_HUB_CACHE: hubDir }, path.join(tmp, 'nohome'), tmp), snap);
   const cwd = path.join(tmp, 'cwd');
   fs.mkdirSync(path.join(cwd, 'gpt2'), { recursive: true });
