@@ -74,6 +74,34 @@ test('the tiny GPT-2 read as --init_from reads it: PyTorch\'s loss, and its loss
   }
 });
 
+const torchReason = (() => {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : 'PyTorch (with numpy) is not installed for /usr/bin/python3';
+})();
+if (torchReason) console.log(`  skipping the live PyTorch comparison: ${torchReason}`);
+
+(torchReason ? test.skip : test)("train({ init_from }): the loss of its first step is PyTorch's on the same batch (the batch train draws, asked of PyTorch now)", async () => {
+  const { train } = require('../lib');
+  const { tokenizeAndSplit } = require('../lib/data');
+  const { CounterRng, sampleBatch, STREAM_TRAIN } = require('../lib/data/batches');
+  const seed = 17, B = 3;
+  const losses = [];
+  const r = await train({ init_from: MODEL, input_file: CORPUS, max_iters: 1, batch_size: B, dropout: 0, device: 'cpu', seed, sample_tokens: 0,
+    eval_iters: 1, checkpoints_dir: path.join(tmp, 'api'), model_name: 'first', onProgress: (e) => { if (e.type === 'step') losses.push(e.loss); } });
+  assert.is(r.step, 1);
+  // the batch of step 0 as the engine draws it (src/data/batches.ts mirrors it): the train split of the corpus in the model's vocabulary
+  const { tokenizer } = readInitFrom(MODEL, 'x');
+  const { train: split } = tokenizeAndSplit(tokenizer, fs.readFileSync(CORPUS, 'utf8'));
+  const b = sampleBatch(split, B, 16, new CounterRng(seed, STREAM_TRAIN, 0));
+  const rows = (t) => Array.from({ length: B }, (_, i) => Array.from(t.data.subarray(i * 16, (i + 1) * 16)));
+  const py = spawnSync('/usr/bin/python3', [path.join(__dirname, 'fixtures', 'make_tiny_gpt2.py'), '--loss'],
+    { input: JSON.stringify({ tokens: rows(b.tokens), targets: rows(b.targets) }), encoding: 'utf8' });
+  assert.is(py.status, 0, py.stderr);
+  const ref = JSON.parse(py.stdout).loss;
+  console.log(`  train()'s first step: loss ${losses[0].toFixed(7)}, PyTorch on the same batch ${ref.toFixed(7)} (|diff| ${Math.abs(losses[0] - ref).toExponential(1)})`);
+  assert.ok(Math.abs(losses[0] - ref) < 1e-5, `first step loss ${losses[0]} vs PyTorch ${ref}`);
+});
+
 test('train --init_from gpt2 finds it in HF_HOME/hub (models--gpt2/snapshots/<refs/main>), keeps its architecture, takes --dropout, fine-tunes', () => {
   const hf = path.join(tmp, 'hf');
   const snap = hubCache(hf);
