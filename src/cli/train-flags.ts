@@ -24,13 +24,22 @@ export function addCheckpointFlags<T>(y: Argv<T>) {
 
 export const CHECKPOINT_FLAGS = ['save_separate_optimizer', 'checkpoint_interval', 'filename_prefix', 'keep_last'] as const;
 
-/** TRAINING_STEPS gives --max_iters and MODEL_TYPE=gpt2 gives --arch gpt2 --tokenization gpt2 when those
- *  flags are absent (flags win over variables); MODEL_TYPE=from_scratch is MyPT's lecture GPT, the default. */
-export function applyCheckpointEnv<T extends { max_iters?: number; arch?: string; tokenization?: string }>(opts: T, env: TrainingEnv = readTrainingEnv()): T {
+/** TRAINING_STEPS gives --max_iters when the flag is absent (flags win over variables). MODEL_TYPE=gpt2
+ *  fine-tunes pretrained GPT-2 as that workflow does: --init_from GPT2_MODEL_NAME (default gpt2) unless
+ *  --init_from says otherwise; with --init_from_model it gives --arch gpt2 --tokenization gpt2 when those
+ *  flags are absent. MODEL_TYPE=from_scratch is MyPT's lecture GPT, the default. */
+export function applyCheckpointEnv<T extends { max_iters?: number; arch?: string; tokenization?: string; init_from?: string; init_from_model?: string }>(
+  opts: T, env: TrainingEnv = readTrainingEnv()): T {
   if (opts.max_iters === undefined && env.trainingSteps !== undefined) opts.max_iters = env.trainingSteps;
   if (env.modelType === 'gpt2') {
-    opts.arch ??= 'gpt2';
-    opts.tokenization ??= 'gpt2';
+    if (opts.init_from_model !== undefined) {
+      opts.arch ??= 'gpt2';
+      opts.tokenization ??= 'gpt2';
+    } else {
+      opts.init_from ??= env.gpt2ModelName ?? 'gpt2'; // its architecture and tokenizer come with it
+    }
+  } else if (env.gpt2ModelName !== undefined) {
+    throw new MyptError('E_BAD_ARGUMENT', `GPT2_MODEL_NAME=${env.gpt2ModelName} needs MODEL_TYPE=gpt2`);
   }
   return opts;
 }
@@ -57,6 +66,7 @@ export function saverFromFlags(
     keepLast: argv.keep_last,
     // separated files sit beside the bundles, never inside a bundle folder (a bundle save swaps its whole folder)
     dir: process.env.CHECKPOINT_DIR ? env.checkpointDir : (opts.checkpoints_dir ?? env.checkpointDir),
-    source: path.basename(input).replace(/\.[^.]*$/, ''),
+    // MODEL_TYPE=gpt2 files carry the GPT-2 model's name: checkpoint_gpt2_{source}_gpt2medium_step...
+    source: path.basename(input).replace(/\.[^.]*$/, '') + (env.modelType === 'gpt2' ? `_${(env.gpt2ModelName ?? 'gpt2').replace(/-/g, '')}` : ''),
   });
 }

@@ -8,12 +8,13 @@ import { Progress } from '../progress';
 import { presetNames } from '../../use-cases/train/presets';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
+import { MyptError } from '../../errors';
 import { addCheckpointFlags, applyCheckpointEnv, saverFromFlags } from '../train-flags';
 import { addDistributedFlags, runLauncher, workerRun } from '../distributed';
 import { distributedRole } from '../../use-cases/train/distributed/role';
 
 export const command = 'train';
-export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from_model)';
+export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from gpt2|PATH or --init_from_model)';
 
 const pos = (x: number) => x > 0;
 export function builder(y: Argv) {
@@ -48,7 +49,13 @@ export function builder(y: Argv) {
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
     .option('sample_tokens', { type: 'string', coerce: intFlag('sample_tokens', 0), describe: 'length of the sample printed at the end (0: none) [500]' })
     .option('grad_accum', { type: 'string', coerce: intFlag('grad_accum', 1), describe: 'micro-batches of --batch_size per step and process (gradient accumulation) [1]' })
-    .option('gradient_accumulation_steps', { type: 'string', coerce: intFlag('gradient_accumulation_steps', 1), hidden: true });
+    .option('gradient_accumulation_steps', { type: 'string', coerce: intFlag('gradient_accumulation_steps', 1), describe: "nanoGPT's: micro-batches per step over all processes (divided by their number) [grad_accum x processes]" })
+    .option('total_batch_size', { type: 'string', coerce: intFlag('total_batch_size', 1), describe: "llm.c's: tokens per step, a multiple of batch_size x block_size x processes; sets the micro-batches" })
+    .option('beta1', { type: 'string', coerce: numFlag('beta1', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: 'AdamW beta1 [0.9]' })
+    .option('beta2', { type: 'string', coerce: numFlag('beta2', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: "AdamW beta2 [0.999, PyTorch's default as in MyPT; nanoGPT 0.95]" })
+    .option('eval_only', { type: 'boolean', describe: 'evaluate the starting point (train and val loss) and stop: no training, no files written' })
+    .option('log_interval', { type: 'string', coerce: intFlag('log_interval', 0), describe: 'log "iter N: loss, time" every N steps (0: off) [0]' })
+    .option('init_from', { type: 'string', coerce: stringFlag('init_from'), describe: 'fine-tune from gpt2, gpt2-medium, gpt2-large, gpt2-xl (a Hugging Face folder or cache, never the network) or a checkpoint PATH; resume, scratch as nanoGPT' });
 }
 
 const FLAGS = [
@@ -56,12 +63,12 @@ const FLAGS = [
   'eval_iters', 'learning_rate', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'dropout', 'bias', 'device',
   'seed', 'arch', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'save_model_only',
   'checkpoints_dir', 'sample_tokens', 'grad_accum',
+  'gradient_accumulation_steps', 'total_batch_size', 'beta1', 'beta2', 'eval_only', 'log_interval', 'init_from',
 ] as const;
 
 async function run(argv: Record<string, unknown>): Promise<void> {
   const opts: Record<string, unknown> = {};
   for (const k of FLAGS) if (argv[k] !== undefined) opts[k] = argv[k];
-  if (argv.gradient_accumulation_steps !== undefined) opts.grad_accum ??= argv.gradient_accumulation_steps;
   applyCheckpointEnv(opts);
   const role = distributedRole({
     gpus: (argv.gpus ?? argv.nproc_per_node) as number | undefined, nnodes: argv.nnodes as number | undefined,
@@ -69,6 +76,8 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     master_port: argv.master_port as number | undefined,
   });
   if (role.kind === 'launch') {
+    const g = opts.gradient_accumulation_steps as number | undefined;
+    if (g !== undefined && g % role.world !== 0) throw new MyptError('E_BAD_ARGUMENT', `--gradient_accumulation_steps ${g}: must be divisible by the number of processes (${role.world})`);
     const code = await runLauncher(role, opts as TrainOptions, process.argv.slice(2));
     process.exit(code);
   }
@@ -113,6 +122,10 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     progress?.stop();
     progress = undefined;
     if (sampling) process.stdout.write('\n----------------------------\n');
+    if (argv.eval_only) {
+      process.stdout.write(`Evaluated at step ${r.step}: train loss ${r.train_loss?.toFixed(4)}, val loss ${r.val_loss?.toFixed(4)} (--eval_only: nothing trained or written)\n`);
+      return;
+    }
     const tps = Math.round(r.tokens_per_second).toLocaleString('en-US');
     process.stdout.write(
       r.interrupted

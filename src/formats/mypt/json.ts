@@ -117,7 +117,7 @@ export function tokenizerJsonText(t: TokenizerJSON): string {
   return pyJsonDumps({ token_kind: t.token_kind, chars: t.chars });
 }
 
-const TRAINING_FLOAT_KEYS = new Set(['learning_rate', 'weight_decay', 'grad_clip', 'min_lr']);
+const TRAINING_FLOAT_KEYS = new Set(['learning_rate', 'weight_decay', 'grad_clip', 'min_lr', 'beta1', 'beta2']);
 
 export function trainingStateJsonText(s: TrainingStateJson): string {
   const tc = s.training_config;

@@ -84,7 +84,8 @@ export function stateDictToCanonical(sd: StateDictIn, stored: unknown, where: st
 /** The layout a model is written in: `preferred` when the architecture fits it, else the one that does. */
 export function layoutFor(c: CkptModelConfig, preferred: StateLayout): StateLayout {
   const fits = (l: StateLayout) => {
-    if (l === 'nanogpt') return c.activation === 'gelu' && !c.head_bias && (c.attn_scale === undefined || c.attn_scale === 'head');
+    // GPT-2's tanh GELU too: the names are nanoGPT's, the activation is recorded beside them (ARCH_KEYS)
+    if (l === 'nanogpt') return (c.activation === 'gelu' || c.activation === 'gelu_tanh') && !c.head_bias && (c.attn_scale === undefined || c.attn_scale === 'head');
     if (c.activation !== undefined && c.activation !== 'relu') return false;
     if (c.tied_head || c.head_bias === false || c.proj_bias === false || c.mlp_bias === false || c.ln_bias === false) return false;
     if (c.mlp_hidden !== undefined && c.mlp_hidden !== 4 * c.n_embd) return false;

@@ -19,7 +19,13 @@ export interface TrainingEnv {
   checkpointDir: string;           // CHECKPOINT_DIR (checkpoints)
   trainingSteps?: number;          // TRAINING_STEPS (unset: the train command's own default)
   modelType: EnvModelType;         // MODEL_TYPE (from_scratch); the {model} part of file names
+  /** GPT2_MODEL_NAME (present only when set; MODEL_TYPE=gpt2 fine-tunes it, default gpt2); its name without
+   *  the hyphen ends the {source} part of file names, as the workflow writes them (`..._gpt2medium_step...`). */
+  gpt2ModelName?: Gpt2ModelName;
 }
+
+export const GPT2_MODEL_NAMES = ['gpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'] as const;
+export type Gpt2ModelName = (typeof GPT2_MODEL_NAMES)[number];
 
 /** Loading: CHECKPOINT_PATH, MODE, PROMPT, MAX_NEW_TOKENS, DEVICE, TEMPERATURE, TOP_K, RESUME_*. */
 export interface LoadCheckpointEnv {
@@ -97,6 +103,7 @@ export function readTrainingEnv(env: Env = process.env): TrainingEnv {
     checkpointDir: envString(env, 'CHECKPOINT_DIR', 'checkpoints'),
     trainingSteps: envInt(env, 'TRAINING_STEPS', undefined),
     modelType: envEnum(env, 'MODEL_TYPE', MODEL_TYPES, 'from_scratch'),
+    ...(raw(env, 'GPT2_MODEL_NAME') !== undefined ? { gpt2ModelName: envEnum(env, 'GPT2_MODEL_NAME', GPT2_MODEL_NAMES, 'gpt2') } : {}),
   };
 }
 

@@ -70,7 +70,7 @@ export class TrainingLoop {
   private async trainOn(it: number, lr: number): Promise<{ loss: number; stop: boolean }> {
     const { v, model, signal } = this.c;
     const r = await model.trainBatch({ batch_size: this.B, block_size: this.T, grad_accum: v.grad_accum, seed: v.seed, step: it, lr,
-      weight_decay: v.weight_decay, grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined, stop: !!signal?.aborted });
+      weight_decay: v.weight_decay, betas: [v.beta1, v.beta2], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined, stop: !!signal?.aborted });
     return { loss: r.loss, stop: r.stop };
   }
 
@@ -92,7 +92,7 @@ export class TrainingLoop {
     const { v, model, tokenizer, log } = this.c;
     return {
       model, step, tokenizer, batchSize: this.B, log,
-      optimizer: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
+      optimizer: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] },
       hyperparameters: { max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
         seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip, input_file: path.resolve(v.input_file) },
     };
@@ -108,14 +108,15 @@ export class TrainingLoop {
     const trainingConfig: TrainingConfigJson = {
       max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
       start_step: this.c.startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
-      warmup_iters: v.warmup_iters, lr_decay_iters: v.lr_decay_iters, min_lr: v.min_lr,
+      warmup_iters: v.warmup_iters, lr_decay_iters: v.lr_decay_iters, min_lr: v.min_lr, beta1: v.beta1, beta2: v.beta2,
+      ...(v.log_interval !== 0 ? { log_interval: v.log_interval } : {}),
       ...(v.grad_accum !== 1 ? { grad_accum: v.grad_accum } : {}),
       ...(this.c.dist ? { world_size: this.c.dist.world } : {}),
     };
     const report = await saveBundle(bundleDir, {
       config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
       optimizer,
-      optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay },
+      optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] },
       extras: metricsFiles(this.c.metrics, `${v.model_name}: loss`),
     });
     for (const [what, p] of report.files) this.c.log(`Saved ${what} to ${p}`);
@@ -126,6 +127,15 @@ export class TrainingLoop {
     const { v, startStep, resumed, signal } = this.c;
     let step = startStep;
     let interrupted = false;
+    if (v.eval_only) {
+      // nanoGPT's eval_only: the losses of the starting point, then stop; nothing trained, nothing written
+      const train_loss = await this.meanLoss('train', startStep);
+      const val_loss = await this.meanLoss('val', startStep);
+      this.last = { train: train_loss, val: val_loss };
+      this.c.log(`step ${startStep}: train loss ${train_loss.toFixed(4)}, val loss ${val_loss.toFixed(4)}`);
+      this.c.emit({ type: 'eval', step: startStep, train_loss, val_loss });
+      return this.result(step, false);
+    }
     if (startStep >= v.max_iters) {
       this.c.log(`Already at step ${startStep} of --max_iters ${v.max_iters}; nothing to train (raise --max_iters to continue).`);
       return this.result(step, false);
@@ -149,6 +159,9 @@ export class TrainingLoop {
         throw new MyptError('E_NATIVE', `the loss became ${loss} at step ${step}`, 'lower --learning_rate or set --grad_clip 1.0');
       }
       this.c.emit({ type: 'step', step, loss, lr, tokens: this.stepTokens, seconds });
+      if (v.log_interval > 0 && it % v.log_interval === 0) {
+        this.c.log(`iter ${it}: loss ${loss.toFixed(4)}, time ${(seconds * 1000).toFixed(2)}ms, lr ${lr.toExponential(3)}, ${Math.round(this.stepTokens / seconds).toLocaleString('en-US')} tokens/s`);
+      }
       if (this.c.dist ? stop : signal?.aborted) { interrupted = true; break; }
     }
     if (interrupted) {

@@ -40,10 +40,26 @@ export interface TrainOptions {
   sample_tokens?: number;
   /** Micro-batches of batch_size per optimizer step and process (nanoGPT's gradient_accumulation_steps). */
   grad_accum?: number;
+  /** nanoGPT's gradient_accumulation_steps: micro-batches per optimizer step over all processes (divided by
+   *  the world size, which must divide it); sets grad_accum. */
+  gradient_accumulation_steps?: number;
+  /** llm.c's total batch size in tokens: a multiple of batch_size x block_size x processes; sets grad_accum. */
+  total_batch_size?: number;
+  /** AdamW betas (nanoGPT's names) [0.9, 0.999: PyTorch's defaults, as MyPT]. */
+  beta1?: number;
+  beta2?: number;
+  /** Evaluate the starting point once and stop: no training, no files written. */
+  eval_only?: boolean;
+  /** Log `iter N: loss ..., time ...ms` every N steps (0: off, the progress bar only). */
+  log_interval?: number;
+  /** nanoGPT's init_from: gpt2, gpt2-medium, gpt2-large, gpt2-xl (the Hugging Face cache) or a checkpoint path. */
+  init_from?: string;
 }
 
-export type Resolved = Required<Omit<TrainOptions, 'init_from_model' | 'config_file' | 'preset'>> &
-  Pick<TrainOptions, 'init_from_model' | 'config_file' | 'preset'>;
+/** Options without a default: absent unless given. */
+type Optional = 'init_from_model' | 'config_file' | 'preset' | 'init_from' | 'gradient_accumulation_steps' | 'total_batch_size';
+
+export type Resolved = Required<Omit<TrainOptions, Optional>> & Pick<TrainOptions, Optional>;
 
 export interface ResolvedTrainOptions {
   values: Resolved;
@@ -54,7 +70,7 @@ export interface ResolvedTrainOptions {
 }
 
 /** MyPT train.py's defaults (and ours for the flags MyPT lacks). */
-export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, 'init_from_model' | 'config_file' | 'preset' | 'input_file'> = {
+export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, Optional | 'input_file'> = {
   model_name: 'default',
   checkpoints_dir: 'checkpoints',
   tokenization: 'gpt2',
@@ -80,12 +96,17 @@ export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, 'init_from_model' | 'config_fil
   save_model_only: false,
   sample_tokens: 500,
   grad_accum: 1,
+  beta1: 0.9,
+  beta2: 0.999,
+  eval_only: false,
+  log_interval: 0,
 };
 
 export const ARCH_KEYS = ['n_embd', 'n_head', 'n_layer', 'block_size', 'bias', 'arch'] as const;
-const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum'] as const;
+const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum', 'log_interval'] as const;
 const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'grad_accum']);
-const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset']);
+const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset', 'init_from',
+  'gradient_accumulation_steps', 'total_batch_size']);
 
 /** A bad value, named as the user gave it: a flag, or a key of the config file / preset, or the default. */
 function bad(flag: string, value: unknown, why: string, from = 'flag'): never {
@@ -155,5 +176,52 @@ function checkValues(v: Resolved, source: Record<string, string>): void {
   if (typeof v.model_name !== 'string' || !v.model_name || /[\\/]/.test(v.model_name) || v.model_name.startsWith('.')) {
     bad('model_name', v.model_name, 'must be a plain folder name (no slashes, not starting with a dot)', source['model_name']);
   }
+  num('beta1', (x) => x >= 0 && x < 1, 'must be a number in [0, 1)');
+  num('beta2', (x) => x >= 0 && x < 1, 'must be a number in [0, 1)');
+  if (typeof v.eval_only !== 'boolean') bad('eval_only', v.eval_only, 'expected true or false', source['eval_only']);
+  for (const k of ['gradient_accumulation_steps', 'total_batch_size'] as const) {
+    const x = v[k] as unknown;
+    if (x !== undefined && (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1)) bad(k, x, 'must be a whole number >= 1', source[k]);
+  }
+  if (v.init_from !== undefined) {
+    if (typeof v.init_from !== 'string' || v.init_from === '') bad('init_from', v.init_from, 'expected gpt2, gpt2-medium, gpt2-large, gpt2-xl or a checkpoint path', source['init_from']);
+    if (v.init_from_model !== undefined) bad('init_from', v.init_from, 'give --init_from or --init_from_model, not both', source['init_from']);
+  }
   if (v.lr_decay_iters > 0 && v.lr_decay_iters < v.warmup_iters) bad('lr_decay_iters', v.lr_decay_iters, `must be >= --warmup_iters ${v.warmup_iters}`, source['lr_decay_iters']);
+}
+
+/**
+ * Micro-batches per optimizer step and process, from --grad_accum (per process), nanoGPT's
+ * --gradient_accumulation_steps (over all processes: divided by the world size, as nanoGPT's train.py does)
+ * or llm.c's --total_batch_size (tokens per step: batch_size x block_size x processes x micro-batches).
+ * Given together, they must agree. `blockSize` is the model's context (a checkpoint's, when one is loaded).
+ */
+/** The source of a value adopted from the resumed bundle's training_state.json. */
+export const RECORDED = 'training_state.json';
+
+export function microBatches(v: Resolved, source: Record<string, string>, blockSize: number, world = 1): number {
+  const B = v.batch_size;
+  let per: number | undefined = source.grad_accum === 'flag' ? v.grad_accum : undefined;
+  let from = '--grad_accum';
+  const agree = (k: string, n: number, value: number) => {
+    if (per !== undefined && per !== n) {
+      bad(k, value, `gives ${n} micro-batch(es) per process but ${from} gives ${per}`, source[k]);
+    }
+    per = n;
+    from = `--${k} ${value}`;
+  };
+  if (v.gradient_accumulation_steps !== undefined) {
+    const g = v.gradient_accumulation_steps;
+    if (g % world !== 0 && source.gradient_accumulation_steps === RECORDED) return v.grad_accum; // another world size: per process as given
+    if (g % world !== 0) bad('gradient_accumulation_steps', g, `must be divisible by the number of processes (${world})`, source.gradient_accumulation_steps);
+    agree('gradient_accumulation_steps', g / world, g);
+  }
+  if (v.total_batch_size !== undefined) {
+    const t = v.total_batch_size, unit = B * blockSize * world;
+    if (t % unit !== 0) {
+      bad('total_batch_size', t, `must be a multiple of batch_size x block_size x processes = ${B} x ${blockSize} x ${world} = ${unit} tokens`, source.total_batch_size);
+    }
+    agree('total_batch_size', t / unit, t);
+  }
+  return per ?? v.grad_accum;
 }

@@ -14,7 +14,8 @@ import { parseConfigJson } from '../../formats/mypt/json';
 import { detectCheckpoint } from '../../formats/detect';
 import { myptModelConfig } from '../../formats/layouts/mypt';
 import type { LayoutName } from '../../formats/layouts';
-import { ARCH_KEYS, Resolved } from './options';
+import { ARCH_KEYS, RECORDED, Resolved } from './options';
+import { locateInitFrom, readInitFrom } from './init-from';
 
 export interface Start {
   model: GptModel;
@@ -54,6 +55,11 @@ export async function startingPoint(c: Ctx, dir: string, handover?: Handover): P
   const legacy = existing ? undefined : legacyLatest(dir);
   if (existing || legacy) return resume(c, dir, existing, legacy);
   if (v.init_from_model) return fineTune(c);
+  // nanoGPT's other two values: 'resume' needs the checkpoint (found above), 'scratch' is a fresh model
+  if (v.init_from === 'resume') {
+    throw new MyptError('E_NO_CHECKPOINT', `--init_from resume: no checkpoint at ${dir} (looked for config.json + model.pt, latest.pt)`, 'check --model_name and --checkpoints_dir');
+  }
+  if (v.init_from && v.init_from !== 'scratch') return initFrom(c);
   const tokenizer = createTokenizer(v.tokenization, c.text);
   const model = build(c, tokenizer, v.arch === 'mypt'
     ? myptModelConfig({ vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd, bias: v.bias })
@@ -131,6 +137,41 @@ async function fineTune(c: Ctx): Promise<Start> {
   return { model, tokenizer, step: 0, resumed: false };
 }
 
+/** nanoGPT's --init_from: pretrained GPT-2 from a Hugging Face folder or cache, or any checkpoint PATH. */
+async function initFrom(c: Ctx): Promise<Start> {
+  const { v, source, log } = c;
+  const flag = `--init_from ${v.init_from}`;
+  const where = locateInitFrom(v.init_from!);
+  const { checkpoint: d, tokenizer } = readInitFrom(where, flag);
+  log(`Initializing from ${v.init_from}${where !== v.init_from ? ` (${where})` : ''}: ${d.format}, ${tokenizer.kind} tokens (vocab ${d.config.vocab_size})`);
+  for (const w of d.warnings) c.warn(w);
+  if (source.tokenization !== 'default' && v.tokenization !== tokenizer.kind) {
+    throw new MyptError('E_BAD_ARGUMENT', `--tokenization ${v.tokenization}: ${flag} uses ${tokenizer.kind} tokens; fine-tuning requires the same tokenizer`);
+  }
+  const cfg = { ...d.config } as ModelConfig;
+  let params = d.params;
+  if (source.block_size === 'flag' && v.block_size < cfg.block_size) {
+    // nanoGPT's crop_block_size: a shorter context keeps the first rows of the position embeddings
+    log(`Cropping the context of ${v.init_from} from ${cfg.block_size} to --block_size ${v.block_size}`);
+    const wpe = params.wpe;
+    if (!wpe || wpe.shape.length !== 2 || wpe.shape[0] !== cfg.block_size) throw new MyptError('E_UNSUPPORTED', `--block_size ${v.block_size}: ${v.init_from} has no position table to crop`);
+    params = { ...params, wpe: { ...wpe, shape: [v.block_size, wpe.shape[1]], data: wpe.data.slice(0, v.block_size * wpe.shape[1]) } };
+    cfg.block_size = v.block_size;
+  }
+  const have: Record<string, unknown> = { n_embd: cfg.n_embd, n_head: cfg.n_head, n_layer: cfg.n_layer, block_size: cfg.block_size, arch: cfg.arch ?? 'mypt' };
+  const ignored = Object.keys(have).filter((k) => source[k] !== undefined && source[k] !== 'default' && v[k as keyof Resolved] !== have[k])
+    .map((k) => `--${k} ${String(v[k as keyof Resolved])} (${v.init_from}: ${String(have[k])})`);
+  if (ignored.length) c.warn(`fine-tuning keeps the architecture of ${v.init_from}; ignoring ${ignored.join(', ')}`);
+  const model = build(c, tokenizer, cfg);
+  try {
+    model.setParameters(params);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, tokenizer, step: 0, resumed: false };
+}
+
 /** Architecture flags the user set that differ from the bundle's config.json, named in one warning. */
 function archConflicts(v: Resolved, source: Record<string, string>, b: LoadedBundle, tokenizer: Tokenizer): string[] {
   const have: Record<string, unknown> = {
@@ -150,12 +191,22 @@ function archConflicts(v: Resolved, source: Record<string, string>, b: LoadedBun
 
 /** Training settings recorded in the bundle win over built-in defaults on resume; explicit ones win over both. */
 function adoptRecorded(v: Resolved, source: Record<string, string>, tc: TrainingConfigJson | undefined, b: LoadedBundle): void {
-  const keys = ['learning_rate', 'eval_interval', 'eval_iters', 'seed', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr'] as const;
+  const keys = ['learning_rate', 'eval_interval', 'eval_iters', 'seed', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr',
+    'beta1', 'beta2', 'log_interval'] as const;
   for (const k of keys) {
     const rec = tc?.[k];
     if (source[k] === 'default' && typeof rec === 'number' && Number.isFinite(rec)) (v as unknown as Record<string, number>)[k] = rec;
   }
   if (source.min_lr === 'default' && typeof tc?.min_lr !== 'number') v.min_lr = v.learning_rate / 10;
+  // the micro-batches of a step over all processes, as recorded (re-divided over this run's processes: microBatches)
+  const accumGiven = ['grad_accum', 'gradient_accumulation_steps', 'total_batch_size'].some((k) => source[k] !== undefined && source[k] !== 'default');
+  if (tc && !accumGiven && (typeof tc.grad_accum === 'number' || typeof tc.world_size === 'number')) {
+    const per = typeof tc.grad_accum === 'number' ? tc.grad_accum : 1, world = typeof tc.world_size === 'number' ? tc.world_size : 1;
+    if (Number.isSafeInteger(per * world) && per * world >= 1) {
+      v.gradient_accumulation_steps = per * world;
+      source.gradient_accumulation_steps = RECORDED;
+    }
+  }
   if (source.dropout === 'default') v.dropout = b.config.dropout;
   if (source.batch_size === 'default') v.batch_size = b.config.batch_size;
 }

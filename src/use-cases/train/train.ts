@@ -10,7 +10,7 @@ import type { GptModel } from '../../model';
 import type { Tokenizer } from '../../tokenizer';
 import type { MyptConfigJson } from '../../formats/mypt/bundle';
 import { floatRepr } from '../../formats/pyjson';
-import { resolveTrainOptions, TrainOptions } from './options';
+import { microBatches, resolveTrainOptions, TrainOptions } from './options';
 import { startingPoint } from './start';
 import { TrainingLoop } from './loop';
 import { readMetrics } from './metrics';
@@ -114,6 +114,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const t0 = Date.now();
   let job: Joined | undefined;
   try {
+    v.grad_accum = microBatches(v, source, model.config.block_size, dist?.role.world ?? 1);
     if (dist) {
       job = await joinJob(model, start.step, { role: dist.role, timeoutMs: dist.timeoutMs ?? 600000, bucketMB: dist.bucketMB,
         reduceDtype: dist.reduceDtype, onPeerFailure: dist.onPeerFailure });
@@ -134,7 +135,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     });
     const r = await loop.run();
     let sample: string | undefined;
-    if (rank === 0 && !r.interrupted && v.sample_tokens > 0 && !signal?.aborted) {
+    if (rank === 0 && !r.interrupted && !v.eval_only && v.sample_tokens > 0 && !signal?.aborted) {
       sample = '';
       for await (const piece of model.generateStream('', { max_new_tokens: v.sample_tokens, seed: v.seed, signal })) {
         sample += piece;
