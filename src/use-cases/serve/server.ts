@@ -77,6 +77,7 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
   const created = Math.floor(Date.now() / 1000);
   const inflight = new Set<AbortController>();
   let draining = false;
+  const counts = { completed: 0, cancelled: 0, failed: 0 };
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
 
@@ -100,7 +101,7 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
 
   app.get('/health', async () => ({
     status: draining ? 'draining' : 'ok', ready: !draining, model: modelId, device: model.device,
-    queue: queue.queued, running: queue.running, max_queue: queue.maxQueue,
+    queue: queue.queued, running: queue.running, max_queue: queue.maxQueue, requests: { ...counts },
   }));
 
   app.get('/v1/models', async () => ({ object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'mypt-native' }] }));
@@ -129,14 +130,14 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
     if (!model.tokenizer) throw badRequest(`the model '${modelId}' has no tokenizer, so it cannot complete text`, 'prompt', 'model_not_supported');
     if (r.stream && r.logprobs !== null) throw badRequest(`'logprobs' is not available with 'stream' here; ask without streaming`, 'logprobs', 'unsupported_parameter');
     // prompts to ids once: their lengths against the context
-    const counts = r.prompts.map((p, i) => {
+    const lengths = r.prompts.map((p, i) => {
       try { return promptTokens(model, p).length; } catch (e) {
         throw badRequest(`prompt ${i} cannot be encoded by this model's tokenizer: ${(e as Error).message}`, 'prompt', 'invalid_prompt');
       }
     });
     const limit = info.blockSize;
     let maxTokens = r.max_tokens ?? 16;
-    for (const c of counts) {
+    for (const c of lengths) {
       if (limit !== null && c > limit) throw badRequest(`This model's maximum context length is ${limit} tokens, but the prompt is ${c} tokens. Please shorten the prompt.`, 'prompt', 'context_length_exceeded');
       if (limit !== null && c + maxTokens > limit) {
         if (r.max_tokens === undefined) maxTokens = limit - c;
@@ -149,12 +150,14 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
     }
     const controller = new AbortController();
     inflight.add(controller);
-    reply.raw.on('close', () => { if (!reply.raw.writableFinished) controller.abort(); });
+    let gone = false;
+    let failed = false;
+    reply.raw.on('close', () => { if (!reply.raw.writableFinished) { gone = true; controller.abort(); } });
     const seed = r.seed ?? Math.floor(Math.random() * 2 ** 31);
     const id = `cmpl-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     const base = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const usage = (results: ChoiceResult[]) => {
-      const prompt_tokens = counts.reduce((a, b) => a + b, 0);
+      const prompt_tokens = lengths.reduce((a, b) => a + b, 0);
       const completion_tokens = results.reduce((a, c) => a + (c?.completion_tokens ?? 0), 0);
       return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
     };
@@ -198,6 +201,7 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
         if (!res.writableEnded && !res.destroyed) res.end('data: [DONE]\n\n');
       } catch (e) {
         if (!controller.signal.aborted) {
+          failed = true;
           const err = apiErrorOf(e, log);
           send(err.body());
         }
@@ -205,8 +209,10 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
       }
       return reply;
     } catch (e) {
+      failed = true;
       throw apiErrorOf(e, log);
     } finally {
+      counts[gone ? 'cancelled' : failed ? 'failed' : 'completed']++;
       controller.abort(); // a choice that failed stops its siblings
       inflight.delete(controller);
     }
