@@ -61,55 +61,60 @@ test('--api_key: a missing or wrong bearer token is 401 in OpenAI shape; the rig
   }
 });
 
-test('a full queue answers 503 with Retry-After; a client that disconnects frees its slot at once', async () => {
-  const s = await mypt.serve({ checkpoint: slow, port: 0, device: 'cpu', max_queue: 0 });
-  try {
-    const ctl = new AbortController();
-    const a = await startStream(s.url, { prompt: 'A', max_tokens: 1000, seed: 1 }, ctl);
-    assert.match(a.first, /^data: /);
-    const busy = await post(s.url, { prompt: 'B', max_tokens: 2 });
-    assert.is(busy.status, 503);
-    assert.is(busy.headers.get('retry-after'), '1');
-    const j = await busy.json();
-    assert.is(j.error.type, 'server_error');
-    assert.is(j.error.code, 'queue_full');
-    // the openai client surfaces it as its typed error (no retries asked)
-    const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'x', maxRetries: 0 });
-    try { await client.completions.create({ model: 'x', prompt: 'C', max_tokens: 2 }); assert.unreachable(); } catch (e) { assert.is(e.status, 503); }
-    // the client goes away mid-stream: the slot is free long before 1000 tokens could be made
-    ctl.abort();
-    const h = await until(() => health(s.url), (x) => x.running === 0);
-    assert.is(h.requests.cancelled, 1);
-    assert.is(h.requests.completed, 0);
-    const after = await post(s.url, { prompt: 'D', max_tokens: 3, seed: 1 });
-    assert.is(after.status, 200);
-    assert.is((await after.json()).choices[0].text.length, 3);
-  } finally {
-    await s.close();
-  }
-});
+for (const slots of [1, 2]) {
+  const how = slots === 1 ? 'one at a time' : `batched, ${slots} slots`;
+  test(`${how}: a full queue answers 503 with Retry-After; a client that disconnects frees its slot at once`, async () => {
+    const s = await mypt.serve({ checkpoint: slow, port: 0, device: 'cpu', max_queue: 0, max_batch: slots });
+    try {
+      assert.is((await health(s.url)).batching, slots === 1 ? false : slots);
+      const ctls = Array.from({ length: slots }, () => new AbortController());
+      for (const [i, ctl] of ctls.entries()) {
+        const a = await startStream(s.url, { prompt: 'A', max_tokens: 1000, seed: i }, ctl);
+        assert.match(a.first, /^data: /);
+      }
+      const busy = await post(s.url, { prompt: 'B', max_tokens: 2 });
+      assert.is(busy.status, 503);
+      assert.is(busy.headers.get('retry-after'), '1');
+      const j = await busy.json();
+      assert.is(j.error.type, 'server_error');
+      assert.is(j.error.code, 'queue_full');
+      // the openai client surfaces it as its typed error (no retries asked)
+      const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      try { await client.completions.create({ model: 'x', prompt: 'C', max_tokens: 2 }); assert.unreachable(); } catch (e) { assert.is(e.status, 503); }
+      // the clients go away mid-stream: the slots are free long before 1000 tokens could be made
+      for (const ctl of ctls) ctl.abort();
+      const h = await until(() => health(s.url), (x) => x.running === 0);
+      assert.is(h.requests.cancelled, slots);
+      assert.is(h.requests.completed, 0);
+      const after = await post(s.url, { prompt: 'D', max_tokens: 3, seed: 1 });
+      assert.is(after.status, 200);
+      assert.is((await after.json()).choices[0].text.length, 3);
+    } finally {
+      await s.close();
+    }
+  });
 
-test('a waiting request whose client goes away leaves the queue; the others are served in order', async () => {
-  const s = await mypt.serve({ checkpoint: slow, port: 0, device: 'cpu', max_queue: 4 });
-  try {
-    const ctl = new AbortController();
-    const a = await startStream(s.url, { prompt: 'A', max_tokens: 400, seed: 1 }, ctl);
-    const gone = new AbortController();
-    const b = post(s.url, { prompt: 'B', max_tokens: 2 }, {}, gone.signal).catch((e) => e.name);
-    const c = post(s.url, { prompt: 'C', max_tokens: 2, seed: 5 });
-    await until(() => health(s.url), (x) => x.queue === 2);
-    gone.abort();
-    assert.is(await b, 'AbortError');
-    await until(() => health(s.url), (x) => x.queue <= 1);
-    ctl.abort();
-    const cr = await c;
-    assert.is(cr.status, 200);
-    assert.is((await cr.json()).choices[0].text, await mypt.generate({ checkpoint: slow, prompt: 'C', max_new_tokens: 2, seed: 5, device: 'cpu' }));
-    void a;
-  } finally {
-    await s.close();
-  }
-});
+  test(`${how}: a waiting request whose client goes away leaves the queue; the others are served in order`, async () => {
+    const s = await mypt.serve({ checkpoint: slow, port: 0, device: 'cpu', max_queue: 4, max_batch: slots });
+    try {
+      const ctls = Array.from({ length: slots }, () => new AbortController());
+      for (const [i, ctl] of ctls.entries()) await startStream(s.url, { prompt: 'A', max_tokens: 400, seed: i }, ctl);
+      const gone = new AbortController();
+      const b = post(s.url, { prompt: 'B', max_tokens: 2 }, {}, gone.signal).catch((e) => e.name);
+      const c = post(s.url, { prompt: 'C', max_tokens: 2, seed: 5 });
+      await until(() => health(s.url), (x) => x.queue === 2);
+      gone.abort();
+      assert.is(await b, 'AbortError');
+      await until(() => health(s.url), (x) => x.queue <= 1);
+      for (const ctl of ctls) ctl.abort();
+      const cr = await c;
+      assert.is(cr.status, 200);
+      assert.is((await cr.json()).choices[0].text, await mypt.generate({ checkpoint: slow, prompt: 'C', max_new_tokens: 2, seed: 5, device: 'cpu' }));
+    } finally {
+      await s.close();
+    }
+  });
+}
 
 /** The CLI's server: resolves with its url once it listens. */
 function startCli(args) {

@@ -212,6 +212,25 @@ test('32 streaming clients at once are all answered in full, each with its own s
   assert.is(h.running, 0);
 });
 
+test('one at a time (--max_batch 1) and batched (default) answer alike, 32 streams each, with stop and n', async () => {
+  const single = await mypt.serve({ checkpoint: ckpt, port: 0, device: 'cpu', max_batch: 1 });
+  try {
+    assert.is((await (await fetch(single.url + '/health')).json()).batching, false);
+    assert.is((await raw('/health')).json.batching, 16);
+    const c1 = new OpenAI({ baseURL: `${single.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const ask = async (c, i) => {
+      const s = await c.completions.create({ model: 'tiny', prompt: ['A', 'BB'][i % 2], max_tokens: 20 + i, seed: i, n: 1 + (i % 3), stop: i % 4 ? ['e '] : undefined, stream: true });
+      const texts = [];
+      for await (const ch of s) for (const x of ch.choices) texts[x.index] = (texts[x.index] ?? '') + x.text;
+      return texts;
+    };
+    const [a, b] = await Promise.all([0, 1].map((k) => Promise.all(Array.from({ length: 32 }, (_, i) => ask(k ? c1 : client, i)))));
+    assert.equal(a, b);
+  } finally {
+    await single.close();
+  }
+});
+
 test('the model card: architecture, parameters, steps, val loss and loss.svg', async () => {
   const c = (await raw('/card')).json;
   assert.is(c.id, 'tiny');

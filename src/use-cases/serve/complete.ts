@@ -1,6 +1,8 @@
 // One completion choice: the model's text for a prompt, cut at the first stop sequence, streamed as whole
 // characters (text that could still become a stop sequence is held back until it cannot), and, when asked,
 // the log-probabilities of its tokens from one forward pass over prompt + completion.
+import type { BatchDecoder } from '../../model';
+import { TextStreamDecoder } from '../../tokenizer/stream';
 import type { LoadedModel } from '../open/open';
 
 export interface ChoiceOptions {
@@ -80,7 +82,7 @@ export class StopCutter {
 
 /** Runs one choice to its end (or until signal aborts); onText gets each piece as it may go out. */
 export async function runChoice(m: LoadedModel, prompt: string, o: ChoiceOptions, signal: AbortSignal,
-  onText?: (piece: string) => void): Promise<ChoiceResult> {
+  onText?: (piece: string) => void, batch?: BatchDecoder): Promise<ChoiceResult> {
   const stopper = new AbortController();
   const cancel = () => stopper.abort();
   signal.addEventListener('abort', cancel, { once: true });
@@ -89,12 +91,22 @@ export async function runChoice(m: LoadedModel, prompt: string, o: ChoiceOptions
   const ids: number[] = [];
   try {
     const out = (s: string) => { if (s) onText?.(s); };
-    for await (const piece of m.generateStream(prompt, {
-      max_new_tokens: o.max_tokens, temperature: o.temperature, top_k: o.top_k, top_p: o.top_p, seed: o.seed,
-      signal: stopper.signal, onToken: (id) => { ids.push(id); },
-    })) {
-      out(cutter.push(piece));
-      if (cutter.stopped) stopper.abort(); // stops after the token in flight
+    const sample = { max_new_tokens: o.max_tokens, temperature: o.temperature, top_k: o.top_k, top_p: o.top_p, seed: o.seed, signal: stopper.signal };
+    if (batch && m.tokenizer) {
+      // the batched decoder: ids in, ids out, whole characters as generateStream makes them
+      const dec = new TextStreamDecoder(m.tokenizer);
+      const piece = (p: string) => {
+        if (!p) return;
+        out(cutter.push(p));
+        if (cutter.stopped) stopper.abort();
+      };
+      await batch.generate(promptTokens(m, prompt), { ...sample, onToken: (id) => { ids.push(id); piece(dec.push(id)); } });
+      piece(dec.flush());
+    } else {
+      for await (const piece of m.generateStream(prompt, { ...sample, onToken: (id) => { ids.push(id); } })) {
+        out(cutter.push(piece));
+        if (cutter.stopped) stopper.abort(); // stops after the token in flight
+      }
     }
     out(cutter.end());
   } finally {

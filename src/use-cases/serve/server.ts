@@ -9,6 +9,7 @@ import fs from 'fs';
 import path from 'path';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MyptError } from '../../errors';
+import { BatchDecoder, GptModel } from '../../model';
 import { loadModel, LoadedModel } from '../open/open';
 import { readMetrics } from '../train/metrics';
 import { ApiError, badRequest, CompletionRequest, parseCompletion } from './openai';
@@ -26,7 +27,8 @@ export interface ServeOptions {
   host?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
-  /** Requests decoded at once (the one-at-a-time queue runs 1). */
+  /** Sequences decoded together (continuous batching, where the backend has a multi-slot decoder; else one
+   *  at a time). Default 16; 1: one at a time. */
   max_batch?: number;
   /** Requests that may wait; beyond it, 503 with Retry-After. Default 256. */
   max_queue?: number;
@@ -73,7 +75,8 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
   });
   const info = model.info();
   const modelId = modelIdOf(o, model);
-  const queue = new FairQueue(1, o.max_queue ?? 256);
+  const batch = openBatch(model, o.max_batch ?? 16, log);
+  const queue = new FairQueue(batch?.slots ?? 1, o.max_queue ?? 256);
   const created = Math.floor(Date.now() / 1000);
   const inflight = new Set<AbortController>();
   let draining = false;
@@ -101,7 +104,7 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
 
   app.get('/health', async () => ({
     status: draining ? 'draining' : 'ok', ready: !draining, model: modelId, device: model.device,
-    queue: queue.queued, running: queue.running, max_queue: queue.maxQueue, requests: { ...counts },
+    queue: queue.queued, running: queue.running, max_queue: queue.maxQueue, batching: batch ? batch.slots : false, requests: { ...counts },
   }));
 
   app.get('/v1/models', async () => ({ object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'mypt-native' }] }));
@@ -171,7 +174,7 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
             const res = await runChoice(model, prompt, {
               max_tokens: maxTokens, temperature: r.temperature, top_p: r.top_p, top_k: r.top_k, seed: seed + k, stop: r.stop,
               logprobs: r.logprobs, echo: r.echo,
-            }, signal, onText && ((piece) => onText(index, piece)));
+            }, signal, onText && ((piece) => onText(index, piece)), batch);
             onDone?.(index, res);
             return res;
           },
@@ -250,6 +253,20 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
     return closing;
   };
   return { url, host, port, model, close };
+}
+
+/** The model's multi-slot decoder, or undefined (one at a time) where the backend has none or slots is 1. */
+function openBatch(m: LoadedModel, slots: number, log: (l: string) => void): BatchDecoder | undefined {
+  if (slots <= 1 || !(m instanceof GptModel)) return undefined;
+  try {
+    return m.openDecoder(slots);
+  } catch (e) {
+    if (e instanceof MyptError && e.code === 'E_UNSUPPORTED') {
+      log(`note: ${m.device} has no batched decoder here; requests run one at a time`);
+      return undefined;
+    }
+    throw e;
+  }
 }
 
 function sendError(reply: FastifyReply, e: ApiError) {
