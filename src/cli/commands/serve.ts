@@ -18,7 +18,7 @@ export function builder(y: Argv) {
     .option('host', { type: 'string', coerce: stringFlag('host'), describe: 'address to listen on [127.0.0.1: this machine only]' })
     .option('port', { type: 'string', coerce: intFlag('port', 0), describe: 'port (0: a free one) [8080]' })
     .option('device', { type: 'string', coerce: choiceFlag('device', ['auto', 'cpu', 'cuda'] as const), describe: 'auto, cpu or cuda [auto]' })
-    .option('max_batch', { type: 'string', coerce: intFlag('max_batch', 1), describe: 'requests decoded together [1]' })
+    .option('max_batch', { type: 'string', coerce: intFlag('max_batch', 1), describe: 'sequences decoded together (continuous batching where the backend can; 1: one at a time) [16]' })
     .option('max_queue', { type: 'string', coerce: intFlag('max_queue', 0), describe: 'requests that may wait; beyond it 503 + Retry-After [256]' })
     .option('api_key', { type: 'string', coerce: stringFlag('api_key'), describe: 'require "Authorization: Bearer KEY" on /v1 routes' });
 }

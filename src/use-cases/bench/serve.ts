@@ -5,9 +5,11 @@
 import { createModel } from '../../model/gpt';
 import { createTokenizer } from '../../tokenizer';
 import { serve } from '../serve/server';
-import type { BenchCase } from './cases';
-import type { BenchRow } from './run';
-import { summarize } from './stats';
+import type { BenchCase, Device } from './cases';
+import { summarize, Timing } from './stats';
+
+/** One row of the table (a BenchRow of run.ts). */
+export interface ServeRow { id: string; suite: string; device: Device; timing: Timing; tokens_per_s: number; p95_ms: number }
 
 /** 65 distinct characters (the CPU model's vocabulary), or GPT-2's tokenizer for a 50k vocabulary. */
 function tokenizerFor(vocab: number) {
@@ -15,7 +17,7 @@ function tokenizerFor(vocab: number) {
   return createTokenizer('char', Array.from({ length: vocab }, (_, i) => String.fromCharCode(32 + i)).join(''));
 }
 
-export async function runServe(c: BenchCase): Promise<BenchRow> {
+export async function runServe(c: BenchCase): Promise<ServeRow> {
   const m = c.model!;
   const model = createModel({ ...m, device: c.device, dropout: 0, seed: 1 }, { tokenizer: tokenizerFor(m.vocab_size) });
   const clients = c.B!;
