@@ -6,6 +6,7 @@
 #include "cuda_backend.h"
 #include "gpt_decode.cuh"
 #include "gpt_model.cuh"
+#include "gpt_slots.cuh"
 #include "gpt_train.cuh"
 
 namespace mypt {
@@ -62,6 +63,7 @@ class CudaEngine final : public Engine {
                 const std::function<bool(int32_t)>& on_token) override {
     decode_.generate(prompt, n_prompt, max_new_tokens, sp, on_token);
   }
+  std::unique_ptr<Decoder> make_decoder(int slots) override { return std::make_unique<GptSlots<T>>(gpt_, slots); }
 
  private:
   GptModel<T> gpt_;

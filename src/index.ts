@@ -45,6 +45,8 @@ export type { LoadCheckpointOptions, LoadedCheckpoint } from './use-cases/load-c
 export { runInference, resumeFromCheckpoint } from './use-cases/load-checkpoint/run';
 export { readTrainingEnv, readLoadCheckpointEnv } from './use-cases/load-checkpoint/env';
 export type { TrainingEnv, LoadCheckpointEnv } from './use-cases/load-checkpoint/env';
+export { serve } from './use-cases/serve/server';
+export type { ServeOptions, ServeHandle } from './use-cases/serve/server';
 export { benchTorchIO } from './use-cases/bench/torch-io';
 export type { TorchIOBench } from './use-cases/bench/torch-io';
 

@@ -38,6 +38,8 @@ struct GenState {
 };
 
 class CpuEngine final : public Engine {
+  friend class CpuDecoder;  // cpu/decoder.cc reads the weights and the config
+
  public:
   explicit CpuEngine(const ModelConfig& cfg);
   const ModelConfig& config() const override { return cfg_; }
@@ -61,6 +63,7 @@ class CpuEngine final : public Engine {
   void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                 const std::function<bool(int32_t)>& on_token) override;
   void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override;
+  std::unique_ptr<Decoder> make_decoder(int slots) override;  // cpu/decoder.cc
   void set_grad_sync(bool on) override { grad_sync_ = on; }
 
  private:

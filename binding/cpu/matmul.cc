@@ -50,6 +50,11 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
   gemm(out, OC, MatView{inp, C, 1}, MatView{weight, 1, C}, BT, OC, C, bias != nullptr);
 }
 
+void matmul_forward_rows(float* out, const float* inp, const float* weight, const float* bias, int64_t rows,
+                         int C, int OC) {
+  parallel_for(OC, 64, [&](int64_t b, int64_t e) { dot_rows(out, inp, weight, bias, rows, C, OC, b, e); });
+}
+
 // dinp += dout @ weight;  dweight += dout^T @ inp;  dbias += column sums of dout
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t BT, int C, int OC) {

@@ -11,6 +11,11 @@ namespace cpu {
 // out[BT, OC] = inp[BT, C] @ weight[OC, C]^T (+ bias[OC])            (PyTorch F.linear)
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias,
                     int64_t BT, int C, int OC);
+// matmul_forward's few-rows path for any number of rows: each row's result is bit for bit the one
+// matmul_forward gives that row in a call of at most 4 rows (generation's one token), so a batch of
+// sequences decoding one token each matches each sequence decoded alone (cpu/decoder.cc).
+void matmul_forward_rows(float* out, const float* inp, const float* weight, const float* bias, int64_t rows,
+                         int C, int OC);
 // dinp[BT, C] += dout @ weight;  dweight[OC, C] += dout^T @ inp;  dbias[OC] += sum_rows dout
 // (dinp, dweight, dbias may each be null: not computed)
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

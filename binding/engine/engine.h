@@ -17,6 +17,8 @@
 
 namespace mypt {
 
+class Decoder;  // engine/decoder.h
+
 // torch.optim.AdamW semantics, one step:
 //   t += 1; p -= lr * wd * p  (only tensors whose decay flag is set)
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
@@ -122,6 +124,10 @@ class Engine {
   // (MyPT/nanoGPT semantics: positions restart, so a full window is recomputed once the cache is full).
   virtual void generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                         const std::function<bool(int32_t)>& on_token) = 0;
+
+  // A decoder of `slots` sequences at once (continuous batching, engine/decoder.h), each token of a sequence
+  // the one generate() gives it alone. Default: Unsupported (engine/errors.h).
+  virtual std::unique_ptr<Decoder> make_decoder(int slots);
 };
 
 }  // namespace mypt

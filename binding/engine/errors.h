@@ -19,6 +19,11 @@ struct BackendUnavailable : std::runtime_error {
   explicit BackendUnavailable(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A valid request this backend does not do (e.g. a multi-slot decoder).
+struct Unsupported : std::runtime_error {
+  explicit Unsupported(const std::string& what) : std::runtime_error(what) {}
+};
+
 // "1.50 GiB (1610612736 bytes)": a byte count for messages.
 std::string format_bytes(uint64_t bytes);
 

@@ -12,6 +12,7 @@ ErrorInfo describe(const std::exception& e, Site site) {
   if (dynamic_cast<const mypt::OutOfMemory*>(&e)) return {"E_OUT_OF_MEMORY", e.what()};
   if (dynamic_cast<const std::bad_alloc*>(&e))
     return {"E_OUT_OF_MEMORY", std::string("out of host memory (an allocation failed: ") + e.what() + ")"};
+  if (dynamic_cast<const mypt::Unsupported*>(&e)) return {"E_UNSUPPORTED", e.what()};
   if (dynamic_cast<const mypt::BackendUnavailable*>(&e)) return {"E_NO_CUDA", e.what()};
   if (dynamic_cast<const mypt::GroupFailure*>(&e)) return {"E_DISTRIBUTED", e.what()};
   if (dynamic_cast<const std::invalid_argument*>(&e))

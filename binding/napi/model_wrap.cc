@@ -83,6 +83,10 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                       InstanceMethod("joinGroup", &NativeModel::JoinGroup),
                       InstanceMethod("generate", &NativeModel::Generate),
                       InstanceMethod("cancel", &NativeModel::Cancel),
+                      InstanceMethod("openDecoder", &NativeModel::OpenDecoder),
+                      InstanceMethod("decoderSubmit", &NativeModel::DecoderSubmit),
+                      InstanceMethod("decoderCancel", &NativeModel::DecoderCancel),
+                      InstanceMethod("decoderRun", &NativeModel::DecoderRun),
                       InstanceMethod("dispose", &NativeModel::Dispose)});
 }
 

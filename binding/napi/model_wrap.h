@@ -8,6 +8,7 @@
 
 #include "engine/collective.h"
 #include "engine/data.h"
+#include "engine/decoder.h"
 #include "engine/engine.h"
 #include "napi/job.h"
 
@@ -26,6 +27,8 @@ struct ModelState {
   int64_t external_bytes = 0;
   // the data-parallel group this model joined (joinGroup), or null; read and written in the model's turn
   std::shared_ptr<mypt::Collective> group;
+  // continuous batching (openDecoder, napi/decoder_wrap.cc); declared after engine, so freed before it
+  std::unique_ptr<mypt::Batcher> batcher;
   mypt::Engine& live();  // the engine, or CodedError E_DISPOSED
 };
 
@@ -58,6 +61,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value JoinGroup(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  // napi/decoder_wrap.cc
+  Napi::Value OpenDecoder(const Napi::CallbackInfo& info);
+  Napi::Value DecoderSubmit(const Napi::CallbackInfo& info);
+  Napi::Value DecoderCancel(const Napi::CallbackInfo& info);
+  Napi::Value DecoderRun(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> st_;

@@ -7,6 +7,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { ModelConfig, ResolvedModelConfig, resolveModelConfig, toNativeConfig } from './config';
 import { requireCuda } from './placement';
 import { ProcessGroup } from './group';
+import { BatchDecoder } from './decoder';
 import { numOption, promptIds, sampleParams, TextModel } from './text';
 import { sameShape, toTokenBatch } from './tokens';
 import type { GenerateOptions, ModelSummary, ModelOrigin, Tokens, TrainBatch } from './types';
@@ -326,6 +327,14 @@ export class GptModel extends TextModel {
     } catch {
       return [0];
     }
+  }
+
+  /** A continuous-batching decoder of `slots` sequences at once (E_UNSUPPORTED where the backend has none):
+   *  each sequence gets the ids generate() gives it alone. While it runs, other calls on this model wait. */
+  openDecoder(slots: number): BatchDecoder {
+    if (!Number.isInteger(slots) || slots < 1 || slots > 4096) badArg(`openDecoder: slots must be a whole number from 1 to 4096, got ${slots}`);
+    const n = callSync(() => this.native.openDecoder(slots));
+    return new BatchDecoder(() => this.raw, n, this.config.seed);
   }
 
   /** Frees the native memory (now, or when the call in flight ends). Later calls throw E_DISPOSED. */

@@ -162,6 +162,14 @@ export interface NativeModel {
   joinGroup(group: NativeGroup, opts: { bucketFloats?: number; gradDtype?: 'fp32' | 'bf16' }): Promise<{ group: string; buckets: number; shardSize: number }>;
   generate(prompt: Int32Array, opts: NativeSample, onToken?: (id: number) => void): Promise<Int32Array>;
   cancel(): void; // stops the generations started so far
+  /** Continuous batching (engine/decoder.h): a decoder of `slots` sequences; E_UNSUPPORTED where the backend has none. */
+  openDecoder(slots: number): number;
+  /** Queues request `id`; true when no run is going on (start one with decoderRun). */
+  decoderSubmit(id: number, prompt: Int32Array, opts: NativeSample): boolean;
+  /** Ends request `id` at the next step. */
+  decoderCancel(id: number): void;
+  /** Steps until nothing is left: onInt gets (id, token) as two calls; token -1: request id is finished. */
+  decoderRun(onInt: (v: number) => void): Promise<void>;
   dispose(): void;
 }
 

@@ -67,7 +67,7 @@ export const MODDED_SMALL_CPU: ModdedShape = {
   layout: 'small', n_layer: 12, dim: 256, n_head: 2, head_dim: 128, vocab: 50257, padded_vocab: 50304,
 };
 
-export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'modded', 'checkpoint'] as const;
+export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'modded', 'checkpoint', 'serve'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export function casesFor(device: Device, quick: boolean): BenchCase[] {
@@ -116,6 +116,15 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'generate', op: 'generate', model: CPU_DEFAULT_MODEL, max_new_tokens: CPU_DEFAULT_MODEL.block_size - 1, repeats: quick ? 2 : 5, warmup: 1 });
     add({ suite: 'modded', op: 'modded_prefill', modded: MODDED_SMALL_CPU, T: 256, repeats: quick ? 2 : 5, warmup: 1 });
     add({ suite: 'modded', op: 'modded_generate', modded: MODDED_SMALL_CPU, max_new_tokens: 32, repeats: quick ? 2 : 3, warmup: 1 });
+  }
+  // the HTTP server at 1, 8 and 32 clients: batched, then one at a time (bench/serve.ts); B = clients,
+  // repeats and warmup = requests each client sends in a row
+  for (const op of ['serve_batched', 'serve_single']) {
+    for (const B of [1, 8, 32]) {
+      add(device === 'cuda'
+        ? { suite: 'serve', op, model: GPT2_124M, B, max_new_tokens: 128, repeats: quick ? 1 : 3, warmup: 1 }
+        : { suite: 'serve', op, model: CPU_DEFAULT_MODEL, B, max_new_tokens: CPU_DEFAULT_MODEL.block_size - 1, repeats: quick ? 2 : Math.max(4, 32 / B), warmup: quick ? 1 : 3 });
+    }
   }
   const mb = device === 'cuda' ? 500 : quick ? 50 : 200;
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'save', mb, repeats: quick ? 2 : 3, warmup: 0 });

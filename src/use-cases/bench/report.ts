@@ -7,7 +7,8 @@ function throughput(r: BenchRow): string {
   if (r.tflops !== undefined) return r.tflops >= 1 ? `${f(r.tflops, 1)} TFLOP/s` : `${f(r.tflops * 1e3, 1)} GFLOP/s`;
   if (r.tokens_per_s !== undefined) {
     const t = r.tokens_per_s >= 1e4 ? `${f(r.tokens_per_s / 1e3, 1)}k tok/s` : `${f(r.tokens_per_s, 0)} tok/s`;
-    const extra = r.mfu !== undefined ? ` MFU ${f(100 * r.mfu, 1)}%` : r.ttft_ms !== undefined ? ` TTFT ${f(r.ttft_ms, 1)} ms` : '';
+    const extra = r.mfu !== undefined ? ` MFU ${f(100 * r.mfu, 1)}%` : r.ttft_ms !== undefined ? ` TTFT ${f(r.ttft_ms, 1)} ms`
+      : r.p95_ms !== undefined ? ` p95 ${f(r.p95_ms, 1)} ms` : '';
     return t + extra;
   }
   if (r.gbps !== undefined) return `${f(r.gbps, r.gbps >= 10 ? 0 : 1)} GB/s`;

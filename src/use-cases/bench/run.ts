@@ -13,6 +13,7 @@ import { loadTorch, saveTorch } from '../../formats/torch';
 import { toFloat32 } from '../../formats/tensor';
 import { MyptError } from '../../errors';
 import { runModded } from './modded';
+import { runServe } from './serve';
 
 export interface BenchOptions {
   device: Device;
@@ -32,6 +33,8 @@ export interface BenchRow {
   tokens_per_s?: number;
   mfu?: number;
   ttft_ms?: number;
+  /** the serve suite: 95th percentile of a request's latency (the median is timing.median_ms) */
+  p95_ms?: number;
   mb_per_s?: number;
   peak_mb?: number;
   pytorch_ms?: number;
@@ -180,6 +183,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       else if (c.op === 'generate') row = await runGenerate(c);
       else if (c.op === 'checkpoint') row = await runCheckpoint(c);
       else if (c.op.startsWith('modded_')) row = await runModded(c);
+      else if (c.op.startsWith('serve_')) row = await runServe(c);
       else row = await runOp(c);
     } catch (e) {
       row = { id: c.id, suite: c.suite, device: c.device, error: (e as Error).message.split('\n')[0] };

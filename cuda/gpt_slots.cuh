@@ -1,0 +1,54 @@
+// Continuous batching on the GPU: the CUDA GPT's multi-slot decoder (engine/decoder.h Decoder). Each slot
+// is one sequence with its own KV cache region ([slot][layer][block_size][C] for keys and for values), its
+// position, its sampling settings and its draw counter. One step puts the new tokens of every active slot
+// (one for a slot in steady state, its prompt for a slot that just joined, the whole window for a slot past
+// block_size, as generate() crops) through the model as one set of rows: the linear layers take all rows
+// at once (the weights are read once per step for every sequence), layer norms and activations are per
+// row, and two small kernels of this file put each row's key/value into its slot's cache at its position
+// and attend each row to its own slot's cache (per-row slot and position arrays). The last row of each
+// slot gets the head and is sampled on the GPU (sampling.cuh) with that slot's seed and counter; the ids
+// come back in one copy. Tokens follow the sampling of generate() (same seed, same counters); logits may
+// differ from generate()'s in the last bits where the row count picks another GEMM path.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/decoder.h"
+#include "gpt_model.cuh"
+
+namespace mypt {
+namespace cuda {
+
+template <typename T>
+class GptSlots final : public Decoder {
+ public:
+  GptSlots(GptModel<T>& gpt, int slots);
+  int slots() const override { return (int)slots_.size(); }
+  void check_prompt(const int32_t* prompt, int n) const override;
+  void join(int slot, const int32_t* prompt, int n, int max_new, const SampleParams& sp) override;
+  void leave(int slot) override { slots_.at(slot).active = false; }
+  bool active(int slot) const override { return slots_.at(slot).active; }
+  void step(int32_t* out) override;
+
+ private:
+  struct Slot {
+    bool active = false;
+    std::vector<int32_t> ctx;
+    int cached = 0, made = 0, max_new = 0;
+    SampleParams sp;
+    uint64_t draws = 0;
+  };
+  void ensure_rows(int rows, int act);
+
+  GptModel<T>& gpt_;
+  std::vector<Slot> slots_;
+  DBuf<T> kcache_, vcache_;                // [slots][L][block][C]
+  DBuf<int32_t> meta_;                     // tok[rows], row_slot[rows], row_pos[rows], last_row[act]
+  DBuf<int32_t> ids_;                      // [act] sampled ids
+  DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, last_, lrow_;
+  DBuf<float> stats_, logits_;
+  std::vector<int32_t> host_meta_, host_ids_;
+};
+
+}  // namespace cuda
+}  // namespace mypt

@@ -1,0 +1,55 @@
+// The `serve` suite: the HTTP server under load. N clients at once, each sending completions one after
+// another (streamed, as chat front-ends do), against a random-weight model of the suite's shape; aggregate
+// tokens/s over the wall time, and each request's latency (p50 as the median, p95 beside it). Batched
+// (continuous batching, --max_batch 32) and one at a time (--max_batch 1) in the same run, to compare.
+import { createModel } from '../../model/gpt';
+import { createTokenizer } from '../../tokenizer';
+import { serve } from '../serve/server';
+import type { BenchCase, Device } from './cases';
+import { summarize, Timing } from './stats';
+
+/** One row of the table (a BenchRow of run.ts). */
+export interface ServeRow { id: string; suite: string; device: Device; timing: Timing; tokens_per_s: number; p95_ms: number }
+
+/** 65 distinct characters (the CPU model's vocabulary), or GPT-2's tokenizer for a 50k vocabulary. */
+function tokenizerFor(vocab: number) {
+  if (vocab > 256) return createTokenizer('gpt2');
+  return createTokenizer('char', Array.from({ length: vocab }, (_, i) => String.fromCharCode(32 + i)).join(''));
+}
+
+export async function runServe(c: BenchCase): Promise<ServeRow> {
+  const m = c.model!;
+  const model = createModel({ ...m, device: c.device, dropout: 0, seed: 1 }, { tokenizer: tokenizerFor(m.vocab_size) });
+  const clients = c.B!;
+  const server = await serve({ model: model, port: 0, max_batch: c.op === 'serve_batched' ? 32 : 1, max_queue: 1024 });
+  try {
+    const one = async (seed: number): Promise<number> => {
+      const t0 = process.hrtime.bigint();
+      const res = await fetch(`${server.url}/v1/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'A', max_tokens: c.max_new_tokens, seed, temperature: 1, stream: true }),
+      });
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+      const text = await res.text();
+      if (!text.endsWith('data: [DONE]\n\n')) throw new Error('a stream ended without [DONE]');
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    };
+    const round = async (reps: number, lat: number[]) => {
+      await Promise.all(Array.from({ length: clients }, async (_, k) => {
+        for (let r = 0; r < reps; r++) lat.push(await one(k * 1000 + r));
+      }));
+    };
+    await round(c.warmup, []);
+    const lat: number[] = [];
+    const t0 = process.hrtime.bigint();
+    await round(c.repeats, lat);
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const timing = summarize(lat);
+    const sorted = [...lat].sort((a, b) => a - b);
+    const p95 = sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
+    return { id: c.id, suite: c.suite, device: c.device, timing, tokens_per_s: (lat.length * c.max_new_tokens!) / wall, p95_ms: p95 };
+  } finally {
+    await server.close();
+    model.dispose();
+  }
+}
