@@ -12,6 +12,7 @@ import * as listCmd from './commands/list';
 import * as loadCheckpointCmd from './commands/load-checkpoint';
 import * as convertCmd from './commands/convert';
 import * as exportCmd from './commands/export';
+import * as prepareCmd from './commands/prepare';
 
 /** yargs' messages span lines ("Invalid values:\n  Argument: suite, Given: ..."): keep all of it, on one line. */
 function oneLine(msg: string): string {
@@ -29,9 +30,10 @@ export function main(argv: string[]): void {
     .command(loadCheckpointCmd)
     .command(convertCmd)
     .command(exportCmd)
+    .command(prepareCmd)
     .command(benchCommand)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, list, load-checkpoint, presets, bench (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, prepare, list, load-checkpoint, presets, bench (see --help)')
     .recommendCommands()
     .help()
     .version()
