@@ -48,6 +48,8 @@ export function builder(y: Argv) {
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
     .option('sample_tokens', { type: 'string', coerce: intFlag('sample_tokens', 0), describe: 'length of the sample printed at the end (0: none) [500]' })
     .option('grad_accum', { type: 'string', coerce: intFlag('grad_accum', 1), describe: 'micro-batches of --batch_size per step and process (gradient accumulation) [1]' })
+    .option('data', { type: 'string', coerce: stringFlag('data'), describe: "token shards to train on instead of --input_file: a `prepare` folder, nanoGPT's train.bin/val.bin (+ meta.pkl), llm.c's *_train_*.bin (memory-mapped)" })
+    .option('sampling', { type: 'string', coerce: choiceFlag('sampling', ['random', 'sequential'] as const), describe: 'with --data: random windows (nanoGPT) or sequential over shuffled shards (llm.c), seeded and resumed [random]' })
     .option('gradient_accumulation_steps', { type: 'string', coerce: intFlag('gradient_accumulation_steps', 1), hidden: true });
 }
 
@@ -55,7 +57,7 @@ const FLAGS = [
   'model_name', 'input_file', 'tokenization', 'init_from_model', 'config_file', 'preset', 'max_iters', 'eval_interval',
   'eval_iters', 'learning_rate', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'dropout', 'bias', 'device',
   'seed', 'arch', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'save_model_only',
-  'checkpoints_dir', 'sample_tokens', 'grad_accum',
+  'checkpoints_dir', 'sample_tokens', 'grad_accum', 'data', 'sampling',
 ] as const;
 
 async function run(argv: Record<string, unknown>): Promise<void> {

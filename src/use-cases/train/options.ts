@@ -40,10 +40,14 @@ export interface TrainOptions {
   sample_tokens?: number;
   /** Micro-batches of batch_size per optimizer step and process (nanoGPT's gradient_accumulation_steps). */
   grad_accum?: number;
+  /** A folder of token shards (`prepare`'s, nanoGPT's train.bin/val.bin, llm.c's) to train on instead of --input_file. */
+  data?: string;
+  /** How batches come from --data: random windows (nanoGPT) or sequential over shuffled shards (llm.c). */
+  sampling?: 'random' | 'sequential';
 }
 
-export type Resolved = Required<Omit<TrainOptions, 'init_from_model' | 'config_file' | 'preset'>> &
-  Pick<TrainOptions, 'init_from_model' | 'config_file' | 'preset'>;
+export type Resolved = Required<Omit<TrainOptions, 'init_from_model' | 'config_file' | 'preset' | 'data'>> &
+  Pick<TrainOptions, 'init_from_model' | 'config_file' | 'preset' | 'data'>;
 
 export interface ResolvedTrainOptions {
   values: Resolved;
@@ -54,7 +58,7 @@ export interface ResolvedTrainOptions {
 }
 
 /** MyPT train.py's defaults (and ours for the flags MyPT lacks). */
-export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, 'init_from_model' | 'config_file' | 'preset' | 'input_file'> = {
+export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, 'init_from_model' | 'config_file' | 'preset' | 'input_file' | 'data'> = {
   model_name: 'default',
   checkpoints_dir: 'checkpoints',
   tokenization: 'gpt2',
@@ -80,12 +84,13 @@ export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, 'init_from_model' | 'config_fil
   save_model_only: false,
   sample_tokens: 500,
   grad_accum: 1,
+  sampling: 'random',
 };
 
 export const ARCH_KEYS = ['n_embd', 'n_head', 'n_layer', 'block_size', 'bias', 'arch'] as const;
 const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum'] as const;
 const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'grad_accum']);
-const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset']);
+const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset', 'data']);
 
 /** A bad value, named as the user gave it: a flag, or a key of the config file / preset, or the default. */
 function bad(flag: string, value: unknown, why: string, from = 'flag'): never {
@@ -150,6 +155,9 @@ function checkValues(v: Resolved, source: Record<string, string>): void {
   if (v.n_embd % v.n_head !== 0) bad('n_head', v.n_head, `n_embd ${v.n_embd} is not divisible by n_head ${v.n_head}`, source['n_head']);
   if (v.tokenization !== 'char' && v.tokenization !== 'gpt2') bad('tokenization', v.tokenization, 'expected char or gpt2', source['tokenization']);
   if (!['auto', 'cpu', 'cuda'].includes(v.device)) bad('device', v.device, 'expected auto, cpu or cuda', source['device']);
+  if (v.sampling !== 'random' && v.sampling !== 'sequential') bad('sampling', v.sampling, 'expected random or sequential', source['sampling']);
+  if (v.data !== undefined && source['input_file'] === 'flag') bad('input_file', v.input_file, `give --input_file or --data ${v.data}, not both`);
+  if (v.data !== undefined && (typeof v.data !== 'string' || !v.data)) bad('data', v.data, 'must be a folder', source['data']);
   if (v.arch !== 'mypt' && v.arch !== 'gpt2') bad('arch', v.arch, 'expected mypt or gpt2', source['arch']);
   if (typeof v.bias !== 'boolean') bad('bias', v.bias, 'expected true or false', source['bias']);
   if (typeof v.model_name !== 'string' || !v.model_name || /[\\/]/.test(v.model_name) || v.model_name.startsWith('.')) {
