@@ -14,6 +14,8 @@ const { prepare } = require('../lib/use-cases/prepare/prepare');
 const { loadBundle } = require('../lib/formats/mypt/bundle');
 const { TokenShards } = require('../lib/data');
 const { MyptError } = require('../lib/errors');
+const { evaluate } = require('../lib/use-cases/eval/eval');
+const { loadModel } = require('../lib/use-cases/open/open');
 
 const ROOT = path.join(__dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'mypt-native.js');
@@ -141,6 +143,44 @@ test('bad --data: a missing folder, no shards, a wrong header, a mismatched toke
   assert.is(cli.status, 1);
   assert.match(cli.stderr, /^error: --data .*empty: no token shards here/);
   assert.is(cli.stderr.trim().split('\n').length, 1);
+});
+
+test('eval: the mean loss over every window of the split (moving by block_size), perplexity exp(loss); CLI line', async () => {
+  const d = tmp();
+  fs.writeFileSync(path.join(d, 'a.txt'), shakespeare.slice(0, 12000));
+  const data = path.join(d, 'ng');
+  await prepare({ input: path.join(d, 'a.txt'), out: data, tokenization: 'char', format: 'nanogpt', val_fraction: 0.1 });
+  const checkpoints_dir = path.join(d, 'ck');
+  await train({ ...tiny, data, checkpoints_dir, model_name: 'm', max_iters: 6, eval_interval: 6, seed: 2 });
+  const ckpt = path.join(checkpoints_dir, 'm');
+  const r = await evaluate({ checkpoint: ckpt, data, batch_size: 7, device: 'cpu' });
+  // the windows, built here from val.bin's bytes: 1200 tokens -> floor((1200 - 1) / 16) = 74 windows
+  const raw = fs.readFileSync(path.join(data, 'val.bin'));
+  const val = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
+  assert.is(val.length, 1200);
+  const model = await loadModel(ckpt, { device: 'cpu' });
+  let sum = 0, n = 0;
+  for (let off = 0; off + 17 <= val.length; off += 16) {
+    sum += await model.loss([Array.from(val.subarray(off, off + 16))], [Array.from(val.subarray(off + 1, off + 17))]);
+    n++;
+  }
+  model.dispose();
+  assert.is(n, 74);
+  assert.is(r.windows, 74);
+  assert.is(r.tokens, 74 * 16);
+  assert.ok(Math.abs(r.loss - sum / n) < 1e-6 * Math.abs(r.loss), `${r.loss} vs ${sum / n}`);
+  assert.is(r.perplexity, Math.exp(r.loss));
+  const capped = await evaluate({ checkpoint: ckpt, data, split: 'train', batch_size: 4, max_batches: 2, device: 'cpu' });
+  assert.is(capped.windows, 8);
+  const cli = spawnSync(process.execPath, [BIN, 'eval', '--checkpoint', ckpt, '--data', data, '--device', 'cpu'], { encoding: 'utf8' });
+  assert.is(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, new RegExp(`^val: loss ${r.loss.toFixed(4)}, perplexity ${r.perplexity.toFixed(2)} over 1,184 tokens in 74 windows of 16`));
+  // a gpt2 folder against a char model: one named error
+  fs.writeFileSync(path.join(d, 'b.txt'), shakespeare.slice(0, 3000));
+  await prepare({ input: path.join(d, 'b.txt'), out: path.join(d, 'g'), val_fraction: 0.5 });
+  const bad = spawnSync(process.execPath, [BIN, 'eval', '--checkpoint', ckpt, '--data', path.join(d, 'g'), '--device', 'cpu'], { encoding: 'utf8' });
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /^error: --data .* holds gpt2 tokens .* reads char tokens/);
 });
 
 test.run();
