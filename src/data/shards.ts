@@ -118,6 +118,12 @@ export class TokenShards {
     }
   }
 
+  /** Drops the pages read so far from the resident set (the kernel maps large folios around each window:
+   *  without this a long run's RSS grows toward the size of the shards). */
+  release(): void {
+    for (const m of this.maps) m?.release();
+  }
+
   close(): void {
     for (const m of this.maps) m?.close();
     for (const fd of this.fds) if (fd !== undefined) try { fs.closeSync(fd); } catch { /* closed */ }

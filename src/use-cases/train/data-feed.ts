@@ -59,6 +59,8 @@ export class DataFeed {
 
   /** Random sampling: the train shard of step `step` (no-op with one shard). */
   select(model: GptModel, step: number): void {
+    this.train.release();
+    this.val.release();
     const i = this.sampling === 'random' ? this.train.pick(this.seed, step) : this.shardAt(this.position);
     if (i !== this.current) { model.setData('train', this.train.map(i)); this.current = i; }
   }
