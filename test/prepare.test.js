@@ -179,6 +179,35 @@ test('bad input: a missing file, an empty corpus, a bad JSON line, a nanogpt --s
   assert.equal(fs.readdirSync(path.join(d, 'o')), []); // nothing left behind
 });
 
+// nanoGPT's own train.py on `prepare --format nanogpt` output (char and GPT-2). Runs where NANOGPT_DIR points at a
+// checkout of karpathy/nanoGPT and /usr/bin/python3 has torch; its train.py, model.py and configurator.py are
+// copied into a temporary folder (the checkout is left alone). The first losses must sit at ln(vocab), the loss
+// of a fresh model on valid ids.
+const NANOGPT = process.env.NANOGPT_DIR;
+const hasTorch = spawnSync(PY, ['-c', 'import torch']).status === 0;
+test('nanoGPT train.py trains a few iterations on prepare --format nanogpt (char with meta.pkl, and gpt2)', async () => {
+  if (!NANOGPT || !fs.existsSync(path.join(NANOGPT, 'train.py')) || !hasTorch) {
+    console.log('  skip nanoGPT train.py: set NANOGPT_DIR to a nanoGPT checkout (and have torch in /usr/bin/python3)');
+    return;
+  }
+  const d = tmp();
+  for (const f of ['train.py', 'model.py', 'configurator.py']) fs.copyFileSync(path.join(NANOGPT, f), path.join(d, f));
+  fs.writeFileSync(path.join(d, 'input.txt'), shakespeare.slice(0, 200000));
+  for (const [tokenization, vocab] of [['char', null], ['gpt2', 50304]]) {
+    const r = await prepare({ input: path.join(d, 'input.txt'), out: path.join(d, 'data', `mypt_${tokenization}`), tokenization, format: 'nanogpt', val_fraction: 0.1 });
+    const V = vocab ?? r.manifest.tokenizer.chars.length;
+    const py = spawnSync(PY, ['train.py', `--dataset=mypt_${tokenization}`, '--device=cpu', '--compile=False', '--dtype=float32', '--max_iters=2',
+      '--eval_iters=2', '--eval_interval=2', '--batch_size=2', '--block_size=32', '--n_layer=1', '--n_head=2', '--n_embd=32', '--log_interval=1',
+      `--out_dir=out_${tokenization}`, '--dropout=0.0'], { cwd: d, encoding: 'utf8', timeout: 600000, env: { ...process.env, OMP_NUM_THREADS: '2' } });
+    assert.is(py.status, 0, py.stderr.slice(-2000));
+    if (tokenization === 'char') assert.match(py.stdout, new RegExp(`found vocab_size = ${V} \\(inside data/mypt_char/meta.pkl\\)`));
+    const m = py.stdout.match(/step 0: train loss ([\d.]+), val loss ([\d.]+)/);
+    assert.ok(m, py.stdout);
+    for (const loss of [Number(m[1]), Number(m[2])]) assert.ok(Math.abs(loss - Math.log(V)) < 0.25, `${tokenization}: ${loss} vs ln ${V} = ${Math.log(V)}`);
+    assert.ok(fs.existsSync(path.join(d, `out_${tokenization}`, 'ckpt.pt')));
+  }
+});
+
 test('CLI: prepare prints the splits; a bad input is one error line', () => {
   const d = tmp();
   fs.writeFileSync(path.join(d, 'a.txt'), shakespeare.slice(0, 5000));
