@@ -208,6 +208,19 @@ test('nanoGPT train.py trains a few iterations on prepare --format nanogpt (char
   }
 });
 
+test('a file size limit hit mid-shard (as a full disk): one error line naming the shard, the partial shard removed, no manifest', () => {
+  const d = tmp();
+  // 51,000 characters: the id stream is 102,000 bytes (under the 100 KiB limit), the llm.c shard 103,024 (over it)
+  fs.writeFileSync(path.join(d, 'a.txt'), shakespeare.slice(0, 51000));
+  const out = path.join(d, 'o');
+  const r = spawnSync('bash', ['-c', `trap "" XFSZ; ulimit -f 100; exec "$0" "$@"`, process.execPath, BIN, 'prepare', '--input', path.join(d, 'a.txt'),
+    '--out', out, '--format', 'llmc', '--tokenization', 'char', '--val_fraction', '0'], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^error: .*o_train_000001\.bin: write failed: the file is larger than this system allows \(EFBIG\)/);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.equal(fs.readdirSync(out), []);
+});
+
 test('CLI: prepare prints the splits; a bad input is one error line', () => {
   const d = tmp();
   fs.writeFileSync(path.join(d, 'a.txt'), shakespeare.slice(0, 5000));
