@@ -138,6 +138,7 @@ test('bad --data: a missing folder, no shards, a wrong header, a mismatched toke
   await prepare({ input: path.join(d, 'a.txt'), out: path.join(d, 'char'), tokenization: 'char', val_fraction: 0.2 });
   await err({ data: path.join(d, 'char'), tokenization: 'gpt2' }, 'E_BAD_ARGUMENT', /--tokenization gpt2: --data .* holds char tokens/);
   await err({ data: path.join(d, 'char'), input_file: path.join(d, 'a.txt') }, 'E_BAD_ARGUMENT', /not both/);
+  await err({ input_file: path.join(d, 'a.txt'), sampling: 'sequential' }, 'E_BAD_ARGUMENT', /--sampling sequential: chooses how batches come from --data DIR/);
   await err({ data: path.join(d, 'char'), block_size: 1000, n_layer: 1 }, 'E_BAD_ARGUMENT', /val shard holds 600 tokens, fewer than block_size \+ 1 = 1001/);
   const cli = spawnSync(process.execPath, [BIN, 'train', '--data', path.join(d, 'empty'), '--device', 'cpu'], { encoding: 'utf8' });
   assert.is(cli.status, 1);

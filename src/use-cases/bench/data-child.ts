@@ -20,19 +20,22 @@ async function main(): Promise<void> {
   const steps = Number(stepsText);
   const shape = { n_layer: 2, n_head: 4, n_embd: 64, block_size: 256 };
   const B = 32;
-  const t0 = performance.now();
+  let tokensPerSecond: number;
   if (mode === 'train') {
-    await train({ data: dir, checkpoints_dir: fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bench-ck-')), model_name: 'rss', max_iters: steps,
+    const r = await train({ data: dir, checkpoints_dir: fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bench-ck-')), model_name: 'rss', max_iters: steps,
       eval_interval: steps, eval_iters: 1, batch_size: B, dropout: 0, warmup_iters: 0, lr_decay_iters: 0, sample_tokens: 0, device: 'cpu', ...shape });
+    tokensPerSecond = r.tokens_per_second;
   } else {
     const file = path.join(dir, 'train.bin');
     const map = loadAddon().mapTokens(file, 0, fs.statSync(file).size / 2, 'uint16');
     const model = createModel({ vocab_size: 96, ...shape, device: 'cpu', seed: 1 });
     model.setData('train', map);
+    const t0 = performance.now();
     for (let s = 0; s < steps; s++) await model.trainBatch({ batch_size: B, block_size: shape.block_size, lr: 1e-3, seed: 1, step: s });
+    tokensPerSecond = (steps * B * shape.block_size) / ((performance.now() - t0) / 1000);
     model.dispose();
   }
-  process.send!({ ...status(), seconds: (performance.now() - t0) / 1000, tokens: steps * B * shape.block_size });
+  process.send!({ ...status(), tokens_per_s: tokensPerSecond });
 }
 
 main().catch((e) => { process.send!({ error: (e as Error).message }); });

@@ -77,7 +77,7 @@ async function rssRows(c: BenchCase): Promise<BenchRow[]> {
       const r = await child(mode, dir, c.repeats);
       const id = `${c.id} ${mode === 'train' ? 'train --data' : 'engine, pages kept'}`;
       if (r.error) { rows.push({ id, suite: c.suite, device: c.device, error: r.error }); continue; }
-      rows.push({ id, suite: c.suite, device: c.device, peak_mb: r.hwm_mb, tokens_per_s: r.tokens / r.seconds });
+      rows.push({ id, suite: c.suite, device: c.device, peak_mb: r.hwm_mb, tokens_per_s: r.tokens_per_s });
     }
     return rows;
   } finally {

@@ -156,6 +156,7 @@ function checkValues(v: Resolved, source: Record<string, string>): void {
   if (v.tokenization !== 'char' && v.tokenization !== 'gpt2') bad('tokenization', v.tokenization, 'expected char or gpt2', source['tokenization']);
   if (!['auto', 'cpu', 'cuda'].includes(v.device)) bad('device', v.device, 'expected auto, cpu or cuda', source['device']);
   if (v.sampling !== 'random' && v.sampling !== 'sequential') bad('sampling', v.sampling, 'expected random or sequential', source['sampling']);
+  if (v.data === undefined && source['sampling'] === 'flag') bad('sampling', v.sampling, 'chooses how batches come from --data DIR: add --data');
   if (v.data !== undefined && source['input_file'] === 'flag') bad('input_file', v.input_file, `give --input_file or --data ${v.data}, not both`);
   if (v.data !== undefined && (typeof v.data !== 'string' || !v.data)) bad('data', v.data, 'must be a folder', source['data']);
   if (v.arch !== 'mypt' && v.arch !== 'gpt2') bad('arch', v.arch, 'expected mypt or gpt2', source['arch']);
