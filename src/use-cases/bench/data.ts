@@ -5,12 +5,23 @@ import { fork } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import type { BenchCase } from './cases';
-import type { BenchRow } from './run';
-import { summarize, timeAsync } from './stats';
+import type { BenchCase, Device } from './cases';
+import { summarize, Timing, timeAsync } from './stats';
 import { encodeAsync } from '../../tokenizer/bpe-native';
 import { metaPklBytes } from '../../formats/tokens';
 import { DEFAULT_CORPUS } from '../../data';
+
+/** A row of run.ts's table (DataRow's fields this suite fills). */
+interface DataRow {
+  id: string;
+  suite: string;
+  device: Device;
+  timing?: Timing;
+  mb_per_s?: number;
+  peak_mb?: number;
+  tokens_per_s?: number;
+  error?: string;
+}
 
 function corpus(mb: number): Uint8Array {
   const one = fs.readFileSync(DEFAULT_CORPUS);
@@ -22,7 +33,7 @@ function corpus(mb: number): Uint8Array {
   return out.subarray(0, end);
 }
 
-async function tokenizeRow(c: BenchCase): Promise<BenchRow> {
+async function tokenizeRow(c: BenchCase): Promise<DataRow> {
   const text = corpus(c.mb!);
   let once: () => Promise<unknown>;
   if (c.what === 'js-tiktoken') {
@@ -68,11 +79,11 @@ function child(mode: string, dir: string, steps: number): Promise<Record<string,
   });
 }
 
-async function rssRows(c: BenchCase): Promise<BenchRow[]> {
+async function rssRows(c: BenchCase): Promise<DataRow[]> {
   const gb = c.mb! / 1024;
   const dir = tokenFolder(gb);
   try {
-    const rows: BenchRow[] = [];
+    const rows: DataRow[] = [];
     for (const mode of ['train', 'no-release']) {
       const r = await child(mode, dir, c.repeats);
       const id = `${c.id} ${mode === 'train' ? 'train --data' : 'engine, pages kept'}`;
@@ -85,6 +96,6 @@ async function rssRows(c: BenchCase): Promise<BenchRow[]> {
   }
 }
 
-export async function runData(c: BenchCase): Promise<BenchRow[]> {
+export async function runData(c: BenchCase): Promise<DataRow[]> {
   return c.op === 'tokenize' ? [await tokenizeRow(c)] : rssRows(c);
 }
