@@ -177,6 +177,11 @@ test('bad input: a missing file, an empty corpus, a bad JSON line, a nanogpt --s
   await err({ input: path.join(d, 'b.jsonl'), out: path.join(d, 'o'), format: 'nanogpt', shard_tokens: 5 }, 'E_BAD_ARGUMENT', /--shard_tokens/);
   await err({ input: path.join(d, '*.md'), out: path.join(d, 'o') }, 'E_BAD_ARGUMENT', /no files match/);
   assert.equal(fs.readdirSync(path.join(d, 'o')), []); // nothing left behind
+  // a failing rerun leaves the previous output whole
+  fs.writeFileSync(path.join(d, 'good.txt'), 'some text\n');
+  await prepare({ input: path.join(d, 'good.txt'), out: path.join(d, 'o'), val_fraction: 0 });
+  await err({ input: path.join(d, 'b.jsonl'), jsonl: true, out: path.join(d, 'o') }, 'E_BAD_FILE', /line 2/);
+  assert.equal(fs.readdirSync(path.join(d, 'o')).sort(), ['manifest.json', 'train_000000.bin']);
 });
 
 // nanoGPT's own train.py on `prepare --format nanogpt` output (char and GPT-2). Runs where NANOGPT_DIR points at a

@@ -2,8 +2,9 @@
 // meta.pkl, llm.c's headed shards) or ours, with a manifest.json. Two passes: the inputs become one
 // stream of ids in a temporary file (tokenize.ts), then the stream is cut into the train split (the first
 // 1 - val_fraction of the ids, as nanoGPT's shakespeare_char splits) and the val split (the rest) and
-// written shard by shard (write.ts). A rerun after an interruption starts over cleanly: the old manifest
-// goes first (so it never names a shard being replaced), then the shards it named and any temporary files.
+// written shard by shard (write.ts). A rerun after an interruption starts over cleanly: once the input is
+// read, the old manifest goes first (so it never names a shard being replaced), then the shards it named and
+// any temporary files.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -60,7 +61,7 @@ function clearOld(out: string): void {
   rm(MANIFEST);
   for (const s of old?.shards ?? []) rm(s.file);
   if (old?.tokenizer.kind === 'char' && old.format === 'nanogpt') rm('meta.pkl');
-  for (const f of fs.readdirSync(out)) if (f === STREAM || /^\..*\.tmp-\d+-/.test(f)) rm(f);
+  for (const f of fs.readdirSync(out)) if (/^\..*\.tmp-\d+-/.test(f)) rm(f);
 }
 
 export async function prepare(o: PrepareOptions): Promise<PrepareResult> {
@@ -87,7 +88,6 @@ export async function prepare(o: PrepareOptions): Promise<PrepareResult> {
   } catch (e) {
     throw new MyptError('E_IO', `--out ${o.out}: cannot create the folder: ${ioCause(e)}`);
   }
-  clearOld(o.out);
   const stream = path.join(o.out, STREAM);
   const log = o.log ?? (() => {});
   log(`Tokenizing ${files.length} file${files.length === 1 ? '' : 's'} (${(totalBytes / 1e6).toFixed(1)} MB) with ${tokenization}${tokenization === 'gpt2' ? ` on ${workers} thread${workers === 1 ? '' : 's'}` : ''}`);
@@ -100,6 +100,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareResult> {
     if (tk.tokens === 0) {
       throw new MyptError('E_BAD_FILE', `--input ${o.input}: no text (${files.length} file${files.length === 1 ? '' : 's'}, ${totalBytes} bytes)`);
     }
+    clearOld(o.out); // only now: a run that fails reading its input leaves the previous output whole
     if (tk.stats.replaced > 0) log(`warning: ${tk.stats.replaced} invalid UTF-8 sequence${tk.stats.replaced === 1 ? '' : 's'} decoded as U+FFFD`);
     if (tk.stats.forcedCuts > 0) log(`warning: ${tk.stats.forcedCuts} line${tk.stats.forcedCuts === 1 ? '' : 's'} longer than 32 MB cut where no newline allowed: ids there may differ from tiktoken's`);
     const trainTokens = Math.floor(tk.tokens * (1 - vf));
