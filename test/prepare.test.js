@@ -71,6 +71,33 @@ test('gpt2: the ids of every file equal tiktoken encode_ordinary, <|endoftext|> 
   assert.is(info.splits.train.reduce((a, s) => a + s.count, 0), m.tokens.train);
 });
 
+// Python's tiktoken itself (Rust core), where /usr/bin/python3 imports it (PYTHONPATH honoured): the encoding is
+// built from js-tiktoken's gpt2 ranks (tiktoken's own file, nothing downloaded) and its encode_ordinary ids of
+// the varied corpus must equal the shard's.
+const hasTiktoken = spawnSync(PY, ['-c', 'import tiktoken']).status === 0;
+test('gpt2: the ids equal Python tiktoken\'s encode_ordinary where it is installed', async () => {
+  if (!hasTiktoken) { console.log('  skip Python tiktoken: not importable by /usr/bin/python3 (set PYTHONPATH to a folder holding it)'); return; }
+  const d = tmp();
+  const text = variedCorpus(9, 80000);
+  fs.writeFileSync(path.join(d, 'a.txt'), text);
+  const r = await prepare({ input: path.join(d, 'a.txt'), out: path.join(d, 'o'), val_fraction: 0, piece_bytes: 2048 });
+  const { ranksTable } = require('../lib/tokenizer/bpe-native');
+  const t = ranksTable(ranks);
+  const lines = [];
+  for (let i = 0; i < 50256; i++) lines.push(`${Buffer.from(t.bytes.subarray(t.offsets[i], t.offsets[i + 1])).toString('base64')} ${i}`);
+  fs.writeFileSync(path.join(d, 'ranks'), lines.join('\n'));
+  const py = spawnSync(PY, ['-c', `
+import base64, json, sys, tiktoken
+ranks = {base64.b64decode(a): int(b) for a, b in (l.split() for l in open(sys.argv[1], 'rb'))}
+enc = tiktoken.Encoding('gpt2-test', pat_str=sys.argv[3], mergeable_ranks=ranks, special_tokens={'<|endoftext|>': 50256})
+print(json.dumps(enc.encode_ordinary(open(sys.argv[2], encoding='utf-8', newline='').read())))
+`, path.join(d, 'ranks'), path.join(d, 'a.txt'), ranks.pat_str], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.is(py.status, 0, py.stderr);
+  const expected = JSON.parse(py.stdout);
+  assert.is(r.manifest.tokens.train, expected.length);
+  assert.equal(u16(path.join(d, 'o', 'train_000000.bin')), expected);
+});
+
 test('llmc: a 256 x int32 header (20240520, 1, count) then uint16, val shard 000000, train from 000001', async () => {
   const d = tmp();
   const text = variedCorpus(7, 20000);

@@ -1,13 +1,13 @@
 // The `data` bench suite: GPT-2 tokenization MB/s (the native BPE on one thread and on every core, beside
 // js-tiktoken in the same run) and the peak resident size of training from a large memory-mapped token
 // file (MYPT_BENCH_DATA_GB, default 1; --quick 0.25), measured in a forked child.
-import { fork } from 'child_process';
+import { fork, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type { BenchCase, Device } from './cases';
 import { summarize, Timing, timeAsync } from './stats';
-import { encodeAsync } from '../../tokenizer/bpe-native';
+import { encodeAsync, ranksTable, TiktokenRanks } from '../../tokenizer/bpe-native';
 import { metaPklBytes } from '../../formats/tokens';
 import { DEFAULT_CORPUS } from '../../data';
 
@@ -49,6 +49,37 @@ async function tokenizeRow(c: BenchCase): Promise<DataRow> {
   }
   const timing = summarize(await timeAsync(once, c.warmup, c.repeats));
   return { id: c.id, suite: c.suite, device: c.device, timing, mb_per_s: c.mb! / (timing.median_ms / 1e3) };
+}
+
+/** tiktoken (Python) on the same text, on 1 thread and on `threads`, where a python3 has it (bench/tiktoken_ref.py). */
+function tiktokenRows(c: BenchCase): DataRow[] {
+  const text = corpus(c.mb!);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bench-tiktoken-'));
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const mod = require('js-tiktoken/ranks/gpt2');
+    const ranks = (mod.default ?? mod) as TiktokenRanks & { pat_str: string };
+    const t = ranksTable(ranks);
+    const lines: string[] = [];
+    for (let i = 0; i < 50256; i++) lines.push(`${Buffer.from(t.bytes.subarray(t.offsets[i], t.offsets[i + 1])).toString('base64')} ${i}`);
+    fs.writeFileSync(path.join(dir, 'ranks'), lines.join('\n') + '\n');
+    fs.writeFileSync(path.join(dir, 'corpus.txt'), text);
+    const req = { corpus: path.join(dir, 'corpus.txt'), ranks: path.join(dir, 'ranks'), pat_str: ranks.pat_str, threads: [1, c.N!], repeats: c.repeats };
+    const script = path.join(__dirname, '..', '..', '..', 'bench', 'tiktoken_ref.py');
+    for (const py of [process.env.MYPT_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
+      const r = spawnSync(py, [script], { input: JSON.stringify(req), encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600000 });
+      if (r.status !== 0) continue;
+      const out = JSON.parse(r.stdout) as { error?: string; tiktoken?: string; results?: { threads: number; median_ms: number; ids: number }[] };
+      if (out.error || !out.results) continue;
+      return out.results.map((x) => ({
+        id: `${c.suite}/tokenize N${x.threads} tiktoken ${out.tiktoken} (Python) ${c.mb}MB`, suite: c.suite, device: c.device,
+        timing: summarize([x.median_ms]), mb_per_s: c.mb! / (x.median_ms / 1e3),
+      }));
+    }
+    return []; // no python3 with tiktoken here: no rows
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A nanoGPT-shaped folder: train.bin of `gb` GB (ids below 96), a small val.bin and a 96-character meta.pkl. */
@@ -97,5 +128,6 @@ async function rssRows(c: BenchCase): Promise<DataRow[]> {
 }
 
 export async function runData(c: BenchCase): Promise<DataRow[]> {
-  return c.op === 'tokenize' ? [await tokenizeRow(c)] : rssRows(c);
+  if (c.op === 'tokenize') return c.what === 'tiktoken' ? tiktokenRows(c) : [await tokenizeRow(c)];
+  return rssRows(c);
 }
