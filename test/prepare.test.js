@@ -260,6 +260,11 @@ test('CLI: prepare prints the splits; a bad input is one error line', () => {
   assert.is(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /train: 4,500 tokens in 1 shard \(train\.bin\)/);
   assert.match(ok.stdout, /val: 500 tokens/);
+  // a pattern the shell expanded: several files after --input, a document each
+  fs.writeFileSync(path.join(d, 'b.txt'), 'second file');
+  const two = spawnSync(process.execPath, [BIN, 'prepare', '--input', path.join(d, 'a.txt'), path.join(d, 'b.txt'), '--out', path.join(d, 'o2'), '--val_fraction', '0'], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  assert.is(two.status, 0, two.stderr);
+  assert.match(two.stdout, /Prepared 2 documents/);
   const bad = spawnSync(process.execPath, [BIN, 'prepare', '--input', path.join(d, 'missing'), '--out', path.join(d, 'o')], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /^error: --input .*missing: no such file/);

@@ -14,7 +14,7 @@ export const describe = 'Tokenize text files into shards that train --data (and 
 
 export function builder(y: Argv) {
   return y
-    .option('input', { type: 'string', coerce: stringFlag('input'), describe: 'a text file, a folder (every file below it) or a pattern like "data/*.txt" [required]' })
+    .option('input', { type: 'string', array: true, coerce: inputFlag, describe: 'text files, a folder (every file below it) or a pattern like "data/*.txt" [required]' })
     .option('out', { type: 'string', coerce: stringFlag('out'), describe: 'the folder to write [required]' })
     .option('tokenization', { type: 'string', coerce: choiceFlag('tokenization', ['gpt2', 'char'] as const), describe: 'gpt2 (BPE, <|endoftext|> between documents) or char [gpt2]' })
     .option('format', { type: 'string', coerce: choiceFlag('format', TOKEN_FORMATS), describe: "mypt (train_/val_NNNNNN.bin), nanogpt (train.bin, val.bin, meta.pkl) or llmc (llm.c's headed shards) [mypt]" })
@@ -25,8 +25,15 @@ export function builder(y: Argv) {
     .option('field', { type: 'string', coerce: stringFlag('field'), describe: 'with --jsonl: the text field [text]' });
 }
 
+/** One value or several (a pattern the shell expanded). */
+function inputFlag(v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = (Array.isArray(v) ? v : [v]).map((x) => stringFlag('input')(x)!);
+  return list.length ? list : undefined;
+}
+
 interface Args {
-  input?: string; out?: string; tokenization?: 'gpt2' | 'char'; format?: TokenFormat; val_fraction?: number;
+  input?: string[]; out?: string; tokenization?: 'gpt2' | 'char'; format?: TokenFormat; val_fraction?: number;
   shard_tokens?: number; workers?: number; jsonl?: boolean; field?: string;
 }
 

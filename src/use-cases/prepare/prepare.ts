@@ -16,7 +16,8 @@ import { GPT2_EOT, tokenizeAll } from './tokenize';
 import { planShards, writeShard } from './write';
 
 export interface PrepareOptions {
-  input: string;
+  /** a file, a folder, a pattern, or several of them */
+  input: string | string[];
   out: string;
   tokenization?: 'gpt2' | 'char';
   format?: TokenFormat;
@@ -78,7 +79,9 @@ export async function prepare(o: PrepareOptions): Promise<PrepareResult> {
   const shardTokens = o.shard_tokens ?? DEFAULT_SHARD_TOKENS;
   if (!Number.isInteger(shardTokens) || shardTokens < 1 || (format === 'llmc' && shardTokens > 0x7fffffff)) bad(`--shard_tokens ${shardTokens}: must be a whole number in [1, 2^31)`);
   const field = o.field ?? 'text';
-  const files = inputFiles(o.input);
+  const inputs = Array.isArray(o.input) ? o.input : [o.input];
+  if (!inputs.length) bad('name the text: --input FILE|DIR|PATTERN');
+  const files = inputs.flatMap((i) => inputFiles(i));
   let totalBytes = 0;
   for (const f of files) {
     try { totalBytes += fs.statSync(f).size; } catch (e) { throw new MyptError('E_IO', `--input: cannot read ${f}: ${ioCause(e)}`); }
@@ -98,7 +101,7 @@ export async function prepare(o: PrepareOptions): Promise<PrepareResult> {
     });
     const tSec = (performance.now() - t0) / 1000;
     if (tk.tokens === 0) {
-      throw new MyptError('E_BAD_FILE', `--input ${o.input}: no text (${files.length} file${files.length === 1 ? '' : 's'}, ${totalBytes} bytes)`);
+      throw new MyptError('E_BAD_FILE', `--input ${inputs.join(' ')}: no text (${files.length} file${files.length === 1 ? '' : 's'}, ${totalBytes} bytes)`);
     }
     clearOld(o.out); // only now: a run that fails reading its input leaves the previous output whole
     if (tk.stats.replaced > 0) log(`warning: ${tk.stats.replaced} invalid UTF-8 sequence${tk.stats.replaced === 1 ? '' : 's'} decoded as U+FFFD`);
