@@ -69,6 +69,13 @@ test('gpt2: the ids of every file equal tiktoken encode_ordinary, <|endoftext|> 
   assert.equal(m.shards.map((s) => s.file).slice(0, 2), ['train_000000.bin', 'train_000001.bin']);
   const info = describeDataset(r.out);
   assert.is(info.splits.train.reduce((a, s) => a + s.count, 0), m.tokens.train);
+  // the same stream as nanoGPT's train.bin / val.bin; without our manifest it reads as nanoGPT's GPT-2 data (no meta.pkl)
+  const ng = await prepare({ input: inDir, out: path.join(d, 'ng'), format: 'nanogpt', val_fraction: 0.1, workers: 2 });
+  assert.equal([...u16(path.join(ng.out, 'train.bin')), ...u16(path.join(ng.out, 'val.bin'))].length, expected.length);
+  assert.equal(u16(path.join(ng.out, 'val.bin')), expected.slice(m.tokens.train));
+  fs.unlinkSync(path.join(ng.out, 'manifest.json'));
+  const theirs = describeDataset(ng.out);
+  assert.equal([theirs.format, theirs.tokenizer, theirs.splits.train[0].count, theirs.splits.val[0].count], ['nanogpt', { kind: 'gpt2' }, m.tokens.train, m.tokens.val]);
 });
 
 // Python's tiktoken itself (Rust core), where /usr/bin/python3 imports it (PYTHONPATH honoured): the encoding is
