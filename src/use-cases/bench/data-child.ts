@@ -22,9 +22,11 @@ async function main(): Promise<void> {
   const B = 32;
   let tokensPerSecond: number;
   if (mode === 'train') {
-    const r = await train({ data: dir, checkpoints_dir: fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bench-ck-')), model_name: 'rss', max_iters: steps,
+    const ck = fs.mkdtempSync(path.join(os.tmpdir(), 'mypt-bench-ck-'));
+    const r = await train({ data: dir, checkpoints_dir: ck, model_name: 'rss', max_iters: steps,
       eval_interval: steps, eval_iters: 1, batch_size: B, dropout: 0, warmup_iters: 0, lr_decay_iters: 0, sample_tokens: 0, device: 'cpu', ...shape });
     tokensPerSecond = r.tokens_per_second;
+    fs.rmSync(ck, { recursive: true, force: true });
   } else {
     const file = path.join(dir, 'train.bin');
     const map = loadAddon().mapTokens(file, 0, fs.statSync(file).size / 2, 'uint16');
