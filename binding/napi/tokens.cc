@@ -64,6 +64,9 @@ std::shared_ptr<MappedTokens> map_tokens(const std::string& path, uint64_t byte_
   m->base = mmap(nullptr, m->mapped, PROT_READ, MAP_SHARED, fd, (off_t)start);
   if (m->base == MAP_FAILED) throw CodedError("E_IO", "cannot map " + path + ": " + errno_text());
   madvise(m->base, m->mapped, MADV_RANDOM);  // batches read scattered windows: no read-ahead
+#ifdef MADV_NOHUGEPAGE
+  madvise(m->base, m->mapped, MADV_NOHUGEPAGE);  // no 2 MB pages for 512-byte windows
+#endif
   m->data = (const char*)m->base + (byte_offset - start);
   m->count = (int64_t)count;
   m->type = type;
@@ -76,7 +79,8 @@ class TokenMap : public Napi::ObjectWrap<TokenMap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TokenMap",
                        {InstanceAccessor<&TokenMap::Length>("length"), InstanceAccessor<&TokenMap::Dtype>("dtype"),
-                        InstanceAccessor<&TokenMap::Path>("path"), InstanceMethod<&TokenMap::Close>("close")});
+                        InstanceAccessor<&TokenMap::Path>("path"), InstanceMethod<&TokenMap::Close>("close"),
+                        InstanceMethod<&TokenMap::Release>("release")});
   }
 
   // new TokenMap(path, byteOffset, count, dtype): mapTokens' work (the JS entry is mapTokens).
@@ -117,6 +121,14 @@ class TokenMap : public Napi::ObjectWrap<TokenMap> {
   // Drops this handle's reference; models that hold the data keep the mapping until they let go.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     map_.reset();
+    return info.Env().Undefined();
+  }
+
+  // Unmaps the pages read so far from this process (madvise MADV_DONTNEED; they stay in the page cache and
+  // fault back in when read again): the kernel maps whole large folios around each window read, so without
+  // this the resident size of a long run grows toward the file's size. Safe while a step reads the mapping.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    if (map_) madvise(map_->base, map_->mapped, MADV_DONTNEED);
     return info.Env().Undefined();
   }
 

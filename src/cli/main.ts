@@ -13,6 +13,8 @@ import * as loadCheckpointCmd from './commands/load-checkpoint';
 import * as convertCmd from './commands/convert';
 import * as exportCmd from './commands/export';
 import * as serveCmd from './commands/serve';
+import * as prepareCmd from './commands/prepare';
+import * as evalCmd from './commands/eval';
 
 /** yargs' messages span lines ("Invalid values:\n  Argument: suite, Given: ..."): keep all of it, on one line. */
 function oneLine(msg: string): string {
@@ -31,9 +33,11 @@ export function main(argv: string[]): void {
     .command(convertCmd)
     .command(exportCmd)
     .command(serveCmd)
+    .command(prepareCmd)
+    .command(evalCmd)
     .command(benchCommand)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, serve, list, load-checkpoint, presets, bench (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, serve, prepare, eval, list, load-checkpoint, presets, bench (see --help)')
     .recommendCommands()
     .help()
     .version()

@@ -85,3 +85,39 @@ export class Progress {
     this.bar = undefined;
   }
 }
+
+/** A bar over bytes (prepare): MB/s, tokens so far, ETA; plain lines (about one per 10%) when not a terminal. */
+export class ByteProgress {
+  private readonly plain = isPlainOutput();
+  private bar?: cliProgress.SingleBar;
+  private readonly t0 = performance.now();
+  private lastTenth = -1;
+
+  constructor(private readonly label: string, private readonly total: number, private readonly write = (l: string) => process.stdout.write(l + '\n')) {
+    if (!this.plain) {
+      this.bar = new cliProgress.SingleBar({
+        format: `${label} [{bar}] {percentage}% | {mbs} MB/s | {tokens} tokens | ETA {etaText}`,
+        stream: process.stdout, hideCursor: true, clearOnComplete: true, barsize: 30, fps: 5,
+      }, cliProgress.Presets.shades_classic);
+      this.bar.start(Math.max(1, total), 0, { mbs: '-', tokens: '0', etaText: '?' });
+    }
+  }
+
+  update(done: number, tokens: number): void {
+    const s = (performance.now() - this.t0) / 1000;
+    const mbs = s > 0 ? done / 1e6 / s : 0;
+    const eta = done > 0 ? (s / done) * (this.total - done) : NaN;
+    const fields = { mbs: mbs.toFixed(1), tokens: tokens.toLocaleString('en-US'), etaText: formatDuration(eta) };
+    if (this.bar) { this.bar.update(done, fields); return; }
+    const tenth = this.total > 0 ? Math.floor((10 * done) / this.total) : 10;
+    if (tenth > this.lastTenth) {
+      this.lastTenth = tenth;
+      this.write(`${this.label} ${Math.min(100, tenth * 10)}% | ${fields.mbs} MB/s | ${fields.tokens} tokens | ETA ${fields.etaText}`);
+    }
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}

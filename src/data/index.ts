@@ -16,3 +16,5 @@ export function tokenizeAndSplit(tokenizer: Tokenizer, text: string): TokenSplit
   const all = encodeCorpus(tokenizer, text);
   return { ...splitTokens(all), total: all.length };
 }
+export { TokenShards } from './shards';
+export type { ShardFile, SequentialPosition } from './shards';

@@ -68,6 +68,8 @@ export interface NativeTokenMap {
   readonly dtype: 'uint16' | 'int32';
   readonly path: string;
   close(): void;
+  /** Drops the pages read so far from this process's resident set (they stay in the page cache). */
+  release(): void;
 }
 
 /** Token data a model samples batches from: copied typed arrays, or a mapped file. */

@@ -55,7 +55,9 @@ export function builder(y: Argv) {
     .option('beta2', { type: 'string', coerce: numFlag('beta2', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: "AdamW beta2 [0.999, PyTorch's default as in MyPT; nanoGPT 0.95]" })
     .option('eval_only', { type: 'boolean', describe: 'evaluate the starting point (train and val loss) and stop: no training, no files written' })
     .option('log_interval', { type: 'string', coerce: intFlag('log_interval', 0), describe: 'log "iter N: loss, time" every N steps (0: off) [0]' })
-    .option('init_from', { type: 'string', coerce: stringFlag('init_from'), describe: 'fine-tune from gpt2, gpt2-medium, gpt2-large, gpt2-xl (a Hugging Face folder or cache, never the network) or a checkpoint PATH; resume, scratch as nanoGPT' });
+    .option('init_from', { type: 'string', coerce: stringFlag('init_from'), describe: 'fine-tune from gpt2, gpt2-medium, gpt2-large, gpt2-xl (a Hugging Face folder or cache, never the network) or a checkpoint PATH; resume, scratch as nanoGPT' })
+    .option('data', { type: 'string', coerce: stringFlag('data'), describe: "token shards to train on instead of --input_file: a `prepare` folder, nanoGPT's train.bin/val.bin (+ meta.pkl), llm.c's *_train_*.bin (memory-mapped)" })
+    .option('sampling', { type: 'string', coerce: choiceFlag('sampling', ['random', 'sequential'] as const), describe: 'with --data: random windows (nanoGPT) or sequential over shuffled shards (llm.c), seeded and resumed [random]' });
 }
 
 const FLAGS = [
@@ -63,7 +65,7 @@ const FLAGS = [
   'eval_iters', 'learning_rate', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'dropout', 'bias', 'device',
   'seed', 'arch', 'weight_decay', 'grad_clip', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'save_model_only',
   'checkpoints_dir', 'sample_tokens', 'grad_accum',
-  'gradient_accumulation_steps', 'total_batch_size', 'beta1', 'beta2', 'eval_only', 'log_interval', 'init_from',
+  'gradient_accumulation_steps', 'total_batch_size', 'beta1', 'beta2', 'eval_only', 'log_interval', 'init_from', 'data', 'sampling',
 ] as const;
 
 async function run(argv: Record<string, unknown>): Promise<void> {

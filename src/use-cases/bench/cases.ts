@@ -1,3 +1,5 @@
+import os from 'os';
+
 // The benchmark cases, as data: which op, at which shape, on which device. The GPU shapes are those
 // of ANCHORS.md (GPT-2 124M at B=16, T=1024 on an H100); the CPU shapes are the default CPU run's.
 
@@ -41,7 +43,7 @@ export interface BenchCase {
   modded?: ModdedShape;
   max_new_tokens?: number;
   mb?: number;
-  what?: 'save' | 'load';
+  what?: 'save' | 'load' | 'native' | 'js-tiktoken' | 'tiktoken';
   precision?: 'bf16' | 'fp32';
   warmup: number;
   repeats: number;
@@ -67,7 +69,7 @@ export const MODDED_SMALL_CPU: ModdedShape = {
   layout: 'small', n_layer: 12, dim: 256, n_head: 2, head_dim: 128, vocab: 50257, padded_vocab: 50304,
 };
 
-export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'modded', 'checkpoint', 'serve'] as const;
+export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'modded', 'checkpoint', 'serve', 'data'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export function casesFor(device: Device, quick: boolean): BenchCase[] {
@@ -129,6 +131,16 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
   const mb = device === 'cuda' ? 500 : quick ? 50 : 200;
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'save', mb, repeats: quick ? 2 : 3, warmup: 0 });
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'load', mb, repeats: quick ? 2 : 3, warmup: 0 });
+  // data: GPT-2 tokenization (N: threads) beside js-tiktoken and Python's tiktoken; RSS training from a large mapped file (mb: its size,
+  // repeats: the training steps)
+  const cores = os.cpus().length;
+  const tokMb = quick ? 2 : 8;
+  add({ suite: 'data', op: 'tokenize', what: 'native', N: 1, mb: tokMb, repeats: 3, warmup: 1 });
+  if (cores > 1) add({ suite: 'data', op: 'tokenize', what: 'native', N: cores, mb: tokMb, repeats: 3, warmup: 1 });
+  add({ suite: 'data', op: 'tokenize', what: 'js-tiktoken', mb: quick ? 0.25 : 1, repeats: 3, warmup: 0 });
+  add({ suite: 'data', op: 'tokenize', what: 'tiktoken', N: cores, mb: tokMb, repeats: 3, warmup: 1 }); // rows only where Python has tiktoken
+  const gb = Number(process.env.MYPT_BENCH_DATA_GB) > 0 ? Number(process.env.MYPT_BENCH_DATA_GB) : quick ? 0.25 : 1;
+  add({ suite: 'data', op: 'mmap_rss', mb: Math.round(gb * 1024), repeats: quick ? 100 : 400, warmup: 0 });
   return out;
 }
 

@@ -14,6 +14,7 @@ import { toFloat32 } from '../../formats/tensor';
 import { MyptError } from '../../errors';
 import { runModded } from './modded';
 import { runServe } from './serve';
+import { runData } from './data';
 
 export interface BenchOptions {
   device: Device;
@@ -178,6 +179,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const rows: BenchRow[] = [];
   for (const c of cases) {
     let row: BenchRow;
+    if (c.suite === 'data') {
+      let data: BenchRow[];
+      try { data = await runData(c); } catch (e) { data = [{ id: c.id, suite: c.suite, device: c.device, error: (e as Error).message.split('\n')[0] }]; }
+      for (const r of data) { rows.push(r); if (!o.compare) o.onRow?.(r); }
+      continue;
+    }
     try {
       if (c.op === 'train_step') row = await runTrain(c);
       else if (c.op === 'generate') row = await runGenerate(c);
@@ -193,7 +200,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   }
   const report: BenchReport = { machine: machineInfo(), rows };
   if (o.compare === 'pytorch') {
-    const ref = runPyTorch(cases);
+    const ref = runPyTorch(cases.filter((c) => c.suite !== 'data'));
     report.pytorch = ref.version;
     for (const row of rows) {
       const p = ref.results.get(row.id);

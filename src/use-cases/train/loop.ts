@@ -13,12 +13,15 @@ import { metricsFiles, MetricRecord } from './metrics';
 import type { Resolved } from './options';
 import type { CheckpointSaver, SaveContext } from './savers';
 import type { TrainEvent } from './events';
+import type { DataFeed } from './data-feed';
 
 export interface LoopInput {
   v: Resolved;
   model: GptModel;
   tokenizer: Tokenizer;
-  splits: TokenSplits;
+  splits?: TokenSplits;
+  /** --data: token shards instead of splits (mapped, random or sequential batches, the position saved) */
+  feed?: DataFeed;
   startStep: number;
   resumed: boolean;
   /** checkpoints/<model_name>; undefined: write no bundle (a checkpointSaver keeps the checkpoints). */
@@ -48,8 +51,12 @@ export class TrainingLoop {
   private last?: { train: number; val: number };
 
   constructor(private readonly c: LoopInput) {
-    c.model.setData('train', c.splits.train);
-    c.model.setData('val', c.splits.val);
+    if (c.feed) {
+      c.feed.attach(c.model, c.startStep);
+    } else if (c.splits) {
+      c.model.setData('train', c.splits.train);
+      c.model.setData('val', c.splits.val);
+    }
   }
 
   private get B(): number { return this.c.v.batch_size; }
@@ -68,9 +75,13 @@ export class TrainingLoop {
   /** One optimizer step on the batch of step `it` (its dropout masks from (seed, step) too); the loss before the
    *  update. In a job, `stop` is true on every rank when any rank asked to stop (Ctrl-C) with this step. */
   private async trainOn(it: number, lr: number): Promise<{ loss: number; stop: boolean }> {
-    const { v, model, signal } = this.c;
-    const r = await model.trainBatch({ batch_size: this.B, block_size: this.T, grad_accum: v.grad_accum, seed: v.seed, step: it, lr,
-      weight_decay: v.weight_decay, betas: [v.beta1, v.beta2], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined, stop: !!signal?.aborted });
+    const { v, model, signal, feed } = this.c;
+    const adam = { lr, weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] as [number, number], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined };
+    if (feed?.sampling === 'sequential') {
+      return { loss: await feed.trainSequential(model, it, this.B, this.T, v.grad_accum, adam), stop: !!signal?.aborted };
+    }
+    const r = await model.trainBatch({ batch_size: this.B, block_size: this.T, grad_accum: v.grad_accum, seed: v.seed, step: it, ...adam,
+      stop: !!signal?.aborted });
     return { loss: r.loss, stop: r.stop };
   }
 
@@ -112,6 +123,7 @@ export class TrainingLoop {
       ...(v.log_interval !== 0 ? { log_interval: v.log_interval } : {}),
       ...(v.grad_accum !== 1 ? { grad_accum: v.grad_accum } : {}),
       ...(this.c.dist ? { world_size: this.c.dist.world } : {}),
+      ...(this.c.feed ? { data: this.c.feed.state() } : {}),
     };
     const report = await saveBundle(bundleDir, {
       config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
@@ -141,6 +153,7 @@ export class TrainingLoop {
       return this.result(step, false);
     }
     for (let it = startStep; it < v.max_iters; it++) {
+      this.c.feed?.select(this.c.model, it);
       if (it % v.eval_interval === 0 && !(resumed && it === startStep)) {
         await this.evaluate(it);
         await this.save(it);

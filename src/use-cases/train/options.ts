@@ -54,10 +54,14 @@ export interface TrainOptions {
   log_interval?: number;
   /** nanoGPT's init_from: gpt2, gpt2-medium, gpt2-large, gpt2-xl (the Hugging Face cache) or a checkpoint path. */
   init_from?: string;
+  /** A folder of token shards (`prepare`'s, nanoGPT's train.bin/val.bin, llm.c's) to train on instead of --input_file. */
+  data?: string;
+  /** How batches come from --data: random windows (nanoGPT) or sequential over shuffled shards (llm.c). */
+  sampling?: 'random' | 'sequential';
 }
 
 /** Options without a default: absent unless given. */
-type Optional = 'init_from_model' | 'config_file' | 'preset' | 'init_from' | 'gradient_accumulation_steps' | 'total_batch_size';
+type Optional = 'init_from_model' | 'config_file' | 'preset' | 'init_from' | 'gradient_accumulation_steps' | 'total_batch_size' | 'data';
 
 export type Resolved = Required<Omit<TrainOptions, Optional>> & Pick<TrainOptions, Optional>;
 
@@ -100,13 +104,14 @@ export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, Optional | 'input_file'> = {
   beta2: 0.999,
   eval_only: false,
   log_interval: 0,
+  sampling: 'random',
 };
 
 export const ARCH_KEYS = ['n_embd', 'n_head', 'n_layer', 'block_size', 'bias', 'arch'] as const;
 const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum', 'log_interval'] as const;
 const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'grad_accum']);
 const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset', 'init_from',
-  'gradient_accumulation_steps', 'total_batch_size']);
+  'gradient_accumulation_steps', 'total_batch_size', 'data']);
 
 /** A bad value, named as the user gave it: a flag, or a key of the config file / preset, or the default. */
 function bad(flag: string, value: unknown, why: string, from = 'flag'): never {
@@ -171,6 +176,10 @@ function checkValues(v: Resolved, source: Record<string, string>): void {
   if (v.n_embd % v.n_head !== 0) bad('n_head', v.n_head, `n_embd ${v.n_embd} is not divisible by n_head ${v.n_head}`, source['n_head']);
   if (v.tokenization !== 'char' && v.tokenization !== 'gpt2') bad('tokenization', v.tokenization, 'expected char or gpt2', source['tokenization']);
   if (!['auto', 'cpu', 'cuda'].includes(v.device)) bad('device', v.device, 'expected auto, cpu or cuda', source['device']);
+  if (v.sampling !== 'random' && v.sampling !== 'sequential') bad('sampling', v.sampling, 'expected random or sequential', source['sampling']);
+  if (v.data === undefined && source['sampling'] === 'flag') bad('sampling', v.sampling, 'chooses how batches come from --data DIR: add --data');
+  if (v.data !== undefined && source['input_file'] === 'flag') bad('input_file', v.input_file, `give --input_file or --data ${v.data}, not both`);
+  if (v.data !== undefined && (typeof v.data !== 'string' || !v.data)) bad('data', v.data, 'must be a folder', source['data']);
   if (v.arch !== 'mypt' && v.arch !== 'gpt2') bad('arch', v.arch, 'expected mypt or gpt2', source['arch']);
   if (typeof v.bias !== 'boolean') bad('bias', v.bias, 'expected true or false', source['bias']);
   if (typeof v.model_name !== 'string' || !v.model_name || /[\\/]/.test(v.model_name) || v.model_name.startsWith('.')) {

@@ -42,6 +42,8 @@ interface Ctx {
   warn: (message: string) => void;
   /** the GPU of this process (a rank of a data-parallel job: its LOCAL_RANK); default 0 */
   deviceIndex?: number;
+  /** the tokenizer of --data's shards (a fresh model takes it instead of one built from the text) */
+  tokenizer?: Tokenizer;
 }
 
 /** Where to start; `dir` is checkpoints/<model_name>. Nothing is created here. */
@@ -60,7 +62,7 @@ export async function startingPoint(c: Ctx, dir: string, handover?: Handover): P
     throw new MyptError('E_NO_CHECKPOINT', `--init_from resume: no checkpoint at ${dir} (looked for config.json + model.pt, latest.pt)`, 'check --model_name and --checkpoints_dir');
   }
   if (v.init_from && v.init_from !== 'scratch') return initFrom(c);
-  const tokenizer = createTokenizer(v.tokenization, c.text);
+  const tokenizer = c.tokenizer ?? createTokenizer(v.tokenization, c.text);
   const model = build(c, tokenizer, v.arch === 'mypt'
     ? myptModelConfig({ vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd, bias: v.bias })
     : { vocab_size: tokenizer.vocabSize, block_size: v.block_size, n_layer: v.n_layer, n_head: v.n_head, n_embd: v.n_embd, arch: v.arch, bias: source.bias === 'default' ? undefined : v.bias });

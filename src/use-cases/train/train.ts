@@ -17,6 +17,8 @@ import { readMetrics } from './metrics';
 import type { CheckpointSaver } from './savers';
 import type { TrainEvent } from './events';
 import { joinJob, Joined } from './distributed/join';
+import { DataFeed } from './data-feed';
+import { readTrainingStateJson } from '../../formats/mypt/json';
 import type { WorkerRole } from './distributed/role';
 
 export type { TrainOptions } from './options';
@@ -108,8 +110,15 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
   const dir = path.join(v.checkpoints_dir, v.model_name);
-  const text = readTextFile(v.input_file);
-  const start = await startingPoint({ v, source, text, log, warn, deviceIndex: dist?.role.localRank }, dir, opts.startFrom);
+  const feed = v.data !== undefined ? openFeed(v, source, !!dist) : undefined;
+  const text = feed ? '' : readTextFile(v.input_file);
+  let start;
+  try {
+    start = await startingPoint({ v, source, text, log, warn, deviceIndex: dist?.role.localRank, tokenizer: feed?.tokenizer }, dir, opts.startFrom);
+  } catch (e) {
+    feed?.close();
+    throw e;
+  }
   const { model, tokenizer } = start;
   const t0 = Date.now();
   let job: Joined | undefined;
@@ -121,13 +130,21 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : what.endsWith('h') ? 'es' : 's'}`;
       log(`Data parallel: ${job.group.description}, ${dist.role.world} ranks x ${n(v.grad_accum, 'micro-batch')} of ${v.batch_size}; optimizer state sharded (${n(job.buckets, 'gradient bucket')}, ${job.shardSize.toLocaleString('en-US')} of ${model.numParams.toLocaleString('en-US')} moments per rank)`);
     }
-    const splits = dataOf(tokenizer, text, v.input_file, model.config.block_size);
+    if (feed) {
+      sameVocabulary(feed, tokenizer, v.data!);
+      feed.check(model.config.block_size);
+      if (start.resumed && start.resumedBundle) feed.restore(readTrainingStateJson(start.resumedBundle)?.training_config?.data, log);
+      log(`Training data: ${feed.info.format} shards in ${v.data} (${feed.train.length} train, ${feed.val.length} val; memory-mapped), ${v.sampling} batches`);
+    }
+    const splits = feed ? undefined : dataOf(tokenizer, text, v.input_file, model.config.block_size);
+    const nTrain = feed ? feed.train.total : splits!.train.length;
+    const nVal = feed ? feed.val.total : splits!.val.length;
     const configJson = configJsonOf(model, v.batch_size, v.dropout);
     log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${k === 'dropout' ? floatRepr(x as number) : x}`).join(', ')}`);
-    log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${splits.train.length.toLocaleString('en-US')} train / ${splits.val.length.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
-    emit({ type: 'start', step: start.step, max_iters: v.max_iters, resumed: start.resumed, device: model.device, numParams: model.numParams, trainTokens: splits.train.length, valTokens: splits.val.length });
+    log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${nTrain.toLocaleString('en-US')} train / ${nVal.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
+    emit({ type: 'start', step: start.step, max_iters: v.max_iters, resumed: start.resumed, device: model.device, numParams: model.numParams, trainTokens: nTrain, valTokens: nVal });
     const loop = new TrainingLoop({
-      v, model, tokenizer, splits, startStep: start.step, resumed: start.resumed, configJson,
+      v, model, tokenizer, splits, feed, startStep: start.step, resumed: start.resumed, configJson,
       bundleDir: opts.saveBundle === false ? undefined : dir,
       metrics: start.resumed ? readMetrics(start.resumedBundle, start.step) : [],
       checkpointSaver: opts.checkpointSaver, signal, emit, log,
@@ -154,7 +171,31 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   } finally {
     job?.control.close();
     model.dispose();
+    feed?.close();
     job?.group.close();
+  }
+}
+
+/** The shards of --data, checked against the other flags. */
+function openFeed(v: TrainOptions & { seed: number; sampling: 'random' | 'sequential'; tokenization: string }, source: Record<string, string>, distributed: boolean): DataFeed {
+  if (distributed && v.sampling === 'sequential') {
+    throw new MyptError('E_UNSUPPORTED', '--sampling sequential in a data-parallel job', 'use --sampling random (each rank draws its own windows of the mapped shards)');
+  }
+  const feed = new DataFeed(v.data!, v.sampling, v.seed);
+  if (source.tokenization === 'flag' && v.tokenization !== feed.tokenizer.kind) {
+    feed.close();
+    throw new MyptError('E_BAD_ARGUMENT', `--tokenization ${v.tokenization}: --data ${v.data} holds ${feed.tokenizer.kind} tokens`, 'leave --tokenization out: the data decides');
+  }
+  return feed;
+}
+
+/** A resumed or fine-tuned model must speak the data's tokens. */
+function sameVocabulary(feed: DataFeed, tokenizer: Tokenizer, dir: string): void {
+  const a = feed.tokenizer, b = tokenizer;
+  const same = a.kind === b.kind && (a.kind !== 'char' || JSON.stringify(a.toJSON().chars) === JSON.stringify(b.toJSON().chars));
+  if (!same) {
+    throw new MyptError('E_TOKENIZER', `--data ${dir}: its ${a.kind} tokens (vocabulary ${a.vocabSize}) are not the model's ${b.kind} tokens (vocabulary ${b.vocabSize})`,
+      'train a new --model_name on this data, or prepare the data with the model\'s tokenizer');
   }
 }
 
