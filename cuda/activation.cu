@@ -10,13 +10,6 @@ constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-__device__ __forceinline__ float act_f(int act, float x) {
-  if (act == 0) return x > 0.0f ? x : 0.0f;
-  if (act == 1) return 0.5f * x * (1.0f + erff(x * kInvSqrt2));
-  const float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
-  return 0.5f * x * (1.0f + tanhf(u));
-}
-
 __device__ __forceinline__ float act_grad(int act, float x) {
   if (act == 0) return x > 0.0f ? 1.0f : 0.0f;
   if (act == 1) return 0.5f * (1.0f + erff(x * kInvSqrt2)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
@@ -29,7 +22,7 @@ __device__ __forceinline__ float act_grad(int act, float x) {
 template <typename T>
 __global__ void activation_forward_kernel(int act, T* out, const T* inp, int64_t N) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = from_f<T>(act_f(act, to_f(inp[i])));
+    out[i] = from_f<T>(activation_f(act, to_f(inp[i])));
 }
 
 template <typename T>

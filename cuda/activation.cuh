@@ -14,6 +14,14 @@
 namespace mypt {
 namespace cuda {
 
+// act(x) in fp32 for act = (int)Activation: the forward's math, shared with the kernels that fuse it (gemv.cu).
+__device__ __forceinline__ float activation_f(int act, float x) {
+  if (act == 0) return x > 0.0f ? x : 0.0f;
+  if (act == 1) return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+  const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + tanhf(u));
+}
+
 template <typename T>
 void activation_forward(Activation act, T* out, const T* inp, int64_t N, cudaStream_t s);
 template <typename T>

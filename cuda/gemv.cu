@@ -1,6 +1,8 @@
 // The few-row product of gemv.cuh (generation).
 #include "gemv.cuh"
 
+#include "activation.cuh"
+
 namespace mypt {
 namespace cuda {
 
@@ -8,7 +10,7 @@ namespace {
 
 template <typename T, int S>
 __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
-                                                   int K, int N, int gelu) {
+                                                   int K, int N, int act) {
   __shared__ float part[8][kGemvMaxRows];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int sub = warp % S;  // this warp's share of K
@@ -50,11 +52,9 @@ __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp,
     if (m >= M) break;
     float v = acc[m];
     if (bias) v += to_f(bias[n]);
-    if (gelu) {
+    if (act) {
       aux[(int64_t)m * N + n] = from_f<T>(v);
-      v = to_f(from_f<T>(v));  // the activation of the stored pre-activation, as the unfused path
-      const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-      v = 0.5f * v * (1.0f + tanhf(u));
+      v = activation_f(act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
     }
     out[(int64_t)m * N + n] = from_f<T>(v);
   }
@@ -64,14 +64,14 @@ __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp,
 
 // S warps per column: enough blocks that every SM has several (132 SMs on an H100).
 template <typename T>
-void gemv_forward(T* out, T* aux, const T* inp, const T* w, const T* bias, int M, int K, int N, int gelu, cudaStream_t s) {
+void gemv_forward(T* out, T* aux, const T* inp, const T* w, const T* bias, int M, int K, int N, int act, cudaStream_t s) {
   const int S = N >= 8192 ? 1 : N >= 4096 ? 2 : N >= 2048 ? 4 : 8;
   const unsigned blocks = ceil_div(N, 8 / S);
   switch (S) {
-    case 1: gemv_kernel<T, 1><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-    case 2: gemv_kernel<T, 2><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-    case 4: gemv_kernel<T, 4><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
-    default: gemv_kernel<T, 8><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, gelu); break;
+    case 1: gemv_kernel<T, 1><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
+    case 2: gemv_kernel<T, 2><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
+    case 4: gemv_kernel<T, 4><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
+    default: gemv_kernel<T, 8><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
   }
   CUDA_CHECK_LAUNCH("gemv");
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gemv.cuh"
 #include "sampling.cuh"
 
 namespace mypt {
@@ -90,6 +91,9 @@ void GptModel<T>::mlp_up(T* act, T* pre, const T* inp, const LayerOff& w, int64_
   const int C = cfg.n_embd, F = cfg.hidden();
   if (fuse_gelu()) {
     linear_forward<T>(*gemm, act, inp, W(w.fcw), W(w.fcb), (int)rows, C, F, s, Epilogue::GeluTanh, pre);
+  } else if (gemv_fits(inp, W(w.fcw), (int)rows, C)) {
+    // few rows (generation): the activation in the GEMV's epilogue, one launch
+    gemv_forward<T>(act, pre, inp, W(w.fcw), W(w.fcb), (int)rows, C, F, 1 + (int)cfg.activation, s);
   } else {
     linear_forward<T>(*gemm, pre, inp, W(w.fcw), W(w.fcb), (int)rows, C, F, s);
     activation_forward<T>(cfg.activation, act, pre, rows * F, s);

@@ -59,6 +59,71 @@ __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* me
   }
 }
 
+// The same computation for C <= 32 * NV, bit for bit (each lane sums its columns lane + 32k in k order,
+// then the warp's butterfly), with the row held in registers: every load of a row is issued before the
+// first sum, so a row costs one memory latency instead of one per column step (the loop above waits on
+// each load, as its stores may alias the next loads). Generation normalises one row per launch: this is
+// what makes that launch short.
+template <typename T, int NV>
+__global__ void residual_layernorm_forward_reg_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
+                                                      const T* inp2, const T* weight, const T* bias, int64_t BT,
+                                                      int C, float eps, float p, uint64_t seed) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= BT) return;
+  const int64_t base = row * C;
+  float v[NV], w[NV], b[NV];
+#pragma unroll
+  for (int k = 0; k < NV; k++) {
+    const int c = lane + 32 * k;
+    v[k] = c < C ? to_f(inp1[base + c]) : 0.0f;
+    b[k] = c < C && inp2 ? to_f(inp2[base + c]) : 0.0f;
+    w[k] = c < C ? to_f(weight[c]) : 0.0f;
+  }
+  float sum = 0.0f;
+  if (inp2) {
+    const float keep_scale = 1.0f / (1.0f - p);
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+      const int c = lane + 32 * k;
+      if (c >= C) break;
+      float d = b[k];
+      if (p > 0.0f) d = dropout_keep(seed, (uint64_t)(base + c), p) ? d * keep_scale : 0.0f;
+      const T r = from_f<T>(v[k] + d);
+      residual[base + c] = r;
+      v[k] = to_f(r);
+      sum += v[k];
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < NV; k++)
+      if (lane + 32 * k < C) sum += v[k];
+  }
+#pragma unroll
+  for (int k = 0; k < NV; k++) b[k] = bias && lane + 32 * k < C ? to_f(bias[lane + 32 * k]) : 0.0f;
+  const float mu = warp_sum(sum) / C;
+  float var = 0.0f;
+#pragma unroll
+  for (int k = 0; k < NV; k++) {
+    if (lane + 32 * k >= C) break;
+    const float d = v[k] - mu;
+    var += d * d;
+  }
+  const float rs = rsqrtf(warp_sum(var) / C + eps);
+#pragma unroll
+  for (int k = 0; k < NV; k++) {
+    const int c = lane + 32 * k;
+    if (c >= C) break;
+    float o = (v[k] - mu) * rs * w[k];
+    if (bias) o += b[k];
+    out[base + c] = from_f<T>(o);
+  }
+  if (lane == 0) {
+    mean[row] = mu;
+    rstd[row] = rs;
+  }
+}
+
 // Fused LayerNorm backward for C % 8 == 0 and C <= 256 * NCH: a warp per row (rows strided over a fixed
 // grid), lane l owning columns 8l + 256k, k < NCH, for every row it visits, so the parameter gradients
 // accumulate in registers; per block the warps' sums are added in warp order into partial[block][C]
@@ -213,8 +278,17 @@ void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, c
                                 const T* weight, const T* bias, int64_t BT, int C, float eps, float dropout_p,
                                 uint64_t dropout_seed, cudaStream_t s) {
   if (BT <= 0) return;
-  residual_layernorm_forward_kernel<T><<<ceil_div(BT, 8), 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight,
-                                                                      bias, BT, C, eps, dropout_p, dropout_seed);
+  const unsigned grid = ceil_div(BT, 8);
+#define RLN(NV)                                                                                              \
+  residual_layernorm_forward_reg_kernel<T, NV><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, \
+                                                                    bias, BT, C, eps, dropout_p, dropout_seed)
+  if (C <= 256) RLN(8);
+  else if (C <= 512) RLN(16);
+  else if (C <= 1024) RLN(32);
+  else
+    residual_layernorm_forward_kernel<T><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C,
+                                                              eps, dropout_p, dropout_seed);
+#undef RLN
   CUDA_CHECK_LAUNCH("residual_layernorm_forward");
 }
 

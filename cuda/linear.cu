@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "engine/config.h"
 #include "gemv.cuh"
 #include "layernorm.cuh"
 
@@ -18,7 +19,7 @@ template <typename T>
 void linear_forward(Gemm& g, T* out, const T* inp, const T* w, const T* bias, int M, int K, int N, cudaStream_t s,
                     Epilogue epi, T* aux) {
   if (gemv_fits(inp, w, M, K) && epi != Epilogue::DGeluTanh) {
-    gemv_forward<T>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 : 0, s);
+    gemv_forward<T>(out, aux, inp, w, bias, M, K, N, epi == Epilogue::GeluTanh ? 1 + (int)Activation::GELUTanh : 0, s);
     return;
   }
   GemmArgs a;

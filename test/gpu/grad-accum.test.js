@@ -58,7 +58,7 @@ maybe('cuda: the tiny GPT-2 (HF layout) gives PyTorch\'s loss and loss after one
   const fix = path.join(__dirname, '..', 'fixtures', 'tiny_gpt2');
   const expected = JSON.parse(fs.readFileSync(path.join(fix, 'expected.json'), 'utf8'));
   const { checkpoint, tokenizer } = readInitFrom(locateInitFrom(path.join(fix, 'model')), '--init_from tiny');
-  const m = mypt.createModel({ ...checkpoint.config, dropout: 0, device: 'cuda', seed: 1 }, { tokenizer });
+  const m = mypt.createModel({ ...checkpoint.config, dropout: 0, device: 'cuda', precision: 'fp32', seed: 1 }, { tokenizer });
   try {
     m.setParameters(checkpoint.params);
     const B = expected.tokens.length, T = expected.tokens[0].length;

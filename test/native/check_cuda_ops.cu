@@ -39,6 +39,7 @@
 #include "dropout_ops.cuh"
 #include "encoder.cuh"
 #include "engine/engine.h"
+#include "gemv.cuh"
 #include "linear.cuh"
 #include "engine/init.h"
 #include "layernorm.cuh"
@@ -222,6 +223,29 @@ static void check_activations(int64_t N) {
   dropout_apply<T>(dout.p, dx_.p, N, p, seed, off, 0);
   report(std::string("dropout (same mask as CPU) ") + tname<T>() + " N=" + std::to_string(N), rel_err(dout.get(), y),
          tol_op<T>());
+}
+
+// ---------------- GEMV with a fused activation (generation's MLP up-projection) ----------------
+// aux = inp @ w^T + b rounded to T, out = act(aux): the unfused linear + activation on the CPU.
+template <typename T>
+static void check_gemv_activation(int M, int K, int N) {
+  const Vec inp = prep<T>(randn((size_t)M * K)), w = prep<T>(randn((size_t)N * K, 0.1f)), b = prep<T>(randn(N));
+  Vec pre((size_t)M * N);
+  cpu::matmul_forward(pre.data(), inp.data(), w.data(), b.data(), M, K, N);
+  const Vec pre_t = prep<T>(pre);
+  const char* names[3] = {"relu", "gelu", "gelu_tanh"};
+  for (int a = 0; a < 3; a++) {
+    Vec y((size_t)M * N);
+    const int64_t n = (int64_t)M * N;
+    if (a == 0) cpu::relu_forward(y.data(), pre_t.data(), n);
+    if (a == 1) cpu::gelu_forward(y.data(), pre_t.data(), n);
+    if (a == 2) cpu::gelu_tanh_forward(y.data(), pre_t.data(), n);
+    Dev<T> di(inp), dw(w), db(b), dout((size_t)M * N), daux((size_t)M * N);
+    gemv_forward<T>(dout.p, daux.p, di.p, dw.p, db.p, M, K, N, 1 + a, 0);
+    const std::string tag = std::string(names[a]) + " " + tname<T>() + " " + shp({M, K, N});
+    report("gemv +bias+" + tag + " (pre)", rel_err(daux.get(), pre), tol_op<T>());
+    report("gemv +bias+" + tag + " (act)", rel_err(dout.get(), y), tol_op<T>());
+  }
 }
 
 // ---------------- classifier ----------------
@@ -695,7 +719,7 @@ int main(int argc, char** argv) {
           check_gemm<bf16>(*g, path, s[0], s[1], s[2], false);
         }
       }
-      for (auto s : std::vector<std::array<int, 2>>{{5, 7}, {67, 384}, {300, 770}, {129, 768}, {40, 1024}, {33, 136}}) {
+      for (auto s : std::vector<std::array<int, 2>>{{5, 7}, {67, 384}, {300, 770}, {129, 768}, {40, 1024}, {33, 136}, {1, 768}, {3, 1280}}) {
         check_layernorm<float>(s[0], s[1], 0.0f, true);
         check_layernorm<bf16>(s[0], s[1], 0.0f, true);
         check_layernorm<float>(s[0], s[1], 0.25f, false);
@@ -704,6 +728,7 @@ int main(int argc, char** argv) {
       check_encoder<float>(3, 17, 24, 50);
       check_encoder<bf16>(4, 33, 96, 101);
       for (int64_t n : {1, 1000, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
+      for (int m : {1, 3}) { check_gemv_activation<float>(m, 768, 3072); check_gemv_activation<bf16>(m, 768, 3072); }
       check_classifier<float>(9, 65);
       check_classifier<bf16>(17, 1000);
       check_classifier<float>(4, 50304);
