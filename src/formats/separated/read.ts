@@ -1,7 +1,7 @@
 // Reads any checkpoint of sections 4 and 5 from a user-given path into CheckpointData, with the raw
 // optimizer and scheduler states as stored. A missing optimizer file is a warning for inference and an
 // error, with the reason, when training is to resume.
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import { field } from '../layouts/common';
 import type { CheckpointData } from './data';
 import { envCheckpointFromDict } from '../lecture/envvar';
@@ -48,11 +48,13 @@ function noOptimizer(path: string, why: string, o: ReadOptions, warnings: string
 }
 
 export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise<ReadCheckpoint> {
+  expectPath(path, 'readCheckpoint');
   return readCheckpointSync(path, o);
 }
 
 /** The same, synchronously (tensor data is read lazily either way). */
 export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheckpoint {
+  expectPath(path, 'readCheckpointSync');
   const r = readStored(path, o);
   if (!r.data.tokenizer) {    // files of other tools: the vocabulary from a tokenizer.json beside the file
     const beside = nodePath.join(nodePath.dirname(r.files[0]), 'tokenizer.json');

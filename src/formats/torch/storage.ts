@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { constants } from 'buffer';
+import { ioCause } from '../atomic';
 import { MyptError } from '../../errors';
 import { DType, dtypeSize } from '../tensor';
 
@@ -41,8 +42,11 @@ export function statFile(path: string): FileStamp {
   try {
     s = fs.statSync(path);
   } catch (e) {
-    throw new MyptError('E_IO', `${path}: cannot read (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new MyptError('E_NO_CHECKPOINT', `${path}: no such file`);
+    throw new MyptError('E_IO', `${path}: cannot read it: ${ioCause(e)}`);
   }
+  if (s.isDirectory()) throw new MyptError('E_BAD_FILE', `${path}: is a folder, not a file`, 'give the checkpoint file inside it, or use loadModel for a folder');
   if (!s.isFile()) throw new MyptError('E_BAD_FILE', `${path}: not a regular file`);
   return stampOf(s);
 }
@@ -161,3 +165,4 @@ export class TorchStorage {
     return buf;
   }
 }
+

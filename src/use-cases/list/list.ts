@@ -2,7 +2,7 @@
 // or `best` (lowest recorded validation loss). Never prompts; never modifies anything.
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import { field, pyNumber } from '../../formats/layouts/common';
 import { parseEnvCheckpointFileName } from '../../formats/lecture/envvar-name';
 import { pairOf, parseSeparatedName, recordedValLoss } from '../../formats/separated/separated';
@@ -108,6 +108,7 @@ function bundleEntry(dir: string): CheckpointEntry | null {
 
 /** Every checkpoint in `dir` (and bundles in its subfolders), sorted by step, `final` last. */
 export async function listCheckpoints(dir: string): Promise<CheckpointEntry[]> {
+  expectPath(dir, 'listCheckpoints');
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new MyptError('E_NO_CHECKPOINT', `${dir}: no such folder`);
   }
@@ -160,6 +161,7 @@ export function compareLatest(a: CheckpointEntry, b: CheckpointEntry): number {
 
 /** The checkpoint to use: `latest` (highest step, `final` last) or `best` (lowest recorded validation loss). */
 export async function selectCheckpoint(dir: string, which: 'latest' | 'best'): Promise<CheckpointEntry> {
+  expectPath(dir, 'selectCheckpoint');
   if (which !== 'latest' && which !== 'best') {
     throw new MyptError('E_BAD_ARGUMENT', `selectCheckpoint: ${String(which)} is not valid: accepted values are latest, best`);
   }

@@ -17,6 +17,8 @@ import { readMetrics } from './metrics';
 import type { CheckpointSaver } from './savers';
 import type { TrainEvent } from './events';
 import { joinJob, Joined } from './distributed/join';
+import { checkRunFits, withLowerHint } from './memory';
+import { checkWritableDir } from '../../formats/atomic';
 import type { WorkerRole } from './distributed/role';
 
 export type { TrainOptions } from './options';
@@ -109,11 +111,15 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const text = readTextFile(v.input_file);
+  if (rank === 0 && opts.saveBundle !== false) checkWritableDir(v.checkpoints_dir, `--checkpoints_dir ${v.checkpoints_dir}`);
   const start = await startingPoint({ v, source, text, log, warn, deviceIndex: dist?.role.localRank }, dir, opts.startFrom);
   const { model, tokenizer } = start;
   const t0 = Date.now();
   let job: Joined | undefined;
   try {
+    const mc = model.config;
+    checkRunFits({ numParams: model.numParams, batch_size: v.batch_size, block_size: mc.block_size, n_layer: mc.n_layer,
+      n_embd: mc.n_embd, n_head: mc.n_head, vocab_size: mc.vocab_size, device: model.device });
     if (dist) {
       job = await joinJob(model, start.step, { role: dist.role, timeoutMs: dist.timeoutMs ?? 600000, bucketMB: dist.bucketMB,
         reduceDtype: dist.reduceDtype, onPeerFailure: dist.onPeerFailure });
@@ -149,7 +155,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     };
   } catch (e) {
     job?.control.reportFailure((e as Error).message);
-    throw e;
+    throw withLowerHint(e);
   } finally {
     job?.control.close();
     model.dispose();
