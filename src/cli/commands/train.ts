@@ -2,7 +2,7 @@
 // --arch, --weight_decay, --grad_clip, the optional warmup + cosine schedule and --save_model_only.
 // With no flags at all: the built-in default run on the bundled Tiny Shakespeare corpus.
 import type { Argv } from 'yargs';
-import { train, TrainEvent } from '../../use-cases/train/train';
+import { train, TrainEvent, TrainResult } from '../../use-cases/train/train';
 import type { TrainOptions } from '../../use-cases/train/options';
 import { Progress } from '../progress';
 import { presetNames } from '../../use-cases/train/presets';
@@ -117,13 +117,23 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     process.stdout.write(
       r.interrupted
         ? `Stopped at step ${r.step}; the bundle in ${r.dir} is saved. Run the same command to continue.\n`
-        : `Training finished at step ${r.step} in ${r.seconds.toFixed(1)}s (${tps} tokens/s). Bundle: ${r.dir}\n`,
+        : summaryLines(r, tps),
     );
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);
     worker?.detach();
   }
+}
+
+/** The end of a run, printed after the progress bar is gone so a terminal keeps it. */
+function summaryLines(r: TrainResult, tps: string): string {
+  const loss = (x?: number) => (x === undefined ? '-' : x.toFixed(4));
+  const steps = r.step - r.start_step;
+  return `Training finished at step ${r.step} in ${r.seconds.toFixed(1)}s (${tps} tokens/s).\n`
+    + `  steps:  ${steps} this run${r.resumed ? ` (resumed at ${r.start_step})` : ''}\n`
+    + `  loss:   train ${loss(r.train_loss)}, val ${loss(r.val_loss)} (final eval)\n`
+    + `  bundle: ${r.dir}\n`;
 }
 
 export const handler = wrap(run);
