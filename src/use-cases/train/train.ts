@@ -18,6 +18,7 @@ import type { CheckpointSaver } from './savers';
 import type { TrainEvent } from './events';
 import { joinJob, Joined } from './distributed/join';
 import { checkRunFits, withLowerHint } from './memory';
+import { describeSchedule } from './schedule';
 import { checkWritableDir } from '../../formats/atomic';
 import type { WorkerRole } from './distributed/role';
 
@@ -129,6 +130,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     const splits = dataOf(tokenizer, text, v.input_file, model.config.block_size);
     const configJson = configJsonOf(model, v.batch_size, v.dropout);
     log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${k === 'dropout' ? floatRepr(x as number) : x}`).join(', ')}`);
+    log(describeSchedule(v));
     log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${splits.train.length.toLocaleString('en-US')} train / ${splits.val.length.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
     emit({ type: 'start', step: start.step, max_iters: v.max_iters, resumed: start.resumed, device: model.device, numParams: model.numParams, trainTokens: splits.train.length, valTokens: splits.val.length });
     const loop = new TrainingLoop({
