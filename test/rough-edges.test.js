@@ -131,4 +131,21 @@ test('a file-system failure while replacing a bundle folder is E_IO in words; th
   fs.rmSync(dir, { recursive: true });
 });
 
+
+test('a nanoGPT char ckpt.pt without meta.pkl: loads for inspect and convert; generate says where it looked and what to do', () => {
+  const dir = tmp();
+  fs.copyFileSync(path.join(__dirname, 'fixtures', 'foreign', 'nanogpt', 'out-shakespeare-char', 'ckpt.pt'), path.join(dir, 'ckpt.pt'));
+  const i = cli(['inspect', '--checkpoint', 'ckpt.pt'], dir);
+  assert.is(i.status, 0, i.stderr);
+  const c = cli(['convert', '--checkpoint', 'ckpt.pt', '--format', 'safetensors'], dir);
+  assert.is(c.status, 0, c.stderr);
+  assert.ok(fs.existsSync(path.join(dir, 'ckpt.safetensors')));
+  const g = cli(['generate', '--checkpoint', 'ckpt.pt', '--max_new_tokens', '3'], dir);
+  assert.is(g.status, 1);
+  const [line] = errorLine(g);
+  assert.match(line, /^error: ckpt\.pt: no meta\.pkl with the character vocabulary \(looked at [^)]*meta\.pkl\)/);
+  assert.match(line, /copy the meta\.pkl that nanoGPT's prepare\.py wrote \(data\/shakespeare_char\/meta\.pkl\) beside the checkpoint/);
+  fs.rmSync(dir, { recursive: true });
+});
+
 test.run();
