@@ -148,4 +148,29 @@ test('a nanoGPT char ckpt.pt without meta.pkl: loads for inspect and convert; ge
   fs.rmSync(dir, { recursive: true });
 });
 
+test('PyDict.toObject(): a string-keyed dict as an object; other keys are refused by name', () => {
+  const d = new api.PyDict([['a', 1], ['b', 2]]);
+  assert.equal(d.toObject(), { a: 1, b: 2 });
+  const n = new api.PyDict([[0, 'x']]);
+  try { n.toObject(); assert.unreachable(); } catch (e) { assert.is(e.code, 'E_BAD_ARGUMENT'); assert.match(e.message, /number key \(0\)/); }
+});
+
+test("onProgress: a throttled 'progress' event, the last one at max_iters, beside one 'step' per step", async () => {
+  const dir = tmp();
+  const events = [];
+  await api.train({ checkpoints_dir: dir, model_name: 'p', max_iters: 12, eval_interval: 12, eval_iters: 1, n_layer: 1, n_embd: 16, n_head: 2,
+    batch_size: 2, block_size: 8, sample_tokens: 4, device: 'cpu', onProgress: (e) => events.push(e) });
+  const steps = events.filter((e) => e.type === 'step');
+  const progress = events.filter((e) => e.type === 'progress');
+  assert.is(steps.length, 12);
+  assert.ok(progress.length >= 2 && progress.length <= steps.length, `${progress.length} progress events`);
+  const last = progress[progress.length - 1];
+  assert.is(last.step, 12); assert.is(last.max_iters, 12); assert.is(last.eta_seconds, 0);
+  assert.ok(last.tokens_per_second > 0);
+  assert.is(last.loss, steps[11].loss);
+  assert.ok(events.some((e) => e.type === 'sample'));
+  assert.is(events[events.length - 1].type, 'done');
+  fs.rmSync(dir, { recursive: true });
+});
+
 test.run();

@@ -102,7 +102,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   // a job's ranks other than 0 train silently
   const onProgress = rank === 0 ? opts.onProgress : undefined;
   const log = (rank === 0 ? opts.log : undefined) ?? (() => {});
-  const emit = (e: TrainEvent) => onProgress?.(e);
+  const emit = progressEmitter(onProgress);
   const { values: v, source } = resolveTrainOptions(stripRunOptions(opts), DEFAULT_CORPUS);
   if (dist && (opts.checkpointSaver || opts.startFrom || opts.saveBundle === false)) {
     throw new MyptError('E_UNSUPPORTED', 'a data-parallel job saves the bundle only (no env-var or separated checkpoint files, no hand-over)');
@@ -163,6 +163,23 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     model.dispose();
     job?.group.close();
   }
+}
+
+/** Passes every event on, adding a 'progress' event at most once a second and after the last step. */
+function progressEmitter(onProgress?: (e: TrainEvent) => void): (e: TrainEvent) => void {
+  if (!onProgress) return () => {};
+  let maxIters = 0, tokens = 0, seconds = 0, done = 0, last = -Infinity;
+  return (e: TrainEvent) => {
+    onProgress(e);
+    if (e.type === 'start') maxIters = e.max_iters;
+    if (e.type !== 'step') return;
+    tokens += e.tokens; seconds += e.seconds; done += 1;
+    const now = Date.now();
+    if (now - last < 1000 && e.step < maxIters) return;
+    last = now;
+    onProgress({ type: 'progress', step: e.step, max_iters: maxIters, loss: e.loss, tokens_per_second: seconds > 0 ? tokens / seconds : 0,
+      eta_seconds: done > 0 ? (seconds / done) * Math.max(0, maxIters - e.step) : 0 });
+  };
 }
 
 function stripRunOptions(o: TrainRunOptions): TrainOptions {
