@@ -7,7 +7,7 @@ import { field, pyNumber } from '../../formats/layouts/common';
 import { parseEnvCheckpointFileName } from '../../formats/lecture/envvar-name';
 import { pairOf, parseSeparatedName, recordedValLoss } from '../../formats/separated/separated';
 import { OPTIMIZER_KEYS, recognise } from '../../formats/recognise';
-import { loadTorch } from '../../formats/torch';
+import { loadTorch, loadTorchSync } from '../../formats/torch';
 
 export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'mypt-legacy' | 'nanogpt'
   | 'modded-small' | 'modded-medium' | 'other';
@@ -23,6 +23,8 @@ export interface CheckpointEntry {
   optimizer: boolean;        // optimizer state present (resumable; modded files hold one GPU's shard: not)
   files: string[];
   mtimeMs: number;
+  /** Why it cannot be loaded as it is (a truncated or corrupt file), when listing found out. */
+  problem?: string;
 }
 
 const sizeOf = (files: string[]) => files.reduce((n, f) => n + fs.statSync(f).size, 0);
@@ -102,8 +104,16 @@ function bundleEntry(dir: string): CheckpointEntry | null {
       if (typeof v === 'number') { valLoss = v; break; }
     }
   } catch { /* no metrics */ }
+  let problem: string | undefined;
+  for (const f of [model, path.join(dir, 'optimizer.pt')].filter((x) => fs.existsSync(x))) {
+    try {
+      loadTorchSync(f);   // the zip's directory and the pickle: cheap, and a truncated file fails here
+    } catch (e) {
+      problem ??= (e as Error).message;
+    }
+  }
   return { name: path.basename(dir) + '/', path: dir, format: 'mypt-bundle', step, final: false, valLoss,
-    size: sizeOf(files), optimizer: fs.existsSync(path.join(dir, 'optimizer.pt')), files, mtimeMs: mtimeOf(files) };
+    size: sizeOf(files), optimizer: fs.existsSync(path.join(dir, 'optimizer.pt')), files, mtimeMs: mtimeOf(files), ...(problem ? { problem } : {}) };
 }
 
 /** Every checkpoint in `dir` (and bundles in its subfolders), sorted by step, `final` last. */
