@@ -153,7 +153,6 @@ export class ModdedModel extends TextModel {
       if (o.signal?.aborted) return [];
       const ids = [...(await this.call(() => h.generate(a, native, onToken)))];
       if (thrown) throw thrown.error;
-      if (!this.handle) throw new MyptError('E_DISPOSED', 'the model was disposed while generating; the text is incomplete', 'dispose the model after its calls end');
       return stopped ? ids.slice(0, delivered) : ids;
     } finally {
       o.signal?.removeEventListener('abort', onAbort);
