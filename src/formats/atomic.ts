@@ -141,11 +141,13 @@ export async function replaceDirAtomic(
   try {
     await replaceDir(target, fill, opts);
   } catch (e) {
-    if (e instanceof MyptError || typeof (e as NodeJS.ErrnoException)?.code !== 'string') throw e;
+    const ioFailure = e instanceof MyptError ? e.code === 'E_IO' : typeof (e as NodeJS.ErrnoException)?.code === 'string';
+    if (!ioFailure) throw e;
     // a file-system failure (a full disk, no permission): the staged copy goes, the last whole folder stays
     if (fs.existsSync(target) || fs.existsSync(siblingsOf(target).previous)) {
       try { fs.rmSync(staging, { recursive: true, force: true }); } catch { /* already failing */ }
     }
+    if (e instanceof MyptError) throw e;
     throw new MyptError('E_IO', `${dir}: save failed: ${ioCause(e)}; the previous save, if any, is untouched`);
   }
 }
