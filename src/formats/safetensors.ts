@@ -48,7 +48,7 @@ export function loadSafetensorsSync(path: string): SafetensorsFile {
   try {
     header = JSON.parse(hbuf.toString('utf8'));
   } catch (e) {
-    bad(path, `safetensors header is not valid JSON (${(e as Error).message})`);
+    bad(path, `safetensors header is not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) bad(path, 'safetensors header is not a JSON object');
   const dataStart = 8 + n;

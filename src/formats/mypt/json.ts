@@ -55,7 +55,7 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(text.replace(/\bNaN\b|-?\bInfinity\b/g, 'null'));
   } catch (e) {
-    throw new MyptError('E_BAD_FILE', `${file}: not valid JSON (${(e as Error).message})`);
+    throw new MyptError('E_BAD_FILE', `${file}: not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
 }
 
