@@ -40,3 +40,13 @@ export class MyptError extends Error {
 export function fail(code: ErrorCode, message: string, hint?: string): never {
   throw new MyptError(code, message, hint);
 }
+
+/** Checks that a public function's argument is a path (a non-empty string): anything else, such as an already
+ *  loaded object, is an E_BAD_ARGUMENT naming the function and what it got. */
+export function expectPath(value: unknown, where: string): string {
+  if (typeof value === 'string' && value.length > 0) return value;
+  const got = value === null ? 'null' : value === undefined ? 'undefined' : typeof value === 'string' ? 'an empty string'
+    : typeof value === 'object' ? `${Array.isArray(value) ? 'an array' : `an object${(value as object).constructor?.name && (value as object).constructor.name !== 'Object' ? ` (${(value as object).constructor.name})` : ''}`}`
+    : `a ${typeof value}`;
+  throw new MyptError('E_BAD_ARGUMENT', `${where}: expected a path (a string), got ${got}`, 'pass the file or folder name, not what was loaded from it');
+}

@@ -129,9 +129,29 @@ test('an unknown head count asks for head_dim', async () => {
     parseModded(obj, 'nohead.pt');
     assert.unreachable();
   } catch (e) {
-    assert.match(e.message, /nohead.pt: cannot tell the head count .* \(pass head_dim\)/);
+    assert.match(e.message, /nohead.pt: cannot tell the head count .* \(give the head size: convert --head_dim N, or the head_dim option of loadModdedModel\)/);
   }
   assert.is(parseModded(obj, 'x', { head_dim: 8 }).info.n_head, 4);
+});
+
+test('convert --head_dim: the flag the error names exists and is used', async () => {
+  const fs = require('fs');
+  const os = require('os');
+  const { spawnSync } = require('child_process');
+  const { saveTorch } = require('../lib/formats/torch');
+  const obj = await load('small');
+  obj.set('code', 'print("no model line")');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'headdim-'));
+  await saveTorch(path.join(dir, 'nohead.pt'), obj);
+  const BIN = path.join(__dirname, '..', 'bin', 'mypt-native.js');
+  const run = (extra) => spawnSync(process.execPath, [BIN, 'convert', '--checkpoint', 'nohead.pt', '--to', 'medium', '--dry-run', ...extra], { cwd: dir, encoding: 'utf8' });
+  const without = run([]);
+  assert.is(without.status, 1);
+  assert.match(without.stderr, /convert --head_dim N/);
+  const withIt = run(['--head_dim', '8']);
+  assert.is(withIt.status, 0, withIt.stderr);
+  assert.match(withIt.stdout, /^would write /);
+  fs.rmSync(dir, { recursive: true });
 });
 
 test.run();

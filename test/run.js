@@ -25,5 +25,15 @@ const passed = num('Passed');
 const skipped = num('Skipped');
 let failed = Math.max(0, total - passed); // uvu's Total counts the tests that ran; skips are apart
 if (r.status !== 0 && failed === 0) failed = 1; // a suite crashed outside any test
+// why tests or checks were skipped, grouped: the lines suites print ("skip ...", "skipping ...", "(skipped: ...)")
+const reasons = new Map();
+for (const line of (r.stdout || '').split('\n')) {
+  const m = /^\s*\(?(skip(?:ped|ping)?\b[: ]?.*?)\)?\s*$/i.exec(line.replace(/\x1b\[[\d;]*m/g, ''));
+  if (m && !/^skipped:\s*\d+$/i.test(m[1])) reasons.set(m[1], (reasons.get(m[1]) || 0) + 1);
+}
+if (reasons.size) {
+  console.log('skipped, by reason:');
+  for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`  ${n} x ${why}`);
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

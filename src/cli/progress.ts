@@ -80,6 +80,9 @@ export class Progress {
   }
 
   stop(): void {
+    // cli-progress writes logged lines only when it next draws: draw once so the last ones (the final eval,
+    // the saves) reach the terminal before the bar is cleared
+    this.multi?.update();
     this.multi?.stop();
     this.multi = undefined;
     this.bar = undefined;

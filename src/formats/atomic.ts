@@ -136,9 +136,29 @@ export async function replaceDirAtomic(
   fill: (staging: string) => Promise<void> | void,
   opts: { onStage?: (stage: SaveStage) => void; dropOld?: string[] } = {},
 ): Promise<void> {
+  const target = path.resolve(dir);
+  const { staging } = siblingsOf(target);
+  try {
+    await replaceDir(target, fill, opts);
+  } catch (e) {
+    const ioFailure = e instanceof MyptError ? e.code === 'E_IO' : typeof (e as NodeJS.ErrnoException)?.code === 'string';
+    if (!ioFailure) throw e;
+    // a file-system failure (a full disk, no permission): the staged copy goes, the last whole folder stays
+    if (fs.existsSync(target) || fs.existsSync(siblingsOf(target).previous)) {
+      try { fs.rmSync(staging, { recursive: true, force: true }); } catch { /* already failing */ }
+    }
+    if (e instanceof MyptError) throw e;
+    throw new MyptError('E_IO', `${dir}: save failed: ${ioCause(e)}; the previous save, if any, is untouched`);
+  }
+}
+
+async function replaceDir(
+  target: string,
+  fill: (staging: string) => Promise<void> | void,
+  opts: { onStage?: (stage: SaveStage) => void; dropOld?: string[] },
+): Promise<void> {
   const { onStage } = opts;
   const drop = new Set(opts.dropOld ?? []);
-  const target = path.resolve(dir);
   const { staging, previous } = siblingsOf(target);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   fs.rmSync(staging, { recursive: true, force: true });
@@ -172,4 +192,23 @@ export async function replaceDirAtomic(
   onStage?.('new-in-place');
   fs.rmSync(previous, { recursive: true, force: true });
   onStage?.('done');
+}
+
+/** Throws E_IO when files cannot be created in folder `dir` (or, while it does not exist yet, in the nearest
+ *  folder above it that does): checked before long work that ends in a save. Creates nothing. */
+export function checkWritableDir(dir: string, what: string): void {
+  let at = path.resolve(dir);
+  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(at);
+  } catch (e) {
+    throw new MyptError('E_IO', `${what}: cannot write in ${at}: ${ioCause(e)}`);
+  }
+  if (!st.isDirectory()) throw new MyptError('E_IO', `${what}: ${at} is a file, not a folder`);
+  try {
+    fs.accessSync(at, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (e) {
+    throw new MyptError('E_IO', `${what}: cannot write in ${at}: ${ioCause(e)}`, 'choose a folder you can write to');
+  }
 }

@@ -159,7 +159,7 @@ function tokenizerBeside(file: string): TokenizerRecord | undefined {
   try {
     t = JSON.parse(fs.readFileSync(tokFile, 'utf8'));
   } catch (e) {
-    throw new MyptError('E_BAD_FILE', `${tokFile}: not valid JSON (${(e as Error).message})`);
+    throw new MyptError('E_BAD_FILE', `${tokFile}: not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
   return t.token_kind === 'gpt2' ? { token_kind: 'gpt2', chars: null } : Array.isArray(t.chars) ? { token_kind: 'char', chars: t.chars } : undefined;
 }

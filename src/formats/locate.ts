@@ -3,7 +3,7 @@
 // <checkpointsDir>/X. Nothing is read but directory listings; nothing is written.
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../errors';
+import { MyptError, expectPath } from '../errors';
 import { LECTURE_FILE, lectureStepOf } from './lecture/lecture';
 import { findLegacyFile } from './mypt/legacy';
 import { findBundle, isBundle } from './mypt/bundle';
@@ -49,6 +49,7 @@ export function findInFolder(dir: string): Located | undefined {
  * Throws `no checkpoint for model X at DIR (looked for ...)` when nothing is found.
  */
 export function resolveCheckpoint(target: string, opts: { checkpointsDir?: string } = {}): Located {
+  expectPath(target, 'resolveCheckpoint');
   if (fs.existsSync(target)) {
     const st = fs.statSync(target);
     if (st.isFile()) {

@@ -4,7 +4,7 @@
 // which the tensors must cover entirely, without holes or overlaps. Tensors are read lazily.
 
 import * as fs from 'fs';
-import { MyptError } from '../errors';
+import { MyptError, expectPath } from '../errors';
 import { DType, Tensor, TypedArray, checkTensor, dtypeSize, numelOf } from './tensor';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic';
 import { FileRegion, TorchStorage, readExactly, statFile } from './torch/storage';
@@ -31,6 +31,7 @@ function bad(path: string, what: string): never {
 const isIndex = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 export function loadSafetensorsSync(path: string): SafetensorsFile {
+  expectPath(path, 'loadSafetensorsSync');
   const stamp = statFile(path);
   const size = stamp.size;
   if (size < 8) bad(path, `too short for a safetensors file (${size} bytes)`);
@@ -47,7 +48,7 @@ export function loadSafetensorsSync(path: string): SafetensorsFile {
   try {
     header = JSON.parse(hbuf.toString('utf8'));
   } catch (e) {
-    bad(path, `safetensors header is not valid JSON (${(e as Error).message})`);
+    bad(path, `safetensors header is not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) bad(path, 'safetensors header is not a JSON object');
   const dataStart = 8 + n;
@@ -100,6 +101,7 @@ export function loadSafetensorsSync(path: string): SafetensorsFile {
 }
 
 export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
+  expectPath(path, 'loadSafetensors');
   return loadSafetensorsSync(path);
 }
 
@@ -154,12 +156,14 @@ function* safetensorsSteps(fd: number, json: Buffer, list: [string, Tensor][]): 
 }
 
 export function saveSafetensorsSync(path: string, tensors: TensorSet, metadata?: Record<string, string>): void {
+  expectPath(path, 'saveSafetensorsSync');
   const { json, list } = safetensorsHeader(path, tensors, metadata);
   writeFileAtomicSync(path, (fd) => safetensorsSteps(fd, json, list));
 }
 
 /** saveSafetensorsSync that returns to the event loop between tensors. */
 export async function saveSafetensors(path: string, tensors: TensorSet, metadata?: Record<string, string>): Promise<void> {
+  expectPath(path, 'saveSafetensors');
   const { json, list } = safetensorsHeader(path, tensors, metadata);
   await writeFileAtomic(path, (fd) => safetensorsSteps(fd, json, list));
 }

@@ -313,6 +313,8 @@ export class GptModel extends TextModel {
     try {
       const out = await call(() => native.generate(ids, sample, onToken));
       if (failure !== undefined) throw failure;
+      // dispose() during the call stops it early: a clear error, never a silently short text
+      if (!this.handle) throw new MyptError('E_DISPOSED', 'the model was disposed while generating; the text is incomplete', 'dispose the model after its calls end');
       return Array.from(out);
     } finally {
       o.signal?.removeEventListener('abort', abort);

@@ -2,7 +2,7 @@
 // tokenizer.json record ({"token_kind": "gpt2" | "char", ...}) or a Hugging Face tokenizers file
 // (byte-level BPE, or the WordLevel character vocabulary mypt-native exports). Without one, modded-nanogpt files use GPT-2's tokenizer (gpt2Codec).
 import * as fs from 'fs';
-import { MyptError } from '../errors';
+import { MyptError, expectPath } from '../errors';
 import { HfByteLevelBpe, TextCodec } from './hf-bpe';
 import { HfWordLevel } from './hf-wordlevel';
 import { GPT2_VOCAB, Gpt2Tokenizer, gpt2Encoding } from './gpt2';
@@ -25,6 +25,7 @@ export function gpt2Codec(source = 'GPT-2 tokenizer'): TextCodec {
 
 /** Reads a tokenizer file; a one-line E_IO / E_TOKENIZER / E_BAD_FILE error names the file when it is not one. */
 export function loadTokenizerFile(path: string): TextCodec {
+  expectPath(path, 'loadTokenizerFile');
   let text: string;
   try {
     text = fs.readFileSync(path, 'utf8');

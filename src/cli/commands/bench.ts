@@ -7,6 +7,7 @@ import { runBench } from '../../use-cases/bench/run';
 import { formatTable, HEADER, rowCells } from '../../use-cases/bench/report';
 import { backends } from '../..';
 import { MyptError } from '../../errors';
+import { requireCuda } from '../../model';
 
 interface Args {
   suite?: string[];
@@ -33,6 +34,7 @@ export const benchCommand: CommandModule<object, Args> = {
       if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new MyptError('E_IO', `--json ${a.json}: the folder ${dir} does not exist`);
     }
     const device = a.device === 'auto' ? (backends().cuda ? 'cuda' : 'cpu') : (a.device as 'cpu' | 'cuda');
+    if (device === 'cuda') requireCuda(); // one error line, not one in every row
     const live = !a.compare && process.stdout.isTTY;
     if (live) console.log(HEADER.join(' | '));
     const report = await runBench({
@@ -47,6 +49,10 @@ export const benchCommand: CommandModule<object, Args> = {
     if (a.json) {
       fs.writeFileSync(a.json, JSON.stringify(report, null, 2) + '\n');
       console.log(`\nwrote ${a.json}`);
+    }
+    const failed = report.rows.filter((r) => r.error);
+    if (failed.length) {
+      throw new MyptError('E_NATIVE', `${failed.length} of ${report.rows.length} bench cases failed (see their rows); first: ${failed[0].id}: ${failed[0].error}`);
     }
   },
 };

@@ -9,7 +9,7 @@ import { convertLayout, ConvertLayoutResult, LAYOUT_TARGETS, LayoutTarget } from
 import { moddedConvertCommand } from '../../use-cases/convert/modded';
 import { formatBytes } from '../../use-cases/inspect/inspect';
 import { MyptError } from '../../errors';
-import { choiceFlag, stringFlag } from '../options';
+import { choiceFlag, intFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
 
 const MODDED_TARGETS = ['small', 'medium'] as const;
@@ -30,6 +30,7 @@ export function builder(y: Argv) {
     .option('format', { type: 'string', describe: 'pt: a MyPT bundle; safetensors: one file [pt]' })
     .option('out', { type: 'string', coerce: stringFlag('out'), describe: 'output bundle folder or .safetensors file' })
     .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: 'training text (character vocabulary of lecture-trainer files)' })
+    .option('head_dim', { type: 'string', coerce: intFlag('head_dim', 1), describe: 'modded-nanogpt --to small|medium: the head size, when the file does not say it and the width is not a multiple of 128' })
     .option('dry-run', { type: 'boolean', describe: 'say what would be converted; write nothing' })
     .option('yes', { type: 'boolean', describe: 'delete each original after its conversion is verified, without asking (--to: delete a pair\'s optimizer file for model-only; overwrite a modded output)' });
 }
@@ -44,7 +45,7 @@ function ask(question: string): Promise<boolean> {
 
 interface Args {
   to?: LayoutTarget | typeof MODDED_TARGETS[number]; all?: boolean; model_name?: string; checkpoint?: string; checkpoints_dir?: string; format?: string;
-  out?: string; input_file?: string; dryRun?: boolean; yes?: boolean;
+  out?: string; input_file?: string; dryRun?: boolean; yes?: boolean; head_dim?: number;
 }
 
 function describeLayout(r: ConvertLayoutResult, dryRun: boolean): string {
@@ -62,7 +63,10 @@ async function convertTo(a: Args & { to: NonNullable<Args['to']> }): Promise<str
   if (!a.checkpoint) throw new MyptError('E_BAD_ARGUMENT', `convert --to ${a.to}: name the checkpoint with --checkpoint PATH`);
   if (a.all || a.model_name || a.format) throw new MyptError('E_BAD_ARGUMENT', 'convert --to works on one --checkpoint: drop --all, --model_name and --format');
   if (a.to === 'small' || a.to === 'medium') {
-    return moddedConvertCommand(a.checkpoint, { to: a.to, out: a.out, dryRun: a.dryRun, overwrite: a.yes });
+    return moddedConvertCommand(a.checkpoint, { to: a.to, out: a.out, dryRun: a.dryRun, overwrite: a.yes, head_dim: a.head_dim });
+  }
+  if (a.head_dim !== undefined) {
+    throw new MyptError('E_BAD_ARGUMENT', `--head_dim is for modded-nanogpt files (--to small or medium), not --to ${a.to}`);
   }
   const r = await convertLayout(a.checkpoint, a.to, { out: a.out, dryRun: a.dryRun, removeOptimizer: a.yes });
   return describeLayout(r, !!a.dryRun);

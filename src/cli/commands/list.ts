@@ -23,7 +23,7 @@ export function formatSize(bytes: number): string {
 
 export function formatTable(entries: CheckpointEntry[]): string {
   const rows = entries.map((e) => [
-    e.name, e.format, e.final ? `final (${e.step ?? '?'})` : e.step === null ? '-' : String(e.step),
+    e.name, e.problem ? `${e.format} (damaged)` : e.format, e.final ? `final (${e.step ?? '?'})` : e.step === null ? '-' : String(e.step),
     e.valLoss === null ? '-' : e.valLoss.toFixed(4), formatSize(e.size), e.optimizer ? 'yes' : 'no',
   ]);
   const head = ['NAME', 'FORMAT', 'STEP', 'VAL LOSS', 'SIZE', 'OPTIMIZER'];
@@ -46,6 +46,7 @@ async function run(a: { dir?: string; json?: boolean }) {
   }
   const total = entries.reduce((n, e) => n + e.size, 0);
   process.stdout.write(`${formatTable(entries)}\n${entries.length} checkpoint${entries.length === 1 ? '' : 's'}, ${formatSize(total)} in ${dir}\n`);
+  for (const e of entries) if (e.problem) process.stdout.write(`damaged: ${e.name} cannot be loaded: ${e.problem}\n`);
 }
 
 export const handler = wrap(run);

@@ -2,10 +2,11 @@
 // --arch, --weight_decay, --grad_clip, the optional warmup + cosine schedule and --save_model_only.
 // With no flags at all: the built-in default run on the bundled Tiny Shakespeare corpus.
 import type { Argv } from 'yargs';
-import { train, TrainEvent } from '../../use-cases/train/train';
+import { train, TrainEvent, TrainResult } from '../../use-cases/train/train';
 import type { TrainOptions } from '../../use-cases/train/options';
 import { Progress } from '../progress';
-import { presetNames } from '../../use-cases/train/presets';
+import { getPreset, presetNames } from '../../use-cases/train/presets';
+import { MYPT_TRAIN_DEFAULTS } from '../../use-cases/train/options';
 import { choiceFlag, intFlag, numFlag, stringFlag } from '../options';
 import { handler as wrap } from '../errors';
 import { MyptError } from '../../errors';
@@ -17,6 +18,11 @@ export const command = 'train';
 export const describe = 'Train a GPT (fresh, resume from checkpoints/<model_name>, or fine-tune with --init_from gpt2|PATH or --init_from_model)';
 
 const pos = (x: number) => x > 0;
+/** `[built-in run X; MyPT Y]` from the tables the run uses (presets/default.json, MYPT_TRAIN_DEFAULTS). */
+function builtin(key: string, note = ''): string {
+  const mine = key === 'lr_decay_iters' ? '--max_iters' : String(getPreset('default').values[key] ?? (MYPT_TRAIN_DEFAULTS as Record<string, unknown>)[key]);
+  return `[built-in run ${mine}; MyPT ${String((MYPT_TRAIN_DEFAULTS as Record<string, unknown>)[key])}${note}]`;
+}
 export function builder(y: Argv) {
   return addDistributedFlags(addCheckpointFlags(y))
     .usage('$0 train [flags]\n\nWith no flags: the built-in run, a small char model on the bundled Tiny Shakespeare corpus (about two minutes on two CPU cores), then a sample. With --preset or --config_file, flags left out take MyPT\'s train.py defaults.')
@@ -26,24 +32,24 @@ export function builder(y: Argv) {
     .option('init_from_model', { type: 'string', coerce: stringFlag('init_from_model'), describe: 'fine-tune from the bundle of another model (same tokenizer)' })
     .option('config_file', { type: 'string', coerce: stringFlag('config_file'), describe: "a MyPT config JSON (architecture and batch size)" })
     .option('preset', { type: 'string', coerce: stringFlag('preset'), describe: `a preset (see \`mypt-native presets\`): ${presetNames().join(', ')}` })
-    .option('max_iters', { type: 'string', coerce: intFlag('max_iters', 0), describe: 'absolute step to train to (also on resume) [built-in run 2000; MyPT 1000]' })
-    .option('eval_interval', { type: 'string', coerce: intFlag('eval_interval', 1), describe: 'evaluate and save every N steps [built-in run 500; MyPT 50]' })
-    .option('eval_iters', { type: 'string', coerce: intFlag('eval_iters', 1), describe: 'batches per loss estimate [built-in run 20; MyPT 200]' })
-    .option('learning_rate', { type: 'string', coerce: numFlag('learning_rate', pos, 'must be > 0'), describe: 'AdamW learning rate [built-in run 1e-3; MyPT 3e-4]' })
-    .option('batch_size', { type: 'string', coerce: intFlag('batch_size', 1), describe: 'sequences per step [built-in run 16; MyPT 32]' })
-    .option('block_size', { type: 'string', coerce: intFlag('block_size', 1), describe: 'context length [built-in run 64; MyPT 256]' })
-    .option('n_embd', { type: 'string', coerce: intFlag('n_embd', 1), describe: 'embedding width [built-in run 128; MyPT 384]' })
-    .option('n_head', { type: 'string', coerce: intFlag('n_head', 1), describe: 'attention heads [built-in run 4; MyPT 6]' })
-    .option('n_layer', { type: 'string', coerce: intFlag('n_layer', 1), describe: 'transformer blocks [built-in run 4; MyPT 6]' })
-    .option('dropout', { type: 'string', coerce: numFlag('dropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: 'dropout rate [built-in run 0; MyPT 0.2]' })
+    .option('max_iters', { type: 'string', coerce: intFlag('max_iters', 0), describe: `absolute step to train to (also on resume) ${builtin('max_iters')}` })
+    .option('eval_interval', { type: 'string', coerce: intFlag('eval_interval', 1), describe: `evaluate and save every N steps ${builtin('eval_interval')}` })
+    .option('eval_iters', { type: 'string', coerce: intFlag('eval_iters', 1), describe: `batches per loss estimate ${builtin('eval_iters')}` })
+    .option('learning_rate', { type: 'string', coerce: numFlag('learning_rate', pos, 'must be > 0'), describe: `AdamW learning rate ${builtin('learning_rate')}` })
+    .option('batch_size', { type: 'string', coerce: intFlag('batch_size', 1), describe: `sequences per step ${builtin('batch_size')}` })
+    .option('block_size', { type: 'string', coerce: intFlag('block_size', 1), describe: `context length ${builtin('block_size')}` })
+    .option('n_embd', { type: 'string', coerce: intFlag('n_embd', 1), describe: `embedding width ${builtin('n_embd')}` })
+    .option('n_head', { type: 'string', coerce: intFlag('n_head', 1), describe: `attention heads ${builtin('n_head')}` })
+    .option('n_layer', { type: 'string', coerce: intFlag('n_layer', 1), describe: `transformer blocks ${builtin('n_layer')}` })
+    .option('dropout', { type: 'string', coerce: numFlag('dropout', (x) => x >= 0 && x < 1, 'must be in [0, 1)'), describe: `dropout rate ${builtin('dropout')}` })
     .option('bias', { type: 'boolean', describe: 'q/k/v biases (MyPT) [false]' })
     .option('device', { type: 'string', coerce: choiceFlag('device', ['auto', 'cpu', 'cuda'] as const), describe: 'auto, cpu or cuda [cpu for the built-in run, else auto]' })
     .option('seed', { type: 'string', coerce: intFlag('seed', 0), describe: 'seed for init, batches and the sample [1337]' })
     .option('arch', { type: 'string', coerce: choiceFlag('arch', ['mypt', 'gpt2'] as const), describe: "mypt (MyPT's lecture GPT) or gpt2 (nanoGPT) [mypt]" })
     .option('weight_decay', { type: 'string', coerce: numFlag('weight_decay', (x) => x >= 0, 'must be >= 0'), describe: "AdamW weight decay [0.01, PyTorch's default as in MyPT]" })
     .option('grad_clip', { type: 'string', coerce: numFlag('grad_clip', (x) => x >= 0, 'must be >= 0'), describe: 'clip the global gradient norm (0: off) [0]' })
-    .option('warmup_iters', { type: 'string', coerce: intFlag('warmup_iters', 0), describe: 'linear warmup steps [built-in run 100; MyPT 0: constant rate]' })
-    .option('lr_decay_iters', { type: 'string', coerce: intFlag('lr_decay_iters', 0), describe: 'cosine decay to --min_lr by this step [built-in run 2000; MyPT 0: no decay]' })
+    .option('warmup_iters', { type: 'string', coerce: intFlag('warmup_iters', 0), describe: `linear warmup steps ${builtin('warmup_iters', ': constant rate')}` })
+    .option('lr_decay_iters', { type: 'string', coerce: intFlag('lr_decay_iters', 0), describe: `cosine decay to --min_lr by this step ${builtin('lr_decay_iters', ': no decay')}` })
     .option('min_lr', { type: 'string', coerce: numFlag('min_lr', (x) => x >= 0, 'must be >= 0'), describe: 'floor of the cosine decay [learning_rate / 10]' })
     .option('save_model_only', { type: 'boolean', describe: 'do not write optimizer.pt' })
     .option('checkpoints_dir', { type: 'string', coerce: stringFlag('checkpoints_dir'), describe: 'folder of model bundles [checkpoints]' })
@@ -132,13 +138,23 @@ async function run(argv: Record<string, unknown>): Promise<void> {
     process.stdout.write(
       r.interrupted
         ? `Stopped at step ${r.step}; the bundle in ${r.dir} is saved. Run the same command to continue.\n`
-        : `Training finished at step ${r.step} in ${r.seconds.toFixed(1)}s (${tps} tokens/s). Bundle: ${r.dir}\n`,
+        : summaryLines(r, tps),
     );
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);
     worker?.detach();
   }
+}
+
+/** The end of a run, printed after the progress bar is gone so a terminal keeps it. */
+function summaryLines(r: TrainResult, tps: string): string {
+  const loss = (x?: number) => (x === undefined ? '-' : x.toFixed(4));
+  const steps = r.step - r.start_step;
+  return `Training finished at step ${r.step} in ${r.seconds.toFixed(1)}s (${tps} tokens/s).\n`
+    + `  steps:  ${steps} this run${r.resumed ? ` (resumed at ${r.start_step})` : ''}\n`
+    + `  loss:   train ${loss(r.train_loss)}, val ${loss(r.val_loss)} (final eval)\n`
+    + `  bundle: ${r.dir}\n`;
 }
 
 export const handler = wrap(run);

@@ -18,7 +18,7 @@ export function hfConfigBeside(file: string): LayoutHints | undefined {
   try {
     return JSON.parse(fs.readFileSync(p, 'utf8')) as LayoutHints;
   } catch (e) {
-    throw new MyptError('E_BAD_FILE', `${p}: not valid JSON (${(e as Error).message})`);
+    throw new MyptError('E_BAD_FILE', `${p}: not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
 }
 

@@ -84,7 +84,7 @@ export function hfCharVocab(dir: string): TokenizerRecord | undefined {
   try {
     j = JSON.parse(fs.readFileSync(p, 'utf8'));
   } catch (e) {
-    throw new MyptError('E_BAD_FILE', `${p}: not valid JSON (${(e as Error).message})`);
+    throw new MyptError('E_BAD_FILE', `${p}: not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
   if (j?.model?.type !== 'WordLevel' || j.pre_tokenizer?.type !== 'Split' || j.pre_tokenizer.pattern?.Regex !== CHAR_SPLIT) return undefined;
   const vocab = j.model.vocab as Record<string, unknown>;

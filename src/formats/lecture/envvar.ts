@@ -5,7 +5,7 @@
 // architecture options that differ from the lecture model's are recorded in "hyperparameters".
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import type { TokenizerJSON } from '../../tokenizer/types';
 import { field, pyNumber } from '../layouts/common';
 import { PyDict } from '../torch';
@@ -55,6 +55,7 @@ export function envCheckpointDict(data: CheckpointData, extra: { modelType?: str
 
 /** Writes `checkpoint_{model}_{source}_step{N:06d}_{time}.pt` into `dir`; returns its path. */
 export async function writeEnvCheckpoint(dir: string, data: CheckpointData, name: { modelType: string; source: string; time?: Date }): Promise<string> {
+  expectPath(dir, 'writeEnvCheckpoint');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, envCheckpointFileName(name.modelType, name.source, data.step, name.time));
   await saveTorch(file, envCheckpointDict(data, name));
@@ -97,5 +98,6 @@ export function envCheckpointFromDict(d: unknown, file: string): CheckpointData 
 }
 
 export async function readEnvCheckpoint(file: string): Promise<CheckpointData & { tokenizerSource: string | null }> {
+  expectPath(file, 'readEnvCheckpoint');
   return envCheckpointFromDict(await loadTorch(file), file);
 }

@@ -223,7 +223,7 @@ export function parseModded(obj: unknown, where: string, opts: { head_dim?: numb
       head_dim = 128;
       headSource = 'head_dim 128 (the scripts\' value)';
     } else {
-      throw new MyptError('E_BAD_FILE', `${where}: cannot tell the head count (attention width ${hdim} is not a multiple of 128 and the saved code names no num_heads)`, 'pass head_dim');
+      throw new MyptError('E_BAD_FILE', `${where}: cannot tell the head count (attention width ${hdim} is not a multiple of 128 and the saved code names no num_heads)`, 'give the head size: convert --head_dim N, or the head_dim option of loadModdedModel');
     }
   }
   if (hdim % head_dim !== 0 || head_dim % 2) throw new MyptError('E_BAD_ARGUMENT', `${where}: head_dim ${head_dim} does not divide the attention width ${hdim} into even heads`);

@@ -6,7 +6,7 @@
 // crash at any point of a save leaves the previous bundle whole.
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import type { TokenizerJSON } from '../../tokenizer/types';
 import { committedDir, replaceDirAtomic, SaveStage } from '../atomic';
 import {
@@ -60,6 +60,7 @@ function noBundle(dir: string): never {
 }
 
 export function readBundleMeta(dir: string): BundleMeta {
+  expectPath(dir, 'readBundleMeta');
   const at = findBundle(dir) ?? noBundle(dir);
   return { dir: at, config: readConfigJson(at), tokenizer: readTokenizerJson(at), trainingState: readTrainingStateJson(at) };
 }
@@ -78,6 +79,7 @@ function unwrapStateDict(v: unknown, file: string): { sd: StateDictIn; dtype?: s
 /** Reads a bundle: config, tokenizer and training state leniently, model.pt into the canonical layout, and
  *  optimizer.pt when asked (tensors are read as they are mapped; nothing is written). */
 export function readBundleSync(dir: string, opts: { optimizer?: boolean } = {}): LoadedBundle {
+  expectPath(dir, 'readBundleSync');
   const meta = readBundleMeta(dir);
   const modelFile = path.join(meta.dir, 'model.pt');
   const { sd, dtype, modelDtype } = unwrapStateDict(loadTorchSync(modelFile), modelFile);
@@ -92,6 +94,7 @@ export function readBundleSync(dir: string, opts: { optimizer?: boolean } = {}):
 }
 
 export async function loadBundle(dir: string, opts: { optimizer?: boolean } = {}): Promise<LoadedBundle> {
+  expectPath(dir, 'loadBundle');
   return readBundleSync(dir, opts);
 }
 
@@ -121,6 +124,7 @@ export interface SaveReport {
  * weights, optimizer, extras) with training_state.json last, then the folder is swapped in.
  */
 export async function saveBundle(dir: string, b: BundleWrite, onStage?: (s: SaveStage) => void): Promise<SaveReport> {
+  expectPath(dir, 'saveBundle');
   const files: Array<[string, string]> = [];
   const final = (name: string) => path.join(dir, name);
   await replaceDirAtomic(dir, async (staging) => {

@@ -2,7 +2,7 @@
 // MyPT's Python writes them (json.dump indent=2, its key order).
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import type { TokenizerJSON } from '../../tokenizer/types';
 import { pyFloat, pyJsonDumps } from '../pyjson';
 import { writeFileAtomicSync } from '../atomic';
@@ -55,7 +55,7 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(text.replace(/\bNaN\b|-?\bInfinity\b/g, 'null'));
   } catch (e) {
-    throw new MyptError('E_BAD_FILE', `${file}: not valid JSON (${(e as Error).message})`);
+    throw new MyptError('E_BAD_FILE', `${file}: not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`);
   }
 }
 
@@ -129,11 +129,13 @@ export function trainingStateJsonText(s: TrainingStateJson): string {
 
 /** Reads config.json from a bundle folder (or a config.json path), leniently (missing keys defaulted). */
 export function loadConfig(dirOrFile: string): MyptConfigJson {
+  expectPath(dirOrFile, 'loadConfig');
   return dirOrFile.endsWith('.json') ? readConfigJson(path.dirname(dirOrFile)) : readConfigJson(dirOrFile);
 }
 
 /** Writes config.json as MyPT does (indent 2, MyPT's key order), atomically. */
 export function saveConfig(dirOrFile: string, config: Partial<MyptConfigJson>): string {
+  expectPath(dirOrFile, 'saveConfig');
   const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'config.json');
   writeFileAtomicSync(file, configJsonText(parseConfigJson(config, file)));
   return file;

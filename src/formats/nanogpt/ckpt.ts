@@ -46,7 +46,7 @@ function nanoTokenizer(file: string, dataset: string | undefined, vocab: number)
     return { tokenizer: { token_kind: 'char', chars } as TokenizerRecord, source: `meta.pkl at ${m}` };
   }
   if (vocab === 50304 || vocab === 50257) return { tokenizer: { token_kind: 'gpt2', chars: null } as TokenizerRecord, source: 'GPT-2 BPE (vocab_size)' };
-  return { problem: `${file}: no meta.pkl with the character vocabulary (looked at ${looked.join(', ')})` };
+  return { problem: `${file}: no meta.pkl with the character vocabulary (looked at ${looked.join(', ')}); text generation needs it: copy the meta.pkl that nanoGPT's prepare.py wrote${dataset ? ` (data/${dataset}/meta.pkl)` : ''} beside the checkpoint (forward, inspect and convert work without it)` };
 }
 
 function plain(v: unknown): Record<string, unknown> {

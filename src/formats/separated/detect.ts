@@ -13,7 +13,7 @@ export function readSection5(file: string, value: unknown, opts: DetectOptions =
   const paths = resolveCheckpointPaths(file);
   const files = paths.kind === 'separated' ? [paths.model, ...(paths.hasOptimizer ? [paths.optimizer] : [])] : [paths.file];
   return {
-    format: r.format,
+    format: r.format === 'bundle' ? 'mypt-bundle' : r.format,
     layout: layoutFor(d.config, 'mypt'),
     path: paths.kind === 'separated' ? paths.model : paths.file,
     config: d.config as DetectedCheckpoint['config'],

@@ -1,7 +1,7 @@
 // Reads any checkpoint of sections 4 and 5 from a user-given path into CheckpointData, with the raw
 // optimizer and scheduler states as stored. A missing optimizer file is a warning for inference and an
 // error, with the reason, when training is to resume.
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import { field } from '../layouts/common';
 import type { CheckpointData } from './data';
 import { envCheckpointFromDict } from '../lecture/envvar';
@@ -12,8 +12,9 @@ import { loadTorchSync } from '../torch';
 import { moddedIsNotGpt } from '../modded/modded';
 import { recognise } from '../recognise';
 import { tokenizerFrom } from '../py-util';
+import { findBundle, readBundleSync } from '../mypt/bundle';
 
-export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified';
+export type CheckpointFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'bundle';
 export type LoadPurpose = 'inference' | 'resume';
 
 export interface ReadCheckpoint {
@@ -48,11 +49,13 @@ function noOptimizer(path: string, why: string, o: ReadOptions, warnings: string
 }
 
 export async function readCheckpoint(path: string, o: ReadOptions = {}): Promise<ReadCheckpoint> {
+  expectPath(path, 'readCheckpoint');
   return readCheckpointSync(path, o);
 }
 
 /** The same, synchronously (tensor data is read lazily either way). */
 export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheckpoint {
+  expectPath(path, 'readCheckpointSync');
   const r = readStored(path, o);
   if (!r.data.tokenizer) {    // files of other tools: the vocabulary from a tokenizer.json beside the file
     const beside = nodePath.join(nodePath.dirname(r.files[0]), 'tokenizer.json');
@@ -67,6 +70,8 @@ export function readCheckpointSync(path: string, o: ReadOptions = {}): ReadCheck
 function readStored(path: string, o: ReadOptions): ReadCheckpoint {
   const loadOpt = o.loadOptimizer !== false;
   const warnings: string[] = [];
+  const bundle = fs.existsSync(path) && fs.statSync(path).isDirectory() ? findBundle(path) : undefined;
+  if (bundle) return readBundleAs(bundle, o, warnings);
   const r = resolveCheckpointPaths(path);
   const load = (file: string) => (o.loaded !== undefined && nodePath.resolve(file) === nodePath.resolve(path) ? o.loaded : loadTorchSync(file));
   if (r.kind === 'separated') {
@@ -121,5 +126,22 @@ function readStored(path: string, o: ReadOptions): ReadCheckpoint {
     optimizerStates: optRaw && loadOpt ? [optRaw] : [],
     lrSchedulerStates: data.lrSchedulerStates ?? [],
     tokenizerSource,
+  };
+}
+
+/** A MyPT bundle folder (config.json + model.pt [+ optimizer.pt]) in the same shape, so the env-var workflow
+ *  and `convert --to` take bundles too. */
+function readBundleAs(dir: string, o: ReadOptions, warnings: string[]): ReadCheckpoint {
+  const loadOpt = o.loadOptimizer !== false;
+  const b = readBundleSync(dir, { optimizer: loadOpt });
+  if (loadOpt && !b.optimizer) noOptimizer(dir, 'the bundle has no optimizer.pt', o, warnings);
+  const c = b.modelConfig as unknown as Record<string, unknown>;
+  const config = { ...c, dropout: b.config.dropout } as CheckpointData['config'];
+  const step = b.trainingState?.step ?? b.optimizer?.step ?? 0;
+  const files = [nodePath.join(b.dir, 'model.pt'), ...(b.optimizer ? [nodePath.join(b.dir, 'optimizer.pt')] : [])];
+  return {
+    data: { config, params: b.params, optimizer: loadOpt ? b.optimizer ?? null : null, step, epoch: 0, tokenizer: b.tokenizer, batchSize: b.config.batch_size },
+    warnings, format: 'bundle', files, hasOptimizer: b.hasOptimizer, optimizerStates: loadOpt && b.optimizer ? [b.optimizer] : [], lrSchedulerStates: [],
+    tokenizerSource: b.tokenizer ? nodePath.join(b.dir, 'tokenizer.json') : null,
   };
 }

@@ -8,7 +8,7 @@
 // the validation loss, so a char model reloads exactly and `best` can be chosen.
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import { field, pyNumber } from '../layouts/common';
 import { PyDict } from '../torch';
 import { ARCH_KEYS, CheckpointData, canonicalToOptimizer, canonicalToStateDict, layoutFor, optimizerToCanonical, stateDictToCanonical } from './data';
@@ -64,6 +64,7 @@ export type ResolvedPaths =
  * or a single file. A path is separated if it ends in -model.pt / -optimizer.pt, or if `<path minus .pt>-model.pt` exists.
  */
 export function resolveCheckpointPaths(p: string): ResolvedPaths {
+  expectPath(p, 'resolveCheckpointPaths');
   const isPart = /-(model|optimizer)\.pt$/.test(p);
   const base = baseNameOf(p);
   const pair = pairOf(base);

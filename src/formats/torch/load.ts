@@ -1,6 +1,7 @@
 // torch.load for mypt-native: the zip format (PyTorch >= 1.6) and the legacy pickle-stream
 // format (load-legacy.ts), into plain JS values (see pyvalues.ts) with lazily read TorchTensors.
 
+import { expectPath } from '../../errors';
 import { Unpickler, describe } from './pickle-read';
 import { storageDType } from './py-globals';
 import { PyObject } from './pyvalues';
@@ -14,6 +15,7 @@ export type { LoadTorchOptions } from './unpickle-context';
 
 /** Reads a torch.save file (zip or legacy). Tensor data is read from the file on first access. */
 export function loadTorchSync(path: string, opts: LoadTorchOptions = {}): unknown {
+  expectPath(path, 'loadTorchSync');
   const stamp = statFile(path);
   const size = stamp.size;
   if (size < 4) bad(path, `too short to be a torch checkpoint (${size} bytes)`);
@@ -25,6 +27,7 @@ export function loadTorchSync(path: string, opts: LoadTorchOptions = {}): unknow
 }
 
 export async function loadTorch(path: string, opts: LoadTorchOptions = {}): Promise<unknown> {
+  expectPath(path, 'loadTorch');
   return loadTorchSync(path, opts);
 }
 

@@ -5,6 +5,8 @@
 //   None -> null   str -> string   bytes -> Uint8Array   set/frozenset -> Set
 //   a class or function named by GLOBAL -> PyGlobal; calling/instantiating it -> PyObject (inert)
 
+import { MyptError } from '../../errors';
+
 export type PyKey = string | number | bigint | boolean | null;
 
 export class PyDict<V = unknown> extends Map<PyKey, V> {
@@ -15,6 +17,15 @@ export class PyDict<V = unknown> extends Map<PyKey, V> {
   static get [Symbol.species]() { return Map; }
   /** The `_metadata` PyTorch attaches to state_dicts, when present. */
   get _metadata(): unknown { return this.attrs?._metadata; }
+  /** A plain object of a string-keyed dict (a state_dict: name -> TorchTensor); nested dicts stay PyDicts. */
+  toObject(): Record<string, V> {
+    const out: Record<string, V> = {};
+    for (const [k, v] of this) {
+      if (typeof k !== 'string') throw new MyptError('E_BAD_ARGUMENT', `toObject: the dict has a ${typeof k} key (${String(k)}); only string-keyed dicts become objects (use it as a Map)`);
+      out[k] = v;
+    }
+    return out;
+  }
 }
 
 export class PyTuple<T = unknown> extends Array<T> {

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { constants } from 'buffer';
+import { ioCause } from '../atomic';
 import { MyptError } from '../../errors';
 import { DType, dtypeSize } from '../tensor';
 
@@ -41,20 +42,26 @@ export function statFile(path: string): FileStamp {
   try {
     s = fs.statSync(path);
   } catch (e) {
-    throw new MyptError('E_IO', `${path}: cannot read (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new MyptError('E_NO_CHECKPOINT', `${path}: no such file`);
+    throw new MyptError('E_IO', `${path}: cannot read it: ${ioCause(e)}`);
   }
+  if (s.isDirectory()) throw new MyptError('E_BAD_FILE', `${path}: is a folder, not a file`, 'give the checkpoint file inside it, or use loadModel for a folder');
   if (!s.isFile()) throw new MyptError('E_BAD_FILE', `${path}: not a regular file`);
   return stampOf(s);
 }
 
 export class FileRegion implements ByteSource {
-  constructor(readonly path: string, readonly start: number, readonly byteLength: number, readonly stamp?: FileStamp) {}
+  /** `check`: the zip entry's CRC-32, verified whenever the whole region is read (a storage read at once). */
+  constructor(readonly path: string, readonly start: number, readonly byteLength: number, readonly stamp?: FileStamp,
+    readonly check?: EntryCheck) {}
   read(offset: number, length: number): Buffer {
     if (offset < 0 || length < 0 || offset + length > this.byteLength) {
       throw new MyptError('E_BAD_FILE', `${this.path}: read of ${length} bytes at ${offset} is outside a region of ${this.byteLength}`);
     }
     const buf = freshBuffer(length, this.path);
     readExactly(this.path, buf, this.start + offset, this.stamp);
+    if (this.check && offset === 0 && length === this.byteLength) checkCrc(this.path, buf, this.check);
     return buf;
   }
 }
@@ -110,12 +117,28 @@ export class MemoryRegion implements ByteSource {
 /** A deflated zip entry, inflated (bounded by its declared size) on first use. */
 export class DeflatedRegion implements ByteSource {
   private inflated?: Buffer;
-  constructor(readonly path: string, readonly compressed: FileRegion, readonly byteLength: number, readonly name: string) {}
+  constructor(readonly path: string, readonly compressed: FileRegion, readonly byteLength: number, readonly name: string,
+    readonly check?: EntryCheck) {}
   read(offset: number, length: number): Buffer {
-    if (!this.inflated) this.inflated = inflateBounded(this.compressed.read(0, this.compressed.byteLength), this.byteLength, `${this.path}: ${this.name}`);
+    if (!this.inflated) {
+      this.inflated = inflateBounded(this.compressed.read(0, this.compressed.byteLength), this.byteLength, `${this.path}: ${this.name}`);
+      if (this.check) checkCrc(this.path, this.inflated, this.check);
+    }
     const buf = freshBuffer(length, this.path);
     buf.set(this.inflated.subarray(offset, offset + length));
     return buf;
+  }
+}
+
+/** A zip entry's recorded CRC-32 (of its uncompressed bytes) and its name, for the error. */
+export interface EntryCheck { crc32: number; name: string }
+
+/** Throws E_BAD_FILE naming the entry when bytes read do not have the CRC-32 the archive recorded. */
+export function checkCrc(path: string, bytes: Uint8Array, c: EntryCheck): void {
+  const got = zlib.crc32(bytes) >>> 0;
+  if (got !== c.crc32 >>> 0) {
+    throw new MyptError('E_BAD_FILE', `${path}: entry ${c.name} is corrupt (CRC-32 ${got.toString(16).padStart(8, '0')}, the archive records ${(c.crc32 >>> 0).toString(16).padStart(8, '0')})`,
+      'the file was damaged after it was written: restore it from a copy or a previous save');
   }
 }
 
@@ -161,3 +184,4 @@ export class TorchStorage {
     return buf;
   }
 }
+

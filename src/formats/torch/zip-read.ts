@@ -158,8 +158,9 @@ export class ZipArchive {
 
   /** The entry's (uncompressed) bytes as a lazily read source. */
   source(e: ZipEntry): ByteSource {
-    const raw = new FileRegion(this.path, e.dataOffset, e.compressedSize, this.stamp);
-    return e.method === 0 ? raw : new DeflatedRegion(this.path, raw, e.size, e.name);
+    const check = { crc32: e.crc32, name: e.name };
+    if (e.method === 0) return new FileRegion(this.path, e.dataOffset, e.compressedSize, this.stamp, check);
+    return new DeflatedRegion(this.path, new FileRegion(this.path, e.dataOffset, e.compressedSize, this.stamp), e.size, e.name, check);
   }
 
   /** Reads a whole (small) entry into memory, checking its CRC-32. */

@@ -77,10 +77,16 @@ function planFor(where: OpenedTarget, opts: ConvertOptions): ConversionPlan {
   if (to === 'safetensors') {
     if (fmt === 'safetensors') return { ...base, target: where.path, skip: 'already a .safetensors file' };
     // beside the source: <name>.safetensors; a bundle's or HF's pytorch_model.bin's: model.safetensors (HF's name)
-    const target = opts.out ?? (where.kind === 'bundle' ? path.join(where.path, 'model.safetensors')
+    const into = opts.out !== undefined && fs.existsSync(opts.out) && fs.statSync(opts.out).isDirectory() ? opts.out : undefined;
+    const named = where.kind === 'bundle' || path.basename(where.path) === 'pytorch_model.bin' ? 'model.safetensors'
+      : path.basename(where.path).replace(/\.(pt|bin|pth)$/, '') + '.safetensors';
+    const target = into ? path.join(into, named) : opts.out ?? (where.kind === 'bundle' ? path.join(where.path, 'model.safetensors')
       : path.basename(where.path) === 'pytorch_model.bin' ? path.join(path.dirname(where.path), 'model.safetensors')
         : where.path.replace(/\.(pt|bin|pth)$/, '') + '.safetensors');
-    if (fs.existsSync(target)) return { ...base, target, skip: `${target} already exists` };
+    if (fs.existsSync(target)) {
+      if (opts.out !== undefined) throw new MyptError('E_BAD_ARGUMENT', `--out ${opts.out}: ${target} already exists`, 'remove it or name another file');
+      return { ...base, target, skip: `${target} already exists` };
+    }
     return { ...base, target };
   }
   if (fmt === 'mypt-bundle') return { ...base, target: where.path, skip: 'already a bundle' };

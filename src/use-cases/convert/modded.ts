@@ -12,15 +12,15 @@ import { convertModded, convertModdedStateDict, defaultModdedOut, formatConvertM
  */
 export async function moddedConvertCommand(
   inPath: string,
-  argv: { to: string; out?: string; dryRun?: boolean; overwrite?: boolean; world_size?: number; trim_embeddings?: boolean },
+  argv: { to: string; out?: string; dryRun?: boolean; overwrite?: boolean; world_size?: number; trim_embeddings?: boolean; head_dim?: number },
 ): Promise<string> {
   const to = argv.to;
   if (to !== 'small' && to !== 'medium') {
     throw new MyptError('E_BAD_ARGUMENT', `convert: --to must be small or medium for a modded-nanogpt file (got ${to})`);
   }
-  const opts = { to: to as ModdedLayout, out: argv.out, overwrite: argv.overwrite, world_size: argv.world_size, trim_embeddings: argv.trim_embeddings };
+  const opts = { to: to as ModdedLayout, out: argv.out, overwrite: argv.overwrite, world_size: argv.world_size, trim_embeddings: argv.trim_embeddings, head_dim: argv.head_dim };
   if (argv.dryRun) {
-    const p = parseModded(await loadTorch(inPath), inPath);
+    const p = parseModded(await loadTorch(inPath), inPath, { head_dim: argv.head_dim });
     if (p.info.layout === to) return `${inPath} is already in the modded ${to} layout: nothing to do`;
     const { notes } = convertModdedStateDict(p, opts.to, opts);
     const out = argv.out ?? defaultModdedOut(inPath, opts.to);

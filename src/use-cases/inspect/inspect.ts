@@ -2,6 +2,7 @@
 // readAnySync, the same path loadModel takes), described as MyPT's inspect_model does (format, config,
 // tokenizer, training state) plus the parameter count, the weights' dtypes and the files with their sizes.
 // A modded-nanogpt file carries its own description (`modded`).
+import { expectPath } from '../../errors';
 import fs from 'fs';
 import path from 'path';
 import { readAnySync } from '../../formats/detect';
@@ -16,6 +17,7 @@ export { formatModelInfo, formatBytes } from './format';
 export type { ModelInfo } from './types';
 
 export async function getModelInfo(nameOrPath: string, opts: { checkpoints_dir?: string; input_file?: string } = {}): Promise<ModelInfo> {
+  expectPath(nameOrPath, 'getModelInfo');
   const a = readAnySync(nameOrPath, { checkpointsDir: opts.checkpoints_dir, inputFile: opts.input_file });
   if (a.family === 'modded') {
     const { info } = a.checkpoint.parsed;

@@ -2,12 +2,12 @@
 // or `best` (lowest recorded validation loss). Never prompts; never modifies anything.
 import fs from 'fs';
 import path from 'path';
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import { field, pyNumber } from '../../formats/layouts/common';
 import { parseEnvCheckpointFileName } from '../../formats/lecture/envvar-name';
 import { pairOf, parseSeparatedName, recordedValLoss } from '../../formats/separated/separated';
 import { OPTIMIZER_KEYS, recognise } from '../../formats/recognise';
-import { loadTorch } from '../../formats/torch';
+import { loadTorch, loadTorchSync } from '../../formats/torch';
 
 export type ListedFormat = 'envvar' | 'separated' | 'model-only' | 'unified' | 'mypt-bundle' | 'mypt-legacy' | 'nanogpt'
   | 'modded-small' | 'modded-medium' | 'other';
@@ -23,6 +23,8 @@ export interface CheckpointEntry {
   optimizer: boolean;        // optimizer state present (resumable; modded files hold one GPU's shard: not)
   files: string[];
   mtimeMs: number;
+  /** Why it cannot be loaded as it is (a truncated or corrupt file), when listing found out. */
+  problem?: string;
 }
 
 const sizeOf = (files: string[]) => files.reduce((n, f) => n + fs.statSync(f).size, 0);
@@ -102,12 +104,21 @@ function bundleEntry(dir: string): CheckpointEntry | null {
       if (typeof v === 'number') { valLoss = v; break; }
     }
   } catch { /* no metrics */ }
+  let problem: string | undefined;
+  for (const f of [model, path.join(dir, 'optimizer.pt')].filter((x) => fs.existsSync(x))) {
+    try {
+      loadTorchSync(f);   // the zip's directory and the pickle: cheap, and a truncated file fails here
+    } catch (e) {
+      problem ??= (e as Error).message;
+    }
+  }
   return { name: path.basename(dir) + '/', path: dir, format: 'mypt-bundle', step, final: false, valLoss,
-    size: sizeOf(files), optimizer: fs.existsSync(path.join(dir, 'optimizer.pt')), files, mtimeMs: mtimeOf(files) };
+    size: sizeOf(files), optimizer: fs.existsSync(path.join(dir, 'optimizer.pt')), files, mtimeMs: mtimeOf(files), ...(problem ? { problem } : {}) };
 }
 
 /** Every checkpoint in `dir` (and bundles in its subfolders), sorted by step, `final` last. */
 export async function listCheckpoints(dir: string): Promise<CheckpointEntry[]> {
+  expectPath(dir, 'listCheckpoints');
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new MyptError('E_NO_CHECKPOINT', `${dir}: no such folder`);
   }
@@ -160,6 +171,7 @@ export function compareLatest(a: CheckpointEntry, b: CheckpointEntry): number {
 
 /** The checkpoint to use: `latest` (highest step, `final` last) or `best` (lowest recorded validation loss). */
 export async function selectCheckpoint(dir: string, which: 'latest' | 'best'): Promise<CheckpointEntry> {
+  expectPath(dir, 'selectCheckpoint');
   if (which !== 'latest' && which !== 'best') {
     throw new MyptError('E_BAD_ARGUMENT', `selectCheckpoint: ${String(which)} is not valid: accepted values are latest, best`);
   }

@@ -1,7 +1,7 @@
 // loadCheckpoint: one call for every checkpoint of FORMATS.md sections 4 and 5 (an env-var trainer file,
 // either file of a separated pair or its base name, a unified file, a model-only file). Returns one shape:
 // { model, config, global_step, optimizer_states, lr_scheduler_states, epoch } plus what was loaded from where.
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import type { GptModel } from '../../model';
 import { buildGpt } from '../open/open';
 import type { ResolvedModelConfig } from '../../model/config';
@@ -50,6 +50,7 @@ export function modelFromData(data: CheckpointData, device: LoadCheckpointOption
 }
 
 export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+  expectPath(path, 'loadCheckpoint');
   const loadOptimizer = opts.loadOptimizer !== false;
   const r = await readCheckpoint(path, { loadOptimizer, purpose: opts.purpose, onWarning: opts.onWarning });
   const { data } = r;
@@ -68,11 +69,13 @@ export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions =
 
 /** The model alone (no optimizer read at all, no warning about it). */
 export async function loadModelOnly(path: string, opts: { device?: LoadCheckpointOptions['device'] } = {}): Promise<LoadedCheckpoint> {
+  expectPath(path, 'loadModelOnly');
   return loadCheckpoint(path, { device: opts.device, loadOptimizer: false });
 }
 
 /** The model state_dict exactly as stored in the file (names of its own layout). */
 export async function getModelStateDict(path: string): Promise<Map<unknown, unknown>> {
+  expectPath(path, 'getModelStateDict');
   const r = resolveCheckpointPaths(path);
   const file = r.kind === 'separated' ? r.model : r.file;
   const d = await loadTorch(file);
@@ -84,6 +87,7 @@ export async function getModelStateDict(path: string): Promise<Map<unknown, unkn
 /** True when optimizer state is present: a separated pair's optimizer file with non-empty `optimizer_states`,
  *  or an `optimizer` / `optimizer_state_dict` / `optimizer_state` entry in a single file. */
 export async function hasOptimizerState(path: string): Promise<boolean> {
+  expectPath(path, 'hasOptimizerState');
   const r = resolveCheckpointPaths(path);
   if (r.kind === 'separated') {
     if (!fs.existsSync(r.optimizer)) return false;

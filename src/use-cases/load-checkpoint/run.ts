@@ -13,10 +13,12 @@ import { createCheckpointSaver, CheckpointSaverOptions } from '../train/savers';
 import { train, TrainResult } from '../train/train';
 import type { EnvDevice } from './env';
 import { selectCheckpoint } from '../list/list';
+import { findBundle } from '../../formats/mypt/bundle';
 
 /** A folder means the checkpoint `select` picks in it (never a prompt). */
 async function target(o: CheckpointRunOptions, log: (l: string) => void): Promise<string> {
   if (!fs.existsSync(o.checkpoint_path) || !fs.statSync(o.checkpoint_path).isDirectory()) return o.checkpoint_path;
+  if (findBundle(o.checkpoint_path)) return o.checkpoint_path; // the folder is a bundle itself
   const e = await selectCheckpoint(o.checkpoint_path, o.select ?? 'latest');
   if (e.format === 'mypt-bundle') {
     throw new MyptError('E_BAD_ARGUMENT', `${e.path}: a MyPT bundle; use \`generate --checkpoint\` or \`train --model_name\` for bundles`);
@@ -112,6 +114,9 @@ export function saverFor(c: LoadedCheckpoint, p: string, interval: number): Chec
   }
   if (c.format === 'unified') {
     return { saveUnified: true, checkpointInterval: interval, dir, filenamePrefix: path.basename(p).replace(/\.pt$/, '').replace(/-(step\d+|final)$/, '') };
+  }
+  if (c.format === 'bundle') {
+    throw new MyptError('E_BAD_ARGUMENT', `${p}: a MyPT bundle; resume it with \`train --checkpoints_dir ${path.dirname(path.resolve(c.files[0], '..'))} --model_name ${path.basename(path.dirname(c.files[0]))}\``);
   }
   throw new MyptError('E_NO_CHECKPOINT', `cannot resume from ${p}: a ${c.format} checkpoint holds no optimizer state`);
 }

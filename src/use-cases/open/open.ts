@@ -6,7 +6,7 @@
 // A checkpoint without a vocabulary still loads (forward, inspect, conversion, training on ids); only
 // text generation needs one, and its error says where the loader looked and how to give one. A GPT-2-sized
 // vocabulary without a recorded tokenizer is GPT-2's, as nanoGPT's sample.py assumes.
-import { MyptError } from '../../errors';
+import { MyptError, expectPath } from '../../errors';
 import { createModdedModel, createModel, GptModel, ModdedModel, ModdedOptions } from '../../model';
 import type { ModelOrigin } from '../../model';
 import type { ModelConfig } from '../../model/config';
@@ -111,6 +111,7 @@ export function modelFrom(a: AnyCheckpoint, opts: LoadModelOptions = {}): Loaded
  * unified / model-only files, modded-nanogpt files) as a model with its tokenizer, on opts.device (auto).
  */
 export async function loadModel(nameOrPath: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  expectPath(nameOrPath, 'loadModel');
   if (typeof nameOrPath !== 'string' || nameOrPath === '') {
     badArg('loadModel: name a model (a name under checkpoints/) or a checkpoint path (a string)');
   }
@@ -145,6 +146,7 @@ export interface OpenedCheckpoint {
 }
 
 export async function openCheckpoint(target: string, opts: LoadModelOptions = {}): Promise<OpenedCheckpoint> {
+  expectPath(target, 'openCheckpoint');
   const m = await loadModel(target, opts);
   if (m.family !== 'gpt') {
     m.dispose();

@@ -184,7 +184,7 @@ export class TrainingLoop {
       await this.evaluate(step);
       await this.save(step);
     }
-    await this.c.checkpointSaver?.onEnd(this.saveContext(step));
+    await this.c.checkpointSaver?.onEnd({ ...this.saveContext(step), interrupted });
     return this.result(step, interrupted);
   }
 

@@ -153,6 +153,11 @@ export function resolveTrainOptions(opts: TrainOptions, defaultCorpus: string): 
   }
   Object.keys(source).forEach((k) => { if (!(k in values)) delete source[k]; });
   const v = values as Resolved;
+  // a cosine decay not asked for by name runs to the end of this run (as nanoGPT's configs set it), not to
+  // the built-in run's own length
+  if (source.lr_decay_iters === 'default' && typeof v.lr_decay_iters === 'number' && v.lr_decay_iters > 0 && typeof v.max_iters === 'number') {
+    v.lr_decay_iters = Math.max(v.max_iters, typeof v.warmup_iters === 'number' ? v.warmup_iters : 0);
+  }
   checkValues(v, source);
   if (v.min_lr < 0) v.min_lr = v.learning_rate / 10;
   return { values: v, source, builtinDefault };

@@ -3,6 +3,7 @@
 import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../../errors';
+import { ioCause } from '../../formats/atomic';
 
 export const PRESET_DIR = path.join(__dirname, '..', '..', '..', 'presets');
 
@@ -13,10 +14,16 @@ export interface Preset {
   values: Record<string, unknown>;  // every other key: config and training options
 }
 
-function readPreset(file: string, key: string): Preset {
+function readPreset(file: string, key: string, what = file): Preset {
   let raw: Record<string, unknown>;
+  let text: string;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MyptError('E_IO', `${what}: cannot read it: ${ioCause(e)}`);
+  }
+  try {
+    raw = JSON.parse(text);
   } catch (e) {
     throw new MyptError('E_BAD_FILE', `${file}: ${(e as Error).message}`);
   }
@@ -47,7 +54,8 @@ export function getPreset(key: string): Preset {
 /** Reads a MyPT --config_file (any JSON object; "name" and "description" are descriptive only). */
 export function readConfigFile(file: string): Record<string, unknown> {
   if (!fs.existsSync(file)) throw new MyptError('E_IO', `--config_file ${file}: no such file`);
-  return readPreset(file, path.basename(file, '.json')).values;
+  if (fs.statSync(file).isDirectory()) throw new MyptError('E_IO', `--config_file ${file}: is a folder; give a config JSON file (e.g. presets/small.json)`);
+  return readPreset(file, path.basename(file, '.json'), `--config_file ${file}`).values;
 }
 
 /** Parameter count of MyPT's lecture GPT with these sizes (the vocabulary as given). */

@@ -28,6 +28,8 @@ export interface SaveContext {
   optimizer: Partial<AdamWHyper>;     // lr (as used now), betas, eps, weight_decay
   hyperparameters?: Record<string, unknown>;   // the run's settings (max_iters, eval_interval, input_file, ...)
   log?: (line: string) => void;
+  /** onEnd only: the run was stopped (Ctrl-C) before max_iters, so its last files are not `final` */
+  interrupted?: boolean;
 }
 
 export interface CheckpointSaver {
@@ -121,19 +123,22 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   let lastSaved = -1;
   const record = { checkpoint_interval: interval };   // a resumed run keeps the cadence
   let losses: { trainLoss?: number; valLoss?: number } = {};
+  let lossStep = -1;
+  // a file records the losses of an evaluation at its own step only (never an older one's)
+  const lossesAt = (ctx: SaveContext) => (lossStep === ctx.step ? losses : {});
   const log = (ctx: SaveContext, f: string) => ctx.log?.(`Saved checkpoint to ${f}`);
 
   async function saveEnv(ctx: SaveContext) {
-    const f = await writeEnvCheckpoint(dir, dataFromModel(ctx, true, losses, record), { modelType, source, time: o.now?.() });
+    const f = await writeEnvCheckpoint(dir, dataFromModel(ctx, true, lossesAt(ctx), record), { modelType, source, time: o.now?.() });
     written.push(f);
     log(ctx, f);
   }
   async function saveSep(ctx: SaveContext, label: number | 'final') {
-    const files = await writeSeparated(separatedBase(dir, prefix, label), dataFromModel(ctx, !o.saveModelOnly, losses, record), { modelOnly: !!o.saveModelOnly });
+    const files = await writeSeparated(separatedBase(dir, prefix, label), dataFromModel(ctx, !o.saveModelOnly, lossesAt(ctx), record), { modelOnly: !!o.saveModelOnly });
     for (const f of files) { written.push(f); log(ctx, f); }
   }
   async function saveUni(ctx: SaveContext, label: number | 'final') {
-    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, dataFromModel(ctx, !o.saveModelOnly, losses, record));
+    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, dataFromModel(ctx, !o.saveModelOnly, lossesAt(ctx), record));
     written.push(f);
     log(ctx, f);
   }
@@ -157,12 +162,23 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
     async onStep(ctx) {
       if ((envOn || sepOn || uniOn) && isSaveStep(ctx.step, interval)) await saveAt(ctx);
     },
-    async onEval(_ctx, l) {
+    async onEval(ctx, l) {
       losses = { ...l };
+      lossStep = ctx.step;
     },
     async onEnd(ctx) {
       if (!(envOn || sepOn || uniOn)) return;
       // the last step: an interval file when it falls on one (env-var files always get a last one), then `final`
+      if (ctx.interrupted) {   // stopped early: the last files carry their step, not `final`
+        if (lastSaved !== ctx.step) {
+          if (envOn) await saveEnv(ctx);
+          if (sepOn) await saveSep(ctx, ctx.step);
+          if (uniOn) await saveUni(ctx, ctx.step);
+          lastSaved = ctx.step;
+        }
+        await prune(ctx);
+        return;
+      }
       if (lastSaved !== ctx.step && (envOn || isSaveStep(ctx.step, interval))) {
         if (envOn) await saveEnv(ctx);
         if ((sepOn || uniOn) && isSaveStep(ctx.step, interval)) {

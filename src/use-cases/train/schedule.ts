@@ -18,3 +18,13 @@ export function lrAt(it: number, s: LrSchedule): number {
   const coeff = 0.5 * (1 + Math.cos(Math.PI * ratio));
   return s.min_lr + coeff * (s.learning_rate - s.min_lr);
 }
+
+/** The schedule in words, printed at the start of a run. */
+export function describeSchedule(s: LrSchedule): string {
+  const f = (x: number) => String(Number(x.toPrecision(4)));
+  const parts: string[] = [];
+  if (s.warmup_iters > 0) parts.push(`linear warmup to ${f(s.learning_rate)} over ${s.warmup_iters} steps`);
+  if (s.lr_decay_iters > 0) parts.push(`cosine decay to ${f(s.min_lr)} by step ${s.lr_decay_iters}${s.warmup_iters > 0 ? '' : ` from ${f(s.learning_rate)}`}`);
+  else parts.push(`${s.warmup_iters > 0 ? 'then ' : ''}constant ${f(s.learning_rate)}`);
+  return `Learning rate: ${parts.join(', ')}`;
+}

@@ -19,6 +19,9 @@ import type { TrainEvent } from './events';
 import { joinJob, Joined } from './distributed/join';
 import { DataFeed } from './data-feed';
 import { readTrainingStateJson } from '../../formats/mypt/json';
+import { checkRunFits, withLowerHint } from './memory';
+import { describeSchedule } from './schedule';
+import { checkWritableDir } from '../../formats/atomic';
 import type { WorkerRole } from './distributed/role';
 
 export type { TrainOptions } from './options';
@@ -101,7 +104,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   // a job's ranks other than 0 train silently
   const onProgress = rank === 0 ? opts.onProgress : undefined;
   const log = (rank === 0 ? opts.log : undefined) ?? (() => {});
-  const emit = (e: TrainEvent) => onProgress?.(e);
+  const emit = progressEmitter(onProgress);
   const { values: v, source } = resolveTrainOptions(stripRunOptions(opts), DEFAULT_CORPUS);
   if (dist && (opts.checkpointSaver || opts.startFrom || opts.saveBundle === false)) {
     throw new MyptError('E_UNSUPPORTED', 'a data-parallel job saves the bundle only (no env-var or separated checkpoint files, no hand-over)');
@@ -112,6 +115,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const feed = v.data !== undefined ? openFeed(v, source, !!dist) : undefined;
   const text = feed ? '' : readTextFile(v.input_file);
+  if (rank === 0 && opts.saveBundle !== false) checkWritableDir(v.checkpoints_dir, `--checkpoints_dir ${v.checkpoints_dir}`);
   let start;
   try {
     start = await startingPoint({ v, source, text, log, warn, deviceIndex: dist?.role.localRank, tokenizer: feed?.tokenizer }, dir, opts.startFrom);
@@ -124,6 +128,9 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   let job: Joined | undefined;
   try {
     v.grad_accum = microBatches(v, source, model.config.block_size, dist?.role.world ?? 1);
+    const mc = model.config;
+    checkRunFits({ numParams: model.numParams, batch_size: v.batch_size, block_size: mc.block_size, n_layer: mc.n_layer,
+      n_embd: mc.n_embd, n_head: mc.n_head, vocab_size: mc.vocab_size, device: model.device });
     if (dist) {
       job = await joinJob(model, start.step, { role: dist.role, timeoutMs: dist.timeoutMs ?? 600000, bucketMB: dist.bucketMB,
         reduceDtype: dist.reduceDtype, onPeerFailure: dist.onPeerFailure });
@@ -141,6 +148,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     const nVal = feed ? feed.val.total : splits!.val.length;
     const configJson = configJsonOf(model, v.batch_size, v.dropout);
     log(`Using config: ${Object.entries(configJson).map(([k, x]) => `${k}:${k === 'dropout' ? floatRepr(x as number) : x}`).join(', ')}`);
+    log(describeSchedule(v));
     log(`${model.numParams.toLocaleString('en-US')} parameters on ${model.device}; ${nTrain.toLocaleString('en-US')} train / ${nVal.toLocaleString('en-US')} val tokens (${tokenizer.kind})`);
     emit({ type: 'start', step: start.step, max_iters: v.max_iters, resumed: start.resumed, device: model.device, numParams: model.numParams, trainTokens: nTrain, valTokens: nVal });
     const loop = new TrainingLoop({
@@ -167,7 +175,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     };
   } catch (e) {
     job?.control.reportFailure((e as Error).message);
-    throw e;
+    throw withLowerHint(e);
   } finally {
     job?.control.close();
     model.dispose();
@@ -197,6 +205,23 @@ function sameVocabulary(feed: DataFeed, tokenizer: Tokenizer, dir: string): void
     throw new MyptError('E_TOKENIZER', `--data ${dir}: its ${a.kind} tokens (vocabulary ${a.vocabSize}) are not the model's ${b.kind} tokens (vocabulary ${b.vocabSize})`,
       'train a new --model_name on this data, or prepare the data with the model\'s tokenizer');
   }
+}
+
+/** Passes every event on, adding a 'progress' event at most once a second and after the last step. */
+function progressEmitter(onProgress?: (e: TrainEvent) => void): (e: TrainEvent) => void {
+  if (!onProgress) return () => {};
+  let maxIters = 0, tokens = 0, seconds = 0, done = 0, last = -Infinity;
+  return (e: TrainEvent) => {
+    onProgress(e);
+    if (e.type === 'start') maxIters = e.max_iters;
+    if (e.type !== 'step') return;
+    tokens += e.tokens; seconds += e.seconds; done += 1;
+    const now = Date.now();
+    if (now - last < 1000 && e.step < maxIters) return;
+    last = now;
+    onProgress({ type: 'progress', step: e.step, max_iters: maxIters, loss: e.loss, tokens_per_second: seconds > 0 ? tokens / seconds : 0,
+      eta_seconds: done > 0 ? (seconds / done) * Math.max(0, maxIters - e.step) : 0 });
+  };
 }
 
 function stripRunOptions(o: TrainRunOptions): TrainOptions {
