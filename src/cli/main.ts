@@ -12,6 +12,7 @@ import * as listCmd from './commands/list';
 import * as loadCheckpointCmd from './commands/load-checkpoint';
 import * as convertCmd from './commands/convert';
 import * as exportCmd from './commands/export';
+import * as doctorCmd from './commands/doctor';
 
 /** yargs' messages span lines ("Invalid values:\n  Argument: suite, Given: ..."): keep all of it, on one line. */
 function oneLine(msg: string): string {
@@ -30,8 +31,9 @@ export function main(argv: string[]): void {
     .command(convertCmd)
     .command(exportCmd)
     .command(benchCommand)
+    .command(doctorCmd)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, list, load-checkpoint, presets, bench (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, list, load-checkpoint, presets, bench, doctor (see --help)')
     .recommendCommands()
     .help()
     .version()
