@@ -83,6 +83,14 @@ if (missing.length) {
 const cuda = nvcc();
 if (!cuda && process.env.MYPT_CUDA !== 'off') process.env.MYPT_CUDA = 'off';
 if (cuda && !process.env.CUDACXX && cuda !== 'nvcc') process.env.CUDACXX = cuda;
-const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { stdio: 'inherit', env: process.env });
-if (r.status !== 0) process.exit(r.status || 1);
+// The build's own output goes to build/install.log, shown (its end) only when the build fails.
+const logFile = path.join(root, 'build', 'install.log');
+fs.mkdirSync(path.dirname(logFile), { recursive: true });
+const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { encoding: 'utf8', env: process.env, maxBuffer: 256 << 20 });
+fs.writeFileSync(logFile, `${r.stdout || ''}${r.stderr || ''}`);
+if (r.status !== 0) {
+  console.error(`${r.stdout || ''}${r.stderr || ''}`.trim().split('\n').slice(-40).join('\n'));
+  console.error(`mypt-native: error: the source build failed (the whole log: ${logFile}); fix what it names, then run \`npm rebuild mypt-native\``);
+  process.exit(r.status || 1);
+}
 console.log(`mypt-native: built build/Release/mypt_native.node from source (${cuda ? 'CPU and CUDA' : 'CPU only: no nvcc found'})`);
