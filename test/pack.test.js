@@ -26,7 +26,7 @@ test('npm pack holds a prebuilt addon where node-gyp-build looks, and no build o
   const r = npm(['pack', '--json', '--pack-destination', tmp], ROOT);
   if (!hadPrebuilds) fs.rmSync(path.join(ROOT, 'prebuilds'), { recursive: true, force: true });
   assert.is(r.status, 0, out(r));
-  const info = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')))[0];
+  const info = JSON.parse(r.stdout.slice(r.stdout.search(/^\[$/m)))[0]; // after the prepack / prepare scripts' lines
   tarball = path.join(tmp, info.filename);
   const files = info.files.map((f) => f.path);
   const libc = fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc';
