@@ -74,6 +74,7 @@ if (!forced) {
   else console.log(`mypt-native: no prebuilt binary for ${process.platform}-${process.arch}; building from source`);
 }
 const missing = missingTools();
+if (process.env.MYPT_CUDA === 'on' && !nvcc()) missing.push('nvcc (MYPT_CUDA=on asks for the CUDA backend): install the CUDA toolkit (developer.nvidia.com/cuda-downloads) and put its bin/ on the PATH, or set CUDACXX');
 if (missing.length) {
   console.error('mypt-native: error: cannot build the native addon from source; missing:');
   for (const m of missing) console.error(`  - ${m}`);
@@ -81,7 +82,8 @@ if (missing.length) {
   process.exit(1);
 }
 const cuda = nvcc();
-if (!cuda && process.env.MYPT_CUDA !== 'off') process.env.MYPT_CUDA = 'off';
+const noNvcc = !cuda && process.env.MYPT_CUDA !== 'off';
+if (noNvcc) process.env.MYPT_CUDA = 'off';
 if (cuda && !process.env.CUDACXX && cuda !== 'nvcc') process.env.CUDACXX = cuda;
 // The build's own output goes to build/install.log, shown (its end) only when the build fails.
 const logFile = path.join(root, 'build', 'install.log');
@@ -93,4 +95,4 @@ if (r.status !== 0) {
   console.error(`mypt-native: error: the source build failed (the whole log: ${logFile}); fix what it names, then run \`npm rebuild mypt-native\``);
   process.exit(r.status || 1);
 }
-console.log(`mypt-native: built build/Release/mypt_native.node from source (${cuda ? 'CPU and CUDA' : 'CPU only: no nvcc found'})`);
+console.log(`mypt-native: built build/Release/mypt_native.node from source (${cuda ? 'CPU and CUDA' : process.env.MYPT_CUDA === 'off' && !noNvcc ? 'CPU only: MYPT_CUDA=off' : 'CPU only: no nvcc found'})`);
