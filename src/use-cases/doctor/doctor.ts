@@ -94,7 +94,7 @@ export function doctor(): DoctorReport {
     }
   } else if (!b!.cuda) {
     advice.push(driver ? `the CUDA backend is built in but unusable: ${b!.cudaReason}`
-      : `no NVIDIA driver is loaded (${b!.cudaReason}): training and sampling run on the CPU; for a GPU install the NVIDIA driver (R525 or newer)`);
+      : `no NVIDIA driver is loaded (${b!.cudaReason}): training and sampling run on the CPU; for a GPU install an NVIDIA driver that supports CUDA ${gpu.cudaRuntimeVersion || 'the version this binary was built with'} (nvidia-smi shows the CUDA version a driver supports)`);
   } else {
     if (!libraries.cublasLt.loaded) {
       advice.push(`cuBLASLt is not loaded (${libraries.cublasLt.reason}): the built-in GEMMs run instead (slower); ` +
