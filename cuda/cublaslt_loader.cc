@@ -1,6 +1,7 @@
 #include "cublaslt_loader.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <cuda_runtime_api.h>
 
@@ -46,6 +47,12 @@ const mypt_lt_api* open_plugin(std::string& why) {
   // process's. Node's binary exports its bundled zlib (inflate, crc32, ...) among ~47k symbols; without
   // this, libcublasLt's heuristics bound to those and corrupted the heap inside node (std::bad_alloc from
   // cublasLtMatmulAlgoGetHeuristic, then from V8's GC), while the same calls ran fine in a plain process.
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    why = path + " is not there: this build has no cuBLASLt plugin (it is built where cuBLAS's headers and "
+                 "libraries are found at build time)";
+    return nullptr;
+  }
   // libcublasLt first, from where lib_search.h finds it (pip's nvidia-cublas, torch, CUDA's lib64): the
   // plugin's dependency on it by soname is then met by the library already loaded.
   std::string lib_why;

@@ -96,12 +96,16 @@ export function doctor(): DoctorReport {
     advice.push(driver ? `the CUDA backend is built in but unusable: ${b!.cudaReason}`
       : `no NVIDIA driver is loaded (${b!.cudaReason}): training and sampling run on the CPU; for a GPU install an NVIDIA driver that supports CUDA ${gpu.cudaRuntimeVersion || 'the version this binary was built with'} (nvidia-smi shows the CUDA version a driver supports)`);
   } else {
-    if (!libraries.cublasLt.loaded) {
+    const major = gpu.cudaRuntimeVersion.split('.')[0] || '12';
+    if (!libraries.cublasLt.loaded && /no cuBLASLt plugin/.test(libraries.cublasLt.reason)) {
       advice.push(`cuBLASLt is not loaded (${libraries.cublasLt.reason}): the built-in GEMMs run instead (slower); ` +
-        '`pip install nvidia-cublas-cu12` (or PyTorch), install the CUDA toolkit, or set MYPT_CUBLASLT_LIB=/path/to/libcublasLt.so.12');
+        'rebuild where the CUDA toolkit has cuBLAS: `MYPT_BUILD_FROM_SOURCE=1 npm rebuild mypt-native`');
+    } else if (!libraries.cublasLt.loaded) {
+      advice.push(`cuBLASLt is not loaded (${libraries.cublasLt.reason}): the built-in GEMMs run instead (slower); ` +
+        `\`pip install nvidia-cublas-cu${major}\` (or PyTorch), install the CUDA toolkit, or set MYPT_CUBLASLT_LIB=/path/to/libcublasLt.so.${major}`);
     }
     if (!libraries.nccl.loaded && gpu.devices.length > 1) {
-      advice.push(`NCCL is not loaded (${libraries.nccl.reason}): \`--gpus N\` needs it; \`pip install nvidia-nccl-cu12\` or set MYPT_NCCL_LIB`);
+      advice.push(`NCCL is not loaded (${libraries.nccl.reason}): \`--gpus N\` needs it; \`pip install nvidia-nccl-cu${major}\` or set MYPT_NCCL_LIB`);
     }
   }
   if (platform.libc === 'musl' && binary.kind !== 'source build') {
