@@ -6,7 +6,9 @@
 //  - otherwise (or with MYPT_PREPACK=prebuild) the full prebuild runs: prebuildify through cmake-js, with
 //    the CUDA kernels for sm_80, sm_90 (sm_90a for the Hopper attention) and PTX for newer GPUs when nvcc
 //    exists (MYPT_CUDA_ARCHS overrides "80-real;90").
-// MYPT_PREPACK=skip packs without a binary (the package then builds from source when installed).
+// MYPT_PREPACK=copy packs build/Release even when it is older than a source (test/pack.test.js: the test is
+// about the installed package, not the build); MYPT_PREPACK=skip packs without a binary (the package then
+// builds from source when installed).
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -81,10 +83,23 @@ function fullPrebuild() {
     console.error('prepack: error: the prebuild failed (see above); MYPT_PREPACK=skip packs without a binary');
     process.exit(r.status || 1);
   }
+  // prebuildify names it <package>.<libc>.node and moves it out of build/Release: name it as copyBuild()
+  // does, and put it back so that the clone keeps a build that matches its sources
+  const made = fs.readdirSync(dest).find((f) => f.endsWith('.node'));
+  if (made) {
+    const out = path.join(dest, `node.napi.${libc}.node`);
+    if (made !== path.basename(out)) fs.renameSync(path.join(dest, made), out);
+    fs.mkdirSync(release, { recursive: true });
+    fs.copyFileSync(out, addon);
+    log(`made ${path.relative(root, out)} (${describe(out) || 'not loadable here'}, ${(fs.statSync(out).size / 1e6).toFixed(1)} MB)`);
+  }
 }
 
 if (mode === 'skip') {
   log('MYPT_PREPACK=skip: no prebuilt binary in this package');
+} else if (mode === 'copy' && fs.existsSync(addon)) {
+  if (fs.statSync(addon).mtimeMs < newestSource()) log('warning: build/Release is older than some native source (MYPT_PREPACK=copy packs it anyway)');
+  copyBuild();
 } else if (mode !== 'prebuild' && fs.existsSync(addon) && fs.statSync(addon).mtimeMs >= newestSource()) {
   copyBuild();
 } else {
