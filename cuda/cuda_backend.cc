@@ -1,6 +1,8 @@
 // The CUDA backend as the registry sees it: available when a driver and at least one GPU answer.
 #include "cuda_backend.h"
 
+#include <cuda_runtime_api.h>
+
 #include "cublaslt_loader.h"
 #include "nccl_collective.cuh"
 #include "nccl_loader.h"
@@ -21,12 +23,27 @@ class CudaBackend final : public Backend {
     lt.name = "cublasLt";
     lt.loaded = cublaslt_plugin(lt.reason) != nullptr;
     if (lt.loaded) lt.reason.clear();
+    lt.path = cublaslt_path();
     LibraryStatus nccl;
     nccl.name = "nccl";
     nccl.loaded = nccl_api(nccl.reason) != nullptr;
     if (nccl.loaded) nccl.reason.clear();
     nccl.version = nccl_version();
+    nccl.path = nccl_path();
     return {lt, nccl};
+  }
+  // The CUDA runtime linked in (statically), the driver's CUDA version ("" without a driver), the
+  // architectures compiled (CMakeLists.txt: MYPT_CUDA_ARCHS_STR).
+  std::vector<std::pair<std::string, std::string>> properties() const override {
+    auto version = [](int v) { return v > 0 ? std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10) : std::string(); };
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+#ifdef MYPT_CUDA_ARCHS_STR
+    const std::string archs = MYPT_CUDA_ARCHS_STR;
+#else
+    const std::string archs;
+#endif
+    return {{"cudaRuntimeVersion", version(CUDART_VERSION)}, {"cudaDriverVersion", version(driver)}, {"cudaArchs", archs}};
   }
   std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precision precision) const override {
     return cuda::make_engine(cfg, device, precision);

@@ -1,12 +1,11 @@
 #include "nccl_loader.h"
 
 #include <dlfcn.h>
-#include <glob.h>
-#include <sys/stat.h>
 
 #include <cstdlib>
 #include <string>
-#include <vector>
+
+#include "lib_search.h"
 
 namespace mypt {
 namespace cuda {
@@ -19,54 +18,6 @@ struct Loaded {
   bool ok = false;
   std::string why, version, path;
 };
-
-bool is_dir(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
-std::vector<std::string> glob_all(const std::string& pattern) {
-  std::vector<std::string> out;
-  glob_t g{};
-  if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
-    for (size_t i = 0; i < g.gl_pathc; i++) out.push_back(g.gl_pathv[i]);
-  globfree(&g);
-  return out;
-}
-
-// Where pip puts NCCL: the site-packages of the Python prefixes this process can know of.
-std::vector<std::string> python_candidates() {
-  std::vector<std::string> prefixes;
-  for (const char* v : {"VIRTUAL_ENV", "CONDA_PREFIX"})
-    if (const char* p = getenv(v)) prefixes.push_back(p);
-  if (const char* path = getenv("PATH")) {
-    std::string s = path;
-    size_t at = 0;
-    while (at <= s.size()) {
-      const size_t colon = s.find(':', at);
-      const std::string dir = s.substr(at, colon == std::string::npos ? std::string::npos : colon - at);
-      if (!dir.empty() && exists(dir + "/python3")) {
-        const size_t slash = dir.find_last_of('/');
-        if (slash != std::string::npos && slash > 0) prefixes.push_back(dir.substr(0, slash));
-      }
-      if (colon == std::string::npos) break;
-      at = colon + 1;
-    }
-  }
-  if (const char* home = getenv("HOME")) prefixes.push_back(std::string(home) + "/.local");
-  prefixes.push_back("/usr/local");
-  prefixes.push_back("/usr");
-  std::vector<std::string> out;
-  for (const std::string& p : prefixes)
-    for (const char* pk : {"site-packages", "dist-packages"})
-      for (const std::string& f : glob_all(p + "/lib/python3*/" + pk + "/nvidia/nccl/lib/" + kLib)) out.push_back(f);
-  return out;
-}
 
 template <class F>
 bool sym(void* h, const char* name, F& out) {
@@ -83,36 +34,8 @@ Loaded open_nccl() {
   }
   // NVLink multicast off unless the environment decided (nccl_loader.h)
   setenv("NCCL_NVLS_ENABLE", "0", 0);
-  std::vector<std::string> tries;
-  if (const char* p = getenv("MYPT_NCCL_LIB")) {
-    tries.push_back(is_dir(p) ? std::string(p) + "/" + kLib : std::string(p));
-  } else {
-    tries.push_back(kLib);  // the dynamic loader's own search
-    for (const char* v : {"CUDA_HOME", "CUDA_PATH"})
-      if (const char* c = getenv(v)) tries.push_back(std::string(c) + "/lib64/" + kLib);
-    tries.push_back(std::string("/usr/local/cuda/lib64/") + kLib);
-    for (const std::string& f : python_candidates()) tries.push_back(f);
-  }
-  void* h = nullptr;
-  std::string errors;
-  for (const std::string& t : tries) {
-    if (t.find('/') != std::string::npos && !exists(t)) continue;
-    h = dlopen(t.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    if (h) {
-      L.path = t;
-      break;
-    }
-    const char* e = dlerror();
-    if (t.find('/') != std::string::npos) errors += std::string("; ") + (e ? e : t);
-  }
-  if (!h) {
-    L.why = getenv("MYPT_NCCL_LIB")
-                ? std::string("cannot open MYPT_NCCL_LIB=") + getenv("MYPT_NCCL_LIB") +
-                      (errors.empty() ? std::string(": no such file") : errors)
-                : std::string(kLib) +
-                      " was not found (library path, CUDA's lib64, pip's nvidia-nccl packages); set MYPT_NCCL_LIB" + errors;
-    return L;
-  }
+  void* h = open_library({kLib, "MYPT_NCCL_LIB", {"nvidia/nccl/lib"}}, L.path, L.why);
+  if (!h) return L;
   NcclApi& a = L.api;
   const bool ok = sym(h, "ncclGetVersion", a.GetVersion) && sym(h, "ncclGetUniqueId", a.GetUniqueId) &&
                   sym(h, "ncclCommInitRank", a.CommInitRank) && sym(h, "ncclCommDestroy", a.CommDestroy) &&

@@ -2,13 +2,8 @@
 //
 // Opened once, on first use, with dlopen, so the addon neither links NCCL nor needs its headers
 // (nccl_api.h declares what is called): where NCCL is missing, everything but multi-GPU training works,
-// and backends() says why NCCL is not there. Looked for, in order:
-//   1. MYPT_NCCL_LIB: the library file, or a folder holding libnccl.so.2 (MYPT_NCCL=0 turns NCCL off);
-//   2. libnccl.so.2 as the dynamic loader finds it (LD_LIBRARY_PATH, the system's library folders);
-//   3. CUDA's library folders: $CUDA_HOME/lib64, $CUDA_PATH/lib64, /usr/local/cuda/lib64;
-//   4. the Python packages of NVIDIA and PyTorch (pip's nvidia-nccl-cu12 / -cu13):
-//      <prefix>/lib/python3.*/{site,dist}-packages/nvidia/nccl/lib/libnccl.so.2 for the prefixes of
-//      $VIRTUAL_ENV, $CONDA_PREFIX, every python3 on the PATH, ~/.local, /usr/local and /usr.
+// and backends() says why NCCL is not there. Found by the search of lib_search.h (MYPT_NCCL_LIB, the
+// loader's path, CUDA's lib64, pip's nvidia-nccl-cu12 / -cu13 and torch/lib); MYPT_NCCL=0 turns it off.
 // RTLD_DEEPBIND, as for cuBLASLt (cublaslt_loader.cc): inside node, NVIDIA's libraries must resolve
 // their symbols in their own dependencies, not in the ~47k symbols node exports (its bundled zlib among
 // them). Before opening it, NCCL_NVLS_ENABLE=0 is set unless the environment says otherwise: NVLink

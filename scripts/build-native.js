@@ -9,11 +9,14 @@ const fs = require('fs');
 const os = require('os');
 
 const root = path.join(__dirname, '..');
-const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-if (!fs.existsSync(cmakeJs)) {
-  console.error('mypt-native: cmake-js is not installed, so the addon cannot be built from source. Run `npm install` in the package folder, or install a prebuilt binary.');
+// cmake-js and node-addon-api are dependencies: in an installed package npm may hoist them beside it
+const find = (id) => { try { return require.resolve(id, { paths: [root] }); } catch (_) { return null; } };
+const cmakeJs = find('cmake-js/bin/cmake-js');
+if (!cmakeJs) {
+  console.error('mypt-native: error: cmake-js is not installed, so the addon cannot be built from source. Run `npm install` in the package folder, or install a prebuilt binary.');
   process.exit(1);
 }
+const addonApi = find('node-addon-api/package.json');
 // nvcc is often installed outside the PATH
 if (!process.env.CUDACXX) {
   for (const p of ['/usr/local/cuda/bin/nvcc']) if (fs.existsSync(p)) { process.env.CUDACXX = p; break; }
@@ -21,7 +24,8 @@ if (!process.env.CUDACXX) {
 const rebuild = process.argv.includes('--rebuild');
 const switches = ['MYPT_CUDA', 'MYPT_CUBLASLT', 'MYPT_CUDA_ARCHS', 'MYPT_NATIVE_TESTS'].filter((k) => process.env[k]);
 const opts = ['--log-level', 'warn', ...(process.env.MYPT_DEBUG ? ['--debug'] : []),
-  ...switches.map((k) => `--CD${k}=${process.env[k]}`)];
+  ...switches.map((k) => `--CD${k}=${process.env[k]}`),
+  ...(addonApi ? [`--CDNODE_ADDON_API_DIR=${path.dirname(addonApi)}`] : [])];
 const env = { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || String(Math.max(1, os.cpus().length)) };
 const run = (command) => spawnSync(process.execPath, [cmakeJs, command, ...opts], { cwd: root, stdio: 'inherit', env });
 // `compile` does not configure a build folder again, so a switch that differs from the one the folder

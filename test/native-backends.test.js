@@ -31,6 +31,23 @@ test('backends() says whether NCCL was found (and its version), and why not', ()
   if (!b.cuda && b.cudaReason.startsWith('built without CUDA')) assert.is(b.ncclReason, b.cudaReason);
 });
 
+test('backends() names the files in use and the CUDA versions and architectures of this build', () => {
+  const b = loadAddon().backends();
+  for (const k of ['cublasLtPath', 'ncclPath', 'cudaRuntimeVersion', 'cudaDriverVersion', 'cudaArchs']) assert.type(b[k], 'string', k);
+  // a path exactly when the library is loaded, and then an existing file
+  assert.is(b.cublasLtPath !== '', b.cublasLt);
+  assert.is(b.ncclPath !== '', b.nccl);
+  if (b.cublasLt) assert.ok(require('fs').existsSync(b.cublasLtPath), b.cublasLtPath);
+  if (b.nccl) assert.ok(require('fs').existsSync(b.ncclPath), b.ncclPath);
+  if (b.cudaReason.startsWith('built without CUDA')) {
+    assert.equal([b.cudaRuntimeVersion, b.cudaDriverVersion, b.cudaArchs], ['', '', '']);
+  } else {
+    assert.match(b.cudaRuntimeVersion, /^\d+\.\d+$/);
+    assert.match(b.cudaArchs, /^\d+[a-z-]*(,\d+[a-z-]*)*$/);
+    if (b.cuda) assert.match(b.cudaDriverVersion, /^\d+\.\d+$/);
+  }
+});
+
 test('groupId: a CPU group id is a port; a CUDA one without CUDA or NCCL is a one-line error', () => {
   const mypt = require('../lib');
   assert.match(Buffer.from(mypt.groupId('cpu')).toString(), /^mypt-tcp:\d+$/);

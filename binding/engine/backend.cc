@@ -63,6 +63,7 @@ BackendStatus backend_status(const std::string& name) {
     s.available = s.reason.empty();
     if (s.available) s.devices = b->devices();
     s.libraries = b->libraries();
+    s.properties = b->properties();
     return s;
   }
   Registry& r = registry();

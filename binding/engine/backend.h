@@ -7,6 +7,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/bench.h"
@@ -30,6 +31,7 @@ struct LibraryStatus {
   bool loaded = false;
   std::string reason;  // why it is not loaded ("" when it is)
   std::string version;  // "2.21.5" where the library says ("" otherwise)
+  std::string path;     // the file in use ("" when not loaded)
 };
 
 class Backend {
@@ -40,6 +42,8 @@ class Backend {
   virtual std::string unavailable_reason() const = 0;
   virtual std::vector<DeviceInfo> devices() const = 0;
   virtual std::vector<LibraryStatus> libraries() const { return {}; }
+  // Facts about the build and the machine, as name/value pairs ("cudaRuntimeVersion" -> "12.4").
+  virtual std::vector<std::pair<std::string, std::string>> properties() const { return {}; }
 
   virtual std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precision precision) const = 0;
   // Takes the weights (a device backend uploads them and lets the host copy go).
@@ -65,6 +69,7 @@ struct BackendStatus {
   std::string reason;  // why not available ("" when it is)
   std::vector<DeviceInfo> devices;
   std::vector<LibraryStatus> libraries;
+  std::vector<std::pair<std::string, std::string>> properties;
 };
 BackendStatus backend_status(const std::string& name);
 

@@ -13,7 +13,7 @@
 namespace {
 
 // backends() -> { cpu: true, cuda, cudaReason, devices: [...], cublasLt, cublasLtReason, nccl, ncclReason,
-// ncclVersion }: what the registry's backends report (engine/backend.h); cublasLt and nccl say whether the
+// ncclVersion, cublasLtPath, ncclPath, cudaRuntimeVersion, cudaDriverVersion, cudaArchs }: what the registry's backends report (engine/backend.h); cublasLt and nccl say whether the
 // CUDA backend found and opened its cuBLASLt plugin and NCCL (false, with the CUDA backend's reason,
 // where there is no CUDA backend).
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -36,11 +36,13 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   }
   out.Set("devices", arr);
   bool lt = false;
+  std::string lt_path, nccl_path;
   std::string lt_reason = cuda.reason.empty() ? "the CUDA backend has no cuBLASLt plugin" : cuda.reason;
   for (const mypt::LibraryStatus& lib : cuda.libraries)
     if (lib.name == "cublasLt") {
       lt = lib.loaded;
       lt_reason = lib.reason;
+      lt_path = lib.path;
     }
   out.Set("cublasLt", lt);
   out.Set("cublasLtReason", lt_reason);
@@ -52,10 +54,16 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
       nccl = lib.loaded;
       nccl_reason = lib.reason;
       nccl_version = lib.version;
+      nccl_path = lib.path;
     }
   out.Set("nccl", nccl);
   out.Set("ncclReason", nccl_reason);
   out.Set("ncclVersion", nccl_version);
+  out.Set("cublasLtPath", lt_path);
+  out.Set("ncclPath", nccl_path);
+  // the CUDA runtime built in, the driver's CUDA version, the architectures compiled ("" without CUDA)
+  for (const char* k : {"cudaRuntimeVersion", "cudaDriverVersion", "cudaArchs"}) out.Set(k, "");
+  for (const auto& kv : cuda.properties) out.Set(kv.first, kv.second);
   return out;
 }
 

@@ -15,6 +15,7 @@ import * as exportCmd from './commands/export';
 import * as serveCmd from './commands/serve';
 import * as prepareCmd from './commands/prepare';
 import * as evalCmd from './commands/eval';
+import * as doctorCmd from './commands/doctor';
 
 /** yargs' messages span lines ("Invalid values:\n  Argument: suite, Given: ..."): keep all of it, on one line. */
 function oneLine(msg: string): string {
@@ -36,8 +37,9 @@ export function main(argv: string[]): void {
     .command(prepareCmd)
     .command(evalCmd)
     .command(benchCommand)
+    .command(doctorCmd)
     .strict()
-    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, serve, prepare, eval, list, load-checkpoint, presets, bench (see --help)')
+    .demandCommand(1, 'name a command: train, generate, inspect, convert, export, serve, prepare, eval, list, load-checkpoint, presets, bench, doctor (see --help)')
     .recommendCommands()
     .help()
     .version()

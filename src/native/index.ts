@@ -24,6 +24,14 @@ export interface NativeBackends {
   nccl: boolean;
   ncclReason: string;
   ncclVersion: string;
+  /** The files in use ("" when not loaded): the cuBLASLt library the plugin runs on, and NCCL (cuda/lib_search.h). */
+  cublasLtPath?: string;
+  ncclPath?: string;
+  /** The CUDA runtime the addon was built with and the driver's CUDA version ("12.4"; "" without CUDA or a driver). */
+  cudaRuntimeVersion?: string;
+  cudaDriverVersion?: string;
+  /** The GPU architectures compiled in ("80-real;90"; "" without CUDA). */
+  cudaArchs?: string;
 }
 
 /** What a data-parallel group is made of (binding/napi/group_wrap.h). */
@@ -258,10 +266,23 @@ export function fromNative(e: unknown): unknown {
 }
 
 let cached: NativeAddon | undefined;
+const packageRoot = path.join(__dirname, '..', '..');
+
+/** Which addon file loadAddon() loads (node-gyp-build's pick: build/Release, then prebuilds/<platform>-<arch>/),
+ *  without loading it; `error` when none fits this machine. */
+export function addonFile(): { file: string; prebuilt: boolean; root: string } | { error: string; root: string } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const file = require('node-gyp-build').path(packageRoot) as string;
+    return { file, prebuilt: file.split(path.sep).includes('prebuilds'), root: packageRoot };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0], root: packageRoot };
+  }
+}
 
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
-  const root = path.join(__dirname, '..', '..');
+  const root = packageRoot;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     cached = require('node-gyp-build')(root) as NativeAddon;
@@ -269,7 +290,7 @@ export function loadAddon(): NativeAddon {
     throw new MyptError(
       'E_NO_ADDON',
       `the mypt-native addon could not be loaded: ${(e as Error).message.split('\n')[0]}`,
-      'run `npm install` (or `npm run build:native`) in the package folder to build it',
+      'run `npx mypt-native doctor` to see what is missing, then `npm rebuild mypt-native` (or `npm run build:native` in a clone)',
     );
   }
   return cached;
