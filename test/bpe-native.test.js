@@ -26,14 +26,7 @@ const shakespeare = fs.readFileSync(path.join(__dirname, '..', 'data', 'tinyshak
 
 // ---- helpers ----
 
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./helpers/rng');
 
 function assertSameIds(got, want, label) {
   let i = 0;

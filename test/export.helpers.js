@@ -9,14 +9,7 @@ const { canonicalToStateDict } = require('../lib/formats/layouts');
 
 const CORPUS = fs.readFileSync(path.join(__dirname, '..', 'data', 'tinyshakespeare.txt'), 'utf8');
 
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./helpers/rng');
 
 /** A temp folder removed at exit. */
 function tmpdir(prefix = 'mypt-export-') {

@@ -16,14 +16,7 @@ const SEED = Number(process.env.MYPT_FUZZ_SEED || 20261205);
 const ITERS = Number(process.env.MYPT_FUZZ_ITERS || 150);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'files-fuzz-'));
 
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./helpers/rng');
 const rnd = mulberry32(SEED);
 const ri = (n) => Math.floor(rnd() * n);
 const TOKENS = ['"', '{', '}', '[', ']', ',', ':', '-1', '1e308', 'null', 'true', '"x"', '0', '99999999999', '\\u0000', '\n', '\u00ff'];

@@ -17,14 +17,7 @@ const tmp = tempDir('mypt-fuzz-');           // tmpfs when there is one: ext4 fl
 const SEED = Number(process.env.MYPT_FUZZ_SEED || 20261123);
 const ROUNDS = Number(process.env.MYPT_FUZZ_ROUNDS || 600);
 
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./helpers/rng');
 const rnd = mulberry32(SEED);
 const ri = (n) => Math.floor(rnd() * n);
 const INTS = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffff0];
