@@ -71,6 +71,8 @@ export const MODDED_SMALL_CPU: ModdedShape = {
 
 export const SUITES = ['matmul', 'attention', 'adamw', 'layernorm', 'classifier', 'train', 'generate', 'modded', 'checkpoint', 'serve', 'data'] as const;
 export type Suite = (typeof SUITES)[number];
+/** Suites PyTorch has no counterpart of in pytorch_ref.py (their peers are timed inside the suite: js-tiktoken, one request at a time). */
+export const SUITES_WITHOUT_PYTORCH: readonly Suite[] = ['data', 'serve'];
 
 export function casesFor(device: Device, quick: boolean): BenchCase[] {
   const reps = (n: number) => (quick ? Math.max(3, Math.ceil(n / 3)) : n);

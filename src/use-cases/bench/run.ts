@@ -4,7 +4,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { spawnSync } from 'child_process';
-import { BenchCase, casesFor, Device, Suite, trainFlopsPerToken, workOf } from './cases';
+import { BenchCase, casesFor, Device, Suite, SUITES_WITHOUT_PYTORCH, trainFlopsPerToken, workOf } from './cases';
 import { summarize, Timing, timeAsync } from './stats';
 import { machineInfo, MachineInfo } from './machine';
 import { loadAddon } from '../../native';
@@ -200,7 +200,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   }
   const report: BenchReport = { machine: machineInfo(), rows };
   if (o.compare === 'pytorch') {
-    const ref = runPyTorch(cases.filter((c) => c.suite !== 'data'));
+    const ref = runPyTorch(cases.filter((c) => !(SUITES_WITHOUT_PYTORCH as readonly string[]).includes(c.suite)));
     report.pytorch = ref.version;
     for (const row of rows) {
       const p = ref.results.get(row.id);
