@@ -4,6 +4,7 @@
 
 #include "attention_rows.cuh"
 #include "engine/dropout.h"
+#include "pdl.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -28,25 +29,54 @@ __device__ __forceinline__ float dot(const float (&a)[E], const float (&b)[E]) {
 }
 
 // The online softmax of one query over keys j0, j0 + step, ... < nk: running max m, sum l and the
-// weighted value sum acc (dropout on the weights, counter cbase + j).
+// weighted value sum acc (dropout on the weights, counter cbase + j). Keys go four at a time (their loads
+// and dot products in flight together, one rescale per four), then one at a time.
 template <int E, typename T>
 __device__ __forceinline__ void attend_keys(const AttnView<T>& vw, int b, int h, int hs, int lane, int j0, int step,
                                             int nk, const float (&q)[E], float scale, float p, float ks,
                                             uint64_t seed, uint64_t cbase, float (&acc)[E], float& m, float& l) {
-  for (int j = j0; j < nk; j += step) {
-    float kv[E], vv[E];
-    load_vec<E>(kv, vw.k + b * vw.k_bs + (int64_t)j * vw.k_rs + h * hs, hs, lane);
-    load_vec<E>(vv, vw.v + b * vw.v_bs + (int64_t)j * vw.v_rs + h * hs, hs, lane);
-    const float sc = dot<E>(q, kv) * scale;
-    const float mn = fmaxf(m, sc);
-    const float corr = expf(m - mn);
+  constexpr int U = 4;
+  const T* kb = vw.k + b * vw.k_bs + h * hs;
+  const T* vb = vw.v + b * vw.v_bs + h * hs;
+  const auto add = [&](float sc, const float (&vv)[E], int j, float mn) {  // one key, max already mn
     const float e_ = expf(sc - mn);
-    l = l * corr + e_;
-    m = mn;
+    l += e_;
     float wgt = e_;
     if (p > 0.0f) wgt = dropout_keep(seed, cbase + j, p) ? e_ * ks : 0.0f;
 #pragma unroll
-    for (int e = 0; e < E; e++) acc[e] = acc[e] * corr + wgt * vv[e];
+    for (int e = 0; e < E; e++) acc[e] += wgt * vv[e];
+  };
+  const auto rescale = [&](float mn) {
+    const float corr = expf(m - mn);
+    l *= corr;
+#pragma unroll
+    for (int e = 0; e < E; e++) acc[e] *= corr;
+    m = mn;
+  };
+  int j = j0;
+  for (; j + (U - 1) * step < nk; j += U * step) {
+    float kv[U][E], vv[U][E], sc[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      load_vec<E>(kv[u], kb + (int64_t)(j + u * step) * vw.k_rs, hs, lane);
+      load_vec<E>(vv[u], vb + (int64_t)(j + u * step) * vw.v_rs, hs, lane);
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) sc[u] = dot<E>(q, kv[u]) * scale;
+    float mn = m;
+#pragma unroll
+    for (int u = 0; u < U; u++) mn = fmaxf(mn, sc[u]);
+    rescale(mn);
+#pragma unroll
+    for (int u = 0; u < U; u++) add(sc[u], vv[u], j + u * step, mn);
+  }
+  for (; j < nk; j += step) {
+    float kv[E], vv[E];
+    load_vec<E>(kv, kb + (int64_t)j * vw.k_rs, hs, lane);
+    load_vec<E>(vv, vb + (int64_t)j * vw.v_rs, hs, lane);
+    const float sc = dot<E>(q, kv) * scale;
+    rescale(fmaxf(m, sc));
+    add(sc, vv, j, m);
   }
 }
 
@@ -100,6 +130,8 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
   __shared__ float sm_m[kSplitWarps], sm_l[kSplitWarps];
   __shared__ float sm_acc[kSplitWarps][E * 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  pdl_trigger();
+  pdl_wait();
   const QueryRow<E, T> r(vw, blockIdx.x, Tq, H, hs, pos_dev ? *pos_dev : pos0, p, lane);
   const int b = r.b, h = r.h, i = r.i;
   float acc[E] = {}, m = -INFINITY, l = 0.0f;
@@ -253,7 +285,7 @@ void attention_rows_forward(const AttnView<T>& vw, float* lse, int B, int Tq, in
   const int E = lanes_per(hs);
   if (split) {
     const unsigned grid = (unsigned)rows;
-#define SPLIT(EE) attn_split_forward_kernel<EE, T><<<grid, kSplitWarps * 32, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
+#define SPLIT(EE) launch_pdl(attn_split_forward_kernel<EE, T>, grid, kSplitWarps * 32, 0, s, vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
     switch (E) {
       case 1: SPLIT(1); break;
       case 2: SPLIT(2); break;

@@ -3,15 +3,36 @@
 // fail with an error code, which becomes the reason.
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "common.cuh"
 #include "cuda_backend.h"
 #include "engine/errors.h"
+#include "pdl.cuh"
 
 namespace mypt {
 namespace cuda {
+
+bool pdl_enabled() {
+  static const bool off = [] {
+    const char* v = std::getenv("MYPT_NO_PDL");
+    return v && *v && *v != '0';
+  }();
+  if (off) return false;
+  static std::atomic<int> known[64];  // per device: 0 not asked yet, 1 yes, 2 no
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  int k = known[dev].load(std::memory_order_relaxed);
+  if (k == 0) {
+    int major = 0;
+    k = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9 ? 1 : 2;
+    known[dev].store(k, std::memory_order_relaxed);
+  }
+  return k == 1;
+}
 
 Discovery discover() {
   Discovery out;

@@ -2,35 +2,94 @@
 #include "gemv.cuh"
 
 #include "activation.cuh"
+#include "pdl.cuh"
 
 namespace mypt {
 namespace cuda {
 
 namespace {
 
-template <typename T, int S>
-__global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp, const T* w, const T* bias, int M,
-                                                   int K, int N, int act) {
+constexpr int kPre = 3;  // 16-byte weight loads per lane issued before waiting on the previous kernel
+
+// The mean and 1/sqrt(var + eps) of row m of inp, by warp m of the block exactly as layernorm.cu's kernels
+// sum them (lane l takes columns l, l + 32, ... in order, then the butterfly), into stats[m].
+template <typename T>
+__device__ void layernorm_stats(float (*stats)[2], const GemvOp<T>& p) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, K = p.K;
+  if (warp < p.M) {
+    const T* x = p.inp + (int64_t)warp * K;
+    float sum = 0.0f;
+    for (int c = lane; c < K; c += 32) sum += to_f(x[c]);
+    const float mu = warp_sum(sum) / K;
+    float var = 0.0f;
+    for (int c = lane; c < K; c += 32) {
+      const float d = to_f(x[c]) - mu;
+      var += d * d;
+    }
+    const float rs = rsqrtf(warp_sum(var) / K + p.eps);
+    if (lane == 0) {
+      stats[warp][0] = mu;
+      stats[warp][1] = rs;
+    }
+  }
+  __syncthreads();
+}
+
+// Input columns k..k+7 of row m: as stored, or LayerNormed as layernorm.cu writes them (rounded to T).
+template <typename T, bool LN>
+__device__ __forceinline__ void load_input(float (&xv)[8], const GemvOp<T>& p, const float (*stats)[2], int m, int k) {
+  load8(xv, p.inp + (int64_t)m * p.K + k);
+  if (LN) {
+    float w[8], b[8] = {};
+    load8(w, p.ln_w + k);
+    if (p.ln_b) load8(b, p.ln_b + k);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+      float v = (xv[e] - stats[m][0]) * stats[m][1] * w[e];
+      if (p.ln_b) v += b[e];
+      xv[e] = to_f(from_f<T>(v));
+    }
+  }
+}
+
+template <typename T, int S, bool LN>
+__global__ void __launch_bounds__(256) gemv_kernel(const GemvOp<T> p) {
   __shared__ float part[8][kGemvMaxRows];
+  __shared__ float stats[kGemvMaxRows][2];  // LN: each row's mean and 1/sqrt(var + eps)
+  pdl_trigger();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int sub = warp % S;  // this warp's share of K
   const int n = blockIdx.x * (8 / S) + warp / S;
+  const int M = p.M, K = p.K, N = p.N;
+  const int step = 256 * S, k0 = (sub * 32 + lane) * 8;
+  const T* wr = p.w + (int64_t)(n < N ? n : 0) * K;
+  // weights first: no kernel before this one writes them
+  float wv[kPre][8];
+#pragma unroll
+  for (int i = 0; i < kPre; i++)
+    if (n < N && k0 + i * step < K) load8(wv[i], wr + k0 + i * step);
+  pdl_wait();
+  if (LN) layernorm_stats(stats, p);
   float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
+  auto fma_rows = [&](const float (&w8)[8], int k) {
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; m++) {
+      if (m >= M) break;
+      float xv[8];
+      load_input<T, LN>(xv, p, stats, m, k);
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[m] = fmaf(w8[e], xv[e], acc[m]);
+    }
+  };
   if (n < N) {
-    const T* wr = w + (int64_t)n * K;
-    const int step = 256 * S;
+#pragma unroll
+    for (int i = 0; i < kPre; i++)
+      if (k0 + i * step < K) fma_rows(wv[i], k0 + i * step);
 #pragma unroll 2
-    for (int k = (sub * 32 + lane) * 8; k < K; k += step) {
-      float wv[8];
-      load8(wv, wr + k);
-#pragma unroll
-      for (int m = 0; m < kGemvMaxRows; m++) {
-        if (m >= M) break;
-        float xv[8];
-        load8(xv, inp + (int64_t)m * K + k);
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[m] = fmaf(wv[e], xv[e], acc[m]);
-      }
+    for (int k = k0 + kPre * step; k < K; k += step) {
+      float w8[8];
+      load8(w8, wr + k);
+      fma_rows(w8, k);
     }
   }
 #pragma unroll
@@ -47,39 +106,53 @@ __global__ void __launch_bounds__(256) gemv_kernel(T* out, T* aux, const T* inp,
     }
   }
   if (n >= N || lane != 0) return;
+  const int C = N / 3;
+  const int pos = p.kc ? (p.pos_dev ? *p.pos_dev : p.pos0) : 0;
 #pragma unroll
   for (int m = 0; m < kGemvMaxRows; m++) {
     if (m >= M) break;
     float v = acc[m];
-    if (bias) v += to_f(bias[n]);
-    if (act) {
-      aux[(int64_t)m * N + n] = from_f<T>(v);
-      v = activation_f(act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
+    if (p.bias) v += to_f(p.bias[n]);
+    if (p.act) {
+      p.aux[(int64_t)m * N + n] = from_f<T>(v);
+      v = activation_f(p.act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
     }
-    out[(int64_t)m * N + n] = from_f<T>(v);
+    if (p.res) v = to_f(p.res[(int64_t)m * N + n]) + to_f(from_f<T>(v));
+    const T o = from_f<T>(v);
+    if (p.out) p.out[(int64_t)m * N + n] = o;
+    if (p.out_f) p.out_f[(int64_t)m * N + n] = to_f(o);
+    if (p.kc && n >= C) {
+      T* cache = n < 2 * C ? p.kc : p.vc;
+      cache[(int64_t)(pos + m) * C + (n % C)] = o;
+    }
   }
+}
+
+template <typename T, int S>
+void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
+  const unsigned blocks = ceil_div(op.N, 8 / S);
+  if (op.ln_w)
+    launch_pdl(gemv_kernel<T, S, true>, blocks, 256, 0, s, op);
+  else
+    launch_pdl(gemv_kernel<T, S, false>, blocks, 256, 0, s, op);
 }
 
 }  // namespace
 
 // S warps per column: enough blocks that every SM has several (132 SMs on an H100).
 template <typename T>
-void gemv_forward(T* out, T* aux, const T* inp, const T* w, const T* bias, int M, int K, int N, int act, cudaStream_t s) {
-  const int S = N >= 8192 ? 1 : N >= 4096 ? 2 : N >= 2048 ? 4 : 8;
-  const unsigned blocks = ceil_div(N, 8 / S);
+void gemv_forward(const GemvOp<T>& op, cudaStream_t s) {
+  const int S = op.N >= 8192 ? 1 : op.N >= 4096 ? 2 : op.N >= 2048 ? 4 : 8;
   switch (S) {
-    case 1: gemv_kernel<T, 1><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
-    case 2: gemv_kernel<T, 2><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
-    case 4: gemv_kernel<T, 4><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
-    default: gemv_kernel<T, 8><<<blocks, 256, 0, s>>>(out, aux, inp, w, bias, M, K, N, act); break;
+    case 1: launch_gemv<T, 1>(op, s); break;
+    case 2: launch_gemv<T, 2>(op, s); break;
+    case 4: launch_gemv<T, 4>(op, s); break;
+    default: launch_gemv<T, 8>(op, s); break;
   }
-  CUDA_CHECK_LAUNCH("gemv");
 }
 
-template void gemv_forward<float>(float*, float*, const float*, const float*, const float*, int, int, int, int,
-                                 cudaStream_t);
-template void gemv_forward<bf16>(bf16*, bf16*, const bf16*, const bf16*, const bf16*, int, int, int, int,
-                                cudaStream_t);
+template void gemv_forward<float>(const GemvOp<float>&, cudaStream_t);
+template void gemv_forward<bf16>(const GemvOp<bf16>&, cudaStream_t);
 
 }  // namespace cuda
 }  // namespace mypt

@@ -1,12 +1,20 @@
 // Few-row products (generation: M <= kGemvMaxRows rows), memory-bound on the weights:
 //   out[M, N] = inp[M, K] @ w[N, K]^T (+ bias[N])                      (PyTorch F.linear, row-major)
-//   act != 0: aux[M, N] = that pre-activation (as stored, rounded to T), out = activation act - 1 of it
-//             (act = 1 + (int)Activation: activation.cuh's activation_f)
-// A group of S warps per output column n reads w[n, :] once with 16-byte loads (two in flight per lane)
-// and serves every row; the S warps split K and add their partial sums in shared memory (S = 8 / columns
-// per 256-thread block, more warps per column when there are few columns, so that every SM has loads in
-// flight); fp32 accumulation, then bias and the optional GELU-tanh. Needs 1 <= M <= kGemvMaxRows,
-// K % 8 == 0 and 16-byte aligned inp and w (gemv_fits); linear_forward (linear.cuh) chooses it.
+// with what generation fuses around them (GemvOp), each computed as the separate kernel it replaces:
+//   ln_w:  inp is the residual stream; each row is LayerNormed first (mean, 1/sqrt(var + eps), * ln_w
+//          + ln_b, rounded to T), with layernorm.cu's arithmetic and summation order, bit for bit (one
+//          warp per row of each block finds the row's statistics: worth it where there are few blocks)
+//   act:   (= 1 + (int)Activation) aux[M, N] = the pre-activation as stored (rounded to T),
+//          out = activation act - 1 of it (activation.cuh's activation_f)
+//   res:   out = res + the product rounded to T (the residual add after attention's and the MLP's output)
+//   kc/vc: the qkv projection (N = 3C): row m's columns [C, 2C) and [2C, 3C), its key and value, are also
+//          written to kc / vc row (*pos_dev or pos0) + m, the KV cache (attention_rows' kv_append)
+// A group of S warps per output column n reads w[n, :] once with 16-byte loads and serves every row; the
+// S warps split K and add their partial sums in shared memory (S = 8 / columns per 256-thread block, more
+// warps per column when there are few columns, so that every SM has loads in flight); fp32 accumulation.
+// Launched with programmatic dependent launch (pdl.cuh): a lane's first weights are loaded before the
+// kernel waits for the one before it. Needs 1 <= M <= kGemvMaxRows, K % 8 == 0, 16-byte aligned inp and
+// w (gemv_fits), and 16-byte aligned ln_w, ln_b with ln_w; linear_forward (linear.cuh) chooses it.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -25,8 +33,36 @@ inline bool gemv_fits(const void* inp, const void* w, int M, int K) {
 }
 
 template <typename T>
+struct GemvOp {
+  T* out = nullptr;
+  float* out_f = nullptr;  // the output (rounded to T) also, or instead, as fp32: the logits for sampling
+  const T* inp = nullptr;
+  const T* w = nullptr;
+  const T* bias = nullptr;
+  int M = 1, K = 0, N = 0;
+  int act = 0;
+  T* aux = nullptr;
+  const T* ln_w = nullptr;
+  const T* ln_b = nullptr;
+  float eps = 0.0f;
+  const T* res = nullptr;
+  T* kc = nullptr;
+  T* vc = nullptr;
+  const int32_t* pos_dev = nullptr;
+  int pos0 = 0;
+};
+
+template <typename T>
+void gemv_forward(const GemvOp<T>& op, cudaStream_t s);
+
+// The plain product with an optional activation (act as above).
+template <typename T>
 void gemv_forward(T* out, T* aux, const T* inp, const T* w, const T* bias, int M, int K, int N, int act,
-                  cudaStream_t s);
+                  cudaStream_t s) {
+  GemvOp<T> op;
+  op.out = out; op.aux = aux; op.inp = inp; op.w = w; op.bias = bias; op.M = M; op.K = K; op.N = N; op.act = act;
+  gemv_forward(op, s);
+}
 
 }  // namespace cuda
 }  // namespace mypt

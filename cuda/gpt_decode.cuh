@@ -2,8 +2,9 @@
 // for one sequence. Exactly MyPT's / nanoGPT's loop, as the CPU's binding/cpu/generate.cc: while the
 // context fits in block_size only the new tokens run (their keys and values join a per-layer KV cache on
 // the GPU); once it is longer, the cropped window is recomputed for every token. The steady-state step
-// (one token, position read on the device) is captured once per call as a CUDA graph and replayed.
-// Sampling runs on the GPU (sampling.cuh); only the sampled id crosses to the host each step.
+// (one token and its sampling, position, input id and sampling counter read on the device) is captured
+// once per call as a CUDA graph and replayed, one token ahead of the host. Sampling runs on the GPU
+// (sampling.cuh); only the sampled id crosses to the host each step.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,7 @@ class GptDecoder {
   // which is then advanced by n), the cache holding positions < pos0; the last token's logits (fp32) into
   // gen_logits_. Capturable in a CUDA graph.
   void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev);
+  void decode_fused(int n, int pos0, int32_t* pos_dev);  // decode's few-row path
 
   GptModel<T>& gpt_;
   // shorthands for the model's fixed parts (made before this object and kept for its life)
@@ -43,10 +45,23 @@ class GptDecoder {
   const T* W(int64_t off) const { return gpt_.W(off); }
   DBuf<T> kcache_, vcache_;  // L x [block_size, C]
   DBuf<int32_t> gen_tok_, gen_id_, gen_pos_;
+  DBuf<uint64_t> gen_draw_;  // the sampling counter of the graph's steps
   int32_t pos_host_ = 0;
+  uint64_t draw_host_ = 0;
+  struct Ring {  // two sampled ids on their way to the host (page-locked), each with its copy's event
+    int32_t* ids = nullptr;
+    cudaEvent_t ev[2] = {nullptr, nullptr};
+    Ring() = default;
+    Ring(const Ring&) = delete;
+    Ring& operator=(const Ring&) = delete;
+    ~Ring();
+  } ring_;
   DBuf<float> gen_logits_;
   DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, lrow_;  // one step's activations
   DBuf<float> stats_;                                    // its LayerNorm mean and rstd
+  // few rows through decode_fused: the GEMV's loads of the LayerNorm weights and its input rows are
+  // 16-byte aligned (C % 8 == 0 and every LayerNorm weight so placed); MYPT_DECODE_FUSED=0 turns it off
+  bool fused_ = false;
 };
 
 }  // namespace cuda

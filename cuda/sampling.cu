@@ -19,7 +19,9 @@ __device__ __forceinline__ uint32_t key_of(float x) {
 }
 
 __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const float* logits, int V, float temp,
-                                                          int top_k, float top_p, uint64_t seed, uint64_t counter) {
+                                                          int top_k, float top_p, uint64_t seed, uint64_t counter,
+                                                          uint64_t* counter_dev) {
+  if (counter_dev) counter = *counter_dev;
   __shared__ float sh[kThreads];
   const int tid = threadIdx.x;
   // argmax / max
@@ -46,6 +48,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
     if (tid == 0) out_id[0] = bi[0];
     return;
   }
+  if (counter_dev && tid == 0) *counter_dev = counter + 1;  // every thread has read it (syncs above)
   const float inv_t = 1.0f / temp;
   const float xmax = bv[0] * inv_t;
   // k-th largest key: radix select, 8 bits a pass (integer histograms: deterministic)
@@ -168,8 +171,8 @@ __global__ void convert_kernel(To* out, const Ti* inp, int64_t N) {
 }  // namespace
 
 void sample_token(int32_t* out_id, const float* logits, int V, float temperature, int top_k, float top_p,
-                  uint64_t seed, uint64_t counter, cudaStream_t s) {
-  sample_kernel<<<1, kThreads, 0, s>>>(out_id, logits, V, temperature, top_k, top_p, seed, counter);
+                  uint64_t seed, uint64_t counter, cudaStream_t s, uint64_t* counter_dev) {
+  sample_kernel<<<1, kThreads, 0, s>>>(out_id, logits, V, temperature, top_k, top_p, seed, counter, counter_dev);
   CUDA_CHECK_LAUNCH("sample_token");
 }
 

@@ -5,6 +5,8 @@
 //   smallest set of the largest probabilities whose mass reaches top_p (threshold form: ties at the
 //   threshold are kept, as torch's `logits < v[-1]` masking does); sample index i with probability
 //   softmax(kept x)_i by inverse CDF in index order with u = uniform01(seed, counter) (dropout.h).
+//   counter_dev: the counter is read there instead, and advanced by one when a draw was made (so that a
+//   CUDA graph replaying the call draws a new number each time).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -16,7 +18,7 @@ namespace mypt {
 namespace cuda {
 
 void sample_token(int32_t* out_id, const float* logits, int V, float temperature, int top_k, float top_p,
-                  uint64_t seed, uint64_t counter, cudaStream_t s);
+                  uint64_t seed, uint64_t counter, cudaStream_t s, uint64_t* counter_dev = nullptr);
 
 // Elementwise copies with conversion: out[i] = (To) inp[i].
 template <typename To, typename Ti>

@@ -248,6 +248,55 @@ static void check_gemv_activation(int M, int K, int N) {
   }
 }
 
+// ---------------- GEMV with generation's fusions (gemv.cuh's GemvOp) ----------------
+// qkv = LN(x) @ w^T + b with the keys and values also into a cache row; y = r + (x @ w^T + b rounded to T):
+// the CPU's layernorm (its output rounded to T), matmul and residual add, and the cache rows as kv_append.
+template <typename T>
+static void check_gemv_fused(int M, int C) {
+  const Vec x = prep<T>(randn((size_t)M * C, 2.0f)), lw = prep<T>(randn(C)), lb = prep<T>(randn(C));
+  const Vec w = prep<T>(randn((size_t)3 * C * C, 0.1f)), b = prep<T>(randn(3 * C));
+  Vec ln((size_t)M * C), mean(M), rstd(M), qkv((size_t)M * 3 * C);
+  cpu::layernorm_forward(ln.data(), mean.data(), rstd.data(), x.data(), lw.data(), lb.data(), M, C, 1e-5f);
+  cpu::matmul_forward(qkv.data(), prep<T>(ln).data(), w.data(), b.data(), M, C, 3 * C);
+  const int pos = 5, rows = pos + M + 2;
+  Dev<T> dx(x), dlw(lw), dlb(lb), dw(w), db(b), dout((size_t)M * 3 * C), dk((size_t)rows * C), dv((size_t)rows * C);
+  Dev<int32_t> dpos(Ints{pos});
+  GemvOp<T> op;
+  op.out = dout.p; op.inp = dx.p; op.w = dw.p; op.bias = db.p; op.M = M; op.K = C; op.N = 3 * C;
+  op.ln_w = dlw.p; op.ln_b = dlb.p; op.eps = 1e-5f; op.kc = dk.p; op.vc = dv.p; op.pos_dev = dpos.p;
+  CUDA_CHECK(cudaMemset(dk.p, 0, (size_t)rows * C * sizeof(T)));
+  CUDA_CHECK(cudaMemset(dv.p, 0, (size_t)rows * C * sizeof(T)));
+  gemv_forward(op, 0);
+  const std::string tag = std::string(tname<T>()) + " " + shp({M, C, 3 * C});
+  report("gemv LayerNorm prologue " + tag, rel_err(dout.get(), qkv), tol_op<T>());
+  const Vec kc = dk.get(), vc = dv.get();
+  Vec kref((size_t)rows * C, 0.0f), vref((size_t)rows * C, 0.0f), kgot(kc), vgot(vc);
+  const Vec got = dout.get();
+  for (int m = 0; m < M; m++)
+    for (int c = 0; c < C; c++) {
+      kref[(size_t)(pos + m) * C + c] = qkv[(size_t)m * 3 * C + C + c];
+      vref[(size_t)(pos + m) * C + c] = qkv[(size_t)m * 3 * C + 2 * C + c];
+      // the cache holds exactly the stored qkv values
+      if (kc[(size_t)(pos + m) * C + c] != got[(size_t)m * 3 * C + C + c] ||
+          vc[(size_t)(pos + m) * C + c] != got[(size_t)m * 3 * C + 2 * C + c])
+        kgot[0] = NAN;
+    }
+  report("gemv KV-cache epilogue (keys) " + tag, rel_err(kgot, kref), tol_op<T>());
+  report("gemv KV-cache epilogue (values) " + tag, rel_err(vgot, vref), tol_op<T>());
+  // the residual epilogue: y = r + rounded(x w[:C]^T + b[:C])
+  const Vec r = prep<T>(randn((size_t)M * C));
+  Vec p((size_t)M * C);
+  cpu::matmul_forward(p.data(), x.data(), w.data(), b.data(), M, C, C);
+  const Vec pt = prep<T>(p);
+  Vec y((size_t)M * C);
+  for (size_t i = 0; i < y.size(); i++) y[i] = r[i] + pt[i];
+  Dev<T> dr(r), dy((size_t)M * C);
+  GemvOp<T> res;
+  res.out = dy.p; res.inp = dx.p; res.w = dw.p; res.bias = db.p; res.M = M; res.K = C; res.N = C; res.res = dr.p;
+  gemv_forward(res, 0);
+  report("gemv residual epilogue " + std::string(tname<T>()) + " " + shp({M, C, C}), rel_err(dy.get(), y), tol_op<T>());
+}
+
 // ---------------- classifier ----------------
 template <typename T>
 static void check_classifier(int BT, int V) {
@@ -729,6 +778,7 @@ int main(int argc, char** argv) {
       check_encoder<bf16>(4, 33, 96, 101);
       for (int64_t n : {1, 1000, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
       for (int m : {1, 3}) { check_gemv_activation<float>(m, 768, 3072); check_gemv_activation<bf16>(m, 768, 3072); }
+      for (int m : {1, 4}) for (int c : {64, 768}) { check_gemv_fused<float>(m, c); check_gemv_fused<bf16>(m, c); }
       check_classifier<float>(9, 65);
       check_classifier<bf16>(17, 1000);
       check_classifier<float>(4, 50304);
