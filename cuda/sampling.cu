@@ -126,20 +126,34 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
   }
   part[tid] = mine;
   __syncthreads();
-  if (tid == 0) {
-    double tot = 0.0;
-    for (int t = 0; t < kThreads; t++) tot += part[t];
+  if (tid < 32) {
+    // warp 0 finds the chunk t holding the target: lane l sums chunks 32l.., a warp scan gives each lane's
+    // running mass before and after its chunks, then the first lane past the target walks its 32
+    constexpr int kPer = kThreads / 32;
+    double mine_sum = 0.0;
+    for (int t = tid * kPer; t < (tid + 1) * kPer; t++) mine_sum += part[t];
+    double incl = mine_sum;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const double y = __shfl_up_sync(0xffffffffu, incl, o);
+      if (tid >= o) incl += y;
+    }
+    const double tot = __shfl_sync(0xffffffffu, incl, 31);
     const double u = (double)(mix64(seed ^ mix64(counter)) >> 11) * (1.0 / 9007199254740992.0);
     const double target = u * tot;
-    double run = 0.0;
-    int t = 0;
-    for (; t < kThreads - 1; t++) {
-      if (run + part[t] > target) break;
-      run += part[t];
+    const unsigned past = __ballot_sync(0xffffffffu, incl > target);
+    const int lane = past ? __ffs(past) - 1 : 31;
+    if (tid == lane) {
+      double run = incl - mine_sum;
+      int t = tid * kPer;
+      for (; t < kThreads - 1 && t < (tid + 1) * kPer; t++) {
+        if (run + part[t] > target) break;
+        run += part[t];
+      }
+      run0 = run;
+      target0 = target;
+      owner = t;
     }
-    run0 = run;
-    target0 = target;
-    owner = t;
   }
   __syncthreads();
   if (tid == owner) {

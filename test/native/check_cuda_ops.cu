@@ -446,6 +446,27 @@ static void check_sampling(int V) {
   }
   report_exact("sampling (temperature/top-k/top-p) same id as CPU, V=" + std::to_string(V), same >= total - 1,
                std::to_string(same) + "/" + std::to_string(total) + " identical");
+  // the counter read on the device (a graph's replays): the same draw as the counter passed by value, and
+  // the counter advanced by one for a draw, left as it is for argmax
+  uint64_t* dctr = nullptr;
+  CUDA_CHECK(cudaMalloc(&dctr, 8));
+  bool ok = true;
+  for (float temp : {1.0f, 0.0f}) {
+    for (uint64_t c : {7ull, 8ull}) {
+      int32_t by_value = -1, by_device = -2;
+      uint64_t after = 0;
+      sample_token(did.p, dl.p, V, temp, 0, 1.0f, 99, c, 0);
+      CUDA_CHECK(cudaMemcpy(&by_value, did.p, 4, cudaMemcpyDeviceToHost));
+      CUDA_CHECK(cudaMemcpy(dctr, &c, 8, cudaMemcpyHostToDevice));
+      sample_token(did.p, dl.p, V, temp, 0, 1.0f, 99, 0, 0, dctr);
+      CUDA_CHECK(cudaMemcpy(&by_device, did.p, 4, cudaMemcpyDeviceToHost));
+      CUDA_CHECK(cudaMemcpy(&after, dctr, 8, cudaMemcpyDeviceToHost));
+      ok = ok && by_value == by_device && after == (temp > 0.0f ? c + 1 : c);
+    }
+  }
+  cudaFree(dctr);
+  report_exact("sampling with the counter on the device: same draw, counter advanced per draw, V=" + std::to_string(V),
+               ok, "");
 }
 
 // ---------------- whole model ----------------
