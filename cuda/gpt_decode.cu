@@ -52,7 +52,8 @@ void GptDecoder<T>::ensure_buffers() {
 
 // Steady-state tokens run ahead of the host by one: token t + 1 is launched (its input id is already on
 // the device) before token t's id is read back and handed to on_token, so the GPU never waits for the
-// host between tokens. A stop after token t leaves token t + 1 computed and unused.
+// host between tokens. A stop after token t leaves token t + 1 computed and unused. Tokens of the host
+// path (the first, and each once the context is past block_size) are handed over as soon as they exist.
 template <typename T>
 void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_tokens, const SampleParams& sp,
                              const std::function<bool(int32_t)>& on_token) {
@@ -92,7 +93,8 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
     for (int step = 0; step < max_new_tokens; step++) {
       const int len = (int)ctx.size() + (pending >= 0 ? 1 : 0);
       const int slot = step & 1;
-      if (len <= block && len - cached == 1 && id_on_device) {
+      const bool steady = len <= block && len - cached == 1 && id_on_device;
+      if (steady) {
         // steady state: one token through a CUDA graph captured once per call (position, sampling counter
         // and input id on the device)
         if (!pos_on_device) {
@@ -152,7 +154,11 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
         pending = -1;
         if (!go) break;  // the token just launched is left unused
       }
-      pending = slot;
+      if (steady) {
+        pending = slot;
+      } else if (!take(slot)) {  // a token of the host path (the first one, say) is handed over at once
+        break;
+      }
     }
     if (pending >= 0) take(pending);
   } catch (...) {
