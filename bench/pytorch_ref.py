@@ -130,7 +130,8 @@ def case_train_step(c):
 
 
 def case_generate(c):
-    """Batch-1 sampling with a KV cache (an eager loop), cuDNN SDPA off as ANCHORS.md does."""
+    """Batch-1 sampling with a KV cache (an eager loop), cuDNN SDPA off as ANCHORS.md does; a prompt of
+    c["T"] tokens goes through one causal forward first."""
     dev, cfg = c["device"], c["model"]
     torch.manual_seed(0)
     m = GPT(cfg).to(dev).eval()
@@ -140,21 +141,29 @@ def case_generate(c):
     if dev == "cuda" and hasattr(torch.backends.cuda, "enable_cudnn_sdp"):
         torch.backends.cuda.enable_cudnn_sdp(False)
 
+    # the prompt: one token, or T ids as the bench's (i * 7919 + 13) % vocab_size
+    T0 = c.get("T") or 1
+    prompt = [(i * 7919 + 13) % cfg["vocab_size"] for i in range(T0)] if c.get("T") else [0]
+
     @torch.no_grad()
     def run():
-        idx = torch.zeros((1, 1), dtype=torch.long, device=dev)
+        idx = torch.tensor([prompt], dtype=torch.long, device=dev)
         ks = [None] * len(m.h)
         vs = [None] * len(m.h)
+        pos = 0
         for t in range(n_new):
-            x = m.wte(idx[:, -1:]) + m.wpe(torch.tensor([t], device=dev))
+            new = idx[:, pos:]  # the prompt first (causal prefill), then one token at a time
+            n = new.size(1)
+            x = m.wte(new) + m.wpe(torch.arange(pos, pos + n, device=dev))
             for i, b in enumerate(m.h):
                 q, k, v = b.c_attn(b.ln_1(x)).split(C, dim=2)
-                q, k, v = [z.view(1, 1, H, C // H).transpose(1, 2) for z in (q, k, v)]
+                q, k, v = [z.view(1, n, H, C // H).transpose(1, 2) for z in (q, k, v)]
                 ks[i] = k if ks[i] is None else torch.cat([ks[i], k], 2)
                 vs[i] = v if vs[i] is None else torch.cat([vs[i], v], 2)
-                y = sdpa(q, ks[i], vs[i])
-                x = x + b.c_proj(y.transpose(1, 2).reshape(1, 1, C))
+                y = sdpa(q, ks[i], vs[i], is_causal=n > 1)
+                x = x + b.c_proj(y.transpose(1, 2).reshape(1, n, C))
                 x = x + b.m_proj(b.act(b.c_fc(b.ln_2(x))))
+            pos += n
             logits = m.lm_head(m.ln_f(x))[:, -1, :].float()
             nxt = torch.multinomial(F.softmax(logits, -1), 1)
             idx = torch.cat([idx, nxt], 1)

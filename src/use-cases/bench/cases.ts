@@ -101,6 +101,8 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'classifier', op: 'classifier', M: 16384, N: 50304 });
     add({ suite: 'train', op: 'train_step', model: GPT2_124M, B: 16, T: 1024, repeats: quick ? 5 : 20 });
     add({ suite: 'generate', op: 'generate', model: GPT2_124M, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
+    // a 1,000-token prompt (T): the time to the first token is the prefill's
+    add({ suite: 'generate', op: 'generate', model: GPT2_124M, T: 1000, max_new_tokens: 24, repeats: quick ? 3 : 10, warmup: 1 });
     add({ suite: 'modded', op: 'modded_prefill', modded: MODDED_MEDIUM, T: 1024, repeats: quick ? 5 : 20 });
     add({ suite: 'modded', op: 'modded_generate', modded: MODDED_MEDIUM, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
   } else {

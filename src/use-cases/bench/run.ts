@@ -101,10 +101,12 @@ async function runGenerate(c: BenchCase): Promise<BenchRow> {
   const model = createModel({ ...c.model!, device: c.device, dropout: 0, seed: 1 });
   try {
     const ttft: number[] = [];
+    // the prompt: one token, or T seeded ids below the vocabulary (op sizes: T is the prompt's length)
+    const prompt = c.T ? Array.from({ length: c.T }, (_, i) => (i * 7919 + 13) % c.model!.vocab_size) : [0];
     const run = async () => {
       const t0 = process.hrtime.bigint();
       let first = -1;
-      await model.generate([0], {
+      await model.generate(prompt, {
         max_new_tokens: c.max_new_tokens!, temperature: 1, seed: 3,
         onToken: () => { if (first < 0) first = Number(process.hrtime.bigint() - t0) / 1e6; },
       });
