@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "attention_rows.cuh"
+#include "encoder.cuh"
 #include "engine/errors.h"
 #include "layernorm.cuh"
 #include "linear.cuh"
@@ -116,6 +118,26 @@ void GptSlots<T>::join(int slot, const int32_t* prompt, int n, int max_new, cons
   s.sp = sp;
   s.draws = 0;
   s.active = max_new > 0;
+  forget_alone(slot);
+}
+
+template <typename T>
+void GptSlots<T>::leave(int slot) {
+  slots_.at(slot).active = false;
+  forget_alone(slot);
+}
+
+// the id and position kept on the device belong to the slot's old sequence
+template <typename T>
+void GptSlots<T>::forget_alone(int slot) {
+  if (tok_slot_ == slot) tok_slot_ = -1;
+  if (pos_slot_ == slot) pos_slot_ = -1;
+}
+
+template <typename T>
+void GptSlots<T>::idle() {
+  graph_.reset();
+  graph_slot_ = -1;
 }
 
 template <typename T>
@@ -139,6 +161,134 @@ void GptSlots<T>::ensure_rows(int rows, int act) {
 
 template <typename T>
 void GptSlots<T>::step(int32_t* out) {
+  int act = 0, alone = -1;
+  for (int i = 0; i < (int)slots_.size(); i++) {
+    out[i] = -1;
+    if (slots_[i].active) {
+      act++;
+      alone = i;
+    }
+  }
+  if (act == 0) return;
+  if (act == 1) return step_alone(alone, out);
+  tok_slot_ = pos_slot_ = -1;  // the batched step moves every slot on without them
+  step_batched(out);
+}
+
+// one active slot: generate()'s loop body (gpt_decode.cu) on the slot's cache
+template <typename T>
+void GptSlots<T>::step_alone(int i, int32_t* out) {
+  const ModelConfig& c = gpt_.cfg;
+  const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, block = c.block_size;
+  const cudaStream_t st = gpt_.s;
+  Slot& s = slots_[i];
+  gpt_.use();
+  if (!one_tok_.p) {
+    ox_.ensure(2 * (size_t)C);
+    oln_.ensure(C);
+    oqkv_.ensure(3 * (size_t)C);
+    oatt_.ensure(C);
+    opre_.ensure(F);
+    oact_.ensure(F);
+    otmp_.ensure(C);
+    olrow_.ensure(V);
+    ostats_.ensure(2);
+    ologits_.ensure(V);
+    one_pos_.ensure(1);
+    one_tok_.ensure(1);
+  }
+  const int len = (int)s.ctx.size();
+  const float* logits;
+  if (len <= block && len - s.cached == 1 && tok_slot_ == i) {
+    // steady state: one token (the last sampled id, on the device) through the graph
+    if (pos_slot_ != i) {
+      pos_host_ = s.cached;
+      CUDA_CHECK(cudaMemcpyAsync(one_pos_.p, &pos_host_, 4, cudaMemcpyHostToDevice, st));
+      pos_slot_ = i;
+    }
+    const Pass b{ox_.p, oln_.p, oqkv_.p, oatt_.p, opre_.p, oact_.p, otmp_.p, olrow_.p, ostats_.p, ologits_.p};
+    if (!graph_.exec || graph_slot_ != i) {
+      graph_.reset();
+      graph_slot_ = -1;
+      CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
+      try {
+        decode_alone(b, i, one_tok_.p, 1, 0, one_pos_.p);
+      } catch (...) {
+        cudaGraph_t g = nullptr;
+        cudaStreamEndCapture(st, &g);
+        if (g) cudaGraphDestroy(g);
+        throw;
+      }
+      CUDA_CHECK(cudaStreamEndCapture(st, &graph_.graph));
+      CUDA_CHECK(cudaGraphInstantiate(&graph_.exec, graph_.graph, 0));
+      graph_slot_ = i;
+    }
+    CUDA_CHECK(cudaGraphLaunch(graph_.exec, st));
+    logits = b.logits;
+  } else {
+    // a prompt, a token whose id is on the host, or a window past block_size (recomputed from position 0)
+    const int start = len <= block ? s.cached : len - block;
+    const int pos0 = len <= block ? s.cached : 0;
+    const int n = len - start;
+    ensure_rows(n, 1);
+    CUDA_CHECK(cudaMemcpyAsync(meta_.p, s.ctx.data() + start, (size_t)n * 4, cudaMemcpyHostToDevice, st));
+    const Pass b{x_.p, ln_.p, qkv_.p, att_.p, pre_.p, act_.p, tmp_.p, lrow_.p, stats_.p, logits_.p};
+    decode_alone(b, i, meta_.p, n, pos0, nullptr);
+    logits = logits_.p;
+    pos_slot_ = -1;
+  }
+  sample_token(one_tok_.p, logits, V, s.sp.temperature, s.sp.top_k, s.sp.top_p, s.sp.seed, s.draws, st);
+  if (s.sp.temperature > 0.0f) s.draws++;
+  CUDA_CHECK(cudaMemcpyAsync(&id_host_, one_tok_.p, 4, cudaMemcpyDeviceToHost, st));
+  gpt_.sync();
+  tok_slot_ = i;
+  s.cached = len <= block ? len : block;
+  s.ctx.push_back(id_host_);
+  s.made++;
+  out[i] = id_host_;
+  if (s.made >= s.max_new) s.active = false;
+}
+
+template <typename T>
+void GptSlots<T>::decode_alone(const Pass& b, int slot, const int32_t* tok, int n, int pos0, int32_t* pos_dev) {
+  const ModelConfig& c = gpt_.cfg;
+  const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
+  const size_t cache = (size_t)c.block_size * C;
+  const float eps = c.ln_eps;
+  const cudaStream_t st = gpt_.s;
+  T* x = b.x;
+  T* x2 = b.x + (size_t)n * C;
+  float* mean = b.stats;
+  float* rstd = b.stats + n;
+  T* kslot = kcache_.p + (size_t)slot * L * cache;
+  T* vslot = vcache_.p + (size_t)slot * L * cache;
+  encoder_forward<T>(x, tok, gpt_.W(gpt_.wte), gpt_.W(gpt_.wpe), 1, n, C, pos0, st, pos_dev);
+  residual_layernorm_forward<T>(nullptr, b.ln, mean, rstd, x, nullptr, gpt_.W(gpt_.L[0].ln1w), gpt_.W(gpt_.L[0].ln1b), n,
+                                C, eps, 0.0f, 0, st);
+  for (int l = 0; l < L; l++) {
+    const LayerOff& w = gpt_.L[l];
+    T* kc = kslot + l * cache;
+    T* vc = vslot + l * cache;
+    linear_forward<T>(*gpt_.gemm, b.qkv, b.ln, gpt_.W(w.qkvw), gpt_.W(w.qkvb), n, C, 3 * C, st);
+    kv_append<T>(kc, vc, b.qkv, n, C, pos0, pos_dev, st);
+    AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
+    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, c.scale(), 0.0f, 0, st, pos_dev);
+    linear_forward<T>(*gpt_.gemm, b.tmp, b.att, gpt_.W(w.projw), gpt_.W(w.projb), n, C, C, st);
+    residual_layernorm_forward<T>(x2, b.ln, mean, rstd, x, b.tmp, gpt_.W(w.ln2w), gpt_.W(w.ln2b), n, C, eps, 0.0f, 0, st);
+    gpt_.mlp_up(b.act, b.pre, b.ln, w, n);
+    linear_forward<T>(*gpt_.gemm, b.tmp, b.act, gpt_.W(w.mlpw), gpt_.W(w.mlpb), n, F, C, st);
+    const bool last = l + 1 == L;
+    residual_layernorm_forward<T>(x, b.ln, mean, rstd, x2, b.tmp, last ? gpt_.W(gpt_.lnfw) : gpt_.W(gpt_.L[l + 1].ln1w),
+                                  last ? gpt_.W(gpt_.lnfb) : gpt_.W(gpt_.L[l + 1].ln1b), n, C, eps, 0.0f, 0, st);
+  }
+  // logits of the last row only
+  linear_forward<T>(*gpt_.gemm, b.lrow, b.ln + (size_t)(n - 1) * C, gpt_.W(gpt_.headw), gpt_.W(gpt_.headb), 1, C, V, st);
+  convert<float, T>(b.logits, b.lrow, V, st);
+  if (pos_dev) advance_position(pos_dev, n, st);
+}
+
+template <typename T>
+void GptSlots<T>::step_batched(int32_t* out) {
   const ModelConfig& c = gpt_.cfg;
   const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
   const int block = c.block_size, S = (int)slots_.size();

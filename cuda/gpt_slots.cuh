@@ -9,6 +9,12 @@
 // slot gets the head and is sampled on the GPU (sampling.cuh) with that slot's seed and counter; the ids
 // come back in one copy. Tokens follow the sampling of generate() (same seed, same counters); logits may
 // differ from generate()'s in the last bits where the row count picks another GEMM path.
+//
+// A lone sequence (one active slot) runs exactly as generate() runs it: the kernels of GptDecoder::decode
+// on its slot's cache (so its logits are generate()'s bit for bit), and in steady state (one new token, the
+// last id and the position kept on the device) as one CUDA graph replay, captured once per Batcher run
+// (idle() drops it: between runs other calls may change the model). When a second sequence joins, the next
+// step is batched again; a sequence that becomes lone again goes back to the graph after one plain step.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -26,9 +32,10 @@ class GptSlots final : public Decoder {
   int slots() const override { return (int)slots_.size(); }
   void check_prompt(const int32_t* prompt, int n) const override;
   void join(int slot, const int32_t* prompt, int n, int max_new, const SampleParams& sp) override;
-  void leave(int slot) override { slots_.at(slot).active = false; }
+  void leave(int slot) override;
   bool active(int slot) const override { return slots_.at(slot).active; }
   void step(int32_t* out) override;
+  void idle() override;
 
  private:
   struct Slot {
@@ -38,7 +45,19 @@ class GptSlots final : public Decoder {
     SampleParams sp;
     uint64_t draws = 0;
   };
+  // the activations of one decode pass (GptDecoder's buffers): n rows of x (and its mid-block copy), ln,
+  // qkv, att, pre, act, tmp; the LayerNorm statistics (2n); the last row's head output and fp32 logits
+  struct Pass {
+    T *x, *ln, *qkv, *att, *pre, *act, *tmp, *lrow;
+    float *stats, *logits;
+  };
   void ensure_rows(int rows, int act);
+  void step_alone(int slot, int32_t* out);
+  void step_batched(int32_t* out);
+  // GptDecoder::decode on slot `slot`'s cache: n tokens (device ids) at positions pos0.. (read from pos_dev
+  // and advanced by n when non-null), the last row's fp32 logits into b.logits. Capturable in a CUDA graph.
+  void decode_alone(const Pass& b, int slot, const int32_t* tok, int n, int pos0, int32_t* pos_dev);
+  void forget_alone(int slot);
 
   GptModel<T>& gpt_;
   std::vector<Slot> slots_;
@@ -48,6 +67,16 @@ class GptSlots final : public Decoder {
   DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, last_, lrow_;
   DBuf<float> stats_, logits_;
   std::vector<int32_t> host_meta_, host_ids_;
+  // the lone path: one-row buffers for the graph (each its own allocation, as GptDecoder's), the last
+  // sampled id and the position on the device
+  DBuf<T> ox_, oln_, oqkv_, oatt_, opre_, oact_, otmp_, olrow_;
+  DBuf<float> ostats_, ologits_;
+  DBuf<int32_t> one_tok_, one_pos_;
+  int tok_slot_ = -1;    // the slot whose last id is in one_tok_, -1: none
+  int pos_slot_ = -1;    // the slot whose cached length is in one_pos_
+  int graph_slot_ = -1;  // the slot the graph was captured for
+  int32_t pos_host_ = 0, id_host_ = 0;
+  GraphGuard graph_;
 };
 
 }  // namespace cuda
