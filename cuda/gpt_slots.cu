@@ -157,6 +157,7 @@ void GptSlots<T>::ensure_rows(int rows, int act) {
   logits_.ensure(act * V);
   meta_.ensure(3 * (size_t)rows + act);
   ids_.ensure(act);
+  args_.ensure(act);
 }
 
 template <typename T>
@@ -350,16 +351,20 @@ void GptSlots<T>::step_batched(int32_t* out) {
     residual_layernorm_forward<T>(x, ln_.p, mean, rstd, x2, tmp_.p, lastl ? gpt_.W(gpt_.lnfw) : gpt_.W(gpt_.L[l + 1].ln1w),
                                   lastl ? gpt_.W(gpt_.lnfb) : gpt_.W(gpt_.L[l + 1].ln1b), rows, C, eps, 0.0f, 0, st);
   }
-  // the head on each slot's last row, then one sample per slot with its own seed and counter
+  // the head on each slot's last row, then one sample per slot with its own settings, seed and counter
   gather_rows<T><<<act, 256, 0, st>>>(last_.p, ln_.p, d_last, C);
   CUDA_CHECK_LAUNCH("gather_rows");
   linear_forward<T>(*gpt_.gemm, lrow_.p, last_.p, gpt_.W(gpt_.headw), gpt_.W(gpt_.headb), act, C, V, st);
   convert<float, T>(logits_.p, lrow_.p, (int64_t)act * V, st);
+  // every slot's sample in one launch (a block a slot; sample_token's arithmetic)
+  host_args_.resize(act);
   for (int k = 0; k < act; k++) {
     Slot& s = slots_[order[k]];
-    sample_token(ids_.p + k, logits_.p + (size_t)k * V, V, s.sp.temperature, s.sp.top_k, s.sp.top_p, s.sp.seed, s.draws, st);
+    host_args_[k] = SampleArgs{s.sp.temperature, s.sp.top_k, s.sp.top_p, 0, s.sp.seed, s.draws};
     if (s.sp.temperature > 0.0f) s.draws++;
   }
+  CUDA_CHECK(cudaMemcpyAsync(args_.p, host_args_.data(), (size_t)act * sizeof(SampleArgs), cudaMemcpyHostToDevice, st));
+  sample_tokens(ids_.p, logits_.p, act, V, args_.p, st);
   host_ids_.resize(act);
   CUDA_CHECK(cudaMemcpyAsync(host_ids_.data(), ids_.p, (size_t)act * 4, cudaMemcpyDeviceToHost, st));
   gpt_.sync();

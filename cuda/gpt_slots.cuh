@@ -21,6 +21,7 @@
 
 #include "engine/decoder.h"
 #include "gpt_model.cuh"
+#include "sampling.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -64,9 +65,11 @@ class GptSlots final : public Decoder {
   DBuf<T> kcache_, vcache_;                // [slots][L][block][C]
   DBuf<int32_t> meta_;                     // tok[rows], row_slot[rows], row_pos[rows], last_row[act]
   DBuf<int32_t> ids_;                      // [act] sampled ids
+  DBuf<SampleArgs> args_;                  // [act] their sampling settings and counters
   DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, last_, lrow_;
   DBuf<float> stats_, logits_;
   std::vector<int32_t> host_meta_, host_ids_;
+  std::vector<SampleArgs> host_args_;
   // the lone path: one-row buffers for the graph (each its own allocation, as GptDecoder's), the last
   // sampled id and the position on the device
   DBuf<T> ox_, oln_, oqkv_, oatt_, opre_, oact_, otmp_, olrow_;
