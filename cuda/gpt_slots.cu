@@ -4,8 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "attention_rows.cuh"
-#include "encoder.cuh"
+#include "decode_pass.cuh"
 #include "engine/errors.h"
 #include "layernorm.cuh"
 #include "linear.cuh"
@@ -207,13 +206,14 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
       CUDA_CHECK(cudaMemcpyAsync(one_pos_.p, &pos_host_, 4, cudaMemcpyHostToDevice, st));
       pos_slot_ = i;
     }
-    const Pass b{ox_.p, oln_.p, oqkv_.p, oatt_.p, opre_.p, oact_.p, otmp_.p, olrow_.p, ostats_.p, ologits_.p};
+    const DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
+                          oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
     if (!graph_.exec || graph_slot_ != i) {
       graph_.reset();
       graph_slot_ = -1;
       CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
       try {
-        decode_alone(b, i, one_tok_.p, 1, 0, one_pos_.p);
+        decode_pass<T>(gpt_, b, kslot(i), vslot(i), one_tok_.p, 1, 0, one_pos_.p);
       } catch (...) {
         cudaGraph_t g = nullptr;
         cudaStreamEndCapture(st, &g);
@@ -233,8 +233,9 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     const int n = len - start;
     ensure_rows(n, 1);
     CUDA_CHECK(cudaMemcpyAsync(meta_.p, s.ctx.data() + start, (size_t)n * 4, cudaMemcpyHostToDevice, st));
-    const Pass b{x_.p, ln_.p, qkv_.p, att_.p, pre_.p, act_.p, tmp_.p, lrow_.p, stats_.p, logits_.p};
-    decode_alone(b, i, meta_.p, n, pos0, nullptr);
+    const DecodeBufs<T> b{x_.p,   ln_.p,   att_.p,   tmp_.p,       qkv_.p,   pre_.p,
+                          act_.p, lrow_.p, stats_.p, stats_.p + n, logits_.p};
+    decode_pass<T>(gpt_, b, kslot(i), vslot(i), meta_.p, n, pos0, nullptr);
     logits = logits_.p;
     pos_slot_ = -1;
   }
@@ -248,44 +249,6 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
   s.made++;
   out[i] = id_host_;
   if (s.made >= s.max_new) s.active = false;
-}
-
-template <typename T>
-void GptSlots<T>::decode_alone(const Pass& b, int slot, const int32_t* tok, int n, int pos0, int32_t* pos_dev) {
-  const ModelConfig& c = gpt_.cfg;
-  const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
-  const size_t cache = (size_t)c.block_size * C;
-  const float eps = c.ln_eps;
-  const cudaStream_t st = gpt_.s;
-  T* x = b.x;
-  T* x2 = b.x + (size_t)n * C;
-  float* mean = b.stats;
-  float* rstd = b.stats + n;
-  T* kslot = kcache_.p + (size_t)slot * L * cache;
-  T* vslot = vcache_.p + (size_t)slot * L * cache;
-  encoder_forward<T>(x, tok, gpt_.W(gpt_.wte), gpt_.W(gpt_.wpe), 1, n, C, pos0, st, pos_dev);
-  residual_layernorm_forward<T>(nullptr, b.ln, mean, rstd, x, nullptr, gpt_.W(gpt_.L[0].ln1w), gpt_.W(gpt_.L[0].ln1b), n,
-                                C, eps, 0.0f, 0, st);
-  for (int l = 0; l < L; l++) {
-    const LayerOff& w = gpt_.L[l];
-    T* kc = kslot + l * cache;
-    T* vc = vslot + l * cache;
-    linear_forward<T>(*gpt_.gemm, b.qkv, b.ln, gpt_.W(w.qkvw), gpt_.W(w.qkvb), n, C, 3 * C, st);
-    kv_append<T>(kc, vc, b.qkv, n, C, pos0, pos_dev, st);
-    AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
-    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, c.scale(), 0.0f, 0, st, pos_dev);
-    linear_forward<T>(*gpt_.gemm, b.tmp, b.att, gpt_.W(w.projw), gpt_.W(w.projb), n, C, C, st);
-    residual_layernorm_forward<T>(x2, b.ln, mean, rstd, x, b.tmp, gpt_.W(w.ln2w), gpt_.W(w.ln2b), n, C, eps, 0.0f, 0, st);
-    gpt_.mlp_up(b.act, b.pre, b.ln, w, n);
-    linear_forward<T>(*gpt_.gemm, b.tmp, b.act, gpt_.W(w.mlpw), gpt_.W(w.mlpb), n, F, C, st);
-    const bool last = l + 1 == L;
-    residual_layernorm_forward<T>(x, b.ln, mean, rstd, x2, b.tmp, last ? gpt_.W(gpt_.lnfw) : gpt_.W(gpt_.L[l + 1].ln1w),
-                                  last ? gpt_.W(gpt_.lnfb) : gpt_.W(gpt_.L[l + 1].ln1b), n, C, eps, 0.0f, 0, st);
-  }
-  // logits of the last row only
-  linear_forward<T>(*gpt_.gemm, b.lrow, b.ln + (size_t)(n - 1) * C, gpt_.W(gpt_.headw), gpt_.W(gpt_.headb), 1, C, V, st);
-  convert<float, T>(b.logits, b.lrow, V, st);
-  if (pos_dev) advance_position(pos_dev, n, st);
 }
 
 template <typename T>

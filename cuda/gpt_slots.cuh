@@ -6,15 +6,17 @@
 // at once (the weights are read once per step for every sequence), layer norms and activations are per
 // row, and two small kernels of this file put each row's key/value into its slot's cache at its position
 // and attend each row to its own slot's cache (per-row slot and position arrays). The last row of each
-// slot gets the head and is sampled on the GPU (sampling.cuh) with that slot's seed and counter; the ids
-// come back in one copy. Tokens follow the sampling of generate() (same seed, same counters); logits may
-// differ from generate()'s in the last bits where the row count picks another GEMM path.
+// slot gets the head and is sampled on the GPU (sampling.cuh sample_tokens: every slot in one launch, each
+// with its own settings, seed and counter); the ids come back in one copy. Tokens follow the sampling of
+// generate() (same seed, same counters); logits may differ from generate()'s in the last bits where the row
+// count picks another GEMM path.
 //
-// A lone sequence (one active slot) runs exactly as generate() runs it: the kernels of GptDecoder::decode
-// on its slot's cache (so its logits are generate()'s bit for bit), and in steady state (one new token, the
-// last id and the position kept on the device) as one CUDA graph replay, captured once per Batcher run
-// (idle() drops it: between runs other calls may change the model). When a second sequence joins, the next
-// step is batched again; a sequence that becomes lone again goes back to the graph after one plain step.
+// A lone sequence (one active slot) runs exactly as generate() runs it: decode_pass.cuh (GptDecoder::decode's
+// kernels) on its slot's cache, so its logits are generate()'s bit for bit, and in steady state (one new
+// token, the last id and the position kept on the device) as one CUDA graph replay, captured once per
+// Batcher run (idle() drops it: between runs other calls may change the model). When a second sequence
+// joins, the next step is batched again; a sequence left alone again goes back to the graph after one plain
+// step.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -46,18 +48,12 @@ class GptSlots final : public Decoder {
     SampleParams sp;
     uint64_t draws = 0;
   };
-  // the activations of one decode pass (GptDecoder's buffers): n rows of x (and its mid-block copy), ln,
-  // qkv, att, pre, act, tmp; the LayerNorm statistics (2n); the last row's head output and fp32 logits
-  struct Pass {
-    T *x, *ln, *qkv, *att, *pre, *act, *tmp, *lrow;
-    float *stats, *logits;
-  };
   void ensure_rows(int rows, int act);
   void step_alone(int slot, int32_t* out);
   void step_batched(int32_t* out);
-  // GptDecoder::decode on slot `slot`'s cache: n tokens (device ids) at positions pos0.. (read from pos_dev
-  // and advanced by n when non-null), the last row's fp32 logits into b.logits. Capturable in a CUDA graph.
-  void decode_alone(const Pass& b, int slot, const int32_t* tok, int n, int pos0, int32_t* pos_dev);
+  // slot i's cache (n_layer x [block_size, C]) of keys / values
+  T* kslot(int i) { return kcache_.p + (size_t)i * gpt_.cfg.n_layer * gpt_.cfg.block_size * gpt_.cfg.n_embd; }
+  T* vslot(int i) { return vcache_.p + (size_t)i * gpt_.cfg.n_layer * gpt_.cfg.block_size * gpt_.cfg.n_embd; }
   void forget_alone(int slot);
 
   GptModel<T>& gpt_;
