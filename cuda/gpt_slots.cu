@@ -133,9 +133,13 @@ void GptSlots<T>::forget_alone(int slot) {
   if (pos_slot_ == slot) pos_slot_ = -1;
 }
 
+// (also on the way out of a failed step: throws nothing)
 template <typename T>
 void GptSlots<T>::idle() {
-  graph_.reset();
+  if (graph_.exec || graph_.graph) {
+    cudaSetDevice(gpt_.dev);  // the run's thread may not have the model's device current
+    graph_.reset();
+  }
   graph_slot_ = -1;
 }
 
