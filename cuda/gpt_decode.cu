@@ -1,15 +1,11 @@
 // GptDecoder (gpt_decode.cuh): generation with a KV cache on the GPU.
 #include "gpt_decode.cuh"
 
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "attention_rows.cuh"
-#include "encoder.cuh"
-#include "gemv.cuh"
-#include "layernorm.cuh"
+#include "decode_pass.cuh"
 #include "sampling.cuh"
 
 namespace mypt {
@@ -24,15 +20,7 @@ GptDecoder<T>::Ring::~Ring() {
 
 template <typename T>
 GptDecoder<T>::GptDecoder(GptModel<T>& gpt)
-    : gpt_(gpt), cfg_(gpt.cfg), layout_(gpt.layout), s_(gpt.s), gemm_(gpt.gemm.get()),
-      L_(gpt.L), wte_(gpt.wte), wpe_(gpt.wpe), lnfw_(gpt.lnfw), lnfb_(gpt.lnfb), headw_(gpt.headw), headb_(gpt.headb) {
-  const char* env = std::getenv("MYPT_DECODE_FUSED");
-  const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
-  fused_ = !(env && std::string(env) == "0") && cfg_.n_embd % 8 == 0 && cfg_.hidden() % 8 == 0;
-  for (const LayerOff& w : L_)
-    fused_ = fused_ && aligned(headw_) && aligned(w.ln1w) && aligned(w.ln1b) && aligned(w.ln2w) && aligned(w.ln2b) && aligned(w.qkvw) &&
-             aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw);
-}
+    : gpt_(gpt), cfg_(gpt.cfg), s_(gpt.s) {}
 
 // The buffers of one sequence of up to block_size positions (what a decode step of n <= block_size
 // tokens reads and writes), allocated on the first generation.
@@ -170,90 +158,9 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
 
 template <typename T>
 void GptDecoder<T>::decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev) {
-  const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer, H = cfg_.n_head;
-  const int hs = cfg_.head_size();
-  const size_t cache = (size_t)cfg_.block_size * C;
-  const float eps = cfg_.ln_eps;
-  T* x = x_.p;
-  T* x2 = x_.p + (size_t)n * C;
-  T* ln = ln_.p;
-  T* qkv = qkv_.p;
-  T* att = att_.p;
-  T* pre = pre_.p;
-  T* act = act_.p;
-  float* mean = stats_.p;
-  float* rstd = stats_.p + cfg_.block_size;
-  encoder_forward<T>(x, tok, W(wte_), W(wpe_), 1, n, C, pos0, s_, pos_dev);
-  if (fused_ && n <= kGemvMaxRows) {
-    decode_fused(n, pos0, pos_dev);
-    return;
-  }
-  residual_layernorm_forward<T>(nullptr, ln, mean, rstd, x, nullptr, W(L_[0].ln1w), W(L_[0].ln1b), n, C, eps, 0.0f, 0,
-                                s_);
-  for (int l = 0; l < L; l++) {
-    const LayerOff& w = L_[l];
-    T* kc = kcache_.p + l * cache;
-    T* vc = vcache_.p + l * cache;
-    linear_forward<T>(*gemm_, qkv, ln, W(w.qkvw), W(w.qkvb), n, C, 3 * C, s_);
-    kv_append<T>(kc, vc, qkv, n, C, pos0, pos_dev, s_);
-    AttnView<T> v{qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, att, 0, C};
-    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, cfg_.scale(), 0.0f, 0, s_, pos_dev);
-    linear_forward<T>(*gemm_, tmp_.p, att, W(w.projw), W(w.projb), n, C, C, s_);
-    residual_layernorm_forward<T>(x2, ln, mean, rstd, x, tmp_.p, W(w.ln2w), W(w.ln2b), n, C, eps, 0.0f, 0, s_);
-    gpt_.mlp_up(act, pre, ln, w, n);
-    linear_forward<T>(*gemm_, tmp_.p, act, W(w.mlpw), W(w.mlpb), n, F, C, s_);
-    const bool last = l + 1 == L;
-    residual_layernorm_forward<T>(x, ln, mean, rstd, x2, tmp_.p, last ? W(lnfw_) : W(L_[l + 1].ln1w),
-                                  last ? W(lnfb_) : W(L_[l + 1].ln1b), n, C, eps, 0.0f, 0, s_);
-  }
-  // logits of the last row only
-  T* lrow = lrow_.p;
-  linear_forward<T>(*gemm_, lrow, ln + (size_t)(n - 1) * C, W(headw_), W(headb_), 1, C, V, s_);
-  convert<float, T>(gen_logits_.p, lrow, V, s_);
-  if (pos_dev) advance_position(pos_dev, n, s_);
-}
-
-// The same step for a few rows as five kernels a layer, each GEMV with the LayerNorm before it, the residual
-// add or the KV-cache write after it (gemv.cuh), launched so that each starts while the one before ends.
-template <typename T>
-void GptDecoder<T>::decode_fused(int n, int pos0, int32_t* pos_dev) {
-  const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer, H = cfg_.n_head;
-  const int hs = cfg_.head_size();
-  const size_t cache = (size_t)cfg_.block_size * C;
-  T* x = x_.p;
-  T* x2 = x_.p + (size_t)n * C;
-  for (int l = 0; l < L; l++) {
-    const LayerOff& w = L_[l];
-    T* kc = kcache_.p + l * cache;
-    T* vc = vcache_.p + l * cache;
-    GemvOp<T> qkv;  // qkv = LN1(x) W^T + b, keys and values also into the cache
-    qkv.out = qkv_.p; qkv.inp = x; qkv.w = W(w.qkvw); qkv.bias = W(w.qkvb); qkv.M = n; qkv.K = C; qkv.N = 3 * C;
-    qkv.ln_w = W(w.ln1w); qkv.ln_b = W(w.ln1b); qkv.eps = cfg_.ln_eps;
-    qkv.kc = kc; qkv.vc = vc; qkv.pos_dev = pos_dev; qkv.pos0 = pos0;
-    gemv_forward(qkv, s_);
-    AttnView<T> v{qkv_.p, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, att_.p, 0, C};
-    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, cfg_.scale(), 0.0f, 0, s_, pos_dev);
-    GemvOp<T> proj;  // x2 = x + att W^T + b
-    proj.out = x2; proj.inp = att_.p; proj.w = W(w.projw); proj.bias = W(w.projb); proj.M = n; proj.K = C; proj.N = C;
-    proj.res = x;
-    gemv_forward(proj, s_);
-    GemvOp<T> up;  // act = activation(pre), pre = LN2(x2) fc^T + b
-    up.out = act_.p; up.aux = pre_.p; up.act = 1 + (int)cfg_.activation; up.inp = x2; up.w = W(w.fcw);
-    up.bias = W(w.fcb); up.M = n; up.K = C; up.N = F; up.ln_w = W(w.ln2w); up.ln_b = W(w.ln2b); up.eps = cfg_.ln_eps;
-    gemv_forward(up, s_);
-    GemvOp<T> down;  // x = x2 + act mlp^T + b
-    down.out = x; down.inp = act_.p; down.w = W(w.mlpw); down.bias = W(w.mlpb); down.M = n; down.K = F; down.N = C;
-    down.res = x2;
-    gemv_forward(down, s_);
-  }
-  // the final LayerNorm of the last row, then its logits
-  T* last = x + (size_t)(n - 1) * C;
-  residual_layernorm_forward<T>(nullptr, ln_.p, stats_.p, stats_.p + 1, last, nullptr, W(lnfw_), W(lnfb_), 1, C,
-                                cfg_.ln_eps, 0.0f, 0, s_);
-  GemvOp<T> head;  // the logits, as fp32
-  head.out_f = gen_logits_.p; head.inp = ln_.p; head.w = W(headw_); head.bias = W(headb_); head.K = C; head.N = V;
-  gemv_forward(head, s_);
-  if (pos_dev) advance_position(pos_dev, n, s_);
+  const DecodeBufs<T> b{x_.p, ln_.p, att_.p, tmp_.p, qkv_.p, pre_.p, act_.p, lrow_.p, stats_.p, stats_.p + cfg_.block_size,
+                        gen_logits_.p};
+  decode_pass<T>(gpt_, b, kcache_.p, vcache_.p, tok, n, pos0, pos_dev);
 }
 
 template class GptDecoder<float>;

@@ -30,19 +30,13 @@ class GptDecoder {
   // which is then advanced by n), the cache holding positions < pos0; the last token's logits (fp32) into
   // gen_logits_. Capturable in a CUDA graph.
   void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev);
-  void decode_fused(int n, int pos0, int32_t* pos_dev);  // decode's few-row path
 
   GptModel<T>& gpt_;
   // shorthands for the model's fixed parts (made before this object and kept for its life)
   const ModelConfig& cfg_;
-  const ParamLayout& layout_;
   const cudaStream_t s_;
-  Gemm* const gemm_;
-  const std::vector<LayerOff>& L_;
-  const int64_t wte_, wpe_, lnfw_, lnfb_, headw_, headb_;
   void use() { gpt_.use(); }
   void sync() { gpt_.sync(); }
-  const T* W(int64_t off) const { return gpt_.W(off); }
   DBuf<T> kcache_, vcache_;  // L x [block_size, C]
   DBuf<int32_t> gen_tok_, gen_id_, gen_pos_;
   DBuf<uint64_t> gen_draw_;  // the sampling counter of the graph's steps
@@ -59,9 +53,6 @@ class GptDecoder {
   DBuf<float> gen_logits_;
   DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, lrow_;  // one step's activations
   DBuf<float> stats_;                                    // its LayerNorm mean and rstd
-  // few rows through decode_fused: the GEMV's loads of the LayerNorm weights and its input rows are
-  // 16-byte aligned (C % 8 == 0 and every LayerNorm weight so placed); MYPT_DECODE_FUSED=0 turns it off
-  bool fused_ = false;
 };
 
 }  // namespace cuda

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "decode_pass.cuh"
 #include "engine/errors.h"
 #include "layernorm.cuh"
 #include "linear.cuh"
@@ -116,6 +117,30 @@ void GptSlots<T>::join(int slot, const int32_t* prompt, int n, int max_new, cons
   s.sp = sp;
   s.draws = 0;
   s.active = max_new > 0;
+  forget_alone(slot);
+}
+
+template <typename T>
+void GptSlots<T>::leave(int slot) {
+  slots_.at(slot).active = false;
+  forget_alone(slot);
+}
+
+// the id and position kept on the device belong to the slot's old sequence
+template <typename T>
+void GptSlots<T>::forget_alone(int slot) {
+  if (tok_slot_ == slot) tok_slot_ = -1;
+  if (pos_slot_ == slot) pos_slot_ = -1;
+}
+
+// (also on the way out of a failed step: throws nothing)
+template <typename T>
+void GptSlots<T>::idle() {
+  if (graph_.exec || graph_.graph) {
+    cudaSetDevice(gpt_.dev);  // the run's thread may not have the model's device current
+    graph_.reset();
+  }
+  graph_slot_ = -1;
 }
 
 template <typename T>
@@ -135,10 +160,103 @@ void GptSlots<T>::ensure_rows(int rows, int act) {
   logits_.ensure(act * V);
   meta_.ensure(3 * (size_t)rows + act);
   ids_.ensure(act);
+  args_.ensure(act);
 }
 
 template <typename T>
 void GptSlots<T>::step(int32_t* out) {
+  int act = 0, alone = -1;
+  for (int i = 0; i < (int)slots_.size(); i++) {
+    out[i] = -1;
+    if (slots_[i].active) {
+      act++;
+      alone = i;
+    }
+  }
+  if (act == 0) return;
+  if (act == 1) return step_alone(alone, out);
+  tok_slot_ = pos_slot_ = -1;  // the batched step moves every slot on without them
+  step_batched(out);
+}
+
+// one active slot: generate()'s loop body (gpt_decode.cu) on the slot's cache
+template <typename T>
+void GptSlots<T>::step_alone(int i, int32_t* out) {
+  const ModelConfig& c = gpt_.cfg;
+  const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, block = c.block_size;
+  const cudaStream_t st = gpt_.s;
+  Slot& s = slots_[i];
+  gpt_.use();
+  if (!one_tok_.p) {
+    ox_.ensure(2 * (size_t)C);
+    oln_.ensure(C);
+    oqkv_.ensure(3 * (size_t)C);
+    oatt_.ensure(C);
+    opre_.ensure(F);
+    oact_.ensure(F);
+    otmp_.ensure(C);
+    olrow_.ensure(V);
+    ostats_.ensure(2);
+    ologits_.ensure(V);
+    one_pos_.ensure(1);
+    one_tok_.ensure(1);
+  }
+  const int len = (int)s.ctx.size();
+  const float* logits;
+  if (len <= block && len - s.cached == 1 && tok_slot_ == i) {
+    // steady state: one token (the last sampled id, on the device) through the graph
+    if (pos_slot_ != i) {
+      pos_host_ = s.cached;
+      CUDA_CHECK(cudaMemcpyAsync(one_pos_.p, &pos_host_, 4, cudaMemcpyHostToDevice, st));
+      pos_slot_ = i;
+    }
+    const DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
+                          oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
+    if (!graph_.exec || graph_slot_ != i) {
+      graph_.reset();
+      graph_slot_ = -1;
+      CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
+      try {
+        decode_pass<T>(gpt_, b, kslot(i), vslot(i), one_tok_.p, 1, 0, one_pos_.p);
+      } catch (...) {
+        cudaGraph_t g = nullptr;
+        cudaStreamEndCapture(st, &g);
+        if (g) cudaGraphDestroy(g);
+        throw;
+      }
+      CUDA_CHECK(cudaStreamEndCapture(st, &graph_.graph));
+      CUDA_CHECK(cudaGraphInstantiate(&graph_.exec, graph_.graph, 0));
+      graph_slot_ = i;
+    }
+    CUDA_CHECK(cudaGraphLaunch(graph_.exec, st));
+    logits = b.logits;
+  } else {
+    // a prompt, a token whose id is on the host, or a window past block_size (recomputed from position 0)
+    const int start = len <= block ? s.cached : len - block;
+    const int pos0 = len <= block ? s.cached : 0;
+    const int n = len - start;
+    ensure_rows(n, 1);
+    CUDA_CHECK(cudaMemcpyAsync(meta_.p, s.ctx.data() + start, (size_t)n * 4, cudaMemcpyHostToDevice, st));
+    const DecodeBufs<T> b{x_.p,   ln_.p,   att_.p,   tmp_.p,       qkv_.p,   pre_.p,
+                          act_.p, lrow_.p, stats_.p, stats_.p + n, logits_.p};
+    decode_pass<T>(gpt_, b, kslot(i), vslot(i), meta_.p, n, pos0, nullptr);
+    logits = logits_.p;
+    pos_slot_ = -1;
+  }
+  sample_token(one_tok_.p, logits, V, s.sp.temperature, s.sp.top_k, s.sp.top_p, s.sp.seed, s.draws, st);
+  if (s.sp.temperature > 0.0f) s.draws++;
+  CUDA_CHECK(cudaMemcpyAsync(&id_host_, one_tok_.p, 4, cudaMemcpyDeviceToHost, st));
+  gpt_.sync();
+  tok_slot_ = i;
+  s.cached = len <= block ? len : block;
+  s.ctx.push_back(id_host_);
+  s.made++;
+  out[i] = id_host_;
+  if (s.made >= s.max_new) s.active = false;
+}
+
+template <typename T>
+void GptSlots<T>::step_batched(int32_t* out) {
   const ModelConfig& c = gpt_.cfg;
   const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
   const int block = c.block_size, S = (int)slots_.size();
@@ -200,16 +318,20 @@ void GptSlots<T>::step(int32_t* out) {
     residual_layernorm_forward<T>(x, ln_.p, mean, rstd, x2, tmp_.p, lastl ? gpt_.W(gpt_.lnfw) : gpt_.W(gpt_.L[l + 1].ln1w),
                                   lastl ? gpt_.W(gpt_.lnfb) : gpt_.W(gpt_.L[l + 1].ln1b), rows, C, eps, 0.0f, 0, st);
   }
-  // the head on each slot's last row, then one sample per slot with its own seed and counter
+  // the head on each slot's last row, then one sample per slot with its own settings, seed and counter
   gather_rows<T><<<act, 256, 0, st>>>(last_.p, ln_.p, d_last, C);
   CUDA_CHECK_LAUNCH("gather_rows");
   linear_forward<T>(*gpt_.gemm, lrow_.p, last_.p, gpt_.W(gpt_.headw), gpt_.W(gpt_.headb), act, C, V, st);
   convert<float, T>(logits_.p, lrow_.p, (int64_t)act * V, st);
+  // every slot's sample in one launch (a block a slot; sample_token's arithmetic)
+  host_args_.resize(act);
   for (int k = 0; k < act; k++) {
     Slot& s = slots_[order[k]];
-    sample_token(ids_.p + k, logits_.p + (size_t)k * V, V, s.sp.temperature, s.sp.top_k, s.sp.top_p, s.sp.seed, s.draws, st);
+    host_args_[k] = SampleArgs{s.sp.temperature, s.sp.top_k, s.sp.top_p, 0, s.sp.seed, s.draws};
     if (s.sp.temperature > 0.0f) s.draws++;
   }
+  CUDA_CHECK(cudaMemcpyAsync(args_.p, host_args_.data(), (size_t)act * sizeof(SampleArgs), cudaMemcpyHostToDevice, st));
+  sample_tokens(ids_.p, logits_.p, act, V, args_.p, st);
   host_ids_.resize(act);
   CUDA_CHECK(cudaMemcpyAsync(host_ids_.data(), ids_.p, (size_t)act * 4, cudaMemcpyDeviceToHost, st));
   gpt_.sync();

@@ -18,9 +18,10 @@ __device__ __forceinline__ uint32_t key_of(float x) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-__global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const float* logits, int V, float temp,
-                                                          int top_k, float top_p, uint64_t seed, uint64_t counter,
-                                                          uint64_t* counter_dev) {
+// One row's sample by one block of kThreads threads (sample_kernel: one row; sample_rows_kernel: a row a block).
+// counter_dev: the counter is read there, and advanced when a draw is made.
+__device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits, int V, float temp, int top_k,
+                                           float top_p, uint64_t seed, uint64_t counter, uint64_t* counter_dev) {
   if (counter_dev) counter = *counter_dev;
   __shared__ float sh[kThreads];
   const int tid = threadIdx.x;
@@ -176,6 +177,19 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const
   }
 }
 
+__global__ void __launch_bounds__(kThreads) sample_kernel(int32_t* out_id, const float* logits, int V, float temp,
+                                                          int top_k, float top_p, uint64_t seed, uint64_t counter,
+                                                          uint64_t* counter_dev) {
+  sample_row(out_id, logits, V, temp, top_k, top_p, seed, counter, counter_dev);
+}
+
+__global__ void __launch_bounds__(kThreads) sample_rows_kernel(int32_t* out_ids, const float* logits, int V,
+                                                               const SampleArgs* args) {
+  const int r = blockIdx.x;
+  const SampleArgs a = args[r];
+  sample_row(out_ids + r, logits + (int64_t)r * V, V, a.temperature, a.top_k, a.top_p, a.seed, a.counter, nullptr);
+}
+
 template <typename To, typename Ti>
 __global__ void convert_kernel(To* out, const Ti* inp, int64_t N) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
@@ -188,6 +202,12 @@ void sample_token(int32_t* out_id, const float* logits, int V, float temperature
                   uint64_t seed, uint64_t counter, cudaStream_t s, uint64_t* counter_dev) {
   sample_kernel<<<1, kThreads, 0, s>>>(out_id, logits, V, temperature, top_k, top_p, seed, counter, counter_dev);
   CUDA_CHECK_LAUNCH("sample_token");
+}
+
+void sample_tokens(int32_t* out_ids, const float* logits, int rows, int V, const SampleArgs* args, cudaStream_t s) {
+  if (rows <= 0) return;
+  sample_rows_kernel<<<(unsigned)rows, kThreads, 0, s>>>(out_ids, logits, V, args);
+  CUDA_CHECK_LAUNCH("sample_tokens");
 }
 
 template <typename To, typename Ti>

@@ -20,6 +20,17 @@ namespace cuda {
 void sample_token(int32_t* out_id, const float* logits, int V, float temperature, int top_k, float top_p,
                   uint64_t seed, uint64_t counter, cudaStream_t s, uint64_t* counter_dev = nullptr);
 
+// The same for `rows` rows of logits ([rows, V]) in one launch (a block a row), each with its own settings
+// (args: `rows` entries on the device): out_ids[r] is what sample_token gives row r with args[r].
+struct SampleArgs {
+  float temperature;
+  int top_k;
+  float top_p;
+  uint32_t pad_;
+  uint64_t seed, counter;
+};
+void sample_tokens(int32_t* out_ids, const float* logits, int rows, int V, const SampleArgs* args, cudaStream_t s);
+
 // Elementwise copies with conversion: out[i] = (To) inp[i].
 template <typename To, typename Ti>
 void convert(To* out, const Ti* inp, int64_t N, cudaStream_t s);

@@ -76,6 +76,7 @@ void Batcher::run(const Emit& emit, const std::function<bool()>& stop) {
         }
         const bool idle = std::all_of(slot_id_.begin(), slot_id_.end(), [](int32_t x) { return x < 0; });
         if (idle) {
+          decoder_->idle();
           running_ = false;  // a submit() from now on starts a new run
           if (!ev.empty()) emit(ev.data(), ev.size());
           return;
@@ -103,6 +104,7 @@ void Batcher::run(const Emit& emit, const std::function<bool()>& stop) {
       if (slot_id_[s] >= 0) decoder_->leave(s);
       slot_id_[s] = -1;
     }
+    decoder_->idle();
     pending_.clear();
     cancelled_.clear();
     running_ = false;

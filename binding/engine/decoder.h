@@ -31,6 +31,9 @@ class Decoder {
   // One token for every active slot: out[slot] = its new id, or -1 where the slot is idle. A slot that has
   // made max_new tokens is idle after the step. Context longer than block_size is cropped as in generate().
   virtual void step(int32_t* out) = 0;
+  // No step follows until the next join: other calls may use (and change) the model meanwhile, so drop
+  // whatever was prepared for it (the CUDA decoder's captured graph).
+  virtual void idle() {}
 };
 
 class Batcher {

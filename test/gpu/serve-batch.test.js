@@ -75,4 +75,38 @@ maybe('serve on the GPU: batching on, 32 streaming clients answered in full, see
   }
 });
 
+// A lone sequence runs generate()'s own kernels on its slot (cuda/gpt_slots.cu step_alone), in steady state
+// as a CUDA graph: in bf16, where the batched kernels may differ in the last bits, its ids are generate()'s
+// exactly; across prompt lengths, a window past block_size, new parameters between runs (the graph of the
+// previous run is dropped) and a sequence left alone in slot 1 after its neighbour in slot 0 ended.
+maybe('cuda bf16 decoder, one sequence at a time: ids equal generate() exactly', async () => {
+  const cuda = mypt.createModel({ ...config, device: 'cuda', precision: 'bf16' });
+  const dec = cuda.openDecoder(4);
+  const cases = [[1], [5, 9, 2, 7, 1], prompts(6)[5], Array.from({ length: 40 }, (_, i) => (i * 11) % 64)];
+  const opts = [{ max_new_tokens: 50, temperature: 0 }, { max_new_tokens: 50, temperature: 0.9, top_k: 20, seed: 4 },
+    { max_new_tokens: 3, temperature: 1, seed: 9 }];
+  const check = async (tag) => {
+    for (const [i, p] of cases.entries()) {
+      for (const [j, o] of opts.entries()) assert.equal(await dec.generate(p, o), await cuda.generate(p, o), `${tag} prompt ${i} opts ${j}`);
+    }
+  };
+  await check('first');
+  const other = mypt.createModel({ ...config, seed: 11, device: 'cpu' });
+  cuda.setParameters(other.getParameters());
+  await check('new parameters');
+  other.dispose();
+  cuda.dispose();
+});
+
+maybe('cuda fp32 decoder: a sequence left alone in slot 1, then one in slot 0, equal generate()', async () => {
+  const cuda = mypt.createModel({ ...config, device: 'cuda', precision: 'fp32' });
+  const dec = cuda.openDecoder(4);
+  const o = (n, seed) => ({ max_new_tokens: n, temperature: 0.8, seed });
+  const [a, b] = await Promise.all([dec.generate([3], o(4, 1)), dec.generate([4, 5], o(60, 2))]);
+  assert.equal(a, await cuda.generate([3], o(4, 1)));
+  assert.equal(b, await cuda.generate([4, 5], o(60, 2)));
+  assert.equal(await dec.generate([6], o(60, 3)), await cuda.generate([6], o(60, 3)));
+  cuda.dispose();
+});
+
 test.run();

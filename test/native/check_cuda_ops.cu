@@ -467,6 +467,31 @@ static void check_sampling(int V) {
   cudaFree(dctr);
   report_exact("sampling with the counter on the device: same draw, counter advanced per draw, V=" + std::to_string(V),
                ok, "");
+  // sample_tokens (the batched decoder's: a block a row, each row its own settings and counter) gives
+  // each row the id sample_token gives it alone
+  const int R = 12;
+  const Vec rows = randn((size_t)R * V, 2.0f);
+  Dev<float> drows(rows.size());
+  drows.upload(rows);
+  std::vector<SampleArgs> args(R);
+  for (int r = 0; r < R; r++)
+    args[r] = SampleArgs{temps[r % 4], topks[(r / 3) % 4], topps[r % 3], 0, g_rng(), (uint64_t)(7 * r + 1)};
+  Dev<SampleArgs> dargs(R);
+  CUDA_CHECK(cudaMemcpy(dargs.p, args.data(), R * sizeof(SampleArgs), cudaMemcpyHostToDevice));
+  Dev<int32_t> dids(R);
+  sample_tokens(dids.p, drows.p, R, V, dargs.p, 0);
+  std::vector<int32_t> got(R), alone(R);
+  CUDA_CHECK(cudaMemcpy(got.data(), dids.p, R * 4, cudaMemcpyDeviceToHost));
+  for (int r = 0; r < R; r++) {
+    const SampleArgs& a = args[r];
+    sample_token(did.p, drows.p + (size_t)r * V, V, a.temperature, a.top_k, a.top_p, a.seed, a.counter, 0);
+    CUDA_CHECK(cudaMemcpy(&alone[r], did.p, 4, cudaMemcpyDeviceToHost));
+  }
+  int eq = 0;
+  for (int r = 0; r < R; r++) eq += got[r] == alone[r];
+  report_exact("sample_tokens: " + std::to_string(R) + " rows in one launch, each the id of sample_token alone, V=" +
+                   std::to_string(V),
+               eq == R, std::to_string(eq) + "/" + std::to_string(R) + " identical");
 }
 
 // ---------------- whole model ----------------

@@ -124,14 +124,16 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'modded', op: 'modded_generate', modded: MODDED_SMALL_CPU, max_new_tokens: 32, repeats: quick ? 2 : 3, warmup: 1 });
   }
   // the HTTP server at 1, 8 and 32 clients: batched, then one at a time (bench/serve.ts); B = clients,
-  // repeats and warmup = requests each client sends in a row
+  // repeats and warmup = requests each client sends in a row. Then one sequence without HTTP, through
+  // the batched decoder alone in it (serve_decoder) beside generate() (serve_generate): their ratio is what
+  // batching costs a lone request natively.
+  const serveCase = (op: string, B: number) => device === 'cuda'
+    ? { suite: 'serve', op, model: GPT2_124M, B, max_new_tokens: 128, repeats: quick ? 1 : 3, warmup: 1 }
+    : { suite: 'serve', op, model: CPU_DEFAULT_MODEL, B, max_new_tokens: CPU_DEFAULT_MODEL.block_size - 1, repeats: quick ? 2 : Math.max(4, 32 / B), warmup: quick ? 1 : 3 };
   for (const op of ['serve_batched', 'serve_single']) {
-    for (const B of [1, 8, 32]) {
-      add(device === 'cuda'
-        ? { suite: 'serve', op, model: GPT2_124M, B, max_new_tokens: 128, repeats: quick ? 1 : 3, warmup: 1 }
-        : { suite: 'serve', op, model: CPU_DEFAULT_MODEL, B, max_new_tokens: CPU_DEFAULT_MODEL.block_size - 1, repeats: quick ? 2 : Math.max(4, 32 / B), warmup: quick ? 1 : 3 });
-    }
+    for (const B of [1, 8, 32]) add(serveCase(op, B));
   }
+  for (const op of ['serve_decoder', 'serve_generate']) add({ ...serveCase(op, 1), repeats: quick ? 3 : 10 });
   const mb = device === 'cuda' ? 500 : quick ? 50 : 200;
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'save', mb, repeats: quick ? 2 : 3, warmup: 0 });
   add({ suite: 'checkpoint', op: 'checkpoint', what: 'load', mb, repeats: quick ? 2 : 3, warmup: 0 });

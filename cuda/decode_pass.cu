@@ -1,0 +1,131 @@
+// decode_pass (decode_pass.cuh): one decode pass over one sequence's cache.
+#include "decode_pass.cuh"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "attention_rows.cuh"
+#include "encoder.cuh"
+#include "gemv.cuh"
+#include "layernorm.cuh"
+#include "linear.cuh"
+#include "sampling.cuh"
+
+namespace mypt {
+namespace cuda {
+
+namespace {
+
+// Whether the few-row pass can take this model: every GEMV input row and the weights it reads with 16-byte
+// loads (LayerNorm weights included) are 16-byte aligned. MYPT_DECODE_FUSED=0 turns it off (for timing the
+// difference, or to rule it out).
+template <typename T>
+bool fusable(const GptModel<T>& gpt) {
+  static const bool off = [] {
+    const char* v = std::getenv("MYPT_DECODE_FUSED");
+    return v && std::strcmp(v, "0") == 0;
+  }();
+  if (off || gpt.cfg.n_embd % 8 != 0 || gpt.cfg.hidden() % 8 != 0) return false;
+  const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
+  if (!aligned(gpt.headw)) return false;
+  for (const LayerOff& w : gpt.L)
+    if (!(aligned(w.ln1w) && aligned(w.ln1b) && aligned(w.ln2w) && aligned(w.ln2b) && aligned(w.qkvw) &&
+          aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw)))
+      return false;
+  return true;
+}
+
+// The few-row pass: five kernels a layer, each GEMV with the LayerNorm before it or the residual add or
+// KV-cache write after it (gemv.cuh), each launched to start while the one before ends (pdl.cuh).
+template <typename T>
+void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, int n, int pos0, int32_t* pos_dev) {
+  const ModelConfig& c = gpt.cfg;
+  const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
+  const size_t cache = (size_t)c.block_size * C;
+  const cudaStream_t s = gpt.s;
+  T* x = b.x;
+  T* x2 = b.x + (size_t)n * C;
+  for (int l = 0; l < L; l++) {
+    const LayerOff& w = gpt.L[l];
+    T* kc = kcache + l * cache;
+    T* vc = vcache + l * cache;
+    GemvOp<T> qkv;  // qkv = LN1(x) W^T + b, keys and values also into the cache
+    qkv.out = b.qkv; qkv.inp = x; qkv.w = gpt.W(w.qkvw); qkv.bias = gpt.W(w.qkvb); qkv.M = n; qkv.K = C; qkv.N = 3 * C;
+    qkv.ln_w = gpt.W(w.ln1w); qkv.ln_b = gpt.W(w.ln1b); qkv.eps = c.ln_eps;
+    qkv.kc = kc; qkv.vc = vc; qkv.pos_dev = pos_dev; qkv.pos0 = pos0;
+    gemv_forward(qkv, s);
+    AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
+    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, c.scale(), 0.0f, 0, s, pos_dev);
+    GemvOp<T> proj;  // x2 = x + att W^T + b
+    proj.out = x2; proj.inp = b.att; proj.w = gpt.W(w.projw); proj.bias = gpt.W(w.projb); proj.M = n; proj.K = C;
+    proj.N = C; proj.res = x;
+    gemv_forward(proj, s);
+    GemvOp<T> up;  // act = activation(pre), pre = LN2(x2) fc^T + b
+    up.out = b.act; up.aux = b.pre; up.act = 1 + (int)c.activation; up.inp = x2; up.w = gpt.W(w.fcw);
+    up.bias = gpt.W(w.fcb); up.M = n; up.K = C; up.N = F; up.ln_w = gpt.W(w.ln2w); up.ln_b = gpt.W(w.ln2b);
+    up.eps = c.ln_eps;
+    gemv_forward(up, s);
+    GemvOp<T> down;  // x = x2 + act mlp^T + b
+    down.out = x; down.inp = b.act; down.w = gpt.W(w.mlpw); down.bias = gpt.W(w.mlpb); down.M = n; down.K = F;
+    down.N = C; down.res = x2;
+    gemv_forward(down, s);
+  }
+  // the final LayerNorm of the last row (one launch: in the head's prologue every one of its thousands of
+  // blocks would redo it), then its logits as fp32
+  residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
+                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
+  GemvOp<T> head;
+  head.out_f = b.logits; head.inp = b.ln; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
+  head.N = V;
+  gemv_forward(head, s);
+}
+
+}  // namespace
+
+template <typename T>
+void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
+                 int32_t* pos_dev) {
+  const ModelConfig& c = gpt.cfg;
+  const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
+  const size_t cache = (size_t)c.block_size * C;
+  const float eps = c.ln_eps;
+  const cudaStream_t s = gpt.s;
+  T* x = b.x;
+  T* x2 = b.x + (size_t)n * C;
+  encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
+  if (n <= kGemvMaxRows && fusable(gpt)) {
+    decode_fused(gpt, b, kcache, vcache, n, pos0, pos_dev);
+    if (pos_dev) advance_position(pos_dev, n, s);
+    return;
+  }
+  residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x, nullptr, gpt.W(gpt.L[0].ln1w), gpt.W(gpt.L[0].ln1b), n,
+                                C, eps, 0.0f, 0, s);
+  for (int l = 0; l < L; l++) {
+    const LayerOff& w = gpt.L[l];
+    T* kc = kcache + l * cache;
+    T* vc = vcache + l * cache;
+    linear_forward<T>(*gpt.gemm, b.qkv, b.ln, gpt.W(w.qkvw), gpt.W(w.qkvb), n, C, 3 * C, s);
+    kv_append<T>(kc, vc, b.qkv, n, C, pos0, pos_dev, s);
+    AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
+    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, c.scale(), 0.0f, 0, s, pos_dev);
+    linear_forward<T>(*gpt.gemm, b.tmp, b.att, gpt.W(w.projw), gpt.W(w.projb), n, C, C, s);
+    residual_layernorm_forward<T>(x2, b.ln, b.mean, b.rstd, x, b.tmp, gpt.W(w.ln2w), gpt.W(w.ln2b), n, C, eps, 0.0f, 0, s);
+    gpt.mlp_up(b.act, b.pre, b.ln, w, n);
+    linear_forward<T>(*gpt.gemm, b.tmp, b.act, gpt.W(w.mlpw), gpt.W(w.mlpb), n, F, C, s);
+    const bool last = l + 1 == L;
+    residual_layernorm_forward<T>(x, b.ln, b.mean, b.rstd, x2, b.tmp, last ? gpt.W(gpt.lnfw) : gpt.W(gpt.L[l + 1].ln1w),
+                                  last ? gpt.W(gpt.lnfb) : gpt.W(gpt.L[l + 1].ln1b), n, C, eps, 0.0f, 0, s);
+  }
+  // logits of the last row only
+  linear_forward<T>(*gpt.gemm, b.lrow, b.ln + (size_t)(n - 1) * C, gpt.W(gpt.headw), gpt.W(gpt.headb), 1, C, V, s);
+  convert<float, T>(b.logits, b.lrow, V, s);
+  if (pos_dev) advance_position(pos_dev, n, s);
+}
+
+template void decode_pass<float>(GptModel<float>&, const DecodeBufs<float>&, float*, float*, const int32_t*, int, int,
+                                 int32_t*);
+template void decode_pass<bf16>(GptModel<bf16>&, const DecodeBufs<bf16>&, bf16*, bf16*, const int32_t*, int, int,
+                                int32_t*);
+
+}  // namespace cuda
+}  // namespace mypt

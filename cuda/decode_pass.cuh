@@ -1,0 +1,33 @@
+// One decode pass of the CUDA GPT over one sequence's KV cache, kernel for kernel GptDecoder::decode
+// (gpt_decode.cu, generation): n tokens (device ids) at positions pos0.. (pos0 read from pos_dev, which is
+// then advanced by n, when non-null: CUDA-graph replays), the cache holding positions < pos0; their keys
+// and values join the cache; the last row's logits (fp32) into b.logits. Capturable in a CUDA graph.
+// The batched decoder's lone slot (gpt_slots.cu) runs it on its slot's cache, so a sequence served alone
+// gets generate()'s logits bit for bit; GptDecoder::decode can become this call with its own buffers
+// (rstd = stats + block_size), so that the two cannot drift apart.
+#pragma once
+#include <cstdint>
+
+#include "gpt_model.cuh"
+
+namespace mypt {
+namespace cuda {
+
+template <typename T>
+struct DecodeBufs {
+  T *x;                       // 2n rows of C: the residual stream and its mid-block copy
+  T *ln, *att, *tmp;          // n rows of C
+  T *qkv;                     // n rows of 3C
+  T *pre, *act;               // n rows of the MLP's hidden size
+  T *lrow;                    // V: the last row's head output
+  float *mean, *rstd;         // n each: LayerNorm statistics
+  float *logits;              // V
+};
+
+// kcache, vcache: this sequence's cache, n_layer x [block_size, C] each
+template <typename T>
+void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
+                 int32_t* pos_dev);
+
+}  // namespace cuda
+}  // namespace mypt
