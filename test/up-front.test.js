@@ -1,7 +1,8 @@
 // Up-front checks come before any status line (issue #22): a run that is refused (no GPU for --device cuda,
 // sizes that cannot fit in memory, a text too short for one batch) prints exactly one `error:` line on
 // stderr and nothing on stdout: no "No checkpoint found. Starting from scratch.", no "Found checkpoint ...,
-// resuming", no "Initializing from base model". Fresh runs, resumes and fine-tunes are each tried.
+// resuming", no "Initializing from base model". Fresh runs, resumes and fine-tunes are each tried; so are
+// load-checkpoint (MODE=resume and inference) and prepare, and counts too large for the engine.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const { spawnSync } = require('child_process');
@@ -76,6 +77,50 @@ test('the status lines held back during the checks still come, in order, once th
   const at = (re) => lines.findIndex((l) => re.test(l));
   assert.is(at(/^No checkpoint found\. Starting from scratch\.$/), 0);
   assert.ok(at(/^Using config: /) > 0 && at(/^Learning rate: /) > at(/^Using config: /), r.stdout);
+  fs.rmSync(dir, { recursive: true });
+});
+
+// load-checkpoint: "Selected ...", "Loaded ..." and "Resuming at step ..." wait for the checks of the run
+const FIX = path.join(__dirname, 'fixtures', 'envckpt');
+const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) =>
+  !/^(MODE|DEVICE|PROMPT|MAX_NEW_TOKENS|TEMPERATURE|TOP_K|CHECKPOINT_\w+|RESUME_\w+|ENABLE_CHECKPOINTS|TRAINING_STEPS|MODEL_TYPE)$/.test(k)));
+const lc = (args, env, cwd) => spawnSync(process.execPath, [BIN, 'load-checkpoint', ...args], { encoding: 'utf8', cwd, env: { ...clean, ...env } });
+
+test('load-checkpoint MODE=resume: a run refused by its checks prints its one error: line alone', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'tiny.txt'), 'abc');
+  const F6 = path.join(FIX, 'checkpoint_from_scratch_tiny_text_step000004_11232026_054512.pt');
+  refused(lc([], { CHECKPOINT_PATH: F6, MODE: 'resume' }, dir), /MODE=resume needs the training text: .* records no input file \(pass --input_file PATH\)$/);
+  // train()'s own data check, after the checkpoint was loaded and handed over
+  refused(lc(['--input_file', 'tiny.txt'], { CHECKPOINT_PATH: path.join(FIX, 'separated'), MODE: 'resume' }, dir),
+    /^error: --input_file tiny\.txt: the train split has 2 tokens, fewer than block_size \+ 1/);
+  assert.equal(fs.readdirSync(dir), ['tiny.txt'], 'nothing written');
+  fs.rmSync(dir, { recursive: true });
+});
+
+(gpu ? test.skip : test)('load-checkpoint --device cuda without a GPU: one error: line (resume and inference, a folder to select from)', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'text.txt'), 'abcdefgh '.repeat(500));
+  refused(lc(['--input_file', 'text.txt', '--device', 'cuda'], { CHECKPOINT_PATH: path.join(FIX, 'separated'), MODE: 'resume' }, dir), /device 'cuda' is not available/);
+  refused(lc(['--device', 'cuda'], { CHECKPOINT_PATH: path.join(FIX, 'separated'), MODE: 'inference' }, dir), /device 'cuda' is not available/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('counts the engine takes as 32-bit integers: refused by flag before the run (no bundle saved at step 0)', () => {
+  const dir = tmp();
+  refused(cli(['train', '--grad_accum', '1000000000000', '--max_iters', '1'], dir), /^error: --grad_accum 1000000000000: must be at most 2147483647$/);
+  refused(cli(['train', '--eval_iters', '1000000000000', '--max_iters', '1'], dir), /^error: --eval_iters 1000000000000: must be at most 2147483647$/);
+  refused(cli(['train', '--total_batch_size', '1000000000000000', '--batch_size', '1', '--block_size', '8', '--max_iters', '1'], dir),
+    /^error: --total_batch_size 1000000000000000: gives 125000000000000 micro-batches per process, more than 2147483647$/);
+  assert.not.ok(fs.existsSync(path.join(dir, 'checkpoints', 'default')), 'no bundle');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('prepare --workers beyond the tokenizer\'s 1024 threads: one error: line naming the flag, before any line or folder', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'c.txt'), 'some text to tokenize. '.repeat(50));
+  refused(cli(['prepare', '--input', 'c.txt', '--out', 'shards', '--workers', '100000'], dir), /^error: --workers 100000: must be a whole number from 1 to 1024$/);
+  assert.not.ok(fs.existsSync(path.join(dir, 'shards')), 'no --out folder made');
   fs.rmSync(dir, { recursive: true });
 });
 
