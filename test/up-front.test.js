@@ -124,4 +124,26 @@ test('prepare --workers beyond the tokenizer\'s 1024 threads: one error: line na
   fs.rmSync(dir, { recursive: true });
 });
 
+test('serve: a --max_batch whose key/value caches cannot fit in memory is refused before listening, naming the flag', async () => {
+  // 2 x 4096 sequences x 1 layer x 8192 tokens x 128 wide x 4 bytes = 32 GiB of caches (more than this test may assume it lacks)
+  const cfg = { vocab_size: 65, block_size: 8192, n_layer: 1, n_head: 2, n_embd: 128, device: 'cpu' };
+  const need = 2 * 4096 * cfg.n_layer * cfg.block_size * cfg.n_embd * 4;
+  if (need <= os.totalmem()) { console.log('  (skipped: this machine has more RAM than the caches need)'); return; }
+  const model = api.createModel(cfg);
+  try {
+    let err;
+    try {
+      const started = await api.serve({ model, max_batch: 4096, port: 0, log: () => {} });
+      await started.close();
+    } catch (e) { err = e; }
+    assert.ok(err, 'refused');
+    assert.is(err.code, 'E_OUT_OF_MEMORY', err.message);
+    assert.match(err.message, /^--max_batch 4096: the key\/value caches of 4096 sequences of 8192 tokens need about 32\.0 GiB beside the weights; this machine has [\d.]+ GiB of RAM .*\(lower --max_batch\)$/);
+    assert.ok(Number.isFinite(await model.loss({ data: new Int32Array([1, 2]), shape: [1, 2] }, { data: new Int32Array([2, 3]), shape: [1, 2] })),
+      'a model passed in is not disposed');
+  } finally {
+    model.dispose();
+  }
+});
+
 test.run();

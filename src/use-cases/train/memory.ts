@@ -27,10 +27,10 @@ export function trainingBytes(s: RunSizes): number {
   return 16 * s.numParams + 4 * tokens * perToken;
 }
 
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GiB`;
+export const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GiB`;
 
 /** The memory a device has: CPU RAM (os.totalmem), or the GPU's when the model is on one. */
-function available(device: string): { total: number; what: string } {
+export function availableMemory(device: string): { total: number; what: string } {
   if (device.startsWith('cuda')) {
     try {
       const idx = Number(device.split(':')[1] ?? 0) || 0;
@@ -52,7 +52,7 @@ export function checkRunFits(s: RunSizes): void {
   if (process.env[SKIP_MEMORY_CHECK] === '1') return;
   const tokens = s.batch_size * s.block_size;
   const need = trainingBytes(s);
-  const { total, what } = available(s.device);
+  const { total, what } = availableMemory(s.device);
   const sizes = `--batch_size ${s.batch_size} x --block_size ${s.block_size}`;
   if (need > total) {
     throw new MyptError('E_OUT_OF_MEMORY',
