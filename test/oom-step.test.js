@@ -3,7 +3,7 @@
 // (MYPT_SKIP_MEMORY_CHECK=1), so the engine's allocation for the activations fails inside the step. It must
 // be one `error:` line (E_OUT_OF_MEMORY with the flags to lower), exit 1, and the bundle saved before stays
 // byte for byte the same; through the API the step rejects with E_OUT_OF_MEMORY, leaves the parameters
-// untouched, and the model trains afterwards.
+// untouched, and the model trains afterwards. The same for `eval`'s batches.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const { spawnSync } = require('child_process');
@@ -74,6 +74,26 @@ maybe('the API: trainBatch that cannot get its memory rejects with E_OUT_OF_MEMO
   assert.match(o.message, /^out of host memory/);
   assert.ok(o.same, 'the parameters are as before the failed step');
   assert.ok(Number.isFinite(o.loss) && Math.abs(o.loss - Math.log(65)) < 0.5, `a normal step after it: loss ${o.loss}`);
+});
+
+maybe('eval: a batch whose logits cannot be allocated is one error: line naming --batch_size and --block_size', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oom-eval-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'g.txt'), fs.readFileSync(path.join(__dirname, '..', 'data', 'tinyshakespeare.txt'), 'utf8').slice(0, 200000));
+    const run = (args) => spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8' });
+    assert.is(run(['prepare', '--input', 'g.txt', '--out', 'shards', '--val_fraction', '0.5']).status, 0);
+    const t = run(['train', '--model_name', 'g', '--tokenization', 'gpt2', '--input_file', 'g.txt', '--n_layer', '1', '--n_embd', '16', '--n_head', '2',
+      '--block_size', '64', '--batch_size', '1', '--max_iters', '1', '--eval_iters', '1', '--sample_tokens', '0', '--device', 'cpu']);
+    assert.is(t.status, 0, t.stderr);
+    const ok = limited([BIN, 'eval', '--checkpoint', 'checkpoints/g', '--data', 'shards', '--batch_size', '8', '--device', 'cpu'], { cwd: dir });
+    assert.is(ok.status, 0, `a normal batch fits the limit: ${ok.stderr}`);
+    // every window of the val split at once (about 450 of 64 tokens): their logits alone, x 50,257 floats, are over 5 GB
+    const r = limited([BIN, 'eval', '--checkpoint', 'checkpoints/g', '--data', 'shards', '--batch_size', '100000', '--device', 'cpu'], { cwd: dir });
+    assert.is(r.status, 1, r.stderr);
+    assert.is(r.stderr, 'error: out of host memory (an allocation failed: std::bad_alloc) (lower --batch_size (now 100000) or --block_size (now 64))\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
