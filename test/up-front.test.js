@@ -124,6 +124,14 @@ test('prepare --workers beyond the tokenizer\'s 1024 threads: one error: line na
   fs.rmSync(dir, { recursive: true });
 });
 
+test('train --nproc_per_node 2: a missing text or an unwritable checkpoints folder is refused by the launcher, before any worker', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'f'), 'x');
+  refused(cli(['train', '--nproc_per_node', '2', '--device', 'cpu', '--max_iters', '2', '--input_file', 'nope.txt'], dir), /^error: --input_file nope\.txt: no such file$/);
+  refused(cli(['train', '--nproc_per_node', '2', '--device', 'cpu', '--max_iters', '2', '--checkpoints_dir', 'f'], dir), /^error: --checkpoints_dir f: .*f is a file, not a folder$/);
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('serve: a --max_batch whose key/value caches cannot fit in memory is refused before listening, naming the flag', async () => {
   // 2 x 4096 sequences x 1 layer x 8192 tokens x 128 wide x 4 bytes = 32 GiB of caches (more than this test may assume it lacks)
   const cfg = { vocab_size: 65, block_size: 8192, n_layer: 1, n_head: 2, n_embd: 128, device: 'cpu' };
