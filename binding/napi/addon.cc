@@ -1,6 +1,8 @@
 // The N-API entry: registers the functions and classes of the binding. No math here.
 #include <napi.h>
 
+#include <atomic>
+
 #include "backends.h"
 #include "engine/backend.h"
 #include "engine/dropout.h"
@@ -10,7 +12,19 @@
 #include "napi/group_wrap.h"
 #include "napi/model_wrap.h"
 
+namespace mypt_binding {
+std::atomic<int64_t> live_models{0}, live_modded_models{0};
+}  // namespace mypt_binding
+
 namespace {
+
+// liveHandles() -> { models, moddedModels }: native models not yet freed (exports.h)
+Napi::Value LiveHandles(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("models", (double)mypt_binding::live_models.load());
+  o.Set("moddedModels", (double)mypt_binding::live_modded_models.load());
+  return o;
+}
 
 // backends() -> { cpu: true, cuda, cudaReason, devices: [...], cublasLt, cublasLtReason, nccl, ncclReason,
 // ncclVersion, cublasLtPath, ncclPath, cudaRuntimeVersion, cudaDriverVersion, cudaArchs }: what the registry's backends report (engine/backend.h); cublasLt and nccl say whether the
@@ -90,6 +104,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
+  exports.Set("liveHandles", Napi::Function::New(env, LiveHandles, "liveHandles"));
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask, "dropoutMask"));
   exports.Set("NativeModel", mypt_binding::NativeModel::Define(env));
   mypt_binding::RegisterModded(env, exports);

@@ -50,6 +50,8 @@ auto guard(Napi::Env env, F&& body, Site site = Site::Call) -> decltype(body()) 
     throw;
   } catch (const std::exception& e) {
     throw to_js(env, describe(e, site));
+  } catch (...) {  // not a std::exception: still a JS error (as Job does), never std::terminate
+    throw to_js(env, ErrorInfo{"E_NATIVE", "an unknown native error"});
   }
 }
 

@@ -143,6 +143,12 @@ struct ModdedState {
     if (disposed.load() || !model) throw mypt_binding::CodedError("E_DISPOSED", "this modded model was disposed");
     return *model;
   }
+  ModdedState() = default;
+  ~ModdedState() {
+    if (model) mypt_binding::live_modded_models--;  // counted once made (the constructor, below)
+  }
+  ModdedState(const ModdedState&) = delete;
+  ModdedState& operator=(const ModdedState&) = delete;
 };
 
 class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
@@ -193,6 +199,7 @@ class ModdedHandle : public Napi::ObjectWrap<ModdedHandle> {
         where.precision = prec == "fp32" ? mypt::Precision::FP32 : mypt::Precision::BF16;
       }
       st_->model = mypt::make_modded(std::move(weights), where);
+      mypt_binding::live_modded_models++;
     }, Site::Constructor);
   }
 

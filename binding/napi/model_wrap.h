@@ -10,6 +10,7 @@
 #include "engine/data.h"
 #include "engine/decoder.h"
 #include "engine/engine.h"
+#include "napi/exports.h"
 #include "napi/job.h"
 
 namespace mypt_binding {
@@ -30,6 +31,10 @@ struct ModelState {
   // continuous batching (openDecoder, napi/decoder_wrap.cc); declared after engine, so freed before it
   std::unique_ptr<mypt::Batcher> batcher;
   mypt::Engine& live();  // the engine, or CodedError E_DISPOSED
+  ModelState() { live_models++; }
+  ~ModelState() { live_models--; }
+  ModelState(const ModelState&) = delete;
+  ModelState& operator=(const ModelState&) = delete;
 };
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {

@@ -6,7 +6,8 @@ import type { Argv } from 'yargs';
 import { MyptError } from '../errors';
 import { backends } from '../index';
 import { resolveTrainOptions, TrainOptions } from '../use-cases/train/options';
-import { DEFAULT_CORPUS } from '../data';
+import { DEFAULT_CORPUS, readTextFile } from '../data';
+import { checkWritableDir } from '../formats/atomic';
 import { launchWorkers } from '../use-cases/train/distributed/launch';
 import type { LaunchRole, WorkerRole } from '../use-cases/train/distributed/role';
 import type { DistributedRun } from '../use-cases/train/train';
@@ -62,6 +63,9 @@ function checkBeforeLaunch(role: LaunchRole, opts: TrainOptions): void {
     if (b.devices.length < role.nproc) throw new MyptError('E_BAD_ARGUMENT', `--gpus ${role.nproc}: this host has ${b.devices.length} GPU${b.devices.length === 1 ? '' : 's'}`);
     if (!b.nccl) throw new MyptError('E_NO_CUDA', `--gpus ${role.nproc}: NCCL is not available (${b.ncclReason})`, 'pip install nvidia-nccl-cu13 (or cu12), or set MYPT_NCCL_LIB to libnccl.so.2');
   }
+  // what every rank would refuse alike, refused once here before any worker starts or any line is printed
+  if (role.nodeRank === 0) checkWritableDir(v.checkpoints_dir, `--checkpoints_dir ${v.checkpoints_dir}`);
+  if (v.data === undefined) readTextFile(v.input_file);
 }
 
 /** Starts this host's workers and waits for them; resolves to the exit code. */

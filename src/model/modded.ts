@@ -153,7 +153,10 @@ export class ModdedModel extends TextModel {
       if (o.signal?.aborted) return [];
       const ids = [...(await this.call(() => h.generate(a, native, onToken)))];
       if (thrown) throw thrown.error;
-      return stopped ? ids.slice(0, delivered) : ids;
+      if (stopped) return ids.slice(0, delivered);
+      // dispose() during the call stops it early: the same clear error as GptModel's, never a silently short text
+      if (!this.handle) throw new MyptError('E_DISPOSED', 'the model was disposed while generating; the text is incomplete', 'dispose the model after its calls end');
+      return ids;
     } finally {
       o.signal?.removeEventListener('abort', onAbort);
     }

@@ -236,6 +236,8 @@ export interface NativeAddon {
   backends(): NativeBackends;
   setThreads(n: number): void; // CPU threads for the whole process; 0: all cores
   getThreads(): number;
+  /** Native models not yet freed (a handle disposed, or collected, and its last call ended): for leak checks. */
+  liveHandles(): { models: number; moddedModels: number };
   dropoutMask(n: number, p: number, seed: number, offset: number): Uint8Array; // dropout.h keep flags
   /** maps count tokens of a file from byteOffset (E_IO, E_BAD_FILE naming the file) */
   mapTokens(path: string, byteOffset: number, count: number, dtype: 'uint16' | 'int32'): NativeTokenMap;

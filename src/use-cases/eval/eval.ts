@@ -79,7 +79,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         x.set(w.subarray(0, T), r * T);
         y.set(w.subarray(1), r * T);
       }
-      const loss = await model.loss({ data: x, shape: [rows, T] }, { data: y, shape: [rows, T] });
+      const loss = await model.loss({ data: x, shape: [rows, T] }, { data: y, shape: [rows, T] }).catch((e: unknown) => {
+        // the engine's allocation for a batch failed: the flags that size it
+        if (e instanceof MyptError && e.code === 'E_OUT_OF_MEMORY') throw new MyptError('E_OUT_OF_MEMORY', e.message, `lower --batch_size (now ${B}) or --block_size (now ${T})`);
+        throw e;
+      });
       sum += loss * rows; // the batch's mean over rows * T tokens
       done += rows;
       o.onProgress?.(done, total);

@@ -15,6 +15,16 @@ import type { EnvDevice } from './env';
 import { selectCheckpoint } from '../list/list';
 import { findBundle } from '../../formats/mypt/bundle';
 
+/** Lines held until the checks of a run pass (release()), so a refused run shows its one error alone. */
+function heldLog(log: (l: string) => void): { log: (l: string) => void; release: () => void } {
+  const held: string[] = [];
+  let open = false;
+  return {
+    log: (l) => (open ? log(l) : void held.push(l)),
+    release: () => { if (!open) { open = true; for (const l of held.splice(0)) log(l); } },
+  };
+}
+
 /** A folder means the checkpoint `select` picks in it (never a prompt). */
 async function target(o: CheckpointRunOptions, log: (l: string) => void): Promise<string> {
   if (!fs.existsSync(o.checkpoint_path) || !fs.statSync(o.checkpoint_path).isDirectory()) return o.checkpoint_path;
@@ -74,13 +84,14 @@ function tokenizerOf(c: LoadedCheckpoint, p: string): Tokenizer {
 }
 
 export async function runInference(o: InferenceOptions): Promise<{ loaded: LoadedCheckpoint; text: string }> {
-  const log = o.log ?? (() => {});
-  const p = await target(o, log);
+  const h = heldLog(o.log ?? (() => {}));
+  const p = await target(o, h.log);
   const c = await loadCheckpoint(p, { device: o.device, loadOptimizer: false, onWarning: o.onWarning });
   try {
-    log(describeLoaded(c, p));
+    h.log(describeLoaded(c, p));
     const tok = tokenizerOf(c, p);
     const prompt = o.prompt ? tok.encode(o.prompt) : [0];       // the original starts from token 0 without a prompt
+    h.release();
     const dec = new TextStreamDecoder(tok);
     let text = '';
     const out = (s: string) => { if (s) { text += s; o.onText?.(s); } };
@@ -122,7 +133,10 @@ export function saverFor(c: LoadedCheckpoint, p: string, interval: number): Chec
 }
 
 export async function resumeFromCheckpoint(o: ResumeOptions): Promise<TrainResult & { files: string[] }> {
-  const log = o.log ?? (() => {});
+  // the lines before training wait for train()'s own checks (memory, data, folder): its first line releases them
+  const out = o.log ?? (() => {});
+  const h = heldLog(out);
+  const log = h.log;
   const p = await target(o, log);
   const c = await loadCheckpoint(p, { device: o.device, purpose: 'resume', onWarning: o.onWarning });
   let handedOver = false;
@@ -148,7 +162,7 @@ export async function resumeFromCheckpoint(o: ResumeOptions): Promise<TrainResul
       eval_iters: o.eval_iters ?? num(hp.eval_iters), seed: o.seed ?? num(hp.seed), weight_decay: num(hp.weight_decay),
       grad_clip: num(hp.grad_clip), dropout: c.config.dropout, sample_tokens: 0,
       startFrom: { model: c.model, tokenizer, step: c.global_step, source: p },
-      saveBundle: false, checkpointSaver: saver, log, signal: o.signal, onProgress: o.onProgress,
+      saveBundle: false, checkpointSaver: saver, log: (l) => { h.release(); out(l); }, signal: o.signal, onProgress: o.onProgress,
     });
     return { ...r, files: saver.written };
   } finally {

@@ -13,6 +13,8 @@ import { ioCause, writeFileAtomic } from '../../formats/atomic';
 import { Manifest, MANIFEST, manifestText, metaPklBytes, readManifest, ShardEntry, TOKEN_FORMATS, TokenFormat } from '../../formats/tokens';
 import { inputFiles } from './inputs';
 import { GPT2_EOT, tokenizeAll } from './tokenize';
+
+const MAX_WORKERS = 1024;
 import { planShards, writeShard } from './write';
 
 export interface PrepareOptions {
@@ -74,7 +76,8 @@ export async function prepare(o: PrepareOptions): Promise<PrepareResult> {
   if (tokenization !== 'gpt2' && tokenization !== 'char') bad(`--tokenization ${tokenization}: expected gpt2 or char`);
   if (!TOKEN_FORMATS.includes(format)) bad(`--format ${format}: expected ${TOKEN_FORMATS.join(', ')}`);
   if (!(vf >= 0 && vf < 1)) bad(`--val_fraction ${vf}: must be in [0, 1)`);
-  if (!Number.isInteger(workers) || workers < 1) bad(`--workers ${workers}: must be a whole number >= 1`);
+  // the native tokenizer's limit (binding/napi/bpe_wrap.cc), checked before anything is printed or made
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) bad(`--workers ${workers}: must be a whole number from 1 to ${MAX_WORKERS}`);
   if (o.shard_tokens !== undefined && format === 'nanogpt') bad('--shard_tokens: the nanogpt format is one train.bin and one val.bin', 'leave --shard_tokens out, or use --format mypt|llmc');
   const shardTokens = o.shard_tokens ?? DEFAULT_SHARD_TOKENS;
   if (!Number.isInteger(shardTokens) || shardTokens < 1 || (format === 'llmc' && shardTokens > 0x7fffffff)) bad(`--shard_tokens ${shardTokens}: must be a whole number in [1, 2^31)`);

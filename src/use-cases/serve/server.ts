@@ -12,6 +12,7 @@ import { MyptError } from '../../errors';
 import { BatchDecoder, GptModel } from '../../model';
 import { loadModel, LoadedModel } from '../open/open';
 import { readMetrics } from '../train/metrics';
+import { availableMemory, gib } from '../train/memory';
 import { ApiError, badRequest, CompletionRequest, parseCompletion } from './openai';
 import { FairQueue, QueueFullError } from './scheduler';
 import { ChoiceResult, promptTokens, runChoice } from './complete';
@@ -73,9 +74,16 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
   const model = o.model ?? await loadModel(o.checkpoint ?? o.model_name ?? 'default', {
     device: o.device, checkpoints_dir: o.checkpoints_dir, input_file: o.input_file, tokenizer: o.tokenizer,
   });
+  let batch: BatchDecoder | undefined;
+  try {
+    checkCachesFit(model, o.max_batch ?? 16);
+    batch = openBatch(model, o.max_batch ?? 16, log);
+  } catch (e) {
+    if (owned) model.dispose();
+    throw e;
+  }
   const info = model.info();
   const modelId = modelIdOf(o, model);
-  const batch = openBatch(model, o.max_batch ?? 16, log);
   const queue = new FairQueue(batch?.slots ?? 1, o.max_queue ?? 256);
   const created = Math.floor(Date.now() / 1000);
   const inflight = new Set<AbortController>();
@@ -255,6 +263,22 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
   return { url, host, port, model, close };
 }
 
+/** Refuses, before listening, a --max_batch whose key/value caches (2 x slots x n_layer x block_size x n_embd
+ *  values: fp32 on the CPU, the model's precision on a GPU) and weights cannot fit the device's memory: the
+ *  first requests would otherwise fail one by one for lack of it. */
+function checkCachesFit(m: LoadedModel, slots: number): void {
+  if (!(m instanceof GptModel) || slots <= 1) return;
+  const c = m.config;
+  const bytes = m.device.startsWith('cuda') && !/fp32/.test(m.device) ? 2 : 4;
+  const caches = 2 * slots * c.n_layer * c.block_size * c.n_embd * bytes;
+  const { total, what } = availableMemory(m.device);
+  if (caches + m.numParams * bytes > total) {
+    throw new MyptError('E_OUT_OF_MEMORY',
+      `--max_batch ${slots}: the key/value caches of ${slots} sequences of ${c.block_size} tokens need about ${gib(caches)} beside the weights; ${what}`,
+      'lower --max_batch');
+  }
+}
+
 /** The model's multi-slot decoder, or undefined (one at a time) where the backend has none or slots is 1. */
 function openBatch(m: LoadedModel, slots: number, log: (l: string) => void): BatchDecoder | undefined {
   if (slots <= 1 || !(m instanceof GptModel)) return undefined;
@@ -279,6 +303,11 @@ function apiErrorOf(e: unknown, log: (l: string) => void): ApiError {
   if (e instanceof QueueFullError) return new ApiError(503, e.message, null, 'queue_full', 'server_error', { 'retry-after': '1' });
   if (e instanceof Error && e.name === 'AbortError') return new ApiError(503, 'the request was cancelled (the server is shutting down)', null, 'cancelled');
   if (e instanceof MyptError && e.code === 'E_BAD_ARGUMENT') return badRequest(e.message, null, 'invalid_value');
+  if (e instanceof MyptError && e.code === 'E_OUT_OF_MEMORY') {
+    // the server stays up; the operator's remedy is a smaller batch
+    log(`error: ${e.message} (lower --max_batch)`);
+    return new ApiError(503, `out of memory: ${e.message}`, null, 'out_of_memory', 'server_error', { 'retry-after': '1' });
+  }
   log(`error: ${(e as Error)?.message ?? String(e)}`);
   return new ApiError(500, (e as Error)?.message ?? String(e), null, 'internal_error');
 }

@@ -109,6 +109,7 @@ export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, Optional | 'input_file'> = {
 
 export const ARCH_KEYS = ['n_embd', 'n_head', 'n_layer', 'block_size', 'bias', 'arch'] as const;
 const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum', 'log_interval'] as const;
+const INT32_MAX = 2147483647;
 const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'grad_accum']);
 const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset', 'init_from',
   'gradient_accumulation_steps', 'total_batch_size', 'data']);
@@ -168,6 +169,8 @@ function checkValues(v: Resolved, source: Record<string, string>): void {
     const x = v[k] as unknown;
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) bad(k, x, 'must be a whole number >= 0', source[k]);
     if (POSITIVE.has(k) && x === 0) bad(k, x, 'must be at least 1', source[k]);
+    // counts and sizes reach the engine as 32-bit integers: a larger one is refused here, by its flag, before the run
+    if (k !== 'seed' && x > INT32_MAX) bad(k, x, `must be at most ${INT32_MAX}`, source[k]);
   }
   const num = (k: keyof Resolved, ok: (x: number) => boolean, why: string) => {
     const x = v[k] as unknown;
@@ -237,5 +240,6 @@ export function microBatches(v: Resolved, source: Record<string, string>, blockS
     }
     agree('total_batch_size', t / unit, t);
   }
+  if (per !== undefined && per > INT32_MAX) throw new MyptError('E_BAD_ARGUMENT', `${from}: gives ${per} micro-batches per process, more than ${INT32_MAX}`);
   return per ?? v.grad_accum;
 }

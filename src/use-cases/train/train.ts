@@ -4,7 +4,7 @@
 import os from 'os';
 import path from 'path';
 import { MyptError } from '../../errors';
-import { setCpuThreads } from '../../model';
+import { requireCuda, setCpuThreads } from '../../model';
 import { DEFAULT_CORPUS, checkSplitsFit, readTextFile, tokenizeAndSplit, TokenSplits } from '../../data';
 import type { GptModel } from '../../model';
 import type { Tokenizer } from '../../tokenizer';
@@ -103,7 +103,13 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const rank = dist?.role.rank ?? 0;
   // a job's ranks other than 0 train silently
   const onProgress = rank === 0 ? opts.onProgress : undefined;
-  const log = (rank === 0 ? opts.log : undefined) ?? (() => {});
+  const print = (rank === 0 ? opts.log : undefined) ?? (() => {});
+  // Status lines wait until every up-front check has passed (the device, the memory the sizes need, the
+  // checkpoints folder, the data): a refused run prints its one error and nothing before it.
+  const held: string[] = [];
+  let holding = true;
+  const log = (line: string) => (holding ? held.push(line) : print(line));
+  const release = () => { holding = false; for (const l of held.splice(0)) print(l); };
   const emit = progressEmitter(onProgress);
   const { values: v, source } = resolveTrainOptions(stripRunOptions(opts), DEFAULT_CORPUS);
   if (dist && (opts.checkpointSaver || opts.startFrom || opts.saveBundle === false)) {
@@ -114,8 +120,15 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
   const warn = (m: string) => { warnings.push(m); log(`warning: ${m}`); };
   const dir = path.join(v.checkpoints_dir, v.model_name);
   const feed = v.data !== undefined ? openFeed(v, source, !!dist) : undefined;
-  const text = feed ? '' : readTextFile(v.input_file);
-  if (rank === 0 && opts.saveBundle !== false) checkWritableDir(v.checkpoints_dir, `--checkpoints_dir ${v.checkpoints_dir}`);
+  let text: string;
+  try {
+    text = feed ? '' : readTextFile(v.input_file);
+    if (rank === 0 && opts.saveBundle !== false) checkWritableDir(v.checkpoints_dir, `--checkpoints_dir ${v.checkpoints_dir}`);
+    if (v.device === 'cuda' && !opts.startFrom) requireCuda();
+  } catch (e) {
+    feed?.close();
+    throw e;
+  }
   let start;
   try {
     start = await startingPoint({ v, source, text, log, warn, deviceIndex: dist?.role.localRank, tokenizer: feed?.tokenizer }, dir, opts.startFrom);
@@ -144,6 +157,7 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
       log(`Training data: ${feed.info.format} shards in ${v.data} (${feed.train.length} train, ${feed.val.length} val; memory-mapped), ${v.sampling} batches`);
     }
     const splits = feed ? undefined : dataOf(tokenizer, text, v.input_file, model.config.block_size);
+    release();
     const nTrain = feed ? feed.train.total : splits!.train.length;
     const nVal = feed ? feed.val.total : splits!.val.length;
     const configJson = configJsonOf(model, v.batch_size, v.dropout);
