@@ -11,20 +11,30 @@ namespace {
 
 constexpr int kPre = 3;  // 16-byte weight loads per lane issued before waiting on the previous kernel
 
-// The mean and 1/sqrt(var + eps) of row m of inp, by warp m of the block exactly as layernorm.cu's kernels
-// sum them (lane l takes columns l, l + 32, ... in order, then the butterfly), into stats[m].
+// The mean and 1/sqrt(var + eps) of row m of inp, by warp m of the block, into stats[m]: lane l sums
+// columns 8l..8l+7, 8l+256.. (16-byte loads, four in flight), then the butterfly; the variance is a second
+// pass over the row (in L1 by then), as layernorm.cu's kernels take it.
 template <typename T>
 __device__ void layernorm_stats(float (*stats)[2], const GemvOp<T>& p) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, K = p.K;
   if (warp < p.M) {
     const T* x = p.inp + (int64_t)warp * K;
     float sum = 0.0f;
-    for (int c = lane; c < K; c += 32) sum += to_f(x[c]);
+#pragma unroll 4
+    for (int k = lane * 8; k < K; k += 256) {
+      float v[8];
+      load8(v, x + k);
+#pragma unroll
+      for (int e = 0; e < 8; e++) sum += v[e];
+    }
     const float mu = warp_sum(sum) / K;
     float var = 0.0f;
-    for (int c = lane; c < K; c += 32) {
-      const float d = to_f(x[c]) - mu;
-      var += d * d;
+#pragma unroll 4
+    for (int k = lane * 8; k < K; k += 256) {
+      float v[8];
+      load8(v, x + k);
+#pragma unroll
+      for (int e = 0; e < 8; e++) var += (v[e] - mu) * (v[e] - mu);
     }
     const float rs = rsqrtf(warp_sum(var) / K + p.eps);
     if (lane == 0) {
@@ -68,7 +78,14 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvOp<T> p) {
 #pragma unroll
   for (int i = 0; i < kPre; i++)
     if (n < N && k0 + i * step < K) load8(wv[i], wr + k0 + i * step);
+  const bool writer = n < N && lane == 0 && sub == 0;  // the lane that finishes column n
+  const float bval = writer && p.bias ? to_f(p.bias[n]) : 0.0f;
   pdl_wait();
+  float rval[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};  // the residual, loaded while the products run
+  if (writer && p.res)
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; m++)
+      if (m < M) rval[m] = to_f(p.res[(int64_t)m * N + n]);
   if (LN) layernorm_stats(stats, p);
   float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
   auto fma_rows = [&](const float (&w8)[8], int k) {
@@ -93,7 +110,8 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvOp<T> p) {
     }
   }
 #pragma unroll
-  for (int m = 0; m < kGemvMaxRows; m++) acc[m] = warp_sum(acc[m]);
+  for (int m = 0; m < kGemvMaxRows; m++)
+    if (m < M) acc[m] = warp_sum(acc[m]);
   if (S > 1) {
     if (lane == 0)
       for (int m = 0; m < kGemvMaxRows; m++) part[warp][m] = acc[m];
@@ -112,12 +130,12 @@ __global__ void __launch_bounds__(256) gemv_kernel(const GemvOp<T> p) {
   for (int m = 0; m < kGemvMaxRows; m++) {
     if (m >= M) break;
     float v = acc[m];
-    if (p.bias) v += to_f(p.bias[n]);
+    if (p.bias) v += bval;
     if (p.act) {
       p.aux[(int64_t)m * N + n] = from_f<T>(v);
       v = activation_f(p.act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
     }
-    if (p.res) v = to_f(p.res[(int64_t)m * N + n]) + to_f(from_f<T>(v));
+    if (p.res) v = rval[m] + to_f(from_f<T>(v));
     const T o = from_f<T>(v);
     if (p.out) p.out[(int64_t)m * N + n] = o;
     if (p.out_f) p.out_f[(int64_t)m * N + n] = to_f(o);

@@ -2,8 +2,9 @@
 //   out[M, N] = inp[M, K] @ w[N, K]^T (+ bias[N])                      (PyTorch F.linear, row-major)
 // with what generation fuses around them (GemvOp), each computed as the separate kernel it replaces:
 //   ln_w:  inp is the residual stream; each row is LayerNormed first (mean, 1/sqrt(var + eps), * ln_w
-//          + ln_b, rounded to T), with layernorm.cu's arithmetic and summation order, bit for bit (one
-//          warp per row of each block finds the row's statistics: worth it where there are few blocks)
+//          + ln_b, rounded to T as a stored LayerNorm output is); one warp per row of each block finds the
+//          row's statistics with 16-byte loads (the sums in another order than layernorm.cu's, so the
+//          last bits may differ from the unfused path)
 //   act:   (= 1 + (int)Activation) aux[M, N] = the pre-activation as stored (rounded to T),
 //          out = activation act - 1 of it (activation.cuh's activation_f)
 //   res:   out = res + the product rounded to T (the residual add after attention's and the MLP's output)
