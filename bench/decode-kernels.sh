@@ -32,7 +32,7 @@ let total = 0;
 const steady = rows.slice(Math.floor(rows.length / 2));
 for (const r of steady) {
   const name = r[iName].replace(/\(.*$/, '').replace(/^void /, '').slice(0, 70);
-  const ns = Number(r[iVal]);
+  const ns = Number(String(r[iVal]).replace(/,/g, ''));  // ncu writes 11,648
   const e = by.get(name) || { n: 0, ns: 0 };
   e.n++; e.ns += ns; total += ns; by.set(name, e);
 }
