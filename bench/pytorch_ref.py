@@ -263,7 +263,15 @@ def case_checkpoint(c):
     sd = {f"t{i}": torch.randn(min(per, n - i * per)) for i in range((n + per - 1) // per)}
     d = tempfile.mkdtemp()
     p = os.path.join(d, "sd.pt")
-    save = timed(lambda: torch.save(sd, p), "cpu", 1, c["repeats"])
+
+    def save():
+        torch.save(sd, p)
+        if c.get("fsync"):  # on the disk, as mypt-native's save is before it returns (torch.save leaves it to the OS)
+            fd = os.open(p, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+
+    save = timed(save, "cpu", 1, c["repeats"])
     load = timed(lambda: torch.load(p), "cpu", 1, c["repeats"])
     os.remove(p)
     os.rmdir(d)
@@ -342,6 +350,9 @@ def main():
                     res["compile_median_ms"] = cm[len(cm) // 2]
                 except Exception as e:
                     res["compile_error"] = f"{type(e).__name__}: {e}"
+            if c["op"] == "checkpoint" and c.get("what") == "save":
+                fm = sorted(case_checkpoint({**c, "fsync": True}))
+                res["fsync_median_ms"] = fm[len(fm) // 2]
             out.append(res)
         except Exception as e:  # one failing case does not stop the others
             out.append({"id": c["id"], "error": f"{type(e).__name__}: {e}"})

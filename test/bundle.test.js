@@ -138,9 +138,11 @@ test('a process killed (SIGKILL) at each stage of a save leaves a whole bundle',
         const stage = ${JSON.stringify(stage)};
         if (stage === 'during-model') {
           // die after the model file is half written into the staging folder
-          const orig = fs.writeSync;
           let n = 0;
-          fs.writeSync = function (...a) { if (++n > 3) process.kill(process.pid, 'SIGKILL'); return orig.apply(this, a); };
+          for (const f of ['writeSync', 'write']) {   // the async save writes with fs.write
+            const orig = fs[f];
+            fs[f] = function (...a) { if (++n > 3) process.kill(process.pid, 'SIGKILL'); return orig.apply(this, a); };
+          }
         }
         await saveBundle(${JSON.stringify(d)}, {
           config: b.config, layout: b.modelConfig, params: b.params, tokenizer: b.tokenizer, step: 7,

@@ -1,8 +1,10 @@
 // Crash-safe writes, the one writer every format uses.
 //   A single file: write a temporary beside it, fsync, rename over the target, fsync the folder. A crash
 //   at any point leaves either the old file or the new one whole. The body is bytes, or a sequence of
-//   steps (a generator writing to the descriptor): the sync form runs them back to back, the async form
-//   returns to the event loop between steps, so a long save does not freeze the process.
+//   steps (a generator handing its bytes to a FileSink): the sync form writes them at once, the async form
+//   queues them and writes them on libuv's threads while the generator prepares the next chunk (its CRC,
+//   its conversion), returns to the event loop between steps, and asks the disk to start writing back
+//   every 64 MB (fdatasync in the background), so that the final fsync waits for the tail alone.
 //   A folder of files (a bundle): write every file into a sibling staging folder, fsync, then swap the
 //   folders with two renames; at every instant either the old or the new folder is whole on disk, and
 //   readers look in the `.previous` sibling when a crash fell between the two renames.
@@ -11,8 +13,45 @@ import fs from 'fs';
 import path from 'path';
 import { MyptError } from '../errors';
 
-/** Writes done in steps; each `yield` is a point where the event loop may run. */
-export type WriteSteps = (fd: number) => Iterable<void>;
+/** Writes `b` whole at file offset `at`. */
+function writeFully(fd: number, b: Uint8Array, at: number): void {
+  let done = 0;
+  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, at + done);
+}
+
+function writeFullyAsync(fd: number, b: Uint8Array, at: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const more = (done: number) => fs.write(fd, b, done, b.length - done, at + done, (e, n) => {
+      if (e) reject(e);
+      else if (done + n < b.length) more(done + n);
+      else resolve();
+    });
+    more(0);
+  });
+}
+
+/**
+ * Where a writer puts its bytes: `append` at the end of what it wrote so far, `writeAt` anywhere (a header
+ * field patched afterwards). Bytes handed over must not change afterwards: the async form writes them later.
+ */
+export class FileSink {
+  /** bytes appended so far */
+  pos = 0;
+  /** `queue`: writes to perform later (the async form); without it each write happens at once */
+  constructor(readonly fd: number, private readonly queue?: Array<[Uint8Array, number]>) {}
+  append(b: Uint8Array): void {
+    this.writeAt(b, this.pos);
+    this.pos += b.length;
+  }
+  writeAt(b: Uint8Array, at: number): void {
+    if (b.length === 0) return;
+    if (this.queue) this.queue.push([b, at]);
+    else writeFully(this.fd, b, at);
+  }
+}
+
+/** Writes done in steps; each `yield` is a point where the event loop may run and queued bytes go out. */
+export type WriteSteps = (out: FileSink) => Iterable<void>;
 
 interface Temp { fd: number; tmp: string; dir: string }
 
@@ -26,8 +65,9 @@ function openTemp(target: string): Temp {
   }
 }
 
-function commit(t: Temp, target: string): void {
-  fs.fsyncSync(t.fd);
+/** `synced`: the caller has fsynced the file already. */
+function commit(t: Temp, target: string, synced = false): void {
+  if (!synced) fs.fsyncSync(t.fd);
   fs.closeSync(t.fd);
   t.fd = -1;
   fs.renameSync(t.tmp, target);
@@ -59,9 +99,8 @@ function abort(t: Temp, target: string, e: unknown): never {
 function stepsOf(body: WriteSteps | string | Uint8Array): WriteSteps {
   if (typeof body === 'function') return body;
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  return function* (fd: number) {
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+  return function* (out: FileSink) {
+    out.append(bytes);
     yield;
   };
 }
@@ -70,20 +109,53 @@ export function writeFileAtomicSync(target: string, data: WriteSteps | string | 
   const body = stepsOf(data);
   const t = openTemp(target);
   try {
-    for (const _ of body(t.fd)) { /* run every step */ }
+    for (const _ of body(new FileSink(t.fd))) { /* run every step */ }
     commit(t, target);
   } catch (e) {
     abort(t, target, e);
   }
 }
 
+const WRITEBACK_BYTES = 64 << 20;
+
 export async function writeFileAtomic(target: string, data: WriteSteps | string | Uint8Array): Promise<void> {
   const body = stepsOf(data);
   const t = openTemp(target);
+  const queue: Array<[Uint8Array, number]> = [];
+  let inFlight: Promise<void> = Promise.resolve();
+  let writeback: Promise<void> | null = null;
+  let unflushed = 0;
+  // one batch of writes at a time, in order; the generator runs on while it is written
+  const send = () => {
+    if (!queue.length) return;
+    const batch = queue.splice(0);
+    inFlight = inFlight.then(async () => {
+      for (const [b, at] of batch) await writeFullyAsync(t.fd, b, at);
+    });
+    inFlight.catch(() => undefined);   // handled: its failure is met at the next await
+    for (const [b] of batch) unflushed += b.length;
+    if (unflushed >= WRITEBACK_BYTES && !writeback) {
+      unflushed = 0;
+      // a hint to the disk, never a failure: the final fsync reports what went wrong
+      writeback = inFlight.then(() => new Promise<void>((r) => fs.fdatasync(t.fd, () => r())))
+        .catch(() => undefined).finally(() => { writeback = null; });
+    }
+  };
   try {
-    for (const _ of body(t.fd)) await new Promise<void>((r) => setImmediate(r));
-    commit(t, target);
+    for (const _ of body(new FileSink(t.fd, queue))) {
+      const previous = inFlight;
+      send();
+      await previous;            // at most one step's bytes wait behind the one being written
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    send();
+    await inFlight;
+    await writeback;
+    await new Promise<void>((resolve, reject) => fs.fsync(t.fd, (e) => (e ? reject(e) : resolve())));
+    commit(t, target, true);
   } catch (e) {
+    await inFlight.catch(() => undefined);   // nothing may still write to the descriptor once it is closed
+    await writeback;
     abort(t, target, e);
   }
 }

@@ -3,10 +3,9 @@
 // "__metadata__": {string: string}}, then the byte buffer. Offsets are relative to the buffer,
 // which the tensors must cover entirely, without holes or overlaps. Tensors are read lazily.
 
-import * as fs from 'fs';
 import { MyptError, expectPath } from '../errors';
 import { DType, Tensor, TypedArray, checkTensor, dtypeSize, numelOf } from './tensor';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic';
+import { FileSink, writeFileAtomic, writeFileAtomicSync } from './atomic';
 import { FileRegion, TorchStorage, readExactly, statFile } from './torch/storage';
 import { TorchTensor } from './torch/torch-tensor';
 
@@ -135,15 +134,10 @@ function safetensorsHeader(path: string, tensors: TensorSet, metadata?: Record<s
   return { json, list };
 }
 
-function* safetensorsSteps(fd: number, json: Buffer, list: [string, Tensor][]): Generator<void> {
+function* safetensorsSteps(out: FileSink, json: Buffer, list: [string, Tensor][]): Generator<void> {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length), 0);
-  let pos = 0;
-  const write = (b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
-    pos += b.length;
-  };
+  const write = (b: Uint8Array) => out.append(b);
   write(len);
   write(json);
   for (const [, t] of list) {
@@ -158,12 +152,12 @@ function* safetensorsSteps(fd: number, json: Buffer, list: [string, Tensor][]): 
 export function saveSafetensorsSync(path: string, tensors: TensorSet, metadata?: Record<string, string>): void {
   expectPath(path, 'saveSafetensorsSync');
   const { json, list } = safetensorsHeader(path, tensors, metadata);
-  writeFileAtomicSync(path, (fd) => safetensorsSteps(fd, json, list));
+  writeFileAtomicSync(path, (out) => safetensorsSteps(out, json, list));
 }
 
 /** saveSafetensorsSync that returns to the event loop between tensors. */
 export async function saveSafetensors(path: string, tensors: TensorSet, metadata?: Record<string, string>): Promise<void> {
   expectPath(path, 'saveSafetensors');
   const { json, list } = safetensorsHeader(path, tensors, metadata);
-  await writeFileAtomic(path, (fd) => safetensorsSteps(fd, json, list));
+  await writeFileAtomic(path, (out) => safetensorsSteps(out, json, list));
 }

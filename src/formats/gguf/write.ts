@@ -2,8 +2,7 @@
 // alignment, then each tensor's bytes at an aligned offset (padded after each, as gguf-py's writer does).
 // Through formats/atomic.ts: a crash leaves the previous file, or none, never half a file.
 import { MyptError } from '../../errors';
-import { writeFileAtomic, writeFileAtomicSync, WriteSteps } from '../atomic';
-import fs from 'fs';
+import { FileSink, writeFileAtomic, writeFileAtomicSync, WriteSteps } from '../atomic';
 import { ggmlBytes } from './quant';
 import { GGML_BLOCK, GGML_NAME, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_TYPE, GGUF_VERSION, GgufScalar, GgufValue, SCALAR_SIZE } from './types';
 
@@ -118,13 +117,8 @@ export function ggufHeader(g: GgufOut): { header: Buffer; offsets: number[]; ali
 
 function steps(g: GgufOut): WriteSteps {
   const { header, alignment } = ggufHeader(g);
-  return function* (fd: number) {
-    let pos = 0;
-    const write = (b: Uint8Array) => {
-      let done = 0;
-      while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done, pos + done);
-      pos += b.length;
-    };
+  return function* (out: FileSink) {
+    const write = (b: Uint8Array) => out.append(b);
     write(header);
     for (const t of g.tensors) {
       write(t.bytes);

@@ -3,7 +3,7 @@
 // written through a temp file + fsync + rename.
 
 import { dtypeSize } from '../tensor';
-import { drain, writeFileAtomic, writeFileAtomicSync } from '../atomic';
+import { drain, FileSink, writeFileAtomic, writeFileAtomicSync } from '../atomic';
 import { Pickler, StorageToWrite } from './pickle-write';
 import { TorchStorage } from './storage';
 import { ZipWriter } from './zip-write';
@@ -22,12 +22,12 @@ function* storageChunks(s: StorageToWrite): Iterable<Uint8Array> {
   for (let i = 0; i < bytes.length; i += CHUNK_ELEMS_BYTES) yield bytes.subarray(i, Math.min(bytes.length, i + CHUNK_ELEMS_BYTES));
 }
 
-/** The steps writing the torch zip archive of `value` to an open file (zip64 from `zip64From` bytes; tests lower it). */
-export function* torchArchiveSteps(fd: number, value: unknown, where: string, zip64From?: number): Generator<void> {
+/** The steps writing the torch zip archive of `value` to a sink or an open file (zip64 from `zip64From` bytes; tests lower it). */
+export function* torchArchiveSteps(out: FileSink | number, value: unknown, where: string, zip64From?: number): Generator<void> {
   const pickler = new Pickler(where);
   const pkl = pickler.dump(value);
   const top = 'archive';
-  const z = new ZipWriter(fd, zip64From);
+  const z = new ZipWriter(out, zip64From);
   z.addEntry(`${top}/data.pkl`, pkl.length, [pkl]);
   const bo = Buffer.from('little', 'latin1');
   z.addEntry(`${top}/byteorder`, bo.length, [bo]);
@@ -44,11 +44,11 @@ export function writeTorchArchive(fd: number, value: unknown, where: string, zip
 /** Saves `value` (dicts, PyDict, arrays, PyTuple, numbers, strings, booleans, null, tensors). */
 export function saveTorchSync(path: string, value: unknown): void {
   new Pickler(path).dump(value);                 // refuse unsavable values before touching the disk
-  writeFileAtomicSync(path, (fd) => torchArchiveSteps(fd, value, path));
+  writeFileAtomicSync(path, (out) => torchArchiveSteps(out, value, path));
 }
 
 /** saveTorchSync that returns to the event loop between 16 MB chunks. */
 export async function saveTorch(path: string, value: unknown): Promise<void> {
   new Pickler(path).dump(value);
-  await writeFileAtomic(path, (fd) => torchArchiveSteps(fd, value, path));
+  await writeFileAtomic(path, (out) => torchArchiveSteps(out, value, path));
 }

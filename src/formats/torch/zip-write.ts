@@ -1,9 +1,10 @@
 // Writes a zip archive the way PyTorch's writer does: every entry stored (not compressed), each
 // entry's data starting on a 64-byte boundary (padding in a local-header extra field 'FB'),
-// zip64 records where sizes or offsets pass 4 GiB. Data is streamed; CRC-32 is patched in after.
+// zip64 records where sizes or offsets pass 4 GiB. Data is streamed to a FileSink (formats/atomic.ts);
+// CRC-32 is patched in after.
 
-import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { FileSink } from '../atomic';
 
 const ALIGN = 64;
 const U32_MAX = 0xffffffff;
@@ -11,16 +12,21 @@ const U32_MAX = 0xffffffff;
 interface CentralEntry { name: Buffer; crc: number; size: number; offset: number }
 
 export class ZipWriter {
-  private pos = 0;
+  private readonly out: FileSink;
   private readonly central: CentralEntry[] = [];
 
-  /** `zip64From`: sizes/offsets from which zip64 records are used (lowered only by tests). */
-  constructor(private readonly fd: number, private readonly zip64From = U32_MAX) {}
+  /** `out`: a sink, or a descriptor written at once from offset 0; `zip64From`: sizes/offsets from which
+   *  zip64 records are used (lowered only by tests). */
+  constructor(out: FileSink | number, private readonly zip64From = U32_MAX) {
+    this.out = typeof out === 'number' ? new FileSink(out) : out;
+  }
+
+  private get pos(): number {
+    return this.out.pos;
+  }
 
   private write(b: Uint8Array): void {
-    let done = 0;
-    while (done < b.length) done += fs.writeSync(this.fd, b, done, b.length - done, this.pos + done);
-    this.pos += b.length;
+    this.out.append(b);
   }
 
   /** Adds a stored entry of exactly `size` bytes, produced by `chunks` (in order). */
@@ -69,7 +75,7 @@ export class ZipWriter {
     if (written !== size) throw new Error(`zip entry ${name}: ${written} bytes written, ${size} declared`);
     const crcBuf = Buffer.alloc(4);
     crcBuf.writeUInt32LE(crc >>> 0, 0);
-    fs.writeSync(this.fd, crcBuf, 0, 4, offset + 14);
+    this.out.writeAt(crcBuf, offset + 14);
     this.central.push({ name: nameBuf, crc: crc >>> 0, size, offset });
   }
 

@@ -28,6 +28,7 @@ export function rowCells(r: BenchRow): string[] {
     f(r.peak_mb, 0),
     r.pytorch_ms !== undefined
       ? f(r.pytorch_ms, 3) + (r.pytorch_compile_ms !== undefined ? ` (compiled ${f(r.pytorch_compile_ms, 3)})` : '')
+        + (r.pytorch_fsync_ms !== undefined ? ` (+fsync ${f(r.pytorch_fsync_ms, 3)})` : '')
       : r.pytorch_error ? 'error' : '',
     r.speedup !== undefined ? `${f(r.speedup, 2)}x` : '',
   ];

@@ -42,6 +42,8 @@ export interface BenchRow {
   /** the training step through torch.compile (GPU only) */
   pytorch_compile_ms?: number;
   pytorch_error?: string;
+  /** checkpoint save: torch.save followed by an fsync of the file, as our save ends (the speedup stays against plain torch.save) */
+  pytorch_fsync_ms?: number;
   /** PyTorch's best median time (eager or compiled) over ours: above 1 means mypt-native is faster */
   speedup?: number;
   error?: string;
@@ -158,7 +160,7 @@ function findPythonWithTorch(): string | null {
   return null;
 }
 
-type RefResult = { median_ms?: number; compile_median_ms?: number; error?: string };
+type RefResult = { median_ms?: number; compile_median_ms?: number; fsync_median_ms?: number; error?: string };
 
 function runPyTorch(cases: BenchCase[]): { version: string; results: Map<string, RefResult> } {
   const py = findPythonWithTorch();
@@ -209,6 +211,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (p?.median_ms !== undefined) {
         row.pytorch_ms = p.median_ms;
         row.pytorch_compile_ms = p.compile_median_ms;
+        row.pytorch_fsync_ms = p.fsync_median_ms;
         const best = Math.min(p.median_ms, p.compile_median_ms ?? Infinity);
         if (row.timing) row.speedup = best / row.timing.median_ms;
       } else if (p?.error) row.pytorch_error = p.error;

@@ -47,17 +47,16 @@ export async function writeShard(dir: string, streamFd: number, p: ShardPlan, on
   const hash = crypto.createHash('sha256');
   const target = path.join(dir, p.file);
   const header = p.header ? llmcHeader(p.tokens) : undefined;
-  await writeFileAtomic(target, function* (fd: number) {
+  await writeFileAtomic(target, function* (out) {
     const put = (b: Buffer) => {
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+      out.append(b);
       hash.update(b);
     };
     if (header) put(header);
-    const buf = Buffer.alloc(BLOCK);
     let done = 0;
     while (done < p.tokens) {
       const want = Math.min(BLOCK, (p.tokens - done) * 2);
+      const buf = Buffer.allocUnsafe(want);   // a block of its own: it is written while the next one is read
       const got = fs.readSync(streamFd, buf, 0, want, (p.start + done) * 2);
       if (got !== want) throw new MyptError('E_IO', `the temporary id stream ended early (${got} of ${want} bytes)`);
       put(buf.subarray(0, got));

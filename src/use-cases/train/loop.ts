@@ -1,5 +1,7 @@
 // MyPT's training loop: evaluate + save every eval_interval steps, one optimizer step at a time, a final
-// evaluation and save; an abort (Ctrl-C) finishes the step in flight, saves, and stops. The token data lives
+// evaluation and save; an abort (Ctrl-C) finishes the step in flight, saves, and stops. A save copies the
+// weights and optimizer state out of the engine at its step, then writes the bundle while training goes on
+// (the next save, the end of the run and a failure wait for it; a save that fails stops the run). The token data lives
 // in the engine, which draws each batch as a pure function of (seed, step) (engine/data.h, mirrored by
 // src/data/batches.ts), so a resumed run draws what an uninterrupted one would.
 import path from 'path';
@@ -49,6 +51,9 @@ export class TrainingLoop {
   private tokens = 0;
   private trainSeconds = 0;
   private last?: { train: number; val: number };
+  /** the bundle being written, and what went wrong with it */
+  private saving?: Promise<void>;
+  private saveFailure?: { error: unknown };
 
   constructor(private readonly c: LoopInput) {
     if (c.feed) {
@@ -116,6 +121,7 @@ export class TrainingLoop {
     if (!bundleDir) return;
     const optimizer = v.save_model_only ? undefined : model.getOptimizerState();
     if (!this.writer) return;
+    await this.saved();
     const trainingConfig: TrainingConfigJson = {
       max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
       start_step: this.c.startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
@@ -125,17 +131,41 @@ export class TrainingLoop {
       ...(this.c.dist ? { world_size: this.c.dist.world } : {}),
       ...(this.c.feed ? { data: this.c.feed.state() } : {}),
     };
-    const report = await saveBundle(bundleDir, {
+    const writing = saveBundle(bundleDir, {
       config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
       optimizer,
       optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] },
       extras: metricsFiles(this.c.metrics, `${v.model_name}: loss`),
-    });
-    for (const [what, p] of report.files) this.c.log(`Saved ${what} to ${p}`);
-    this.c.emit({ type: 'save', step, files: report.files });
+    }).then((report) => {
+      for (const [what, p] of report.files) this.c.log(`Saved ${what} to ${p}`);
+      this.c.emit({ type: 'save', step, files: report.files });
+    }, (error) => { this.saveFailure = { error }; });
+    this.saving = writing;
+  }
+
+  /** Waits for the bundle being written; throws what made it fail. */
+  private async saved(): Promise<void> {
+    await this.saving;
+    this.saving = undefined;
+    this.checkSaved();
+  }
+
+  private checkSaved(): void {
+    if (this.saveFailure) throw this.saveFailure.error;
   }
 
   async run(): Promise<LoopResult> {
+    try {
+      const r = await this.steps();
+      await this.saved();
+      return r;
+    } catch (e) {
+      await this.saving;          // a bundle being written is finished before the error goes up
+      throw e;
+    }
+  }
+
+  private async steps(): Promise<LoopResult> {
     const { v, startStep, resumed, signal } = this.c;
     let step = startStep;
     let interrupted = false;
@@ -158,6 +188,7 @@ export class TrainingLoop {
         await this.evaluate(it);
         await this.save(it);
       }
+      this.checkSaved();
       if (it > startStep) await this.c.checkpointSaver?.onStep(this.saveContext(it));
       // a job's ranks stop together, after the step whose result says so (a rank alone would leave the others waiting)
       if (!this.c.dist && signal?.aborted) { interrupted = true; break; }
@@ -184,6 +215,7 @@ export class TrainingLoop {
       await this.evaluate(step);
       await this.save(step);
     }
+    await this.saved();
     await this.c.checkpointSaver?.onEnd({ ...this.saveContext(step), interrupted });
     return this.result(step, interrupted);
   }
