@@ -258,6 +258,8 @@ def modded_runner(c):
 
 
 def case_checkpoint(c):
+    """Save: torch.save's times, and with c["fsync"] those of torch.save then an fsync of the file (on the disk,
+    as mypt-native's save is before it returns; torch.save leaves that to the OS). Load: torch.load's times."""
     n = int(c["mb"] * 2**20 / 4)
     per = 1 << 22
     sd = {f"t{i}": torch.randn(min(per, n - i * per)) for i in range((n + per - 1) // per)}
@@ -266,16 +268,20 @@ def case_checkpoint(c):
 
     def save():
         torch.save(sd, p)
-        if c.get("fsync"):  # on the disk, as mypt-native's save is before it returns (torch.save leaves it to the OS)
+        if c.get("fsync"):
             fd = os.open(p, os.O_RDONLY)
             os.fsync(fd)
             os.close(fd)
 
-    save = timed(save, "cpu", 1, c["repeats"])
-    load = timed(lambda: torch.load(p), "cpu", 1, c["repeats"])
-    os.remove(p)
-    os.rmdir(d)
-    return save if c["what"] == "save" else load
+    try:
+        if c["what"] == "save":
+            return timed(save, "cpu", 1, c["repeats"])
+        torch.save(sd, p)
+        return timed(lambda: torch.load(p), "cpu", 1, c["repeats"])
+    finally:
+        if os.path.exists(p):
+            os.remove(p)
+        os.rmdir(d)
 
 
 def run_case(c):

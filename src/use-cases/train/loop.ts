@@ -119,9 +119,9 @@ export class TrainingLoop {
   async save(step: number): Promise<void> {
     const { v, model, tokenizer, bundleDir } = this.c;
     if (!bundleDir) return;
+    await this.saved();          // one snapshot in host memory at a time
     const optimizer = v.save_model_only ? undefined : model.getOptimizerState();
     if (!this.writer) return;
-    await this.saved();
     const trainingConfig: TrainingConfigJson = {
       max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
       start_step: this.c.startStep, seed: v.seed, weight_decay: v.weight_decay, grad_clip: v.grad_clip,
@@ -131,7 +131,7 @@ export class TrainingLoop {
       ...(this.c.dist ? { world_size: this.c.dist.world } : {}),
       ...(this.c.feed ? { data: this.c.feed.state() } : {}),
     };
-    const writing = saveBundle(bundleDir, {
+    this.saving = saveBundle(bundleDir, {
       config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
       optimizer,
       optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] },
@@ -140,7 +140,6 @@ export class TrainingLoop {
       for (const [what, p] of report.files) this.c.log(`Saved ${what} to ${p}`);
       this.c.emit({ type: 'save', step, files: report.files });
     }, (error) => { this.saveFailure = { error }; });
-    this.saving = writing;
   }
 
   /** Waits for the bundle being written; throws what made it fail. */
@@ -156,9 +155,7 @@ export class TrainingLoop {
 
   async run(): Promise<LoopResult> {
     try {
-      const r = await this.steps();
-      await this.saved();
-      return r;
+      return await this.steps();   // which waits for its last save
     } catch (e) {
       await this.saving;          // a bundle being written is finished before the error goes up
       throw e;
