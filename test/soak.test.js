@@ -5,6 +5,7 @@
 //  - no native model is left behind: liveHandles() is back to its starting count after every cycle (each
 //    train() and loadModel() frees its engine, token data and decoder);
 //  - the JS heap in use (after a GC) grows by less than 4 MB from the end of the warm-up to the end;
+//  - on a GPU, the device memory nvidia-smi counts for this process: at most 16 MB above the warm-up's end;
 //  - resident memory: the highest RSS after the warm-up (the first 200 calls; the first 100 cycles) is less
 //    than 16 MB above the RSS at the end of the warm-up. A leak of one tiny model's weights and moments
 //    (about 1 MB) or of one copy of the corpus' tokens (4.4 MB) a cycle would pass that within 15 cycles.
@@ -23,15 +24,32 @@ const { loadAddon } = require('../lib/native');
 const ON = process.env.MYPT_SOAK === '1';
 const DEVICE = process.env.MYPT_SOAK_DEVICE || 'cpu';
 const CYCLES = 200, WARM_CYCLES = 100, CALLS = 2000, WARM_CALLS = 200;
-const RSS_MB = 16, HEAP_MB = 4;
+const RSS_MB = 16, HEAP_MB = 4, GPU_MB = 16;
 const mb = (x) => Math.round((x / 2 ** 20) * 10) / 10;
 const settle = async () => { if (global.gc) global.gc(); await new Promise((r) => setTimeout(r, 50)); if (global.gc) global.gc(); };
-const sample = () => ({ rss: mb(process.memoryUsage().rss), heap: mb(process.memoryUsage().heapUsed) });
+// GPU memory this process holds, from nvidia-smi (the driver's figure, so the CUDA context and every cudaMalloc
+// count; a caching allocator's reserve would show here too); null off the GPU or where nvidia-smi is absent
+function gpuMB() {
+  if (DEVICE !== 'cuda') return null;
+  try {
+    const out = require('child_process').execFileSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
+    const row = out.split('\n').map((l) => l.split(',').map((x) => x.trim())).find((r) => Number(r[0]) === process.pid);
+    if (row) return Number(row[1]);
+    // in a container the driver reports host pids: then the whole GPU's use (this process is alone on it)
+    return Number(require('child_process').execFileSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', '-i', '0'], { encoding: 'utf8' }).trim());
+  } catch { return null; }
+}
+const sample = () => ({ rss: mb(process.memoryUsage().rss), heap: mb(process.memoryUsage().heapUsed), gpu: gpuMB() });
 
 /** flat after the warm-up: the highest RSS since is < RSS_MB above the warm-up's end, the heap < HEAP_MB */
 function assertFlat(what, warm, later, end) {
   const top = Math.max(...later.map((s) => s.rss));
-  console.log(`  ${what}: RSS ${warm.rss} MB after the warm-up, at most ${top} MB after it, ${end.rss} MB at the end; JS heap ${warm.heap} -> ${end.heap} MB`);
+  const gpu = warm.gpu === null ? '' : `; GPU memory ${warm.gpu} MB after the warm-up, at most ${Math.max(...later.map((s) => s.gpu))} MB after it, ${end.gpu} MB at the end`;
+  console.log(`  ${what}: RSS ${warm.rss} MB after the warm-up, at most ${top} MB after it, ${end.rss} MB at the end; JS heap ${warm.heap} -> ${end.heap} MB${gpu}`);
+  if (warm.gpu !== null) {
+    const gtop = Math.max(...later.map((s) => s.gpu));
+    assert.ok(gtop - warm.gpu < GPU_MB, `${what}: GPU memory rose ${gtop - warm.gpu} MB after the warm-up (limit ${GPU_MB})`);
+  }
   assert.ok(top - warm.rss < RSS_MB, `${what}: RSS rose ${mb((top - warm.rss) * 2 ** 20)} MB after the warm-up (limit ${RSS_MB})`);
   assert.ok(end.heap - warm.heap < HEAP_MB, `${what}: the JS heap grew ${mb((end.heap - warm.heap) * 2 ** 20)} MB (limit ${HEAP_MB})`);
 }
@@ -69,11 +87,11 @@ test(`${CALLS} generate calls and ${CYCLES} train/save/load cycles: no native mo
       await settle();
       assert.equal(loadAddon().liveHandles(), live0, `cycle ${c}: every native model freed`);
       const s = sample();
-      trace.push(`${c}: ${Math.round(s.rss)}`);
+      trace.push(`${c}: ${Math.round(s.rss)}${s.gpu === null ? '' : '/' + s.gpu}`);
       if (c === WARM_CYCLES) warm = s; else if (c > WARM_CYCLES) later.push(s);
     }
   }
-  console.log(`  RSS MB by cycle: ${trace.join(', ')}`);
+  console.log(`  RSS MB by cycle${DEVICE === 'cuda' ? ' (/ GPU MB, nvidia-smi)' : ''}: ${trace.join(', ')}`);
   assertFlat('train/save/load', warm, later, later[later.length - 1]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
