@@ -952,14 +952,6 @@ void set_smem(K kernel, int bytes) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("attention (sm90): shared memory: ") + cudaGetErrorString(e));
 }
 
-int sm_count() {
-  static int n[64];
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
-  if (n[dev] == 0 && cudaDeviceGetAttribute(&n[dev], cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) n[dev] = 132;
-  return n[dev];
-}
-
 template <int D, int NC, int BN, int KST, bool PERSIST>
 void launch_fwd(bf16* out, float* lse, const bf16* qkv, int B, int T, int H, float scale, float p, uint64_t seed,
                 uint64_t offset, bool causal, cudaStream_t st) {

@@ -27,6 +27,8 @@ inline void check_cuda(cudaError_t e, const char* what, const char* file, int li
 // device's free memory when the allocation fails for lack of memory (other failures: as check_cuda).
 void* cuda_malloc(size_t bytes, const char* what);
 void* cuda_malloc_host(size_t bytes, const char* what);
+// The current device's multiprocessor count (132 on an H100 SXM; 132 where the device cannot say).
+int sm_count();
 
 typedef __nv_bfloat16 bf16;
 
@@ -37,9 +39,8 @@ template <typename T> __device__ __forceinline__ T from_f(float x);
 template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
 template <> __device__ __forceinline__ bf16 from_f<bf16>(float x) { return __float2bfloat16_rn(x); }
 
-// 8 consecutive values as fp32 (one 16-byte access for bf16, two for fp32); p 16-byte aligned.
-__device__ __forceinline__ void load8(float (&r)[8], const bf16* p) {
-  const uint4 u = *(const uint4*)p;
+// eight bf16 packed in 16 bytes, as fp32
+__device__ __forceinline__ void unpack8(float (&r)[8], const uint4& u) {
   const __nv_bfloat162* h = (const __nv_bfloat162*)&u;
 #pragma unroll
   for (int k = 0; k < 4; k++) {
@@ -48,6 +49,8 @@ __device__ __forceinline__ void load8(float (&r)[8], const bf16* p) {
     r[2 * k + 1] = f.y;
   }
 }
+// 8 consecutive values as fp32 (one 16-byte access for bf16, two for fp32); p 16-byte aligned.
+__device__ __forceinline__ void load8(float (&r)[8], const bf16* p) { unpack8(r, *(const uint4*)p); }
 __device__ __forceinline__ void load8(float (&r)[8], const float* p) {
   const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
   r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;

@@ -16,7 +16,7 @@ namespace cuda {
 
 namespace {
 
-// Whether the few-row pass can take this model: every GEMV input row and the weights it reads with 16-byte
+// Whether the few-row pass can take this model: its rows fit the GEMV's shared memory, every GEMV input row and the weights it reads with 16-byte
 // loads (LayerNorm weights included) are 16-byte aligned. MYPT_DECODE_FUSED=0 turns it off (for timing the
 // difference, or to rule it out).
 template <typename T>
@@ -26,6 +26,7 @@ bool fusable(const GptModel<T>& gpt) {
     return v && std::strcmp(v, "0") == 0;
   }();
   if (off || gpt.cfg.n_embd % 8 != 0 || gpt.cfg.hidden() % 8 != 0) return false;
+  if ((int64_t)kGemvMaxRows * gpt.cfg.hidden() > kGemvMaxInputs) return false;
   const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
   if (!aligned(gpt.headw)) return false;
   for (const LayerOff& w : gpt.L)

@@ -89,6 +89,17 @@ void throw_cuda_error(cudaError_t e, const char* what, const char* file, int lin
   throw std::runtime_error("CUDA error in " + where);
 }
 
+int sm_count() {
+  static int n[64];
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
+  if (n[dev] == 0 && cudaDeviceGetAttribute(&n[dev], cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    cudaGetLastError();
+    n[dev] = 132;
+  }
+  return n[dev];
+}
+
 void* cuda_malloc(size_t bytes, const char* what) {
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes);

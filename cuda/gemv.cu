@@ -1,6 +1,8 @@
 // The few-row product of gemv.cuh (generation).
 #include "gemv.cuh"
 
+#include <algorithm>
+
 #include "activation.cuh"
 #include "pdl.cuh"
 
@@ -9,18 +11,38 @@ namespace cuda {
 
 namespace {
 
-constexpr int kPre = 3;  // 16-byte weight loads per lane issued before waiting on the previous kernel
+constexpr int kWarps = 4;  // warps per block; warp m < M also finds row m's LayerNorm statistics
+constexpr int kThreads = kWarps * 32;
 
-// The mean and 1/sqrt(var + eps) of row m of inp, by warp m of the block, into stats[m]: lane l sums
-// columns 8l..8l+7, 8l+256.. (16-byte loads, four in flight), then the butterfly; the variance is a second
-// pass over the row (in L1 by then), as layernorm.cu's kernels take it.
+// Eight consecutive elements of T as loaded (16 bytes of bf16, 32 of fp32), unpacked to fp32 when used:
+// a lane holds all its weights this way, loaded before the kernel waits for the one before it.
 template <typename T>
-__device__ void layernorm_stats(float (*stats)[2], const GemvOp<T>& p) {
+struct Raw8;
+template <>
+struct Raw8<bf16> {
+  uint4 u;
+  __device__ __forceinline__ void load(const bf16* p) { u = __ldg((const uint4*)p); }
+  __device__ __forceinline__ void unpack(float (&r)[8]) const { unpack8(r, u); }
+};
+template <>
+struct Raw8<float> {
+  float4 a, b;
+  __device__ __forceinline__ void load(const float* p) { a = __ldg((const float4*)p); b = __ldg((const float4*)p + 1); }
+  __device__ __forceinline__ void unpack(float (&r)[8]) const {
+    r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
+  }
+};
+
+// xs[m, :] = LayerNorm(xs[m, :]) * ln_w + ln_b, rounded to T as layernorm.cu stores it, for every row m < M of
+// the block's copy of the input: warp m finds row m's mean and 1/sqrt(var + eps) (two passes, as layernorm.cu's
+// kernels take them), then every thread normalizes its 8-column pieces.
+template <typename T>
+__device__ void layernorm_rows(T* xs, const GemvOp<T>& p) {
+  __shared__ float stats[kGemvMaxRows][2];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, K = p.K;
   if (warp < p.M) {
-    const T* x = p.inp + (int64_t)warp * K;
+    const T* x = xs + warp * K;
     float sum = 0.0f;
-#pragma unroll 4
     for (int k = lane * 8; k < K; k += 256) {
       float v[8];
       load8(v, x + k);
@@ -29,7 +51,6 @@ __device__ void layernorm_stats(float (*stats)[2], const GemvOp<T>& p) {
     }
     const float mu = warp_sum(sum) / K;
     float var = 0.0f;
-#pragma unroll 4
     for (int k = lane * 8; k < K; k += 256) {
       float v[8];
       load8(v, x + k);
@@ -43,129 +64,145 @@ __device__ void layernorm_stats(float (*stats)[2], const GemvOp<T>& p) {
     }
   }
   __syncthreads();
-}
-
-// Input columns k..k+7 of row m: as stored, or LayerNormed as layernorm.cu writes them (rounded to T).
-template <typename T, bool LN>
-__device__ __forceinline__ void load_input(float (&xv)[8], const GemvOp<T>& p, const float (*stats)[2], int m, int k) {
-  load8(xv, p.inp + (int64_t)m * p.K + k);
-  if (LN) {
-    float w[8], b[8] = {};
+  for (int j = threadIdx.x * 8; j < p.M * K; j += kThreads * 8) {
+    const int m = j / K, k = j - m * K;
+    float v[8], w[8], b[8] = {};
+    load8(v, xs + j);
     load8(w, p.ln_w + k);
     if (p.ln_b) load8(b, p.ln_b + k);
 #pragma unroll
-    for (int e = 0; e < 8; e++) {
-      float v = (xv[e] - stats[m][0]) * stats[m][1] * w[e];
-      if (p.ln_b) v += b[e];
-      xv[e] = to_f(from_f<T>(v));
-    }
+    for (int e = 0; e < 8; e++) v[e] = (v[e] - stats[m][0]) * stats[m][1] * w[e] + b[e];
+    store8(xs + j, v);
   }
+  __syncthreads();
 }
 
-template <typename T, int S, bool LN>
-__global__ void __launch_bounds__(256) gemv_kernel(const GemvOp<T> p) {
-  __shared__ float part[8][kGemvMaxRows];
-  __shared__ float stats[kGemvMaxRows][2];  // LN: each row's mean and 1/sqrt(var + eps)
+// Warp w of block b computes columns n0 = (b * kWarps + w) * C .. n0 + C - 1 for every row: lane l holds
+// w[n, 8l + 256i .. +7] for i < V (all of a row of K <= 256 V; the rest, if any, is streamed after). The
+// block copies the M input rows to shared memory (LayerNormed there when LN), each lane multiplies its
+// pieces, a butterfly sums the lanes, and lane c * kGemvMaxRows + m applies the epilogue to (m, n0 + c).
+template <typename T, bool LN, int V, int C>
+__global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
+  extern __shared__ uint4 xs_mem[];
+  T* xs = (T*)xs_mem;  // [M, K]: the input rows
   pdl_trigger();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int sub = warp % S;  // this warp's share of K
-  const int n = blockIdx.x * (8 / S) + warp / S;
   const int M = p.M, K = p.K, N = p.N;
-  const int step = 256 * S, k0 = (sub * 32 + lane) * 8;
-  const T* wr = p.w + (int64_t)(n < N ? n : 0) * K;
+  const int n0 = (blockIdx.x * kWarps + warp) * C;
   // weights first: no kernel before this one writes them
-  float wv[kPre][8];
+  Raw8<T> wv[C][V];
 #pragma unroll
-  for (int i = 0; i < kPre; i++)
-    if (n < N && k0 + i * step < K) load8(wv[i], wr + k0 + i * step);
-  const bool writer = n < N && lane == 0 && sub == 0;  // the lane that finishes column n
-  const float bval = writer && p.bias ? to_f(p.bias[n]) : 0.0f;
+  for (int c = 0; c < C; c++) {
+    const T* wr = p.w + (int64_t)min(n0 + c, N - 1) * K;
+#pragma unroll
+    for (int i = 0; i < V; i++)
+      if ((lane + 32 * i) * 8 < K) wv[c][i].load(wr + (lane + 32 * i) * 8);
+  }
+  // this lane's output in the epilogue, and its bias
+  const int oc = lane / kGemvMaxRows, om = lane % kGemvMaxRows, on = n0 + oc;
+  const bool writer = oc < C && om < M && on < N;
+  const float bval = writer && p.bias ? to_f(p.bias[on]) : 0.0f;
   pdl_wait();
-  float rval[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};  // the residual, loaded while the products run
-  if (writer && p.res)
+  const float rval = writer && p.res ? to_f(p.res[(int64_t)om * N + on]) : 0.0f;
+  for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
+    Raw8<T> r;
+    r.load(p.inp + j);
+    *(Raw8<T>*)(xs + j) = r;
+  }
+  __syncthreads();
+  if (LN) layernorm_rows(xs, p);
+  float acc[C][kGemvMaxRows] = {};
+  auto fma_piece = [&](const Raw8<T> (&w)[C], int k) {
+    float xv[kGemvMaxRows][8];
 #pragma unroll
     for (int m = 0; m < kGemvMaxRows; m++)
-      if (m < M) rval[m] = to_f(p.res[(int64_t)m * N + n]);
-  if (LN) layernorm_stats(stats, p);
-  float acc[kGemvMaxRows] = {0.0f, 0.0f, 0.0f, 0.0f};
-  auto fma_rows = [&](const float (&w8)[8], int k) {
+      if (m < M) load8(xv[m], xs + m * K + k);
 #pragma unroll
-    for (int m = 0; m < kGemvMaxRows; m++) {
-      if (m >= M) break;
-      float xv[8];
-      load_input<T, LN>(xv, p, stats, m, k);
+    for (int c = 0; c < C; c++) {
+      float w8[8];
+      w[c].unpack(w8);
 #pragma unroll
-      for (int e = 0; e < 8; e++) acc[m] = fmaf(w8[e], xv[e], acc[m]);
+      for (int m = 0; m < kGemvMaxRows; m++)
+        if (m < M)
+#pragma unroll
+          for (int e = 0; e < 8; e++) acc[c][m] = fmaf(w8[e], xv[m][e], acc[c][m]);
     }
   };
-  if (n < N) {
 #pragma unroll
-    for (int i = 0; i < kPre; i++)
-      if (k0 + i * step < K) fma_rows(wv[i], k0 + i * step);
-#pragma unroll 2
-    for (int k = k0 + kPre * step; k < K; k += step) {
-      float w8[8];
-      load8(w8, wr + k);
-      fma_rows(w8, k);
+  for (int i = 0; i < V; i++) {
+    const int k = (lane + 32 * i) * 8;
+    if (k < K) {
+      Raw8<T> w[C];
+#pragma unroll
+      for (int c = 0; c < C; c++) w[c] = wv[c][i];
+      fma_piece(w, k);
     }
   }
+  for (int k = (lane + 32 * V) * 8; k < K; k += 256) {  // K > 256 V: the rest, streamed
+    Raw8<T> w[C];
 #pragma unroll
-  for (int m = 0; m < kGemvMaxRows; m++)
-    if (m < M) acc[m] = warp_sum(acc[m]);
-  if (S > 1) {
-    if (lane == 0)
-      for (int m = 0; m < kGemvMaxRows; m++) part[warp][m] = acc[m];
-    __syncthreads();
-    if (sub != 0) return;
-    for (int m = 0; m < kGemvMaxRows; m++) {
-      float t = 0.0f;
-      for (int j = 0; j < S; j++) t += part[warp + j][m];
-      acc[m] = t;
-    }
+    for (int c = 0; c < C; c++) w[c].load(p.w + (int64_t)min(n0 + c, N - 1) * K + k);
+    fma_piece(w, k);
   }
-  if (n >= N || lane != 0) return;
-  const int C = N / 3;
-  const int pos = p.kc ? (p.pos_dev ? *p.pos_dev : p.pos0) : 0;
+  float v = 0.0f;
 #pragma unroll
-  for (int m = 0; m < kGemvMaxRows; m++) {
-    if (m >= M) break;
-    float v = acc[m];
-    if (p.bias) v += bval;
-    if (p.act) {
-      p.aux[(int64_t)m * N + n] = from_f<T>(v);
-      v = activation_f(p.act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
-    }
-    if (p.res) v = rval[m] + to_f(from_f<T>(v));
-    const T o = from_f<T>(v);
-    if (p.out) p.out[(int64_t)m * N + n] = o;
-    if (p.out_f) p.out_f[(int64_t)m * N + n] = to_f(o);
-    if (p.kc && n >= C) {
-      T* cache = n < 2 * C ? p.kc : p.vc;
-      cache[(int64_t)(pos + m) * C + (n % C)] = o;
-    }
+  for (int c = 0; c < C; c++)
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; m++)
+      if (m < M) {
+        const float t = warp_sum(acc[c][m]);
+        if (c == oc && m == om) v = t;
+      }
+  if (!writer) return;
+  const int n = on, m = om;
+  if (p.bias) v += bval;
+  if (p.act) {
+    p.aux[(int64_t)m * N + n] = from_f<T>(v);
+    v = activation_f(p.act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
+  }
+  if (p.res) v = rval + to_f(from_f<T>(v));
+  const T o = from_f<T>(v);
+  if (p.out) p.out[(int64_t)m * N + n] = o;
+  if (p.out_f) p.out_f[(int64_t)m * N + n] = to_f(o);
+  const int Cm = N / 3;
+  if (p.kc && n >= Cm) {
+    const int pos = p.pos_dev ? *p.pos_dev : p.pos0;
+    T* cache = n < 2 * Cm ? p.kc : p.vc;
+    cache[(int64_t)(pos + m) * Cm + (n % Cm)] = o;
   }
 }
 
-template <typename T, int S>
+template <typename T, int V, int C>
 void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
-  const unsigned blocks = ceil_div(op.N, 8 / S);
-  if (op.ln_w)
-    launch_pdl(gemv_kernel<T, S, true>, blocks, 256, 0, s, op);
-  else
-    launch_pdl(gemv_kernel<T, S, false>, blocks, 256, 0, s, op);
+  const unsigned blocks = ceil_div(op.N, kWarps * C);
+  const size_t smem = (size_t)op.M * op.K * sizeof(T);
+  auto kernel = op.ln_w ? gemv_kernel<T, true, V, C> : gemv_kernel<T, false, V, C>;
+  if (smem > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  launch_pdl(kernel, blocks, kThreads, smem, s, op);
 }
 
 }  // namespace
 
-// S warps per column: enough blocks that every SM has several (132 SMs on an H100).
+// V pieces of 8 per lane cover K <= 256 V (fewer instantiations than sizes: the unused ones are skipped); C
+// columns a warp when there are enough columns that every SM still gets at least two blocks: few, short-lived
+// blocks a kernel, so that the next kernel's blocks fit beside them and load their weights while this one runs.
 template <typename T>
 void gemv_forward(const GemvOp<T>& op, cudaStream_t s) {
-  const int S = op.N >= 8192 ? 1 : op.N >= 4096 ? 2 : op.N >= 2048 ? 4 : 8;
-  switch (S) {
-    case 1: launch_gemv<T, 1>(op, s); break;
-    case 2: launch_gemv<T, 2>(op, s); break;
-    case 4: launch_gemv<T, 4>(op, s); break;
-    default: launch_gemv<T, 8>(op, s); break;
+  const int pieces = (op.K + 255) / 256;
+  const int64_t per_sm = (op.N + kWarps - 1) / kWarps / sm_count();  // blocks an SM at one column a warp
+  if constexpr (sizeof(T) == 4) {  // fp32: twice the registers a piece; one column a warp, the rest streamed
+    if (pieces <= 4) launch_gemv<T, 4, 1>(op, s);
+    else launch_gemv<T, 8, 1>(op, s);
+  } else if (pieces > 4) {  // wide rows (the MLP's down projection): one column a warp
+    if (pieces <= 8) launch_gemv<T, 8, 1>(op, s);
+    else if (pieces <= 12) launch_gemv<T, 12, 1>(op, s);
+    else launch_gemv<T, 16, 1>(op, s);
+  } else if (per_sm >= 16) {
+    launch_gemv<T, 4, 4>(op, s);
+  } else if (per_sm >= 4) {
+    launch_gemv<T, 4, 2>(op, s);
+  } else {
+    launch_gemv<T, 4, 1>(op, s);
   }
 }
 

@@ -10,12 +10,13 @@
 //   res:   out = res + the product rounded to T (the residual add after attention's and the MLP's output)
 //   kc/vc: the qkv projection (N = 3C): row m's columns [C, 2C) and [2C, 3C), its key and value, are also
 //          written to kc / vc row (*pos_dev or pos0) + m, the KV cache (attention_rows' kv_append)
-// A group of S warps per output column n reads w[n, :] once with 16-byte loads and serves every row; the
-// S warps split K and add their partial sums in shared memory (S = 8 / columns per 256-thread block, more
-// warps per column when there are few columns, so that every SM has loads in flight); fp32 accumulation.
-// Launched with programmatic dependent launch (pdl.cuh): a lane's first weights are loaded before the
-// kernel waits for the one before it. Needs 1 <= M <= kGemvMaxRows, K % 8 == 0, 16-byte aligned inp and
-// w (gemv_fits), and 16-byte aligned ln_w, ln_b with ln_w; linear_forward (linear.cuh) chooses it.
+// Each warp computes C output columns for every row: its lanes load w[n, :] with 16-byte loads, all of a
+// row of K <= 256 V held in registers, issued before the kernel waits for the one before it (pdl.cuh); the
+// block copies the M input rows to shared memory (LayerNormed there once), and a butterfly sums the lanes;
+// fp32 accumulation. Blocks are few (C columns a warp when there are many columns) and small, so that the
+// next kernel's blocks fit beside them on each SM and load their weights while this one runs. Needs
+// 1 <= M <= kGemvMaxRows, K % 8 == 0, M K <= kGemvMaxInputs, 16-byte aligned inp and w (gemv_fits), and
+// 16-byte aligned ln_w, ln_b with ln_w; linear_forward (linear.cuh) chooses it.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -27,10 +28,11 @@ namespace mypt {
 namespace cuda {
 
 constexpr int kGemvMaxRows = 4;
+constexpr int kGemvMaxInputs = 48 * 1024;  // M K elements: the input rows in shared memory (192 KB in fp32)
 
 // Whether the GEMV takes this product.
 inline bool gemv_fits(const void* inp, const void* w, int M, int K) {
-  return M >= 1 && M <= kGemvMaxRows && K % 8 == 0 && ((uintptr_t)inp | (uintptr_t)w) % 16 == 0;
+  return M >= 1 && M <= kGemvMaxRows && K % 8 == 0 && M * K <= kGemvMaxInputs && ((uintptr_t)inp | (uintptr_t)w) % 16 == 0;
 }
 
 template <typename T>

@@ -23,7 +23,7 @@ const { loadAddon } = require('../lib/native');
 
 const ON = process.env.MYPT_SOAK === '1';
 const DEVICE = process.env.MYPT_SOAK_DEVICE || 'cpu';
-const CYCLES = 200, WARM_CYCLES = 100, CALLS = 2000, WARM_CALLS = 200;
+const CYCLES = Number(process.env.MYPT_SOAK_CYCLES) || 200, WARM_CYCLES = Math.round(CYCLES / 20) * 10, CALLS = 2000, WARM_CALLS = 200;  // MYPT_SOAK_CYCLES: fewer, for a timed GPU call
 const RSS_MB = 16, HEAP_MB = 4, GPU_MB = 16;
 const mb = (x) => Math.round((x / 2 ** 20) * 10) / 10;
 const settle = async () => { if (global.gc) global.gc(); await new Promise((r) => setTimeout(r, 50)); if (global.gc) global.gc(); };

@@ -824,7 +824,13 @@ int main(int argc, char** argv) {
       check_encoder<bf16>(4, 33, 96, 101);
       for (int64_t n : {1, 1000, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
       for (int m : {1, 3}) { check_gemv_activation<float>(m, 768, 3072); check_gemv_activation<bf16>(m, 768, 3072); }
-      for (int m : {1, 4}) for (int c : {64, 768}) { check_gemv_fused<float>(m, c); check_gemv_fused<bf16>(m, c); }
+      // each of gemv_forward's shapes: a row in registers (K <= 1024, 2048, 3072, 4096) or streamed past that,
+      // one, two or four columns a warp
+      for (auto s : std::vector<std::array<int, 3>>{{1, 3072, 768}, {2, 4608, 200}, {4, 768, 9000}, {1, 1024, 2304}, {2, 2048, 1000}, {3, 4000, 72}}) {
+        check_gemv_activation<float>(s[0], s[1], s[2]);
+        check_gemv_activation<bf16>(s[0], s[1], s[2]);
+      }
+      for (int m : {1, 4}) for (int c : {64, 768, 2048}) { check_gemv_fused<float>(m, c); check_gemv_fused<bf16>(m, c); }
       check_classifier<float>(9, 65);
       check_classifier<bf16>(17, 1000);
       check_classifier<float>(4, 50304);
