@@ -72,6 +72,23 @@ struct HostBuf {
 
 // An instantiated CUDA graph, destroyed with its owner (or by reset, before a new capture).
 struct GraphGuard {
+  // Replaces the graph with what record() launches on s, captured in mode and instantiated; if record
+  // throws, the capture is ended and dropped (the stream usable again) and the exception goes on.
+  template <typename F>
+  void capture(cudaStream_t s, cudaStreamCaptureMode mode, F&& record) {
+    reset();
+    CUDA_CHECK(cudaStreamBeginCapture(s, mode));
+    try {
+      record();
+    } catch (...) {
+      cudaGraph_t g = nullptr;
+      cudaStreamEndCapture(s, &g);
+      if (g) cudaGraphDestroy(g);
+      throw;
+    }
+    CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  }
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   GraphGuard() = default;

@@ -96,19 +96,11 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
           draw_on_device = true;
         }
         if (!graph.exec) {
-          CUDA_CHECK(cudaStreamBeginCapture(s_, cudaStreamCaptureModeRelaxed));
-          try {
+          graph.capture(s_, cudaStreamCaptureModeRelaxed, [&] {
             decode(gen_id_.p, 1, 0, gen_pos_.p);
             sample_token(gen_id_.p, gen_logits_.p, cfg_.vocab_size, sp.temperature, sp.top_k, sp.top_p, sp.seed, 0,
                          s_, gen_draw_.p);
-          } catch (...) {
-            cudaGraph_t g;
-            cudaStreamEndCapture(s_, &g);
-            if (g) cudaGraphDestroy(g);
-            throw;
-          }
-          CUDA_CHECK(cudaStreamEndCapture(s_, &graph.graph));
-          CUDA_CHECK(cudaGraphInstantiate(&graph.exec, graph.graph, 0));
+          });
         }
         CUDA_CHECK(cudaGraphLaunch(graph.exec, s_));
         cached = len;

@@ -213,19 +213,9 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     const DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
                           oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
     if (!graph_.exec || graph_slot_ != i) {
-      graph_.reset();
       graph_slot_ = -1;
-      CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
-      try {
-        decode_pass<T>(gpt_, b, kslot(i), vslot(i), one_tok_.p, 1, 0, one_pos_.p);
-      } catch (...) {
-        cudaGraph_t g = nullptr;
-        cudaStreamEndCapture(st, &g);
-        if (g) cudaGraphDestroy(g);
-        throw;
-      }
-      CUDA_CHECK(cudaStreamEndCapture(st, &graph_.graph));
-      CUDA_CHECK(cudaGraphInstantiate(&graph_.exec, graph_.graph, 0));
+      graph_.capture(st, cudaStreamCaptureModeRelaxed,
+                     [&] { decode_pass<T>(gpt_, b, kslot(i), vslot(i), one_tok_.p, 1, 0, one_pos_.p); });
       graph_slot_ = i;
     }
     CUDA_CHECK(cudaGraphLaunch(graph_.exec, st));

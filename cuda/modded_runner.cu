@@ -226,18 +226,7 @@ class ModdedGpu final : public modded::ModdedRunner {
     if (n == 1 && last_only && fixed_layout) {
       const std::vector<const void*> sig = signature();
       if (!decode_graph_.exec || sig != graph_sig_) {
-        decode_graph_.reset();
-        CUDA_CHECK(cudaStreamBeginCapture(s_, cudaStreamCaptureModeThreadLocal));
-        try {
-          layers(1, true);
-        } catch (...) {
-          cudaGraph_t g = nullptr;
-          cudaStreamEndCapture(s_, &g);
-          if (g) cudaGraphDestroy(g);
-          throw;
-        }
-        CUDA_CHECK(cudaStreamEndCapture(s_, &decode_graph_.graph));
-        CUDA_CHECK(cudaGraphInstantiate(&decode_graph_.exec, decode_graph_.graph, 0));
+        decode_graph_.capture(s_, cudaStreamCaptureModeThreadLocal, [&] { layers(1, true); });
         graph_sig_ = sig;
       }
       CUDA_CHECK(cudaGraphLaunch(decode_graph_.exec, s_));
