@@ -157,7 +157,8 @@ export class TrainingLoop {
     try {
       return await this.steps();   // which waits for its last save
     } catch (e) {
-      await this.saving;          // a bundle being written is finished before the error goes up
+      await this.saving;          // a bundle or checkpoint files being written are finished before the error goes up
+      await this.c.checkpointSaver?.flush?.().catch(() => undefined);
       throw e;
     }
   }

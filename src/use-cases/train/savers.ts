@@ -7,6 +7,10 @@
 //   await saver.onStep(ctx);                             // after every optimizer step (ctx.step = steps done)
 //   await saver.onEval(ctx, { trainLoss, valLoss });     // after each evaluation
 //   await saver.onEnd(ctx);                              // after the last step
+//   await saver.flush();                                 // before an error goes up: the files being written end
+// onStep copies the weights (and moments) out of the model at its step and writes the files while training
+// goes on; the next save, onEnd and flush wait for that write, and a write that failed throws from the next
+// of those calls (one snapshot in host memory at a time).
 import fs from 'fs';
 import path from 'path';
 import type { GptModel as Model } from '../../model';
@@ -36,6 +40,8 @@ export interface CheckpointSaver {
   onStep(ctx: SaveContext): Promise<void>;
   onEval(ctx: SaveContext, losses: { trainLoss?: number; valLoss?: number }): Promise<void>;
   onEnd(ctx: SaveContext): Promise<void>;
+  /** Waits for a save still being written; throws if it failed (optional for savers of one's own). */
+  flush?(): Promise<void>;
   /** Every file written so far, in order. */
   readonly written: string[];
 }
@@ -128,26 +134,46 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   const lossesAt = (ctx: SaveContext) => (lossStep === ctx.step ? losses : {});
   const log = (ctx: SaveContext, f: string) => ctx.log?.(`Saved checkpoint to ${f}`);
 
-  async function saveEnv(ctx: SaveContext) {
-    const f = await writeEnvCheckpoint(dir, dataFromModel(ctx, true, lossesAt(ctx), record), { modelType, source, time: o.now?.() });
+  // the model at ctx's step, with the optimizer state when any file of this save holds it
+  const snapshot = (ctx: SaveContext): CheckpointData =>
+    dataFromModel(ctx, envOn || ((sepOn || uniOn) && !o.saveModelOnly), lossesAt(ctx), record);
+  const forFiles = (d: CheckpointData): CheckpointData => (o.saveModelOnly ? { ...d, optimizer: null } : d);
+  async function saveEnv(ctx: SaveContext, d: CheckpointData) {
+    const f = await writeEnvCheckpoint(dir, d, { modelType, source, time: o.now?.() });
     written.push(f);
     log(ctx, f);
   }
-  async function saveSep(ctx: SaveContext, label: number | 'final') {
-    const files = await writeSeparated(separatedBase(dir, prefix, label), dataFromModel(ctx, !o.saveModelOnly, lossesAt(ctx), record), { modelOnly: !!o.saveModelOnly });
+  async function saveSep(ctx: SaveContext, d: CheckpointData, label: number | 'final') {
+    const files = await writeSeparated(separatedBase(dir, prefix, label), forFiles(d), { modelOnly: !!o.saveModelOnly });
     for (const f of files) { written.push(f); log(ctx, f); }
   }
-  async function saveUni(ctx: SaveContext, label: number | 'final') {
-    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, dataFromModel(ctx, !o.saveModelOnly, lossesAt(ctx), record));
+  async function saveUni(ctx: SaveContext, d: CheckpointData, label: number | 'final') {
+    const f = await writeUnified(`${separatedBase(dir, prefix, label)}.pt`, forFiles(d));
     written.push(f);
     log(ctx, f);
   }
+  // every file of one step (interval files; `final` ones are written by onEnd)
+  async function writeStep(ctx: SaveContext, d: CheckpointData, env: boolean, named: boolean) {
+    if (env) await saveEnv(ctx, d);
+    if (named && sepOn) await saveSep(ctx, d, ctx.step);
+    if (named && uniOn) await saveUni(ctx, d, ctx.step);
+  }
+  // the save being written while training goes on, and how it failed
+  let pending: Promise<void> | undefined;
+  let failure: { error: unknown } | undefined;
+  async function settle() {
+    await pending;
+    pending = undefined;
+    if (failure) throw failure.error;
+  }
   async function saveAt(ctx: SaveContext) {
-    if (envOn) await saveEnv(ctx);
-    if (sepOn) await saveSep(ctx, ctx.step);
-    if (uniOn) await saveUni(ctx, ctx.step);
+    await settle();
+    const d = snapshot(ctx);
     lastSaved = ctx.step;
-    await prune(ctx);
+    pending = (async () => {
+      await writeStep(ctx, d, envOn, true);
+      await prune(ctx);
+    })().catch((error) => { failure = { error }; });
   }
   async function prune(ctx: SaveContext) {
     if (o.keepLast === undefined || o.saveModelOnly) return;
@@ -160,6 +186,7 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   return {
     written,
     async onStep(ctx) {
+      if (failure) await settle();   // a save that failed stops the run at the next step
       if ((envOn || sepOn || uniOn) && isSaveStep(ctx.step, interval)) await saveAt(ctx);
     },
     async onEval(ctx, l) {
@@ -167,29 +194,26 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
       lossStep = ctx.step;
     },
     async onEnd(ctx) {
+      await settle();
       if (!(envOn || sepOn || uniOn)) return;
       // the last step: an interval file when it falls on one (env-var files always get a last one), then `final`
+      const d = snapshot(ctx);
       if (ctx.interrupted) {   // stopped early: the last files carry their step, not `final`
         if (lastSaved !== ctx.step) {
-          if (envOn) await saveEnv(ctx);
-          if (sepOn) await saveSep(ctx, ctx.step);
-          if (uniOn) await saveUni(ctx, ctx.step);
+          await writeStep(ctx, d, envOn, true);
           lastSaved = ctx.step;
         }
         await prune(ctx);
         return;
       }
       if (lastSaved !== ctx.step && (envOn || isSaveStep(ctx.step, interval))) {
-        if (envOn) await saveEnv(ctx);
-        if ((sepOn || uniOn) && isSaveStep(ctx.step, interval)) {
-          if (sepOn) await saveSep(ctx, ctx.step);
-          if (uniOn) await saveUni(ctx, ctx.step);
-        }
+        await writeStep(ctx, d, envOn, isSaveStep(ctx.step, interval));
         lastSaved = ctx.step;
       }
-      if (sepOn) await saveSep(ctx, 'final');
-      if (uniOn) await saveUni(ctx, 'final');
+      if (sepOn) await saveSep(ctx, d, 'final');
+      if (uniOn) await saveUni(ctx, d, 'final');
       await prune(ctx);
     },
+    flush: settle,
   };
 }
