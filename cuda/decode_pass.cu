@@ -16,9 +16,9 @@ namespace cuda {
 
 namespace {
 
-// Whether the few-row pass can take this model: its rows fit the GEMV's shared memory, every GEMV input row and the weights it reads with 16-byte
-// loads (LayerNorm weights included) are 16-byte aligned. MYPT_DECODE_FUSED=0 turns it off (for timing the
-// difference, or to rule it out).
+// Whether the few-row pass can take this model: its rows fit the GEMV's shared memory, and every GEMV input
+// row and the weights it reads with 16-byte loads (LayerNorm weights included) are 16-byte aligned.
+// MYPT_DECODE_FUSED=0 turns it off (for timing the difference, or to rule it out).
 template <typename T>
 bool fusable(const GptModel<T>& gpt) {
   static const bool off = [] {

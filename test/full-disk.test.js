@@ -43,19 +43,22 @@ test('separated checkpoint files written during training past a file-size limit:
   const opts = (maxIters) => ({ ...OPTS, eval_interval: 100, max_iters: maxIters, checkpoints_dir: dir, saveBundle: false });
   const saver = { saveSeparateOptimizer: true, checkpointInterval: 2, dir };
   const pkg = JSON.stringify(path.join(__dirname, '..'));
-  const run = (maxIters) => `require(${pkg}).train({ ...${JSON.stringify(opts(maxIters))}, checkpointSaver: require(${pkg}).createCheckpointSaver(${JSON.stringify(saver)}) })`;
+  const run = (maxIters) => `require(${pkg}).train({ ...${JSON.stringify(opts(maxIters))}, checkpointSaver: require(${pkg}).createCheckpointSaver(${JSON.stringify(saver)}),
+      onProgress: (e) => { if (e.type === 'step') global.lastStep = e.step; } })`;
   await api.train({ ...opts(2), checkpointSaver: api.createCheckpointSaver(saver) });   // the step-2 pair and the final pair
   const before = Object.fromEntries(fs.readdirSync(dir).map((n) => [n, fs.readFileSync(path.join(dir, n))]));
   assert.ok(Object.keys(before).length >= 4, Object.keys(before).join(', '));
-  // from scratch again to step 4: the step-2 files are rewritten while step 3 trains, and that write fails
+  // from scratch again toward step 8: the step-2 files are rewritten while step 3 trains and that write fails;
+  // the run stops at the next step that looks (3) or at the next save, which waits for it (4), not at its end
   const script = `
     process.on('SIGXFSZ', () => {});
-    ${run(4)}.then(() => { console.log('saved'); }, (e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });`;
+    ${run(8)}.then(() => { console.log('saved'); }, (e) => { console.log(JSON.stringify({ code: e.code, message: e.message, lastStep: global.lastStep })); });`;
   const r = spawnSync('bash', ['-c', `ulimit -f 200; exec "${process.execPath}" -e "$0"`, script], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   assert.is(out.code, 'E_IO', r.stdout);
   assert.match(out.message, /EFBIG/);
+  assert.ok(out.lastStep >= 3 && out.lastStep <= 4, `stopped after step ${out.lastStep}`);
   assert.equal(fs.readdirSync(dir).sort(), Object.keys(before).sort(), 'no temporary file left, nothing added');
   for (const [n, b] of Object.entries(before)) assert.ok(fs.readFileSync(path.join(dir, n)).equals(b), `${n} unchanged`);
   fs.rmSync(dir, { recursive: true });

@@ -20,6 +20,7 @@ const os = require('os');
 const path = require('path');
 const api = require('..');
 const { loadAddon } = require('../lib/native');
+const { execFileSync } = require('child_process');
 
 const ON = process.env.MYPT_SOAK === '1';
 const DEVICE = process.env.MYPT_SOAK_DEVICE || 'cpu';
@@ -32,11 +33,11 @@ const settle = async () => { if (global.gc) global.gc(); await new Promise((r) =
 function gpuMB() {
   if (DEVICE !== 'cuda') return null;
   try {
-    const out = require('child_process').execFileSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
+    const out = execFileSync('nvidia-smi', ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
     const row = out.split('\n').map((l) => l.split(',').map((x) => x.trim())).find((r) => Number(r[0]) === process.pid);
     if (row) return Number(row[1]);
     // in a container the driver reports host pids: then the whole GPU's use (this process is alone on it)
-    return Number(require('child_process').execFileSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', '-i', '0'], { encoding: 'utf8' }).trim());
+    return Number(execFileSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', '-i', '0'], { encoding: 'utf8' }).trim());
   } catch { return null; }
 }
 const sample = () => ({ rss: mb(process.memoryUsage().rss), heap: mb(process.memoryUsage().heapUsed), gpu: gpuMB() });
@@ -44,12 +45,10 @@ const sample = () => ({ rss: mb(process.memoryUsage().rss), heap: mb(process.mem
 /** flat after the warm-up: the highest RSS since is < RSS_MB above the warm-up's end, the heap < HEAP_MB */
 function assertFlat(what, warm, later, end) {
   const top = Math.max(...later.map((s) => s.rss));
-  const gpu = warm.gpu === null ? '' : `; GPU memory ${warm.gpu} MB after the warm-up, at most ${Math.max(...later.map((s) => s.gpu))} MB after it, ${end.gpu} MB at the end`;
+  const gtop = warm.gpu === null ? null : Math.max(...later.map((s) => s.gpu));
+  const gpu = gtop === null ? '' : `; GPU memory ${warm.gpu} MB after the warm-up, at most ${gtop} MB after it, ${end.gpu} MB at the end`;
   console.log(`  ${what}: RSS ${warm.rss} MB after the warm-up, at most ${top} MB after it, ${end.rss} MB at the end; JS heap ${warm.heap} -> ${end.heap} MB${gpu}`);
-  if (warm.gpu !== null) {
-    const gtop = Math.max(...later.map((s) => s.gpu));
-    assert.ok(gtop - warm.gpu < GPU_MB, `${what}: GPU memory rose ${gtop - warm.gpu} MB after the warm-up (limit ${GPU_MB})`);
-  }
+  if (gtop !== null) assert.ok(gtop - warm.gpu < GPU_MB, `${what}: GPU memory rose ${gtop - warm.gpu} MB after the warm-up (limit ${GPU_MB})`);
   assert.ok(top - warm.rss < RSS_MB, `${what}: RSS rose ${mb((top - warm.rss) * 2 ** 20)} MB after the warm-up (limit ${RSS_MB})`);
   assert.ok(end.heap - warm.heap < HEAP_MB, `${what}: the JS heap grew ${mb((end.heap - warm.heap) * 2 ** 20)} MB (limit ${HEAP_MB})`);
 }

@@ -13,6 +13,7 @@ import { saveBundle, MyptConfigJson, TrainingConfigJson } from '../../formats/my
 import { lrAt } from './schedule';
 import { metricsFiles, MetricRecord } from './metrics';
 import type { Resolved } from './options';
+import { BackgroundWrite } from './savers';
 import type { CheckpointSaver, SaveContext } from './savers';
 import type { TrainEvent } from './events';
 import type { DataFeed } from './data-feed';
@@ -51,9 +52,8 @@ export class TrainingLoop {
   private tokens = 0;
   private trainSeconds = 0;
   private last?: { train: number; val: number };
-  /** the bundle being written, and what went wrong with it */
-  private saving?: Promise<void>;
-  private saveFailure?: { error: unknown };
+  /** the bundle being written while training goes on */
+  private readonly bundleWrite = new BackgroundWrite();
 
   constructor(private readonly c: LoopInput) {
     if (c.feed) {
@@ -119,7 +119,7 @@ export class TrainingLoop {
   async save(step: number): Promise<void> {
     const { v, model, tokenizer, bundleDir } = this.c;
     if (!bundleDir) return;
-    await this.saved();          // one snapshot in host memory at a time
+    await this.bundleWrite.settle();   // one snapshot in host memory at a time
     const optimizer = v.save_model_only ? undefined : model.getOptimizerState();
     if (!this.writer) return;
     const trainingConfig: TrainingConfigJson = {
@@ -131,7 +131,7 @@ export class TrainingLoop {
       ...(this.c.dist ? { world_size: this.c.dist.world } : {}),
       ...(this.c.feed ? { data: this.c.feed.state() } : {}),
     };
-    this.saving = saveBundle(bundleDir, {
+    this.bundleWrite.start(saveBundle(bundleDir, {
       config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
       optimizer,
       optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] },
@@ -139,25 +139,14 @@ export class TrainingLoop {
     }).then((report) => {
       for (const [what, p] of report.files) this.c.log(`Saved ${what} to ${p}`);
       this.c.emit({ type: 'save', step, files: report.files });
-    }, (error) => { this.saveFailure = { error }; });
-  }
-
-  /** Waits for the bundle being written; throws what made it fail. */
-  private async saved(): Promise<void> {
-    await this.saving;
-    this.saving = undefined;
-    this.checkSaved();
-  }
-
-  private checkSaved(): void {
-    if (this.saveFailure) throw this.saveFailure.error;
+    }));
   }
 
   async run(): Promise<LoopResult> {
     try {
       return await this.steps();   // which waits for its last save
     } catch (e) {
-      await this.saving;          // a bundle or checkpoint files being written are finished before the error goes up
+      await this.bundleWrite.drain();   // the bundle, then the checkpoint files, being written end before the error goes up
       await this.c.checkpointSaver?.flush?.().catch(() => undefined);
       throw e;
     }
@@ -186,7 +175,7 @@ export class TrainingLoop {
         await this.evaluate(it);
         await this.save(it);
       }
-      this.checkSaved();
+      this.bundleWrite.check();
       if (it > startStep) await this.c.checkpointSaver?.onStep(this.saveContext(it));
       // a job's ranks stop together, after the step whose result says so (a rank alone would leave the others waiting)
       if (!this.c.dist && signal?.aborted) { interrupted = true; break; }
@@ -213,7 +202,7 @@ export class TrainingLoop {
       await this.evaluate(step);
       await this.save(step);
     }
-    await this.saved();
+    await this.bundleWrite.settle();
     await this.c.checkpointSaver?.onEnd({ ...this.saveContext(step), interrupted });
     return this.result(step, interrupted);
   }

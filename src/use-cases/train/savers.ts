@@ -62,6 +62,31 @@ export interface CheckpointSaverOptions {
   now?: () => Date;
 }
 
+/** One write at a time that runs while training goes on (the bundle's, the checkpoint files'): settle() before
+ *  taking the next snapshot, then start() its write; a write that fails is kept and thrown by the next
+ *  settle() or check(). */
+export class BackgroundWrite {
+  private pending?: Promise<void>;
+  private failure?: { error: unknown };
+  /** Waits for the write in flight; throws what made a write fail. */
+  async settle(): Promise<void> {
+    await this.pending;
+    this.pending = undefined;
+    this.check();
+  }
+  /** Throws what made a write fail, without waiting. */
+  check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+  start(write: Promise<void>): void {
+    this.pending = write.catch((error) => { this.failure = { error }; });
+  }
+  /** Waits for the write in flight and ignores its failure (another error is going up). */
+  async drain(): Promise<void> {
+    await this.pending;
+  }
+}
+
 /** What a live model holds, as CheckpointData. */
 export function dataFromModel(ctx: SaveContext, withOptimizer: boolean, losses: { trainLoss?: number; valLoss?: number } = {},
   record: Record<string, unknown> = {}): CheckpointData {
@@ -158,22 +183,15 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
     if (named && sepOn) await saveSep(ctx, d, ctx.step);
     if (named && uniOn) await saveUni(ctx, d, ctx.step);
   }
-  // the save being written while training goes on, and how it failed
-  let pending: Promise<void> | undefined;
-  let failure: { error: unknown } | undefined;
-  async function settle() {
-    await pending;
-    pending = undefined;
-    if (failure) throw failure.error;
-  }
+  const background = new BackgroundWrite();   // the step's files being written while training goes on
   async function saveAt(ctx: SaveContext) {
-    await settle();
+    await background.settle();
     const d = snapshot(ctx);
     lastSaved = ctx.step;
-    pending = (async () => {
+    background.start((async () => {
       await writeStep(ctx, d, envOn, true);
       await prune(ctx);
-    })().catch((error) => { failure = { error }; });
+    })());
   }
   async function prune(ctx: SaveContext) {
     if (o.keepLast === undefined || o.saveModelOnly) return;
@@ -186,7 +204,7 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   return {
     written,
     async onStep(ctx) {
-      if (failure) await settle();   // a save that failed stops the run at the next step
+      background.check();   // a save that failed stops the run at the next step
       if ((envOn || sepOn || uniOn) && isSaveStep(ctx.step, interval)) await saveAt(ctx);
     },
     async onEval(ctx, l) {
@@ -194,26 +212,28 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
       lossStep = ctx.step;
     },
     async onEnd(ctx) {
-      await settle();
+      await background.settle();
       if (!(envOn || sepOn || uniOn)) return;
-      // the last step: an interval file when it falls on one (env-var files always get a last one), then `final`
-      const d = snapshot(ctx);
+      // the last step: an interval file when it falls on one (env-var files always get a last one), then `final`;
+      // the model is copied out only when a file is written
+      let copy: CheckpointData | undefined;
+      const d = () => (copy ??= snapshot(ctx));
       if (ctx.interrupted) {   // stopped early: the last files carry their step, not `final`
         if (lastSaved !== ctx.step) {
-          await writeStep(ctx, d, envOn, true);
+          await writeStep(ctx, d(), envOn, true);
           lastSaved = ctx.step;
         }
         await prune(ctx);
         return;
       }
       if (lastSaved !== ctx.step && (envOn || isSaveStep(ctx.step, interval))) {
-        await writeStep(ctx, d, envOn, isSaveStep(ctx.step, interval));
+        await writeStep(ctx, d(), envOn, isSaveStep(ctx.step, interval));
         lastSaved = ctx.step;
       }
-      if (sepOn) await saveSep(ctx, d, 'final');
-      if (uniOn) await saveUni(ctx, d, 'final');
+      if (sepOn) await saveSep(ctx, d(), 'final');
+      if (uniOn) await saveUni(ctx, d(), 'final');
       await prune(ctx);
     },
-    flush: settle,
+    flush: () => background.settle(),
   };
 }
