@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "attention_rows.cuh"
 #include "encoder.cuh"
@@ -85,7 +86,7 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
 
 template <typename T>
 void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
-                 int32_t* pos_dev) {
+                 int32_t* pos_dev, DecodePath path) {
   const ModelConfig& c = gpt.cfg;
   const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
   const size_t cache = (size_t)c.block_size * C;
@@ -93,6 +94,12 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   const cudaStream_t s = gpt.s;
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
+  if (path == DecodePath::Persistent || (path == DecodePath::Auto && n == 1 && b.persist && persistent_fits(gpt))) {
+    if (n != 1 || !b.persist || !persistent_fits(gpt))
+      throw std::invalid_argument("decode_pass: the persistent pass takes one token of a model and device it fits");
+    decode_persistent<T>(gpt, *b.persist, x, x2, b.qkv, b.act, b.logits, kcache, vcache, tok, pos0, pos_dev);
+    return;
+  }
   encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   if (n <= kGemvMaxRows && fusable(gpt)) {
     decode_fused(gpt, b, kcache, vcache, n, pos0, pos_dev);
@@ -124,9 +131,9 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
 }
 
 template void decode_pass<float>(GptModel<float>&, const DecodeBufs<float>&, float*, float*, const int32_t*, int, int,
-                                 int32_t*);
+                                 int32_t*, DecodePath);
 template void decode_pass<bf16>(GptModel<bf16>&, const DecodeBufs<bf16>&, bf16*, bf16*, const int32_t*, int, int,
-                                int32_t*);
+                                int32_t*, DecodePath);
 
 }  // namespace cuda
 }  // namespace mypt

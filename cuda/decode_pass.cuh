@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 
+#include "decode_persistent.cuh"
 #include "gpt_model.cuh"
 
 namespace mypt {
@@ -22,12 +23,17 @@ struct DecodeBufs {
   T *lrow;                    // V: the last row's head output
   float *mean, *rstd;         // n each: LayerNorm statistics
   float *logits;              // V
+  PersistentScratch* persist = nullptr;  // where set, a single token may run as one kernel (decode_persistent.cuh)
 };
+
+// Auto: one token as one kernel where the model and the device allow it (decode_persistent.cuh), else the
+// few-row kernels; the other two force one way (checks, timings).
+enum class DecodePath { Auto, Kernels, Persistent };
 
 // kcache, vcache: this sequence's cache, n_layer x [block_size, C] each
 template <typename T>
 void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
-                 int32_t* pos_dev);
+                 int32_t* pos_dev, DecodePath path = DecodePath::Auto);
 
 }  // namespace cuda
 }  // namespace mypt

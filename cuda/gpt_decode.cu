@@ -150,8 +150,9 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
 
 template <typename T>
 void GptDecoder<T>::decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev) {
-  const DecodeBufs<T> b{x_.p, ln_.p, att_.p, tmp_.p, qkv_.p, pre_.p, act_.p, lrow_.p, stats_.p, stats_.p + cfg_.block_size,
-                        gen_logits_.p};
+  DecodeBufs<T> b{x_.p, ln_.p, att_.p, tmp_.p, qkv_.p, pre_.p, act_.p, lrow_.p, stats_.p, stats_.p + cfg_.block_size,
+                  gen_logits_.p};
+  b.persist = &persist_;
   decode_pass<T>(gpt_, b, kcache_.p, vcache_.p, tok, n, pos0, pos_dev);
 }
 

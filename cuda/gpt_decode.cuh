@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "decode_persistent.cuh"
 #include "engine/engine.h"
 #include "gpt_model.cuh"
 
@@ -53,6 +54,7 @@ class GptDecoder {
   DBuf<float> gen_logits_;
   DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, lrow_;  // one step's activations
   DBuf<float> stats_;                                    // its LayerNorm mean and rstd
+  PersistentScratch persist_;                            // a one-kernel token's (decode_persistent.cuh)
 };
 
 }  // namespace cuda

@@ -210,8 +210,9 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
       CUDA_CHECK(cudaMemcpyAsync(one_pos_.p, &pos_host_, 4, cudaMemcpyHostToDevice, st));
       pos_slot_ = i;
     }
-    const DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
-                          oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
+    DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
+                    oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
+    b.persist = &persist_;
     if (!graph_.exec || graph_slot_ != i) {
       graph_slot_ = -1;
       graph_.capture(st, cudaStreamCaptureModeRelaxed,
@@ -227,8 +228,9 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     const int n = len - start;
     ensure_rows(n, 1);
     CUDA_CHECK(cudaMemcpyAsync(meta_.p, s.ctx.data() + start, (size_t)n * 4, cudaMemcpyHostToDevice, st));
-    const DecodeBufs<T> b{x_.p,   ln_.p,   att_.p,   tmp_.p,       qkv_.p,   pre_.p,
-                          act_.p, lrow_.p, stats_.p, stats_.p + n, logits_.p};
+    DecodeBufs<T> b{x_.p,   ln_.p,   att_.p,   tmp_.p,       qkv_.p,   pre_.p,
+                    act_.p, lrow_.p, stats_.p, stats_.p + n, logits_.p};
+    b.persist = &persist_;
     decode_pass<T>(gpt_, b, kslot(i), vslot(i), meta_.p, n, pos0, nullptr);
     logits = logits_.p;
     pos_slot_ = -1;

@@ -37,6 +37,7 @@
 #include "cpu/ops.h"
 #include "engine/dropout.h"
 #include "dropout_ops.cuh"
+#include "decode_pass.cuh"
 #include "encoder.cuh"
 #include "engine/engine.h"
 #include "gemv.cuh"
@@ -295,6 +296,90 @@ static void check_gemv_fused(int M, int C) {
   res.out = dy.p; res.inp = dx.p; res.w = dw.p; res.bias = db.p; res.M = M; res.K = C; res.N = C; res.res = dr.p;
   gemv_forward(res, 0);
   report("gemv residual epilogue " + std::string(tname<T>()) + " " + shp({M, C, C}), rel_err(dy.get(), y), tol_op<T>());
+}
+
+// ---------------- one token as one kernel (decode_persistent.cuh) ----------------
+// The persistent pass beside decode_pass's few-row kernels, token after token on two caches filled by the
+// same prompt: each step's logits agree (the attention's partial softmaxes are merged in another order, so
+// to a tolerance), layer 0's new keys and values are equal bit for bit (their LayerNorm and sums are the
+// kernels'), and the device position advances by one. Steps alternate the host and the device position,
+// cross several 32-key chunks, and the last ones replay a CUDA graph of the pass.
+template <typename T>
+static void check_decode_persistent(const ModelConfig& cfg, const char* name, int n_prompt, int steps) {
+  const std::string tag = std::string(name) + " " + tname<T>() + " " + shp({cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.vocab_size});
+  cuda::GptModel<T> gpt(cfg, 0);
+  if (!cuda::persistent_fits(gpt)) {
+    report_exact("decode persistent " + tag, false, "persistent_fits says no");
+    return;
+  }
+  ParamLayout lay(cfg);
+  Vec params(lay.total);
+  init_parameters(cfg, lay, InitKind::GPT2, g_rng(), params.data());
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  for (auto& v : params) v += nd(g_rng);  // biases and LayerNorms away from 0 and 1
+  CUDA_CHECK(cudaMemcpy(gpt.params.p, params.data(), params.size() * 4, cudaMemcpyHostToDevice));
+  if (sizeof(T) == 2) gpt.refresh_work();
+  const int C = cfg.n_embd, F = cfg.hidden(), V = cfg.vocab_size, blk = cfg.block_size, L = cfg.n_layer;
+  const size_t cache = (size_t)L * blk * C;
+  struct Side {
+    Dev<T> x, ln, att, tmp, qkv, pre, act, lrow, k, v;
+    Dev<float> stats, logits;
+    cuda::PersistentScratch ps;
+    Side(size_t rows, int C, int F, int V, size_t cache)
+        : x(2 * rows * C), ln(rows * C), att(rows * C), tmp(rows * C), qkv(rows * 3 * C), pre(rows * F), act(rows * F),
+          lrow(V), k(cache), v(cache), stats(2 * rows), logits(V) {}
+    cuda::DecodeBufs<T> bufs(size_t rows) {
+      cuda::DecodeBufs<T> b{x.p, ln.p, att.p, tmp.p, qkv.p, pre.p, act.p, lrow.p, stats.p, stats.p + rows, logits.p};
+      b.persist = &ps;
+      return b;
+    }
+  };
+  Side A(blk, C, F, V, cache), B(blk, C, F, V, cache);
+  Ints prompt(n_prompt);
+  for (auto& t : prompt) t = randint(0, V - 1);
+  Dev<int32_t> dprompt(prompt), dtok(Ints{0}), dpos(Ints{0});
+  for (Side* s : {&A, &B})
+    cuda::decode_pass<T>(gpt, s->bufs(blk), s->k.p, s->v.p, dprompt.p, n_prompt, 0, nullptr, cuda::DecodePath::Kernels);
+  double worst = 0;
+  bool layer0_exact = true, pos_ok = true;
+  cuda::GraphGuard graph;
+  const int graph_steps = 3;
+  for (int i = 0; i < steps; i++) {
+    const int pos = n_prompt + i;
+    const int32_t tok = randint(0, V - 1);
+    CUDA_CHECK(cudaMemcpy(dtok.p, &tok, 4, cudaMemcpyHostToDevice));
+    cuda::decode_pass<T>(gpt, A.bufs(1), A.k.p, A.v.p, dtok.p, 1, pos, nullptr, cuda::DecodePath::Kernels);
+    const bool on_device = i % 2 == 1 || i >= steps - graph_steps;
+    if (on_device) CUDA_CHECK(cudaMemcpy(dpos.p, &pos, 4, cudaMemcpyHostToDevice));
+    const auto run = [&] {
+      cuda::decode_pass<T>(gpt, B.bufs(1), B.k.p, B.v.p, dtok.p, 1, pos, on_device ? dpos.p : nullptr,
+                           cuda::DecodePath::Persistent);
+    };
+    if (i >= steps - graph_steps) {
+      if (!graph.exec) graph.capture(gpt.s, cudaStreamCaptureModeRelaxed, run);
+      CUDA_CHECK(cudaGraphLaunch(graph.exec, gpt.s));
+    } else {
+      run();
+    }
+    gpt.sync();
+    worst = std::max(worst, rel_err(B.logits.get(), A.logits.get()));
+    const Vec ka = A.k.get(), kb = B.k.get(), va = A.v.get(), vb = B.v.get();
+    for (int c = 0; c < C; c++)
+      if (ka[(size_t)pos * C + c] != kb[(size_t)pos * C + c] || va[(size_t)pos * C + c] != vb[(size_t)pos * C + c])
+        layer0_exact = false;
+    if (on_device) {
+      int32_t after = -1;
+      CUDA_CHECK(cudaMemcpy(&after, dpos.p, 4, cudaMemcpyDeviceToHost));
+      pos_ok = pos_ok && after == pos + 1;
+    }
+  }
+  // the whole caches after the last step (every layer's rows, to the tolerance)
+  report("decode persistent logits, " + std::to_string(steps) + " tokens after " + std::to_string(n_prompt) + " " + tag,
+         worst, sizeof(T) == 2 ? 2e-2 : 1e-5);
+  report("decode persistent KV caches after the tokens " + tag, rel_err(B.k.get(), A.k.get()) + rel_err(B.v.get(), A.v.get()),
+         sizeof(T) == 2 ? 2e-2 : 1e-5);
+  report_exact("decode persistent layer-0 keys and values bit for bit " + tag, layer0_exact);
+  report_exact("decode persistent advances the device position " + tag, pos_ok);
 }
 
 // ---------------- classifier ----------------
@@ -845,6 +930,22 @@ int main(int argc, char** argv) {
       }
       check_sampling(65);
       check_sampling(50304);
+      {
+        // GPT-2 (tied, GELU tanh, head size 64); no biases and head size 32 (ReLU, F = 200); head size 128, 3
+        // layers; GPT-2 124M's widths and vocabulary (its stage slots, a head of 50257 rows) over 1,000 positions
+        ModelConfig g = small_cfg(true, 128, 2, 97, 80, 0.0f);
+        ModelConfig nb = small_cfg(false, 96, 3, 80, 72, 0.0f);
+        nb.mlp_hidden = 200; nb.proj_bias = nb.mlp_bias = nb.ln_bias = false; nb.head_bias = false;
+        ModelConfig h128 = small_cfg(true, 256, 2, 1000, 160, 0.0f);
+        h128.n_layer = 3;
+        ModelConfig g124 = small_cfg(true, 768, 12, 50257, 1024, 0.0f);
+        for (auto* c : {&g, &nb, &h128}) {
+          check_decode_persistent<float>(*c, "small", 5, c->block_size - 8);
+          check_decode_persistent<bf16>(*c, "small", 5, c->block_size - 8);
+        }
+        check_decode_persistent<bf16>(g124, "gpt2-124M widths", 900, g_quick ? 12 : 40);
+        check_decode_persistent<float>(g124, "gpt2-124M widths", 3, 12);
+      }
       const int steps = g_quick ? 3 : 30;
       // head size 16: warp-per-row attention; 64: the flash kernels
       check_model(small_cfg(false, 64, 4, 65, 32, 0.1f), Precision::FP32, "mypt relu hs16", 3, 32, steps);
