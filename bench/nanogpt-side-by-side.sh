@@ -28,6 +28,7 @@ cd "$ROOT"
 
 NANOGPT_DIR=${1:-${NANOGPT_DIR:-}}
 [ -n "$NANOGPT_DIR" ] || { echo "error: name a nanoGPT checkout: bench/nanogpt-side-by-side.sh DIR (or NANOGPT_DIR=DIR)" >&2; exit 1; }
+[ -d "$NANOGPT_DIR" ] || { echo "error: $NANOGPT_DIR is not a folder" >&2; exit 1; }
 NANOGPT_DIR=$(cd "$NANOGPT_DIR" && pwd)
 for f in train.py model.py configurator.py; do
   [ -f "$NANOGPT_DIR/$f" ] || { echo "error: $NANOGPT_DIR/$f not found: NANOGPT_DIR must be a karpathy/nanoGPT checkout" >&2; exit 1; }
