@@ -13,7 +13,7 @@ const read = (f) => fs.readFileSync(path.join(DIR, f), 'utf8');
 const OPTS = { tokensPerIter: 4 * 64, skip: 5, evalInterval: 10 };
 
 test("nanoGPT's log: every iteration line and every evaluation", () => {
-  const log = parseLog(read('nanogpt.log'));
+  const log = parseLog(read('nanogpt-stdout.txt'));
   assert.is(log.iters.length, 21, 'iterations 0..20: nanoGPT trains max_iters + 1 steps');
   assert.equal(log.iters[0], { iter: 0, loss: 10.8309, ms: 1112.73 });
   assert.equal(log.iters[20].iter, 20);
@@ -25,7 +25,7 @@ test("nanoGPT's log: every iteration line and every evaluation", () => {
 });
 
 test("mypt-native's log: iteration lines, evaluations, not the progress lines", () => {
-  const log = parseLog(read('mypt.log'));
+  const log = parseLog(read('mypt-stdout.txt'));
   assert.is(log.iters.length, 20);
   assert.equal(log.iters[0], { iter: 0, loss: 10.8209, ms: 145.37 });
   assert.equal(log.evals.map((e) => e.step), [0, 10, 20]);
@@ -33,7 +33,7 @@ test("mypt-native's log: iteration lines, evaluations, not the progress lines", 
 });
 
 test('steady-state tokens/s leaves out the first iterations and the evaluation iterations', () => {
-  const log = parseLog(read('nanogpt.log'));
+  const log = parseLog(read('nanogpt-stdout.txt'));
   const r = summarizeRun(log, OPTS);
   const timed = log.iters.filter((x) => x.iter >= 5 && x.iter % 10 !== 0);
   assert.equal(timed.map((x) => x.iter), [5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
@@ -59,14 +59,14 @@ test('a best val loss before the last evaluation, nan losses, and a log with no 
 
 test('the command line prints the table the CPU run printed', () => {
   const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'bench', 'nanogpt-side-by-side.js'),
-    '--nanogpt', path.join(DIR, 'nanogpt.log'), '--mypt', path.join(DIR, 'mypt.log'),
+    '--nanogpt', path.join(DIR, 'nanogpt-stdout.txt'), '--mypt', path.join(DIR, 'mypt-stdout.txt'),
     '--tokens_per_iter', '256', '--skip', '5', '--eval_interval', '10'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const table = (s) => s.split('\n').filter((l) => /^(tokens\/s|ms per|best val|last val|iterations)/.test(l)).join('\n');
   assert.is(table(r.stdout), table(read('side-by-side.txt')));
   assert.match(r.stdout, /tokens\/s \(steady state\)\s+1,12\d\s+3,14\d\s+2\.\d\dx/);
   const bad = spawnSync(process.execPath, [path.join(__dirname, '..', 'bench', 'nanogpt-side-by-side.js'),
-    '--nanogpt', path.join(DIR, 'side-by-side.txt'), '--mypt', path.join(DIR, 'mypt.log'),
+    '--nanogpt', path.join(DIR, 'side-by-side.txt'), '--mypt', path.join(DIR, 'mypt-stdout.txt'),
     '--tokens_per_iter', '256', '--skip', '5', '--eval_interval', '10'], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, /^error: .*side-by-side\.txt: no "iter N: loss X, time Yms" line/);
