@@ -107,8 +107,15 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.float().view(-1, logits.size(-1)), tgt.view(-1))
 
 
-def case_train_step(c):
+def case_train_step(c, extra=None):
+    """The GPT training step (AdamW, clip 1.0, bf16 autocast on the GPU). On the GPU, extra["peak_mb"] gets the
+    step's peak memory: torch.cuda.max_memory_allocated over what was allocated before the model was made
+    (the caching allocator's reserve and the CUDA context left out, as mypt-native's figure leaves the context)."""
     dev, cfg, B, T = c["device"], c["model"], c["B"], c["T"]
+    if dev == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
     torch.manual_seed(0)
     m = GPT(cfg).to(dev)
     opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.1, **({"fused": True} if dev == "cuda" else {}))
@@ -126,7 +133,10 @@ def case_train_step(c):
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    return timed(step, dev, c["warmup"], c["repeats"])
+    ms = timed(step, dev, c["warmup"], c["repeats"])
+    if dev == "cuda" and extra is not None:
+        extra["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    return ms
 
 
 def case_generate(c):
@@ -284,7 +294,8 @@ def case_checkpoint(c):
         os.rmdir(d)
 
 
-def run_case(c):
+def run_case(c, extra):
+    """The case's times in ms; figures other than times go into extra (the training step's peak memory)."""
     dev, op = c["device"], c["op"]
     if dev == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("PyTorch sees no CUDA device")
@@ -332,7 +343,7 @@ def run_case(c):
         t = torch.randint(0, c["N"], (c["M"],), generator=g).to(dev)
         return timed(lambda: F.cross_entropy(logits, t).backward(), dev, w, r)
     if op == "train_step":
-        return case_train_step(c)
+        return case_train_step(c, extra)
     if op == "generate":
         return case_generate(c)
     if op == "checkpoint":
@@ -347,13 +358,17 @@ def main():
     out = []
     for c in cases:
         try:
-            ms = run_case(c)
+            extra = {}
+            ms = run_case(c, extra)
             s = sorted(ms)
-            res = {"id": c["id"], "ms": ms, "median_ms": s[len(s) // 2]}
+            res = {"id": c["id"], "ms": ms, "median_ms": s[len(s) // 2], **extra}
             if c["op"] == "train_step" and c["device"] == "cuda":
                 try:  # the faster of PyTorch's two figures: the same step through torch.compile
-                    cm = sorted(case_train_step({**c, "compile": True}))
+                    compiled = {}
+                    cm = sorted(case_train_step({**c, "compile": True}, compiled))
                     res["compile_median_ms"] = cm[len(cm) // 2]
+                    if "peak_mb" in compiled:
+                        res["compile_peak_mb"] = compiled["peak_mb"]
                 except Exception as e:
                     res["compile_error"] = f"{type(e).__name__}: {e}"
             if c["op"] == "checkpoint" and c.get("what") == "save":

@@ -53,6 +53,21 @@ class CudaBackend final : public Backend {
     return cuda::make_modded(std::move(weights), device, precision);
   }
   OpBenchResult bench_op(const OpBenchRequest& req) const override { return cuda::bench_op(req); }
+  // cudaMemGetInfo on `device` (the calling thread's current device is restored). The first reading
+  // creates the device's context, so a later reading's difference from it leaves the context out.
+  DeviceMemory device_memory(int device) const override {
+    DeviceMemory m;
+    int prev = 0;
+    size_t free_b = 0, total_b = 0;
+    if (cudaGetDevice(&prev) != cudaSuccess) prev = -1;
+    if (cudaSetDevice(device) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+      m.free_bytes = (int64_t)free_b;
+      m.total_bytes = (int64_t)total_b;
+    }
+    cudaGetLastError();  // a failed reading is -1, not an error left for the next launch check
+    if (prev >= 0) cudaSetDevice(prev);
+    return m;
+  }
   std::vector<uint8_t> collective_id() const override { return nccl_group_id(); }
   std::shared_ptr<Collective> make_collective(const GroupSpec& spec) const override {
     return make_nccl_collective(spec);

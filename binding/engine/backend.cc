@@ -83,6 +83,8 @@ std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights,
 
 OpBenchResult bench_op(const std::string& backend, const OpBenchRequest& req) { return usable(backend).bench_op(req); }
 
+DeviceMemory device_memory(const std::string& backend, int device) { return usable(backend).device_memory(device); }
+
 std::vector<uint8_t> Backend::collective_id() const {
   throw std::runtime_error("device '" + name() + "' has no data-parallel groups");
 }

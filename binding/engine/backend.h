@@ -34,6 +34,13 @@ struct LibraryStatus {
   std::string path;     // the file in use ("" when not loaded)
 };
 
+// A device's memory as its driver sees it now, for the bench's peak-memory figures (the CUDA backend:
+// cudaMemGetInfo). -1 where the backend cannot say (the CPU: the process's RSS is read in JavaScript).
+struct DeviceMemory {
+  int64_t free_bytes = -1;
+  int64_t total_bytes = -1;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -50,6 +57,7 @@ class Backend {
   virtual std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device,
                                                             Precision precision) const = 0;
   virtual OpBenchResult bench_op(const OpBenchRequest& req) const = 0;
+  virtual DeviceMemory device_memory(int /*device*/) const { return {}; }
 
   // Data-parallel groups on this backend (engine/collective.h). collective_id() makes a new group's id on
   // rank 0 (the CPU: a listening TCP port; CUDA: NCCL's unique id); make_collective joins the group,
@@ -78,6 +86,7 @@ BackendStatus backend_status(const std::string& name);
 std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, const Placement& where);
 std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, const Placement& where);
 OpBenchResult bench_op(const std::string& backend, const OpBenchRequest& req);
+DeviceMemory device_memory(const std::string& backend, int device);
 std::vector<uint8_t> collective_id(const std::string& backend);
 std::shared_ptr<Collective> make_collective(const std::string& backend, const GroupSpec& spec);
 

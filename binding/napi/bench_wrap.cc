@@ -1,8 +1,11 @@
 // benchOp(request) -> Promise<{ ms: number[], flops, bytes, peakBytes }>: times one op (bench.h) off the
-// main thread on the CPU or CUDA backend.
+// main thread on the CPU or CUDA backend. deviceMemory(device, index) -> { freeBytes, totalBytes } | null:
+// a device's memory as its driver sees it now (engine/backend.h DeviceMemory), null where the backend
+// cannot say.
 #include <napi.h>
 
 #include "engine/backend.h"
+#include "napi/errors.h"
 #include "napi/exports.h"
 #include "napi/job.h"
 
@@ -43,10 +46,25 @@ Napi::Value BenchOp(const Napi::CallbackInfo& info) {
       });
 }
 
+Napi::Value DeviceMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "deviceMemory(device, index): device must be a string and index a number");
+  const std::string device = info[0].As<Napi::String>().Utf8Value();
+  const int index = info[1].As<Napi::Number>().Int32Value();
+  const mypt::DeviceMemory m = guard(env, [&] { return mypt::device_memory(device, index); });
+  if (m.free_bytes < 0 || m.total_bytes < 0) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("freeBytes", (double)m.free_bytes);
+  out.Set("totalBytes", (double)m.total_bytes);
+  return out;
+}
+
 }  // namespace
 
 void RegisterBench(Napi::Env env, Napi::Object exports) {
   exports.Set("benchOp", Napi::Function::New(env, BenchOp, "benchOp"));
+  exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory, "deviceMemory"));
 }
 
 }  // namespace mypt_binding

@@ -8,7 +8,7 @@
 namespace mypt_binding {
 
 void RegisterModded(Napi::Env env, Napi::Object exports);  // modded_wrap.cc: ModdedModel
-void RegisterBench(Napi::Env env, Napi::Object exports);   // bench_wrap.cc: benchOp
+void RegisterBench(Napi::Env env, Napi::Object exports);   // bench_wrap.cc: benchOp, deviceMemory
 void RegisterTokens(Napi::Env env, Napi::Object exports);  // tokens.cc: mapTokens, sampleBatch
 void RegisterBpe(Napi::Env env, Napi::Object exports);     // bpe_wrap.cc: Bpe (GPT-2 byte-level BPE)
 

@@ -1,7 +1,8 @@
 import os from 'os';
 
 // The benchmark cases, as data: which op, at which shape, on which device. The GPU shapes are those
-// of ANCHORS.md (GPT-2 124M at B=16, T=1024 on an H100); the CPU shapes are the default CPU run's.
+// of ANCHORS.md (GPT-2 124M at B=16, T=1024 on an H100), and a GPT-2 350M training step at B=8; the CPU
+// shapes are the default CPU run's.
 
 export type Device = 'cpu' | 'cuda';
 
@@ -31,6 +32,8 @@ export interface BenchCase {
   suite: string;
   device: Device;
   op: string;
+  /** a name in the id where the op and its sizes alone would not tell two cases apart ('350M') */
+  name?: string;
   // op sizes (bench.h): matmul M,K,N; attention B,H,T,D; adamw N; layernorm M,K; classifier M,N
   M?: number;
   K?: number;
@@ -60,6 +63,11 @@ export const GPT2_124M: ModelShape = {
   arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 12, n_head: 12, n_embd: 768, bias: true,
 };
 
+/** GPT-2 medium (350M) in the same form: 24 layers, 16 heads, 1024 wide; 354,871,296 parameters with wpe. */
+export const GPT2_350M: ModelShape = {
+  arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 24, n_head: 16, n_embd: 1024, bias: true,
+};
+
 /** modded-nanogpt medium (train_gpt_medium.py, MODDED.md M1): 454M parameters. */
 export const MODDED_MEDIUM: ModdedShape = {
   layout: 'medium', n_layer: 16, dim: 1024, n_head: 8, head_dim: 128, vocab: 50257, padded_vocab: 50304,
@@ -84,7 +92,7 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
       .map((k) => `${k}${sizes[k]}`)
       .join(' ');
     const mod = c.modded ? ` ${c.modded.layout} ${c.modded.n_layer}x${c.modded.dim}` : '';
-    const id = `${c.suite}/${c.op}${mod}${dims ? ' ' + dims : ''}${c.what ? ' ' + c.what : ''}${c.mb ? ` ${c.mb}MB` : ''}`;
+    const id = `${c.suite}/${c.op}${c.name ? ' ' + c.name : ''}${mod}${dims ? ' ' + dims : ''}${c.what ? ' ' + c.what : ''}${c.mb ? ` ${c.mb}MB` : ''}`;
     out.push({ warmup: quick ? 1 : 3, repeats: reps(device === 'cuda' ? 50 : 10), ...c, id, device });
   };
   if (device === 'cuda') {
@@ -100,6 +108,8 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'layernorm', op: 'layernorm_fwd_bwd', M: 16384, K: 768 });
     add({ suite: 'classifier', op: 'classifier', M: 16384, N: 50304 });
     add({ suite: 'train', op: 'train_step', model: GPT2_124M, B: 16, T: 1024, repeats: quick ? 5 : 20 });
+    // GPT-2 350M at B=8, T=1024 (issue #16): the same step, three times the parameters, half the tokens
+    add({ suite: 'train', op: 'train_step', name: '350M', model: GPT2_350M, B: 8, T: 1024, repeats: quick ? 5 : 20 });
     add({ suite: 'generate', op: 'generate', model: GPT2_124M, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
     // a 1,000-token prompt (T): the time to the first token is the prefill's
     add({ suite: 'generate', op: 'generate', model: GPT2_124M, T: 1000, max_new_tokens: 24, repeats: quick ? 3 : 10, warmup: 1 });

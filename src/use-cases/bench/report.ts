@@ -16,10 +16,17 @@ function throughput(r: BenchRow): string {
   return '';
 }
 
-export const HEADER = ['case', 'ms (median)', 'spread', 'throughput', 'peak MB', 'PyTorch ms', 'speedup'];
+export const HEADER = ['case', 'ms (median)', 'spread', 'throughput', 'peak MB', 'PyTorch ms', 'speedup', 'PyTorch peak MB'];
+
+/** The training step's PyTorch peak memory: "eager / compiled" (either may be missing). */
+function pytorchPeak(r: BenchRow): string {
+  if (r.pytorch_peak_mb === undefined && r.pytorch_compile_peak_mb === undefined) return '';
+  const compiled = r.pytorch_compile_peak_mb !== undefined ? `compiled ${f(r.pytorch_compile_peak_mb, 0)}` : '';
+  return r.pytorch_peak_mb !== undefined ? `${f(r.pytorch_peak_mb, 0)}${compiled ? ` (${compiled})` : ''}` : compiled;
+}
 
 export function rowCells(r: BenchRow): string[] {
-  if (r.error) return [r.id, `error: ${r.error}`, '', '', '', '', ''];
+  if (r.error) return [r.id, `error: ${r.error}`, '', '', '', '', '', ''];
   return [
     r.id,
     f(r.timing?.median_ms, 3),
@@ -31,6 +38,7 @@ export function rowCells(r: BenchRow): string[] {
         + (r.pytorch_fsync_ms !== undefined ? ` (+fsync ${f(r.pytorch_fsync_ms, 3)})` : '')
       : r.pytorch_error ? 'error' : '',
     r.speedup !== undefined ? `${f(r.speedup, 2)}x` : '',
+    pytorchPeak(r),
   ];
 }
 

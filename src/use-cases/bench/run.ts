@@ -41,6 +41,10 @@ export interface BenchRow {
   pytorch_ms?: number;
   /** the training step through torch.compile (GPU only) */
   pytorch_compile_ms?: number;
+  /** the training step (GPU): PyTorch's peak memory, torch.cuda.max_memory_allocated over the step's own
+   *  allocations, eager and through torch.compile; beside peak_mb, ours */
+  pytorch_peak_mb?: number;
+  pytorch_compile_peak_mb?: number;
   pytorch_error?: string;
   /** checkpoint save: torch.save followed by an fsync of the file, as our save ends (the speedup stays against plain torch.save) */
   pytorch_fsync_ms?: number;
@@ -79,8 +83,25 @@ async function runOp(c: BenchCase): Promise<BenchRow> {
   return row;
 }
 
+/** GPU memory in use now on device 0, in bytes, as the driver sees it (every process's; NaN where it cannot say). */
+function gpuBytesInUse(): number {
+  try {
+    const m = loadAddon().deviceMemory('cuda', 0);
+    return m ? m.totalBytes - m.freeBytes : NaN;
+  } catch {
+    return NaN; // no figure rather than no row
+  }
+}
+
 async function runTrain(c: BenchCase): Promise<BenchRow> {
   const m = c.model!;
+  // GPU: the memory in use before the model (the first reading creates the CUDA context, so the context is
+  // left out) and after the timed steps. The engine's device buffers only grow (cuda/buffers.cuh DBuf::ensure)
+  // and stay for the next step, so the second reading is the step's peak: weights, gradients, AdamW moments,
+  // activations, the token data, cuBLASLt's workspace and the kernels loaded, everything the model holds.
+  // A model disposed by an earlier case is freed when its last call has ended: wait for that first.
+  for (let i = 0; c.device === 'cuda' && i < 100 && loadAddon().liveHandles().models > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const gpu0 = c.device === 'cuda' ? gpuBytesInUse() : NaN;
   const model = createModel({ ...m, device: c.device, dropout: 0, seed: 1 });
   try {
     const data = randomTokens(1 << 20, m.vocab_size, 7);
@@ -91,8 +112,11 @@ async function runTrain(c: BenchCase): Promise<BenchRow> {
     const timing = summarize(ms);
     const tok = (c.B! * c.T!) / (timing.median_ms / 1e3);
     const row: BenchRow = { id: c.id, suite: c.suite, device: c.device, timing, tokens_per_s: tok };
-    if (c.device === 'cuda') row.mfu = (trainFlopsPerToken(m, c.T!) * tok) / PEAK_BF16;
-    else row.peak_mb = Math.max(0, process.memoryUsage().rss - rss0) / 2 ** 20;
+    if (c.device === 'cuda') {
+      row.mfu = (trainFlopsPerToken(m, c.T!) * tok) / PEAK_BF16;
+      const used = gpuBytesInUse() - gpu0;
+      if (Number.isFinite(used)) row.peak_mb = used / 2 ** 20;
+    } else row.peak_mb = Math.max(0, process.memoryUsage().rss - rss0) / 2 ** 20;
     return row;
   } finally {
     model.dispose();
@@ -160,7 +184,10 @@ function findPythonWithTorch(): string | null {
   return null;
 }
 
-type RefResult = { median_ms?: number; compile_median_ms?: number; fsync_median_ms?: number; error?: string };
+type RefResult = {
+  median_ms?: number; compile_median_ms?: number; fsync_median_ms?: number; error?: string;
+  peak_mb?: number; compile_peak_mb?: number;
+};
 
 function runPyTorch(cases: BenchCase[]): { version: string; results: Map<string, RefResult> } {
   const py = findPythonWithTorch();
@@ -212,6 +239,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         row.pytorch_ms = p.median_ms;
         row.pytorch_compile_ms = p.compile_median_ms;
         row.pytorch_fsync_ms = p.fsync_median_ms;
+        row.pytorch_peak_mb = p.peak_mb ?? undefined;
+        row.pytorch_compile_peak_mb = p.compile_peak_mb ?? undefined;
         const best = Math.min(p.median_ms, p.compile_median_ms ?? Infinity);
         if (row.timing) row.speedup = best / row.timing.median_ms;
       } else if (p?.error) row.pytorch_error = p.error;
