@@ -15,6 +15,7 @@ constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxLayers = 64;
 constexpr int kKeys = 32;  // keys of one attention work item (a warp, a key a lane)
+constexpr int kMaxRows = 256;  // rows of a GEMV stage a block (ceil(N / blocks))
 
 // A layer's tensors as element offsets into the working weights (-1: absent); int32 keeps the kernel's
 // arguments under 4 KB at 64 layers.
@@ -72,13 +73,16 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Grid-wide barrier: every block adds one arrival (release) and waits until `target` arrivals have been
-// counted (acquire). The count only grows: launch e's barrier i waits for (e * barriers + i) * blocks.
-__device__ __forceinline__ void grid_sync(unsigned* count, unsigned target) {
+// Grid-wide barrier in two halves, so that a block's loads of constants overlap the wait: grid_arrive adds
+// this block's arrival (release: its writes before it are seen by whoever acquires after it), grid_wait
+// waits until `target` arrivals have been counted (acquire). The count only grows: launch e's barrier i
+// waits for (e * barriers + i) * blocks.
+__device__ __forceinline__ void grid_arrive(unsigned* count) {
   __syncthreads();
+  if (threadIdx.x == 0) asm volatile("red.release.gpu.global.add.u32 [%0], 1;\n" ::"l"(count) : "memory");
+}
+__device__ __forceinline__ void grid_wait(const unsigned* count, unsigned target) {
   if (threadIdx.x == 0) {
-    __threadfence();
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;\n" ::"l"(count) : "memory");
     unsigned v;
     do {
       asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(count) : "memory");
@@ -125,9 +129,10 @@ __device__ void prefetch(const Args<T>& a, int g, T* slots) {
 }
 
 // xin[0, K) = LayerNorm(xin) * w + b rounded to T (gemv.cu's layernorm_rows: warp 0 takes the mean and
-// 1/sqrt(var + eps) in two passes with the same lane sums, then every thread normalizes).
+// 1/sqrt(var + eps) in two passes with the same lane sums, then every thread normalizes); w, b as fp32 in
+// shared memory (stage_consts).
 template <typename T>
-__device__ void layernorm_in(float* xin, int K, const T* w, const T* b, float eps, float* stats) {
+__device__ void layernorm_in(float* xin, int K, const float* w, const float* b, float eps, float* stats) {
   __syncthreads();
   if (threadIdx.x < 32) {
     const int lane = threadIdx.x;
@@ -148,19 +153,42 @@ __device__ void layernorm_in(float* xin, int K, const T* w, const T* b, float ep
   }
   __syncthreads();
   const float mu = stats[0], rs = stats[1];
-  for (int k = threadIdx.x; k < K; k += kThreads) {
-    const float v = (xin[k] - mu) * rs * to_f(w[k]) + (b ? to_f(b[k]) : 0.0f);
-    xin[k] = to_f(from_f<T>(v));
-  }
+  for (int k = threadIdx.x; k < K; k += kThreads) xin[k] = to_f(from_f<T>((xin[k] - mu) * rs * w[k] + b[k]));
   __syncthreads();
 }
 
+// xin[0, n) = src[0, n) (written by other blocks; n % 8 == 0, 16-byte aligned): a 16-byte load a thread
+template <typename T>
+__device__ void load_in(float* xin, const T* src, int n) {
+  for (int i = threadIdx.x * 8; i < n; i += kThreads * 8) {
+    float v[8];
+    ldcg8(v, src + i);
+    *(float4*)(xin + i) = make_float4(v[0], v[1], v[2], v[3]);
+    *(float4*)(xin + i + 4) = make_float4(v[4], v[5], v[6], v[7]);
+  }
+}
+
+// A stage's constants as fp32 in shared memory, loaded while the block waits at the barrier before it:
+// bias_s[i] = bias[r0 + i] (0 without a bias), and with lw, the LayerNorm weight and bias.
+template <typename T>
+__device__ void stage_consts(const T* bias, int r0, int r1, const T* lw, const T* lb, int C, float* bias_s,
+                             float* lnw_s, float* lnb_s) {
+  for (int i = threadIdx.x; i < r1 - r0; i += kThreads) bias_s[i] = bias ? to_f(bias[r0 + i]) : 0.0f;
+  if (lw)
+    for (int i = threadIdx.x; i < C; i += kThreads) {
+      lnw_s[i] = to_f(lw[i]);
+      lnb_s[i] = lb ? to_f(lb[i]) : 0.0f;
+    }
+}
+
 // out = xin . w_row for each of the block's rows (a warp a row: lane l multiplies elements 8l + 256i .. +7,
-// a butterfly sums the lanes, as gemv.cu), then epi(row, sum) on lane 0.
-template <typename T, typename Epi>
-__device__ void gemv_rows(const T* ws, const Stage<T>& s, const float* xin, Epi epi) {
+// a butterfly sums the lanes, as gemv.cu), then epi(row, sum, pre(row)) on lane 0; pre (the residual, say)
+// is read before the sum.
+template <typename T, typename Pre, typename Epi>
+__device__ void gemv_rows(const T* ws, const Stage<T>& s, const float* xin, Pre pre, Epi epi) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   for (int r = s.r0 + warp; r < s.r1; r += kWarps) {
+    const float pv = lane == 0 ? pre(r) : 0.0f;
     const T* wr = ws + (size_t)(r - s.r0) * s.K;
     float acc = 0.0f;
     for (int k = lane * 8; k < s.K; k += 256) {
@@ -171,13 +199,14 @@ __device__ void gemv_rows(const T* ws, const Stage<T>& s, const float* xin, Epi 
       for (int e = 0; e < 8; e++) acc = fmaf(w8[e], x8[e], acc);
     }
     acc = warp_sum(acc);
-    if (lane == 0) epi(r, acc);
+    if (lane == 0) epi(r, acc, pv);
   }
 }
 
 // Attention work items (head h, keys 32c .. 32c + 31 of 0..pos), one a warp: lane j scores key 32c + j,
 // s_j = scale q . k_j (q staged in the warp's qs), then the warp takes the chunk's max m, sum
-// l = sum_j exp(s_j - m) and o[d] = sum_j exp(s_j - m) v_j[d] (lane d + 32e), written to part.
+// l = sum_j exp(s_j - m) and o[d] = sum_j exp(s_j - m) v_j[d] (lane d + 32e), written to part. The loads
+// of a key row, and of a value column's 32 keys, are issued together.
 template <typename T>
 __device__ void attention_items(const Args<T>& a, const T* kc, const T* vc, int pos, float* qs_all) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, hs = a.hs, C = a.C;
@@ -192,11 +221,14 @@ __device__ void attention_items(const Args<T>& a, const T* kc, const T* vc, int 
     if (t < nk) {
       const T* kr = kc + (int64_t)t * C + h * hs;
       float dot = 0.0f;
-      for (int d = 0; d < hs; d += 8) {
-        float k8[8];
-        ldcg8(k8, kr + d);
+      for (int d0 = 0; d0 < hs; d0 += 32) {  // hs % 32 == 0
+        float k8[4][8];
 #pragma unroll
-        for (int e = 0; e < 8; e++) dot = fmaf(qs[d + e], k8[e], dot);
+        for (int u = 0; u < 4; u++) ldcg8(k8[u], kr + d0 + 8 * u);
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+#pragma unroll
+          for (int e = 0; e < 8; e++) dot = fmaf(qs[d0 + 8 * u + e], k8[u][e], dot);
       }
       sc = dot * a.scale;
     }
@@ -207,8 +239,12 @@ __device__ void attention_items(const Args<T>& a, const T* kc, const T* vc, int 
     const int n = min(kKeys, nk - c * kKeys);
     for (int d = lane; d < hs; d += 32) {
       const T* vr = vc + (int64_t)(c * kKeys) * C + h * hs + d;
+      float vv[kKeys];
+#pragma unroll
+      for (int j = 0; j < kKeys; j++) vv[j] = j < n ? ldcg_f(vr + (int64_t)j * C) : 0.0f;
       float o = 0.0f;
-      for (int j = 0; j < n; j++) o = fmaf(__shfl_sync(0xffffffffu, p, j), ldcg_f(vr + (int64_t)j * C), o);
+#pragma unroll
+      for (int j = 0; j < kKeys; j++) o = fmaf(__shfl_sync(0xffffffffu, p, j), vv[j], o);
       out[2 + d] = o;
     }
     if (lane == 0) {
@@ -219,26 +255,38 @@ __device__ void attention_items(const Args<T>& a, const T* kc, const T* vc, int 
 }
 
 // xin[i] (i = h hs + d < C) = the attention output of head h, dimension d, rounded to T: the chunks'
-// partials merged, sum_c o_c[d] exp(m_c - M) / sum_c l_c exp(m_c - M), M = max_c m_c.
+// partials merged, sum_c o_c[d] f_c with f_c = exp(m_c - M) / sum_c' l_c' exp(m_c' - M), M = max_c m_c
+// (f in shared memory: fs, H x chunks).
 template <typename T>
-__device__ void attention_merge(const Args<T>& a, int pos, float* xin) {
-  const int nch = (pos + 1 + kKeys - 1) / kKeys, hs = a.hs;
+__device__ void attention_merge(const Args<T>& a, int pos, float* xin, float* fs) {
+  const int nch = (pos + 1 + kKeys - 1) / kKeys, hs = a.hs, H = a.H;
+  for (int i = threadIdx.x; i < H * nch; i += kThreads) {
+    const int h = i / nch, c = i - h * nch;
+    const float* pc = a.part + ((int64_t)h * a.chunks + c) * (2 + hs);
+    fs[2 * i] = __ldcg(pc);
+    fs[2 * i + 1] = __ldcg(pc + 1);
+  }
+  __syncthreads();
+  for (int h = threadIdx.x; h < H; h += kThreads) {
+    float* f = fs + 2 * h * nch;
+    float M = -INFINITY, L = 0.0f;
+    for (int c = 0; c < nch; c++) M = fmaxf(M, f[2 * c]);
+    for (int c = 0; c < nch; c++) L = fmaf(f[2 * c + 1], __expf(f[2 * c] - M), L);
+    for (int c = 0; c < nch; c++) f[2 * c] = __expf(f[2 * c] - M) / L;
+  }
+  __syncthreads();
   for (int i = threadIdx.x; i < a.C; i += kThreads) {
     const int h = i / hs, d = i - h * hs;
-    const float* pc = a.part + (int64_t)h * a.chunks * (2 + hs);
-    float M = -INFINITY;
-    for (int c = 0; c < nch; c++) M = fmaxf(M, __ldcg(pc + c * (2 + hs)));
-    float L = 0.0f, O = 0.0f;
-    for (int c = 0; c < nch; c++) {
-      const float f = __expf(__ldcg(pc + c * (2 + hs)) - M);
-      L = fmaf(__ldcg(pc + c * (2 + hs) + 1), f, L);
-      O = fmaf(__ldcg(pc + c * (2 + hs) + 2 + d), f, O);
-    }
-    xin[i] = to_f(from_f<T>(O / L));
+    const float* pc = a.part + (int64_t)h * a.chunks * (2 + hs) + 2 + d;
+    const float* f = fs + 2 * h * nch;
+    float O = 0.0f;
+#pragma unroll 8
+    for (int c = 0; c < nch; c++) O = fmaf(__ldcg(pc + c * (2 + hs)), f[2 * c], O);
+    xin[i] = to_f(from_f<T>(O));
   }
 }
 
-// logits[n] = xin . w_head[n] + b (rounded to T, as fp32) for the block's rows: a warp takes 4 rows at a
+// logits[n] = xin . w_head[n] + b (rounded to T, as fp32) for the block's rows: a warp takes 8 rows at a
 // time, their loads in flight together (the head is streamed from memory, not staged).
 template <typename T>
 __device__ void head_rows(const Args<T>& a, const float* xin) {
@@ -246,7 +294,7 @@ __device__ void head_rows(const Args<T>& a, const float* xin) {
   const int R = (N + gridDim.x - 1) / gridDim.x, r0 = min(N, (int)blockIdx.x * R), r1 = min(N, r0 + R);
   const T* w = wt(a, a.headw);
   const T* b = wt(a, a.headb);
-  constexpr int U = 4;
+  constexpr int U = 8;
   for (int r = r0 + warp * U; r < r1; r += kWarps * U) {
     float acc[U] = {};
     for (int k = lane * 8; k < K; k += 256) {
@@ -270,117 +318,117 @@ __device__ void head_rows(const Args<T>& a, const float* xin) {
   }
 }
 
-// The token: S stage slots of weight rows in shared memory, then the input row, the head's q staging
-// and the LayerNorm statistics.
+// The token. Shared memory: S stage slots of weight rows, then (fp32) the input row, the warps' q, the
+// stage's bias rows, the LayerNorm weight and bias, the attention merge's factors.
 template <typename T, int S>
 __global__ void __launch_bounds__(kThreads, 1) decode_token_kernel(const __grid_constant__ Args<T> a) {
   extern __shared__ uint4 smem[];
   T* slots = (T*)smem;
   float* xin = (float*)(slots + (size_t)S * a.slot_elems);  // max(C, F)
   float* qs = xin + max(a.C, a.F);                          // kWarps x 128
+  float* bias_s = qs + kWarps * 128;                        // kMaxRows
+  float* lnw_s = bias_s + kMaxRows;                         // C
+  float* lnb_s = lnw_s + a.C;                               // C
+  float* fs = lnb_s + a.C;                                  // 2 H chunks
   __shared__ float stats[2];
   const int C = a.C, L = a.n_layer;
   const unsigned blocks = gridDim.x;
   unsigned arrived = __ldcg(a.sync + 1) * (unsigned)(5 * L) * blocks;
-  const auto barrier = [&] {
-    arrived += blocks;
-    grid_sync(a.sync, arrived);
-  };
   const int pos = a.pos_dev ? __ldcg(a.pos_dev) : a.pos0;
   for (int g = 0; g < S - 1; g++) prefetch<T, S>(a, g, slots);
-  // x = wte[tok] + wpe[pos] (block 0 stores it for the first residual add)
-  {
-    const int tok = __ldcg(a.tok);
-    const T* wte = wt(a, a.wte) + (int64_t)tok * C;
-    const T* wpe = wt(a, a.wpe) + (int64_t)pos * C;
-    for (int i = threadIdx.x; i < C; i += kThreads) {
-      const T v = from_f<T>(to_f(wte[i]) + to_f(wpe[i]));
-      xin[i] = to_f(v);
-      if (blockIdx.x == 0) a.x[i] = v;
-    }
-  }
-  // the stage's weight rows: start the copy S - 1 stages ahead, wait for this one's
+  // Before GEMV stage g: this block's outputs of the stage before are out (arrive), the copy of stage
+  // g + S - 1's rows starts (into the slot stage g - 1 used), stage g's constants load, then the wait for
+  // every block. Layer 0's first stage has nothing to wait for.
+  const auto before = [&](int g, const T* bias, const T* lw, const T* lb, bool wait) {
+    if (wait) grid_arrive(a.sync);
+    else __syncthreads();
+    prefetch<T, S>(a, g + S - 1, slots);
+    const Stage<T> st = stage_of(a, g);
+    stage_consts(bias, st.r0, st.r1, lw, lb, C, bias_s, lnw_s, lnb_s);
+    if (wait) grid_wait(a.sync, arrived += blocks);
+    else __syncthreads();
+    return st;
+  };
+  // the stage's weight rows, once copied
   const auto weights = [&](int g) {
     cp_async_wait<S - 1>();
     __syncthreads();
     return slots + (size_t)(g % S) * a.slot_elems;
   };
-  const auto ahead = [&](int g) {
-    __syncthreads();
-    prefetch<T, S>(a, g + S - 1, slots);
-  };
+  const auto zero = [](int) { return 0.0f; };
+  // x = wte[tok] + wpe[pos] (block 0 stores it for the first residual add)
+  {
+    const int tok = __ldcg(a.tok);
+    const T* wte = wt(a, a.wte) + (int64_t)tok * C;
+    const T* wpe = wt(a, a.wpe) + (int64_t)pos * C;
+    for (int i = threadIdx.x * 8; i < C; i += kThreads * 8) {
+      float e[8], p[8];
+      load8(e, wte + i);
+      load8(p, wpe + i);
+#pragma unroll
+      for (int k = 0; k < 8; k++) e[k] = to_f(from_f<T>(e[k] + p[k]));
+      if (blockIdx.x == 0) store8(a.x + i, e);
+#pragma unroll
+      for (int k = 0; k < 8; k++) xin[i + k] = e[k];
+    }
+  }
   for (int l = 0; l < L; l++) {
     const Off32& o = a.L[l];
     T* kc = a.kcache + (int64_t)l * a.block * C;
     T* vc = a.vcache + (int64_t)l * a.block * C;
     int g = 4 * l;
     // qkv = LN1(x) W^T + b; keys and values into the cache
-    ahead(g);
-    if (l > 0) {
-      barrier();
-      for (int i = threadIdx.x; i < C; i += kThreads) xin[i] = ldcg_f(a.x + i);
-    }
-    layernorm_in(xin, C, wt(a, o.ln1w), wt(a, o.ln1b), a.eps, stats);
     {
-      const Stage<T> s = stage_of(a, g);
-      const T* bias = wt(a, o.qkvb);
-      gemv_rows(weights(g), s, xin, [&](int n, float v) {
-        const T y = from_f<T>(v + (bias ? to_f(bias[n]) : 0.0f));
+      const Stage<T> st = before(g, wt(a, o.qkvb), wt(a, o.ln1w), wt(a, o.ln1b), l > 0);
+      if (l > 0) load_in(xin, a.x, C);
+      layernorm_in<T>(xin, C, lnw_s, lnb_s, a.eps, stats);
+      gemv_rows(weights(g), st, xin, zero, [&](int n, float v, float) {
+        const T y = from_f<T>(v + bias_s[n - st.r0]);
         a.qkv[n] = y;
         if (n >= C) (n < 2 * C ? kc : vc)[(int64_t)pos * C + n % C] = y;
       });
     }
-    barrier();
+    grid_arrive(a.sync);
+    grid_wait(a.sync, arrived += blocks);
     attention_items(a, kc, vc, pos, qs);
     // x2 = x + (att W_proj^T + b)
-    g++;
-    ahead(g);
-    barrier();
-    attention_merge(a, pos, xin);
     {
-      const Stage<T> s = stage_of(a, g);
-      const T* bias = wt(a, o.projb);
-      gemv_rows(weights(g), s, xin, [&](int n, float v) {
-        const float y = to_f(from_f<T>(v + (bias ? to_f(bias[n]) : 0.0f)));
-        a.x2[n] = from_f<T>(ldcg_f(a.x + n) + y);
+      const Stage<T> st = before(++g, wt(a, o.projb), nullptr, nullptr, true);
+      attention_merge(a, pos, xin, fs);
+      gemv_rows(weights(g), st, xin, [&](int n) { return ldcg_f(a.x + n); }, [&](int n, float v, float res) {
+        a.x2[n] = from_f<T>(res + to_f(from_f<T>(v + bias_s[n - st.r0])));
       });
     }
     // hid = activation(LN2(x2) W_fc^T + b)
-    g++;
-    ahead(g);
-    barrier();
-    for (int i = threadIdx.x; i < C; i += kThreads) xin[i] = ldcg_f(a.x2 + i);
-    layernorm_in(xin, C, wt(a, o.ln2w), wt(a, o.ln2b), a.eps, stats);
     {
-      const Stage<T> s = stage_of(a, g);
-      const T* bias = wt(a, o.fcb);
-      gemv_rows(weights(g), s, xin, [&](int n, float v) {
-        const float pre = to_f(from_f<T>(v + (bias ? to_f(bias[n]) : 0.0f)));
+      const Stage<T> st = before(++g, wt(a, o.fcb), wt(a, o.ln2w), wt(a, o.ln2b), true);
+      load_in(xin, a.x2, C);
+      layernorm_in<T>(xin, C, lnw_s, lnb_s, a.eps, stats);
+      gemv_rows(weights(g), st, xin, zero, [&](int n, float v, float) {
+        const float pre = to_f(from_f<T>(v + bias_s[n - st.r0]));
         a.hid[n] = from_f<T>(activation_f(a.act, pre));
       });
     }
     // x = x2 + (hid W_mlp^T + b)
-    g++;
-    ahead(g);
-    barrier();
-    for (int i = threadIdx.x; i < a.F; i += kThreads) xin[i] = ldcg_f(a.hid + i);
     {
-      const Stage<T> s = stage_of(a, g);
-      const T* bias = wt(a, o.mlpb);
-      gemv_rows(weights(g), s, xin, [&](int n, float v) {
-        const float y = to_f(from_f<T>(v + (bias ? to_f(bias[n]) : 0.0f)));
-        a.x[n] = from_f<T>(ldcg_f(a.x2 + n) + y);
+      const Stage<T> st = before(++g, wt(a, o.mlpb), nullptr, nullptr, true);
+      load_in(xin, a.hid, a.F);
+      __syncthreads();
+      gemv_rows(weights(g), st, xin, [&](int n) { return ldcg_f(a.x2 + n); }, [&](int n, float v, float res) {
+        a.x[n] = from_f<T>(res + to_f(from_f<T>(v + bias_s[n - st.r0])));
       });
     }
   }
-  barrier();
+  grid_arrive(a.sync);
+  stage_consts<T>(nullptr, 0, 0, wt(a, a.lnfw), wt(a, a.lnfb), C, bias_s, lnw_s, lnb_s);
+  grid_wait(a.sync, arrived += blocks);
   // every block has read the position and the launch count: advance both for the next launch
   if (blockIdx.x == 0 && threadIdx.x == 0) {
     if (a.pos_dev) *a.pos_dev = pos + 1;
     a.sync[1] = __ldcg(a.sync + 1) + 1;
   }
-  for (int i = threadIdx.x; i < C; i += kThreads) xin[i] = ldcg_f(a.x + i);
-  layernorm_in(xin, C, wt(a, a.lnfw), wt(a, a.lnfb), a.eps, stats);
+  load_in(xin, a.x, C);
+  layernorm_in<T>(xin, C, lnw_s, lnb_s, a.eps, stats);
   head_rows(a, xin);
 }
 
@@ -405,7 +453,9 @@ size_t slot_elems(const ModelConfig& c, int blocks) {
 }
 template <typename T>
 size_t smem_bytes(const ModelConfig& c, int blocks, int S) {
-  return (size_t)S * slot_elems<T>(c, blocks) * sizeof(T) + (size_t)(std::max(c.n_embd, c.hidden()) + kWarps * 128) * 4;
+  const size_t chunks = (c.block_size + kKeys - 1) / kKeys;
+  const size_t floats = std::max(c.n_embd, c.hidden()) + kWarps * 128 + kMaxRows + 2 * c.n_embd + 2 * c.n_head * chunks;
+  return (size_t)S * slot_elems<T>(c, blocks) * sizeof(T) + floats * 4;
 }
 
 struct DeviceLimits {
@@ -476,6 +526,8 @@ bool persistent_fits(const GptModel<T>& gpt) {
   if (!lim.coop || lim.cc < 80) return false;
   const int hs = c.head_size();
   if (c.n_embd % 8 || c.hidden() % 8 || hs % 32 || hs > 128 || c.n_layer > kMaxLayers) return false;
+  const int64_t most = std::max<int64_t>(3 * c.n_embd, c.hidden());  // a stage's widest N
+  if ((most + sm_count() - 1) / sm_count() > kMaxRows) return false;
   if (gpt.layout.total >= (int64_t)INT32_MAX) return false;
   const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
   if (!aligned(gpt.headw) || !aligned(gpt.wte) || !aligned(gpt.wpe)) return false;
