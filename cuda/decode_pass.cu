@@ -85,6 +85,12 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
 }  // namespace
 
 template <typename T>
+DecodePath decode_path_at(const GptModel<T>& gpt, const DecodeBufs<T>& b, int n, int pos) {
+  return n == 1 && pos >= kPersistentFrom && b.persist && persistent_fits(gpt) ? DecodePath::Persistent
+                                                                                : DecodePath::Kernels;
+}
+
+template <typename T>
 void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
                  int32_t* pos_dev, DecodePath path) {
   const ModelConfig& c = gpt.cfg;
@@ -94,7 +100,8 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   const cudaStream_t s = gpt.s;
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
-  if (path == DecodePath::Persistent || (path == DecodePath::Auto && n == 1 && b.persist && persistent_fits(gpt))) {
+  if (path == DecodePath::Auto) path = decode_path_at(gpt, b, n, pos0);
+  if (path == DecodePath::Persistent) {
     if (n != 1 || !b.persist || !persistent_fits(gpt))
       throw std::invalid_argument("decode_pass: the persistent pass takes one token of a model and device it fits");
     decode_persistent<T>(gpt, *b.persist, x, x2, b.qkv, b.act, b.logits, kcache, vcache, tok, pos0, pos_dev);
@@ -130,6 +137,8 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   if (pos_dev) advance_position(pos_dev, n, s);
 }
 
+template DecodePath decode_path_at<float>(const GptModel<float>&, const DecodeBufs<float>&, int, int);
+template DecodePath decode_path_at<bf16>(const GptModel<bf16>&, const DecodeBufs<bf16>&, int, int);
 template void decode_pass<float>(GptModel<float>&, const DecodeBufs<float>&, float*, float*, const int32_t*, int, int,
                                  int32_t*, DecodePath);
 template void decode_pass<bf16>(GptModel<bf16>&, const DecodeBufs<bf16>&, bf16*, bf16*, const int32_t*, int, int,

@@ -26,9 +26,20 @@ struct DecodeBufs {
   PersistentScratch* persist = nullptr;  // where set, a single token may run as one kernel (decode_persistent.cuh)
 };
 
-// Auto: one token as one kernel where the model and the device allow it (decode_persistent.cuh), else the
-// few-row kernels; the other two force one way (checks, timings).
+// Kernels: the few-row kernels (or, past kGemvMaxRows rows, the GEMMs); Persistent: one token as one kernel
+// (decode_persistent.cuh); Auto: decode_path_at(pos0), so a caller that passes pos_dev (a CUDA graph) names
+// the path it chose for the positions the graph will run at.
 enum class DecodePath { Auto, Kernels, Persistent };
+
+// One token runs as one kernel from this position on (the cache holding this many rows), where the model,
+// the device and the buffers allow. Measured on an H100 (GPT-2 124M, bf16, bench --suite generate): the
+// few-row kernels take about 420 us a token plus about 0.96 us a cached position (their attention walks the
+// keys in 8 warps a head), the persistent kernel about 556 us plus 0.09 us (its attention splits the keys
+// 32 a warp): they cross near 250 positions.
+constexpr int kPersistentFrom = 256;
+
+template <typename T>
+DecodePath decode_path_at(const GptModel<T>& gpt, const DecodeBufs<T>& b, int n, int pos);
 
 // kcache, vcache: this sequence's cache, n_layer x [block_size, C] each
 template <typename T>

@@ -40,7 +40,6 @@ struct Args {
   float* logits;
   unsigned* sync;         // [0]: barrier arrivals, [1]: launches so far
   int slot_elems;         // T elements of one stage's weight rows a block
-  int copy_from;          // the first thread that issues the copies (32: warp 0, which arrives at the barriers, issues none)
 };
 
 template <typename T>
@@ -124,9 +123,9 @@ __device__ void prefetch(const Args<T>& a, int g, T* slots) {
     const char* src = (const char*)(s.w + (int64_t)s.r0 * s.K);
     char* dst = (char*)(slots + (size_t)(g % S) * a.slot_elems);
     const int bytes = (s.r1 - s.r0) * s.K * (int)sizeof(T);
-    const int t = (int)threadIdx.x - a.copy_from, n = kThreads - a.copy_from;
-    if (t >= 0)
-      for (int i = t * 16; i < bytes; i += n * 16) cp_async16(dst + i, src + i);
+    // warps 1.. copy: thread 0 arrives at the barriers and is kept free of copies in flight
+    if (threadIdx.x >= 32)
+      for (int i = ((int)threadIdx.x - 32) * 16; i < bytes; i += (kThreads - 32) * 16) cp_async16(dst + i, src + i);
   }
   cp_async_commit();
 }
@@ -506,8 +505,7 @@ void launch(const Args<T>& a, size_t smem, cudaStream_t s) {
   cfg.dynamicSmemBytes = smem;
   cfg.stream = s;
   cfg.attrs = attr;
-  static const bool coop = [] { const char* v = std::getenv("MYPT_DECODE_COOP"); return !(v && *v == '0'); }();
-  cfg.numAttrs = coop ? 1 : 0;
+  cfg.numAttrs = 1;
   CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, a));
 }
 
@@ -560,8 +558,6 @@ void decode_persistent(GptModel<T>& gpt, PersistentScratch& ps, T* x, T* x2, T* 
   a.kcache = kcache; a.vcache = vcache; a.tok = tok; a.pos0 = pos0; a.pos_dev = pos_dev;
   a.x = x; a.x2 = x2; a.qkv = qkv; a.hid = act; a.part = ps.part.p; a.chunks = (c.block_size + kKeys - 1) / kKeys;
   a.logits = logits; a.sync = ps.sync.p;
-  static const bool copy0 = [] { const char* v = std::getenv("MYPT_DECODE_COPY0"); return v && *v == '1'; }();
-  a.copy_from = copy0 ? 0 : 32;
   const int blocks = sm_count();
   a.slot_elems = (int)slot_elems<T>(c, blocks);
   const int S = slots_for<T>(c);

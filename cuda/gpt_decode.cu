@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "decode_pass.cuh"
 #include "sampling.cuh"
 
 namespace mypt {
@@ -70,6 +69,7 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
   bool draw_on_device = false;  // gen_draw_ holds `draws`
   int pending = -1;  // the ring slot of a token launched and not yet handed over
   GraphGuard graph;
+  DecodePath graph_path = DecodePath::Auto;
   // hands over the token of ring slot k; false to stop
   const auto take = [&](int k) {
     CUDA_CHECK(cudaEventSynchronize(ring_.ev[k]));
@@ -95,9 +95,12 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
           CUDA_CHECK(cudaMemcpyAsync(gen_draw_.p, &draw_host_, 8, cudaMemcpyHostToDevice, s_));
           draw_on_device = true;
         }
-        if (!graph.exec) {
+        // the path for this position (decode_pass.cuh): captured again when it changes, once a call at most
+        const DecodePath path = decode_path_at(gpt_, bufs(), 1, cached);
+        if (!graph.exec || path != graph_path) {
+          graph_path = path;
           graph.capture(s_, cudaStreamCaptureModeRelaxed, [&] {
-            decode(gen_id_.p, 1, 0, gen_pos_.p);
+            decode(gen_id_.p, 1, 0, gen_pos_.p, path);
             sample_token(gen_id_.p, gen_logits_.p, cfg_.vocab_size, sp.temperature, sp.top_k, sp.top_p, sp.seed, 0,
                          s_, gen_draw_.p);
           });
@@ -149,11 +152,16 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
 }
 
 template <typename T>
-void GptDecoder<T>::decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev) {
+DecodeBufs<T> GptDecoder<T>::bufs() {
   DecodeBufs<T> b{x_.p, ln_.p, att_.p, tmp_.p, qkv_.p, pre_.p, act_.p, lrow_.p, stats_.p, stats_.p + cfg_.block_size,
                   gen_logits_.p};
   b.persist = &persist_;
-  decode_pass<T>(gpt_, b, kcache_.p, vcache_.p, tok, n, pos0, pos_dev);
+  return b;
+}
+
+template <typename T>
+void GptDecoder<T>::decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev, DecodePath path) {
+  decode_pass<T>(gpt_, bufs(), kcache_.p, vcache_.p, tok, n, pos0, pos_dev, path);
 }
 
 template class GptDecoder<float>;

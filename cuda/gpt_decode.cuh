@@ -10,7 +10,7 @@
 #include <functional>
 #include <vector>
 
-#include "decode_persistent.cuh"
+#include "decode_pass.cuh"
 #include "engine/engine.h"
 #include "gpt_model.cuh"
 
@@ -30,7 +30,8 @@ class GptDecoder {
   // n tokens (device ids `tok`) at positions pos0.. of the sequence (pos0 read from pos_dev when non-null,
   // which is then advanced by n), the cache holding positions < pos0; the last token's logits (fp32) into
   // gen_logits_. Capturable in a CUDA graph.
-  void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev);
+  void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev, DecodePath path = DecodePath::Auto);
+  DecodeBufs<T> bufs();
 
   GptModel<T>& gpt_;
   // shorthands for the model's fixed parts (made before this object and kept for its life)

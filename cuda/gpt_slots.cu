@@ -213,11 +213,14 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
                     oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
     b.persist = &persist_;
-    if (!graph_.exec || graph_slot_ != i) {
+    // generate()'s path for this position (decode_pass.cuh), so that the two stay equal bit for bit
+    const DecodePath path = decode_path_at(gpt_, b, 1, s.cached);
+    if (!graph_.exec || graph_slot_ != i || graph_path_ != path) {
       graph_slot_ = -1;
       graph_.capture(st, cudaStreamCaptureModeRelaxed,
-                     [&] { decode_pass<T>(gpt_, b, kslot(i), vslot(i), one_tok_.p, 1, 0, one_pos_.p); });
+                     [&] { decode_pass<T>(gpt_, b, kslot(i), vslot(i), one_tok_.p, 1, 0, one_pos_.p, path); });
       graph_slot_ = i;
+      graph_path_ = path;
     }
     CUDA_CHECK(cudaGraphLaunch(graph_.exec, st));
     logits = b.logits;

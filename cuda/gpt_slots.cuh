@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "decode_persistent.cuh"
+#include "decode_pass.cuh"
 #include "engine/decoder.h"
 #include "gpt_model.cuh"
 #include "sampling.cuh"
@@ -76,6 +76,7 @@ class GptSlots final : public Decoder {
   int tok_slot_ = -1;    // the slot whose last id is in one_tok_, -1: none
   int pos_slot_ = -1;    // the slot whose cached length is in one_pos_
   int graph_slot_ = -1;  // the slot the graph was captured for
+  DecodePath graph_path_ = DecodePath::Auto;  // and its path
   int32_t pos_host_ = 0, id_host_ = 0;
   GraphGuard graph_;
 };

@@ -166,6 +166,25 @@ maybe('cuda: greedy generation gives the CPU tokens (fp32), sampling repeats wit
   cuda.dispose();
 });
 
+maybe('cuda: past 256 cached positions a token is one kernel: greedy equal to the CPU, a lone decoder slot equal to generate', async () => {
+  // decode_pass.cuh's kPersistentFrom: tokens at positions 240..279 cross from the few-row kernels to the
+  // persistent kernel (decode_persistent.cuh), the CUDA graph captured again on the way
+  const config = { vocab_size: 64, block_size: 320, n_layer: 2, n_head: 2, n_embd: 64, seed: 11 };
+  const cpu = mypt.createModel({ ...config, device: 'cpu' });
+  const cuda = mypt.createModel({ ...config, device: 'cuda', precision: 'fp32' });
+  cuda.setParameters(cpu.getParameters());
+  let s = 5;
+  const prompt = Array.from({ length: 240 }, () => (s = (s * 1103515245 + 12345) % 2 ** 31) % 64);
+  const a = await cpu.generate(prompt, { max_new_tokens: 40, temperature: 0 });
+  const b = await cuda.generate(prompt, { max_new_tokens: 40, temperature: 0 });
+  assert.equal(b, a);
+  const opts = { max_new_tokens: 40, temperature: 0.9, top_k: 20, seed: 9 };
+  const dec = cuda.openDecoder(2);
+  assert.equal(await dec.generate(prompt, opts), await cuda.generate(prompt, opts));
+  cpu.dispose();
+  cuda.dispose();
+});
+
 test('cuda worst relative errors vs PyTorch (printed for the record)', () => {
   if (gpu) console.log(`  cuda worst relative errors: ${JSON.stringify(worst)}`);
 });
