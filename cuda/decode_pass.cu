@@ -100,10 +100,12 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   const cudaStream_t s = gpt.s;
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
-  if (path == DecodePath::Auto) path = decode_path_at(gpt, b, n, pos0);
+  if (path == DecodePath::Auto) {
+    path = decode_path_at(gpt, b, n, pos0);  // Persistent only where it fits
+  } else if (path == DecodePath::Persistent && (n != 1 || !b.persist || !persistent_fits(gpt))) {
+    throw std::invalid_argument("decode_pass: the persistent pass takes one token of a model and device it fits");
+  }
   if (path == DecodePath::Persistent) {
-    if (n != 1 || !b.persist || !persistent_fits(gpt))
-      throw std::invalid_argument("decode_pass: the persistent pass takes one token of a model and device it fits");
     decode_persistent<T>(gpt, *b.persist, x, x2, b.qkv, b.act, b.logits, kcache, vcache, tok, pos0, pos_dev);
     return;
   }

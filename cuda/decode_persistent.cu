@@ -3,6 +3,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "activation.cuh"
 
@@ -414,8 +417,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_token_kernel(const __grid_
     // x = x2 + (hid W_mlp^T + b)
     {
       const Stage<T> st = before(++g, wt(a, o.mlpb), nullptr, nullptr, true);
-      load_in(xin, a.hid, a.F);
-      __syncthreads();
+      load_in(xin, a.hid, a.F);  // weights() syncs before the rows are read
       gemv_rows(weights(g), st, xin, [&](int n) { return ldcg_f(a.x2 + n); }, [&](int n, float v, float res) {
         a.x[n] = from_f<T>(res + to_f(from_f<T>(v + bias_s[n - st.r0])));
       });
@@ -442,8 +444,7 @@ bool persistent_off() {
   return off;
 }
 
-// Shared memory of S slots for this model, or 0 when a slot's rows do not fit.
-template <typename T>
+// T elements of one stage's weight rows a block (the widest of the four stages).
 size_t slot_elems(const ModelConfig& c, int blocks) {
   const int64_t C = c.n_embd, F = c.hidden();
   const auto rows = [&](int64_t N) { return (N + blocks - 1) / blocks; };
@@ -457,7 +458,14 @@ template <typename T>
 size_t smem_bytes(const ModelConfig& c, int blocks, int S) {
   const size_t chunks = (c.block_size + kKeys - 1) / kKeys;
   const size_t floats = std::max(c.n_embd, c.hidden()) + kWarps * 128 + kMaxRows + 2 * c.n_embd + 2 * c.n_head * chunks;
-  return (size_t)S * slot_elems<T>(c, blocks) * sizeof(T) + floats * 4;
+  return (size_t)S * slot_elems(c, blocks) * sizeof(T) + floats * 4;
+}
+
+// What is known per device and per model shape, found once under one lock (models may be used from
+// several threads).
+std::mutex& known_mutex() {
+  static std::mutex m;
+  return m;
 }
 
 struct DeviceLimits {
@@ -466,10 +474,11 @@ struct DeviceLimits {
   size_t smem = 0;  // opt-in shared memory a block
 };
 DeviceLimits device_limits() {
-  static DeviceLimits lim[64];
-  static bool known[64] = {};
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return {};
+  std::lock_guard<std::mutex> lock(known_mutex());
+  static DeviceLimits lim[64];
+  static bool known[64] = {};
   if (!known[dev]) {
     int coop = 0, major = 0, minor = 0, smem = 0;
     cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
@@ -483,19 +492,53 @@ DeviceLimits device_limits() {
   return lim[dev];
 }
 
-// The most stage slots (2 to 4) that fit, or 0.
+// The kernel's dynamic shared memory limit: always the device's opt-in maximum less a margin for its static
+// shared memory, so that models of different sizes never lower it under each other.
+template <typename T, int S>
+bool allow_smem(const DeviceLimits& lim) {
+  return cudaFuncSetAttribute(decode_token_kernel<T, S>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              (int)lim.smem - 1024) == cudaSuccess;
+}
+// Whether one block of S slots is resident on every SM (an MPS share, say, may allow less).
+template <typename T, int S>
+bool resident(const DeviceLimits& lim, size_t smem) {
+  int n = 0;
+  const bool ok = allow_smem<T, S>(lim) &&
+                  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, decode_token_kernel<T, S>, kThreads, smem) ==
+                      cudaSuccess &&
+                  n >= 1;
+  cudaGetLastError();
+  return ok;
+}
+
+// The most stage slots (2 to 4) whose shared memory fits and is resident, or 0; remembered per device
+// and shape.
 template <typename T>
 int slots_for(const ModelConfig& c) {
   const DeviceLimits lim = device_limits();
-  for (int S = 4; S >= 2; S--)
-    if (smem_bytes<T>(c, sm_count(), S) + 1024 <= lim.smem) return S;
-  return 0;
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const int blocks = sm_count();
+  const auto key = std::make_tuple(dev, (int)sizeof(T), c.n_embd, c.hidden(), c.n_head, c.block_size);
+  std::lock_guard<std::mutex> lock(known_mutex());
+  static std::map<decltype(key), int> known;
+  const auto it = known.find(key);
+  if (it != known.end()) return it->second;
+  int found = 0;
+  for (int S = 4; S >= 2 && !found; S--) {
+    const size_t smem = smem_bytes<T>(c, blocks, S);
+    if (smem + 1024 > lim.smem) continue;
+    const bool ok = S == 4 ? resident<T, 4>(lim, smem) : S == 3 ? resident<T, 3>(lim, smem) : resident<T, 2>(lim, smem);
+    if (ok) found = S;
+  }
+  known[key] = found;
+  return found;
 }
 
 template <typename T, int S>
 void launch(const Args<T>& a, size_t smem, cudaStream_t s) {
   auto kernel = decode_token_kernel<T, S>;
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  if (!allow_smem<T, S>(device_limits())) CUDA_CHECK(cudaGetLastError());
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeCooperative;
   attr[0].val.cooperative = 1;
@@ -511,12 +554,14 @@ void launch(const Args<T>& a, size_t smem, cudaStream_t s) {
 
 }  // namespace
 
-void PersistentScratch::ensure(const ModelConfig& c) {
+void PersistentScratch::ensure(const ModelConfig& c, cudaStream_t s) {
   const size_t chunks = (c.block_size + kKeys - 1) / kKeys;
   part.ensure((size_t)c.n_head * chunks * (2 + c.head_size()));
   if (!sync.p) {
     sync.ensure(2);
-    CUDA_CHECK(cudaMemset(sync.p, 0, 2 * sizeof(unsigned)));
+    // on the kernel's stream, so that it lands first (inside a capture it joins the graph and zeroes the
+    // counters before each replay, which the kernel's arithmetic allows as well)
+    CUDA_CHECK(cudaMemsetAsync(sync.p, 0, 2 * sizeof(unsigned), s));
   }
 }
 
@@ -542,7 +587,7 @@ template <typename T>
 void decode_persistent(GptModel<T>& gpt, PersistentScratch& ps, T* x, T* x2, T* qkv, T* act, float* logits, T* kcache,
                        T* vcache, const int32_t* tok, int pos0, int32_t* pos_dev) {
   const ModelConfig& c = gpt.cfg;
-  ps.ensure(c);
+  ps.ensure(c, gpt.s);
   Args<T> a = {};
   a.w = gpt.wp();
   const auto o32 = [](int64_t off) { return (int32_t)off; };
@@ -559,7 +604,7 @@ void decode_persistent(GptModel<T>& gpt, PersistentScratch& ps, T* x, T* x2, T* 
   a.x = x; a.x2 = x2; a.qkv = qkv; a.hid = act; a.part = ps.part.p; a.chunks = (c.block_size + kKeys - 1) / kKeys;
   a.logits = logits; a.sync = ps.sync.p;
   const int blocks = sm_count();
-  a.slot_elems = (int)slot_elems<T>(c, blocks);
+  a.slot_elems = (int)slot_elems(c, blocks);
   const int S = slots_for<T>(c);
   const size_t smem = smem_bytes<T>(c, blocks, S);
   if (S >= 4) launch<T, 4>(a, smem, gpt.s);

@@ -19,7 +19,8 @@
 //
 // Needs: a GPU of compute capability 8.0 or newer that can launch cooperatively (every block resident at
 // once), C and the MLP width multiples of 8, head size a multiple of 32 up to 128, at most 64 layers, every
-// tensor 16-byte aligned, and shared memory for at least two stages' weight rows a block (persistent_fits).
+// tensor 16-byte aligned, shared memory for at least two stages' weight rows a block, resident on every SM,
+// and the attention's merge factors for the whole block_size in shared memory (persistent_fits).
 // MYPT_DECODE_PERSISTENT=0 turns it off (decode_pass then runs its kernels).
 //
 // Measured on an H100 (GPT-2 124M, bf16, 2026-12-06): 556 us a token at short contexts, slower than the
@@ -41,7 +42,7 @@ namespace cuda {
 struct PersistentScratch {
   DBuf<float> part;
   DBuf<unsigned> sync;
-  void ensure(const ModelConfig& c);
+  void ensure(const ModelConfig& c, cudaStream_t s);
 };
 
 template <typename T>
