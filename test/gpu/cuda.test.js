@@ -181,6 +181,9 @@ maybe('cuda: past 256 cached positions a token is one kernel: greedy equal to th
   const opts = { max_new_tokens: 40, temperature: 0.9, top_k: 20, seed: 9 };
   const dec = cuda.openDecoder(2);
   assert.equal(await dec.generate(prompt, opts), await cuda.generate(prompt, opts));
+  // a prompt past 256 positions: the first graph is the persistent kernel's
+  const long = prompt.concat(prompt.slice(0, 50));
+  assert.equal(await cuda.generate(long, { max_new_tokens: 20, temperature: 0 }), await cpu.generate(long, { max_new_tokens: 20, temperature: 0 }));
   cpu.dispose();
   cuda.dispose();
 });
