@@ -27,8 +27,15 @@ inline void check_cuda(cudaError_t e, const char* what, const char* file, int li
 // device's free memory when the allocation fails for lack of memory (other failures: as check_cuda).
 void* cuda_malloc(size_t bytes, const char* what);
 void* cuda_malloc_host(size_t bytes, const char* what);
-// The current device's multiprocessor count (132 on an H100 SXM; 132 where the device cannot say).
-int sm_count();
+// What kernels size themselves by, asked once per device (device.cu): the current device's.
+struct DeviceProps {
+  int sms = 132;             // multiprocessors (132 on an H100 SXM; 132 where the device cannot say)
+  int cc = 0;                // compute capability, 10 major + minor
+  bool cooperative = false;  // cooperative launches (every block resident at once)
+  size_t smem_optin = 0;     // the shared memory a block may opt in to, bytes
+};
+const DeviceProps& device_props();
+inline int sm_count() { return device_props().sms; }
 
 typedef __nv_bfloat16 bf16;
 

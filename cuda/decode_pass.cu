@@ -86,7 +86,7 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
 
 template <typename T>
 DecodePath decode_path_at(const GptModel<T>& gpt, const DecodeBufs<T>& b, int n, int pos) {
-  return n == 1 && pos >= kPersistentFrom && b.persist && persistent_fits(gpt) ? DecodePath::Persistent
+  return n == 1 && pos >= kPersistentFrom && b.persist && b.persist->fits(gpt) ? DecodePath::Persistent
                                                                                 : DecodePath::Kernels;
 }
 
@@ -102,7 +102,7 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   T* x2 = b.x + (size_t)n * C;
   if (path == DecodePath::Auto) {
     path = decode_path_at(gpt, b, n, pos0);  // Persistent only where it fits
-  } else if (path == DecodePath::Persistent && (n != 1 || !b.persist || !persistent_fits(gpt))) {
+  } else if (path == DecodePath::Persistent && (n != 1 || !b.persist || !b.persist->fits(gpt))) {
     throw std::invalid_argument("decode_pass: the persistent pass takes one token of a model and device it fits");
   }
   if (path == DecodePath::Persistent) {

@@ -3,11 +3,10 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <tuple>
+#include <stdexcept>
 
 #include "activation.cuh"
+#include "cp_async.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -60,21 +59,7 @@ __device__ __forceinline__ void ldcg8(float (&r)[8], const float* p) {
   const float4 u = __ldcg((const float4*)p), v = __ldcg((const float4*)p + 1);
   r[0] = u.x; r[1] = u.y; r[2] = u.z; r[3] = u.w; r[4] = v.x; r[5] = v.y; r[6] = v.z; r[7] = v.w;
 }
-// xin[k .. k + 7] from shared memory (16-byte aligned)
-__device__ __forceinline__ void in8(float (&r)[8], const float* p) {
-  const float4 u = *(const float4*)p, v = *(const float4*)(p + 4);
-  r[0] = u.x; r[1] = u.y; r[2] = u.z; r[3] = u.w; r[4] = v.x; r[5] = v.y; r[6] = v.z; r[7] = v.w;
-}
 
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 
 // Grid-wide barrier in two halves, so that a block's loads of constants overlap the wait: grid_arrive adds
 // this block's arrival (release: its writes before it are seen by whoever acquires after it), grid_wait
@@ -199,7 +184,7 @@ __device__ void gemv_rows(const T* ws, const Stage<T>& s, const float* xin, Pre 
     for (int k = lane * 8; k < s.K; k += 256) {
       float w8[8], x8[8];
       load8(w8, wr + k);
-      in8(x8, xin + k);
+      load8(x8, xin + k);
 #pragma unroll
       for (int e = 0; e < 8; e++) acc = fmaf(w8[e], x8[e], acc);
     }
@@ -306,7 +291,7 @@ __device__ void head_rows(const Args<T>& a, const float* xin) {
       float w8[U][8], x8[8];
 #pragma unroll
       for (int u = 0; u < U; u++) load8(w8[u], w + (int64_t)min(r + u, r1 - 1) * K + k);
-      in8(x8, xin + k);
+      load8(x8, xin + k);
 #pragma unroll
       for (int u = 0; u < U; u++)
 #pragma unroll
@@ -461,49 +446,18 @@ size_t smem_bytes(const ModelConfig& c, int blocks, int S) {
   return (size_t)S * slot_elems(c, blocks) * sizeof(T) + floats * 4;
 }
 
-// What is known per device and per model shape, found once under one lock (models may be used from
-// several threads).
-std::mutex& known_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-struct DeviceLimits {
-  bool coop = false;
-  int cc = 0;
-  size_t smem = 0;  // opt-in shared memory a block
-};
-DeviceLimits device_limits() {
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return {};
-  std::lock_guard<std::mutex> lock(known_mutex());
-  static DeviceLimits lim[64];
-  static bool known[64] = {};
-  if (!known[dev]) {
-    int coop = 0, major = 0, minor = 0, smem = 0;
-    cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-    cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-    cudaGetLastError();
-    lim[dev] = {coop != 0, major * 10 + minor, (size_t)smem};
-    known[dev] = true;
-  }
-  return lim[dev];
-}
-
 // The kernel's dynamic shared memory limit: always the device's opt-in maximum less a margin for its static
 // shared memory, so that models of different sizes never lower it under each other.
 template <typename T, int S>
-bool allow_smem(const DeviceLimits& lim) {
+bool allow_smem() {
   return cudaFuncSetAttribute(decode_token_kernel<T, S>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              (int)lim.smem - 1024) == cudaSuccess;
+                              (int)device_props().smem_optin - 1024) == cudaSuccess;
 }
 // Whether one block of S slots is resident on every SM (an MPS share, say, may allow less).
 template <typename T, int S>
-bool resident(const DeviceLimits& lim, size_t smem) {
+bool resident(size_t smem) {
   int n = 0;
-  const bool ok = allow_smem<T, S>(lim) &&
+  const bool ok = allow_smem<T, S>() &&
                   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, decode_token_kernel<T, S>, kThreads, smem) ==
                       cudaSuccess &&
                   n >= 1;
@@ -511,34 +465,34 @@ bool resident(const DeviceLimits& lim, size_t smem) {
   return ok;
 }
 
-// The most stage slots (2 to 4) whose shared memory fits and is resident, or 0; remembered per device
-// and shape.
+// The most stage slots (2 to 4) the model and the current device allow, or 0 where the pass cannot take
+// the model (decode_persistent.cuh's list).
 template <typename T>
-int slots_for(const ModelConfig& c) {
-  const DeviceLimits lim = device_limits();
-  int dev = 0;
-  cudaGetDevice(&dev);
-  const int blocks = sm_count();
-  const auto key = std::make_tuple(dev, (int)sizeof(T), c.n_embd, c.hidden(), c.n_head, c.block_size);
-  std::lock_guard<std::mutex> lock(known_mutex());
-  static std::map<decltype(key), int> known;
-  const auto it = known.find(key);
-  if (it != known.end()) return it->second;
-  int found = 0;
-  for (int S = 4; S >= 2 && !found; S--) {
-    const size_t smem = smem_bytes<T>(c, blocks, S);
-    if (smem + 1024 > lim.smem) continue;
-    const bool ok = S == 4 ? resident<T, 4>(lim, smem) : S == 3 ? resident<T, 3>(lim, smem) : resident<T, 2>(lim, smem);
-    if (ok) found = S;
+int slots_for(const GptModel<T>& gpt) {
+  const ModelConfig& c = gpt.cfg;
+  const DeviceProps& dp = device_props();
+  if (persistent_off() || !dp.cooperative || dp.cc < 80) return 0;
+  const int hs = c.head_size();
+  if (c.n_embd % 8 || c.hidden() % 8 || hs % 32 || hs > 128 || c.n_layer > kMaxLayers) return 0;
+  const int64_t most = std::max<int64_t>(3 * c.n_embd, c.hidden());  // a stage's widest N
+  if ((most + dp.sms - 1) / dp.sms > kMaxRows) return 0;
+  if (gpt.layout.total >= (int64_t)INT32_MAX) return 0;
+  const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
+  if (!aligned(gpt.headw) || !aligned(gpt.wte) || !aligned(gpt.wpe)) return 0;
+  for (const LayerOff& w : gpt.L)
+    if (!(aligned(w.qkvw) && aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw))) return 0;
+  for (int S = 4; S >= 2; S--) {
+    const size_t smem = smem_bytes<T>(c, dp.sms, S);
+    if (smem + 1024 > dp.smem_optin) continue;
+    if (S == 4 ? resident<T, 4>(smem) : S == 3 ? resident<T, 3>(smem) : resident<T, 2>(smem)) return S;
   }
-  known[key] = found;
-  return found;
+  return 0;
 }
 
 template <typename T, int S>
 void launch(const Args<T>& a, size_t smem, cudaStream_t s) {
   auto kernel = decode_token_kernel<T, S>;
-  if (!allow_smem<T, S>(device_limits())) CUDA_CHECK(cudaGetLastError());
+  if (!allow_smem<T, S>()) CUDA_CHECK(cudaGetLastError());
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeCooperative;
   attr[0].val.cooperative = 1;
@@ -554,6 +508,12 @@ void launch(const Args<T>& a, size_t smem, cudaStream_t s) {
 
 }  // namespace
 
+template <typename T>
+bool PersistentScratch::fits(const GptModel<T>& gpt) {
+  if (slots < 0) slots = slots_for(gpt);
+  return slots > 0;
+}
+
 void PersistentScratch::ensure(const ModelConfig& c, cudaStream_t s) {
   const size_t chunks = (c.block_size + kKeys - 1) / kKeys;
   part.ensure((size_t)c.n_head * chunks * (2 + c.head_size()));
@@ -566,26 +526,9 @@ void PersistentScratch::ensure(const ModelConfig& c, cudaStream_t s) {
 }
 
 template <typename T>
-bool persistent_fits(const GptModel<T>& gpt) {
-  const ModelConfig& c = gpt.cfg;
-  if (persistent_off()) return false;
-  const DeviceLimits lim = device_limits();
-  if (!lim.coop || lim.cc < 80) return false;
-  const int hs = c.head_size();
-  if (c.n_embd % 8 || c.hidden() % 8 || hs % 32 || hs > 128 || c.n_layer > kMaxLayers) return false;
-  const int64_t most = std::max<int64_t>(3 * c.n_embd, c.hidden());  // a stage's widest N
-  if ((most + sm_count() - 1) / sm_count() > kMaxRows) return false;
-  if (gpt.layout.total >= (int64_t)INT32_MAX) return false;
-  const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
-  if (!aligned(gpt.headw) || !aligned(gpt.wte) || !aligned(gpt.wpe)) return false;
-  for (const LayerOff& w : gpt.L)
-    if (!(aligned(w.qkvw) && aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw))) return false;
-  return slots_for<T>(c) > 0;
-}
-
-template <typename T>
 void decode_persistent(GptModel<T>& gpt, PersistentScratch& ps, T* x, T* x2, T* qkv, T* act, float* logits, T* kcache,
                        T* vcache, const int32_t* tok, int pos0, int32_t* pos_dev) {
+  if (!ps.fits(gpt)) throw std::invalid_argument("decode_persistent: the model does not fit the persistent pass here");
   const ModelConfig& c = gpt.cfg;
   ps.ensure(c, gpt.s);
   Args<T> a = {};
@@ -605,15 +548,15 @@ void decode_persistent(GptModel<T>& gpt, PersistentScratch& ps, T* x, T* x2, T* 
   a.logits = logits; a.sync = ps.sync.p;
   const int blocks = sm_count();
   a.slot_elems = (int)slot_elems(c, blocks);
-  const int S = slots_for<T>(c);
+  const int S = ps.slots;
   const size_t smem = smem_bytes<T>(c, blocks, S);
   if (S >= 4) launch<T, 4>(a, smem, gpt.s);
   else if (S == 3) launch<T, 3>(a, smem, gpt.s);
   else launch<T, 2>(a, smem, gpt.s);
 }
 
-template bool persistent_fits<float>(const GptModel<float>&);
-template bool persistent_fits<bf16>(const GptModel<bf16>&);
+template bool PersistentScratch::fits<float>(const GptModel<float>&);
+template bool PersistentScratch::fits<bf16>(const GptModel<bf16>&);
 template void decode_persistent<float>(GptModel<float>&, PersistentScratch&, float*, float*, float*, float*, float*,
                                        float*, float*, const int32_t*, int, int32_t*);
 template void decode_persistent<bf16>(GptModel<bf16>&, PersistentScratch&, bf16*, bf16*, bf16*, bf16*, float*, bf16*,

@@ -20,7 +20,7 @@
 // Needs: a GPU of compute capability 8.0 or newer that can launch cooperatively (every block resident at
 // once), C and the MLP width multiples of 8, head size a multiple of 32 up to 128, at most 64 layers, every
 // tensor 16-byte aligned, shared memory for at least two stages' weight rows a block, resident on every SM,
-// and the attention's merge factors for the whole block_size in shared memory (persistent_fits).
+// and the attention's merge factors for the whole block_size in shared memory (PersistentScratch::fits).
 // MYPT_DECODE_PERSISTENT=0 turns it off (decode_pass then runs its kernels).
 //
 // Measured on an H100 (GPT-2 124M, bf16, 2026-12-06): 556 us a token at short contexts, slower than the
@@ -37,16 +37,17 @@
 namespace mypt {
 namespace cuda {
 
-// What the persistent pass keeps between tokens: the attention partials (per head and 32 keys: max, sum,
-// the weighted values) and the barrier counters, zeroed once.
+// What the persistent pass keeps between tokens, one per decoder (its model fixed): the attention partials
+// (per head and 32 keys: max, sum, the weighted values), the barrier counters (zeroed once), and whether
+// the pass takes the model on its device, found on the first ask.
 struct PersistentScratch {
   DBuf<float> part;
   DBuf<unsigned> sync;
+  int slots = -1;  // stage slots of shared memory; 0: the pass does not take the model; -1: not asked yet
+  template <typename T>
+  bool fits(const GptModel<T>& gpt);
   void ensure(const ModelConfig& c, cudaStream_t s);
 };
-
-template <typename T>
-bool persistent_fits(const GptModel<T>& gpt);
 
 // tok: the input id (device); kcache, vcache as decode_pass's
 template <typename T>

@@ -3,8 +3,8 @@
 // fail with an error code, which becomes the reason.
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -21,17 +21,7 @@ bool pdl_enabled() {
     const char* v = std::getenv("MYPT_NO_PDL");
     return v && *v && *v != '0';
   }();
-  if (off) return false;
-  static std::atomic<int> known[64];  // per device: 0 not asked yet, 1 yes, 2 no
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  int k = known[dev].load(std::memory_order_relaxed);
-  if (k == 0) {
-    int major = 0;
-    k = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9 ? 1 : 2;
-    known[dev].store(k, std::memory_order_relaxed);
-  }
-  return k == 1;
+  return !off && device_props().cc >= 90;
 }
 
 Discovery discover() {
@@ -89,15 +79,29 @@ void throw_cuda_error(cudaError_t e, const char* what, const char* file, int lin
   throw std::runtime_error("CUDA error in " + where);
 }
 
-int sm_count() {
-  static int n[64];
+const DeviceProps& device_props() {
+  static DeviceProps props[64];
+  static std::once_flag once[64];
+  static const DeviceProps unknown;
   int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
-  if (n[dev] == 0 && cudaDeviceGetAttribute(&n[dev], cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
     cudaGetLastError();
-    n[dev] = 132;
+    return unknown;
   }
-  return n[dev];
+  std::call_once(once[dev], [dev] {
+    DeviceProps& p = props[dev];
+    int sms = 0, major = 0, minor = 0, coop = 0, smem = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && sms > 0) p.sms = sms;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
+    cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    cudaGetLastError();
+    p.cc = major * 10 + minor;
+    p.cooperative = coop != 0;
+    p.smem_optin = (size_t)smem;
+  });
+  return props[dev];
 }
 
 void* cuda_malloc(size_t bytes, const char* what) {

@@ -308,8 +308,8 @@ template <typename T>
 static void check_decode_persistent(const ModelConfig& cfg, const char* name, int n_prompt, int steps) {
   const std::string tag = std::string(name) + " " + tname<T>() + " " + shp({cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.vocab_size});
   cuda::GptModel<T> gpt(cfg, 0);
-  if (!cuda::persistent_fits(gpt)) {
-    report_exact("decode persistent " + tag, false, "persistent_fits says no");
+  if (!cuda::PersistentScratch().fits(gpt)) {
+    report_exact("decode persistent " + tag, false, "the persistent pass does not take the model here");
     return;
   }
   ParamLayout lay(cfg);
