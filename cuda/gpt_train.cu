@@ -1,11 +1,14 @@
 // GptTrainer (gpt_train.cuh): batched forward, loss, backward and AdamW of the CUDA GPT.
 #include "gpt_train.cuh"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "activation.cuh"
 #include "adamw.cuh"
 #include "attention.cuh"
 #include "attention_rows.cuh"
@@ -39,6 +42,8 @@ GptTrainer<T>::GptTrainer(GptModel<T>& gpt)
   set_decay_mask(std::vector<uint8_t>(nt, 1));
   norm_scratch_.ensure(1024);
   scalars_.ensure(4);
+  if (const char* mb = std::getenv("MYPT_CLASSIFIER_CHUNK_MB"); mb && std::atoll(mb) > 0)
+    chunk_bytes_ = std::atoll(mb) << 20;
   CUDA_CHECK(cudaStreamSynchronize(s_));
 }
 
@@ -107,7 +112,8 @@ void GptTrainer<T>::forward(const int32_t* tokens, int B, int T_, float* logits)
   gpt_.check_tokens(tokens, (int64_t)B * T_, "token");
   use();
   upload_tokens(tokens, nullptr, (int64_t)B * T_);
-  run_forward(B, T_, 0.0f, 0, false);
+  run_forward(B, T_, 0.0f, 0, false, true);
+  linear_forward<T>(*gemm_, logits_.p, lnf_.p, W(headw_), W(headb_), B * T_, cfg_.n_embd, cfg_.vocab_size, s_);
   const int64_t n = (int64_t)B * T_ * cfg_.vocab_size;
   if (is_bf16_t<T>()) {
     host_f32_.ensure(n);
@@ -128,7 +134,7 @@ float GptTrainer<T>::loss(const int32_t* tokens, const int32_t* targets, int B, 
   const int64_t BT = (int64_t)B * T_;
   upload_tokens(tokens, targets, BT);
   run_forward(B, T_, 0.0f, 0, false);
-  crossentropy_forward_backward<T>(losses_.p, logits_.p, targets_.p, BT, cfg_.vocab_size, 0.0f, false, s_);
+  classify(BT, 0.0f, false);
   return read_mean_loss(BT);
 }
 
@@ -146,10 +152,9 @@ float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targ
   run_forward(B, T_, p, call, true);
   buckets_.build(tokens, BT);  // on the host while the GPU runs the forward
   upload_buckets();
-  crossentropy_forward_backward<T>(losses_.p, logits_.p, targets_.p, BT, cfg_.vocab_size, loss_scale / (float)BT,
-                                   true, s_);
-  mean_loss(scalars_.p, losses_.p, BT, s_);
   if (!accumulate) CUDA_CHECK(cudaMemsetAsync(grads_.p, 0, layout_.total * 4, s_));
+  classify(BT, loss_scale / (float)BT, true);
+  mean_loss(scalars_.p, losses_.p, BT, s_);
   run_backward(B, T_, p, call);
   float loss = 0.0f;
   CUDA_CHECK(cudaMemcpyAsync(&loss, scalars_.p, 4, cudaMemcpyDeviceToHost, s_));
@@ -201,29 +206,60 @@ float GptTrainer<T>::read_mean_loss(int64_t BT) {
 }
 
 template <typename T>
-void GptTrainer<T>::ensure_acts(int B, int T_, bool backward) {
+void GptTrainer<T>::set_recompute(int level) {
+  if (level < 0 || level > 2)
+    throw std::invalid_argument("recompute must be 0, 1 or 2 (got " + std::to_string(level) + ")");
+  if (level == recompute_) return;
+  use();
+  sync();
+  recompute_ = level;
+  // the buffers of one layer's slot, or of every layer, are sized again at the next step
+  ln1_.release();
+  ln2_.release();
+  fcact_.release();
+}
+
+// Rows of one classifier chunk: the [rows, V] logits at most chunk_bytes_ (512 MB; MYPT_CLASSIFIER_CHUNK_MB, a
+// tuning and test switch), in equal chunks (a multiple of 64 rows) so that no chunk is a small remainder.
+template <typename T>
+int64_t GptTrainer<T>::classifier_chunk(int64_t BT) const {
+  const int64_t cap = std::max<int64_t>(64, chunk_bytes_ / ((int64_t)cfg_.vocab_size * (int64_t)sizeof(T)));
+  if (BT <= cap) return BT;
+  const int64_t n = (BT + cap - 1) / cap;
+  return std::min<int64_t>(BT, ((BT + n - 1) / n + 63) / 64 * 64);
+}
+
+template <typename T>
+void GptTrainer<T>::ensure_acts(int B, int T_, bool backward, bool full_logits) {
   const size_t BT = (size_t)B * T_, C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer;
   const size_t H = cfg_.n_head;
+  const size_t LN = recompute_ >= 2 ? 1 : L, LA = recompute_ >= 1 ? 1 : L;
   res_.ensure((L + 1) * BT * C);
-  ln1_.ensure(L * BT * C);
+  ln1_.ensure(LN * BT * C);
   att_.ensure(L * BT * C);
   xmid_.ensure(L * BT * C);
-  ln2_.ensure(L * BT * C);
+  ln2_.ensure(LN * BT * C);
   qkv_.ensure(L * BT * 3 * C);
   fcpre_.ensure(L * BT * F);
-  fcact_.ensure(L * BT * F);
+  fcact_.ensure(LA * BT * F);
   stats_.ensure(L * BT * 4 + 2 * BT);  // ln1 mean, rstd, ln2 mean, rstd per layer; lnf mean, rstd
   lse_.ensure(L * B * H * T_);
   lnf_.ensure(BT * C);
   tmp_.ensure(BT * C);
-  logits_.ensure(BT * V);
+  logits_.ensure((full_logits ? BT : (size_t)classifier_chunk((int64_t)BT)) * V);
   losses_.ensure(BT);
   if (backward) {
     dres_.ensure(BT * C);
     dc1_.ensure(BT * C);
     dc2_.ensure(BT * C);
     dbig_.ensure(BT * (F > 3 * C ? F : 3 * C));
-    colsum_.ensure((size_t)colsum_scratch_floats(BT, (int)std::max(std::max(F, 3 * C), V)));
+    // column sums: the LayerNorm parameter gradients (C wide) and the bias gradients of the layers that have
+    // biases (where the GEMM's epilogue does not take them); the head's V-wide one only with a head bias
+    size_t cols = C;
+    if (cfg_.qkv_bias) cols = std::max(cols, 3 * C);
+    if (cfg_.mlp_bias) cols = std::max(cols, F);
+    if (cfg_.head_bias) cols = std::max(cols, V);
+    colsum_.ensure((size_t)colsum_scratch_floats(BT, (int)cols));
     const size_t attn_bytes = flash_ok() ? attention_backward_scratch_bytes(B, T_, (int)C, (int)H) : 0;
     const size_t rows_bytes = (size_t)B * H * T_ * 4;
     attn_scratch_.ensure((attn_bytes > rows_bytes ? attn_bytes : rows_bytes) / 4 + 4);
@@ -271,52 +307,65 @@ void GptTrainer<T>::attn_backward(T* dqkv, const T* dout, const T* qkv, const T*
 }
 
 template <typename T>
-void GptTrainer<T>::run_forward(int B, int T_, float p, uint64_t call, bool backward) {
-  ensure_acts(B, T_, backward);
+void GptTrainer<T>::run_forward(int B, int T_, float p, uint64_t call, bool backward, bool full_logits) {
+  ensure_acts(B, T_, backward, full_logits);
   const int64_t BT = (int64_t)B * T_;
-  const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer;
+  const int C = cfg_.n_embd, L = cfg_.n_layer;
   const float eps = cfg_.ln_eps;
   encoder_forward<T>(res_.p, tokens_.p, W(wte_), W(wpe_), B, T_, C, 0, s_);
   if (p > 0.0f && cfg_.embd_dropout)
     dropout_apply<T>(res_.p, res_.p, BT * C, p, dropout_stream(seed_, call, L, 3), 0, s_);
-  residual_layernorm_forward<T>(nullptr, ln1_.p, st(0, 0), st(0, 1), res_.p, nullptr, W(L_[0].ln1w), W(L_[0].ln1b),
-                                BT, C, eps, 0.0f, 0, s_);
+  residual_layernorm_forward<T>(nullptr, ln1_at(0), st(0, 0), st(0, 1), res_.p, nullptr, W(L_[0].ln1w),
+                                W(L_[0].ln1b), BT, C, eps, 0.0f, 0, s_);
   for (int l = 0; l < L; l++) {
     const LayerOff& w = L_[l];
     T* xin = res_.p + l * BT * C;
     T* xout = res_.p + (l + 1) * BT * C;
-    T* ln1 = ln1_.p + l * BT * C;
+    T* ln1 = ln1_at(l);
     T* qkv = qkv_.p + l * BT * 3 * C;
     T* att = att_.p + l * BT * C;
     T* xmid = xmid_.p + l * BT * C;
-    T* ln2 = ln2_.p + l * BT * C;
+    T* ln2 = ln2_at(l);
     float* lse = lse_.p + (size_t)l * B * cfg_.n_head * T_;
     linear_forward<T>(*gemm_, qkv, ln1, W(w.qkvw), W(w.qkvb), (int)BT, C, 3 * C, s_);
     attn_forward(att, lse, qkv, B, T_, p, dropout_stream(seed_, call, l, 0));
     linear_forward<T>(*gemm_, tmp_.p, att, W(w.projw), W(w.projb), (int)BT, C, C, s_);
     residual_layernorm_forward<T>(xmid, ln2, st(l, 2), st(l, 3), xin, tmp_.p, W(w.ln2w), W(w.ln2b), BT, C, eps, p,
                                   dropout_stream(seed_, call, l, 1), s_);
-    T* pre = fcpre_.p + l * BT * F;
-    T* act = fcact_.p + l * BT * F;
+    T* pre = fcpre_.p + l * BT * cfg_.hidden();
+    T* act = act_at(l);
     gpt_.mlp_up(act, pre, ln2, w, BT);
-    linear_forward<T>(*gemm_, tmp_.p, act, W(w.mlpw), W(w.mlpb), (int)BT, F, C, s_);
+    linear_forward<T>(*gemm_, tmp_.p, act, W(w.mlpw), W(w.mlpb), (int)BT, cfg_.hidden(), C, s_);
     const bool last = l + 1 == L;
-    residual_layernorm_forward<T>(xout, last ? lnf_.p : ln1_.p + (l + 1) * BT * C, last ? lnf_stat(0) : st(l + 1, 0),
+    residual_layernorm_forward<T>(xout, last ? lnf_.p : ln1_at(l + 1), last ? lnf_stat(0) : st(l + 1, 0),
                                   last ? lnf_stat(1) : st(l + 1, 1), xmid, tmp_.p,
                                   last ? W(lnfw_) : W(L_[l + 1].ln1w), last ? W(lnfb_) : W(L_[l + 1].ln1b), BT, C,
                                   eps, p, dropout_stream(seed_, call, l, 2), s_);
   }
-  linear_forward<T>(*gemm_, logits_.p, lnf_.p, W(headw_), W(headb_), (int)BT, C, V, s_);
+}
+
+template <typename T>
+void GptTrainer<T>::classify(int64_t BT, float dloss, bool backward) {
+  const int C = cfg_.n_embd, V = cfg_.vocab_size;
+  const int64_t chunk = classifier_chunk(BT);
+  for (int64_t r0 = 0; r0 < BT; r0 += chunk) {
+    const int rows = (int)std::min<int64_t>(chunk, BT - r0);
+    const T* x = lnf_.p + r0 * C;
+    linear_forward<T>(*gemm_, logits_.p, x, W(headw_), W(headb_), rows, C, V, s_);
+    crossentropy_forward_backward<T>(losses_.p + r0, logits_.p, targets_.p + r0, rows, V, dloss, backward, s_);
+    if (!backward) continue;
+    linear_backward_input<T>(*gemm_, dc1_.p + r0 * C, logits_.p, W(headw_), rows, C, V, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(headw_), G(headb_), logits_.p, x, rows, C, V, true, colsum_.p, s_);
+  }
 }
 
 template <typename T>
 void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
   const int64_t BT = (int64_t)B * T_;
-  const int C = cfg_.n_embd, F = cfg_.hidden(), V = cfg_.vocab_size, L = cfg_.n_layer;
+  const int C = cfg_.n_embd, F = cfg_.hidden(), L = cfg_.n_layer;
+  const float eps = cfg_.ln_eps;
   float* cs = colsum_.p;
-  // head
-  linear_backward_input<T>(*gemm_, dc1_.p, logits_.p, W(headw_), (int)BT, C, V, s_);
-  linear_backward_weight_bias<T>(*gemm_, G(headw_), G(headb_), logits_.p, lnf_.p, (int)BT, C, V, true, cs, s_);
+  // the head's gradients are in (classify); the final LayerNorm's input gradient starts the residual stream's
   CUDA_CHECK(cudaMemsetAsync(dres_.p, 0, BT * C * sizeof(T), s_));
   layernorm_backward<T>(dres_.p, G(lnfw_), G(lnfb_), dc1_.p, res_.p + L * BT * C, W(lnfw_), lnf_stat(0), lnf_stat(1),
                         BT, C, cs, s_);
@@ -324,13 +373,22 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
   for (int l = L - 1; l >= 0; l--) {
     const LayerOff& w = L_[l];
     T* xin = res_.p + l * BT * C;
-    T* ln1 = ln1_.p + l * BT * C;
+    T* ln1 = ln1_at(l);
     T* qkv = qkv_.p + l * BT * 3 * C;
     T* att = att_.p + l * BT * C;
     T* xmid = xmid_.p + l * BT * C;
-    T* ln2 = ln2_.p + l * BT * C;
+    T* ln2 = ln2_at(l);
     T* pre = fcpre_.p + l * BT * F;
-    T* act = fcact_.p + l * BT * F;
+    T* act = act_at(l);
+    // recomputed activations: the GELU output from its input, the LayerNorm outputs from the residual stream
+    // (the same kernels on the same inputs: bit for bit the forward's values; statistics rewritten unchanged)
+    if (recompute_ >= 1) activation_forward<T>(cfg_.activation, act, pre, BT * F, s_);
+    if (recompute_ >= 2) {
+      residual_layernorm_forward<T>(nullptr, ln2, st(l, 2), st(l, 3), xmid, nullptr, W(w.ln2w), W(w.ln2b), BT, C, eps,
+                                    0.0f, 0, s_);
+      residual_layernorm_forward<T>(nullptr, ln1, st(l, 0), st(l, 1), xin, nullptr, W(w.ln1w), W(w.ln1b), BT, C, eps,
+                                    0.0f, 0, s_);
+    }
     float* lse = lse_.p + (size_t)l * B * cfg_.n_head * T_;
     // MLP branch: xout = xmid + drop(mlp)
     const T* dbr = dres_.p;

@@ -29,6 +29,10 @@ class GptTrainer {
   void set_decay_mask(const std::vector<uint8_t>& mask);
   void set_seed(uint64_t seed);
   void set_dropout_call(uint64_t call) { calls_ = call; }
+  // Activation recomputation (engine.h set_recompute): 0 keeps every activation for the backward; 1 keeps
+  // one layer's GELU output and recomputes it from the pre-activation in the backward; 2 also recomputes
+  // the LayerNorm outputs from the residual stream and the saved statistics (bit for bit the forward's).
+  void set_recompute(int level);
 
   void forward(const int32_t* tokens, int B, int T_, float* logits);
   float loss(const int32_t* tokens, const int32_t* targets, int B, int T_);
@@ -50,8 +54,18 @@ class GptTrainer {
   void upload_buckets();
   float read_mean_loss(int64_t BT);
 
-  // Activation buffers for B x T rows (grown, never shrunk).
-  void ensure_acts(int B, int T_, bool backward);
+  // Activation buffers for B x T rows (grown, never shrunk). full_logits: all B*T rows of logits at once
+  // (forward()); else one classifier chunk of rows (loss and forward_backward).
+  void ensure_acts(int B, int T_, bool backward, bool full_logits = false);
+  int64_t classifier_chunk(int64_t BT) const;
+  // The classifier over the final LayerNorm's output, chunk by chunk of rows, so that only one chunk of
+  // [rows, V] logits exists: logits, the loss per row (losses_), and with backward the logits' gradient
+  // (times dloss) straight into the head's weight gradient and the LayerNorm output's gradient (dc1_).
+  void classify(int64_t BT, float dloss, bool backward);
+  // The per-layer activation buffers, one layer's slot when it is recomputed (recompute_).
+  T* ln1_at(int l) { return ln1_.p + (recompute_ >= 2 ? 0 : (size_t)l * B_ * T_cur_ * cfg_.n_embd); }
+  T* ln2_at(int l) { return ln2_.p + (recompute_ >= 2 ? 0 : (size_t)l * B_ * T_cur_ * cfg_.n_embd); }
+  T* act_at(int l) { return fcact_.p + (recompute_ >= 1 ? 0 : (size_t)l * B_ * T_cur_ * cfg_.hidden()); }
   float* st(int l, int which) { return stats_.p + ((size_t)l * 4 + which) * (size_t)B_ * T_cur_; }
   float* lnf_stat(int which) { return stats_.p + ((size_t)gpt_.cfg.n_layer * 4 + which) * (size_t)B_ * T_cur_; }
 
@@ -59,9 +73,9 @@ class GptTrainer {
   void attn_forward(T* out, float* lse, const T* qkv, int B, int T_, float p, uint64_t seed);
   void attn_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_, float p,
                      uint64_t seed);
-  // Forward of the B x T tokens in tokens_ into logits_ (activations kept for the backward).
-  void run_forward(int B, int T_, float p, uint64_t call, bool backward);
-  // Backward from the logits' gradient (in logits_), adding into grads_.
+  // Forward of the B x T tokens in tokens_ up to the final LayerNorm (lnf_; activations kept for the backward).
+  void run_forward(int B, int T_, float p, uint64_t call, bool backward, bool full_logits = false);
+  // Backward from the final LayerNorm output's gradient (dc1_, written by classify), adding into grads_.
   void run_backward(int B, int T_, float p, uint64_t call);
 
   GptModel<T>& gpt_;
@@ -94,6 +108,9 @@ class GptTrainer {
   int64_t step_ = 0;
   uint64_t seed_ = 0, calls_ = 0;
   int B_ = 0, T_cur_ = 0;
+  int recompute_ = 0;
+  int64_t chunk_bytes_ = 512ll << 20;  // classifier_chunk
+  size_t layer_slots_ = 0;  // layers the ln1/ln2/act buffers hold now (1 when recomputed)
   DBuf<int32_t> tokens_, targets_, b_tok_, b_start_, b_pos_;
   EncoderBuckets buckets_;
   HostBuf<int32_t> h_tokens_, h_targets_, h_btok_, h_bstart_, h_bpos_;

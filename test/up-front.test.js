@@ -116,6 +116,14 @@ test('counts the engine takes as 32-bit integers: refused by flag before the run
   fs.rmSync(dir, { recursive: true });
 });
 
+test('--recompute outside 0-2: one error: line naming the flag and the levels, before the run', () => {
+  const dir = tmp();
+  refused(cli(['train', '--recompute', '3', '--max_iters', '1'], dir), /^error: --recompute 3: expected 0 \(keep every activation\), 1 \(recompute the MLP activation\) or 2 \(also the LayerNorms\)$/);
+  refused(cli(['train', '--recompute', 'all', '--max_iters', '1'], dir), /^error: --recompute all: not a number$/);
+  assert.not.ok(fs.existsSync(path.join(dir, 'checkpoints', 'default')), 'no bundle');
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('prepare --workers beyond the tokenizer\'s 1024 threads: one error: line naming the flag, before any line or folder', () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, 'c.txt'), 'some text to tokenize. '.repeat(50));

@@ -80,6 +80,11 @@ void sample_batch(const TokenView& d, const char* what, int B, int T, uint64_t s
   }
 }
 
+void Engine::set_recompute(int level) {
+  if (level < 0 || level > 2)
+    throw std::invalid_argument("recompute must be 0, 1 or 2 (got " + std::to_string(level) + ")");
+}
+
 StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatchOptions& o) {
   if (o.grad_accum < 1) throw std::invalid_argument("grad_accum must be at least 1");
   const int B = o.batch_size, T = o.block_size;

@@ -78,6 +78,11 @@ class Engine {
   // rank of a data-parallel group starts at the global index of its first micro-batch, so its masks are
   // those a single process draws for the same micro-batch (engine/data_parallel.h).
   virtual void set_dropout_call(uint64_t call) = 0;
+  // Activation recomputation for the backward (llm.c's): 0 keeps every activation; 1 recomputes the MLP's
+  // activation output from its input; 2 also the LayerNorm outputs. The same gradients, less memory, a
+  // little more compute. Backends that keep their activations otherwise (the CPU) accept the level and
+  // change nothing. Throws std::invalid_argument outside 0..2.
+  virtual void set_recompute(int level);
 
   // Inference forward (no dropout): logits [B, T, V] into host memory. T <= block_size.
   virtual void forward(const int32_t* tokens, int B, int T, float* logits) = 0;

@@ -71,6 +71,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                       InstanceMethod("setOptimizerState", &NativeModel::SetOptimizerState),
                       InstanceMethod("setDecayMask", &NativeModel::SetDecayMask),
                       InstanceMethod("setSeed", &NativeModel::SetSeed),
+                      InstanceMethod("setRecompute", &NativeModel::SetRecompute),
                       InstanceMethod("initParameters", &NativeModel::InitParameters),
                       InstanceMethod("setData", &NativeModel::SetData),
                       InstanceMethod("forward", &NativeModel::Forward),
@@ -203,6 +204,14 @@ Napi::Value NativeModel::SetSeed(const Napi::CallbackInfo& info) {
     e.set_seed(seed);
     st->seed = seed;
     st->auto_step = st->auto_eval = 0;
+    return info.Env().Undefined();
+  });
+}
+
+// setRecompute(level): engine.h set_recompute (0, 1 or 2; checked by the TypeScript layer and the engine)
+Napi::Value NativeModel::SetRecompute(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    e.set_recompute(info[0].ToNumber().Int32Value());
     return info.Env().Undefined();
   });
 }

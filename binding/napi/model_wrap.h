@@ -54,6 +54,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value SetOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value SetDecayMask(const Napi::CallbackInfo& info);
   Napi::Value SetSeed(const Napi::CallbackInfo& info);
+  Napi::Value SetRecompute(const Napi::CallbackInfo& info);
   Napi::Value InitParameters(const Napi::CallbackInfo& info);
   Napi::Value SetData(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);

@@ -152,6 +152,7 @@ export interface NativeModel {
   setOptimizerState(expAvg: Float32Array, expAvgSq: Float32Array, step: number): void;
   setDecayMask(mask: Uint8Array): void; // one flag per tensor
   setSeed(seed: number): void; // dropout (and the default seed of trainBatch / estimateLoss)
+  setRecompute(level: number): void; // activation recomputation in the backward: 0, 1 (MLP activation), 2 (+ LayerNorms)
   initParameters(kind: 'pytorch' | 'gpt2', seed: number): void;
   /** typed arrays are copied (ids checked as they are); a token map is shared (ids checked per window drawn) */
   setData(split: 'train' | 'val', tokens: NativeTokens, start?: number, count?: number): void;

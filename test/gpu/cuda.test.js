@@ -188,6 +188,75 @@ maybe('cuda: past 256 cached positions a token is one kernel: greedy equal to th
   cuda.dispose();
 });
 
+// gradients of one forwardBackward as one array (every tensor, in name order)
+async function gradsOf(model, tokens, targets) {
+  const loss = await model.forwardBackward(tokens, targets, { train: false });
+  const g = model.getGradients();
+  const names = Object.keys(g).sort();
+  const grads = new Float32Array(names.reduce((n, k) => n + g[k].data.length, 0));
+  let at = 0;
+  for (const k of names) { grads.set(g[k].data, at); at += g[k].data.length; }
+  return { loss, grads };
+}
+
+maybe('cuda: the classifier in chunks of rows and recomputed activations give the CPU gradients (fp32), the same gradients as keeping everything', async () => {
+  // V = 8192: a 1 MB chunk cap (MYPT_CLASSIFIER_CHUNK_MB) is 32 fp32 rows, so the 256 rows run in 4 chunks of 64
+  const config = { arch: 'gpt2', vocab_size: 8192, block_size: 64, n_layer: 2, n_head: 2, n_embd: 64, seed: 5 };
+  const B = 4, T = 64;
+  let s = 9;
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) % 8192;
+  const tokens = Int32Array.from({ length: B * T }, rnd), targets = Int32Array.from({ length: B * T }, rnd);
+  const shaped = (a) => ({ data: a, shape: [B, T] });
+  const cpu = mypt.createModel({ ...config, device: 'cpu' });
+  const ref = await gradsOf(cpu, shaped(tokens), shaped(targets));
+  for (const precision of ['fp32', 'bf16']) {
+    for (const activation of precision === 'fp32' ? ['gelu'] : ['gelu', 'gelu_tanh']) {
+      const make = (chunkMB) => {
+        if (chunkMB) process.env.MYPT_CLASSIFIER_CHUNK_MB = String(chunkMB);
+        try {
+          const m = mypt.createModel({ ...config, activation, device: 'cuda', precision });
+          m.setParameters(cpu.getParameters());
+          return m;
+        } finally { delete process.env.MYPT_CLASSIFIER_CHUNK_MB; }
+      };
+      const whole = make(0), chunked = make(1);
+      const a = await gradsOf(whole, shaped(tokens), shaped(targets));
+      const b = await gradsOf(chunked, shaped(tokens), shaped(targets));
+      const what = `${precision} ${activation}`;
+      // the same products, the head's weight gradient summed over 4 chunks instead of inside one GEMM
+      assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.abs(a.loss), `${what}: chunked loss ${b.loss} vs ${a.loss}`);
+      const ec = relErr(b.grads, a.grads);
+      assert.ok(ec <= (precision === 'fp32' ? 1e-5 : 1e-2), `${what}: chunked gradients differ by ${ec}`);
+      if (precision === 'fp32') {
+        const e = relErr(b.grads, ref.grads);
+        assert.ok(e <= 1e-4, `${what}: chunked gradients vs the CPU: ${e}`);
+        assert.ok(Math.abs(b.loss - ref.loss) <= 1e-5 * ref.loss, `${what}: loss ${b.loss} vs the CPU's ${ref.loss}`);
+      }
+      for (const level of [1, 2]) {
+        chunked.setRecompute(level);
+        const r = await gradsOf(chunked, shaped(tokens), shaped(targets));
+        assert.is(r.loss, b.loss, `${what} recompute ${level}: the forward is unchanged`);
+        if (activation === 'gelu') {
+          // the same kernels on the same inputs: bit for bit
+          const diff = r.grads.findIndex((x, i) => x !== b.grads[i]);
+          assert.is(diff, -1, `${what} recompute ${level}: gradient ${diff} is ${r.grads[diff]}, kept activations give ${b.grads[diff]}`);
+        } else {
+          // cuBLASLt's fused GELU epilogue in the forward, our GELU kernel on the stored bf16 input in the backward
+          const e = relErr(r.grads, b.grads);
+          assert.ok(e <= 1e-2, `${what} recompute ${level}: gradients differ by ${e}`);
+        }
+      }
+      chunked.setRecompute(0);
+      const back = await gradsOf(chunked, shaped(tokens), shaped(targets));
+      assert.is(back.loss, b.loss);
+      whole.dispose();
+      chunked.dispose();
+    }
+  }
+  assert.throws(() => cpu.setRecompute(3), /level must be 0, 1 or 2/);
+  cpu.dispose();
+});
+
 test('cuda worst relative errors vs PyTorch (printed for the record)', () => {
   if (gpu) console.log(`  cuda worst relative errors: ${JSON.stringify(worst)}`);
 });

@@ -48,6 +48,8 @@ export interface BenchCase {
   mb?: number;
   what?: 'save' | 'load' | 'native' | 'js-tiktoken' | 'tiktoken';
   precision?: 'bf16' | 'fp32';
+  /** train_step: activation recomputation level (model.setRecompute); PyTorch's step keeps every activation */
+  recompute?: 0 | 1 | 2;
   warmup: number;
   repeats: number;
 }
@@ -110,6 +112,8 @@ export function casesFor(device: Device, quick: boolean): BenchCase[] {
     add({ suite: 'train', op: 'train_step', model: GPT2_124M, B: 16, T: 1024, repeats: quick ? 5 : 20 });
     // GPT-2 350M at B=8, T=1024 (issue #16): the same step, three times the parameters, half the tokens
     add({ suite: 'train', op: 'train_step', name: '350M', model: GPT2_350M, B: 8, T: 1024, repeats: quick ? 5 : 20 });
+    // twice the tokens with the LayerNorm and GELU outputs recomputed (--recompute 2): memory beside PyTorch's at B32
+    add({ suite: 'train', op: 'train_step', name: 'recompute 2', model: GPT2_124M, B: 32, T: 1024, recompute: 2, repeats: quick ? 5 : 20 });
     add({ suite: 'generate', op: 'generate', model: GPT2_124M, max_new_tokens: 200, repeats: quick ? 2 : 5, warmup: 1 });
     // a 1,000-token prompt (T): the time to the first token is the prefill's
     add({ suite: 'generate', op: 'generate', model: GPT2_124M, T: 1000, max_new_tokens: 24, repeats: quick ? 3 : 10, warmup: 1 });

@@ -104,6 +104,7 @@ async function runTrain(c: BenchCase): Promise<BenchRow> {
   const gpu0 = c.device === 'cuda' ? gpuBytesInUse() : NaN;
   const model = createModel({ ...m, device: c.device, dropout: 0, seed: 1 });
   try {
+    if (c.recompute) model.setRecompute(c.recompute);
     const data = randomTokens(1 << 20, m.vocab_size, 7);
     model.setData('train', data);
     const opts = { batch_size: c.B!, block_size: c.T!, lr: 3e-4, weight_decay: 0.1, grad_clip: 1.0 };

@@ -16,6 +16,8 @@ export interface RunSizes {
   vocab_size: number;
   /** the eval batches use the same B x T; gradient accumulation reuses one micro-batch's activations */
   device: string;
+  /** activation recomputation (0-2): 1 keeps one layer's 4C MLP activation, 2 also one layer's two LayerNorm outputs */
+  recompute?: number;
 }
 
 /** Bytes of one training step, fp32: 16 per parameter (weight, gradient, AdamW m and v) plus activations:
@@ -23,7 +25,9 @@ export interface RunSizes {
  *  probabilities (H x T per token and layer), and the logits with their gradient (2 V per token). */
 export function trainingBytes(s: RunSizes): number {
   const tokens = s.batch_size * s.block_size;
-  const perToken = s.n_layer * (16 * s.n_embd + s.n_head * s.block_size) + 2 * s.vocab_size;
+  const r = s.recompute ?? 0;
+  const perLayer = 16 * s.n_embd - (r >= 1 ? 4 * s.n_embd : 0) - (r >= 2 ? 2 * s.n_embd : 0);
+  const perToken = s.n_layer * (perLayer + s.n_head * s.block_size) + 2 * s.vocab_size;
   return 16 * s.numParams + 4 * tokens * perToken;
 }
 

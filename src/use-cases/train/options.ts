@@ -58,6 +58,8 @@ export interface TrainOptions {
   data?: string;
   /** How batches come from --data: random windows (nanoGPT) or sequential over shuffled shards (llm.c). */
   sampling?: 'random' | 'sequential';
+  /** Activation recomputation in the backward pass (GPU): 0 none, 1 the MLP activation, 2 also the LayerNorms. */
+  recompute?: number;
 }
 
 /** Options without a default: absent unless given. */
@@ -105,10 +107,11 @@ export const MYPT_TRAIN_DEFAULTS: Omit<Resolved, Optional | 'input_file'> = {
   eval_only: false,
   log_interval: 0,
   sampling: 'random',
+  recompute: 0,
 };
 
 export const ARCH_KEYS = ['n_embd', 'n_head', 'n_layer', 'block_size', 'bias', 'arch'] as const;
-const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum', 'log_interval'] as const;
+const INT_KEYS = ['max_iters', 'eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'seed', 'warmup_iters', 'lr_decay_iters', 'sample_tokens', 'grad_accum', 'log_interval', 'recompute'] as const;
 const INT32_MAX = 2147483647;
 const POSITIVE = new Set(['eval_interval', 'eval_iters', 'batch_size', 'block_size', 'n_embd', 'n_head', 'n_layer', 'grad_accum']);
 const KNOWN = new Set<string>([...Object.keys(MYPT_TRAIN_DEFAULTS), 'input_file', 'init_from_model', 'config_file', 'preset', 'init_from',
@@ -184,6 +187,7 @@ function checkValues(v: Resolved, source: Record<string, string>): void {
   if (v.n_embd % v.n_head !== 0) bad('n_head', v.n_head, `n_embd ${v.n_embd} is not divisible by n_head ${v.n_head}`, source['n_head']);
   if (v.tokenization !== 'char' && v.tokenization !== 'gpt2') bad('tokenization', v.tokenization, 'expected char or gpt2', source['tokenization']);
   if (!['auto', 'cpu', 'cuda'].includes(v.device)) bad('device', v.device, 'expected auto, cpu or cuda', source['device']);
+  if (v.recompute > 2) bad('recompute', v.recompute, 'expected 0 (keep every activation), 1 (recompute the MLP activation) or 2 (also the LayerNorms)', source['recompute']);
   if (v.sampling !== 'random' && v.sampling !== 'sequential') bad('sampling', v.sampling, 'expected random or sequential', source['sampling']);
   if (v.data === undefined && source['sampling'] === 'flag') bad('sampling', v.sampling, 'chooses how batches come from --data DIR: add --data');
   if (v.data !== undefined && source['input_file'] === 'flag') bad('input_file', v.input_file, `give --input_file or --data ${v.data}, not both`);

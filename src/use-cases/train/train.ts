@@ -143,7 +143,8 @@ export async function train(opts: TrainRunOptions = {}): Promise<TrainResult> {
     v.grad_accum = microBatches(v, source, model.config.block_size, dist?.role.world ?? 1);
     const mc = model.config;
     checkRunFits({ numParams: model.numParams, batch_size: v.batch_size, block_size: mc.block_size, n_layer: mc.n_layer,
-      n_embd: mc.n_embd, n_head: mc.n_head, vocab_size: mc.vocab_size, device: model.device });
+      n_embd: mc.n_embd, n_head: mc.n_head, vocab_size: mc.vocab_size, device: model.device, recompute: v.recompute });
+    if (v.recompute) model.setRecompute(v.recompute as 1 | 2);
     if (dist) {
       job = await joinJob(model, start.step, { role: dist.role, timeoutMs: dist.timeoutMs ?? 600000, bucketMB: dist.bucketMB,
         reduceDtype: dist.reduceDtype, onPeerFailure: dist.onPeerFailure });

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Runs GPT-2 124M (or 350M) train steps on the GPU for a profiler to watch (nsys / ncu): WARMUP steps, then STEPS
+// steps between cudaProfilerStart/Stop-free markers on stdout, each step's wall time printed.
+//   nsys profile -o step node bench/train-profile.js [--steps 5] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
+'use strict';
+const { createModel } = require('../lib');
+
+const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
+const steps = Number(arg('--steps', 5)), B = Number(arg('--B', 16)), T = Number(arg('--T', 1024));
+const big = arg('--model', '124M') === '350M';
+const cfg = { arch: 'gpt2', vocab_size: 50304, block_size: T, n_layer: big ? 24 : 12, n_head: big ? 16 : 12,
+  n_embd: big ? 1024 : 768, bias: true, device: 'cuda', precision: 'bf16', dropout: 0, seed: 1 };
+const recompute = Number(arg('--recompute', 0));
+const inUse = () => { const m = require('../lib/native').loadAddon().deviceMemory('cuda', 0); return m.totalBytes - m.freeBytes; };
+
+(async () => {
+  const before = inUse();
+  const model = createModel(cfg);
+  model.setRecompute(recompute);
+  const data = new Int32Array(1 << 20).map((_, i) => (i * 7919 + 13) % cfg.vocab_size);
+  model.setData('train', data);
+  const opts = { batch_size: B, block_size: T, lr: 3e-4, weight_decay: 0.1, grad_clip: 1.0 };
+  for (let i = 0; i < 3; i++) await model.trainBatch(opts);
+  for (let i = 0; i < steps; i++) {
+    const t0 = process.hrtime.bigint();
+    await model.trainBatch(opts);
+    console.log(`step ${i}: ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms`);
+  }
+  console.log(`${big ? '350M' : '124M'} B${B} T${T} recompute ${recompute}: ${((inUse() - before) / 2 ** 20).toFixed(0)} MB in use after the steps`);
+  model.dispose();
+})().catch((e) => { console.error(e.message); process.exit(1); });
