@@ -37,6 +37,14 @@ class CudaEngine final : public Engine {
     CUDA_CHECK(cudaMemcpyAsync(dst, gpt_.params.p, gpt_.layout.total * 4, cudaMemcpyDeviceToHost, gpt_.s));
     gpt_.sync();
   }
+  HostBlock alloc_host(size_t bytes) override {
+    gpt_.use();
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocPortable) == cudaSuccess)
+      return {p, [](void* q) { cudaFreeHost(q); }};
+    cudaGetLastError();  // pinned memory refused (limits): ordinary memory instead
+    return Engine::alloc_host(bytes);
+  }
   void get_gradients(float* dst) override { train_.get_gradients(dst); }
   void set_optimizer_state(const float* m, const float* v, int64_t step) override {
     train_.set_optimizer_state(m, v, step);

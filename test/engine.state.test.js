@@ -23,6 +23,32 @@ test('resume: parameters + optimizer state restored give the same next steps', a
   assert.is(b.getOptimizerState().step, 4);
 });
 
+test('snapshot buffers: the getters fill them in place, the same values as fresh arrays, each time anew', async () => {
+  const m = mypt.createModel(cfg);
+  m.setData('train', data);
+  await m.trainBatch(opts);
+  const buf = m.snapshotBuffers(true);
+  assert.is(buf.params.length, m.numParams);
+  assert.is(buf.exp_avg.length, m.numParams);
+  assert.is(m.snapshotBuffers(false).exp_avg, undefined);
+  const check = () => {
+    const p = m.getParameters(buf), o = m.getOptimizerState(buf);
+    const first = Object.keys(p)[0];
+    assert.ok(p[first].data.buffer === buf.params.buffer, 'parameters are views of the buffer');
+    assert.ok(o.exp_avg_sq[first].data.buffer === buf.exp_avg_sq.buffer, 'moments are views of the buffer');
+    same(m.getParameters(), p);
+    same(m.getOptimizerState().exp_avg, o.exp_avg);
+    same(m.getOptimizerState().exp_avg_sq, o.exp_avg_sq);
+    assert.is(o.step, m.getOptimizerState().step);
+  };
+  check();
+  const before = Float32Array.from(buf.params);
+  await m.trainBatch(opts);
+  check();   // a second snapshot replaces the first
+  assert.not.equal(Array.from(buf.params), Array.from(before));
+  assert.throws(() => m.getParameters({ params: new Float32Array(3) }), /parameters must be a Float32Array of \d+ values/);
+});
+
 test('trainBatch: the same seed and data give the same losses and parameters; grad_accum averages', async () => {
   const run = async (seed, accum) => {
     const m = mypt.createModel({ ...cfg, seed });

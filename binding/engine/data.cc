@@ -1,5 +1,6 @@
 #include "engine/data.h"
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -78,6 +79,10 @@ void sample_batch(const TokenView& d, const char* what, int B, int T, uint64_t s
       if (t > 0) yb[t - 1] = (int32_t)id;
     }
   }
+}
+
+Engine::HostBlock Engine::alloc_host(size_t bytes) {
+  return {std::malloc(bytes ? bytes : 1), [](void* p) { std::free(p); }};
 }
 
 void Engine::set_recompute(int level) {

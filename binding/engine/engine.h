@@ -64,6 +64,15 @@ class Engine {
   virtual const ParamLayout& layout() const = 0;
   virtual std::string device() const = 0;  // "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3)"
 
+  // Host memory for the buffers below, freed by the returned function (which outlives the engine): page-locked
+  // where the device copies from it at full speed without a bounce buffer (CUDA), else ordinary (malloc).
+  // Null p when no memory could be had.
+  struct HostBlock {
+    void* p = nullptr;
+    void (*release)(void*) = nullptr;
+  };
+  virtual HostBlock alloc_host(size_t bytes);
+
   // Parameters, gradients and optimizer state as host fp32 buffers of layout().total floats.
   virtual void set_parameters(const float* src) = 0;
   virtual void get_parameters(float* dst) = 0;

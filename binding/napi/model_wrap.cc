@@ -54,6 +54,15 @@ void check_length(const Napi::Value& v, size_t want, const char* what) {
                                             " values");
 }
 
+// The Float32Array of `n` values a getter fills: info[i] when given (checked), else a new one.
+Napi::Float32Array out_array(const Napi::CallbackInfo& info, size_t i, size_t n, const char* what) {
+  if (info.Length() > i && !info[i].IsUndefined()) {
+    check_length(info[i], n, what);
+    return info[i].As<Napi::Float32Array>();
+  }
+  return Napi::Float32Array::New(info.Env(), n);
+}
+
 }  // namespace
 
 mypt::Engine& ModelState::live() {
@@ -64,6 +73,7 @@ mypt::Engine& ModelState::live() {
 Napi::Function NativeModel::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {InstanceMethod("info", &NativeModel::Info),
+                      InstanceMethod("allocHost", &NativeModel::AllocHost),
                       InstanceMethod("getParameters", &NativeModel::GetParameters),
                       InstanceMethod("setParameters", &NativeModel::SetParameters),
                       InstanceMethod("getGradients", &NativeModel::GetGradients),
@@ -141,9 +151,28 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value NativeModel::AllocHost(const Napi::CallbackInfo& info) {
+  return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
+    Napi::Env env = info.Env();
+    const size_t n = (size_t)info[0].ToNumber().Int64Value();
+    mypt::Engine::HostBlock b = e.alloc_host(n * sizeof(float));
+    if (!b.p) return Napi::Float32Array::New(env, n);
+    auto release = b.release;
+    Napi::ArrayBuffer buf;
+    try {
+      buf = Napi::ArrayBuffer::New(env, b.p, n * sizeof(float),
+                                   [release](Napi::Env, void* p) { release(p); });
+    } catch (const Napi::Error&) {  // runtimes that refuse outside memory: an ordinary array
+      release(b.p);
+      return Napi::Float32Array::New(env, n);
+    }
+    return Napi::Float32Array::New(env, n, buf, 0);
+  });
+}
+
 Napi::Value NativeModel::GetParameters(const Napi::CallbackInfo& info) {
   return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
-    auto a = Napi::Float32Array::New(info.Env(), e.layout().total);
+    auto a = out_array(info, 0, e.layout().total, "parameters");
     e.get_parameters(a.Data());
     return a;
   });
@@ -168,7 +197,7 @@ Napi::Value NativeModel::GetGradients(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::GetOptimizerState(const Napi::CallbackInfo& info) {
   return sync(info.Env(), state(), [&](mypt::Engine& e) -> Napi::Value {
     Napi::Env env = info.Env();
-    auto m = Napi::Float32Array::New(env, e.layout().total), v = Napi::Float32Array::New(env, e.layout().total);
+    auto m = out_array(info, 0, e.layout().total, "exp_avg"), v = out_array(info, 1, e.layout().total, "exp_avg_sq");
     int64_t step = 0;
     e.get_optimizer_state(m.Data(), v.Data(), &step);
     Napi::Object o = Napi::Object::New(env);

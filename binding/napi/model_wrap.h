@@ -47,6 +47,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   std::shared_ptr<ModelState> state();  // throws E_DISPOSED
 
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value AllocHost(const Napi::CallbackInfo& info);
   Napi::Value GetParameters(const Napi::CallbackInfo& info);
   Napi::Value SetParameters(const Napi::CallbackInfo& info);
   Napi::Value GetGradients(const Napi::CallbackInfo& info);

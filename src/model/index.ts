@@ -2,7 +2,7 @@
 // (modded.ts), over the native engine. Knows no file.
 export type { Model, ModelSummary, ModelOrigin, Family, Tokens, SampleOptions, GenerateOptions, TextOptions, TrainBatch } from './types';
 export { GptModel, createModel, setCpuThreads, getCpuThreads } from './gpt';
-export type { NamedTensors, NamedInput, AdamWOptions } from './gpt';
+export type { NamedTensors, NamedInput, AdamWOptions, SnapshotBuffers } from './gpt';
 export { BatchDecoder } from './decoder';
 export { ModdedModel, createModdedModel } from './modded';
 export type { ModdedSpec, ModdedOptions, ModdedGenerateOptions, ModdedLayout, ModdedSoftcap, ModdedNativeConfig } from './modded';

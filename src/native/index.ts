@@ -145,10 +145,12 @@ export interface NativeBatchStep extends NativeStep {
 /** One engine. Async methods run in call order off the main thread; sync ones wait for their turn. */
 export interface NativeModel {
   info(): { numParams: number; device: string; params: NativeParamInfo[] };
-  getParameters(): Float32Array; // all parameters, canonical layout
+  /** n floats of host memory the device copies to at full speed (page-locked on CUDA), for the getters' `into` */
+  allocHost(n: number): Float32Array;
+  getParameters(into?: Float32Array): Float32Array; // all parameters, canonical layout (into `into` when given)
   setParameters(all: Float32Array): void;
   getGradients(): Float32Array;
-  getOptimizerState(): { step: number; exp_avg: Float32Array; exp_avg_sq: Float32Array };
+  getOptimizerState(expAvg?: Float32Array, expAvgSq?: Float32Array): { step: number; exp_avg: Float32Array; exp_avg_sq: Float32Array };
   setOptimizerState(expAvg: Float32Array, expAvgSq: Float32Array, step: number): void;
   setDecayMask(mask: Uint8Array): void; // one flag per tensor
   setSeed(seed: number): void; // dropout (and the default seed of trainBatch / estimateLoss)

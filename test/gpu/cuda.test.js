@@ -127,6 +127,23 @@ maybe('cuda fp32: a 200-step training run with dropout tracks the CPU run step b
   cuda.dispose();
 });
 
+maybe('cuda: snapshot buffers (page-locked) receive the same parameters and moments as fresh arrays', async () => {
+  const config = { vocab_size: 32, block_size: 32, n_layer: 2, n_head: 2, n_embd: 64, seed: 7 };
+  const cuda = mypt.createModel({ ...config, device: 'cuda', precision: 'bf16' });
+  cuda.setData('train', corpus(5000, 32, 2));
+  await cuda.trainBatch({ batch_size: 4, block_size: 32, lr: 1e-3 });
+  const buf = cuda.snapshotBuffers(true);
+  const p = cuda.getParameters(buf), o = cuda.getOptimizerState(buf);
+  const fp = cuda.getParameters(), fo = cuda.getOptimizerState();
+  for (const k of Object.keys(fp)) {
+    assert.equal(Array.from(p[k].data), Array.from(fp[k].data), k);
+    assert.equal(Array.from(o.exp_avg_sq[k].data), Array.from(fo.exp_avg_sq[k].data), k);
+  }
+  assert.ok(fo.exp_avg_sq[Object.keys(fp)[0]].data.some((x) => x > 0), 'the moments were trained');
+  cuda.dispose();
+  assert.ok(buf.params.length > 0, 'the buffers outlive the model');
+});
+
 maybe('cuda bf16: the same run learns like the CPU (final loss within 3%)', async () => {
   const config = { vocab_size: 32, block_size: 32, n_layer: 2, n_head: 2, n_embd: 64, dropout: 0.1, seed: 7 };
   const data = corpus(20000, 32, 1);

@@ -6,7 +6,7 @@
 // src/data/batches.ts), so a resumed run draws what an uninterrupted one would.
 import path from 'path';
 import { MyptError } from '../../errors';
-import type { GptModel } from '../../model';
+import type { GptModel, SnapshotBuffers } from '../../model';
 import type { Tokenizer } from '../../tokenizer';
 import type { TokenSplits } from '../../data';
 import { saveBundle, MyptConfigJson, TrainingConfigJson } from '../../formats/mypt/bundle';
@@ -54,6 +54,7 @@ export class TrainingLoop {
   private last?: { train: number; val: number };
   /** the bundle being written while training goes on */
   private readonly bundleWrite = new BackgroundWrite();
+  private snapshot?: SnapshotBuffers;   // the host buffers each save copies the model into
 
   constructor(private readonly c: LoopInput) {
     if (c.feed) {
@@ -119,8 +120,9 @@ export class TrainingLoop {
   async save(step: number): Promise<void> {
     const { v, model, tokenizer, bundleDir } = this.c;
     if (!bundleDir) return;
-    await this.bundleWrite.settle();   // one snapshot in host memory at a time
-    const optimizer = v.save_model_only ? undefined : model.getOptimizerState();
+    await this.bundleWrite.settle();   // one snapshot in host memory at a time, in the same buffers each time
+    this.snapshot ??= model.snapshotBuffers(!v.save_model_only);
+    const optimizer = v.save_model_only ? undefined : model.getOptimizerState(this.snapshot);
     if (!this.writer) return;
     const trainingConfig: TrainingConfigJson = {
       max_iters: v.max_iters, eval_interval: v.eval_interval, eval_iters: v.eval_iters, learning_rate: v.learning_rate,
@@ -132,7 +134,7 @@ export class TrainingLoop {
       ...(this.c.feed ? { data: this.c.feed.state() } : {}),
     };
     this.bundleWrite.start(saveBundle(bundleDir, {
-      config: this.c.configJson, layout: model.config, params: model.getParameters(), tokenizer: tokenizer.toJSON(), step, trainingConfig,
+      config: this.c.configJson, layout: model.config, params: model.getParameters(this.snapshot), tokenizer: tokenizer.toJSON(), step, trainingConfig,
       optimizer,
       optimizerHyper: { lr: lrAt(Math.max(0, step - 1), v), weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] },
       extras: metricsFiles(this.c.metrics, `${v.model_name}: loss`),

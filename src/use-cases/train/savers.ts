@@ -13,7 +13,7 @@
 // of those calls (one snapshot in host memory at a time).
 import fs from 'fs';
 import path from 'path';
-import type { GptModel as Model } from '../../model';
+import type { GptModel as Model, SnapshotBuffers } from '../../model';
 import type { Tokenizer } from '../../tokenizer/types';
 import type { AdamWHyper } from '../../formats/layouts/common';
 import type { CheckpointData } from '../../formats/separated/data';
@@ -87,14 +87,14 @@ export class BackgroundWrite {
   }
 }
 
-/** What a live model holds, as CheckpointData. */
+/** What a live model holds, as CheckpointData; copied into `into` (the model's snapshotBuffers) when given. */
 export function dataFromModel(ctx: SaveContext, withOptimizer: boolean, losses: { trainLoss?: number; valLoss?: number } = {},
-  record: Record<string, unknown> = {}): CheckpointData {
+  record: Record<string, unknown> = {}, into?: SnapshotBuffers): CheckpointData {
   const m = ctx.model;
-  const opt = withOptimizer ? m.getOptimizerState() : null;
+  const opt = withOptimizer ? m.getOptimizerState(into) : null;
   return {
     config: m.config as any,
-    params: m.getParameters() as any,
+    params: m.getParameters(into) as any,
     optimizer: opt ? { ...(opt as any), hyper: ctx.optimizer } : null,
     step: ctx.step,
     epoch: 0,
@@ -159,9 +159,14 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   const lossesAt = (ctx: SaveContext) => (lossStep === ctx.step ? losses : {});
   const log = (ctx: SaveContext, f: string) => ctx.log?.(`Saved checkpoint to ${f}`);
 
-  // the model at ctx's step, with the optimizer state when any file of this save holds it
-  const snapshot = (ctx: SaveContext): CheckpointData =>
-    dataFromModel(ctx, envOn || ((sepOn || uniOn) && !o.saveModelOnly), lossesAt(ctx), record);
+  // the model at ctx's step, with the optimizer state when any file of this save holds it, copied into the same
+  // host buffers each time (one snapshot at a time: the next waits for the write of this one)
+  const withOptimizer = envOn || ((sepOn || uniOn) && !o.saveModelOnly);
+  let buffers: SnapshotBuffers | undefined;
+  const snapshot = (ctx: SaveContext): CheckpointData => {
+    buffers ??= ctx.model.snapshotBuffers(withOptimizer);
+    return dataFromModel(ctx, withOptimizer, lossesAt(ctx), record, buffers);
+  };
   const forFiles = (d: CheckpointData): CheckpointData => (o.saveModelOnly ? { ...d, optimizer: null } : d);
   async function saveEnv(ctx: SaveContext, d: CheckpointData) {
     const f = await writeEnvCheckpoint(dir, d, { modelType, source, time: o.now?.() });
