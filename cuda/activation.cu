@@ -10,6 +10,7 @@ constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
+// act'(x): ReLU 1[x > 0]; GELU Phi(x) + x phi(x); GELU-tanh d/dx of 0.5 x (1 + tanh u), u = sqrt(2/pi)(x + 0.044715 x^3).
 __device__ __forceinline__ float act_grad(int act, float x) {
   if (act == 0) return x > 0.0f ? 1.0f : 0.0f;
   if (act == 1) return 0.5f * (1.0f + erff(x * kInvSqrt2)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
@@ -19,21 +20,48 @@ __device__ __forceinline__ float act_grad(int act, float x) {
   return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x2);
 }
 
-template <typename T>
-__global__ void activation_forward_kernel(int act, T* out, const T* inp, int64_t N) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = from_f<T>(activation_f(act, to_f(inp[i])));
+// Both kernels: with vec, eight elements per thread through 16-byte loads over the first N - N % 8 elements,
+// then the rest one per thread (all of them when !vec: unaligned views); grid-stride loops throughout. ACT
+// is a template argument so the loop holds one activation's math. Each element is computed alone, so the
+// result does not depend on the launch shape.
+template <int ACT, typename T>
+__global__ void activation_forward_kernel(T* out, const T* inp, int64_t N, bool vec) {
+  const int64_t n8 = vec ? N / 8 : 0, stride = (int64_t)gridDim.x * blockDim.x;
+  const int64_t tid = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  for (int64_t i = tid; i < n8; i += stride) {
+    float x[8];
+    load8(x, inp + 8 * i);
+#pragma unroll
+    for (int e = 0; e < 8; e++) x[e] = activation_f(ACT, x[e]);
+    store8(out + 8 * i, x);
+  }
+  for (int64_t j = 8 * n8 + tid; j < N; j += stride) out[j] = from_f<T>(activation_f(ACT, to_f(inp[j])));
 }
 
-template <typename T>
-__global__ void activation_backward_kernel(int act, T* dinp, const T* inp, const T* dout, int64_t N) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
-    dinp[i] = from_f<T>(to_f(dout[i]) * act_grad(act, to_f(inp[i])));
+template <int ACT, typename T>
+__global__ void activation_backward_kernel(T* dinp, const T* inp, const T* dout, int64_t N, bool vec) {
+  const int64_t n8 = vec ? N / 8 : 0, stride = (int64_t)gridDim.x * blockDim.x;
+  const int64_t tid = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  for (int64_t i = tid; i < n8; i += stride) {
+    float x[8], d[8];
+    load8(x, inp + 8 * i);
+    load8(d, dout + 8 * i);
+#pragma unroll
+    for (int e = 0; e < 8; e++) d[e] *= act_grad(ACT, x[e]);
+    store8(dinp + 8 * i, d);
+  }
+  for (int64_t j = 8 * n8 + tid; j < N; j += stride) dinp[j] = from_f<T>(to_f(dout[j]) * act_grad(ACT, to_f(inp[j])));
 }
 
-unsigned grid_for(int64_t N) {
-  int64_t g = (N + 255) / 256;
+// One thread per eight elements (per element when !vec), at most 65,536 blocks of 256; the loops cover the rest.
+unsigned grid_for(int64_t N, bool vec) {
+  const int64_t per = vec ? 8 : 1;
+  const int64_t g = (N / per + 255) / 256;
   return (unsigned)(g > 65536 ? 65536 : (g < 1 ? 1 : g));
+}
+
+bool aligned16(const void* a, const void* b, const void* c) {
+  return ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 16 == 0;
 }
 
 }  // namespace
@@ -41,14 +69,26 @@ unsigned grid_for(int64_t N) {
 template <typename T>
 void activation_forward(Activation act, T* out, const T* inp, int64_t N, cudaStream_t s) {
   if (N <= 0) return;
-  activation_forward_kernel<T><<<grid_for(N), 256, 0, s>>>((int)act, out, inp, N);
+  const bool vec = aligned16(out, inp, nullptr);
+  const unsigned g = grid_for(N, vec);
+  switch (act) {
+    case Activation::ReLU: activation_forward_kernel<0, T><<<g, 256, 0, s>>>(out, inp, N, vec); break;
+    case Activation::GELU: activation_forward_kernel<1, T><<<g, 256, 0, s>>>(out, inp, N, vec); break;
+    default: activation_forward_kernel<2, T><<<g, 256, 0, s>>>(out, inp, N, vec); break;
+  }
   CUDA_CHECK_LAUNCH("activation_forward");
 }
 
 template <typename T>
 void activation_backward(Activation act, T* dinp, const T* inp, const T* dout, int64_t N, cudaStream_t s) {
   if (N <= 0) return;
-  activation_backward_kernel<T><<<grid_for(N), 256, 0, s>>>((int)act, dinp, inp, dout, N);
+  const bool vec = aligned16(dinp, inp, dout);
+  const unsigned g = grid_for(N, vec);
+  switch (act) {
+    case Activation::ReLU: activation_backward_kernel<0, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); break;
+    case Activation::GELU: activation_backward_kernel<1, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); break;
+    default: activation_backward_kernel<2, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); break;
+  }
   CUDA_CHECK_LAUNCH("activation_backward");
 }
 

@@ -1,5 +1,6 @@
-// Classifier kernels; contract in classifier.cuh. One block per row: pass 1 an online max / sum of
-// exponentials per thread, merged across the block; pass 2 writes the gradient over the same row.
+// Classifier kernels; contract in classifier.cuh. One block per row. Rows up to 53,248 logits of bf16 are held
+// in registers (one read); longer rows take two passes: an online max / sum of exponentials per thread,
+// merged across the block, then the gradient written over the same row.
 #include <cstdint>
 
 #include "classifier.cuh"
@@ -100,6 +101,58 @@ __global__ void __launch_bounds__(512) crossentropy_vec8_kernel(float* losses, T
   }
 }
 
+// The row held in registers for V % 8 == 0 and V <= 8 * 512 * NQ (53,248 of bf16, 32,768 of fp32): thread t loads its pieces q = t + 512 j
+// (j < NQ) of 8 logits before any math, so the row is read from memory once with all its loads in flight;
+// then the exact row max M, S = sum exp(x - M), and the gradient (softmax - onehot) * dloss from the same
+// registers. The same quantities as the kernels above (no running rescale needed).
+template <typename T, int NQ>
+__global__ void __launch_bounds__(512) crossentropy_regs_kernel(float* losses, T* logits, const int32_t* targets,
+                                                                int V, float dloss, int write_grad) {
+  __shared__ float red[32];
+  const int64_t row = blockIdx.x;
+  T* x = logits + row * V;
+  const int V8 = V / 8;
+  Raw8<T> r[NQ];
+#pragma unroll
+  for (int j = 0; j < NQ; j++)
+    if (threadIdx.x + 512 * j < V8) r[j].load(x + 8 * (threadIdx.x + 512 * j));
+  const int tgt = targets[row];
+  const float xt = threadIdx.x == 0 ? to_f(x[tgt]) : 0.0f;  // read before the barriers below, so before any write
+  float m = -INFINITY;
+#pragma unroll
+  for (int j = 0; j < NQ; j++) {
+    if (threadIdx.x + 512 * j >= V8) break;
+    float v[8];
+    r[j].unpack(v);
+#pragma unroll
+    for (int e = 0; e < 8; e++) m = fmaxf(m, v[e]);
+  }
+  const float M = block_max(m, red);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < NQ; j++) {
+    if (threadIdx.x + 512 * j >= V8) break;
+    float v[8];
+    r[j].unpack(v);
+#pragma unroll
+    for (int e = 0; e < 8; e++) s += expf(v[e] - M);
+  }
+  const float S = block_sum(s, red);
+  if (threadIdx.x == 0) losses[row] = M + logf(S) - xt;
+  if (!write_grad) return;
+  const float inv = 1.0f / S;
+#pragma unroll
+  for (int j = 0; j < NQ; j++) {
+    const int q = threadIdx.x + 512 * j;
+    if (q >= V8) break;
+    float v[8];
+    r[j].unpack(v);
+#pragma unroll
+    for (int e = 0; e < 8; e++) v[e] = (expf(v[e] - M) * inv - (8 * q + e == tgt ? 1.0f : 0.0f)) * dloss;
+    store8(x + 8 * q, v);
+  }
+}
+
 __global__ void mean_loss_kernel(float* out, const float* losses, int64_t N) {
   __shared__ double sh[1024];
   double s = 0.0;
@@ -114,10 +167,17 @@ template <typename T>
 void crossentropy_forward_backward(float* losses, T* logits, const int32_t* targets, int64_t BT, int V,
                                    float dloss, bool write_grad, cudaStream_t s) {
   if (BT <= 0) return;
-  if (V % 8 == 0 && (uintptr_t)logits % 16 == 0)
+  const bool vec = V % 8 == 0 && (uintptr_t)logits % 16 == 0;
+  const int nq = (V / 8 + 511) / 512;  // pieces of 8 per thread of 512
+#define CE_REGS(N) crossentropy_regs_kernel<T, N><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0)
+  if (vec && nq <= 4) CE_REGS(4);
+  else if (vec && nq <= 8) CE_REGS(8);
+  else if (vec && nq <= 13 && sizeof(T) == 2) CE_REGS(sizeof(T) == 2 ? 13 : 8);  // GPT-2's 50,257 (or 50,304) bf16 logits
+  else if (vec)
     crossentropy_vec8_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
   else
     crossentropy_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
+#undef CE_REGS
   CUDA_CHECK_LAUNCH("crossentropy_forward_backward");
 }
 

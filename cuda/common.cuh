@@ -62,6 +62,27 @@ __device__ __forceinline__ void load8(float (&r)[8], const float* p) {
   const float4 a = *(const float4*)p, b = *(const float4*)(p + 4);
   r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
 }
+// Eight consecutive elements of T as loaded (16 bytes of bf16, 32 of fp32), unpacked to fp32 when used: a
+// thread issues all of a row's loads this way before it needs the first value. ldg takes the read-only path
+// (for data no kernel of the launch writes), load the ordinary one.
+template <typename T>
+struct Raw8;
+template <>
+struct Raw8<bf16> {
+  uint4 u;
+  __device__ __forceinline__ void load(const bf16* p) { u = *(const uint4*)p; }
+  __device__ __forceinline__ void ldg(const bf16* p) { u = __ldg((const uint4*)p); }
+  __device__ __forceinline__ void unpack(float (&r)[8]) const { unpack8(r, u); }
+};
+template <>
+struct Raw8<float> {
+  float4 a, b;
+  __device__ __forceinline__ void load(const float* p) { a = *(const float4*)p; b = *((const float4*)p + 1); }
+  __device__ __forceinline__ void ldg(const float* p) { a = __ldg((const float4*)p); b = __ldg((const float4*)p + 1); }
+  __device__ __forceinline__ void unpack(float (&r)[8]) const {
+    r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
+  }
+};
 __device__ __forceinline__ void store8(bf16* p, const float (&r)[8]) {
   uint4 u;
   __nv_bfloat162* h = (__nv_bfloat162*)&u;

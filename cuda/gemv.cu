@@ -12,25 +12,6 @@ namespace {
 constexpr int kWarps = 4;  // warps per block; warp m < M also finds row m's LayerNorm statistics
 constexpr int kThreads = kWarps * 32;
 
-// Eight consecutive elements of T as loaded (16 bytes of bf16, 32 of fp32), unpacked to fp32 when used:
-// a lane holds all its weights this way, loaded before the kernel waits for the one before it.
-template <typename T>
-struct Raw8;
-template <>
-struct Raw8<bf16> {
-  uint4 u;
-  __device__ __forceinline__ void load(const bf16* p) { u = __ldg((const uint4*)p); }
-  __device__ __forceinline__ void unpack(float (&r)[8]) const { unpack8(r, u); }
-};
-template <>
-struct Raw8<float> {
-  float4 a, b;
-  __device__ __forceinline__ void load(const float* p) { a = __ldg((const float4*)p); b = __ldg((const float4*)p + 1); }
-  __device__ __forceinline__ void unpack(float (&r)[8]) const {
-    r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
-  }
-};
-
 // xs[m, :] = LayerNorm(xs[m, :]) * ln_w + ln_b, rounded to T as layernorm.cu stores it, for every row m < M of
 // the block's copy of the input: warp m finds row m's mean and 1/sqrt(var + eps) (two passes, as layernorm.cu's
 // kernels take them), then every thread normalizes its 8-column pieces.
@@ -94,7 +75,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
     const T* wr = p.w + (int64_t)min(n0 + c, N - 1) * K;
 #pragma unroll
     for (int i = 0; i < V; i++)
-      if ((lane + 32 * i) * 8 < K) wv[c][i].load(wr + (lane + 32 * i) * 8);
+      if ((lane + 32 * i) * 8 < K) wv[c][i].ldg(wr + (lane + 32 * i) * 8);
   }
   // this lane's output in the epilogue, and its bias
   const int oc = lane / kGemvMaxRows, om = lane % kGemvMaxRows, on = n0 + oc;
@@ -104,7 +85,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   const float rval = writer && p.res ? to_f(p.res[(int64_t)om * N + on]) : 0.0f;
   for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
     Raw8<T> r;
-    r.load(p.inp + j);
+    r.ldg(p.inp + j);
     *(Raw8<T>*)(xs + j) = r;
   }
   __syncthreads();
@@ -139,7 +120,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   for (int k = (lane + 32 * V) * 8; k < K; k += 256) {  // K > 256 V: the rest, streamed
     Raw8<T> w[C];
 #pragma unroll
-    for (int c = 0; c < C; c++) w[c].load(p.w + (int64_t)min(n0 + c, N - 1) * K + k);
+    for (int c = 0; c < C; c++) w[c].ldg(p.w + (int64_t)min(n0 + c, N - 1) * K + k);
     fma_piece(w, k);
   }
   float v = 0.0f;

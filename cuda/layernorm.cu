@@ -59,64 +59,67 @@ __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* me
   }
 }
 
-// The same computation for C <= 32 * NV, bit for bit (each lane sums its columns lane + 32k in k order,
-// then the warp's butterfly), with the row held in registers: every load of a row is issued before the
-// first sum, so a row costs one memory latency instead of one per column step (the loop above waits on
-// each load, as its stores may alias the next loads). Generation normalises one row per launch: this is
-// what makes that launch short.
-template <typename T, int NV>
-__global__ void residual_layernorm_forward_reg_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
+// The same computation for C % 8 == 0 and C <= 256 * NCH with 16-byte accesses: lane l owns columns
+// 8l + 256k .. +7, k < NCH (the order gemv.cu's fused LayerNorm sums in), and every load of its row is issued
+// before the first sum, so a row costs one memory latency instead of one per column step (the loop above
+// waits on each load, as its stores may alias the next loads). Generation normalises one row per launch:
+// this is what makes that launch short.
+template <typename T, int NCH>
+__global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                       const T* inp2, const T* weight, const T* bias, int64_t BT,
                                                       int C, float eps, float p, uint64_t seed) {
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
   const int64_t base = row * C;
-  float v[NV], w[NV], b[NV];
+  Raw8<T> ra[NCH], rb[NCH];
 #pragma unroll
-  for (int k = 0; k < NV; k++) {
-    const int c = lane + 32 * k;
-    v[k] = c < C ? to_f(inp1[base + c]) : 0.0f;
-    b[k] = c < C && inp2 ? to_f(inp2[base + c]) : 0.0f;
-    w[k] = c < C ? to_f(weight[c]) : 0.0f;
+  for (int k = 0; k < NCH; k++) {
+    const int c0 = 8 * lane + 256 * k;
+    if (c0 >= C) break;
+    ra[k].load(inp1 + base + c0);
+    if (inp2) rb[k].load(inp2 + base + c0);
   }
+  float v[NCH][8];
   float sum = 0.0f;
-  if (inp2) {
-    const float keep_scale = 1.0f / (1.0f - p);
+  const float keep_scale = 1.0f / (1.0f - p);
 #pragma unroll
-    for (int k = 0; k < NV; k++) {
-      const int c = lane + 32 * k;
-      if (c >= C) break;
-      float d = b[k];
-      if (p > 0.0f) d = dropout_keep(seed, (uint64_t)(base + c), p) ? d * keep_scale : 0.0f;
-      const T r = from_f<T>(v[k] + d);
-      residual[base + c] = r;
-      v[k] = to_f(r);
-      sum += v[k];
+  for (int k = 0; k < NCH; k++) {
+    const int c0 = 8 * lane + 256 * k;
+    if (c0 >= C) break;
+    ra[k].unpack(v[k]);
+    if (inp2) {
+      float d[8];
+      rb[k].unpack(d);
+#pragma unroll
+      for (int e = 0; e < 8; e++) {
+        if (p > 0.0f) d[e] = dropout_keep(seed, (uint64_t)(base + c0 + e), p) ? d[e] * keep_scale : 0.0f;
+        v[k][e] = to_f(from_f<T>(v[k][e] + d[e]));  // the residual as stored
+      }
+      store8(residual + base + c0, v[k]);
     }
-  } else {
 #pragma unroll
-    for (int k = 0; k < NV; k++)
-      if (lane + 32 * k < C) sum += v[k];
+    for (int e = 0; e < 8; e++) sum += v[k][e];
   }
-#pragma unroll
-  for (int k = 0; k < NV; k++) b[k] = bias && lane + 32 * k < C ? to_f(bias[lane + 32 * k]) : 0.0f;
   const float mu = warp_sum(sum) / C;
   float var = 0.0f;
 #pragma unroll
-  for (int k = 0; k < NV; k++) {
-    if (lane + 32 * k >= C) break;
-    const float d = v[k] - mu;
-    var += d * d;
+  for (int k = 0; k < NCH; k++) {
+    if (8 * lane + 256 * k >= C) break;
+#pragma unroll
+    for (int e = 0; e < 8; e++) var += (v[k][e] - mu) * (v[k][e] - mu);
   }
   const float rs = rsqrtf(warp_sum(var) / C + eps);
 #pragma unroll
-  for (int k = 0; k < NV; k++) {
-    const int c = lane + 32 * k;
-    if (c >= C) break;
-    float o = (v[k] - mu) * rs * w[k];
-    if (bias) o += b[k];
-    out[base + c] = from_f<T>(o);
+  for (int k = 0; k < NCH; k++) {
+    const int c0 = 8 * lane + 256 * k;
+    if (c0 >= C) break;
+    float w[8], b[8] = {};
+    load8(w, weight + c0);
+    if (bias) load8(b, bias + c0);
+#pragma unroll
+    for (int e = 0; e < 8; e++) v[k][e] = (v[k][e] - mu) * rs * w[e] + b[e];
+    store8(out + base + c0, v[k]);
   }
   if (lane == 0) {
     mean[row] = mu;
@@ -127,43 +130,54 @@ __global__ void residual_layernorm_forward_reg_kernel(T* residual, T* out, float
 // Fused LayerNorm backward for C % 8 == 0 and C <= 256 * NCH: a warp per row (rows strided over a fixed
 // grid), lane l owning columns 8l + 256k, k < NCH, for every row it visits, so the parameter gradients
 // accumulate in registers; per block the warps' sums are added in warp order into partial[block][C]
-// (dweight) and partial[nblocks + block][C] (dbias). Deterministic for a given grid.
+// (dweight) and partial[nblocks + block][C] (dbias). Deterministic for a given grid. A row's dout, inp and
+// dinp are loaded before the first use and kept packed (dinp later where registers would not allow; the
+// weight is re-read from L1 each row), so two blocks of eight warps fit an SM and each warp has its whole
+// row in flight.
+//   n = (x - mean) rstd, g = dout w;  dinp += rstd (g - mean_c(g) - n mean_c(g n));
+//   dweight += sum_rows dout n;  dbias += sum_rows dout.
 constexpr int kLnWarps = 8;
 template <int NCH, typename T>
-__global__ void __launch_bounds__(kLnWarps * 32) layernorm_backward_fused_kernel(T* dinp, float* partial, const T* dout,
-                                                                                const T* inp, const T* weight,
-                                                                                const float* mean, const float* rstd,
-                                                                                int64_t BT, int C) {
+__global__ void __launch_bounds__(kLnWarps * 32, 2)
+    layernorm_backward_fused_kernel(T* dinp, float* partial, const T* dout, const T* inp, const T* weight,
+                                    const float* mean, const float* rstd, int64_t BT, int C) {
   extern __shared__ float sh[];  // [kLnWarps][2][C]
+  constexpr bool kEarlyDinp = NCH * sizeof(Raw8<T>) <= 48;  // dinp with the first loads while registers allow
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  float w[NCH][8], gw[NCH][8], gb[NCH][8];
+  float gw[NCH][8], gb[NCH][8];
 #pragma unroll
-  for (int k = 0; k < NCH; k++) {
-    const int c0 = 8 * lane + 256 * k;
+  for (int k = 0; k < NCH; k++)
 #pragma unroll
     for (int e = 0; e < 8; e++) gw[k][e] = gb[k][e] = 0.0f;
-    if (c0 < C) load8(w[k], weight + c0);
-  }
   for (int64_t row = (int64_t)blockIdx.x * kLnWarps + warp; row < BT; row += (int64_t)gridDim.x * kLnWarps) {
     const int64_t base = row * C;
+    Raw8<T> rd[NCH], rx[NCH], ri[NCH];
+#pragma unroll
+    for (int k = 0; k < NCH; k++) {
+      const int c0 = 8 * lane + 256 * k;
+      if (c0 >= C) break;
+      rd[k].load(dout + base + c0);
+      rx[k].load(inp + base + c0);
+      if (kEarlyDinp) ri[k].load(dinp + base + c0);
+    }
     const float mu = mean[row], rs = rstd[row];
-    float d[NCH][8], n[NCH][8];
     float sg = 0.0f, sgn = 0.0f;
 #pragma unroll
     for (int k = 0; k < NCH; k++) {
       const int c0 = 8 * lane + 256 * k;
-      if (c0 >= C) continue;
-      float x[8];
-      load8(d[k], dout + base + c0);
-      load8(x, inp + base + c0);
+      if (c0 >= C) break;
+      float d[8], x[8], w[8];
+      rd[k].unpack(d);
+      rx[k].unpack(x);
+      load8(w, weight + c0);
 #pragma unroll
       for (int e = 0; e < 8; e++) {
-        n[k][e] = (x[e] - mu) * rs;
-        const float g = d[k][e] * w[k][e];
+        const float n = (x[e] - mu) * rs;
+        const float g = d[e] * w[e];
         sg += g;
-        sgn += g * n[k][e];
-        gw[k][e] += d[k][e] * n[k][e];
-        gb[k][e] += d[k][e];
+        sgn += g * n;
+        gw[k][e] += d[e] * n;
+        gb[k][e] += d[e];
       }
     }
     sg = warp_sum(sg) / C;
@@ -171,18 +185,22 @@ __global__ void __launch_bounds__(kLnWarps * 32) layernorm_backward_fused_kernel
 #pragma unroll
     for (int k = 0; k < NCH; k++) {
       const int c0 = 8 * lane + 256 * k;
-      if (c0 >= C) continue;
-      float o[8];
-      load8(o, dinp + base + c0);
+      if (c0 >= C) break;
+      float d[8], x[8], w[8], o[8];
+      rd[k].unpack(d);
+      rx[k].unpack(x);
+      if (!kEarlyDinp) ri[k].load(dinp + base + c0);
+      ri[k].unpack(o);
+      load8(w, weight + c0);
 #pragma unroll
-      for (int e = 0; e < 8; e++) o[e] += rs * (d[k][e] * w[k][e] - sg - n[k][e] * sgn);
+      for (int e = 0; e < 8; e++) o[e] += rs * (d[e] * w[e] - sg - (x[e] - mu) * rs * sgn);
       store8(dinp + base + c0, o);
     }
   }
 #pragma unroll
   for (int k = 0; k < NCH; k++) {
     const int c0 = 8 * lane + 256 * k;
-    if (c0 >= C) continue;
+    if (c0 >= C) break;
 #pragma unroll
     for (int e = 0; e < 8; e++) {
       sh[(warp * 2) * C + c0 + e] = gw[k][e];
@@ -258,13 +276,71 @@ __global__ void column_partial_kernel(float* partial, const T* x, int64_t M, int
   partial[chunk * N + c] = s;
 }
 
-// out[c] (+)= sum over chunks, in chunk order.
-__global__ void reduce_partials_kernel(float* out, const float* partial, int64_t nch, int C, int accumulate) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
+// partial[chunk][c] = sum of x[r][c] over the chunk's kRowsPerChunk rows for N % 8 == 0 and 16-byte aligned x:
+// a block of eight warps covers 256 columns (lane l: 8l .. 8l + 7) with 16-byte loads; warp w sums rows
+// r0 + w, r0 + w + 8, ... in order, then the warps' sums are added in warp order (deterministic).
+constexpr int kColWarps = 8;
+template <typename T>
+__global__ void __launch_bounds__(kColWarps * 32) column_partial_vec_kernel(float* partial, const T* x, int64_t M, int N) {
+  __shared__ float sums[kColWarps][256];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int c0 = blockIdx.x * 256 + 8 * lane;
+  const int64_t r0 = (int64_t)blockIdx.y * kRowsPerChunk;
+  const int64_t r1 = r0 + kRowsPerChunk < M ? r0 + kRowsPerChunk : M;
+  float acc[8] = {};
+  if (c0 < N) {
+#pragma unroll 4
+    for (int64_t r = r0 + warp; r < r1; r += kColWarps) {
+      float v[8];
+      load8(v, x + r * N + c0);
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[e] += v[e];
+    }
+  }
+#pragma unroll
+  for (int e = 0; e < 8; e++) sums[warp][8 * lane + e] = acc[e];
+  __syncthreads();
+  const int c = blockIdx.x * 256 + threadIdx.x;
+  if (c < N) {
+    float t = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kColWarps; w++) t += sums[w][threadIdx.x];
+    partial[(int64_t)blockIdx.y * N + c] = t;
+  }
+}
+
+// For q = blockIdx.y < 2: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block takes 32 columns
+// with eight warps; warp w sums the chunks k = w (mod 8) in order, then warp 0 adds the eight sums in warp
+// order: a fixed order for a given nch, so the result is deterministic. Each warp reads 128 contiguous bytes
+// per chunk, and the unrolled loop keeps several of them in flight.
+constexpr int kReduceWarps = 8;
+__global__ void __launch_bounds__(kReduceWarps * 32)
+    reduce_partials_kernel(float* out0, float* out1, const float* partial, int64_t nch, int C, int accumulate) {
+  __shared__ float sums[kReduceWarps][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int c = blockIdx.x * 32 + lane;
+  const float* src = partial + (int64_t)blockIdx.y * nch * C;
   float s = 0.0f;
-  for (int64_t k = 0; k < nch; k++) s += partial[k * C + c];
-  out[c] = accumulate ? out[c] + s : s;
+  if (c < C) {
+#pragma unroll 8
+    for (int64_t k = warp; k < nch; k += kReduceWarps) s += src[k * C + c];
+  }
+  sums[warp][lane] = s;
+  __syncthreads();
+  if (warp == 0 && c < C) {
+    float t = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kReduceWarps; w++) t += sums[w][lane];
+    float* out = blockIdx.y ? out1 : out0;
+    out[c] = accumulate ? out[c] + t : t;
+  }
+}
+
+// Launches the reduction of one (out1 null) or two consecutive partial arrays of nch rows.
+void reduce_partials(float* out0, float* out1, const float* partial, int64_t nch, int C, bool accumulate,
+                     cudaStream_t s) {
+  dim3 grid(ceil_div(C, 32), out1 ? 2 : 1);
+  reduce_partials_kernel<<<grid, kReduceWarps * 32, 0, s>>>(out0, out1, partial, nch, C, accumulate ? 1 : 0);
 }
 
 }  // namespace
@@ -279,15 +355,21 @@ void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, c
                                 uint64_t dropout_seed, cudaStream_t s) {
   if (BT <= 0) return;
   const unsigned grid = ceil_div(BT, 8);
-#define RLN(NV)                                                                                              \
-  residual_layernorm_forward_reg_kernel<T, NV><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, \
-                                                                    bias, BT, C, eps, dropout_p, dropout_seed)
-  if (C <= 256) RLN(8);
-  else if (C <= 512) RLN(16);
-  else if (C <= 1024) RLN(32);
-  else
+  const bool aligned = ((uintptr_t)residual | (uintptr_t)out | (uintptr_t)inp1 | (uintptr_t)inp2 | (uintptr_t)weight |
+                        (uintptr_t)bias) % 16 == 0;
+#define RLN(N)                                                                                                \
+  residual_layernorm_forward_vec_kernel<T, N><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, \
+                                                                   bias, BT, C, eps, dropout_p, dropout_seed)
+  const int nch = (C + 255) / 256;
+  if (C % 8 != 0 || !aligned || nch > 8)
     residual_layernorm_forward_kernel<T><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C,
                                                               eps, dropout_p, dropout_seed);
+  else if (nch == 1) RLN(1);
+  else if (nch == 2) RLN(2);
+  else if (nch == 3) RLN(3);
+  else if (nch == 4) RLN(4);
+  else if (nch <= 6) RLN(6);
+  else RLN(8);
 #undef RLN
   CUDA_CHECK_LAUNCH("residual_layernorm_forward");
 }
@@ -312,12 +394,8 @@ void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, co
     }
 #undef LNB
     CUDA_CHECK_LAUNCH("layernorm_backward (fused)");
-    reduce_partials_kernel<<<ceil_div(C, 128), 128, 0, s>>>(dweight, scratch, nb, C, 1);
-    CUDA_CHECK_LAUNCH("layernorm_backward (weight)");
-    if (dbias) {
-      reduce_partials_kernel<<<ceil_div(C, 128), 128, 0, s>>>(dbias, scratch + (int64_t)nb * C, nb, C, 1);
-      CUDA_CHECK_LAUNCH("layernorm_backward (bias)");
-    }
+    reduce_partials(dweight, dbias, scratch, nb, C, true, s);
+    CUDA_CHECK_LAUNCH("layernorm_backward (parameters)");
     return;
   }
   layernorm_backward_input_kernel<T><<<ceil_div(BT, 8), 256, 0, s>>>(dinp, dout, inp, weight, mean, rstd, BT, C);
@@ -326,22 +404,21 @@ void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, co
   dim3 grid(ceil_div(C, 128), (unsigned)nch);
   layernorm_param_partial_kernel<T><<<grid, 128, 0, s>>>(scratch, dout, inp, mean, rstd, BT, C, nch);
   CUDA_CHECK_LAUNCH("layernorm_backward (parameter partials)");
-  reduce_partials_kernel<<<ceil_div(C, 128), 128, 0, s>>>(dweight, scratch, nch, C, 1);
-  CUDA_CHECK_LAUNCH("layernorm_backward (weight)");
-  if (dbias) {
-    reduce_partials_kernel<<<ceil_div(C, 128), 128, 0, s>>>(dbias, scratch + nch * C, nch, C, 1);
-    CUDA_CHECK_LAUNCH("layernorm_backward (bias)");
-  }
+  reduce_partials(dweight, dbias, scratch, nch, C, true, s);
+  CUDA_CHECK_LAUNCH("layernorm_backward (parameters)");
 }
 
 template <typename T>
 void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float* scratch, cudaStream_t s) {
   if (M <= 0 || N <= 0) return;
   const int64_t nch = n_chunks(M);
-  dim3 grid(ceil_div(N, 128), (unsigned)nch);
-  column_partial_kernel<T><<<grid, 128, 0, s>>>(scratch, x, M, N);
+  if (N % 8 == 0 && (uintptr_t)x % 16 == 0) {
+    column_partial_vec_kernel<T><<<dim3(ceil_div(N, 256), (unsigned)nch), kColWarps * 32, 0, s>>>(scratch, x, M, N);
+  } else {
+    column_partial_kernel<T><<<dim3(ceil_div(N, 128), (unsigned)nch), 128, 0, s>>>(scratch, x, M, N);
+  }
   CUDA_CHECK_LAUNCH("column_sum (partials)");
-  reduce_partials_kernel<<<ceil_div(N, 128), 128, 0, s>>>(out, scratch, nch, N, accumulate ? 1 : 0);
+  reduce_partials(out, nullptr, scratch, nch, N, accumulate, s);
   CUDA_CHECK_LAUNCH("column_sum (reduce)");
 }
 

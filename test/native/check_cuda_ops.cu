@@ -795,6 +795,8 @@ static void bench() {
     Dev<bf16> act((size_t)BT * F);
     t = time_ms([&] { activation_forward<bf16>(Activation::GELU, act.p, big.p, (int64_t)BT * F, 0); });
     std::printf("BENCH gelu (exact, unfused) bf16 [16384,3072]        %7.3f ms (%.2f TB/s)\n", t, 2.0 * BT * F * 2 / t / 1e9);
+    t = time_ms([&] { activation_backward<bf16>(Activation::GELU, act.p, big.p, act.p, (int64_t)BT * F, 0); });
+    std::printf("BENCH gelu backward (exact) bf16 [16384,3072]        %7.3f ms (%.2f TB/s)\n", t, 3.0 * BT * F * 2 / t / 1e9);
     Dev<bf16> logits(randn((size_t)BT * V));
     Dev<float> losses(BT);
     std::vector<int32_t> tg(BT);
