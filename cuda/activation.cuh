@@ -26,6 +26,11 @@ template <typename T>
 void activation_forward(Activation act, T* out, const T* inp, int64_t N, cudaStream_t s);
 template <typename T>
 void activation_backward(Activation act, T* dinp, const T* inp, const T* dout, int64_t N, cudaStream_t s);
+// activation_backward over M rows of N, and dbias[N] += the column sums of dinp as stored (the bias gradient of
+// the layer before the activation, in the same pass); deterministic; scratch: colsum_scratch_floats(M, N).
+template <typename T>
+void activation_backward_bias(Activation act, T* dinp, const T* inp, const T* dout, int64_t M, int N, float* dbias,
+                              float* scratch, cudaStream_t s);
 
 }  // namespace cuda
 }  // namespace mypt

@@ -168,12 +168,12 @@ void bench_typed(OpBenchResult& r, const OpBenchRequest& q) {
     float* rstd = buf.alloc<float>(M);
     float* dw = buf.alloc<float>(C);
     float* db = buf.alloc<float>(C);
-    float* scratch = buf.alloc<float>(colsum_scratch_floats(M, C));
+    float* scratch = buf.alloc<float>(layernorm_scratch_floats(M, C));
     fill(x, M * C, seed), fill(dy, M * C, seed + 1), fill(w, C, seed + 2), fill(b, C, seed + 3);
     r.bytes = (double)sizeof(T) * 5 * M * C;
     time_repeats(r, q, 1, [&](int) {
       residual_layernorm_forward<T>(nullptr, y, mean, rstd, x, nullptr, w, b, M, C, 1e-5f, 0.0f, 0, 0);
-      layernorm_backward<T>(dx, dw, db, dy, x, w, mean, rstd, M, C, scratch, 0);
+      layernorm_backward<T>(dx, dw, db, nullptr, dy, x, w, mean, rstd, M, C, scratch, 0);
     });
   } else if (q.op == "classifier") {
     const int64_t M = q.M;

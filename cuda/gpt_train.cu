@@ -259,7 +259,7 @@ void GptTrainer<T>::ensure_acts(int B, int T_, bool backward, bool full_logits) 
     if (cfg_.qkv_bias) cols = std::max(cols, 3 * C);
     if (cfg_.mlp_bias) cols = std::max(cols, F);
     if (cfg_.head_bias) cols = std::max(cols, V);
-    colsum_.ensure((size_t)colsum_scratch_floats(BT, (int)cols));
+    colsum_.ensure((size_t)std::max(colsum_scratch_floats(BT, (int)cols), layernorm_scratch_floats(BT, (int)C)));
     const size_t attn_bytes = flash_ok() ? attention_backward_scratch_bytes(B, T_, (int)C, (int)H) : 0;
     const size_t rows_bytes = (size_t)B * H * T_ * 4;
     attn_scratch_.ensure((attn_bytes > rows_bytes ? attn_bytes : rows_bytes) / 4 + 4);
@@ -367,8 +367,13 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
   float* cs = colsum_.p;
   // the head's gradients are in (classify); the final LayerNorm's input gradient starts the residual stream's
   CUDA_CHECK(cudaMemsetAsync(dres_.p, 0, BT * C * sizeof(T), s_));
-  layernorm_backward<T>(dres_.p, G(lnfw_), G(lnfb_), dc1_.p, res_.p + L * BT * C, W(lnfw_), lnf_stat(0), lnf_stat(1),
-                        BT, C, cs, s_);
+  // The bias gradients of the two projections that add into the residual stream are column sums of its
+  // gradient, taken by the LayerNorm backward that writes it (without dropout, which changes what they see):
+  // the MLP projection's of block l by the backward of the LayerNorm after it (ln1 of l + 1, or lnf), the
+  // attention projection's by ln2's of the same block.
+  const bool sum_in_ln = p == 0.0f;
+  layernorm_backward<T>(dres_.p, G(lnfw_), G(lnfb_), sum_in_ln ? G(L_[L - 1].mlpb) : nullptr, dc1_.p,
+                        res_.p + L * BT * C, W(lnfw_), lnf_stat(0), lnf_stat(1), BT, C, cs, s_);
   grads_final(0);  // lnf and the head are final (a tied head's wte is not: the embeddings add to it)
   for (int l = L - 1; l >= 0; l--) {
     const LayerOff& w = L_[l];
@@ -396,28 +401,35 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
       dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 2), 0, s_);
       dbr = dc2_.p;
     }
-    linear_backward_weight_bias<T>(*gemm_, G(w.mlpw), G(w.mlpb), dbr, act, (int)BT, F, C, true, cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(w.mlpw), sum_in_ln ? nullptr : G(w.mlpb), dbr, act, (int)BT, F, C, true,
+                                   cs, s_);
+    float* fcb_grad = G(w.fcb);  // taken by the activation's backward where that runs on its own
     if (gpt_.fuse_gelu()) {
       linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_, Epilogue::DGeluTanh, pre);
     } else {
       linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_);
-      activation_backward<T>(cfg_.activation, dbig_.p, pre, dbig_.p, BT * F, s_);
+      if (fcb_grad) activation_backward_bias<T>(cfg_.activation, dbig_.p, pre, dbig_.p, BT, F, fcb_grad, cs, s_);
+      else activation_backward<T>(cfg_.activation, dbig_.p, pre, dbig_.p, BT * F, s_);
+      fcb_grad = nullptr;
     }
-    linear_backward_weight_bias<T>(*gemm_, G(w.fcw), G(w.fcb), dbig_.p, ln2, (int)BT, C, F, true, cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(w.fcw), fcb_grad, dbig_.p, ln2, (int)BT, C, F, true, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.fcw), (int)BT, C, F, s_);
-    layernorm_backward<T>(dres_.p, G(w.ln2w), G(w.ln2b), dc1_.p, xmid, W(w.ln2w), st(l, 2), st(l, 3), BT, C, cs, s_);
+    layernorm_backward<T>(dres_.p, G(w.ln2w), G(w.ln2b), sum_in_ln ? G(w.projb) : nullptr, dc1_.p, xmid, W(w.ln2w),
+                          st(l, 2), st(l, 3), BT, C, cs, s_);
     // attention branch: xmid = xin + drop(proj(att))
     dbr = dres_.p;
     if (p > 0.0f) {
       dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 1), 0, s_);
       dbr = dc2_.p;
     }
-    linear_backward_weight_bias<T>(*gemm_, G(w.projw), G(w.projb), dbr, att, (int)BT, C, C, true, cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(w.projw), sum_in_ln ? nullptr : G(w.projb), dbr, att, (int)BT, C, C,
+                                   true, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbr, W(w.projw), (int)BT, C, C, s_);
     attn_backward(dbig_.p, dc1_.p, qkv, att, lse, B, T_, p, dropout_stream(seed_, call, l, 0));
     linear_backward_weight_bias<T>(*gemm_, G(w.qkvw), G(w.qkvb), dbig_.p, ln1, (int)BT, C, 3 * C, true, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.qkvw), (int)BT, C, 3 * C, s_);
-    layernorm_backward<T>(dres_.p, G(w.ln1w), G(w.ln1b), dc1_.p, xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);
+    layernorm_backward<T>(dres_.p, G(w.ln1w), G(w.ln1b), sum_in_ln && l > 0 ? G(L_[l - 1].mlpb) : nullptr, dc1_.p,
+                          xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);
     grads_final(L - l);  // block l is final: its buckets start reducing while block l-1's backward runs
   }
   if (p > 0.0f && cfg_.embd_dropout)

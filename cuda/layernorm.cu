@@ -130,7 +130,9 @@ __global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float
 // Fused LayerNorm backward for C % 8 == 0 and C <= 256 * NCH: a warp per row (rows strided over a fixed
 // grid), lane l owning columns 8l + 256k, k < NCH, for every row it visits, so the parameter gradients
 // accumulate in registers; per block the warps' sums are added in warp order into partial[block][C]
-// (dweight) and partial[nblocks + block][C] (dbias). Deterministic for a given grid. A row's dout, inp and
+// (dweight) and partial[nblocks + block][C] (dbias), and with NQ = 3 the column sums of the dinp it stores
+// (accumulated in the warp's own shared-memory row) into partial[2 nblocks + block][C]. Deterministic for
+// a given grid. A row's dout, inp and
 // dinp are loaded before the first use and kept packed (dinp later where registers would not allow; the
 // weight is re-read from L1 each row), so two blocks of eight warps fit an SM and each warp has its whole
 // row in flight.
@@ -140,15 +142,20 @@ constexpr int kLnWarps = 8;
 template <int NCH, typename T>
 __global__ void __launch_bounds__(kLnWarps * 32, 2)
     layernorm_backward_fused_kernel(T* dinp, float* partial, const T* dout, const T* inp, const T* weight,
-                                    const float* mean, const float* rstd, int64_t BT, int C) {
-  extern __shared__ float sh[];  // [kLnWarps][2][C]
+                                    const float* mean, const float* rstd, int64_t BT, int C, int NQ) {
+  extern __shared__ float sh[];  // [kLnWarps][NQ][C]
   constexpr bool kEarlyDinp = NCH * sizeof(Raw8<T>) <= 48;  // dinp with the first loads while registers allow
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float* gsum = sh + (warp * NQ + 2) * C;  // NQ = 3: this warp's column sums of dinp (its lanes' columns only)
   float gw[NCH][8], gb[NCH][8];
 #pragma unroll
-  for (int k = 0; k < NCH; k++)
+  for (int k = 0; k < NCH; k++) {
 #pragma unroll
     for (int e = 0; e < 8; e++) gw[k][e] = gb[k][e] = 0.0f;
+    if (NQ == 3 && 8 * lane + 256 * k < C)
+#pragma unroll
+      for (int e = 0; e < 8; e++) gsum[8 * lane + 256 * k + e] = 0.0f;
+  }
   for (int64_t row = (int64_t)blockIdx.x * kLnWarps + warp; row < BT; row += (int64_t)gridDim.x * kLnWarps) {
     const int64_t base = row * C;
     Raw8<T> rd[NCH], rx[NCH], ri[NCH];
@@ -195,6 +202,9 @@ __global__ void __launch_bounds__(kLnWarps * 32, 2)
 #pragma unroll
       for (int e = 0; e < 8; e++) o[e] += rs * (d[e] * w[e] - sg - (x[e] - mu) * rs * sgn);
       store8(dinp + base + c0, o);
+      if (NQ == 3)
+#pragma unroll
+        for (int e = 0; e < 8; e++) gsum[c0 + e] += to_f(from_f<T>(o[e]));  // the value as stored
     }
   }
 #pragma unroll
@@ -203,20 +213,17 @@ __global__ void __launch_bounds__(kLnWarps * 32, 2)
     if (c0 >= C) break;
 #pragma unroll
     for (int e = 0; e < 8; e++) {
-      sh[(warp * 2) * C + c0 + e] = gw[k][e];
-      sh[(warp * 2 + 1) * C + c0 + e] = gb[k][e];
+      sh[(warp * NQ) * C + c0 + e] = gw[k][e];
+      sh[(warp * NQ + 1) * C + c0 + e] = gb[k][e];
     }
   }
   __syncthreads();
-  for (int c = threadIdx.x; c < C; c += blockDim.x) {
-    float a = 0.0f, b = 0.0f;
-    for (int wi = 0; wi < kLnWarps; wi++) {
-      a += sh[(wi * 2) * C + c];
-      b += sh[(wi * 2 + 1) * C + c];
+  for (int q = 0; q < NQ; q++)
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+      float a = 0.0f;
+      for (int wi = 0; wi < kLnWarps; wi++) a += sh[(wi * NQ + q) * C + c];
+      partial[(int64_t)(q * gridDim.x + blockIdx.x) * C + c] = a;
     }
-    partial[(int64_t)blockIdx.x * C + c] = a;
-    partial[(int64_t)(gridDim.x + blockIdx.x) * C + c] = b;
-  }
 }
 
 constexpr int kLnBlocks = 256;
@@ -309,13 +316,16 @@ __global__ void __launch_bounds__(kColWarps * 32) column_partial_vec_kernel(floa
   }
 }
 
-// For q = blockIdx.y < 2: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block takes 32 columns
+// For q = blockIdx.y < 3 with out_q given: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block takes 32 columns
 // with eight warps; warp w sums the chunks k = w (mod 8) in order, then warp 0 adds the eight sums in warp
 // order: a fixed order for a given nch, so the result is deterministic. Each warp reads 128 contiguous bytes
 // per chunk, and the unrolled loop keeps several of them in flight.
 constexpr int kReduceWarps = 8;
 __global__ void __launch_bounds__(kReduceWarps * 32)
-    reduce_partials_kernel(float* out0, float* out1, const float* partial, int64_t nch, int C, int accumulate) {
+    reduce_partials_kernel(float* out0, float* out1, float* out2, const float* partial, int64_t nch, int C,
+                           int accumulate) {
+  float* out = blockIdx.y == 0 ? out0 : blockIdx.y == 1 ? out1 : out2;
+  if (!out) return;
   __shared__ float sums[kReduceWarps][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int c = blockIdx.x * 32 + lane;
@@ -331,22 +341,30 @@ __global__ void __launch_bounds__(kReduceWarps * 32)
     float t = 0.0f;
 #pragma unroll
     for (int w = 0; w < kReduceWarps; w++) t += sums[w][lane];
-    float* out = blockIdx.y ? out1 : out0;
     out[c] = accumulate ? out[c] + t : t;
   }
 }
 
-// Launches the reduction of one (out1 null) or two consecutive partial arrays of nch rows.
-void reduce_partials(float* out0, float* out1, const float* partial, int64_t nch, int C, bool accumulate,
-                     cudaStream_t s) {
-  dim3 grid(ceil_div(C, 32), out1 ? 2 : 1);
-  reduce_partials_kernel<<<grid, kReduceWarps * 32, 0, s>>>(out0, out1, partial, nch, C, accumulate ? 1 : 0);
+// Launches the reduction of up to three consecutive partial arrays of nch rows (a null out skips its array).
+void reduce_partials(float* out0, float* out1, float* out2, const float* partial, int64_t nch, int C,
+                     bool accumulate, cudaStream_t s) {
+  dim3 grid(ceil_div(C, 32), out2 ? 3 : out1 ? 2 : 1);
+  reduce_partials_kernel<<<grid, kReduceWarps * 32, 0, s>>>(out0, out1, out2, partial, nch, C, accumulate ? 1 : 0);
 }
 
 }  // namespace
 
 int64_t colsum_scratch_floats(int64_t rows, int cols) {
   return 2 * std::max<int64_t>(n_chunks(rows), kLnBlocks) * (int64_t)cols;
+}
+
+int64_t layernorm_scratch_floats(int64_t rows, int C) {
+  return std::max<int64_t>(colsum_scratch_floats(rows, C), 3 * (int64_t)kLnBlocks * C);
+}
+
+void reduce_column_partials(float* out, const float* partial, int64_t nch, int N, bool accumulate, cudaStream_t s) {
+  reduce_partials(out, nullptr, nullptr, partial, nch, N, accumulate, s);
+  CUDA_CHECK_LAUNCH("reduce_column_partials");
 }
 
 template <typename T>
@@ -375,17 +393,19 @@ void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, c
 }
 
 template <typename T>
-void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, const T* inp, const T* weight,
-                        const float* mean, const float* rstd, int64_t BT, int C, float* scratch, cudaStream_t s) {
+void layernorm_backward(T* dinp, float* dweight, float* dbias, float* dsum, const T* dout, const T* inp,
+                        const T* weight, const float* mean, const float* rstd, int64_t BT, int C, float* scratch,
+                        cudaStream_t s) {
   if (BT <= 0) return;
   const bool aligned = ((uintptr_t)dinp | (uintptr_t)dout | (uintptr_t)inp | (uintptr_t)weight) % 16 == 0;
   if (C % 8 == 0 && C <= 1024 && aligned) {
     const int nb = (int)std::min<int64_t>(kLnBlocks, (BT + kLnWarps - 1) / kLnWarps);
-    const size_t smem = (size_t)kLnWarps * 2 * C * sizeof(float);
+    const int nq = dsum ? 3 : 2;
+    const size_t smem = (size_t)kLnWarps * nq * C * sizeof(float);
     const int nch = (C + 255) / 256;
 #define LNB(N)                                                                                         \
   cudaFuncSetAttribute(layernorm_backward_fused_kernel<N, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem); \
-  layernorm_backward_fused_kernel<N, T><<<nb, kLnWarps * 32, smem, s>>>(dinp, scratch, dout, inp, weight, mean, rstd, BT, C)
+  layernorm_backward_fused_kernel<N, T><<<nb, kLnWarps * 32, smem, s>>>(dinp, scratch, dout, inp, weight, mean, rstd, BT, C, nq)
     switch (nch) {
       case 1: LNB(1); break;
       case 2: LNB(2); break;
@@ -394,7 +414,7 @@ void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, co
     }
 #undef LNB
     CUDA_CHECK_LAUNCH("layernorm_backward (fused)");
-    reduce_partials(dweight, dbias, scratch, nb, C, true, s);
+    reduce_partials(dweight, dbias, dsum, scratch, nb, C, true, s);
     CUDA_CHECK_LAUNCH("layernorm_backward (parameters)");
     return;
   }
@@ -404,8 +424,9 @@ void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, co
   dim3 grid(ceil_div(C, 128), (unsigned)nch);
   layernorm_param_partial_kernel<T><<<grid, 128, 0, s>>>(scratch, dout, inp, mean, rstd, BT, C, nch);
   CUDA_CHECK_LAUNCH("layernorm_backward (parameter partials)");
-  reduce_partials(dweight, dbias, scratch, nch, C, true, s);
+  reduce_partials(dweight, dbias, nullptr, scratch, nch, C, true, s);
   CUDA_CHECK_LAUNCH("layernorm_backward (parameters)");
+  if (dsum) column_sum<T>(dsum, dinp, BT, C, true, scratch, s);
 }
 
 template <typename T>
@@ -418,14 +439,14 @@ void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float
     column_partial_kernel<T><<<dim3(ceil_div(N, 128), (unsigned)nch), 128, 0, s>>>(scratch, x, M, N);
   }
   CUDA_CHECK_LAUNCH("column_sum (partials)");
-  reduce_partials(out, nullptr, scratch, nch, N, accumulate, s);
+  reduce_partials(out, nullptr, nullptr, scratch, nch, N, accumulate, s);
   CUDA_CHECK_LAUNCH("column_sum (reduce)");
 }
 
 #define INST(T)                                                                                                 \
   template void residual_layernorm_forward<T>(T*, T*, float*, float*, const T*, const T*, const T*, const T*,  \
                                               int64_t, int, float, float, uint64_t, cudaStream_t);             \
-  template void layernorm_backward<T>(T*, float*, float*, const T*, const T*, const T*, const float*,          \
+  template void layernorm_backward<T>(T*, float*, float*, float*, const T*, const T*, const T*, const float*, \
                                       const float*, int64_t, int, float*, cudaStream_t);                       \
   template void column_sum<T>(float*, const T*, int64_t, int, bool, float*, cudaStream_t);
 INST(float)

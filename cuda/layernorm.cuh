@@ -9,8 +9,13 @@
 // layernorm_backward (x the LayerNorm input, n = (x - mean) * rstd, g = dout * w):
 //   dinp[BT, C] += rstd * (g - mean(g) - n * mean(g * n))        (accumulates, T storage)
 //   dweight[C] += sum_rows dout * n;  dbias[C] += sum_rows dout    (fp32, accumulate; dbias may be null)
-//   deterministic: fixed row chunks reduced in a fixed order; `scratch` needs colsum_scratch_floats(BT, C).
-// column_sum (a matmul's bias gradient): out[N] (= or +=) sum over M rows of x[M, N], deterministic.
+//   dsum[C] += sum_rows dinp as stored after the update (may be null): the residual stream's gradient summed,
+//   i.e. the bias gradient of the projection that adds into the stream, without another pass over it
+//   deterministic: fixed row chunks reduced in a fixed order; `scratch` needs layernorm_scratch_floats(BT, C).
+// column_sum (a matmul's bias gradient): out[N] (= or +=) sum over M rows of x[M, N], deterministic;
+//   `scratch` needs colsum_scratch_floats(M, N).
+// reduce_column_partials: out[N] (= or +=) sum over k < nch of partial[k][N] in a fixed order (the second
+//   half of a column sum whose partials another kernel wrote).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -22,6 +27,8 @@ namespace mypt {
 namespace cuda {
 
 int64_t colsum_scratch_floats(int64_t rows, int cols);
+int64_t layernorm_scratch_floats(int64_t rows, int C);
+void reduce_column_partials(float* out, const float* partial, int64_t nch, int N, bool accumulate, cudaStream_t s);
 
 template <typename T>
 void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, const T* inp1, const T* inp2,
@@ -29,8 +36,9 @@ void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, c
                                 uint64_t dropout_seed, cudaStream_t s);
 
 template <typename T>
-void layernorm_backward(T* dinp, float* dweight, float* dbias, const T* dout, const T* inp, const T* weight,
-                        const float* mean, const float* rstd, int64_t BT, int C, float* scratch, cudaStream_t s);
+void layernorm_backward(T* dinp, float* dweight, float* dbias, float* dsum, const T* dout, const T* inp,
+                        const T* weight, const float* mean, const float* rstd, int64_t BT, int C, float* scratch,
+                        cudaStream_t s);
 
 template <typename T>
 void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float* scratch, cudaStream_t s);

@@ -143,12 +143,13 @@ static void check_layernorm(int BT, int C, float p, bool with_bias) {
   cpu::layernorm_backward(dinp.data(), dwr.data(), dbr.data(), dy.data(), res.data(), w.data(), mean.data(),
                           rstd.data(), BT, C);
   Dev<T> ddy(dy), ddinp(dinp0);
-  Dev<float> ddw(dw0), ddb(db0), scratch(colsum_scratch_floats(BT, C));
+  const Vec ds0 = randn(C);
+  Dev<float> ddw(dw0), ddb(db0), dds(ds0), scratch(layernorm_scratch_floats(BT, C));
   // the backward reads the forward's statistics (fp32): use the reference ones so only the backward is tested
   dmean.upload(mean);
   drstd.upload(rstd);
   Dev<T> dres2(res);
-  layernorm_backward<T>(ddinp.p, ddw.p, ddb.p, ddy.p, dres2.p, dw.p, dmean.p, drstd.p, BT, C, scratch.p, 0);
+  layernorm_backward<T>(ddinp.p, ddw.p, ddb.p, dds.p, ddy.p, dres2.p, dw.p, dmean.p, drstd.p, BT, C, scratch.p, 0);
   auto delta = [](const Vec& x, const Vec& x0) { Vec d(x.size()); for (size_t i = 0; i < x.size(); i++) d[i] = x[i] - x0[i]; return d; };
   // bf16 stores dinp0 + delta rounded: compare whole values there (the delta alone would be judged
   // against rounding of the much larger dinp0)
@@ -156,6 +157,13 @@ static void check_layernorm(int BT, int C, float p, bool with_bias) {
   else report("layernorm backward (dinp +=) " + tag, rel_err(delta(ddinp.get(), dinp0), delta(dinp, dinp0)), tol_op<T>());
   report("layernorm backward (dweight +=) " + tag, rel_err(delta(ddw.get(), dw0), delta(dwr, dw0)), sizeof(T) == 2 ? 1e-2 : 1e-5);
   report("layernorm backward (dbias +=) " + tag, rel_err(delta(ddb.get(), db0), delta(dbr, db0)), sizeof(T) == 2 ? 1e-2 : 1e-5);
+  // dsum += column sums of dinp as stored (the kernel's own stored values, so only the sum is judged)
+  {
+    const Vec got = ddinp.get();
+    Vec sref = ds0;
+    for (int r = 0; r < BT; r++) for (int c = 0; c < C; c++) sref[c] += got[(size_t)r * C + c];
+    report("layernorm backward (dsum += column sums of dinp) " + tag, rel_err(delta(dds.get(), ds0), delta(sref, ds0)), 1e-5);
+  }
   // column sum (a bias gradient), overwrite mode
   Vec cref(C, 0.0f);
   for (int r = 0; r < BT; r++) for (int c = 0; c < C; c++) cref[c] += dy[(size_t)r * C + c];
@@ -215,6 +223,22 @@ static void check_activations(int64_t N) {
     const std::string tag = std::string(names[a]) + " " + tname<T>() + " N=" + std::to_string(N);
     report("activation forward " + tag, rel_err(dout.get(), y), tol_op<T>());
     report("activation backward " + tag, rel_err(ddx.get(), dx), tol_op<T>());
+    // the same backward as M rows of N with the bias gradient: dbias += column sums of dinp as stored
+    for (int Ncol : {8, 24, 776, 7}) {
+      if (N % Ncol != 0) continue;
+      const int64_t M = N / Ncol;
+      const Vec db0 = randn(Ncol);
+      Dev<T> ddx2(N);
+      Dev<float> ddb(db0), cs(colsum_scratch_floats(M, Ncol));
+      activation_backward_bias<T>((Activation)a, ddx2.p, dx_.p, ddy.p, M, Ncol, ddb.p, cs.p, 0);
+      const Vec got = ddx2.get();
+      Vec bref = db0;
+      for (int64_t r = 0; r < M; r++) for (int c = 0; c < Ncol; c++) bref[c] += got[r * Ncol + c];
+      const std::string t2 = std::string(names[a]) + " " + tname<T>() + " " + shp({(int)M, Ncol});
+      report("activation backward + bias gradient (dinp) " + t2, rel_err(got, dx), tol_op<T>());
+      auto d = [](Vec x, const Vec& x0) { for (size_t i = 0; i < x.size(); i++) x[i] -= x0[i]; return x; };
+      report("activation backward + bias gradient (dbias +=) " + t2, rel_err(d(ddb.get(), db0), d(bref, db0)), 1e-5);
+    }
   }
   const float p = 0.2f;
   const uint64_t seed = g_rng(), off = g_rng() % 1000;
@@ -786,7 +810,7 @@ static void bench() {
     const double bytes_c = (double)BT * C * 2;
     float t = time_ms([&] { residual_layernorm_forward<bf16>(r.p, o.p, mean.p, rstd.p, a.p, b.p, w.p, w.p, BT, C, 1e-5f, 0.0f, 0, 0); });
     std::printf("BENCH residual+layernorm fwd bf16 [16384,768]        %7.3f ms (%.2f TB/s)\n", t, 4 * bytes_c / t / 1e9);
-    t = time_ms([&] { layernorm_backward<bf16>(o.p, dw.p, db.p, a.p, b.p, w.p, mean.p, rstd.p, BT, C, cs.p, 0); });
+    t = time_ms([&] { layernorm_backward<bf16>(o.p, dw.p, db.p, nullptr, a.p, b.p, w.p, mean.p, rstd.p, BT, C, cs.p, 0); });
     std::printf("BENCH layernorm bwd bf16 [16384,768]                  %7.3f ms (%.2f TB/s)\n", t, 6 * bytes_c / t / 1e9);
     Dev<bf16> big(randn((size_t)BT * F));
     Dev<float> dbias(F);
@@ -797,6 +821,10 @@ static void bench() {
     std::printf("BENCH gelu (exact, unfused) bf16 [16384,3072]        %7.3f ms (%.2f TB/s)\n", t, 2.0 * BT * F * 2 / t / 1e9);
     t = time_ms([&] { activation_backward<bf16>(Activation::GELU, act.p, big.p, act.p, (int64_t)BT * F, 0); });
     std::printf("BENCH gelu backward (exact) bf16 [16384,3072]        %7.3f ms (%.2f TB/s)\n", t, 3.0 * BT * F * 2 / t / 1e9);
+    t = time_ms([&] { activation_backward_bias<bf16>(Activation::GELU, act.p, big.p, act.p, BT, F, dbias.p, cs.p, 0); });
+    std::printf("BENCH gelu backward + bias grad bf16 [16384,3072]    %7.3f ms (%.2f TB/s)\n", t, 3.0 * BT * F * 2 / t / 1e9);
+    t = time_ms([&] { layernorm_backward<bf16>(o.p, dw.p, db.p, dbias.p, a.p, b.p, w.p, mean.p, rstd.p, BT, C, cs.p, 0); });
+    std::printf("BENCH layernorm bwd + dinp column sums bf16 [16384,768] %5.3f ms (%.2f TB/s)\n", t, 6 * bytes_c / t / 1e9);
     Dev<bf16> logits(randn((size_t)BT * V));
     Dev<float> losses(BT);
     std::vector<int32_t> tg(BT);
@@ -916,7 +944,7 @@ int main(int argc, char** argv) {
       }
       check_encoder<float>(3, 17, 24, 50);
       check_encoder<bf16>(4, 33, 96, 101);
-      for (int64_t n : {1, 1000, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
+      for (int64_t n : {1, 840, 1000, 31040, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
       for (int m : {1, 3}) { check_gemv_activation<float>(m, 768, 3072); check_gemv_activation<bf16>(m, 768, 3072); }
       // each of gemv_forward's shapes: a row in registers (K <= 1024, 2048, 3072, 4096) or streamed past that,
       // one, two or four columns a warp
