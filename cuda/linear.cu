@@ -2,8 +2,6 @@
 // bias gradient: fused into the GEMM where the cuBLASLt plugin takes it, else a column sum.
 #include "linear.cuh"
 
-#include <cstdlib>
-
 #include <cstdint>
 
 #include "engine/config.h"
@@ -61,8 +59,7 @@ __global__ void add_to_kernel(float* dst, const float* src, int n) {
 template <typename T>
 void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
                                  bool accumulate, float* colsum_scratch, cudaStream_t s) {
-  static const bool bgradb_env = [] { const char* v = std::getenv("MYPT_BGRADB"); return !(v && v[0] == '0'); }();
-  if (dbias && g.using_cublaslt() && g.bgradb_ok && bgradb_env) {
+  if (dbias && g.using_cublaslt() && g.bgradb_ok) {
     GemmArgs a;
     a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
     a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
