@@ -55,43 +55,21 @@ __global__ void activation_backward_kernel(T* dinp, const T* inp, const T* dout,
   for (int64_t j = 8 * n8 + tid; j < N; j += stride) dinp[j] = from_f<T>(to_f(dout[j]) * act_grad(ACT, to_f(inp[j])));
 }
 
-// The backward over rows of N % 8 == 0 columns with its column sums: a block of eight warps takes 256 columns
-// (lane l: 8l .. 8l + 7, 16-byte accesses) of kRowsPerChunk rows, warp w the rows r0 + w, r0 + w + 8, ...; each
-// warp sums the values it stores, then the warps' sums are added in warp order into partial[chunk][c]
-// (deterministic; reduce_column_partials finishes the sum).
-constexpr int kRowsPerChunk = 64, kChunkWarps = 8;
+// The backward over rows of N % 8 == 0 columns (16-byte accesses) with the column sums of what it stores,
+// chunk by chunk of kRowsPerChunk rows into partial[chunk][c] (chunk_column_sums; reduce_column_partials
+// finishes the sum).
+constexpr int kRowsPerChunk = 64;
 template <int ACT, typename T>
 __global__ void __launch_bounds__(kChunkWarps * 32)
     activation_backward_colsum_kernel(T* dinp, float* partial, const T* inp, const T* dout, int64_t M, int N) {
-  __shared__ float sums[kChunkWarps][256];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int c0 = blockIdx.x * 256 + 8 * lane;
-  const int64_t r0 = (int64_t)blockIdx.y * kRowsPerChunk;
-  const int64_t r1 = r0 + kRowsPerChunk < M ? r0 + kRowsPerChunk : M;
-  float acc[8] = {};
-  if (c0 < N) {
-#pragma unroll 2
-    for (int64_t r = r0 + warp; r < r1; r += kChunkWarps) {
-      float x[8], d[8];
-      load8(x, inp + r * N + c0);
-      load8(d, dout + r * N + c0);
+  chunk_column_sums(partial, M, N, kRowsPerChunk, [&](int64_t r, int c0, float (&d)[8]) {
+    float x[8];
+    load8(x, inp + r * N + c0);
+    load8(d, dout + r * N + c0);
 #pragma unroll
-      for (int e = 0; e < 8; e++) d[e] = to_f(from_f<T>(d[e] * act_grad(ACT, x[e])));  // as stored
-      store8(dinp + r * N + c0, d);
-#pragma unroll
-      for (int e = 0; e < 8; e++) acc[e] += d[e];
-    }
-  }
-#pragma unroll
-  for (int e = 0; e < 8; e++) sums[warp][8 * lane + e] = acc[e];
-  __syncthreads();
-  const int c = blockIdx.x * 256 + threadIdx.x;
-  if (c < N) {
-    float t = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kChunkWarps; w++) t += sums[w][threadIdx.x];
-    partial[(int64_t)blockIdx.y * N + c] = t;
-  }
+    for (int e = 0; e < 8; e++) d[e] = to_f(from_f<T>(d[e] * act_grad(ACT, x[e])));  // as stored
+    store8(dinp + r * N + c0, d);
+  });
 }
 
 // One thread per eight elements (per element when !vec), at most 65,536 blocks of 256; the loops cover the rest.

@@ -283,37 +283,12 @@ __global__ void column_partial_kernel(float* partial, const T* x, int64_t M, int
   partial[chunk * N + c] = s;
 }
 
-// partial[chunk][c] = sum of x[r][c] over the chunk's kRowsPerChunk rows for N % 8 == 0 and 16-byte aligned x:
-// a block of eight warps covers 256 columns (lane l: 8l .. 8l + 7) with 16-byte loads; warp w sums rows
-// r0 + w, r0 + w + 8, ... in order, then the warps' sums are added in warp order (deterministic).
-constexpr int kColWarps = 8;
+// partial[chunk][c] = sum of x[r][c] over the chunk's kRowsPerChunk rows for N % 8 == 0 and 16-byte aligned x,
+// with 16-byte loads (chunk_column_sums).
 template <typename T>
-__global__ void __launch_bounds__(kColWarps * 32) column_partial_vec_kernel(float* partial, const T* x, int64_t M, int N) {
-  __shared__ float sums[kColWarps][256];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int c0 = blockIdx.x * 256 + 8 * lane;
-  const int64_t r0 = (int64_t)blockIdx.y * kRowsPerChunk;
-  const int64_t r1 = r0 + kRowsPerChunk < M ? r0 + kRowsPerChunk : M;
-  float acc[8] = {};
-  if (c0 < N) {
-#pragma unroll 4
-    for (int64_t r = r0 + warp; r < r1; r += kColWarps) {
-      float v[8];
-      load8(v, x + r * N + c0);
-#pragma unroll
-      for (int e = 0; e < 8; e++) acc[e] += v[e];
-    }
-  }
-#pragma unroll
-  for (int e = 0; e < 8; e++) sums[warp][8 * lane + e] = acc[e];
-  __syncthreads();
-  const int c = blockIdx.x * 256 + threadIdx.x;
-  if (c < N) {
-    float t = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kColWarps; w++) t += sums[w][threadIdx.x];
-    partial[(int64_t)blockIdx.y * N + c] = t;
-  }
+__global__ void __launch_bounds__(kChunkWarps * 32) column_partial_vec_kernel(float* partial, const T* x, int64_t M, int N) {
+  chunk_column_sums(partial, M, N, kRowsPerChunk,
+                    [&](int64_t r, int c0, float (&v)[8]) { load8(v, x + r * N + c0); });
 }
 
 // For q = blockIdx.y < 3 with out_q given: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block takes 32 columns
@@ -434,7 +409,7 @@ void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float
   if (M <= 0 || N <= 0) return;
   const int64_t nch = n_chunks(M);
   if (N % 8 == 0 && (uintptr_t)x % 16 == 0) {
-    column_partial_vec_kernel<T><<<dim3(ceil_div(N, 256), (unsigned)nch), kColWarps * 32, 0, s>>>(scratch, x, M, N);
+    column_partial_vec_kernel<T><<<dim3(ceil_div(N, 256), (unsigned)nch), kChunkWarps * 32, 0, s>>>(scratch, x, M, N);
   } else {
     column_partial_kernel<T><<<dim3(ceil_div(N, 128), (unsigned)nch), 128, 0, s>>>(scratch, x, M, N);
   }
