@@ -62,7 +62,7 @@ constexpr int kRowsPerChunk = 64;
 template <int ACT, typename T>
 __global__ void __launch_bounds__(kChunkWarps * 32)
     activation_backward_colsum_kernel(T* dinp, float* partial, const T* inp, const T* dout, int64_t M, int N) {
-  chunk_column_sums(partial, M, N, kRowsPerChunk, [&](int64_t r, int c0, float (&d)[8]) {
+  chunk_column_sums<2>(partial, M, N, kRowsPerChunk, [&](int64_t r, int c0, float (&d)[8]) {
     float x[8];
     load8(x, inp + r * N + c0);
     load8(d, dout + r * N + c0);

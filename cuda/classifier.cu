@@ -118,34 +118,39 @@ __global__ void __launch_bounds__(512) crossentropy_regs_kernel(float* losses, T
     if (threadIdx.x + 512 * j < V8) r[j].load(x + 8 * (threadIdx.x + 512 * j));
   const int tgt = targets[row];
   const float xt = threadIdx.x == 0 ? to_f(x[tgt]) : 0.0f;  // read before the barriers below, so before any write
-  // f(q, v) for each of this thread's pieces q with its 8 logits v
-  auto each_piece = [&](auto f) {
-#pragma unroll
-    for (int j = 0; j < NQ; j++) {
-      const int q = threadIdx.x + 512 * j;
-      if (q >= V8) break;
-      float v[8];
-      r[j].unpack(v);
-      f(q, v);
-    }
-  };
   float m = -INFINITY;
-  each_piece([&](int, float (&v)[8]) {
+#pragma unroll
+  for (int j = 0; j < NQ; j++) {
+    if (threadIdx.x + 512 * j >= V8) break;
+    float v[8];
+    r[j].unpack(v);
+#pragma unroll
     for (int e = 0; e < 8; e++) m = fmaxf(m, v[e]);
-  });
+  }
   const float M = block_max(m, red);
   float s = 0.0f;
-  each_piece([&](int, float (&v)[8]) {
+#pragma unroll
+  for (int j = 0; j < NQ; j++) {
+    if (threadIdx.x + 512 * j >= V8) break;
+    float v[8];
+    r[j].unpack(v);
+#pragma unroll
     for (int e = 0; e < 8; e++) s += expf(v[e] - M);
-  });
+  }
   const float S = block_sum(s, red);
   if (threadIdx.x == 0) losses[row] = M + logf(S) - xt;
   if (!write_grad) return;
   const float inv = 1.0f / S;
-  each_piece([&](int q, float (&v)[8]) {
+#pragma unroll
+  for (int j = 0; j < NQ; j++) {
+    const int q = threadIdx.x + 512 * j;
+    if (q >= V8) break;
+    float v[8];
+    r[j].unpack(v);
+#pragma unroll
     for (int e = 0; e < 8; e++) v[e] = (expf(v[e] - M) * inv - (8 * q + e == tgt ? 1.0f : 0.0f)) * dloss;
     store8(x + 8 * q, v);
-  });
+  }
 }
 
 __global__ void mean_loss_kernel(float* out, const float* losses, int64_t N) {

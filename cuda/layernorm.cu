@@ -287,8 +287,8 @@ __global__ void column_partial_kernel(float* partial, const T* x, int64_t M, int
 // with 16-byte loads (chunk_column_sums).
 template <typename T>
 __global__ void __launch_bounds__(kChunkWarps * 32) column_partial_vec_kernel(float* partial, const T* x, int64_t M, int N) {
-  chunk_column_sums(partial, M, N, kRowsPerChunk,
-                    [&](int64_t r, int c0, float (&v)[8]) { load8(v, x + r * N + c0); });
+  chunk_column_sums<4>(partial, M, N, kRowsPerChunk,
+                       [&](int64_t r, int c0, float (&v)[8]) { load8(v, x + r * N + c0); });
 }
 
 // For q = blockIdx.y < 3 with out_q given: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block takes 32 columns

@@ -33,10 +33,10 @@ void reduce_column_partials(float* out, const float* partial, int64_t nch, int N
 // The column sums of one chunk of rows, for kernels launched as blocks of kChunkWarps warps over grid
 // (ceil(N / 256), chunks) with N % 8 == 0: block (bx, chunk) takes columns bx * 256 + 8 lane .. + 7 of rows
 // chunk * rows .. + rows - 1, warp w the rows r0 + w, r0 + w + kChunkWarps, ... in order; row_op(r, c0, v)
-// computes (and may store) row r's eight values v; the warps' sums are added in warp order into
+// computes (and may store) row r's eight values v (the row loop unrolled UNROLL times); the warps' sums are added in warp order into
 // partial[chunk][c] (deterministic). column_sum's vectorized kernel and the activation backward use it.
 constexpr int kChunkWarps = 8;
-template <typename RowOp>
+template <int UNROLL, typename RowOp>
 __device__ __forceinline__ void chunk_column_sums(float* partial, int64_t M, int N, int rows, RowOp row_op) {
   __shared__ float sums[kChunkWarps][256];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -45,7 +45,7 @@ __device__ __forceinline__ void chunk_column_sums(float* partial, int64_t M, int
   const int64_t r1 = r0 + rows < M ? r0 + rows : M;
   float acc[8] = {};
   if (c0 < N) {
-#pragma unroll 2
+#pragma unroll UNROLL
     for (int64_t r = r0 + warp; r < r1; r += kChunkWarps) {
       float v[8];
       row_op(r, c0, v);
