@@ -88,8 +88,9 @@ class Engine {
   // those a single process draws for the same micro-batch (engine/data_parallel.h).
   virtual void set_dropout_call(uint64_t call) = 0;
   // Activation recomputation for the backward (llm.c's): 0 keeps every activation; 1 recomputes the MLP's
-  // activation output from its input; 2 also the LayerNorm outputs. The same gradients, less memory, a
-  // little more compute. Backends that keep their activations otherwise (the CPU) accept the level and
+  // activation output from its input; 2 also the LayerNorm outputs. Less memory, a little more compute,
+  // the same gradients bit for bit where the forward's kernels are the ones recomputing (exact GELU, ReLU);
+  // with tanh-GELU fused into the GEMM's epilogue the recomputed activation differs by rounding. Backends that keep their activations otherwise (the CPU) accept the level and
   // change nothing. Throws std::invalid_argument outside 0..2.
   virtual void set_recompute(int level);
 

@@ -233,7 +233,8 @@ export class GptModel extends TextModel {
 
   /** Activation recomputation in the backward pass (llm.c's): 0 keeps every activation (the default); 1
    *  recomputes the MLP's activation output from its input; 2 also the LayerNorm outputs. The gradients are
-   *  the same; a GPU step needs less memory (GPT-2 124M, B16 T1024: about 1.1 GB less at 1, 1.6 GB at 2) for a
+   *  the same (bit for bit with exact GELU or ReLU; with tanh-GELU, fused into the GEMM in the forward, within
+   *  rounding); a GPU step needs less memory (GPT-2 124M, B16 T1024: about 1.1 GB less at 1, 1.6 GB at 2) for a
    *  little more compute. The CPU engine keeps its activations either way. */
   setRecompute(level: 0 | 1 | 2): void {
     if (level !== 0 && level !== 1 && level !== 2) badArg(`setRecompute: level must be 0, 1 or 2, got ${JSON.stringify(level)}`);

@@ -121,7 +121,7 @@ export class TrainingLoop {
     const { v, model, tokenizer, bundleDir } = this.c;
     if (!bundleDir) return;
     await this.bundleWrite.settle();   // one snapshot in host memory at a time, in the same buffers each time
-    this.snapshot ??= model.snapshotBuffers(!v.save_model_only);
+    if (this.writer) this.snapshot ??= model.snapshotBuffers(!v.save_model_only);   // the other ranks only gather
     const optimizer = v.save_model_only ? undefined : model.getOptimizerState(this.snapshot);
     if (!this.writer) return;
     const trainingConfig: TrainingConfigJson = {

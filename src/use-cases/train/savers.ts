@@ -164,7 +164,8 @@ export function createCheckpointSaver(o: CheckpointSaverOptions): CheckpointSave
   const withOptimizer = envOn || ((sepOn || uniOn) && !o.saveModelOnly);
   let buffers: SnapshotBuffers | undefined;
   const snapshot = (ctx: SaveContext): CheckpointData => {
-    buffers ??= ctx.model.snapshotBuffers?.(withOptimizer);   // a model of one's own may lack them: fresh arrays
+    // a model of one's own may lack them (fresh arrays then); a saver used again for another model takes new ones
+    if (buffers?.params.length !== ctx.model.numParams) buffers = ctx.model.snapshotBuffers?.(withOptimizer);
     return dataFromModel(ctx, withOptimizer, lossesAt(ctx), record, buffers);
   };
   const forFiles = (d: CheckpointData): CheckpointData => (o.saveModelOnly ? { ...d, optimizer: null } : d);
