@@ -1,6 +1,8 @@
 // Activation kernels; contract in activation.cuh.
 #include "activation.cuh"
 
+#include <type_traits>
+
 #include "layernorm.cuh"
 
 namespace mypt {
@@ -83,6 +85,16 @@ bool aligned16(const void* a, const void* b, const void* c) {
   return ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 16 == 0;
 }
 
+// launch(std::integral_constant<int, ACT>()) with the activation as the kernels' template argument.
+template <typename F>
+void with_act(Activation act, F&& launch) {
+  switch (act) {
+    case Activation::ReLU: launch(std::integral_constant<int, 0>()); break;
+    case Activation::GELU: launch(std::integral_constant<int, 1>()); break;
+    default: launch(std::integral_constant<int, 2>()); break;
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -90,11 +102,7 @@ void activation_forward(Activation act, T* out, const T* inp, int64_t N, cudaStr
   if (N <= 0) return;
   const bool vec = aligned16(out, inp, nullptr);
   const unsigned g = grid_for(N, vec);
-  switch (act) {
-    case Activation::ReLU: activation_forward_kernel<0, T><<<g, 256, 0, s>>>(out, inp, N, vec); break;
-    case Activation::GELU: activation_forward_kernel<1, T><<<g, 256, 0, s>>>(out, inp, N, vec); break;
-    default: activation_forward_kernel<2, T><<<g, 256, 0, s>>>(out, inp, N, vec); break;
-  }
+  with_act(act, [&](auto a) { activation_forward_kernel<a.value, T><<<g, 256, 0, s>>>(out, inp, N, vec); });
   CUDA_CHECK_LAUNCH("activation_forward");
 }
 
@@ -103,11 +111,7 @@ void activation_backward(Activation act, T* dinp, const T* inp, const T* dout, i
   if (N <= 0) return;
   const bool vec = aligned16(dinp, inp, dout);
   const unsigned g = grid_for(N, vec);
-  switch (act) {
-    case Activation::ReLU: activation_backward_kernel<0, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); break;
-    case Activation::GELU: activation_backward_kernel<1, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); break;
-    default: activation_backward_kernel<2, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); break;
-  }
+  with_act(act, [&](auto a) { activation_backward_kernel<a.value, T><<<g, 256, 0, s>>>(dinp, inp, dout, N, vec); });
   CUDA_CHECK_LAUNCH("activation_backward");
 }
 
@@ -122,17 +126,9 @@ void activation_backward_bias(Activation act, T* dinp, const T* inp, const T* do
   }
   const int64_t nch = (M + kRowsPerChunk - 1) / kRowsPerChunk;
   const dim3 grid(ceil_div(N, 256), (unsigned)nch);
-  switch (act) {
-    case Activation::ReLU:
-      activation_backward_colsum_kernel<0, T><<<grid, kChunkWarps * 32, 0, s>>>(dinp, scratch, inp, dout, M, N);
-      break;
-    case Activation::GELU:
-      activation_backward_colsum_kernel<1, T><<<grid, kChunkWarps * 32, 0, s>>>(dinp, scratch, inp, dout, M, N);
-      break;
-    default:
-      activation_backward_colsum_kernel<2, T><<<grid, kChunkWarps * 32, 0, s>>>(dinp, scratch, inp, dout, M, N);
-      break;
-  }
+  with_act(act, [&](auto a) {
+    activation_backward_colsum_kernel<a.value, T><<<grid, kChunkWarps * 32, 0, s>>>(dinp, scratch, inp, dout, M, N);
+  });
   CUDA_CHECK_LAUNCH("activation_backward_bias");
   reduce_column_partials(dbias, scratch, nch, N, true, s);
 }

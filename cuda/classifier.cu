@@ -101,8 +101,9 @@ __global__ void __launch_bounds__(512) crossentropy_vec8_kernel(float* losses, T
   }
 }
 
-// The row held in registers for V % 8 == 0 and V <= 8 * 512 * NQ (53,248 of bf16, 32,768 of fp32): thread t loads its pieces q = t + 512 j
-// (j < NQ) of 8 logits before any math, so the row is read from memory once with all its loads in flight;
+// The row held in registers for V % 8 == 0 and V <= 8 * 512 * NQ (53,248 of bf16, 32,768 of fp32): thread t
+// loads its pieces q = t + 512 j (j < NQ) of 8 logits before any math, so the row is read from memory once
+// with all its loads in flight;
 // then the exact row max M, S = sum exp(x - M), and the gradient (softmax - onehot) * dloss from the same
 // registers. The same quantities as the kernels above (no running rescale needed).
 template <typename T, int NQ>
@@ -169,10 +170,12 @@ void crossentropy_forward_backward(float* losses, T* logits, const int32_t* targ
   if (BT <= 0) return;
   const bool vec = V % 8 == 0 && (uintptr_t)logits % 16 == 0;
   const int nq = (V / 8 + 511) / 512;  // pieces of 8 per thread of 512
-#define CE_REGS(N) crossentropy_regs_kernel<T, N><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0)
+#define CE_REGS(N) \
+  crossentropy_regs_kernel<T, N><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0)
+  constexpr int kMaxNq = sizeof(T) == 2 ? 13 : 8;  // the most registers allow: GPT-2's 50,304 bf16 logits
   if (vec && nq <= 4) CE_REGS(4);
   else if (vec && nq <= 8) CE_REGS(8);
-  else if (vec && nq <= 13 && sizeof(T) == 2) CE_REGS(sizeof(T) == 2 ? 13 : 8);  // GPT-2's 50,257 (or 50,304) bf16 logits
+  else if (vec && nq <= kMaxNq) CE_REGS(kMaxNq);
   else if (vec)
     crossentropy_vec8_kernel<T><<<(unsigned)BT, 512, 0, s>>>(losses, logits, targets, V, dloss, write_grad ? 1 : 0);
   else

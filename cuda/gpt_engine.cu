@@ -53,7 +53,10 @@ class CudaEngine final : public Engine {
   void set_decay_mask(const std::vector<uint8_t>& mask) override { train_.set_decay_mask(mask); }
   void set_seed(uint64_t seed) override { train_.set_seed(seed); }
   void set_dropout_call(uint64_t call) override { train_.set_dropout_call(call); }
-  void set_recompute(int level) override { train_.set_recompute(level); }
+  void set_recompute(int level) override {
+    Engine::set_recompute(level);  // the range check
+    train_.set_recompute(level);
+  }
 
   void forward(const int32_t* tokens, int B, int T_, float* logits) override { train_.forward(tokens, B, T_, logits); }
   float loss(const int32_t* tokens, const int32_t* targets, int B, int T_) override {

@@ -207,8 +207,6 @@ float GptTrainer<T>::read_mean_loss(int64_t BT) {
 
 template <typename T>
 void GptTrainer<T>::set_recompute(int level) {
-  if (level < 0 || level > 2)
-    throw std::invalid_argument("recompute must be 0, 1 or 2 (got " + std::to_string(level) + ")");
   if (level == recompute_) return;
   use();
   sync();
@@ -310,7 +308,7 @@ template <typename T>
 void GptTrainer<T>::run_forward(int B, int T_, float p, uint64_t call, bool backward, bool full_logits) {
   ensure_acts(B, T_, backward, full_logits);
   const int64_t BT = (int64_t)B * T_;
-  const int C = cfg_.n_embd, L = cfg_.n_layer;
+  const int C = cfg_.n_embd, F = cfg_.hidden(), L = cfg_.n_layer;
   const float eps = cfg_.ln_eps;
   encoder_forward<T>(res_.p, tokens_.p, W(wte_), W(wpe_), B, T_, C, 0, s_);
   if (p > 0.0f && cfg_.embd_dropout)
@@ -332,10 +330,10 @@ void GptTrainer<T>::run_forward(int B, int T_, float p, uint64_t call, bool back
     linear_forward<T>(*gemm_, tmp_.p, att, W(w.projw), W(w.projb), (int)BT, C, C, s_);
     residual_layernorm_forward<T>(xmid, ln2, st(l, 2), st(l, 3), xin, tmp_.p, W(w.ln2w), W(w.ln2b), BT, C, eps, p,
                                   dropout_stream(seed_, call, l, 1), s_);
-    T* pre = fcpre_.p + l * BT * cfg_.hidden();
+    T* pre = fcpre_.p + l * BT * F;
     T* act = act_at(l);
     gpt_.mlp_up(act, pre, ln2, w, BT);
-    linear_forward<T>(*gemm_, tmp_.p, act, W(w.mlpw), W(w.mlpb), (int)BT, cfg_.hidden(), C, s_);
+    linear_forward<T>(*gemm_, tmp_.p, act, W(w.mlpw), W(w.mlpb), (int)BT, F, C, s_);
     const bool last = l + 1 == L;
     residual_layernorm_forward<T>(xout, last ? lnf_.p : ln1_at(l + 1), last ? lnf_stat(0) : st(l + 1, 0),
                                   last ? lnf_stat(1) : st(l + 1, 1), xmid, tmp_.p,

@@ -32,6 +32,7 @@ class GptTrainer {
   // Activation recomputation (engine.h set_recompute): 0 keeps every activation for the backward; 1 keeps
   // one layer's GELU output and recomputes it from the pre-activation in the backward; 2 also recomputes
   // the LayerNorm outputs from the residual stream and the saved statistics (bit for bit the forward's).
+  // level 0..2, checked by the engine.
   void set_recompute(int level);
 
   void forward(const int32_t* tokens, int B, int T_, float* logits);
@@ -110,7 +111,6 @@ class GptTrainer {
   int B_ = 0, T_cur_ = 0;
   int recompute_ = 0;
   int64_t chunk_bytes_ = 512ll << 20;  // classifier_chunk
-  size_t layer_slots_ = 0;  // layers the ln1/ln2/act buffers hold now (1 when recomputed)
   DBuf<int32_t> tokens_, targets_, b_tok_, b_start_, b_pos_;
   EncoderBuckets buckets_;
   HostBuf<int32_t> h_tokens_, h_targets_, h_btok_, h_bstart_, h_bpos_;

@@ -132,10 +132,9 @@ __global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float
 // accumulate in registers; per block the warps' sums are added in warp order into partial[block][C]
 // (dweight) and partial[nblocks + block][C] (dbias), and with NQ = 3 the column sums of the dinp it stores
 // (accumulated in the warp's own shared-memory row) into partial[2 nblocks + block][C]. Deterministic for
-// a given grid. A row's dout, inp and
-// dinp are loaded before the first use and kept packed (dinp later where registers would not allow; the
-// weight is re-read from L1 each row), so two blocks of eight warps fit an SM and each warp has its whole
-// row in flight.
+// a given grid. A row's dout, inp and dinp are loaded before the first use and kept packed (dinp later where
+// registers would not allow; the weight is re-read from L1 each row), so two blocks of eight warps fit an SM
+// and each warp has its whole row in flight.
 //   n = (x - mean) rstd, g = dout w;  dinp += rstd (g - mean_c(g) - n mean_c(g n));
 //   dweight += sum_rows dout n;  dbias += sum_rows dout.
 constexpr int kLnWarps = 8;
@@ -291,10 +290,10 @@ __global__ void __launch_bounds__(kChunkWarps * 32) column_partial_vec_kernel(fl
                        [&](int64_t r, int c0, float (&v)[8]) { load8(v, x + r * N + c0); });
 }
 
-// For q = blockIdx.y < 3 with out_q given: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block takes 32 columns
-// with eight warps; warp w sums the chunks k = w (mod 8) in order, then warp 0 adds the eight sums in warp
-// order: a fixed order for a given nch, so the result is deterministic. Each warp reads 128 contiguous bytes
-// per chunk, and the unrolled loop keeps several of them in flight.
+// For q = blockIdx.y < 3 with out_q given: out_q[c] (+)= sum over k < nch of partial[q nch + k][c]. A block
+// takes 32 columns with eight warps; warp w sums the chunks k = w (mod 8) in order, then warp 0 adds the
+// eight sums in warp order: a fixed order for a given nch, so the result is deterministic. Each warp reads
+// 128 contiguous bytes per chunk, and the unrolled loop keeps several of them in flight.
 constexpr int kReduceWarps = 8;
 __global__ void __launch_bounds__(kReduceWarps * 32)
     reduce_partials_kernel(float* out0, float* out1, float* out2, const float* partial, int64_t nch, int C,
