@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 // Where batch-1 decoding's time goes, without a profiler: tokens/s of GPT-2 124M shapes at 1 and 12 layers
 // (the difference is the per-layer cost, the rest the fixed cost: classifier, sampling, read-back), greedy
-// and sampled, with and without an onToken callback.
-//   node bench/decode-profile.js [--device cuda] [--tokens 200]
+// and sampled, with and without an onToken callback, after a PROMPT-token prompt (1: the few-row kernels;
+// 300: the persistent kernel, from 256 cached positions).
+//   node bench/decode-profile.js [--device cuda] [--tokens 200] [--prompt 1]
 'use strict';
 const { createModel } = require('../lib');
 
 const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
 const device = arg('--device', 'cuda');
 const N = Number(arg('--tokens', 200));
+const P = Number(arg('--prompt', 1));
+const prompt = Array.from({ length: P }, (_, i) => (i * 7919) % 50257);
 
 async function time(model, opts, reps = 3) {
-  await model.generate([0], { max_new_tokens: N, ...opts });
+  await model.generate(prompt, { max_new_tokens: N, ...opts });
   const ms = [];
   for (let r = 0; r < reps; r++) {
     const t0 = process.hrtime.bigint();
-    await model.generate([0], { max_new_tokens: N, ...opts });
+    await model.generate(prompt, { max_new_tokens: N, ...opts });
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   ms.sort((a, b) => a - b);

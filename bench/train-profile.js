@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Runs GPT-2 124M (or 350M) train steps on the GPU for a profiler to watch (nsys / ncu): WARMUP steps, then STEPS
-// steps between cudaProfilerStart/Stop-free markers on stdout, each step's wall time printed.
-//   nsys profile -o step node bench/train-profile.js [--steps 5] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
+// Runs GPT-2 124M (or 350M) train steps on the GPU for a profiler to watch: 3 warm-up steps, then --steps steps,
+// each step's wall time printed, then the device memory the model holds. With Nsight Compute (kernel by kernel;
+// adamw_kernel ends a step):
+//   ncu --clock-control none --csv --metrics gpu__time_duration.sum node bench/train-profile.js --steps 1
+//   node bench/train-profile.js [--steps 5] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
 'use strict';
 const { createModel } = require('../lib');
 
