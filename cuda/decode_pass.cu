@@ -29,7 +29,7 @@ bool fusable(const GptModel<T>& gpt) {
   if (off || gpt.cfg.n_embd % 8 != 0 || gpt.cfg.hidden() % 8 != 0) return false;
   if ((int64_t)kGemvMaxRows * gpt.cfg.hidden() > kGemvMaxInputs) return false;
   const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
-  if (!aligned(gpt.headw)) return false;
+  if (!aligned(gpt.headw) || !aligned(gpt.lnfw) || !aligned(gpt.lnfb)) return false;
   for (const LayerOff& w : gpt.L)
     if (!(aligned(w.ln1w) && aligned(w.ln1b) && aligned(w.ln2w) && aligned(w.ln2b) && aligned(w.qkvw) &&
           aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw)))
@@ -74,10 +74,19 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   }
   // the final LayerNorm of the last row (one launch: in the head's prologue every one of its thousands of
   // blocks would redo it), then its logits as fp32
-  residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
-                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
+  static const bool head_ln = [] {
+    const char* v = std::getenv("MYPT_DECODE_HEAD_LN");
+    return v && std::strcmp(v, "1") == 0;
+  }();
   GemvOp<T> head;
-  head.out_f = b.logits; head.inp = b.ln; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
+  if (head_ln) {
+    head.inp = x + (size_t)(n - 1) * C; head.ln_w = gpt.W(gpt.lnfw); head.ln_b = gpt.W(gpt.lnfb); head.eps = c.ln_eps;
+  } else {
+    residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
+                                  gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
+    head.inp = b.ln;
+  }
+  head.out_f = b.logits; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
   head.N = V;
   gemv_forward(head, s);
 }

@@ -2,9 +2,9 @@
 // for one sequence. Exactly MyPT's / nanoGPT's loop, as the CPU's binding/cpu/generate.cc: while the
 // context fits in block_size only the new tokens run (their keys and values join a per-layer KV cache on
 // the GPU); once it is longer, the cropped window is recomputed for every token. The steady-state step
-// (one token and its sampling, position, input id and sampling counter read on the device) is captured
-// once per call as a CUDA graph and replayed, one token ahead of the host. Sampling runs on the GPU
-// (sampling.cuh); only the sampled id crosses to the host each step.
+// (one token and its sampling, or several in a row; position, input id and sampling counter read on the
+// device) is captured once per call as a CUDA graph and replayed, one replay ahead of the host. Sampling
+// runs on the GPU (sampling.cuh); only the sampled ids cross to the host, once a replay.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -16,6 +16,9 @@
 
 namespace mypt {
 namespace cuda {
+
+constexpr int kMaxUnroll = 16;     // tokens one replay of the steady-state graph decodes, at most
+constexpr int kDefaultUnroll = 1;  // and by default (MYPT_DECODE_UNROLL)
 
 template <typename T>
 class GptDecoder {
@@ -44,7 +47,7 @@ class GptDecoder {
   DBuf<uint64_t> gen_draw_;  // the sampling counter of the graph's steps
   int32_t pos_host_ = 0;
   uint64_t draw_host_ = 0;
-  struct Ring {  // two sampled ids on their way to the host (page-locked), each with its copy's event
+  struct Ring {  // two replays' sampled ids on their way to the host (page-locked), each with its copy's event
     int32_t* ids = nullptr;
     cudaEvent_t ev[2] = {nullptr, nullptr};
     Ring() = default;

@@ -149,17 +149,66 @@ float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targ
   const uint64_t call = train ? calls_++ : 0;
   const int64_t BT = (int64_t)B * T_;
   upload_tokens(tokens, targets, BT);
-  run_forward(B, T_, p, call, true);
-  buckets_.build(tokens, BT);  // on the host while the GPU runs the forward
+  ensure_acts(B, T_, true);
+  const auto body = [&] {
+    run_forward(B, T_, p, call, true);
+    if (!accumulate) CUDA_CHECK(cudaMemsetAsync(grads_.p, 0, layout_.total * 4, s_));
+    classify(BT, loss_scale / (float)BT, true);
+    mean_loss(scalars_.p, losses_.p, BT, s_);
+    run_backward(B, T_, p, call);
+  };
+  // Without dropout (whose masks depend on the call) and outside a group (whose reductions the backward
+  // issues from the host), the same shape on the same buffers is the same sequence of kernels: the second
+  // such call captures it as one CUDA graph, and later ones replay it (no launch gaps between its kernels).
+  std::vector<uint64_t> key;
+  if (train && p == 0.0f && !group_ && graphs_on()) key = step_key(B, T_, loss_scale, accumulate);
+  if (!key.empty() && key == step_graph_key_) {
+    if (!step_graph_.exec) step_graph_.capture(s_, cudaStreamCaptureModeRelaxed, body);
+    CUDA_CHECK(cudaGraphLaunch(step_graph_.exec, s_));
+  } else {
+    step_graph_.reset();
+    step_graph_key_ = key;
+    body();
+  }
+  // the token embeddings' gradient, from the buckets sorted on the host while the GPU runs the step
+  buckets_.build(tokens, BT);
   upload_buckets();
-  if (!accumulate) CUDA_CHECK(cudaMemsetAsync(grads_.p, 0, layout_.total * 4, s_));
-  classify(BT, loss_scale / (float)BT, true);
-  mean_loss(scalars_.p, losses_.p, BT, s_);
-  run_backward(B, T_, p, call);
+  if (p > 0.0f && cfg_.embd_dropout)
+    dropout_apply<T>(dres_.p, dres_.p, BT * cfg_.n_embd, p, dropout_stream(seed_, call, cfg_.n_layer, 3), 0, s_);
+  encoder_backward<T>(G(wte_), G(wpe_), dres_.p, b_tok_.p, b_start_.p, b_pos_.p, (int)buckets_.tokens.size(), B, T_,
+                      cfg_.n_embd, s_);
+  grads_final(cfg_.n_layer + 1);
   float loss = 0.0f;
   CUDA_CHECK(cudaMemcpyAsync(&loss, scalars_.p, 4, cudaMemcpyDeviceToHost, s_));
   sync();
   return loss;
+}
+
+template <typename T>
+bool GptTrainer<T>::graphs_on() {
+  const char* v = std::getenv("MYPT_TRAIN_GRAPH");  // read each step, so that a test can compare both ways
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
+// What a captured step depends on besides the weights' values: its shape, loss scale, accumulation,
+// recomputation, and the address and size of every buffer it reads or writes (a buffer grown by another
+// call, or the GEMM's bias scratch grown by another shape, changes the key).
+template <typename T>
+std::vector<uint64_t> GptTrainer<T>::step_key(int B, int T_, float loss_scale, bool accumulate) {
+  uint32_t scale_bits;
+  std::memcpy(&scale_bits, &loss_scale, 4);
+  std::vector<uint64_t> k = {(uint64_t)B, (uint64_t)T_, scale_bits, accumulate, (uint64_t)recompute_,
+                             (uint64_t)(uintptr_t)gpt_.params.p, (uint64_t)(uintptr_t)gpt_.work.p,
+                             (uint64_t)(uintptr_t)gemm_->bias_scratch(0)};
+  const auto add = [&](const auto& b) {
+    k.push_back((uint64_t)(uintptr_t)b.p);
+    k.push_back(b.n);
+  };
+  add(grads_); add(scalars_); add(tokens_); add(targets_);
+  add(res_); add(ln1_); add(att_); add(xmid_); add(ln2_); add(qkv_); add(fcpre_); add(fcact_); add(lnf_); add(tmp_);
+  add(logits_); add(stats_); add(lse_); add(losses_); add(dres_); add(dc1_); add(dc2_); add(dbig_); add(colsum_);
+  add(attn_scratch_);
+  return k;
 }
 
 template <typename T>
@@ -430,11 +479,6 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
                           xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);
     grads_final(L - l);  // block l is final: its buckets start reducing while block l-1's backward runs
   }
-  if (p > 0.0f && cfg_.embd_dropout)
-    dropout_apply<T>(dres_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, L, 3), 0, s_);
-  encoder_backward<T>(G(wte_), G(wpe_), dres_.p, b_tok_.p, b_start_.p, b_pos_.p, (int)buckets_.tokens.size(), B, T_,
-                      C, s_);
-  grads_final(L + 1);
 }
 
 template class GptTrainer<float>;

@@ -2,7 +2,8 @@
 // [B, T] tokens, the cross-entropy loss, the backward into fp32 gradients, global-norm clip and AdamW.
 //
 // Activations in T; LayerNorm statistics, attention log-sum-exps, losses and the optimizer in fp32;
-// gradients accumulate in fp32. Dropout masks: dropout_stream(seed, call, layer, site) (engine/dropout.h)
+// gradients accumulate in fp32. Without dropout, a training step's kernels run as one CUDA graph from the
+// second step of a shape on. Dropout masks: dropout_stream(seed, call, layer, site) (engine/dropout.h)
 // exactly as the CPU, so both draw identical masks. Host data goes through pinned staging buffers; every
 // public call synchronizes before returning, so a staging buffer is never rewritten while its copy is in
 // flight. The methods are those of engine/engine.h's Engine with the same contracts.
@@ -76,8 +77,15 @@ class GptTrainer {
                      uint64_t seed);
   // Forward of the B x T tokens in tokens_ up to the final LayerNorm (lnf_; activations kept for the backward).
   void run_forward(int B, int T_, float p, uint64_t call, bool backward, bool full_logits = false);
-  // Backward from the final LayerNorm output's gradient (dc1_, written by classify), adding into grads_.
+  // Backward from the final LayerNorm output's gradient (dc1_, written by classify), adding into grads_, down
+  // to the residual stream's gradient at the embeddings (dres_); their backward is forward_backward's.
   void run_backward(int B, int T_, float p, uint64_t call);
+  // The train step's forward and backward as a CUDA graph (forward_backward): MYPT_TRAIN_GRAPH=0 turns it off
+  // (for timing the difference); step_key is what a captured step depends on.
+  static bool graphs_on();
+  std::vector<uint64_t> step_key(int B, int T_, float loss_scale, bool accumulate);
+  GraphGuard step_graph_;
+  std::vector<uint64_t> step_graph_key_;
 
   GptModel<T>& gpt_;
   // shorthands for the model's fixed parts (made before this object and kept for its life)

@@ -127,6 +127,44 @@ maybe('cuda fp32: a 200-step training run with dropout tracks the CPU run step b
   cuda.dispose();
 });
 
+maybe('cuda fp32 without dropout: steps replayed as one CUDA graph give the eager steps bit for bit and track the CPU, across changes of shape, accumulation, evaluation and recomputation', async () => {
+  const config = { vocab_size: 32, block_size: 32, n_layer: 2, n_head: 2, n_embd: 64, dropout: 0, seed: 7 };
+  const data = corpus(20000, 32, 1);
+  // the schedule: a shape, an evaluation of another batch size (its buffers grow), another shape, gradient
+  // accumulation, recomputed activations, and the first shape again
+  const plan = (s) => ({ batch_size: s < 12 || s >= 36 ? 8 : 4, block_size: s >= 12 && s < 18 ? 16 : 32,
+    grad_accum: s >= 18 && s < 24 ? 2 : 1, lr: 1e-3, weight_decay: 0.1, grad_clip: 1.0 });
+  const run = async (device, graph) => {
+    process.env.MYPT_TRAIN_GRAPH = graph ? '1' : '0';
+    const m = mypt.createModel({ ...config, device, precision: 'fp32', seed: 7 });
+    m.setData('train', data);
+    const losses = [];
+    for (let s = 0; s < 42; s++) {
+      if (s === 8) losses.push(await m.estimateLoss('train', 2, 16, 32));
+      if (s === 24) m.setRecompute(2);
+      if (s === 30) m.setRecompute(0);
+      const r = await m.trainBatch(plan(s));
+      losses.push(r.loss, r.gradNorm);
+    }
+    const p = m.getParameters();
+    m.dispose();
+    return { losses, p };
+  };
+  try {
+    const eager = await run('cuda', false);
+    const graphed = await run('cuda', true);
+    const cpu = await run('cpu', true);
+    assert.equal(graphed.losses, eager.losses, 'graph replays give the eager losses and norms bit for bit');
+    for (const k of Object.keys(eager.p)) assert.equal(Array.from(graphed.p[k].data), Array.from(eager.p[k].data), k);
+    let maxDiff = 0;
+    for (let i = 0; i < cpu.losses.length; i++) maxDiff = Math.max(maxDiff, Math.abs(cpu.losses[i] - graphed.losses[i]) / Math.abs(cpu.losses[i]));
+    console.log(`  graphed steps against the CPU: max relative difference ${maxDiff.toExponential(2)}`);
+    assert.ok(maxDiff < 1e-4, `graphed steps drift from the CPU by ${maxDiff}`);
+  } finally {
+    delete process.env.MYPT_TRAIN_GRAPH;
+  }
+});
+
 maybe('cuda: snapshot buffers (page-locked) receive the same parameters and moments as fresh arrays', async () => {
   const config = { vocab_size: 32, block_size: 32, n_layer: 2, n_head: 2, n_embd: 64, seed: 7 };
   const cuda = mypt.createModel({ ...config, device: 'cuda', precision: 'bf16' });
@@ -203,6 +241,41 @@ maybe('cuda: past 256 cached positions a token is one kernel: greedy equal to th
   assert.equal(await cuda.generate(long, { max_new_tokens: 20, temperature: 0 }), await cpu.generate(long, { max_new_tokens: 20, temperature: 0 }));
   cpu.dispose();
   cuda.dispose();
+});
+
+maybe('cuda: several tokens a graph replay (MYPT_DECODE_UNROLL) give the same tokens as one a replay: greedy, seeded, across the persistent kernel, the end of the cache and early stops', async () => {
+  const config = { vocab_size: 64, block_size: 300, n_layer: 2, n_head: 2, n_embd: 64, seed: 11 };
+  const cuda = mypt.createModel({ ...config, device: 'cuda', precision: 'bf16' });
+  let s = 7;
+  const prompt = Array.from({ length: 230 }, () => (s = (s * 1103515245 + 12345) % 2 ** 31) % 64);
+  const cases = [
+    [[1, 2, 3], { max_new_tokens: 43, temperature: 0 }],
+    [[1, 2, 3], { max_new_tokens: 37, temperature: 0.9, top_k: 20, seed: 5 }],
+    [prompt, { max_new_tokens: 61, temperature: 1, seed: 2 }],  // positions 230..290: the persistent kernel from 256
+    [prompt, { max_new_tokens: 100, temperature: 0 }],  // past block_size: the cropped window's host path
+  ];
+  const run = async (unroll) => {
+    process.env.MYPT_DECODE_UNROLL = String(unroll);
+    const out = [];
+    for (const [p, o] of cases) out.push(Array.from(await cuda.generate(p, o)));
+    // a stop in the middle of a replay: the tokens handed over are the first ones of the whole run
+    const o = { max_new_tokens: 40, temperature: 0.8, seed: 3 };
+    const whole = Array.from(await cuda.generate([4, 5], o));
+    const seen = [], ac = new AbortController();
+    const got = await cuda.generate([4, 5], { ...o, signal: ac.signal, onToken: (t) => { seen.push(t); if (seen.length === 11) ac.abort(); } });
+    assert.ok(seen.length >= 11 && seen.length < 40, `stopped after ${seen.length} tokens`);
+    assert.equal(seen, whole.slice(0, seen.length), `${unroll} a replay: the tokens before the stop`);
+    assert.equal(Array.from(got), seen);
+    out.push(whole);
+    return out;
+  };
+  try {
+    const one = await run(1);
+    for (const u of [4, 8]) assert.equal(await run(u), one, `${u} tokens a replay`);
+  } finally {
+    delete process.env.MYPT_DECODE_UNROLL;
+    cuda.dispose();
+  }
 });
 
 // gradients of one forwardBackward as one array (every tensor, in name order)
