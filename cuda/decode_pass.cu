@@ -29,7 +29,7 @@ bool fusable(const GptModel<T>& gpt) {
   if (off || gpt.cfg.n_embd % 8 != 0 || gpt.cfg.hidden() % 8 != 0) return false;
   if ((int64_t)kGemvMaxRows * gpt.cfg.hidden() > kGemvMaxInputs) return false;
   const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
-  if (!aligned(gpt.headw) || !aligned(gpt.lnfw) || !aligned(gpt.lnfb)) return false;
+  if (!aligned(gpt.headw)) return false;
   for (const LayerOff& w : gpt.L)
     if (!(aligned(w.ln1w) && aligned(w.ln1b) && aligned(w.ln2w) && aligned(w.ln2b) && aligned(w.qkvw) &&
           aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw)))
@@ -40,7 +40,8 @@ bool fusable(const GptModel<T>& gpt) {
 // The few-row pass: five kernels a layer, each GEMV with the LayerNorm before it or the residual add or
 // KV-cache write after it (gemv.cuh), each launched to start while the one before ends (pdl.cuh).
 template <typename T>
-void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, int n, int pos0, int32_t* pos_dev) {
+void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, int n, int pos0, int32_t* pos_dev,
+                  const HeadSample* sample) {
   const ModelConfig& c = gpt.cfg;
   const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
   const size_t cache = (size_t)c.block_size * C;
@@ -74,20 +75,12 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   }
   // the final LayerNorm of the last row (one launch: in the head's prologue every one of its thousands of
   // blocks would redo it), then its logits as fp32
-  static const bool head_ln = [] {
-    const char* v = std::getenv("MYPT_DECODE_HEAD_LN");
-    return v && std::strcmp(v, "1") == 0;
-  }();
+  residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
+                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
   GemvOp<T> head;
-  if (head_ln) {
-    head.inp = x + (size_t)(n - 1) * C; head.ln_w = gpt.W(gpt.lnfw); head.ln_b = gpt.W(gpt.lnfb); head.eps = c.ln_eps;
-  } else {
-    residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
-                                  gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
-    head.inp = b.ln;
-  }
-  head.out_f = b.logits; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
+  head.out_f = b.logits; head.inp = b.ln; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
   head.N = V;
+  if (sample) head.best = (unsigned long long*)sample->scratch;
   gemv_forward(head, s);
 }
 
@@ -100,8 +93,8 @@ DecodePath decode_path_at(const GptModel<T>& gpt, const DecodeBufs<T>& b, int n,
 }
 
 template <typename T>
-void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
-                 int32_t* pos_dev, DecodePath path) {
+bool decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
+                 int32_t* pos_dev, DecodePath path, const HeadSample* sample) {
   const ModelConfig& c = gpt.cfg;
   const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
   const size_t cache = (size_t)c.block_size * C;
@@ -116,13 +109,18 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   }
   if (path == DecodePath::Persistent) {
     decode_persistent<T>(gpt, *b.persist, x, x2, b.qkv, b.act, b.logits, kcache, vcache, tok, pos0, pos_dev);
-    return;
+    return false;
   }
   encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   if (n <= kGemvMaxRows && fusable(gpt)) {
-    decode_fused(gpt, b, kcache, vcache, n, pos0, pos_dev);
+    const HeadSample* h = n == 1 ? sample : nullptr;
+    decode_fused(gpt, b, kcache, vcache, n, pos0, pos_dev, h);
+    if (h) {
+      sample_after_head(*h, b.logits, V, pos_dev, s);  // which also advances the position
+      return true;
+    }
     if (pos_dev) advance_position(pos_dev, n, s);
-    return;
+    return false;
   }
   residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x, nullptr, gpt.W(gpt.L[0].ln1w), gpt.W(gpt.L[0].ln1b), n,
                                 C, eps, 0.0f, 0, s);
@@ -146,14 +144,15 @@ void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
   linear_forward<T>(*gpt.gemm, b.lrow, b.ln + (size_t)(n - 1) * C, gpt.W(gpt.headw), gpt.W(gpt.headb), 1, C, V, s);
   convert<float, T>(b.logits, b.lrow, V, s);
   if (pos_dev) advance_position(pos_dev, n, s);
+  return false;
 }
 
 template DecodePath decode_path_at<float>(const GptModel<float>&, const DecodeBufs<float>&, int, int);
 template DecodePath decode_path_at<bf16>(const GptModel<bf16>&, const DecodeBufs<bf16>&, int, int);
-template void decode_pass<float>(GptModel<float>&, const DecodeBufs<float>&, float*, float*, const int32_t*, int, int,
-                                 int32_t*, DecodePath);
-template void decode_pass<bf16>(GptModel<bf16>&, const DecodeBufs<bf16>&, bf16*, bf16*, const int32_t*, int, int,
-                                int32_t*, DecodePath);
+template bool decode_pass<float>(GptModel<float>&, const DecodeBufs<float>&, float*, float*, const int32_t*, int, int,
+                                 int32_t*, DecodePath, const HeadSample*);
+template bool decode_pass<bf16>(GptModel<bf16>&, const DecodeBufs<bf16>&, bf16*, bf16*, const int32_t*, int, int,
+                                int32_t*, DecodePath, const HeadSample*);
 
 }  // namespace cuda
 }  // namespace mypt

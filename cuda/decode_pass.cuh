@@ -10,6 +10,7 @@
 
 #include "decode_persistent.cuh"
 #include "gpt_model.cuh"
+#include "sampling.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -41,10 +42,12 @@ constexpr int kPersistentFrom = 256;
 template <typename T>
 DecodePath decode_path_at(const GptModel<T>& gpt, const DecodeBufs<T>& b, int n, int pos);
 
-// kcache, vcache: this sequence's cache, n_layer x [block_size, C] each
+// kcache, vcache: this sequence's cache, n_layer x [block_size, C] each. hs: the next token sampled in the
+// head's GEMV and the kernel after it (sampling.cuh's HeadSample: greedy or plain sampling) where the pass is
+// the few-row kernels' for one token; returns whether it sampled (else the caller samples from b.logits).
 template <typename T>
-void decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
-                 int32_t* pos_dev, DecodePath path = DecodePath::Auto);
+bool decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
+                 int32_t* pos_dev, DecodePath path = DecodePath::Auto, const HeadSample* hs = nullptr);
 
 }  // namespace cuda
 }  // namespace mypt

@@ -2,6 +2,8 @@
 #include "gemv.cuh"
 
 #include "activation.cuh"
+#include "cp_async.cuh"
+#include "sampling.cuh"
 #include "pdl.cuh"
 
 namespace mypt {
@@ -11,12 +13,14 @@ namespace {
 
 constexpr int kWarps = 4;  // warps per block; warp m < M also finds row m's LayerNorm statistics
 constexpr int kThreads = kWarps * 32;
+constexpr size_t kGemvLnSmemBytes = 160 * 1024;  // rows + LayerNorm parameters in shared memory, at most
 
-// xs[m, :] = LayerNorm(xs[m, :]) * ln_w + ln_b, rounded to T as layernorm.cu stores it, for every row m < M of
+// xs[m, :] = LayerNorm(xs[m, :]) * ln_w + ln_b (the op's, or their copies in shared memory), rounded to T as
+// layernorm.cu stores it, for every row m < M of
 // the block's copy of the input: warp m finds row m's mean and 1/sqrt(var + eps) (two passes, as layernorm.cu's
 // kernels take them), then every thread normalizes its 8-column pieces.
 template <typename T>
-__device__ void layernorm_rows(T* xs, const GemvOp<T>& p) {
+__device__ void layernorm_rows(T* xs, const T* ln_w, const T* ln_b, const GemvOp<T>& p) {
   __shared__ float stats[kGemvMaxRows][2];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, K = p.K;
   if (warp < p.M) {
@@ -47,13 +51,34 @@ __device__ void layernorm_rows(T* xs, const GemvOp<T>& p) {
     const int m = j / K, k = j - m * K;
     float v[8], w[8], b[8] = {};
     load8(v, xs + j);
-    load8(w, p.ln_w + k);
-    if (p.ln_b) load8(b, p.ln_b + k);
+    load8(w, ln_w + k);
+    if (ln_b) load8(b, ln_b + k);
 #pragma unroll
     for (int e = 0; e < 8; e++) v[e] = (v[e] - stats[m][0]) * stats[m][1] * w[e] + b[e];
     store8(xs + j, v);
   }
   __syncthreads();
+}
+
+// The epilogue of output (m, n): v is the product's sum, bval its bias, rval its residual.
+template <typename T>
+__device__ __forceinline__ void epilogue(const GemvOp<T>& p, int n, int m, float v, float bval, float rval) {
+  const int N = p.N;
+  if (p.bias) v += bval;
+  if (p.act) {
+    p.aux[(int64_t)m * N + n] = from_f<T>(v);
+    v = activation_f(p.act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
+  }
+  if (p.res) v = rval + to_f(from_f<T>(v));
+  const T o = from_f<T>(v);
+  if (p.out) p.out[(int64_t)m * N + n] = o;
+  if (p.out_f) p.out_f[(int64_t)m * N + n] = to_f(o);
+  const int Cm = N / 3;
+  if (p.kc && n >= Cm) {
+    const int pos = p.pos_dev ? *p.pos_dev : p.pos0;
+    T* cache = n < 2 * Cm ? p.kc : p.vc;
+    cache[(int64_t)(pos + m) * Cm + (n % Cm)] = o;
+  }
 }
 
 // Warp w of block b computes columns n0 = (b * kWarps + w) * C .. n0 + C - 1 for every row: lane l holds
@@ -64,6 +89,7 @@ template <typename T, bool LN, int V, int C>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   extern __shared__ uint4 xs_mem[];
   T* xs = (T*)xs_mem;  // [M, K]: the input rows
+  T* lns = xs + p.M * p.K;  // [2, K]: LN's weight and bias, copied before the wait (ln_smem)
   pdl_trigger();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int M = p.M, K = p.K, N = p.N;
@@ -81,6 +107,15 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   const int oc = lane / kGemvMaxRows, om = lane % kGemvMaxRows, on = n0 + oc;
   const bool writer = oc < C && om < M && on < N;
   const float bval = writer && p.bias ? to_f(p.bias[on]) : 0.0f;
+  const bool ln_pre = LN && p.ln_smem;
+  if (ln_pre) {  // the LayerNorm's parameters too (weights, and evicted from L2 by the rest of the model)
+    const int bytes = K * (int)sizeof(T);
+    for (int b = threadIdx.x * 16; b < bytes; b += kThreads * 16) {
+      cp_async16((char*)lns + b, (const char*)p.ln_w + b);
+      if (p.ln_b) cp_async16((char*)(lns + K) + b, (const char*)p.ln_b + b);
+    }
+    cp_async_commit();
+  }
   pdl_wait();
   const float rval = writer && p.res ? to_f(p.res[(int64_t)om * N + on]) : 0.0f;
   for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
@@ -88,8 +123,9 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
     r.ldg(p.inp + j);
     *(Raw8<T>*)(xs + j) = r;
   }
+  if (ln_pre) cp_async_wait<0>();
   __syncthreads();
-  if (LN) layernorm_rows(xs, p);
+  if (LN) layernorm_rows(xs, ln_pre ? lns : p.ln_w, ln_pre ? (p.ln_b ? lns + K : nullptr) : p.ln_b, p);
   float acc[C][kGemvMaxRows] = {};
   auto fma_piece = [&](const Raw8<T> (&w)[C], int k) {
     float xv[kGemvMaxRows][8];
@@ -132,32 +168,33 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
         const float t = warp_sum(acc[c][m]);
         if (c == oc && m == om) v = t;
       }
-  if (!writer) return;
-  const int n = on, m = om;
-  if (p.bias) v += bval;
-  if (p.act) {
-    p.aux[(int64_t)m * N + n] = from_f<T>(v);
-    v = activation_f(p.act - 1, to_f(from_f<T>(v)));  // of the stored pre-activation, as the unfused path
-  }
-  if (p.res) v = rval + to_f(from_f<T>(v));
-  const T o = from_f<T>(v);
-  if (p.out) p.out[(int64_t)m * N + n] = o;
-  if (p.out_f) p.out_f[(int64_t)m * N + n] = to_f(o);
-  const int Cm = N / 3;
-  if (p.kc && n >= Cm) {
-    const int pos = p.pos_dev ? *p.pos_dev : p.pos0;
-    T* cache = n < 2 * Cm ? p.kc : p.vc;
-    cache[(int64_t)(pos + m) * Cm + (n % Cm)] = o;
+  if (writer) epilogue(p, on, om, v, bval, rval);
+  if (p.best) {  // M = 1: the row's largest logit and its first index, over the blocks (sampling.cuh)
+    __shared__ unsigned long long wbest[kWarps];
+    unsigned long long k = writer ? pack_max(to_f(from_f<T>(p.bias ? v + bval : v)), on) : 0ull;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) k = max(k, __shfl_xor_sync(0xffffffffu, k, o));
+    if (lane == 0) wbest[warp] = k;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      for (int w = 1; w < kWarps; w++) k = max(k, wbest[w]);
+      atomicMax(p.best, k);
+    }
   }
 }
 
 template <typename T, int V, int C>
 void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
   const unsigned blocks = ceil_div(op.N, kWarps * C);
-  const size_t smem = (size_t)op.M * op.K * sizeof(T);
+  GemvOp<T> o = op;
+  size_t smem = (size_t)op.M * op.K * sizeof(T);
+  // the LayerNorm's parameters beside the rows when they fit (gemv_fits bounds the rows alone)
+  const size_t ln_bytes = 2 * (size_t)op.K * sizeof(T);
+  o.ln_smem = op.ln_w && smem + ln_bytes <= kGemvLnSmemBytes;
+  if (o.ln_smem) smem += ln_bytes;
   auto kernel = op.ln_w ? gemv_kernel<T, true, V, C> : gemv_kernel<T, false, V, C>;
   if (smem > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  launch_pdl(kernel, blocks, kThreads, smem, s, op);
+  launch_pdl(kernel, blocks, kThreads, smem, s, o);
 }
 
 }  // namespace

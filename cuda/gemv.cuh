@@ -11,7 +11,8 @@
 //   kc/vc: the qkv projection (N = 3C): row m's columns [C, 2C) and [2C, 3C), its key and value, are also
 //          written to kc / vc row (*pos_dev or pos0) + m, the KV cache (attention_rows' kv_append)
 // Each warp computes C output columns for every row: its lanes load w[n, :] with 16-byte loads, all of a
-// row of K <= 256 V held in registers, issued before the kernel waits for the one before it (pdl.cuh); the
+// row of K <= 256 V held in registers, issued before the kernel waits for the one before it (pdl.cuh), as
+// are the copies of the LayerNorm's parameters to shared memory; the
 // block copies the M input rows to shared memory (LayerNormed there once), and a butterfly sums the lanes;
 // fp32 accumulation. Blocks are few (C columns a warp when there are many columns) and small, so that the
 // next kernel's blocks fit beside them on each SM and load their weights while this one runs. Needs
@@ -48,11 +49,14 @@ struct GemvOp {
   const T* ln_w = nullptr;
   const T* ln_b = nullptr;
   float eps = 0.0f;
+  bool ln_smem = false;  // set by gemv_forward: ln_w, ln_b copied to shared memory before the wait
   const T* res = nullptr;
   T* kc = nullptr;
   T* vc = nullptr;
   const int32_t* pos_dev = nullptr;
   int pos0 = 0;
+  unsigned long long* best = nullptr;  // M = 1, no act, no res: the largest output and its first index,
+                                       // atomicMax'ed there as sampling.cuh's pack_max (the decode head)
 };
 
 template <typename T>

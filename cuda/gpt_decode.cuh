@@ -2,9 +2,10 @@
 // for one sequence. Exactly MyPT's / nanoGPT's loop, as the CPU's binding/cpu/generate.cc: while the
 // context fits in block_size only the new tokens run (their keys and values join a per-layer KV cache on
 // the GPU); once it is longer, the cropped window is recomputed for every token. The steady-state step
-// (one token and its sampling, or several in a row; position, input id and sampling counter read on the
-// device) is captured once per call as a CUDA graph and replayed, one replay ahead of the host. Sampling
-// runs on the GPU (sampling.cuh); only the sampled ids cross to the host, once a replay.
+// (one token and its sampling, position, input id and sampling counter read on the device) is captured
+// once per call as a CUDA graph and replayed, one token ahead of the host. Sampling runs on the GPU
+// (sampling.cuh; greedy and plain sampling inside the head's GEMV and one kernel after it); only the
+// sampled id crosses to the host each step.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -16,9 +17,6 @@
 
 namespace mypt {
 namespace cuda {
-
-constexpr int kMaxUnroll = 16;     // tokens one replay of the steady-state graph decodes, at most
-constexpr int kDefaultUnroll = 1;  // and by default (MYPT_DECODE_UNROLL)
 
 template <typename T>
 class GptDecoder {
@@ -32,8 +30,10 @@ class GptDecoder {
   void ensure_buffers();
   // n tokens (device ids `tok`) at positions pos0.. of the sequence (pos0 read from pos_dev when non-null,
   // which is then advanced by n), the cache holding positions < pos0; the last token's logits (fp32) into
-  // gen_logits_. Capturable in a CUDA graph.
-  void decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev, DecodePath path = DecodePath::Auto);
+  // gen_logits_; with hs, the next token sampled too where the pass can (decode_pass.cuh; returns whether it
+  // did). Capturable in a CUDA graph.
+  bool decode(const int32_t* tok, int n, int pos0, int32_t* pos_dev, DecodePath path = DecodePath::Auto,
+              const HeadSample* hs = nullptr);
   DecodeBufs<T> bufs();
 
   GptModel<T>& gpt_;
@@ -45,9 +45,10 @@ class GptDecoder {
   DBuf<T> kcache_, vcache_;  // L x [block_size, C]
   DBuf<int32_t> gen_tok_, gen_id_, gen_pos_;
   DBuf<uint64_t> gen_draw_;  // the sampling counter of the graph's steps
+  DBuf<double> head_scratch_;  // sampling in the graph's head (sampling.cuh HeadSample)
   int32_t pos_host_ = 0;
   uint64_t draw_host_ = 0;
-  struct Ring {  // two replays' sampled ids on their way to the host (page-locked), each with its copy's event
+  struct Ring {  // two sampled ids on their way to the host (page-locked), each with its copy's event
     int32_t* ids = nullptr;
     cudaEvent_t ev[2] = {nullptr, nullptr};
     Ring() = default;

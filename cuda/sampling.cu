@@ -2,6 +2,7 @@
 // 32-bit keys of the floats, no sort: the k-th largest by radix select (4 histogram passes), the top-p
 // cut by bisection (32 block-wide passes summing probability mass in a fixed order).
 #include <algorithm>
+#include <stdexcept>
 
 #include "engine/dropout.h"
 #include "sampling.cuh"
@@ -13,10 +14,62 @@ namespace {
 
 constexpr int kThreads = 1024;
 
-__device__ __forceinline__ uint32_t key_of(float x) {
-  const uint32_t u = __float_as_uint(x);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+__device__ __forceinline__ uint32_t key_of(float x) { return order_key(x); }
+
+// u for the draw `counter` (the CPU's Rng::uniform)
+__device__ __forceinline__ double draw_u(uint64_t seed, uint64_t counter) {
+  return (double)(mix64(seed ^ mix64(counter)) >> 11) * (1.0 / 9007199254740992.0);
 }
+
+// exp(x_i / t - xmax) as plain sampling takes it (rounded at each step: the same in every kernel)
+__device__ __forceinline__ float plain_weight(float logit, float inv_t, float xmax) {
+  return expf(__fsub_rn(__fmul_rn(logit, inv_t), xmax));
+}
+
+// Chunk c's mass (sampling.cuh's tree): 0 past the row.
+__device__ double chunk_mass(const float* logits, int V, float inv_t, float xmax, int c) {
+  double m = 0.0;
+  const int i1 = min(V, (c + 1) * kSampleChunk);
+  for (int i = c * kSampleChunk; i < i1; i++) m += (double)plain_weight(logits[i], inv_t, xmax);
+  return m;
+}
+
+// By one whole warp, from the groups' masses gmass[0, ng): the index where the running mass passes target
+// (the last index of the last group or chunk when rounding leaves it short). Every lane returns it.
+__device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, const double* gmass, int ng,
+                          double target) {
+  const int lane = threadIdx.x & 31;
+  double run = 0.0;
+  int g = 0;
+  for (; g < ng - 1; g++) {
+    if (run + gmass[g] > target) break;
+    run += gmass[g];
+  }
+  const double cm = chunk_mass(logits, V, inv_t, xmax, g * 32 + lane);
+  double incl = cm;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const double y = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += y;
+  }
+  const unsigned past = __ballot_sync(0xffffffffu, run + incl > target);
+  const int chunks = min(32, (V - g * kSampleGroup + kSampleChunk - 1) / kSampleChunk);  // in this group
+  const int c = past ? __ffs(past) - 1 : chunks - 1;
+  const double base = run + __shfl_sync(0xffffffffu, incl - cm, c);
+  int pick = 0;
+  if (lane == 0) {
+    const int i0 = (g * 32 + c) * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
+    double r = base;
+    pick = i1 - 1;
+    for (int i = i0; i < i1; i++) {
+      r += (double)plain_weight(logits[i], inv_t, xmax);
+      if (r > target) { pick = i; break; }
+    }
+  }
+  return __shfl_sync(0xffffffffu, pick, 0);
+}
+
+constexpr int kMaxSampleGroups = 1024;  // the one-block plain path's groups in shared memory (V <= 2M)
 
 // One row's sample by one block of kThreads threads (sample_kernel: one row; sample_rows_kernel: a row a block).
 // counter_dev: the counter is read there, and advanced when a draw is made.
@@ -51,6 +104,24 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
   }
   if (counter_dev && tid == 0) *counter_dev = counter + 1;  // every thread has read it (syncs above)
   const float inv_t = 1.0f / temp;
+  if (plain_sampling(temp, top_k, top_p, V) && V <= kMaxSampleGroups * kSampleGroup) {
+    // plain: the groups' masses a warp each, then warp 0 picks (sampling.cuh's tree)
+    __shared__ double gmass[kMaxSampleGroups];
+    const int lane = tid & 31, warp = tid >> 5, ng = (V + kSampleGroup - 1) / kSampleGroup;
+    const float xm = __fmul_rn(bv[0], inv_t);
+    for (int g = warp; g < ng; g += kThreads / 32) {
+      const double m = warp_sum_d(chunk_mass(logits, V, inv_t, xm, g * 32 + lane));
+      if (lane == 0) gmass[g] = m;
+    }
+    __syncthreads();
+    if (warp == 0) {
+      double tot = 0.0;
+      for (int g = 0; g < ng; g++) tot += gmass[g];
+      const int pick = plain_pick(logits, V, inv_t, xm, gmass, ng, draw_u(seed, counter) * tot);
+      if (lane == 0) out_id[0] = pick;
+    }
+    return;
+  }
   const float xmax = bv[0] * inv_t;
   // k-th largest key: radix select, 8 bits a pass (integer histograms: deterministic)
   uint32_t kth = 0;
@@ -140,7 +211,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
       if (tid >= o) incl += y;
     }
     const double tot = __shfl_sync(0xffffffffu, incl, 31);
-    const double u = (double)(mix64(seed ^ mix64(counter)) >> 11) * (1.0 / 9007199254740992.0);
+    const double u = draw_u(seed, counter);
     const double target = u * tot;
     const unsigned past = __ballot_sync(0xffffffffu, incl > target);
     const int lane = past ? __ffs(past) - 1 : 31;
@@ -190,6 +261,53 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(int32_t* out_ids,
   sample_row(out_ids + r, logits + (int64_t)r * V, V, a.temperature, a.top_k, a.top_p, a.seed, a.counter, nullptr);
 }
 
+// sample_after_head: block g (one warp) sums group g's mass; the last block to finish picks (plain), or one
+// block takes the argmax (greedy). scratch: [0] the packed maximum, [1] the finished-block count, [2..] the
+// groups' masses; left zero for the next token.
+__global__ void __launch_bounds__(32) sample_after_head_kernel(HeadSample h, const float* logits, int V,
+                                                               int32_t* pos_dev) {
+  unsigned long long* best = (unsigned long long*)h.scratch;
+  unsigned* done = (unsigned*)(h.scratch + 1);
+  double* gmass = h.scratch + 2;
+  const int lane = threadIdx.x, g = blockIdx.x, ng = gridDim.x;
+  const unsigned long long b = __ldcg(best);
+  const int argmax = (int)(0xffffffffu - (uint32_t)b);
+  if (h.temperature <= 0.0f) {
+    if (lane == 0) {
+      *h.out_id = argmax;
+      *best = 0;
+      if (pos_dev) ++*pos_dev;
+    }
+    return;
+  }
+  const float inv_t = 1.0f / h.temperature;
+  const float xm = __fmul_rn(__ldg(logits + argmax), inv_t);  // the largest logit, as sample_row's bv[0]
+  const double m = warp_sum_d(chunk_mass(logits, V, inv_t, xm, g * 32 + lane));
+  __shared__ bool last;
+  if (lane == 0) {
+    gmass[g] = m;
+    __threadfence();
+    last = atomicAdd(done, 1u) == (unsigned)ng - 1;
+  }
+  __syncwarp();
+  if (!last) return;
+  __threadfence();
+  __shared__ double gm[kMaxSampleGroups];
+  for (int k = lane; k < ng; k += 32) gm[k] = __ldcg(gmass + k);
+  __syncwarp();
+  double tot = 0.0;
+  for (int k = 0; k < ng; k++) tot += gm[k];
+  const uint64_t counter = *h.counter_dev;
+  const int pick = plain_pick(logits, V, inv_t, xm, gm, ng, draw_u(h.seed, counter) * tot);
+  if (lane == 0) {
+    *h.out_id = pick;
+    *best = 0;
+    *done = 0;
+    *h.counter_dev = counter + 1;
+    if (pos_dev) ++*pos_dev;
+  }
+}
+
 template <typename To, typename Ti>
 __global__ void convert_kernel(To* out, const Ti* inp, int64_t N) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N; i += (int64_t)gridDim.x * blockDim.x)
@@ -202,6 +320,13 @@ void sample_token(int32_t* out_id, const float* logits, int V, float temperature
                   uint64_t seed, uint64_t counter, cudaStream_t s, uint64_t* counter_dev) {
   sample_kernel<<<1, kThreads, 0, s>>>(out_id, logits, V, temperature, top_k, top_p, seed, counter, counter_dev);
   CUDA_CHECK_LAUNCH("sample_token");
+}
+
+void sample_after_head(const HeadSample& h, const float* logits, int V, int32_t* pos_dev, cudaStream_t s) {
+  const int ng = (V + kSampleGroup - 1) / kSampleGroup;
+  if (ng > kMaxSampleGroups) throw std::invalid_argument("sample_after_head: the vocabulary is too large");
+  sample_after_head_kernel<<<h.temperature > 0.0f ? ng : 1, 32, 0, s>>>(h, logits, V, pos_dev);
+  CUDA_CHECK_LAUNCH("sample_after_head");
 }
 
 void sample_tokens(int32_t* out_ids, const float* logits, int rows, int V, const SampleArgs* args, cudaStream_t s) {

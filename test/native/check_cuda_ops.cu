@@ -610,6 +610,53 @@ static void check_sampling(int V) {
                eq == R, std::to_string(eq) + "/" + std::to_string(R) + " identical");
 }
 
+// sample_after_head (decoding's sampling inside the head, sampling.cuh): given the row's packed maximum, the
+// id sample_token gives (greedy and plain sampling, many seeds and counters), the counter advanced per draw,
+// the position by one, and its scratch left zero for the next token
+static void check_sample_after_head(int V) {
+  const size_t ns = head_sample_scratch(V);
+  Dev<float> dl(V);
+  Dev<int32_t> did(1), dpos(1);
+  Dev<uint64_t> dctr(1);
+  Dev<double> scratch(ns);
+  CUDA_CHECK(cudaMemset(scratch.p, 0, ns * sizeof(double)));
+  int same = 0, total = 0;
+  bool state_ok = true;
+  const float temps[] = {0.0f, 1.0f, 0.7f, 1.6f};
+  for (int trial = 0; trial < (g_quick ? 8 : 32); trial++) {
+    const Vec logits = randn(V, 3.0f);
+    dl.upload(logits);
+    unsigned long long best = 0;
+    for (int i = 0; i < V; i++) best = std::max(best, pack_max(logits[i], i));
+    CUDA_CHECK(cudaMemcpy(scratch.p, &best, 8, cudaMemcpyHostToDevice));
+    const float temp = temps[trial % 4];
+    const uint64_t seed = g_rng(), counter = (uint64_t)(trial * 13 + 1);
+    const int32_t pos0 = 40 + trial;
+    CUDA_CHECK(cudaMemcpy(dctr.p, &counter, 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dpos.p, &pos0, 4, cudaMemcpyHostToDevice));
+    HeadSample h;
+    h.out_id = did.p; h.temperature = temp; h.seed = seed; h.counter_dev = dctr.p; h.scratch = scratch.p;
+    sample_after_head(h, dl.p, V, dpos.p, 0);
+    int32_t fused = -1, alone = -2, pos = 0;
+    uint64_t ctr = 0;
+    CUDA_CHECK(cudaMemcpy(&fused, did.p, 4, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(&pos, dpos.p, 4, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(&ctr, dctr.p, 8, cudaMemcpyDeviceToHost));
+    std::vector<double> left(ns);
+    CUDA_CHECK(cudaMemcpy(left.data(), scratch.p, ns * sizeof(double), cudaMemcpyDeviceToHost));
+    sample_token(did.p, dl.p, V, temp, 0, 1.0f, seed, counter, 0);
+    CUDA_CHECK(cudaMemcpy(&alone, did.p, 4, cudaMemcpyDeviceToHost));
+    total++;
+    same += fused == alone;
+    state_ok = state_ok && pos == pos0 + 1 && ctr == (temp > 0.0f ? counter + 1 : counter);
+    for (double d : left) state_ok = state_ok && d == 0.0;
+  }
+  report_exact("sample_after_head: the id of sample_token (greedy, plain), V=" + std::to_string(V), same == total,
+               std::to_string(same) + "/" + std::to_string(total) + " identical");
+  report_exact("sample_after_head: counter, position and scratch left for the next token, V=" + std::to_string(V),
+               state_ok, "");
+}
+
 // ---------------- whole model ----------------
 static ModelConfig small_cfg(bool gpt2, int C, int H, int V, int block, float dropout) {
   ModelConfig c;
@@ -967,6 +1014,9 @@ int main(int argc, char** argv) {
       }
       check_sampling(65);
       check_sampling(50304);
+      check_sample_after_head(65);
+      check_sample_after_head(50304);
+      check_sample_after_head(70001);
       {
         // GPT-2 (tied, GELU tanh, head size 64); no biases and head size 32 (ReLU, F = 200); head size 128, 3
         // layers; GPT-2 124M's widths and vocabulary (its stage slots, a head of 50257 rows) over 1,000 positions
