@@ -131,6 +131,19 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
   __shared__ float sm_acc[kSplitWarps][E * 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   pdl_trigger();
+  {
+    // The keys and values of the positions before pos0 (earlier calls wrote them; the rest of the model's
+    // weights have streamed through L2 since) asked into L2 while the kernel before ends. A prefetch is a
+    // hint to the coherent L2, so reading the position before the wait can cost time but not correctness.
+    const int old = pos_dev ? *pos_dev : pos0;
+    const int h = (int)((blockIdx.x / Tq) % H), b = (int)(blockIdx.x / ((int64_t)Tq * H));
+    const int lines = (hs * (int)sizeof(T) + 127) / 128;
+    for (int t = threadIdx.x; t < old * lines; t += blockDim.x) {
+      const int row = t / lines, seg = t - row * lines;
+      prefetch_l2((const char*)(vw.k + b * vw.k_bs + row * vw.k_rs + h * hs) + seg * 128);
+      prefetch_l2((const char*)(vw.v + b * vw.v_bs + row * vw.v_rs + h * hs) + seg * 128);
+    }
+  }
   pdl_wait();
   const QueryRow<E, T> r(vw, blockIdx.x, Tq, H, hs, pos_dev ? *pos_dev : pos0, p, lane);
   const int b = r.b, h = r.h, i = r.i;

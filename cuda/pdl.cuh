@@ -26,6 +26,10 @@ __device__ __forceinline__ void pdl_trigger() {
 #endif
 }
 
+// Asks for the 128-byte line at p in L2 (no register written): what a kernel will read after pdl_wait, when
+// no kernel of the chain writes it.
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 // Whether the current device takes the attribute (compute capability 9.0 or newer); MYPT_NO_PDL=1 turns
 // it off (for timing the difference).
 bool pdl_enabled();
