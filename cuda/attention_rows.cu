@@ -4,6 +4,7 @@
 
 #include "attention_rows.cuh"
 #include "engine/dropout.h"
+#include "cp_async.cuh"
 #include "pdl.cuh"
 
 namespace mypt {
@@ -122,30 +123,30 @@ __global__ void attn_rows_forward_kernel(AttnView<T> vw, float* lse, int B, int 
 // One block per query row; warp w takes keys w, w + NW, ...; the partial (max, sum, acc) of each warp
 // are merged through shared memory.
 constexpr int kSplitWarps = 8;
+
+// The keys and values of the positions before `pos` (earlier calls wrote them; the rest of the model's
+// weights have streamed through L2 since) asked into L2 while the kernel before ends. A prefetch is a hint
+// to the coherent L2, so reading the position before the wait can cost time but not correctness.
+template <typename T>
+__device__ __forceinline__ void prefetch_cached_kv(const AttnView<T>& vw, int Tq, int H, int hs, int pos) {
+  const int h = (int)((blockIdx.x / Tq) % H), b = (int)(blockIdx.x / ((int64_t)Tq * H));
+  const int lines = (hs * (int)sizeof(T) + 127) / 128;
+  for (int t = threadIdx.x; t < pos * lines; t += blockDim.x) {
+    const int row = t / lines, seg = t - row * lines;
+    prefetch_l2((const char*)(vw.k + b * vw.k_bs + row * vw.k_rs + h * hs) + seg * 128);
+    prefetch_l2((const char*)(vw.v + b * vw.v_bs + row * vw.v_rs + h * hs) + seg * 128);
+  }
+}
+
+// The block's query row (blockIdx.x: b, h, i) over its keys by kSplitWarps warps; warp 0 writes the output
+// row to `row` (shared memory) or, when null, to vw.out, and its lse. Every thread returns.
 template <int E, typename T>
-__global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq,
-                                                                              int H, int hs, int pos0, float scale,
-                                                                              float p, uint64_t seed,
-                                                                              const int32_t* pos_dev) {
+__device__ __forceinline__ void split_attend_row(const AttnView<T>& vw, float* lse, int Tq, int H, int hs, int pos0,
+                                                 float scale, float p, uint64_t seed, T* row) {
   __shared__ float sm_m[kSplitWarps], sm_l[kSplitWarps];
   __shared__ float sm_acc[kSplitWarps][E * 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  pdl_trigger();
-  {
-    // The keys and values of the positions before pos0 (earlier calls wrote them; the rest of the model's
-    // weights have streamed through L2 since) asked into L2 while the kernel before ends. A prefetch is a
-    // hint to the coherent L2, so reading the position before the wait can cost time but not correctness.
-    const int old = pos_dev ? *pos_dev : pos0;
-    const int h = (int)((blockIdx.x / Tq) % H), b = (int)(blockIdx.x / ((int64_t)Tq * H));
-    const int lines = (hs * (int)sizeof(T) + 127) / 128;
-    for (int t = threadIdx.x; t < old * lines; t += blockDim.x) {
-      const int row = t / lines, seg = t - row * lines;
-      prefetch_l2((const char*)(vw.k + b * vw.k_bs + row * vw.k_rs + h * hs) + seg * 128);
-      prefetch_l2((const char*)(vw.v + b * vw.v_bs + row * vw.v_rs + h * hs) + seg * 128);
-    }
-  }
-  pdl_wait();
-  const QueryRow<E, T> r(vw, blockIdx.x, Tq, H, hs, pos_dev ? *pos_dev : pos0, p, lane);
+  const QueryRow<E, T> r(vw, blockIdx.x, Tq, H, hs, pos0, p, lane);
   const int b = r.b, h = r.h, i = r.i;
   float acc[E] = {}, m = -INFINITY, l = 0.0f;
   attend_keys<E, T>(vw, b, h, hs, lane, warp, kSplitWarps, r.nk, r.q, scale, p, r.ks, seed, r.cbase, acc, m, l);
@@ -160,7 +161,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
   float M, L, f[kSplitWarps];
   merge_softmax_parts<kSplitWarps>(sm_m, sm_l, f, M, L);
   const float inv = 1.0f / L;
-  T* o = vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
+  T* o = row ? row : vw.out + b * vw.o_bs + i * vw.o_rs + h * hs;
 #pragma unroll
   for (int e = 0; e < E; e++) {
     const int d = lane + 32 * e;
@@ -170,6 +171,57 @@ __global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(At
     if (d < hs) o[d] = from_f<T>(a * inv);
   }
   if (lse && lane == 0) lse[((int64_t)b * H + h) * Tq + i] = M + logf(L);
+}
+
+template <int E, typename T>
+__global__ void __launch_bounds__(kSplitWarps * 32) attn_split_forward_kernel(AttnView<T> vw, float* lse, int B, int Tq,
+                                                                              int H, int hs, int pos0, float scale,
+                                                                              float p, uint64_t seed,
+                                                                              const int32_t* pos_dev) {
+  pdl_trigger();
+  prefetch_cached_kv(vw, Tq, H, hs, pos_dev ? *pos_dev : pos0);
+  pdl_wait();
+  split_attend_row<E, T>(vw, lse, Tq, H, hs, pos_dev ? *pos_dev : pos0, scale, p, seed, nullptr);
+}
+
+// attention_proj_decode: the block's row as attn_split_forward_kernel, then its head's part of the output
+// projection from the head's hs columns of w, copied to shared memory (rows padded to 16 bytes more, so
+// that the threads' 16-byte reads of successive rows fall in different banks) before the wait.
+template <typename T>
+constexpr int proj_ld(int hs) { return hs + 16 / (int)sizeof(T); }
+
+template <int E, typename T>
+__global__ void __launch_bounds__(kSplitWarps * 32) attn_proj_decode_kernel(AttnView<T> vw, float* part, const T* w,
+                                                                            int C, int Tq, int H, int hs, int pos0,
+                                                                            float scale, const int32_t* pos_dev) {
+  extern __shared__ uint4 wsm_mem[];
+  T* wsm = (T*)wsm_mem;  // [C, proj_ld(hs)]: w[c, h hs .. h hs + hs)
+  __shared__ __align__(16) T att[256];
+  pdl_trigger();
+  const int h = (int)((blockIdx.x / Tq) % H), i = (int)(blockIdx.x % Tq), ld = proj_ld<T>(hs);
+  constexpr int kPer = 16 / (int)sizeof(T);
+  const int pieces = hs / kPer;
+  for (int t = threadIdx.x; t < C * pieces; t += blockDim.x) {
+    const int c = t / pieces, q = t - c * pieces;
+    cp_async16(wsm + c * ld + q * kPer, w + (int64_t)c * C + h * hs + q * kPer);
+  }
+  cp_async_commit();
+  prefetch_cached_kv(vw, Tq, H, hs, pos_dev ? *pos_dev : pos0);
+  pdl_wait();
+  split_attend_row<E, T>(vw, nullptr, Tq, H, hs, pos_dev ? *pos_dev : pos0, scale, 0.0f, 0, att);
+  cp_async_wait<0>();
+  __syncthreads();
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    float acc = 0.0f;
+    for (int d = 0; d < hs; d += 8) {
+      float wv[8], av[8];
+      load8(wv, wsm + c * ld + d);
+      load8(av, att + d);
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc = fmaf(wv[e], av[e], acc);
+    }
+    part[((int64_t)h * Tq + i) * C + c] = acc;
+  }
 }
 
 template <typename T>
@@ -290,6 +342,32 @@ int lanes_per(int hs) {
 }  // namespace
 
 template <typename T>
+size_t attention_proj_decode_smem(int C, int hs) {
+  return (size_t)C * proj_ld<T>(hs) * sizeof(T);
+}
+
+template <typename T>
+void attention_proj_decode(const AttnView<T>& vw, float* part, const T* w, int C, int Tq, int H, int hs, int pos0,
+                           float scale, cudaStream_t s, const int32_t* pos_dev) {
+  const size_t smem = attention_proj_decode_smem<T>(C, hs);
+  const int E = lanes_per(hs);
+#define PROJ(EE)                                                                                                 \
+  do {                                                                                                           \
+    auto k = attn_proj_decode_kernel<EE, T>;                                                                    \
+    CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));                \
+    launch_pdl(k, (unsigned)(H * Tq), kSplitWarps * 32, smem, s, vw, part, w, C, Tq, H, hs, pos0, scale, pos_dev); \
+  } while (0)
+  switch (E) {
+    case 1: PROJ(1); break;
+    case 2: PROJ(2); break;
+    case 4: PROJ(4); break;
+    default: PROJ(8); break;
+  }
+#undef PROJ
+  CUDA_CHECK_LAUNCH("attention_proj_decode");
+}
+
+template <typename T>
 void attention_rows_forward(const AttnView<T>& vw, float* lse, int B, int Tq, int H, int hs, int pos0, float scale,
                             float dropout_p, uint64_t dropout_seed, cudaStream_t s, const int32_t* pos_dev, int mode) {
   const int64_t rows = (int64_t)B * H * Tq;
@@ -364,7 +442,10 @@ void attention_rows_backward(T* dqkv, const T* dout, const T* qkv, const T* out,
                                           uint64_t, cudaStream_t, const int32_t*, int);                        \
   template void kv_append<T>(T*, T*, const T*, int, int, int, const int32_t*, cudaStream_t);                    \
   template void attention_rows_backward<T>(T*, const T*, const T*, const T*, const float*, int, int, int, int, \
-                                           float, float, uint64_t, float*, cudaStream_t);
+                                           float, float, uint64_t, float*, cudaStream_t);                \
+  template size_t attention_proj_decode_smem<T>(int, int);                                                    \
+  template void attention_proj_decode<T>(const AttnView<T>&, float*, const T*, int, int, int, int, int, float, \
+                                         cudaStream_t, const int32_t*);
 INST(float)
 INST(bf16)
 #undef INST

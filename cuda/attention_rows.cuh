@@ -33,6 +33,18 @@ struct AttnView {
   T* out; int64_t o_bs, o_rs;
 };
 
+// Decoding's attention with its output projection's heads apart (decode_pass.cu): for each of the Tq <= 4
+// query rows i of the one sequence (b = 0) and head h, out_i as attention_rows_forward (no dropout, no lse),
+// rounded to T, then
+//   part[(h * Tq + i) * C + c] = sum_d out_i[h hs + d] * w[c, h hs + d]     (fp32; w the [C, C] projection)
+// so that the projection is the sum of the parts over h. The head's slice of w is held in shared memory:
+// attention_proj_decode_smem bytes (the caller checks the device allows them). hs % 8 == 0, 16-byte aligned w.
+template <typename T>
+size_t attention_proj_decode_smem(int C, int hs);
+template <typename T>
+void attention_proj_decode(const AttnView<T>& view, float* part, const T* w, int C, int Tq, int H, int hs, int pos0,
+                           float scale, cudaStream_t s, const int32_t* pos_dev);
+
 template <typename T>
 void attention_rows_forward(const AttnView<T>& view, float* lse, int B, int Tq, int H, int hs, int pos0,
                             float scale, float dropout_p, uint64_t dropout_seed, cudaStream_t s,

@@ -37,6 +37,20 @@ bool fusable(const GptModel<T>& gpt) {
   return true;
 }
 
+// Whether the few-row pass takes the attention's output projection inside the attention kernel (four kernels
+// a layer instead of five): the buffers have room for the heads' parts, the head's slice of the projection
+// fits the block's shared memory, and MYPT_DECODE_PROJ is not 0 (for timing the difference).
+template <typename T>
+bool proj_in_attention(const GptModel<T>& gpt, const DecodeBufs<T>& b) {
+  static const bool off = [] {
+    const char* v = std::getenv("MYPT_DECODE_PROJ");
+    return v && std::strcmp(v, "0") == 0;
+  }();
+  const int hs = gpt.cfg.head_size();
+  return !off && b.parts && hs % 8 == 0 && hs <= 256 &&
+         attention_proj_decode_smem<T>(gpt.cfg.n_embd, hs) + 16 * 1024 <= device_props().smem_optin;
+}
+
 // The few-row pass: five kernels a layer, each GEMV with the LayerNorm before it or the residual add or
 // KV-cache write after it (gemv.cuh), each launched to start while the one before ends (pdl.cuh).
 template <typename T>
@@ -48,6 +62,7 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   const cudaStream_t s = gpt.s;
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
+  const bool in_attn = proj_in_attention(gpt, b);
   for (int l = 0; l < L; l++) {
     const LayerOff& w = gpt.L[l];
     T* kc = kcache + l * cache;
@@ -58,13 +73,20 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
     qkv.kc = kc; qkv.vc = vc; qkv.pos_dev = pos_dev; qkv.pos0 = pos0;
     gemv_forward(qkv, s);
     AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
-    attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, c.scale(), 0.0f, 0, s, pos_dev);
-    GemvOp<T> proj;  // x2 = x + att W^T + b
-    proj.out = x2; proj.inp = b.att; proj.w = gpt.W(w.projw); proj.bias = gpt.W(w.projb); proj.M = n; proj.K = C;
-    proj.N = C; proj.res = x;
-    gemv_forward(proj, s);
     GemvOp<T> up;  // act = activation(pre), pre = LN2(x2) fc^T + b
-    up.out = b.act; up.aux = b.pre; up.act = 1 + (int)c.activation; up.inp = x2; up.w = gpt.W(w.fcw);
+    if (in_attn) {
+      // the heads' parts of att W^T; x2 = x + their sum + b, formed (and stored) by the next GEMV
+      attention_proj_decode<T>(v, b.parts, gpt.W(w.projw), C, n, H, hs, pos0, c.scale(), s, pos_dev);
+      up.inp = x; up.parts = b.parts; up.nparts = H; up.pbias = gpt.W(w.projb); up.out2 = x2;
+    } else {
+      attention_rows_forward<T>(v, nullptr, 1, n, H, hs, pos0, c.scale(), 0.0f, 0, s, pos_dev);
+      GemvOp<T> proj;  // x2 = x + att W^T + b
+      proj.out = x2; proj.inp = b.att; proj.w = gpt.W(w.projw); proj.bias = gpt.W(w.projb); proj.M = n; proj.K = C;
+      proj.N = C; proj.res = x;
+      gemv_forward(proj, s);
+      up.inp = x2;
+    }
+    up.out = b.act; up.aux = b.pre; up.act = 1 + (int)c.activation; up.w = gpt.W(w.fcw);
     up.bias = gpt.W(w.fcb); up.M = n; up.K = C; up.N = F; up.ln_w = gpt.W(w.ln2w); up.ln_b = gpt.W(w.ln2b);
     up.eps = c.ln_eps;
     gemv_forward(up, s);

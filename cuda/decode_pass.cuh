@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "decode_persistent.cuh"
+#include "gemv.cuh"
 #include "gpt_model.cuh"
 #include "sampling.cuh"
 
@@ -25,7 +26,11 @@ struct DecodeBufs {
   float *mean, *rstd;         // n each: LayerNorm statistics
   float *logits;              // V
   PersistentScratch* persist = nullptr;  // where set, a single token may run as one kernel (decode_persistent.cuh)
+  float* parts = nullptr;     // where set, n_head x kGemvMaxRows x C: the few-row pass takes the attention's
+                              // output projection inside the attention kernel (decode_parts_floats)
 };
+
+inline size_t decode_parts_floats(const ModelConfig& c) { return (size_t)c.n_head * kGemvMaxRows * c.n_embd; }
 
 // Kernels: the few-row kernels (or, past kGemvMaxRows rows, the GEMMs); Persistent: one token as one kernel
 // (decode_persistent.cuh); Auto: decode_path_at(pos0), so a caller that passes pos_dev (a CUDA graph) names

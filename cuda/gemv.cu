@@ -118,10 +118,29 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   }
   pdl_wait();
   const float rval = writer && p.res ? to_f(p.res[(int64_t)om * N + on]) : 0.0f;
-  for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
-    Raw8<T> r;
-    r.ldg(p.inp + j);
-    *(Raw8<T>*)(xs + j) = r;
+  if (p.parts) {
+    for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
+      const int m = j / K, k = j - m * K;
+      float x[8], sum[8] = {}, pb[8] = {};
+      load8(x, p.inp + j);
+      if (p.pbias) load8(pb, p.pbias + k);
+      for (int h = 0; h < p.nparts; h++) {
+        const float4* q = (const float4*)(p.parts + ((int64_t)h * M + m) * K + k);
+        const float4 a = q[0], b = q[1];
+        sum[0] += a.x; sum[1] += a.y; sum[2] += a.z; sum[3] += a.w;
+        sum[4] += b.x; sum[5] += b.y; sum[6] += b.z; sum[7] += b.w;
+      }
+#pragma unroll
+      for (int e = 0; e < 8; e++) x[e] += to_f(from_f<T>(sum[e] + pb[e]));
+      store8(xs + j, x);
+      if (blockIdx.x == 0) store8(p.out2 + j, x);
+    }
+  } else {
+    for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
+      Raw8<T> r;
+      r.ldg(p.inp + j);
+      *(Raw8<T>*)(xs + j) = r;
+    }
   }
   if (ln_pre) cp_async_wait<0>();
   __syncthreads();

@@ -55,6 +55,14 @@ struct GemvOp {
   T* vc = nullptr;
   const int32_t* pos_dev = nullptr;
   int pos0 = 0;
+  // inp is the residual stream x and the rows' other term comes in nparts fp32 parts [nparts, M, K] (the
+  // attention projection's heads, attention_rows.cuh attention_proj_decode): the input row is
+  // x2 = x + (sum of the parts in order + pbias) rounded to T, rounded to T (the projection's GEMV with res),
+  // which block 0 also writes to out2
+  const float* parts = nullptr;
+  int nparts = 0;
+  const T* pbias = nullptr;
+  T* out2 = nullptr;
   unsigned long long* best = nullptr;  // M = 1, no act, no res: the largest output and its first index,
                                        // atomicMax'ed there as sampling.cuh's pack_max (the decode head)
 };

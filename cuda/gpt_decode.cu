@@ -35,6 +35,7 @@ void GptDecoder<T>::ensure_buffers() {
   tmp_.ensure(block * C);
   stats_.ensure(2 * block);  // LayerNorm mean, rstd
   lrow_.ensure(cfg_.vocab_size);
+  parts_.ensure(decode_parts_floats(cfg_));
 }
 
 // Steady-state tokens run ahead of the host by one: token t + 1 is launched (its input id is already on
@@ -163,6 +164,7 @@ DecodeBufs<T> GptDecoder<T>::bufs() {
   DecodeBufs<T> b{x_.p, ln_.p, att_.p, tmp_.p, qkv_.p, pre_.p, act_.p, lrow_.p, stats_.p, stats_.p + cfg_.block_size,
                   gen_logits_.p};
   b.persist = &persist_;
+  b.parts = parts_.p;
   return b;
 }
 

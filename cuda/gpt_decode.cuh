@@ -59,6 +59,7 @@ class GptDecoder {
   DBuf<float> gen_logits_;
   DBuf<T> x_, ln_, qkv_, att_, pre_, act_, tmp_, lrow_;  // one step's activations
   DBuf<float> stats_;                                    // its LayerNorm mean and rstd
+  DBuf<float> parts_;                                    // the attention projection's heads (DecodeBufs::parts)
   PersistentScratch persist_;                            // a one-kernel token's (decode_persistent.cuh)
 };
 

@@ -197,6 +197,7 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     otmp_.ensure(C);
     olrow_.ensure(V);
     ostats_.ensure(2);
+    parts_.ensure(decode_parts_floats(gpt_.cfg));
     ologits_.ensure(V);
     one_pos_.ensure(1);
     one_tok_.ensure(1);
@@ -213,6 +214,7 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     DecodeBufs<T> b{ox_.p,   oln_.p,    oatt_.p,   otmp_.p,       oqkv_.p,  opre_.p,
                     oact_.p, olrow_.p, ostats_.p, ostats_.p + 1, ologits_.p};
     b.persist = &persist_;
+    b.parts = parts_.p;
     // generate()'s path for this position (decode_pass.cuh), so that the two stay equal bit for bit
     const DecodePath path = decode_path_at(gpt_, b, 1, s.cached);
     if (!graph_.exec || graph_slot_ != i || graph_path_ != path) {
@@ -234,6 +236,8 @@ void GptSlots<T>::step_alone(int i, int32_t* out) {
     DecodeBufs<T> b{x_.p,   ln_.p,   att_.p,   tmp_.p,       qkv_.p,   pre_.p,
                     act_.p, lrow_.p, stats_.p, stats_.p + n, logits_.p};
     b.persist = &persist_;
+    parts_.ensure(decode_parts_floats(gpt_.cfg));
+    b.parts = parts_.p;
     decode_pass<T>(gpt_, b, kslot(i), vslot(i), meta_.p, n, pos0, nullptr);
     logits = logits_.p;
     pos_slot_ = -1;

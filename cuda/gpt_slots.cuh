@@ -71,6 +71,7 @@ class GptSlots final : public Decoder {
   // sampled id and the position on the device
   DBuf<T> ox_, oln_, oqkv_, oatt_, opre_, oact_, otmp_, olrow_;
   DBuf<float> ostats_, ologits_;
+  DBuf<float> parts_;  // the attention projection's heads (decode_pass.cuh DecodeBufs::parts), both paths
   PersistentScratch persist_;  // a lone sequence's one-kernel tokens (decode_persistent.cuh)
   DBuf<int32_t> one_tok_, one_pos_;
   int tok_slot_ = -1;    // the slot whose last id is in one_tok_, -1: none
