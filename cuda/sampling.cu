@@ -299,6 +299,7 @@ __global__ void __launch_bounds__(32) sample_after_head_kernel(HeadSample h, con
   for (int k = 0; k < ng; k++) tot += gm[k];
   const uint64_t counter = *h.counter_dev;
   const int pick = plain_pick(logits, V, inv_t, xm, gm, ng, draw_u(h.seed, counter) * tot);
+  for (int k = lane; k < ng; k += 32) gmass[k] = 0.0;
   if (lane == 0) {
     *h.out_id = pick;
     *best = 0;
