@@ -26,11 +26,26 @@ __device__ __forceinline__ float plain_weight(float logit, float inv_t, float xm
   return expf(__fsub_rn(__fmul_rn(logit, inv_t), xmax));
 }
 
-// Chunk c's mass (sampling.cuh's tree): 0 past the row.
+// The weights of indices i0 .. i0 + kSampleBatch - 1 (0 past the row), every load issued before the first
+// is used (a chunk is read in kSampleChunk / kSampleBatch such batches, few registers a thread).
+constexpr int kSampleBatch = 16;
+__device__ __forceinline__ void batch_weights(float (&w)[kSampleBatch], const float* logits, int V, float inv_t,
+                                              float xmax, int i0) {
+#pragma unroll
+  for (int j = 0; j < kSampleBatch; j++) w[j] = i0 + j < V ? logits[i0 + j] : 0.0f;
+#pragma unroll
+  for (int j = 0; j < kSampleBatch; j++) w[j] = i0 + j < V ? plain_weight(w[j], inv_t, xmax) : 0.0f;
+}
+
+// Chunk c's mass (sampling.cuh's tree): the sequential sum of its weights, 0 past the row.
 __device__ double chunk_mass(const float* logits, int V, float inv_t, float xmax, int c) {
   double m = 0.0;
-  const int i1 = min(V, (c + 1) * kSampleChunk);
-  for (int i = c * kSampleChunk; i < i1; i++) m += (double)plain_weight(logits[i], inv_t, xmax);
+  for (int q = 0; q < kSampleChunk; q += kSampleBatch) {
+    float w[kSampleBatch];
+    batch_weights(w, logits, V, inv_t, xmax, c * kSampleChunk + q);
+#pragma unroll
+    for (int j = 0; j < kSampleBatch; j++) m += (double)w[j];
+  }
   return m;
 }
 
@@ -61,9 +76,17 @@ __device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, c
     const int i0 = (g * 32 + c) * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
     double r = base;
     pick = i1 - 1;
-    for (int i = i0; i < i1; i++) {
-      r += (double)plain_weight(logits[i], inv_t, xmax);
-      if (r > target) { pick = i; break; }
+    for (int q = i0; q < i1 && pick == i1 - 1; q += kSampleBatch) {
+      float w[kSampleBatch];
+      batch_weights(w, logits, V, inv_t, xmax, q);
+#pragma unroll
+      for (int j = 0; j < kSampleBatch; j++) {
+        r += (double)w[j];
+        if (q + j < i1 && r > target) {
+          pick = q + j;
+          break;
+        }
+      }
     }
   }
   return __shfl_sync(0xffffffffu, pick, 0);
