@@ -3,7 +3,7 @@
 // (the difference is the per-layer cost, the rest the fixed cost: classifier, sampling, read-back), greedy
 // and sampled, with and without an onToken callback, after a PROMPT-token prompt (1: the few-row kernels;
 // 300: the persistent kernel, from 256 cached positions).
-//   node bench/decode-profile.js [--device cuda] [--tokens 200] [--prompt 1]
+//   node bench/decode-profile.js [--device cuda] [--tokens 200] [--prompt 1] [--layers 1,12] [--precision bf16,fp32]
 'use strict';
 const { createModel } = require('../lib');
 
@@ -11,6 +11,8 @@ const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? proces
 const device = arg('--device', 'cuda');
 const N = Number(arg('--tokens', 200));
 const P = Number(arg('--prompt', 1));
+const layers = String(arg('--layers', '1,12')).split(',').map(Number);
+const precisions = arg('--precision', device === 'cuda' ? 'bf16,fp32' : 'fp32').split(',');
 const prompt = Array.from({ length: P }, (_, i) => (i * 7919) % 50257);
 
 async function time(model, opts, reps = 3) {
@@ -27,8 +29,8 @@ async function time(model, opts, reps = 3) {
 
 (async () => {
   const rows = [];
-  for (const n_layer of [1, 12]) {
-    for (const precision of device === 'cuda' ? ['bf16', 'fp32'] : ['fp32']) {
+  for (const n_layer of layers) {
+    for (const precision of precisions) {
       const model = createModel({ arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer, n_head: 12, n_embd: 768,
         bias: true, device, precision, dropout: 0, seed: 1 });
       for (const [name, opts] of [['greedy', { temperature: 0 }], ['greedy+onToken', { temperature: 0, onToken: () => {} }],
