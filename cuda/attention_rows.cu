@@ -1,10 +1,11 @@
 // Warp-per-row causal attention; contract in attention_rows.cuh. Lane l holds head elements l, l+32, ...
 // (E = ceil(hs / 32) per lane); each dot product is one warp reduction.
 #include <algorithm>
+#include <type_traits>
 
 #include "attention_rows.cuh"
-#include "engine/dropout.h"
 #include "cp_async.cuh"
+#include "engine/dropout.h"
 #include "pdl.cuh"
 
 namespace mypt {
@@ -339,6 +340,17 @@ int lanes_per(int hs) {
   throw std::runtime_error("attention: head size above 256 is not supported on the GPU");
 }
 
+// Calls f(std::integral_constant<int, E>{}) with E = lanes_per(hs), the kernels' template argument.
+template <typename F>
+void with_lanes(int hs, F&& f) {
+  switch (lanes_per(hs)) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    default: f(std::integral_constant<int, 8>{}); break;
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -350,20 +362,11 @@ template <typename T>
 void attention_proj_decode(const AttnView<T>& vw, float* part, const T* w, int C, int Tq, int H, int hs, int pos0,
                            float scale, cudaStream_t s, const int32_t* pos_dev) {
   const size_t smem = attention_proj_decode_smem<T>(C, hs);
-  const int E = lanes_per(hs);
-#define PROJ(EE)                                                                                                 \
-  do {                                                                                                           \
-    auto k = attn_proj_decode_kernel<EE, T>;                                                                    \
-    CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));                \
-    launch_pdl(k, (unsigned)(H * Tq), kSplitWarps * 32, smem, s, vw, part, w, C, Tq, H, hs, pos0, scale, pos_dev); \
-  } while (0)
-  switch (E) {
-    case 1: PROJ(1); break;
-    case 2: PROJ(2); break;
-    case 4: PROJ(4); break;
-    default: PROJ(8); break;
-  }
-#undef PROJ
+  with_lanes(hs, [&](auto e) {
+    auto k = attn_proj_decode_kernel<decltype(e)::value, T>;
+    CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    launch_pdl(k, (unsigned)(H * Tq), kSplitWarps * 32, smem, s, vw, part, w, C, Tq, H, hs, pos0, scale, pos_dev);
+  });
   CUDA_CHECK_LAUNCH("attention_proj_decode");
 }
 
@@ -373,29 +376,19 @@ void attention_rows_forward(const AttnView<T>& vw, float* lse, int B, int Tq, in
   const int64_t rows = (int64_t)B * H * Tq;
   if (rows <= 0) return;
   const bool split = mode == 2 || (mode == 0 && rows <= 2048);
-  const int E = lanes_per(hs);
   if (split) {
-    const unsigned grid = (unsigned)rows;
-#define SPLIT(EE) launch_pdl(attn_split_forward_kernel<EE, T>, grid, kSplitWarps * 32, 0, s, vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
-    switch (E) {
-      case 1: SPLIT(1); break;
-      case 2: SPLIT(2); break;
-      case 4: SPLIT(4); break;
-      default: SPLIT(8); break;
-    }
-#undef SPLIT
+    with_lanes(hs, [&](auto e) {
+      launch_pdl(attn_split_forward_kernel<decltype(e)::value, T>, (unsigned)rows, kSplitWarps * 32, 0, s, vw, lse,
+                 B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev);
+    });
     CUDA_CHECK_LAUNCH("attention_rows_forward (split keys)");
     return;
   }
   const unsigned grid = ceil_div(rows, 8);
-#define ROWS(EE) attn_rows_forward_kernel<EE, T><<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev)
-  switch (E) {
-    case 1: ROWS(1); break;
-    case 2: ROWS(2); break;
-    case 4: ROWS(4); break;
-    default: ROWS(8); break;
-  }
-#undef ROWS
+  with_lanes(hs, [&](auto e) {
+    attn_rows_forward_kernel<decltype(e)::value, T>
+        <<<grid, 256, 0, s>>>(vw, lse, B, Tq, H, hs, pos0, scale, dropout_p, dropout_seed, pos_dev);
+  });
   CUDA_CHECK_LAUNCH("attention_rows_forward");
 }
 
