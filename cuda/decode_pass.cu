@@ -51,8 +51,10 @@ bool proj_in_attention(const GptModel<T>& gpt, const DecodeBufs<T>& b) {
          attention_proj_decode_smem<T>(gpt.cfg.n_embd, hs) + 16 * 1024 <= device_props().smem_optin;
 }
 
-// The few-row pass: five kernels a layer, each GEMV with the LayerNorm before it or the residual add or
-// KV-cache write after it (gemv.cuh), each launched to start while the one before ends (pdl.cuh).
+// The few-row pass: four kernels a layer (five where the projection stays out of the attention), each GEMV
+// with the LayerNorm before it or the residual add or KV-cache write after it (gemv.cuh), each launched to
+// start while the one before ends (pdl.cuh); the head's GEMV also finds the row's largest logit when the
+// next token is sampled after it (sample).
 template <typename T>
 void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, int n, int pos0, int32_t* pos_dev,
                   const HeadSample* sample) {
