@@ -119,25 +119,22 @@ __global__ void __launch_bounds__(512) crossentropy_regs_kernel(float* losses, T
     if (threadIdx.x + 512 * j < V8) r[j].load(x + 8 * (threadIdx.x + 512 * j));
   const int tgt = targets[row];
   const float xt = threadIdx.x == 0 ? to_f(x[tgt]) : 0.0f;  // read before the barriers below, so before any write
+  // f(x) for each of this thread's logits, in order
+  const auto each = [&](auto&& f) {
+#pragma unroll
+    for (int j = 0; j < NQ; j++) {
+      if (threadIdx.x + 512 * j >= V8) break;
+      float v[8];
+      r[j].unpack(v);
+#pragma unroll
+      for (int e = 0; e < 8; e++) f(v[e]);
+    }
+  };
   float m = -INFINITY;
-#pragma unroll
-  for (int j = 0; j < NQ; j++) {
-    if (threadIdx.x + 512 * j >= V8) break;
-    float v[8];
-    r[j].unpack(v);
-#pragma unroll
-    for (int e = 0; e < 8; e++) m = fmaxf(m, v[e]);
-  }
+  each([&](float v) { m = fmaxf(m, v); });
   const float M = block_max(m, red);
   float s = 0.0f;
-#pragma unroll
-  for (int j = 0; j < NQ; j++) {
-    if (threadIdx.x + 512 * j >= V8) break;
-    float v[8];
-    r[j].unpack(v);
-#pragma unroll
-    for (int e = 0; e < 8; e++) s += expf(v[e] - M);
-  }
+  each([&](float v) { s += expf(v - M); });
   const float S = block_sum(s, red);
   if (threadIdx.x == 0) losses[row] = M + logf(S) - xt;
   if (!write_grad) return;
