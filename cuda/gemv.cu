@@ -60,9 +60,10 @@ __device__ void layernorm_rows(T* xs, const T* ln_w, const T* ln_b, const GemvOp
   __syncthreads();
 }
 
-// The epilogue of output (m, n): v is the product's sum, bval its bias, rval its residual.
+// The epilogue of output (m, n): v is the product's sum, bval its bias, rval its residual. Returns the output
+// as stored (out_f's value).
 template <typename T>
-__device__ __forceinline__ void epilogue(const GemvOp<T>& p, int n, int m, float v, float bval, float rval) {
+__device__ __forceinline__ float epilogue(const GemvOp<T>& p, int n, int m, float v, float bval, float rval) {
   const int N = p.N;
   if (p.bias) v += bval;
   if (p.act) {
@@ -79,6 +80,7 @@ __device__ __forceinline__ void epilogue(const GemvOp<T>& p, int n, int m, float
     T* cache = n < 2 * Cm ? p.kc : p.vc;
     cache[(int64_t)(pos + m) * Cm + (n % Cm)] = o;
   }
+  return to_f(o);
 }
 
 // Warp w of block b computes columns n0 = (b * kWarps + w) * C .. n0 + C - 1 for every row: lane l holds
@@ -187,10 +189,10 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
         const float t = warp_sum(acc[c][m]);
         if (c == oc && m == om) v = t;
       }
-  if (writer) epilogue(p, on, om, v, bval, rval);
+  const float out = writer ? epilogue(p, on, om, v, bval, rval) : 0.0f;
   if (p.best) {  // M = 1: the row's largest logit and its first index, over the blocks (sampling.cuh)
     __shared__ unsigned long long wbest[kWarps];
-    unsigned long long k = writer ? pack_max(to_f(from_f<T>(p.bias ? v + bval : v)), on) : 0ull;
+    unsigned long long k = writer ? pack_max(out, on) : 0ull;
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) k = max(k, __shfl_xor_sync(0xffffffffu, k, o));
     if (lane == 0) wbest[warp] = k;

@@ -14,8 +14,6 @@ namespace {
 
 constexpr int kThreads = 1024;
 
-__device__ __forceinline__ uint32_t key_of(float x) { return order_key(x); }
-
 // u for the draw `counter` (the CPU's Rng::uniform)
 __device__ __forceinline__ double draw_u(uint64_t seed, uint64_t counter) {
   return (double)(mix64(seed ^ mix64(counter)) >> 11) * (1.0 / 9007199254740992.0);
@@ -92,7 +90,6 @@ __device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, c
   return __shfl_sync(0xffffffffu, pick, 0);
 }
 
-constexpr int kMaxSampleGroups = 1024;  // the one-block plain path's groups in shared memory (V <= 2M)
 
 // One row's sample by one block of kThreads threads (sample_kernel: one row; sample_rows_kernel: a row a block).
 // counter_dev: the counter is read there, and advanced when a draw is made.
@@ -127,7 +124,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
   }
   if (counter_dev && tid == 0) *counter_dev = counter + 1;  // every thread has read it (syncs above)
   const float inv_t = 1.0f / temp;
-  if (plain_sampling(temp, top_k, top_p, V) && V <= kMaxSampleGroups * kSampleGroup) {
+  if (plain_sampling(temp, top_k, top_p, V)) {
     // plain: the groups' masses a warp each, then warp 0 picks (sampling.cuh's tree)
     __shared__ double gmass[kMaxSampleGroups];
     const int lane = tid & 31, warp = tid >> 5, ng = (V + kSampleGroup - 1) / kSampleGroup;
@@ -159,7 +156,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
       __syncthreads();
       const uint32_t pre = s_pre;
       for (int i = tid; i < V; i += kThreads) {
-        const uint32_t key = key_of(logits[i] * inv_t);
+        const uint32_t key = order_key(logits[i] * inv_t);
         if ((key & mask) == pre) atomicAdd(&hist[(key >> shift) & 255u], 1);
       }
       __syncthreads();
@@ -183,7 +180,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
   float S = 0.0f;
   for (int i = tid; i < V; i += kThreads) {
     const float x = logits[i] * inv_t;
-    if (key_of(x) >= kth) S += expf(x - xmax);
+    if (order_key(x) >= kth) S += expf(x - xmax);
   }
   S = block_sum_fixed(S, sh);
   uint32_t cut = kth;
@@ -195,7 +192,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
       float mass = 0.0f;
       for (int i = tid; i < V; i += kThreads) {
         const float x = logits[i] * inv_t;
-        if (key_of(x) >= lim) mass += expf(x - xmax);
+        if (order_key(x) >= lim) mass += expf(x - xmax);
       }
       mass = block_sum_fixed(mass, sh);
       if (mass >= top_p * S) ans = cand;
@@ -204,7 +201,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
     float S2 = 0.0f;
     for (int i = tid; i < V; i += kThreads) {
       const float x = logits[i] * inv_t;
-      if (key_of(x) >= cut) S2 += expf(x - xmax);
+      if (order_key(x) >= cut) S2 += expf(x - xmax);
     }
     S = block_sum_fixed(S2, sh);
   }
@@ -217,7 +214,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
   double mine = 0.0;
   for (int i = i0; i < i1; i++) {
     const float x = logits[i] * inv_t;
-    if (key_of(x) >= cut) mine += (double)expf(x - xmax);
+    if (order_key(x) >= cut) mine += (double)expf(x - xmax);
   }
   part[tid] = mine;
   __syncthreads();
@@ -257,7 +254,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
     int pick = -1, last = -1;
     for (int i = i0; i < i1; i++) {
       const float x = logits[i] * inv_t;
-      if (key_of(x) < cut) continue;
+      if (order_key(x) < cut) continue;
       last = i;
       run += (double)expf(x - xmax);
       if (run > target) { pick = i; break; }
@@ -265,7 +262,7 @@ __device__ __forceinline__ void sample_row(int32_t* out_id, const float* logits,
     if (pick < 0 && last < 0) {
       // rounding left the target past this chunk: take the last kept token of the row
       for (int i = V - 1; i >= 0; i--)
-        if (key_of(logits[i] * inv_t) >= cut) { last = i; break; }
+        if (order_key(logits[i] * inv_t) >= cut) { last = i; break; }
     }
     out_id[0] = pick >= 0 ? pick : (last >= 0 ? last : bi[0]);
   }
@@ -294,7 +291,7 @@ __global__ void __launch_bounds__(32) sample_after_head_kernel(HeadSample h, con
   double* gmass = h.scratch + 2;
   const int lane = threadIdx.x, g = blockIdx.x, ng = gridDim.x;
   const unsigned long long b = __ldcg(best);
-  const int argmax = (int)(0xffffffffu - (uint32_t)b);
+  const int argmax = packed_index(b);
   if (h.temperature <= 0.0f) {
     if (lane == 0) {
       *h.out_id = argmax;
@@ -348,7 +345,8 @@ void sample_token(int32_t* out_id, const float* logits, int V, float temperature
 
 void sample_after_head(const HeadSample& h, const float* logits, int V, int32_t* pos_dev, cudaStream_t s) {
   const int ng = (V + kSampleGroup - 1) / kSampleGroup;
-  if (ng > kMaxSampleGroups) throw std::invalid_argument("sample_after_head: the vocabulary is too large");
+  if (h.temperature > 0.0f && !plain_sampling(h.temperature, 0, 1.0f, V))
+    throw std::invalid_argument("sample_after_head: the vocabulary is too large for plain sampling's tree");
   sample_after_head_kernel<<<h.temperature > 0.0f ? ng : 1, 32, 0, s>>>(h, logits, V, pos_dev);
   CUDA_CHECK_LAUNCH("sample_after_head");
 }

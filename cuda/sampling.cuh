@@ -29,12 +29,13 @@ void sample_token(int32_t* out_id, const float* logits, int V, float temperature
 // a group's the warp butterfly sum of its 32 chunks', the row's the sequential sum of the groups'; the pick is
 // the first group whose running mass passes u * total, in it the first chunk (warp scan), in it the first
 // index (sequential).
-constexpr int kSampleChunk = 64, kSampleGroup = 32 * kSampleChunk;
+// Rows of up to kMaxSampleGroups groups (2M logits) take the tree; longer ones the general path.
+constexpr int kSampleChunk = 64, kSampleGroup = 32 * kSampleChunk, kMaxSampleGroups = 1024;
 MYPT_HD bool plain_sampling(float temperature, int top_k, float top_p, int V) {
-  return temperature > 0.0f && !(top_k > 0 && top_k < V) && !(top_p < 1.0f);
+  return temperature > 0.0f && !(top_k > 0 && top_k < V) && !(top_p < 1.0f) && V <= kMaxSampleGroups * kSampleGroup;
 }
 
-// Sampling fused into a decode pass's head (decode_pass.cuh, n = 1; greedy or plain): the head's GEMV leaves
+// Sampling fused into a decode pass's head (decode_pass.cuh, n = 1; greedy, or plain_sampling): the head's GEMV leaves
 // the row's largest logit and its first index in scratch[0] (pack_max), then sample_after_head draws the id
 // into out_id, advances *counter_dev when it draws and *pos_dev (when given) by one, and leaves scratch as it
 // found it: head_sample_scratch(V) doubles, zeroed before the first use.
@@ -62,6 +63,7 @@ MYPT_HD uint32_t order_key(float x) {
 MYPT_HD unsigned long long pack_max(float x, int i) {
   return ((unsigned long long)order_key(x) << 32) | (0xffffffffu - (uint32_t)i);
 }
+MYPT_HD int packed_index(unsigned long long packed) { return (int)(0xffffffffu - (uint32_t)packed); }
 
 // The same for `rows` rows of logits ([rows, V]) in one launch (a block a row), each with its own settings
 // (args: `rows` entries on the device): out_ids[r] is what sample_token gives row r with args[r].
