@@ -90,8 +90,9 @@ class Engine {
   // Activation recomputation for the backward (llm.c's): 0 keeps every activation; 1 recomputes the MLP's
   // activation output from its input; 2 also the LayerNorm outputs. Less memory, a little more compute,
   // the same gradients bit for bit where the forward's kernels are the ones recomputing (exact GELU, ReLU);
-  // with tanh-GELU fused into the GEMM's epilogue the recomputed activation differs by rounding. Backends that keep their activations otherwise (the CPU) accept the level and
-  // change nothing. Throws std::invalid_argument outside 0..2.
+  // with tanh-GELU fused into the GEMM's epilogue the recomputed activation differs by rounding. Backends
+  // that keep their activations otherwise (the CPU) accept the level and change nothing. Throws
+  // std::invalid_argument outside 0..2.
   virtual void set_recompute(int level);
 
   // Inference forward (no dropout): logits [B, T, V] into host memory. T <= block_size.
