@@ -18,7 +18,7 @@ namespace cuda {
 namespace {
 
 // Whether the few-row pass can take this model: its rows fit the GEMV's shared memory, and every GEMV input
-// row and the weights it reads with 16-byte loads (LayerNorm weights included) are 16-byte aligned.
+// row and the weights it reads with 16-byte loads (LayerNorm weights and embeddings included) are 16-byte aligned.
 // MYPT_DECODE_FUSED=0 turns it off (for timing the difference, or to rule it out).
 template <typename T>
 bool fusable(const GptModel<T>& gpt) {
@@ -29,7 +29,7 @@ bool fusable(const GptModel<T>& gpt) {
   if (off || gpt.cfg.n_embd % 8 != 0 || gpt.cfg.hidden() % 8 != 0) return false;
   if ((int64_t)kGemvMaxRows * gpt.cfg.hidden() > kGemvMaxInputs) return false;
   const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
-  if (!aligned(gpt.headw)) return false;
+  if (!(aligned(gpt.headw) && aligned(gpt.wte) && aligned(gpt.wpe))) return false;
   for (const LayerOff& w : gpt.L)
     if (!(aligned(w.ln1w) && aligned(w.ln1b) && aligned(w.ln2w) && aligned(w.ln2b) && aligned(w.qkvw) &&
           aligned(w.projw) && aligned(w.fcw) && aligned(w.mlpw)))
@@ -53,11 +53,12 @@ bool proj_in_attention(const GptModel<T>& gpt, const DecodeBufs<T>& b) {
 
 // The few-row pass: four kernels a layer (five where the projection stays out of the attention), each GEMV
 // with the LayerNorm before it or the residual add or KV-cache write after it (gemv.cuh), each launched to
-// start while the one before ends (pdl.cuh); the head's GEMV also finds the row's largest logit when the
-// next token is sampled after it (sample).
+// start while the one before ends (pdl.cuh); the first layer's QKV GEMV forms the token embeddings itself
+// (and stores them as x), and the head's GEMV also finds the row's largest logit when the next token is
+// sampled after it (sample).
 template <typename T>
-void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, int n, int pos0, int32_t* pos_dev,
-                  const HeadSample* sample) {
+void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
+                  int32_t* pos_dev, const HeadSample* sample) {
   const ModelConfig& c = gpt.cfg;
   const int C = c.n_embd, F = c.hidden(), V = c.vocab_size, L = c.n_layer, H = c.n_head, hs = c.head_size();
   const size_t cache = (size_t)c.block_size * C;
@@ -73,6 +74,9 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
     qkv.out = b.qkv; qkv.inp = x; qkv.w = gpt.W(w.qkvw); qkv.bias = gpt.W(w.qkvb); qkv.M = n; qkv.K = C; qkv.N = 3 * C;
     qkv.ln_w = gpt.W(w.ln1w); qkv.ln_b = gpt.W(w.ln1b); qkv.eps = c.ln_eps;
     qkv.kc = kc; qkv.vc = vc; qkv.pos_dev = pos_dev; qkv.pos0 = pos0;
+    if (l == 0) {  // x = wte[tok] + wpe[pos], formed in the GEMV (encoder_forward fused)
+      qkv.tok = tok; qkv.wte = gpt.W(gpt.wte); qkv.wpe = gpt.W(gpt.wpe); qkv.out2 = x;
+    }
     gemv_forward(qkv, s);
     AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
     GemvOp<T> up;  // act = activation(pre), pre = LN2(x2) fc^T + b
@@ -97,10 +101,10 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
     down.N = C; down.res = x2;
     gemv_forward(down, s);
   }
-  // the final LayerNorm of the last row (one launch: in the head's prologue every one of its thousands of
-  // blocks would redo it), then its logits as fp32
+  // the final LayerNorm of the last row (one launch, itself in the chain: in the head's prologue every one of
+  // its thousands of blocks would redo it), then its logits as fp32
   residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
-                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
+                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s, /*pdl=*/true);
   GemvOp<T> head;
   head.out_f = b.logits; head.inp = b.ln; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
   head.N = V;
@@ -135,10 +139,9 @@ bool decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
     decode_persistent<T>(gpt, *b.persist, x, x2, b.qkv, b.act, b.logits, kcache, vcache, tok, pos0, pos_dev);
     return false;
   }
-  encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   if (n <= kGemvMaxRows && fusable(gpt)) {
     const HeadSample* h = n == 1 ? sample : nullptr;
-    decode_fused(gpt, b, kcache, vcache, n, pos0, pos_dev, h);
+    decode_fused(gpt, b, kcache, vcache, tok, n, pos0, pos_dev, h);
     if (h) {
       sample_after_head(*h, b.logits, V, pos_dev, s);  // which also advances the position
       return true;
@@ -146,6 +149,7 @@ bool decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
     if (pos_dev) advance_position(pos_dev, n, s);
     return false;
   }
+  encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x, nullptr, gpt.W(gpt.L[0].ln1w), gpt.W(gpt.L[0].ln1b), n,
                                 C, eps, 0.0f, 0, s);
   for (int l = 0; l < L; l++) {

@@ -137,6 +137,18 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
       store8(xs + j, x);
       if (blockIdx.x == 0) store8(p.out2 + j, x);
     }
+  } else if (p.tok) {
+    const int pos = p.pos_dev ? *p.pos_dev : p.pos0;
+    for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
+      const int m = j / K, k = j - m * K;
+      float x[8], e8[8];
+      load8(x, p.wte + (int64_t)p.tok[m] * K + k);
+      load8(e8, p.wpe + (int64_t)(pos + m) * K + k);
+#pragma unroll
+      for (int e = 0; e < 8; e++) x[e] += e8[e];
+      store8(xs + j, x);
+      if (blockIdx.x == 0) store8(p.out2 + j, x);
+    }
   } else {
     for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
       Raw8<T> r;

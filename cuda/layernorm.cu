@@ -5,6 +5,7 @@
 
 #include "engine/dropout.h"
 #include "layernorm.cuh"
+#include "pdl.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -22,6 +23,8 @@ template <typename T>
 __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                   const T* inp2, const T* weight, const T* bias, int64_t BT, int C,
                                                   float eps, float p, uint64_t seed) {
+  pdl_trigger();
+  pdl_wait();  // launched with launch_pdl (the decode chain): the input is the kernel before's
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
@@ -68,6 +71,8 @@ template <typename T, int NCH>
 __global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                       const T* inp2, const T* weight, const T* bias, int64_t BT,
                                                       int C, float eps, float p, uint64_t seed) {
+  pdl_trigger();
+  pdl_wait();  // as above
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
@@ -344,18 +349,23 @@ void reduce_column_partials(float* out, const float* partial, int64_t nch, int N
 template <typename T>
 void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, const T* inp1, const T* inp2,
                                 const T* weight, const T* bias, int64_t BT, int C, float eps, float dropout_p,
-                                uint64_t dropout_seed, cudaStream_t s) {
+                                uint64_t dropout_seed, cudaStream_t s, bool pdl) {
   if (BT <= 0) return;
   const unsigned grid = ceil_div(BT, 8);
   const bool aligned = ((uintptr_t)residual | (uintptr_t)out | (uintptr_t)inp1 | (uintptr_t)inp2 | (uintptr_t)weight |
                         (uintptr_t)bias) % 16 == 0;
-#define RLN(N)                                                                                                \
-  residual_layernorm_forward_vec_kernel<T, N><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, \
-                                                                   bias, BT, C, eps, dropout_p, dropout_seed)
+  const auto go = [&](auto kernel) {
+    if (pdl)
+      launch_pdl(kernel, grid, 256, 0, s, residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p,
+                 dropout_seed);
+    else
+      kernel<<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p,
+                                  dropout_seed);
+  };
+#define RLN(N) go(residual_layernorm_forward_vec_kernel<T, N>)
   const int nch = (C + 255) / 256;
   if (C % 8 != 0 || !aligned || nch > 8)
-    residual_layernorm_forward_kernel<T><<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C,
-                                                              eps, dropout_p, dropout_seed);
+    go(residual_layernorm_forward_kernel<T>);
   else if (nch == 1) RLN(1);
   else if (nch == 2) RLN(2);
   else if (nch == 3) RLN(3);
@@ -419,7 +429,7 @@ void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float
 
 #define INST(T)                                                                                                 \
   template void residual_layernorm_forward<T>(T*, T*, float*, float*, const T*, const T*, const T*, const T*,  \
-                                              int64_t, int, float, float, uint64_t, cudaStream_t);             \
+                                              int64_t, int, float, float, uint64_t, cudaStream_t, bool);       \
   template void layernorm_backward<T>(T*, float*, float*, float*, const T*, const T*, const T*, const float*, \
                                       const float*, int64_t, int, float*, cudaStream_t);                       \
   template void column_sum<T>(float*, const T*, int64_t, int, bool, float*, cudaStream_t);
