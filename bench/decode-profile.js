@@ -32,7 +32,7 @@ async function time(model, opts, reps = 3) {
   for (const n_layer of layers) {
     for (const precision of precisions) {
       const model = createModel({ arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer, n_head: 12, n_embd: 768,
-        bias: true, device, precision, dropout: 0, seed: 1 });
+        bias: true, activation: 'gelu_tanh', device, precision, dropout: 0, seed: 1 });
       for (const [name, opts] of [['greedy', { temperature: 0 }], ['greedy+onToken', { temperature: 0, onToken: () => {} }],
         ['t=1', { temperature: 1, seed: 3 }], ['t=1 top_k=50', { temperature: 1, top_k: 50, seed: 3 }],
         ['t=1 top_p=0.9', { temperature: 1, top_p: 0.9, seed: 3 }]]) {

@@ -72,7 +72,8 @@ class Block(nn.Module):
         s.c_proj = nn.Linear(C, C, bias=True if not gpt2 else bias)
         s.c_fc = nn.Linear(C, 4 * C, bias=True if not gpt2 else bias)
         s.m_proj = nn.Linear(4 * C, C, bias=True if not gpt2 else bias)
-        s.act = (lambda x: F.gelu(x, approximate="tanh")) if gpt2 else F.relu
+        act = cfg.get("activation", "gelu" if gpt2 else "relu")  # mypt-native's defaults (src/model/config.ts)
+        s.act = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}[act]
 
     def forward(s, x):
         B, T, C = x.shape

@@ -37,7 +37,8 @@ test('the train suite has GPT-2 350M at B=8, T=1024 on CUDA only, beside 124M, w
   assert.equal(train.map((c) => c.id), ['train/train_step B16 T1024', 'train/train_step 350M B8 T1024', 'train/train_step recompute 2 B32 T1024']);
   assert.equal([train[2].B, train[2].recompute, train[2].model], [32, 2, GPT2_124M]);
   const c = train[1];
-  assert.equal(c.model, { arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 24, n_head: 16, n_embd: 1024, bias: true });
+  assert.equal(c.model, { arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 24, n_head: 16, n_embd: 1024, bias: true,
+    activation: 'gelu_tanh' });
   assert.is(c.model, GPT2_350M);
   assert.equal([c.B, c.T, c.device, c.op], [8, 1024, 'cuda', 'train_step']);
   assert.ok(!casesFor('cpu', false).some((x) => x.model === GPT2_350M), 'not in the CPU suite');

@@ -14,6 +14,8 @@ export interface ModelShape {
   n_head: number;
   n_embd: number;
   bias: boolean;
+  /** the MLP's activation; PyTorch's reference (bench/pytorch_ref.py) computes the same one */
+  activation?: 'relu' | 'gelu' | 'gelu_tanh';
 }
 
 /** A modded-nanogpt model for the `modded` suite (random weights; the layout's own forward pass). */
@@ -60,14 +62,17 @@ export const CPU_DEFAULT_MODEL: ModelShape = {
 };
 export const CPU_DEFAULT_BATCH = 32;
 
-/** GPT-2 124M as ANCHORS.md times it (nanoGPT form, tied head, biases, tanh GELU). */
+/** GPT-2 124M as ANCHORS.md times it (nanoGPT form, tied head, biases, tanh GELU: GPT-2's own, and the one
+ *  anchor_bench.py and pytorch_ref.py compute; a gpt2 model's default would be the exact GELU). */
 export const GPT2_124M: ModelShape = {
   arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 12, n_head: 12, n_embd: 768, bias: true,
+  activation: 'gelu_tanh',
 };
 
 /** GPT-2 medium (350M) in the same form: 24 layers, 16 heads, 1024 wide; 354,871,296 parameters with wpe. */
 export const GPT2_350M: ModelShape = {
   arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 24, n_head: 16, n_embd: 1024, bias: true,
+  activation: 'gelu_tanh',
 };
 
 /** modded-nanogpt medium (train_gpt_medium.py, MODDED.md M1): 454M parameters. */
