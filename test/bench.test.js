@@ -93,4 +93,18 @@ test('benchOp times a CPU matmul and reports its work', async () => {
   }
 });
 
+test('bench --case: only the cases whose name contains the text; none matching is a one-line usage error', async () => {
+  const { runBench } = require('../lib/use-cases/bench/run');
+  const r = await runBench({ device: 'cpu', quick: true, suites: ['layernorm', 'adamw'], cases: ['layernorm'] });
+  assert.equal(r.rows.map((x) => x.id), ['layernorm/layernorm_fwd_bwd M2048 K128']);
+  assert.ok(r.rows[0].timing.median_ms > 0);
+  try {
+    await runBench({ device: 'cpu', quick: true, cases: ['no such case'] });
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.is(e.code, 'E_BAD_ARGUMENT');
+    assert.match(e.message, /--case no such case: no cpu bench case's name contains it/);
+  }
+});
+
 test.run();

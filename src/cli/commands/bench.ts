@@ -1,4 +1,4 @@
-// mypt-native bench [--suite NAME] [--quick] [--json FILE] [--device cpu|cuda] [--compare pytorch]
+// mypt-native bench [--suite NAME] [--case TEXT] [--quick] [--json FILE] [--device cpu|cuda] [--compare pytorch]
 import fs from 'fs';
 import path from 'path';
 import type { Argv, CommandModule } from 'yargs';
@@ -11,6 +11,7 @@ import { requireCuda } from '../../model';
 
 interface Args {
   suite?: string[];
+  case?: string[];
   quick?: boolean;
   json?: string;
   device: string;
@@ -23,6 +24,7 @@ export const benchCommand: CommandModule<object, Args> = {
   builder: (y: Argv) =>
     y
       .option('suite', { type: 'string', array: true, choices: SUITES as unknown as string[], describe: 'only these suites' })
+      .option('case', { type: 'string', array: true, describe: "only the cases whose name contains this text ('train_step B16')" })
       .option('quick', { type: 'boolean', describe: 'fewer repeats and smaller checkpoint files' })
       .option('json', { type: 'string', describe: 'also write the results, with the machine, to this JSON file' })
       .option('device', { type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto' })
@@ -40,6 +42,7 @@ export const benchCommand: CommandModule<object, Args> = {
     const report = await runBench({
       device,
       suites: a.suite as Suite[] | undefined,
+      cases: a.case,
       quick: a.quick,
       compare: a.compare as 'pytorch' | undefined,
       onRow: live ? (r) => console.log(rowCells(r).filter(Boolean).join(' | ')) : undefined,

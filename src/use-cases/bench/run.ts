@@ -19,6 +19,8 @@ import { runData } from './data';
 export interface BenchOptions {
   device: Device;
   suites?: Suite[];
+  /** only the cases whose id contains one of these ('train_step B16', '350M') */
+  cases?: string[];
   quick?: boolean;
   compare?: 'pytorch';
   onRow?: (row: BenchRow) => void;
@@ -207,7 +209,12 @@ function runPyTorch(cases: BenchCase[]): { version: string; results: Map<string,
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  const cases = casesFor(o.device, !!o.quick).filter((c) => !o.suites || o.suites.includes(c.suite as Suite));
+  const cases = casesFor(o.device, !!o.quick).filter((c) => (!o.suites || o.suites.includes(c.suite as Suite)) &&
+    (!o.cases || o.cases.some((k) => c.id.includes(k))));
+  if (o.cases && !cases.length) {
+    throw new MyptError('E_BAD_ARGUMENT', `--case ${o.cases.join(' ')}: no ${o.device} bench case's name contains it${o.suites ? ' in ' + o.suites.join(', ') : ''}`,
+      'the names are the first column of a bench table, e.g. --case "train_step B16"');
+  }
   const rows: BenchRow[] = [];
   for (const c of cases) {
     let row: BenchRow;
