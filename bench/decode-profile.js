@@ -6,6 +6,7 @@
 //   node bench/decode-profile.js [--device cuda] [--tokens 200] [--prompt 1] [--layers 1,12] [--precision bf16,fp32]
 'use strict';
 const { createModel } = require('../lib');
+const { GPT2_124M } = require('../lib/use-cases/bench/cases');
 
 const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
 const device = arg('--device', 'cuda');
@@ -31,8 +32,7 @@ async function time(model, opts, reps = 3) {
   const rows = [];
   for (const n_layer of layers) {
     for (const precision of precisions) {
-      const model = createModel({ arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer, n_head: 12, n_embd: 768,
-        bias: true, activation: 'gelu_tanh', device, precision, dropout: 0, seed: 1 });
+      const model = createModel({ ...GPT2_124M, n_layer, device, precision, dropout: 0, seed: 1 });  // the bench's
       for (const [name, opts] of [['greedy', { temperature: 0 }], ['greedy+onToken', { temperature: 0, onToken: () => {} }],
         ['t=1', { temperature: 1, seed: 3 }], ['t=1 top_k=50', { temperature: 1, top_k: 50, seed: 3 }],
         ['t=1 top_p=0.9', { temperature: 1, top_p: 0.9, seed: 3 }]]) {

@@ -4,16 +4,17 @@
 // adamw_kernel ends a step):
 //   ncu --clock-control none --csv --metrics gpu__time_duration.sum node bench/train-profile.js --steps 1
 //   node bench/train-profile.js [--steps 5] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
-//     [--activation gelu_tanh|gelu]   (gelu_tanh: the bench's and PyTorch reference's GPT-2)
+//     [--activation gelu|gelu_tanh]   (default: the bench shape's, gelu_tanh as in PyTorch's reference)
 'use strict';
 const { createModel } = require('../lib');
+const { GPT2_124M, GPT2_350M } = require('../lib/use-cases/bench/cases');
 
 const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
 const steps = Number(arg('--steps', 5)), B = Number(arg('--B', 16)), T = Number(arg('--T', 1024));
 const big = arg('--model', '124M') === '350M';
-const cfg = { arch: 'gpt2', vocab_size: 50304, block_size: T, n_layer: big ? 24 : 12, n_head: big ? 16 : 12,
-  n_embd: big ? 1024 : 768, bias: true, activation: arg('--activation', 'gelu_tanh'), device: 'cuda', precision: 'bf16',
-  dropout: 0, seed: 1 };
+// the bench's shapes (src/use-cases/bench/cases.ts), at block size T
+const cfg = { ...(big ? GPT2_350M : GPT2_124M), block_size: T, device: 'cuda', precision: 'bf16', dropout: 0, seed: 1 };
+if (arg('--activation')) cfg.activation = arg('--activation');
 const recompute = Number(arg('--recompute', 0));
 const inUse = () => { const m = require('../lib/native').loadAddon().deviceMemory('cuda', 0); return m.totalBytes - m.freeBytes; };
 

@@ -1,4 +1,5 @@
 import os from 'os';
+import type { Activation } from '../../config/gpt';
 
 // The benchmark cases, as data: which op, at which shape, on which device. The GPU shapes are those
 // of ANCHORS.md (GPT-2 124M at B=16, T=1024 on an H100), and a GPT-2 350M training step at B=8; the CPU
@@ -15,7 +16,7 @@ export interface ModelShape {
   n_embd: number;
   bias: boolean;
   /** the MLP's activation; PyTorch's reference (bench/pytorch_ref.py) computes the same one */
-  activation?: 'relu' | 'gelu' | 'gelu_tanh';
+  activation?: Activation;
 }
 
 /** A modded-nanogpt model for the `modded` suite (random weights; the layout's own forward pass). */
