@@ -95,18 +95,13 @@ StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatch
   const int B = o.batch_size, T = o.block_size;
   const int V = engine.config().vocab_size;
   const TokenView& train = data.get(Split::Train);
-  std::vector<int32_t> x((size_t)B * T), y((size_t)B * T);
+  const int64_t BT = (int64_t)B * T;
+  std::vector<int32_t> x((size_t)(BT * o.grad_accum)), y((size_t)(BT * o.grad_accum));
   engine.set_seed(dropout_seed(o.seed, o.step));
-  double total = 0.0;
-  for (int m = 0; m < o.grad_accum; m++) {
-    sample_batch(train, "train data", B, T, o.seed, kStreamTrain, o.step * (uint64_t)o.grad_accum + m, V, x.data(),
-                 y.data());
-    total += engine.forward_backward(x.data(), y.data(), B, T, true, 1.0f / o.grad_accum, m > 0);
-  }
-  StepResult r;
-  r.loss = (float)(total / o.grad_accum);
-  r.grad_norm = engine.optimizer_step(o.adamw);
-  return r;
+  for (int m = 0; m < o.grad_accum; m++)
+    sample_batch(train, "train data", B, T, o.seed, kStreamTrain, o.step * (uint64_t)o.grad_accum + m, V,
+                 x.data() + m * BT, y.data() + m * BT);
+  return engine.train_step(x.data(), y.data(), o.grad_accum, B, T, o.adamw);
 }
 
 double estimate_loss(Engine& engine, const TokenData& data, Split split, int iters, int B, int T, uint64_t seed,

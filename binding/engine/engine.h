@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -107,11 +108,19 @@ class Engine {
                                  bool train, float loss_scale = 1.0f, bool accumulate = false) = 0;
   // Clip (if asked) and one AdamW update with the current gradients; returns the pre-clip norm.
   virtual float optimizer_step(const AdamWParams& p) = 0;
-  // One whole training step: forward_backward(train) + optimizer_step.
-  virtual StepResult train_step(const int32_t* tokens, const int32_t* targets, int B, int T,
+  // One whole training step over `micro` micro-batches of B x T tokens stored one after the other in tokens
+  // and targets (micro * B * T each): forward_backward(train, loss_scale 1 / micro, accumulating from the
+  // second on) of each, then optimizer_step. The loss is the micro-batches' mean (summed in double). A device
+  // backend runs it without waiting for the device between these parts (the results read at one wait).
+  virtual StepResult train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T,
                                 const AdamWParams& p) {
+    if (micro < 1) throw std::invalid_argument("a training step needs at least one micro-batch");
+    const int64_t BT = (int64_t)B * T;
+    double total = 0.0;
+    for (int m = 0; m < micro; m++)
+      total += forward_backward(tokens + m * BT, targets + m * BT, B, T, true, 1.0f / micro, m > 0);
     StepResult r;
-    r.loss = forward_backward(tokens, targets, B, T, true);
+    r.loss = (float)(total / micro);
     r.grad_norm = optimizer_step(p);
     return r;
   }

@@ -316,7 +316,7 @@ Napi::Value NativeModel::TrainStep(const Napi::CallbackInfo& info) {
   const int B = info[2].ToNumber().Int32Value(), T = info[3].ToNumber().Int32Value();
   const mypt::AdamWParams p = to_adamw(info[4].As<Napi::Object>());
   return async<mypt::StepResult>(
-      info, state(), [=](mypt::Engine& e, const Emit&) { return e.train_step(x.data(), y.data(), B, T, p); },
+      info, state(), [=](mypt::Engine& e, const Emit&) { return e.train_step(x.data(), y.data(), 1, B, T, p); },
       [](Napi::Env env, mypt::StepResult& r) -> Napi::Value { return step_result(env, r); });
 }
 
