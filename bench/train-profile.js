@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// Runs GPT-2 124M (or 350M) train steps on the GPU for a profiler to watch: 3 warm-up steps, then --steps steps,
+// Runs GPT-2 124M (or 350M) train steps on the GPU for a profiler to watch: --warmup steps (3), then --steps steps,
 // each step's wall time printed, then the device memory the model holds. With Nsight Compute (kernel by kernel;
 // adamw_kernel ends a step):
 //   ncu --clock-control none --csv --metrics gpu__time_duration.sum node bench/train-profile.js --steps 1
-//   node bench/train-profile.js [--steps 5] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
+// (bench/train-kernels.sh does that and sums the last step's kernels by name)
+//   node bench/train-profile.js [--steps 5] [--warmup 3] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
 //     [--activation gelu|gelu_tanh]   (default: the bench shape's, gelu_tanh as in PyTorch's reference)
 'use strict';
 const { createModel } = require('../lib');
 const { GPT2_124M, GPT2_350M } = require('../lib/use-cases/bench/cases');
 
 const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
-const steps = Number(arg('--steps', 5)), B = Number(arg('--B', 16)), T = Number(arg('--T', 1024));
+const steps = Number(arg('--steps', 5)), warmup = Number(arg('--warmup', 3)), B = Number(arg('--B', 16)), T = Number(arg('--T', 1024));
 const big = arg('--model', '124M') === '350M';
 // the bench's shapes (src/use-cases/bench/cases.ts), at block size T
 const cfg = { ...(big ? GPT2_350M : GPT2_124M), block_size: T, device: 'cuda', precision: 'bf16', dropout: 0, seed: 1 };
@@ -25,7 +26,7 @@ const inUse = () => { const m = require('../lib/native').loadAddon().deviceMemor
   const data = new Int32Array(1 << 20).map((_, i) => (i * 7919 + 13) % cfg.vocab_size);
   model.setData('train', data);
   const opts = { batch_size: B, block_size: T, lr: 3e-4, weight_decay: 0.1, grad_clip: 1.0 };
-  for (let i = 0; i < 3; i++) await model.trainBatch(opts);
+  for (let i = 0; i < warmup; i++) await model.trainBatch(opts);
   for (let i = 0; i < steps; i++) {
     const t0 = process.hrtime.bigint();
     await model.trainBatch(opts);
