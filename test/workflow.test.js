@@ -259,7 +259,9 @@ test('bad flags and values: one line naming the flag, exit 1, no stack trace; lo
     [['train', '--device', 'tpu'], /--device tpu: expected auto, cpu, cuda/],
     [['train', '--preset', 'huge'], /--preset huge: no such preset/],
     [['train', '--input_file', 'missing.txt'], /--input_file missing.txt: no such file/],
-    [['train', '--learning_rat', '1'], /Unknown argument: learning_rat/],
+    [['train', '--learning_rat', '1'], /Unknown argument: --learning_rat$/m],
+    // yargs parses --no-X as X = false: the message still names the flag as typed
+    [['train', '--no-such-flag'], /Unknown argument: --no-such-flag$/m],
     [['generate', '--model_name', 'nope'], /no checkpoint for model nope at checkpoints\/nope/],
     [['inspect', 'nope'], /no checkpoint for model nope/],
   ];

@@ -22,6 +22,25 @@ function oneLine(msg: string): string {
   return msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
 }
 
+/** yargs names an unknown flag as it parsed it: `--no-such-flag` becomes "such-flag, suchFlag" (the negation
+ * dropped, and the camel-case alias beside it). Name the flags as typed instead, where they can be found. */
+function unknownAsTyped(msg: string, argv: string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return msg;
+  const names = new Set(m[1].split(', '));
+  const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const typed = new Set<string>();
+  for (const a of argv) {
+    if (a === '--') break;
+    if (!a.startsWith('-')) continue;
+    const flag = a.split('=')[0];
+    const name = flag.replace(/^-+/, '');
+    if ([name, name.replace(/^no-/, '')].some((k) => names.has(k) || names.has(camel(k)))) typed.add(flag);
+  }
+  if (typed.size === 0) return msg;
+  return `Unknown argument${typed.size > 1 ? 's' : ''}: ${[...typed].join(', ')}`;
+}
+
 export function main(argv: string[]): void {
   yargs(argv)
     .scriptName('mypt-native')
@@ -48,7 +67,7 @@ export function main(argv: string[]): void {
       // yargs re-wraps errors thrown by a flag's coerce (our MyptErrors) as YError: still a user error
       if (err && !(err instanceof MyptError) && err.name === 'YError') reportAndExit(new MyptError('E_BAD_ARGUMENT', oneLine(err.message)));
       if (err) reportAndExit(err);
-      reportAndExit(new MyptError('E_BAD_ARGUMENT', oneLine(String(msg))));
+      reportAndExit(new MyptError('E_BAD_ARGUMENT', unknownAsTyped(oneLine(String(msg)), argv)));
     })
     .parse();
 }
