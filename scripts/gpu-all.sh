@@ -9,6 +9,9 @@
 #     sanitizer  compute-sanitizer memcheck + racecheck on the checks' small shapes (built-in GEMMs for racecheck)
 #     attn       scripts/gpu-attn-check.sh's checks and timings of the attention kernels beside SDPA
 #     torch      ../shared/tools/anchor_bench.py (TORCH_SUITES) for PyTorch's own figures
+#     ab         before/after in this one call: builds the baseline staged by scripts/gpu-stage-base.sh REF
+#                (.gpu/base) in /tmp/mypt-base, then runs each AB_CMDS line (default: the train and decode
+#                profiles) AB_ROUNDS times (2), alternating this tree and the baseline's
 # Logs go to $OUT (or /tmp/gpu-all); the summary lines are printed as each step ends. Exit 0 when all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +77,37 @@ if has torch; then
   [ -n "$AB" ] || for f in .tools/anchor_bench.py ../shared/tools/anchor_bench.py; do [ -f "$f" ] && AB=$f && break; done
   [ -n "$AB" ] && PYTHONUNBUFFERED=1 timeout ${TORCH_T:-300} python3 "$AB" ${TORCH_SUITES:-train_eager train_compile gen} >"$LOG/torch.log" 2>&1
   grep -vE "^\s*$|Warning|warn" "$LOG/torch.log" | tail -25
+fi
+if has ab; then
+  if [ ! -f .gpu/base/REF ]; then
+    echo "ab: no baseline staged (scripts/gpu-stage-base.sh REF)"; rc=1
+  else
+    BASE=/tmp/mypt-base NH=$PWD/node_modules
+    rm -rf $BASE && mkdir -p $BASE && cp -r cuda binding src CMakeLists.txt package.json lib node_modules test bench $BASE/
+    (cd .gpu/base && find . -type f ! -name REF ! -name ADDED -exec cp --parents {} $BASE/ \;)
+    while IFS= read -r f; do [ -n "$f" ] && rm -f "$BASE/$f"; done <.gpu/base/ADDED
+    t0=$(date +%s)
+    if cmake -S $BASE -B $BASE/bb -DCMAKE_BUILD_TYPE=Release -DMYPT_CUDA=on -DMYPT_CUDA_ARCHS="${MYPT_CUDA_ARCHS:-90}" \
+         -DNODE_API_HEADERS_DIR="$NH/node-api-headers/include" -DNODE_ADDON_API_DIR="$NH/node-addon-api" >"$LOG/ab-cmake.log" 2>&1 &&
+       cmake --build $BASE/bb -j"$(nproc)" --target mypt_native $(grep -q "cuBLASLt plugin ON" "$LOG/ab-cmake.log" && echo mypt_cublaslt) >"$LOG/ab-build.log" 2>&1; then
+      mkdir -p $BASE/build/Release && cp $BASE/bb/mypt_native.node $BASE/build/Release/ && cp $BASE/bb/mypt_cublaslt.so $BASE/build/Release/ 2>/dev/null
+      echo "ab: baseline $(cut -c1-10 .gpu/base/REF) built in $(( $(date +%s) - t0 )) s"
+      cmds=${AB_CMDS:-"node bench/train-profile.js --steps 6
+node bench/decode-profile.js --tokens 200 --layers 12 --precision bf16"}
+      while IFS= read -r c; do
+        [ -n "$c" ] || continue
+        for r in $(seq 1 "${AB_ROUNDS:-2}"); do
+          for side in this base; do
+            dir=$PWD; [ $side = base ] && dir=$BASE
+            echo "== $side ($r): $c"
+            (cd "$dir" && timeout ${AB_T:-120} bash -c "$c" 2>&1 | tail -${AB_TAIL:-8})
+          done
+        done
+      done <<<"$cmds"
+    else
+      echo "ab: the baseline did not build"; cat "$LOG/ab-cmake.log" "$LOG/ab-build.log" 2>/dev/null | grep -iE "error" -A3 | head -20; rc=1
+    fi
+  fi
 fi
 echo "gpu-all: $([ $rc = 0 ] && echo ALL PASSED || echo FAILURES)"
 exit $rc
