@@ -750,8 +750,8 @@ static void check_model(const ModelConfig& cfg, Precision prec, const char* name
   for (int s = 0; s < steps; s++) {
     for (auto& t : tok) t = randint(0, cfg.vocab_size - 1);
     for (size_t i = 0; i < tgt.size(); i++) tgt[i] = (tok[i] * 7 + 3) % cfg.vocab_size;  // learnable mapping
-    StepResult rc = cpu->train_step(tok.data(), tgt.data(), B, T_, ap);
-    StepResult rg = gpu->train_step(tok.data(), tgt.data(), B, T_, ap);
+    StepResult rc = cpu->train_step(tok.data(), tgt.data(), 1, B, T_, ap);
+    StepResult rg = gpu->train_step(tok.data(), tgt.data(), 1, B, T_, ap);
     if (s == 0) first_c = rc.loss;
     last_c = rc.loss;
     last_g = rg.loss;
@@ -931,12 +931,12 @@ static void bench() {
     for (auto& t : tgt) t = randint(0, 50256);
     AdamWParams ap;
     ap.lr = 6e-4f; ap.beta2 = 0.95f; ap.weight_decay = 0.1f; ap.grad_clip = 1.0f;
-    for (int i = 0; i < 3; i++) e->train_step(tok.data(), tgt.data(), B, T_, ap);
+    for (int i = 0; i < 3; i++) e->train_step(tok.data(), tgt.data(), 1, B, T_, ap);
     std::vector<double> ts;
     float loss = 0;
     for (int i = 0; i < 10; i++) {
       auto t0 = std::chrono::steady_clock::now();
-      loss = e->train_step(tok.data(), tgt.data(), B, T_, ap).loss;
+      loss = e->train_step(tok.data(), tgt.data(), 1, B, T_, ap).loss;
       ts.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ts.begin(), ts.end());
