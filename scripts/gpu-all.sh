@@ -83,7 +83,7 @@ if has ab; then
     echo "ab: no baseline staged (scripts/gpu-stage-base.sh REF)"; rc=1
   else
     BASE=/tmp/mypt-base NH=$PWD/node_modules
-    rm -rf $BASE && mkdir -p $BASE && cp -r cuda binding src CMakeLists.txt package.json lib node_modules test bench $BASE/
+    rm -rf $BASE && mkdir -p $BASE && cp -r cuda binding src CMakeLists.txt package.json lib test bench $BASE/ && ln -s "$NH" $BASE/node_modules
     (cd .gpu/base && find . -type f ! -name REF ! -name ADDED -exec cp --parents {} $BASE/ \;)
     while IFS= read -r f; do [ -n "$f" ] && rm -f "$BASE/$f"; done <.gpu/base/ADDED
     t0=$(date +%s)
