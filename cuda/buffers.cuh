@@ -58,14 +58,18 @@ struct HostBuf {
   ~HostBuf() {
     if (p) cudaFreeHost(p);
   }
-  X* fill(const X* src, size_t count) {
+  // room for count elements (contents not kept when it grows)
+  X* ensure(size_t count) {
     if (count > n || !p) {
       if (p) cudaFreeHost(p);
       p = nullptr;
       p = (X*)cuda_malloc_host(std::max<size_t>(count, 1) * sizeof(X), "a staging buffer");
       n = count;
     }
-    std::memcpy(p, src, count * sizeof(X));
+    return p;
+  }
+  X* fill(const X* src, size_t count) {
+    std::memcpy(ensure(count), src, count * sizeof(X));
     return p;
   }
 };

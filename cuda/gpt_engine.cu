@@ -67,6 +67,10 @@ class CudaEngine final : public Engine {
     return train_.forward_backward(tokens, targets, B, T_, train, loss_scale, accumulate);
   }
   float optimizer_step(const AdamWParams& p) override { return train_.optimizer_step(p); }
+  StepResult train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
+                        const AdamWParams& p) override {
+    return train_.train_step(tokens, targets, micro, B, T_, p);
+  }
   void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override {
     train_.join_group(std::move(group), plan, grad_dtype);
   }

@@ -145,6 +145,47 @@ float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targ
   gpt_.check_tokens(tokens, (int64_t)B * T_, "token");
   gpt_.check_tokens(targets, (int64_t)B * T_, "target");
   use();
+  float* loss = h_results_.ensure(1);
+  enqueue_forward_backward(tokens, targets, B, T_, train, loss_scale, accumulate, loss);
+  sync();
+  return *loss;
+}
+
+// One step without a wait between its parts: while the GPU runs a micro-batch the host sorts its embedding
+// buckets and queues the rest, the optimizer included; the losses and the norm come back at one wait.
+template <typename T>
+StepResult GptTrainer<T>::train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
+                                     const AdamWParams& p) {
+  if (micro < 1) throw std::invalid_argument("a training step needs at least one micro-batch");
+  const int64_t BT = (int64_t)B * T_;
+  gpt_.check_shape(B, T_);
+  gpt_.check_tokens(tokens, micro * BT, "token");
+  gpt_.check_tokens(targets, micro * BT, "target");
+  use();
+  if (group_) {  // a group's reductions are issued and waited for by the host (gpt_dp.cu)
+    double total = 0.0;
+    for (int m = 0; m < micro; m++)
+      total += forward_backward(tokens + m * BT, targets + m * BT, B, T_, true, 1.0f / micro, m > 0);
+    return {(float)(total / micro), optimizer_step(p)};
+  }
+  float* out = h_results_.ensure(micro + 1);  // the micro-batches' losses, then the norm
+  for (int m = 0; m < micro; m++) {
+    if (m > 0) sync();  // the last micro-batch's staging buffers (tokens, buckets) may still be in flight
+    enqueue_forward_backward(tokens + m * BT, targets + m * BT, B, T_, true, 1.0f / micro, m > 0, out + m);
+  }
+  enqueue_optimizer_step(p, out + micro);
+  sync();
+  double total = 0.0;
+  for (int m = 0; m < micro; m++) total += out[m];
+  StepResult r;
+  r.loss = (float)(total / micro);
+  r.grad_norm = out[micro];
+  return r;
+}
+
+template <typename T>
+void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train,
+                                             float loss_scale, bool accumulate, float* loss_out) {
   const float p = train ? cfg_.dropout : 0.0f;
   const uint64_t call = train ? calls_++ : 0;
   const int64_t BT = (int64_t)B * T_;
@@ -178,10 +219,7 @@ float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targ
   encoder_backward<T>(G(wte_), G(wpe_), dres_.p, b_tok_.p, b_start_.p, b_pos_.p, (int)buckets_.tokens.size(), B, T_,
                       cfg_.n_embd, s_);
   grads_final(cfg_.n_layer + 1);
-  float loss = 0.0f;
-  CUDA_CHECK(cudaMemcpyAsync(&loss, scalars_.p, 4, cudaMemcpyDeviceToHost, s_));
-  sync();
-  return loss;
+  CUDA_CHECK(cudaMemcpyAsync(loss_out, scalars_.p, 4, cudaMemcpyDeviceToHost, s_));
 }
 
 template <typename T>
@@ -215,15 +253,20 @@ template <typename T>
 float GptTrainer<T>::optimizer_step(const AdamWParams& p) {
   use();
   if (group_) return optimizer_step_dp(p);
+  float* norm = h_results_.ensure(1);
+  enqueue_optimizer_step(p, norm);
+  sync();
+  return *norm;
+}
+
+template <typename T>
+void GptTrainer<T>::enqueue_optimizer_step(const AdamWParams& p, float* norm_out) {
   step_++;
   global_norm(scalars_.p + 1, grads_.p, layout_.total, norm_scratch_.p, s_);
   adamw_update(gpt_.params.p, is_bf16_t<T>() ? (bf16*)gpt_.work.p : nullptr, m_.p, v_.p, grads_.p, layout_.total,
                starts_.p, decay_.p, (int)layout_.params.size(), p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step_,
                scalars_.p + 1, p.grad_clip, s_);
-  float norm = 0.0f;
-  CUDA_CHECK(cudaMemcpyAsync(&norm, scalars_.p + 1, 4, cudaMemcpyDeviceToHost, s_));
-  sync();
-  return norm;
+  CUDA_CHECK(cudaMemcpyAsync(norm_out, scalars_.p + 1, 4, cudaMemcpyDeviceToHost, s_));
 }
 
 template <typename T>

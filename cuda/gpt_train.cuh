@@ -41,6 +41,10 @@ class GptTrainer {
   float forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train, float loss_scale,
                          bool accumulate);
   float optimizer_step(const AdamWParams& p);
+  // engine.h train_step: the micro-batches' forward_backward and the optimizer queued with one wait at the end
+  // (outside a group; a group's step is engine/data_parallel.cc's)
+  StepResult train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
+                        const AdamWParams& p);
 
   // Data parallel (engine.h join_group; gpt_dp.cu): the moments shrink to this rank's compact shard
   // (m_, v_ hold shard_size floats), gradients stay whole (the backward writes them all), the fp32 master
@@ -75,6 +79,12 @@ class GptTrainer {
   void attn_forward(T* out, float* lse, const T* qkv, int B, int T_, float p, uint64_t seed);
   void attn_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_, float p,
                      uint64_t seed);
+  // forward_backward / optimizer_step without the wait: the loss (norm) is copied to loss_out (norm_out), pinned
+  // host memory, when the GPU gets there. Tokens checked by the caller; the staging buffers are rewritten by the
+  // next upload, so a second call waits for the first (sync) before it.
+  void enqueue_forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train,
+                                float loss_scale, bool accumulate, float* loss_out);
+  void enqueue_optimizer_step(const AdamWParams& p, float* norm_out);
   // Forward of the B x T tokens in tokens_ up to the final LayerNorm (lnf_; activations kept for the backward).
   void run_forward(int B, int T_, float p, uint64_t call, bool backward, bool full_logits = false);
   // Backward from the final LayerNorm output's gradient (dc1_, written by classify), adding into grads_, down
@@ -114,6 +124,7 @@ class GptTrainer {
   std::vector<uint8_t> decay_host_;
   DBuf<double> norm_scratch_;
   DBuf<float> scalars_;  // [0] mean loss, [1] gradient norm
+  HostBuf<float> h_results_;  // pinned: losses and the norm read back (train_step, forward_backward, optimizer_step)
   int64_t step_ = 0;
   uint64_t seed_ = 0, calls_ = 0;
   int B_ = 0, T_cur_ = 0;
