@@ -108,6 +108,13 @@ __global__ void norm_from_sumsq_kernel(float* norm, const double* sumsq, double 
   norm[0] = (float)(sqrt(sumsq[0]) * scale);
 }
 
+// block k: buf[spans[2k] + i] = 0 for i < spans[2k + 1]
+__global__ void zero_spans_kernel(float* buf, const int64_t* spans) {
+  float* p = buf + spans[2 * blockIdx.x];
+  const int n = (int)spans[2 * blockIdx.x + 1];
+  for (int i = threadIdx.x; i < n; i += blockDim.x) p[i] = 0.0f;
+}
+
 }  // namespace
 
 void sum_squares_add(double* acc, const float* x, int64_t n, double* scratch, cudaStream_t s) {
@@ -116,6 +123,12 @@ void sum_squares_add(double* acc, const float* x, int64_t n, double* scratch, cu
   CUDA_CHECK_LAUNCH("sum_squares_add (partials)");
   sumsq_add_kernel<<<1, 1024, 0, s>>>(acc, scratch, kNormBlocks);
   CUDA_CHECK_LAUNCH("sum_squares_add (final)");
+}
+
+void zero_spans(float* buf, const int64_t* spans, int n, cudaStream_t s) {
+  if (n <= 0) return;
+  zero_spans_kernel<<<n, 256, 0, s>>>(buf, spans);
+  CUDA_CHECK_LAUNCH("zero_spans");
 }
 
 void norm_from_sumsq(float* norm_out, const double* sumsq, double scale, cudaStream_t s) {

@@ -13,6 +13,8 @@
 //   step passes 1 / world: the gradients are sums over ranks). A range of a larger buffer is updated by
 //   passing its pointers and a starts table relative to its first element (16-byte aligned pointers).
 // sum_squares_add: acc[0] += sum x^2 over x[0..n) (double, fixed order; `scratch` needs 1024 doubles).
+// zero_spans: buf[off_k, off_k + len_k) = 0 for each of the n spans given as (off_k, len_k) pairs in device
+//   memory, len_k <= kZeroSpan (the gradients that a step's first writer adds to instead of overwriting).
 // norm_from_sumsq: norm_out[0] = sqrt(sumsq[0]) * scale (fp32), as global_norm's result.
 #pragma once
 #include <cuda_runtime.h>
@@ -32,6 +34,8 @@ void adamw_update(float* param, bf16* param_work, float* m, float* v, const floa
                   float grad_scale = 1.0f);
 
 void sum_squares_add(double* acc, const float* x, int64_t n, double* scratch, cudaStream_t s);
+constexpr int64_t kZeroSpan = 4096;
+void zero_spans(float* buf, const int64_t* spans, int n, cudaStream_t s);
 void norm_from_sumsq(float* norm_out, const double* sumsq, double scale, cudaStream_t s);
 
 }  // namespace cuda

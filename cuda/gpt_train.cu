@@ -40,6 +40,20 @@ GptTrainer<T>::GptTrainer(GptModel<T>& gpt)
   CUDA_CHECK(cudaMemcpyAsync(starts_.p, starts.data(), (nt + 1) * 8, cudaMemcpyHostToDevice, s_));
   decay_.ensure(nt);
   set_decay_mask(std::vector<uint8_t>(nt, 1));
+  // The gradients a step's first writer adds to (biases, LayerNorms, wpe, an untied wte): zeroed before the
+  // backward, in spans of kZeroSpan floats. The matrices of the linear layers and the head are overwritten
+  // by their weight-gradient GEMM (beta 0) instead, so the step never clears the whole buffer.
+  std::vector<int64_t> gemm_written = {headw_};
+  for (const LayerOff& w : L_) gemm_written.insert(gemm_written.end(), {w.qkvw, w.projw, w.fcw, w.mlpw});
+  std::vector<int64_t> spans;
+  for (const ParamInfo& t : layout_.params) {
+    if (std::find(gemm_written.begin(), gemm_written.end(), t.offset) != gemm_written.end()) continue;
+    for (int64_t o = 0; o < t.numel; o += kZeroSpan)
+      spans.insert(spans.end(), {t.offset + o, std::min(kZeroSpan, t.numel - o)});
+  }
+  zero_spans_.ensure(spans.size());
+  n_zero_spans_ = (int)(spans.size() / 2);
+  CUDA_CHECK(cudaMemcpyAsync(zero_spans_.p, spans.data(), spans.size() * 8, cudaMemcpyHostToDevice, s_));
   norm_scratch_.ensure(1024);
   scalars_.ensure(4);
   if (const char* mb = std::getenv("MYPT_CLASSIFIER_CHUNK_MB"); mb && std::atoll(mb) > 0)
@@ -134,7 +148,7 @@ float GptTrainer<T>::loss(const int32_t* tokens, const int32_t* targets, int B, 
   const int64_t BT = (int64_t)B * T_;
   upload_tokens(tokens, targets, BT);
   run_forward(B, T_, 0.0f, 0, false);
-  classify(BT, 0.0f, false);
+  classify(BT, 0.0f, false, true);
   return read_mean_loss(BT);
 }
 
@@ -193,10 +207,10 @@ void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_
   ensure_acts(B, T_, true);
   const auto body = [&] {
     run_forward(B, T_, p, call, true);
-    if (!accumulate) CUDA_CHECK(cudaMemsetAsync(grads_.p, 0, layout_.total * 4, s_));
-    classify(BT, loss_scale / (float)BT, true);
+    if (!accumulate) zero_spans(grads_.p, zero_spans_.p, n_zero_spans_, s_);
+    classify(BT, loss_scale / (float)BT, true, accumulate);
     mean_loss(scalars_.p, losses_.p, BT, s_);
-    run_backward(B, T_, p, call);
+    run_backward(B, T_, p, call, accumulate);
   };
   // Without dropout (whose masks depend on the call) and outside a group (whose reductions the backward
   // issues from the host), the same shape on the same buffers is the same sequence of kernels: the second
@@ -435,7 +449,7 @@ void GptTrainer<T>::run_forward(int B, int T_, float p, uint64_t call, bool back
 }
 
 template <typename T>
-void GptTrainer<T>::classify(int64_t BT, float dloss, bool backward) {
+void GptTrainer<T>::classify(int64_t BT, float dloss, bool backward, bool accumulate) {
   const int C = cfg_.n_embd, V = cfg_.vocab_size;
   const int64_t chunk = classifier_chunk(BT);
   for (int64_t r0 = 0; r0 < BT; r0 += chunk) {
@@ -445,12 +459,13 @@ void GptTrainer<T>::classify(int64_t BT, float dloss, bool backward) {
     crossentropy_forward_backward<T>(losses_.p + r0, logits_.p, targets_.p + r0, rows, V, dloss, backward, s_);
     if (!backward) continue;
     linear_backward_input<T>(*gemm_, dc1_.p + r0 * C, logits_.p, W(headw_), rows, C, V, s_);
-    linear_backward_weight_bias<T>(*gemm_, G(headw_), G(headb_), logits_.p, x, rows, C, V, true, colsum_.p, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(headw_), G(headb_), logits_.p, x, rows, C, V, accumulate || r0 > 0,
+                                   colsum_.p, s_);
   }
 }
 
 template <typename T>
-void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
+void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call, bool accumulate) {
   const int64_t BT = (int64_t)B * T_;
   const int C = cfg_.n_embd, F = cfg_.hidden(), L = cfg_.n_layer;
   const float eps = cfg_.ln_eps;
@@ -491,8 +506,8 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
       dropout_apply<T>(dc2_.p, dres_.p, BT * C, p, dropout_stream(seed_, call, l, 2), 0, s_);
       dbr = dc2_.p;
     }
-    linear_backward_weight_bias<T>(*gemm_, G(w.mlpw), sum_in_ln ? nullptr : G(w.mlpb), dbr, act, (int)BT, F, C, true,
-                                   cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(w.mlpw), sum_in_ln ? nullptr : G(w.mlpb), dbr, act, (int)BT, F, C,
+                                   accumulate, cs, s_);
     float* fcb_grad = G(w.fcb);  // taken by the activation's backward where that runs on its own
     if (gpt_.fuse_gelu()) {
       linear_backward_input<T>(*gemm_, dbig_.p, dbr, W(w.mlpw), (int)BT, F, C, s_, Epilogue::DGeluTanh, pre);
@@ -502,7 +517,7 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
       else activation_backward<T>(cfg_.activation, dbig_.p, pre, dbig_.p, BT * F, s_);
       fcb_grad = nullptr;
     }
-    linear_backward_weight_bias<T>(*gemm_, G(w.fcw), fcb_grad, dbig_.p, ln2, (int)BT, C, F, true, cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(w.fcw), fcb_grad, dbig_.p, ln2, (int)BT, C, F, accumulate, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.fcw), (int)BT, C, F, s_);
     layernorm_backward<T>(dres_.p, G(w.ln2w), G(w.ln2b), sum_in_ln ? G(w.projb) : nullptr, dc1_.p, xmid, W(w.ln2w),
                           st(l, 2), st(l, 3), BT, C, cs, s_);
@@ -513,10 +528,10 @@ void GptTrainer<T>::run_backward(int B, int T_, float p, uint64_t call) {
       dbr = dc2_.p;
     }
     linear_backward_weight_bias<T>(*gemm_, G(w.projw), sum_in_ln ? nullptr : G(w.projb), dbr, att, (int)BT, C, C,
-                                   true, cs, s_);
+                                   accumulate, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbr, W(w.projw), (int)BT, C, C, s_);
     attn_backward(dbig_.p, dc1_.p, qkv, att, lse, B, T_, p, dropout_stream(seed_, call, l, 0));
-    linear_backward_weight_bias<T>(*gemm_, G(w.qkvw), G(w.qkvb), dbig_.p, ln1, (int)BT, C, 3 * C, true, cs, s_);
+    linear_backward_weight_bias<T>(*gemm_, G(w.qkvw), G(w.qkvb), dbig_.p, ln1, (int)BT, C, 3 * C, accumulate, cs, s_);
     linear_backward_input<T>(*gemm_, dc1_.p, dbig_.p, W(w.qkvw), (int)BT, C, 3 * C, s_);
     layernorm_backward<T>(dres_.p, G(w.ln1w), G(w.ln1b), sum_in_ln && l > 0 ? G(L_[l - 1].mlpb) : nullptr, dc1_.p,
                           xin, W(w.ln1w), st(l, 0), st(l, 1), BT, C, cs, s_);

@@ -67,7 +67,8 @@ class GptTrainer {
   // The classifier over the final LayerNorm's output, chunk by chunk of rows, so that only one chunk of
   // [rows, V] logits exists: logits, the loss per row (losses_), and with backward the logits' gradient
   // (times dloss) straight into the head's weight gradient and the LayerNorm output's gradient (dc1_).
-  void classify(int64_t BT, float dloss, bool backward);
+  // accumulate: the head's weight gradient is added to (else the first chunk overwrites it).
+  void classify(int64_t BT, float dloss, bool backward, bool accumulate);
   // The per-layer activation buffers, one layer's slot when it is recomputed (recompute_).
   T* ln1_at(int l) { return ln1_.p + (recompute_ >= 2 ? 0 : (size_t)l * B_ * T_cur_ * cfg_.n_embd); }
   T* ln2_at(int l) { return ln2_.p + (recompute_ >= 2 ? 0 : (size_t)l * B_ * T_cur_ * cfg_.n_embd); }
@@ -87,9 +88,10 @@ class GptTrainer {
   void enqueue_optimizer_step(const AdamWParams& p, float* norm_out);
   // Forward of the B x T tokens in tokens_ up to the final LayerNorm (lnf_; activations kept for the backward).
   void run_forward(int B, int T_, float p, uint64_t call, bool backward, bool full_logits = false);
-  // Backward from the final LayerNorm output's gradient (dc1_, written by classify), adding into grads_, down
-  // to the residual stream's gradient at the embeddings (dres_); their backward is forward_backward's.
-  void run_backward(int B, int T_, float p, uint64_t call);
+  // Backward from the final LayerNorm output's gradient (dc1_, written by classify) down to the residual
+  // stream's gradient at the embeddings (dres_; their backward is forward_backward's): the linear layers'
+  // weight gradients overwritten unless accumulate, every other gradient added to (zero_spans_ cleared them).
+  void run_backward(int B, int T_, float p, uint64_t call, bool accumulate);
   // The train step's forward and backward as a CUDA graph (forward_backward): MYPT_TRAIN_GRAPH=0 turns it off
   // (for timing the difference); step_key is what a captured step depends on.
   static bool graphs_on();
@@ -123,6 +125,8 @@ class GptTrainer {
   DBuf<uint8_t> decay_;
   std::vector<uint8_t> decay_host_;
   DBuf<double> norm_scratch_;
+  DBuf<int64_t> zero_spans_;  // (offset, length) of the gradients added to from zero (constructor)
+  int n_zero_spans_ = 0;
   DBuf<float> scalars_;  // [0] mean loss, [1] gradient norm
   HostBuf<float> h_results_;  // pinned: losses and the norm read back (train_step, forward_backward, optimizer_step)
   int64_t step_ = 0;
