@@ -27,6 +27,9 @@ inline void check_cuda(cudaError_t e, const char* what, const char* file, int li
 // device's free memory when the allocation fails for lack of memory (other failures: as check_cuda).
 void* cuda_malloc(size_t bytes, const char* what);
 void* cuda_malloc_host(size_t bytes, const char* what);
+// How many device allocations cuda_malloc has made in this process: a CUDA graph captured at one count reads
+// and writes only addresses that still hold the same buffers while the count is unchanged.
+uint64_t allocation_count();
 // What kernels size themselves by, asked once per device (device.cu): the current device's.
 struct DeviceProps {
   int sms = 132;             // multiprocessors (132 on an H100 SXM; 132 where the device cannot say)

@@ -3,6 +3,7 @@
 // fail with an error code, which becomes the reason.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -104,11 +105,16 @@ const DeviceProps& device_props() {
   return props[dev];
 }
 
+static std::atomic<uint64_t> g_allocations{0};
+
+uint64_t allocation_count() { return g_allocations.load(); }
+
 void* cuda_malloc(size_t bytes, const char* what) {
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes);
   if (e == cudaErrorMemoryAllocation) throw_out_of_memory(std::string(what) + " asked for " + format_bytes(bytes));
   check_cuda(e, "cudaMalloc", __FILE__, __LINE__);
+  g_allocations++;
   return p;
 }
 

@@ -242,25 +242,15 @@ bool GptTrainer<T>::graphs_on() {
   return !(v && std::strcmp(v, "0") == 0);
 }
 
-// What a captured step depends on besides the weights' values: its shape, loss scale, accumulation,
-// recomputation, and the address and size of every buffer it reads or writes (a buffer grown by another
-// call, or the GEMM's bias scratch grown by another shape, changes the key).
+// What a captured step depends on besides the weights' values: its shape, loss scale, accumulation and
+// recomputation, and the buffers it reads and writes. Those are all allocated (ensure_acts, the uploads) before
+// the key is taken, and a buffer grown or made again anywhere changes cuda_malloc's count, so an unchanged count
+// means every address the graph holds is still the same buffer.
 template <typename T>
 std::vector<uint64_t> GptTrainer<T>::step_key(int B, int T_, float loss_scale, bool accumulate) {
   uint32_t scale_bits;
   std::memcpy(&scale_bits, &loss_scale, 4);
-  std::vector<uint64_t> k = {(uint64_t)B, (uint64_t)T_, scale_bits, accumulate, (uint64_t)recompute_,
-                             (uint64_t)(uintptr_t)gpt_.params.p, (uint64_t)(uintptr_t)gpt_.work.p,
-                             (uint64_t)(uintptr_t)gemm_->bias_scratch(0)};
-  const auto add = [&](const auto& b) {
-    k.push_back((uint64_t)(uintptr_t)b.p);
-    k.push_back(b.n);
-  };
-  add(grads_); add(scalars_); add(tokens_); add(targets_);
-  add(res_); add(ln1_); add(att_); add(xmid_); add(ln2_); add(qkv_); add(fcpre_); add(fcact_); add(lnf_); add(tmp_);
-  add(logits_); add(stats_); add(lse_); add(losses_); add(dres_); add(dc1_); add(dc2_); add(dbig_); add(colsum_);
-  add(attn_scratch_);
-  return k;
+  return {(uint64_t)B, (uint64_t)T_, scale_bits, accumulate, (uint64_t)recompute_, allocation_count()};
 }
 
 template <typename T>

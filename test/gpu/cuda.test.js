@@ -127,11 +127,12 @@ maybe('cuda fp32: a 200-step training run with dropout tracks the CPU run step b
   cuda.dispose();
 });
 
-maybe('cuda fp32 without dropout: steps replayed as one CUDA graph give the eager steps bit for bit and track the CPU, across changes of shape, accumulation, evaluation and recomputation', async () => {
+maybe('cuda fp32 without dropout: steps replayed as one CUDA graph give the eager steps bit for bit and track the CPU, across changes of shape, accumulation, evaluation, recomputation and generation', async () => {
   const config = { vocab_size: 32, block_size: 32, n_layer: 2, n_head: 2, n_embd: 64, dropout: 0, seed: 7 };
   const data = corpus(20000, 32, 1);
   // the schedule: a shape, an evaluation of another batch size (its buffers grow), another shape, gradient
-  // accumulation, recomputed activations, and the first shape again
+  // accumulation, recomputed activations, a generation (the decoder's buffers are allocated), and the first
+  // shape again
   const plan = (s) => ({ batch_size: s < 12 || s >= 36 ? 8 : 4, block_size: s >= 12 && s < 18 ? 16 : 32,
     grad_accum: s >= 18 && s < 24 ? 2 : 1, lr: 1e-3, weight_decay: 0.1, grad_clip: 1.0 });
   const run = async (device, graph) => {
@@ -143,6 +144,7 @@ maybe('cuda fp32 without dropout: steps replayed as one CUDA graph give the eage
       if (s === 8) losses.push(await m.estimateLoss('train', 2, 16, 32));
       if (s === 24) m.setRecompute(2);
       if (s === 30) m.setRecompute(0);
+      if (s === 33) await m.generate([1, 2, 3], { max_new_tokens: 4, temperature: 0 });
       const r = await m.trainBatch(plan(s));
       losses.push(r.loss, r.gradNorm);
     }
