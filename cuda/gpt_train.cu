@@ -205,6 +205,11 @@ void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_
   const int64_t BT = (int64_t)B * T_;
   upload_tokens(tokens, targets, BT);
   ensure_acts(B, T_, true);
+  // the embeddings' buckets at their largest (BT distinct tokens), so that their upload after the graph
+  // never allocates (which would change the next step's key)
+  b_tok_.ensure(BT);
+  b_start_.ensure(BT + 1);
+  b_pos_.ensure(BT);
   const auto body = [&] {
     run_forward(B, T_, p, call, true);
     if (!accumulate) zero_spans(grads_.p, zero_spans_.p, n_zero_spans_, s_);
