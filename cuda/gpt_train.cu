@@ -220,15 +220,20 @@ void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_
   // Without dropout (whose masks depend on the call) and outside a group (whose reductions the backward
   // issues from the host), the same shape on the same buffers is the same sequence of kernels: the second
   // such call captures it as one CUDA graph, and later ones replay it (no launch gaps between its kernels).
+  // The first micro-batch of a step (overwriting the gradients) and the later ones (adding to them) each keep
+  // a graph, so that gradient accumulation replays too. The key is kept only once the eager run has ended.
   std::vector<uint64_t> key;
   if (train && p == 0.0f && !group_ && graphs_on()) key = step_key(B, T_, loss_scale, accumulate);
-  if (!key.empty() && key == step_graph_key_) {
-    if (!step_graph_.exec) step_graph_.capture(s_, cudaStreamCaptureModeRelaxed, body);
-    CUDA_CHECK(cudaGraphLaunch(step_graph_.exec, s_));
+  GraphGuard& graph = step_graph_[accumulate];
+  std::vector<uint64_t>& graph_key = step_graph_key_[accumulate];
+  if (!key.empty() && key == graph_key) {
+    if (!graph.exec) graph.capture(s_, cudaStreamCaptureModeRelaxed, body);
+    CUDA_CHECK(cudaGraphLaunch(graph.exec, s_));
   } else {
-    step_graph_.reset();
-    step_graph_key_ = key;
+    graph.reset();
+    graph_key.clear();
     body();
+    graph_key = key;
   }
   // the token embeddings' gradient, from the buckets sorted on the host while the GPU runs the step
   buckets_.build(tokens, BT);

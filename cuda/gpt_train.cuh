@@ -96,8 +96,8 @@ class GptTrainer {
   // (for timing the difference); step_key is what a captured step depends on.
   static bool graphs_on();
   std::vector<uint64_t> step_key(int B, int T_, float loss_scale, bool accumulate);
-  GraphGuard step_graph_;
-  std::vector<uint64_t> step_graph_key_;
+  GraphGuard step_graph_[2];  // [accumulate]
+  std::vector<uint64_t> step_graph_key_[2];
 
   GptModel<T>& gpt_;
   // shorthands for the model's fixed parts (made before this object and kept for its life)
