@@ -234,6 +234,7 @@ float* Gemm::bias_scratch(int n) {
   if (n > bias_scratch_n_) {
     if (bias_scratch_) cudaFree(bias_scratch_);
     bias_scratch_ = nullptr;
+    bias_scratch_n_ = 0;  // a failed allocation leaves no size without memory behind it
     bias_scratch_ = (float*)cuda_malloc((size_t)n * sizeof(float), "the bias-gradient scratch");
     bias_scratch_n_ = n;
   }
