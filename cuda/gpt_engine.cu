@@ -69,6 +69,7 @@ class CudaEngine final : public Engine {
   float optimizer_step(const AdamWParams& p) override { return train_.optimizer_step(p); }
   StepResult train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
                         const AdamWParams& p) override {
+    if (train_.in_group()) return Engine::train_step(tokens, targets, micro, B, T_, p);
     return train_.train_step(tokens, targets, micro, B, T_, p);
   }
   void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override {

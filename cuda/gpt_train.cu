@@ -176,12 +176,6 @@ StepResult GptTrainer<T>::train_step(const int32_t* tokens, const int32_t* targe
   gpt_.check_tokens(tokens, micro * BT, "token");
   gpt_.check_tokens(targets, micro * BT, "target");
   use();
-  if (group_) {  // a group's reductions are issued and waited for by the host (gpt_dp.cu)
-    double total = 0.0;
-    for (int m = 0; m < micro; m++)
-      total += forward_backward(tokens + m * BT, targets + m * BT, B, T_, true, 1.0f / micro, m > 0);
-    return {(float)(total / micro), optimizer_step(p)};
-  }
   float* out = h_results_.ensure(micro + 1);  // the micro-batches' losses, then the norm
   for (int m = 0; m < micro; m++) {
     if (m > 0) sync();  // the last micro-batch's staging buffers (tokens, buckets) may still be in flight

@@ -41,8 +41,8 @@ class GptTrainer {
   float forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train, float loss_scale,
                          bool accumulate);
   float optimizer_step(const AdamWParams& p);
-  // engine.h train_step: the micro-batches' forward_backward and the optimizer queued with one wait at the end
-  // (outside a group; a group's step is engine/data_parallel.cc's)
+  // engine.h train_step: the micro-batches' forward_backward and the optimizer queued with one wait at the end.
+  // Outside a group only (a group's reductions are issued and waited for by the host: the engine's default).
   StepResult train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
                         const AdamWParams& p);
 
@@ -51,6 +51,7 @@ class GptTrainer {
   // parameters stay whole and are all-gathered after each step.
   void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype);
   void set_grad_sync(bool on) { grad_sync_ = on; }
+  bool in_group() const { return group_ != nullptr; }
 
  private:
   float* G(int64_t off) { return off < 0 ? nullptr : grads_.p + off; }
