@@ -262,6 +262,9 @@ test('bad flags and values: one line naming the flag, exit 1, no stack trace; lo
     [['train', '--learning_rat', '1'], /Unknown argument: --learning_rat$/m],
     // yargs parses --no-X as X = false: the message still names the flag as typed
     [['train', '--no-such-flag'], /Unknown argument: --no-such-flag$/m],
+    // a path where a flag is expected: the flag that takes it
+    [['generate', 'model.pt'], /^error: Unknown argument: model\.pt \(generate takes no positional arguments: name a checkpoint with --checkpoint model\.pt\)$/m],
+    [['train', 'extra'], /^error: Unknown argument: extra \(see mypt-native train --help\)$/m],
     [['generate', '--model_name', 'nope'], /no checkpoint for model nope at checkpoints\/nope/],
     [['inspect', 'nope'], /no checkpoint for model nope/],
   ];

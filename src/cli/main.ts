@@ -23,22 +23,34 @@ function oneLine(msg: string): string {
 }
 
 /** yargs names an unknown flag as it parsed it: `--no-such-flag` becomes "such-flag, suchFlag" (the negation
- * dropped, and the camel-case alias beside it). Name the flags as typed instead, where they can be found. */
-function unknownAsTyped(msg: string, argv: string[]): string {
+ * dropped, and the camel-case alias beside it). Name the flags as typed instead, where they can be found; a stray
+ * positional (`generate model.pt`) gets the flag that names a checkpoint, where the command has one. */
+const CHECKPOINT_COMMANDS = ['generate', 'convert', 'export', 'eval', 'serve'];
+function unknownAsTyped(msg: string, argv: string[]): MyptError {
   const m = /^Unknown arguments?: (.*)$/.exec(msg);
-  if (!m) return msg;
+  if (!m) return new MyptError('E_BAD_ARGUMENT', msg);
   const names = new Set(m[1].split(', '));
   const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
   const typed = new Set<string>();
+  let positional: string | undefined;
   for (const a of argv) {
     if (a === '--') break;
-    if (!a.startsWith('-')) continue;
+    if (!a.startsWith('-')) {
+      if (names.has(a)) positional ??= a;
+      continue;
+    }
     const flag = a.split('=')[0];
     const name = flag.replace(/^-+/, '');
     if ([name, name.replace(/^no-/, '')].some((k) => names.has(k) || names.has(camel(k)))) typed.add(flag);
   }
-  if (typed.size === 0) return msg;
-  return `Unknown argument${typed.size > 1 ? 's' : ''}: ${[...typed].join(', ')}`;
+  if (positional !== undefined) typed.add(positional);
+  const text = typed.size === 0 ? msg : `Unknown argument${typed.size > 1 ? 's' : ''}: ${[...typed].join(', ')}`;
+  const cmd = argv.find((a) => !a.startsWith('-'));
+  if (positional === undefined || !cmd) return new MyptError('E_BAD_ARGUMENT', text);
+  const hint = CHECKPOINT_COMMANDS.includes(cmd)
+    ? `${cmd} takes no positional arguments: name a checkpoint with --checkpoint ${positional}`
+    : `see mypt-native ${cmd} --help`;
+  return new MyptError('E_BAD_ARGUMENT', text, hint);
 }
 
 export function main(argv: string[]): void {
@@ -67,7 +79,7 @@ export function main(argv: string[]): void {
       // yargs re-wraps errors thrown by a flag's coerce (our MyptErrors) as YError: still a user error
       if (err && !(err instanceof MyptError) && err.name === 'YError') reportAndExit(new MyptError('E_BAD_ARGUMENT', oneLine(err.message)));
       if (err) reportAndExit(err);
-      reportAndExit(new MyptError('E_BAD_ARGUMENT', unknownAsTyped(oneLine(String(msg)), argv)));
+      reportAndExit(unknownAsTyped(oneLine(String(msg)), argv));
     })
     .parse();
 }
