@@ -11,7 +11,9 @@
 #     torch      ../shared/tools/anchor_bench.py (TORCH_SUITES) for PyTorch's own figures
 #     ab         before/after in this one call: builds the baseline staged by scripts/gpu-stage-base.sh REF
 #                (.gpu/base) in /tmp/mypt-base, then runs each AB_CMDS line (default: the train and decode
-#                profiles) AB_ROUNDS times (2), alternating this tree and the baseline's
+#                profiles) AB_ROUNDS times (2), alternating this tree and the baseline's. Only the native code
+#                differs: the baseline runs this tree's lib/, bench/ and test/ (so a command both sides run must
+#                exist in both addons)
 # Logs go to $OUT (or /tmp/gpu-all); the summary lines are printed as each step ends. Exit 0 when all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
