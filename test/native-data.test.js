@@ -118,6 +118,41 @@ test('trainBatch with grad_accum 2 is one forward_backward over both micro-batch
   assert.ok(relErr(c.getGradients(), b.getGradients()) > 1e-2);
 });
 
+test('trainBatches(lrs) is one trainBatch per learning rate, bit for bit (dropout, grad_accum 2, its own lr each)', async () => {
+  const [a, b] = twins(0.2);
+  a.setData('train', tokens);
+  b.setData('train', tokens);
+  const o = { ...adamw, batch_size: 2, block_size: 12, grad_accum: 2, seed: 9 };
+  const lrs = [3e-3, 2e-3, 1e-3, 5e-4];
+  const run = await a.trainBatches({ ...o, step: 4, lrs });
+  assert.is(run.losses.length, lrs.length);
+  for (let k = 0; k < lrs.length; k++) {
+    const r = await b.trainBatch({ ...o, lr: lrs[k], step: 4 + k });
+    assert.is(run.losses[k], r.loss, `loss of step ${4 + k}`);
+    assert.is(run.gradNorms[k], r.gradNorm, `norm of step ${4 + k}`);
+  }
+  same(a.getParameters(), b.getParameters(), 'parameters after the run');
+  // the learning rates are each step's own: one rate for all gives other parameters
+  const [c] = twins(0.2);
+  c.setData('train', tokens);
+  await c.trainBatches({ ...o, step: 4, lrs: lrs.map(() => lrs[0]) });
+  assert.ok(relErr(c.getParameters(), a.getParameters()) > 1e-4);
+  // without step, the run continues the count trainBatch keeps
+  const [d, e] = twins(0);
+  d.setData('train', tokens);
+  e.setData('train', tokens);
+  await d.trainBatch({ ...o, lr: 1e-3 });
+  const auto = await d.trainBatches({ ...o, lrs: [1e-3, 1e-3] });
+  await e.trainBatch({ ...o, lr: 1e-3, step: 0 });
+  await e.trainBatch({ ...o, lr: 1e-3, step: 1 });
+  const last = await e.trainBatch({ ...o, lr: 1e-3, step: 2 });
+  assert.is(auto.losses[1], last.loss);
+  let fail = null;
+  try { await d.trainBatches({ ...o, lrs: [1e-3, 'x'] }); } catch (err) { fail = err; }
+  assert.ok(fail, 'a bad learning rate is refused');
+  assert.match(fail.message, /lrs\[1\] is not a finite number/);
+});
+
 test('estimateLoss(split, iters, B, T, seed, counter0) is the TypeScript loop over model.loss', async () => {
   const [a] = twins(0.2);
   a.setData('val', tokens.subarray(0, 900));

@@ -104,6 +104,32 @@ StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatch
   return engine.train_step(x.data(), y.data(), o.grad_accum, B, T, o.adamw);
 }
 
+std::vector<StepResult> train_batch_run(Engine& engine, const TokenData& data, const TrainBatchOptions& o,
+                                        const std::vector<float>& lrs) {
+  if (o.grad_accum < 1) throw std::invalid_argument("grad_accum must be at least 1");
+  const int steps = (int)lrs.size();
+  const int B = o.batch_size, T = o.block_size, A = o.grad_accum;
+  const int V = engine.config().vocab_size;
+  const TokenView& train = data.get(Split::Train);
+  const int64_t BT = (int64_t)B * T;
+  std::vector<int32_t> x((size_t)(BT * A * steps)), y((size_t)(BT * A * steps));
+  std::vector<AdamWParams> p((size_t)steps, o.adamw);
+  std::vector<uint64_t> seeds((size_t)steps);
+  for (int i = 0; i < steps; i++) {
+    const uint64_t step = o.step + (uint64_t)i;
+    p[i].lr = lrs[i];
+    seeds[i] = dropout_seed(o.seed, step);
+    for (int m = 0; m < A; m++) {
+      const int64_t at = ((int64_t)i * A + m) * BT;
+      sample_batch(train, "train data", B, T, o.seed, kStreamTrain, step * (uint64_t)A + m, V, x.data() + at,
+                   y.data() + at);
+    }
+  }
+  std::vector<StepResult> out((size_t)steps);
+  if (steps > 0) engine.train_steps(x.data(), y.data(), steps, A, B, T, p.data(), seeds.data(), out.data());
+  return out;
+}
+
 double estimate_loss(Engine& engine, const TokenData& data, Split split, int iters, int B, int T, uint64_t seed,
                      uint64_t counter0) {
   if (iters < 1) throw std::invalid_argument("eval iters must be at least 1");

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -69,6 +70,11 @@ struct TrainBatchOptions {
   AdamWParams adamw;
 };
 StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatchOptions& o);
+// The steps o.step, o.step + 1, ... one after the other, step i with learning rate lrs[i] (o.adamw otherwise):
+// the same batches, seeds and results as train_batches of each, in one Engine::train_steps call (the batches
+// all drawn first), so that a device backend queues each step before the one before it has ended.
+std::vector<StepResult> train_batch_run(Engine& engine, const TokenData& data, const TrainBatchOptions& o,
+                                        const std::vector<float>& lrs);
 
 // The mean loss (no dropout) over `iters` batches of a split, batch k from
 // CounterRng(seed, split == Train ? kStreamEvalTrain : kStreamEvalVal, counter0 + k); the sum of the

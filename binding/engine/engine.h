@@ -124,6 +124,18 @@ class Engine {
     r.grad_norm = optimizer_step(p);
     return r;
   }
+  // `steps` training steps, one after the other: step i is set_seed(seeds[i]) and train_step on its micro
+  // micro-batches (tokens and targets from offset i * micro * B * T) with p[i], its result in out[i]. A
+  // device backend queues step i + 1 before step i has ended, so the device never waits for the host between
+  // them; the results are the loop's, bit for bit.
+  virtual void train_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T,
+                           const AdamWParams* p, const uint64_t* seeds, StepResult* out) {
+    const int64_t n = (int64_t)micro * B * T;
+    for (int i = 0; i < steps; i++) {
+      set_seed(seeds[i]);
+      out[i] = train_step(tokens + i * n, targets + i * n, micro, B, T, p[i]);
+    }
+  }
 
   // ---- data parallel (engine/data_parallel.h drives these; shard_plan.h says who owns what) ----
   // Joins a group with this rank's plan (plan.total == layout().total). The parameters become rank 0's (a

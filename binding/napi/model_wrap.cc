@@ -1,6 +1,8 @@
 #include "napi/model_wrap.h"
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "engine/backend.h"
 #include "engine/data_parallel.h"
@@ -90,6 +92,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                       InstanceMethod("optimizerStep", &NativeModel::OptimizerStep),
                       InstanceMethod("trainStep", &NativeModel::TrainStep),
                       InstanceMethod("trainBatch", &NativeModel::TrainBatch),
+                      InstanceMethod("trainBatches", &NativeModel::TrainBatches),
                       InstanceMethod("estimateLoss", &NativeModel::EstimateLoss),
                       InstanceMethod("joinGroup", &NativeModel::JoinGroup),
                       InstanceMethod("generate", &NativeModel::Generate),
@@ -348,6 +351,50 @@ Napi::Value NativeModel::TrainBatch(const Napi::CallbackInfo& info) {
       [](Napi::Env env, mypt::DpStepResult& r) -> Napi::Value {
         Napi::Object o = step_result(env, r.step);
         o.Set("stop", r.stop);
+        return o;
+      });
+}
+
+// trainBatches({ batch_size, block_size, grad_accum, seed?, step?, lrs, ... }): engine/data.h train_batch_run, the
+// steps step .. step + lrs.length - 1 queued as one -> { losses, gradNorms }. Outside a data-parallel group only.
+Napi::Value NativeModel::TrainBatches(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto st = state();
+  mypt::TrainBatchOptions b;
+  b.adamw = to_adamw(o);
+  std::vector<float> lrs;
+  guard(info.Env(), [&] {
+    if (st->group) throw std::invalid_argument("trainBatches: a model in a data-parallel group steps with trainBatch");
+    b.batch_size = to_positive_int(o.Get("batch_size"), "batch_size");
+    b.block_size = to_positive_int(o.Get("block_size"), "block_size");
+    b.grad_accum = given(o, "grad_accum") ? to_positive_int(o.Get("grad_accum"), "grad_accum") : 1;
+    b.seed = given(o, "seed") ? to_u53(o.Get("seed"), "seed") : st->seed;
+    if (!o.Get("lrs").IsArray()) throw std::invalid_argument("trainBatches: lrs must be an array of learning rates");
+    Napi::Array a = o.Get("lrs").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      const Napi::Value v = a.Get(i);
+      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+        throw std::invalid_argument("trainBatches: lrs[" + std::to_string(i) + "] is not a finite number");
+      lrs.push_back(v.As<Napi::Number>().FloatValue());
+    }
+    if (given(o, "step")) {
+      b.step = to_u53(o.Get("step"), "step");
+    } else {
+      b.step = st->auto_step;
+      st->auto_step += lrs.size();
+    }
+  });
+  return async<std::vector<mypt::StepResult>>(
+      info, st, [st, b, lrs](mypt::Engine& e, const Emit&) { return mypt::train_batch_run(e, st->data, b, lrs); },
+      [](Napi::Env env, std::vector<mypt::StepResult>& r) -> Napi::Value {
+        Napi::Array losses = Napi::Array::New(env, r.size()), norms = Napi::Array::New(env, r.size());
+        for (uint32_t i = 0; i < r.size(); i++) {
+          losses.Set(i, r[i].loss);
+          norms.Set(i, r[i].grad_norm);
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("losses", losses);
+        o.Set("gradNorms", norms);
         return o;
       });
 }

@@ -64,6 +64,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value TrainBatch(const Napi::CallbackInfo& info);
+  Napi::Value TrainBatches(const Napi::CallbackInfo& info);
   Napi::Value EstimateLoss(const Napi::CallbackInfo& info);
   Napi::Value JoinGroup(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);

@@ -276,6 +276,26 @@ export class GptModel extends TextModel {
   }
 
   /**
+   * The optimizer steps `step`, `step + 1`, ... one after the other, step i at learning rate lrs[i]: the same
+   * batches, dropout masks and results as that many trainBatch calls, in one call that queues each step on the
+   * device before the one before it has ended (the losses and norms read back once, at the end), so the GPU
+   * does not wait for the host between steps. Not in a data-parallel group (trainBatch steps there).
+   */
+  async trainBatches(opts: { batch_size: number; block_size: number; lrs: number[]; grad_accum?: number; seed?: number; step?: number } & Omit<AdamWOptions, 'lr'>):
+    Promise<{ losses: number[]; gradNorms: number[] }> {
+    this.checkBatch(opts.batch_size, opts.block_size, 'trainBatches');
+    if (this.joined) badArg('trainBatches: a model in a data-parallel group steps with trainBatch');
+    if (!Array.isArray(opts.lrs) || opts.lrs.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0)) {
+      badArg('trainBatches: lrs must be an array of finite learning rates >= 0');
+    }
+    const grad_accum = numOption(opts.grad_accum, 1, 'grad_accum', (x) => Number.isInteger(x) && x >= 1);
+    const counter = (v: unknown, name: string) => (v === undefined ? undefined : numOption(v, 0, name, (x) => Number.isSafeInteger(x) && x >= 0));
+    const p = { ...adamw({ ...opts, lr: opts.lrs[0] ?? 0 }), batch_size: opts.batch_size, block_size: opts.block_size, grad_accum,
+      seed: counter(opts.seed, 'seed'), step: counter(opts.step, 'step'), lrs: opts.lrs };
+    return call(() => this.native.trainBatches(p));
+  }
+
+  /**
    * Joins a connected data-parallel group (every rank calls it, with the same model): the parameters become
    * rank 0's, the AdamW moments shrink to this rank's shard (ZeRO-1; those already set are kept for it), and
    * from then on trainBatch is the data-parallel step: rank r of W runs the micro-batches r * grad_accum + m of

@@ -168,6 +168,8 @@ export interface NativeModel {
    *  drawn from CounterRng(seed, 1, step * grad_accum + m), the mean of their gradients (src/data/batches.ts).
    *  Without seed: the last setSeed's; without step: the calls counted since that setSeed. */
   trainBatch(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number; seed?: number; step?: number; stop?: boolean }): Promise<NativeBatchStep>;
+  /** The steps step .. step + lrs.length - 1 as one call (engine/data.h train_batch_run): each queued before the last ended. */
+  trainBatches(p: NativeAdamW & { batch_size: number; block_size: number; grad_accum: number; seed?: number; step?: number; lrs: number[] }): Promise<{ losses: number[]; gradNorms: number[] }>;
   /** Mean loss (no dropout) of `iters` batches of a split, batch k from CounterRng(seed, train 2 | val 3, counter0 + k)
    *  (in a group: split over the ranks and summed). */
   estimateLoss(split: 'train' | 'val', iters: number, B: number, T: number, seed?: number, counter0?: number): Promise<number>;
