@@ -1,5 +1,5 @@
-// Owning handles of the CUDA backend: a device allocation, page-locked host staging memory and an
-// instantiated CUDA graph, each released with its owner (no cudaFree paths to forget on a throw).
+// Owning handles of the CUDA backend: a device allocation, page-locked host staging memory, an event the host
+// waits for and an instantiated CUDA graph, each released with its owner (no cudaFree paths to forget on a throw).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -71,6 +71,25 @@ struct HostBuf {
   X* fill(const X* src, size_t count) {
     std::memcpy(ensure(count), src, count * sizeof(X));
     return p;
+  }
+};
+
+// A point in a stream the host can wait for (an event, made on its first record, destroyed with its owner):
+// the host waits until the work queued before the last record() has run; never recorded, it waits for nothing.
+struct StreamMark {
+  cudaEvent_t ev = nullptr;
+  StreamMark() = default;
+  StreamMark(const StreamMark&) = delete;
+  StreamMark& operator=(const StreamMark&) = delete;
+  ~StreamMark() {
+    if (ev) cudaEventDestroy(ev);
+  }
+  void record(cudaStream_t s) {
+    if (!ev) CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventRecord(ev, s));
+  }
+  void wait() {
+    if (ev) CUDA_CHECK(cudaEventSynchronize(ev));
   }
 };
 

@@ -72,6 +72,11 @@ class CudaEngine final : public Engine {
     if (train_.in_group()) return Engine::train_step(tokens, targets, micro, B, T_, p);
     return train_.train_step(tokens, targets, micro, B, T_, p);
   }
+  void train_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T_,
+                   const AdamWParams* p, const uint64_t* seeds, StepResult* out) override {
+    if (train_.in_group()) return Engine::train_steps(tokens, targets, steps, micro, B, T_, p, seeds, out);
+    train_.train_steps(tokens, targets, steps, micro, B, T_, p, seeds, out);
+  }
   void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override {
     train_.join_group(std::move(group), plan, grad_dtype);
   }

@@ -170,25 +170,48 @@ float GptTrainer<T>::forward_backward(const int32_t* tokens, const int32_t* targ
 template <typename T>
 StepResult GptTrainer<T>::train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
                                      const AdamWParams& p) {
-  if (micro < 1) throw std::invalid_argument("a training step needs at least one micro-batch");
-  const int64_t BT = (int64_t)B * T_;
-  gpt_.check_shape(B, T_);
-  gpt_.check_tokens(tokens, micro * BT, "token");
-  gpt_.check_tokens(targets, micro * BT, "target");
-  use();
-  float* out = h_results_.ensure(micro + 1);  // the micro-batches' losses, then the norm
-  for (int m = 0; m < micro; m++) {
-    if (m > 0) sync();  // the last micro-batch's staging buffers (tokens, buckets) may still be in flight
-    enqueue_forward_backward(tokens + m * BT, targets + m * BT, B, T_, true, 1.0f / micro, m > 0, out + m);
-  }
-  enqueue_optimizer_step(p, out + micro);
-  sync();
-  double total = 0.0;
-  for (int m = 0; m < micro; m++) total += out[m];
   StepResult r;
-  r.loss = (float)(total / micro);
-  r.grad_norm = out[micro];
+  run_steps(tokens, targets, 1, micro, B, T_, &p, nullptr, &r);
   return r;
+}
+
+template <typename T>
+void GptTrainer<T>::train_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T_,
+                                const AdamWParams* p, const uint64_t* seeds, StepResult* out) {
+  run_steps(tokens, targets, steps, micro, B, T_, p, seeds, out);
+}
+
+// Steps queued one after the other with no wait between them: a micro-batch's uploads wait only until the
+// copies of the one before have run (upload_tokens, upload_buckets), so the host runs at most about a step
+// ahead and the next step is queued on the GPU before the last one ends. One wait at the end reads every
+// micro-batch's loss and every step's norm.
+template <typename T>
+void GptTrainer<T>::run_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T_,
+                              const AdamWParams* p, const uint64_t* seeds, StepResult* out) {
+  if (micro < 1) throw std::invalid_argument("a training step needs at least one micro-batch");
+  if (steps < 1) return;
+  const int64_t BT = (int64_t)B * T_, per_step = micro * BT;
+  gpt_.check_shape(B, T_);
+  gpt_.check_tokens(tokens, steps * per_step, "token");
+  gpt_.check_tokens(targets, steps * per_step, "target");
+  use();
+  float* res = h_results_.ensure((size_t)steps * (micro + 1));  // each step's micro-batch losses, then its norm
+  for (int i = 0; i < steps; i++) {
+    if (seeds) set_seed(seeds[i]);
+    float* o = res + (size_t)i * (micro + 1);
+    for (int m = 0; m < micro; m++)
+      enqueue_forward_backward(tokens + i * per_step + m * BT, targets + i * per_step + m * BT, B, T_, true,
+                               1.0f / micro, m > 0, o + m);
+    enqueue_optimizer_step(p[i], o + micro);
+  }
+  sync();
+  for (int i = 0; i < steps; i++) {
+    const float* o = res + (size_t)i * (micro + 1);
+    double total = 0.0;
+    for (int m = 0; m < micro; m++) total += o[m];
+    out[i].loss = (float)(total / micro);
+    out[i].grad_norm = o[micro];
+  }
 }
 
 template <typename T>
@@ -283,17 +306,22 @@ void GptTrainer<T>::upload(DBuf<int32_t>& dst, HostBuf<int32_t>& stage, const in
   CUDA_CHECK(cudaMemcpyAsync(dst.p, stage.fill(src, n), n * 4, cudaMemcpyHostToDevice, s_));
 }
 
+// Each group of staging buffers is refilled only once the copies out of it that were queued last have run.
 template <typename T>
 void GptTrainer<T>::upload_tokens(const int32_t* tok, const int32_t* tgt, int64_t BT) {
+  tokens_copied_.wait();
   upload(tokens_, h_tokens_, tok, BT);
   if (tgt) upload(targets_, h_targets_, tgt, BT);
+  tokens_copied_.record(s_);
 }
 
 template <typename T>
 void GptTrainer<T>::upload_buckets() {
+  buckets_copied_.wait();
   upload(b_tok_, h_btok_, buckets_.tokens.data(), buckets_.tokens.size());
   upload(b_start_, h_bstart_, buckets_.start.data(), buckets_.start.size());
   upload(b_pos_, h_bpos_, buckets_.positions.data(), buckets_.positions.size());
+  buckets_copied_.record(s_);
 }
 
 template <typename T>

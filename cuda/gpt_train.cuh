@@ -4,9 +4,9 @@
 // Activations in T; LayerNorm statistics, attention log-sum-exps, losses and the optimizer in fp32;
 // gradients accumulate in fp32. Without dropout, a training step's kernels run as one CUDA graph from the
 // second step of a shape on. Dropout masks: dropout_stream(seed, call, layer, site) (engine/dropout.h)
-// exactly as the CPU, so both draw identical masks. Host data goes through pinned staging buffers; every
-// public call synchronizes before returning, so a staging buffer is never rewritten while its copy is in
-// flight. The methods are those of engine/engine.h's Engine with the same contracts.
+// exactly as the CPU, so both draw identical masks. Host data goes through pinned staging buffers, each
+// refilled only once the copies out of it have run (StreamMark); every public call synchronizes before
+// returning. The methods are those of engine/engine.h's Engine with the same contracts.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -45,6 +45,9 @@ class GptTrainer {
   // Outside a group only (a group's reductions are issued and waited for by the host: the engine's default).
   StepResult train_step(const int32_t* tokens, const int32_t* targets, int micro, int B, int T_,
                         const AdamWParams& p);
+  // engine.h train_steps: every step queued before the one before it has ended, one wait at the end.
+  void train_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T_,
+                   const AdamWParams* p, const uint64_t* seeds, StepResult* out);
 
   // Data parallel (engine.h join_group; gpt_dp.cu): the moments shrink to this rank's compact shard
   // (m_, v_ hold shard_size floats), gradients stay whole (the backward writes them all), the fp32 master
@@ -60,6 +63,9 @@ class GptTrainer {
   void upload_tokens(const int32_t* tok, const int32_t* tgt, int64_t BT);
   void upload_buckets();
   float read_mean_loss(int64_t BT);
+  // train_step and train_steps: `steps` steps (set_seed(seeds[i]) first where seeds is given), one wait.
+  void run_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T_,
+                 const AdamWParams* p, const uint64_t* seeds, StepResult* out);
 
   // Activation buffers for B x T rows (grown, never shrunk). full_logits: all B*T rows of logits at once
   // (forward()); else one classifier chunk of rows (loss and forward_backward).
@@ -82,8 +88,8 @@ class GptTrainer {
   void attn_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const float* lse, int B, int T_, float p,
                      uint64_t seed);
   // forward_backward / optimizer_step without the wait: the loss (norm) is copied to loss_out (norm_out), pinned
-  // host memory, when the GPU gets there. Tokens checked by the caller; the staging buffers are rewritten by the
-  // next upload, so a second call waits for the first (sync) before it.
+  // host memory, when the GPU gets there. Tokens checked by the caller; a second call may follow at once (its
+  // uploads wait for the staging buffers: tokens_copied_, buckets_copied_).
   void enqueue_forward_backward(const int32_t* tokens, const int32_t* targets, int B, int T_, bool train,
                                 float loss_scale, bool accumulate, float* loss_out);
   void enqueue_optimizer_step(const AdamWParams& p, float* norm_out);
@@ -138,6 +144,7 @@ class GptTrainer {
   DBuf<int32_t> tokens_, targets_, b_tok_, b_start_, b_pos_;
   EncoderBuckets buckets_;
   HostBuf<int32_t> h_tokens_, h_targets_, h_btok_, h_bstart_, h_bpos_;
+  StreamMark tokens_copied_, buckets_copied_;  // after the last copies out of h_tokens_/h_targets_, h_b*_
   DBuf<T> res_, ln1_, att_, xmid_, ln2_, qkv_, fcpre_, fcact_, lnf_, tmp_, logits_;
   DBuf<float> stats_, lse_, losses_, host_f32_;
   DBuf<T> dres_, dc1_, dc2_, dbig_;

@@ -1,6 +1,6 @@
 // Gradient accumulation and fine-tuning on the GPU (fp32): one trainBatch over 4 micro-batches equals one
 // trainStep over the batch of the same 4x2 windows (the accumulation `train --gradient_accumulation_steps`
-// runs), and the tiny GPT-2 of test/fixtures/tiny_gpt2, read as `train --init_from` reads it, gives PyTorch's
+// runs), trainBatches (the train loop's runs of steps) equals one trainBatch a step, and the tiny GPT-2 of test/fixtures/tiny_gpt2, read as `train --init_from` reads it, gives PyTorch's
 // loss and loss after one AdamW step. Every test is skipped, with the reason printed, where no GPU is usable.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
@@ -74,5 +74,44 @@ maybe('cuda: the tiny GPT-2 (HF layout) gives PyTorch\'s loss and loss after one
     m.dispose();
   }
 });
+
+// trainBatches queues each step before the one before it has ended (the staging buffers guarded by events,
+// one wait at the end): its losses, norms and parameters are those of one trainBatch a step, bit for bit, with
+// the step graph (dropout 0, bf16; grad_accum 1 and 2) and with dropout (no graph).
+for (const [dropout, accum, precision] of [[0, 1, 'bf16'], [0, 2, 'bf16'], [0.1, 2, 'fp32']]) {
+  maybe(`cuda: trainBatches == one trainBatch a step, bit for bit (dropout ${dropout}, grad_accum ${accum}, ${precision})`, async () => {
+    const V = 97, B = 4, T = 64, seed = 5;
+    const cfg = { vocab_size: V, block_size: T, n_layer: 2, n_head: 4, n_embd: 64, arch: 'gpt2', dropout, device: 'cuda', precision, seed: 3 };
+    const data = Int32Array.from({ length: 20000 }, (_, i) => (i * 31 + (i >> 3) * 7 + ((i * i) % 11)) % V);
+    const a = mypt.createModel(cfg), b = mypt.createModel(cfg);
+    try {
+      b.setParameters(a.getParameters());
+      a.setData('train', data);
+      b.setData('train', data);
+      const opt = { weight_decay: 0.1, betas: [0.9, 0.95], grad_clip: 1.0 };
+      const lrs = [1e-3, 2e-3, 3e-3, 3e-3, 2e-3, 1e-3, 5e-4, 1e-4];
+      const o = { ...opt, batch_size: B, block_size: T, grad_accum: accum, seed };
+      const run = await a.trainBatches({ ...o, step: 0, lrs });
+      const one = [];
+      for (let k = 0; k < lrs.length; k++) one.push(await b.trainBatch({ ...o, lr: lrs[k], step: k }));
+      for (let k = 0; k < lrs.length; k++) {
+        assert.is(run.losses[k], one[k].loss, `loss of step ${k}`);
+        assert.is(run.gradNorms[k], one[k].gradNorm, `norm of step ${k}`);
+      }
+      const pa = flat(a.getParameters()), pb = flat(b.getParameters());
+      assert.is(relErr(pa, pb), 0, 'parameters after the steps');
+      assert.ok(run.losses[7] < run.losses[0], `the loss fell: ${run.losses[0]} -> ${run.losses[7]}`);
+      // a run after a run and after an evaluation (which uploads through the same staging buffers)
+      await a.estimateLoss('train', 2, B, T, { seed, counter0: 0 });
+      await b.estimateLoss('train', 2, B, T, { seed, counter0: 0 });
+      const more = await a.trainBatches({ ...o, step: 8, lrs: [1e-3, 1e-3] });
+      const m8 = await b.trainBatch({ ...o, lr: 1e-3, step: 8 }), m9 = await b.trainBatch({ ...o, lr: 1e-3, step: 9 });
+      assert.equal(more.losses, [m8.loss, m9.loss]);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+}
 
 test.run();
