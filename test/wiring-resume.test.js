@@ -1,6 +1,7 @@
 // Resume with dropout > 0 continues bit-identically: the dropout masks of step N are a pure function of
 // (seed, N) (train.ts seeds the engine before each step), so 8 straight steps equal 4 + save + resume 4,
-// through a bundle (train --model_name again) and through a separated pair (resumeFromCheckpoint).
+// through a bundle (train --model_name again) and through a separated pair (resumeFromCheckpoint); and the
+// train loop's runs of steps (one trainBatches call each, as on a GPU) train as one step a call does.
 const { test } = require('uvu');
 const assert = require('uvu/assert');
 const fs = require('fs');
@@ -48,6 +49,24 @@ test('dropout 0.2, bundle: 8 straight steps == 4 steps + save + resume 4 (bit fo
   sameBits(straight, await paramsOf('halves'), 'resumed bundle');
   await train({ ...RUN, dropout: 0, model_name: 'nodrop', max_iters: 8 });
   assert.ok(differs(straight, await paramsOf('nodrop')), 'dropout 0.2 really changed the training');
+});
+
+test('runs of steps (trainBatches, as on a GPU; MYPT_TRAIN_RUN=3 on the CPU) train exactly as one step a call', async () => {
+  // 10 steps, evaluations every 4 with warm-up and decay: runs of 3 are cut at steps 4 and 8 and at the end
+  const run = { ...RUN, max_iters: 10, warmup_iters: 2, lr_decay_iters: 10, min_lr: 1e-4 };
+  const record = () => { const ev = []; return { ev, onProgress: (e) => { if (e.type === 'step' || e.type === 'eval') ev.push({ ...e, seconds: 0 }); } }; };
+  const one = record();
+  await train({ ...run, model_name: 'one-a-call', onProgress: one.onProgress });
+  const runs = record();
+  process.env.MYPT_TRAIN_RUN = '3';
+  try {
+    await train({ ...run, model_name: 'runs-of-3', onProgress: runs.onProgress });
+  } finally {
+    delete process.env.MYPT_TRAIN_RUN;
+  }
+  assert.is(one.ev.filter((e) => e.type === 'step').length, 10);
+  assert.equal(runs.ev, one.ev, 'the same steps (loss, lr) and evaluations, in the same order');
+  sameBits(await paramsOf('one-a-call'), await paramsOf('runs-of-3'), 'parameters after the runs');
 });
 
 test('dropout 0.2, separated pair: resumeFromCheckpoint from step 4 == the straight run at step 8', async () => {

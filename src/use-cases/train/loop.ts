@@ -51,6 +51,7 @@ export class TrainingLoop {
   private readonly t0 = Date.now();
   private tokens = 0;
   private trainSeconds = 0;
+  private stepsTimed = 0;
   private last?: { train: number; val: number };
   /** the bundle being written while training goes on */
   private readonly bundleWrite = new BackgroundWrite();
@@ -76,6 +77,37 @@ export class TrainingLoop {
   private meanLoss(split: 'train' | 'val', step: number): Promise<number> {
     const { v, model } = this.c;
     return model.estimateLoss(split, v.eval_iters, this.B, this.T, { seed: v.seed, counter0: step * v.eval_iters });
+  }
+
+  /** How many steps from `it` go to the engine as one call (trainRun): on a GPU, about half a second of steps
+   *  (at most 32; one until a step has been timed), never past the next evaluation or the last step; one step
+   *  where the host acts between steps (a job's ranks, a data feed choosing its shard, another trainer's saver)
+   *  and on the CPU, where queueing ahead gains nothing. MYPT_TRAIN_RUN=N sets the most steps a call on any
+   *  device (1: every step its own call). */
+  private runLength(it: number): number {
+    const { v, model } = this.c;
+    if (this.c.dist || this.c.feed || this.c.checkpointSaver) return 1;
+    const forced = Number(process.env.MYPT_TRAIN_RUN);
+    let most: number;
+    if (Number.isInteger(forced) && forced >= 1) {
+      most = forced;
+    } else {
+      if (!model.device.startsWith('cuda')) return 1;
+      const perStep = this.stepsTimed > 0 ? this.trainSeconds / this.stepsTimed : 0;
+      most = perStep > 0 ? Math.min(32, Math.floor(0.5 / perStep)) : 1;
+    }
+    const nextEval = (Math.floor(it / v.eval_interval) + 1) * v.eval_interval;
+    return Math.max(1, Math.min(most, nextEval - it, v.max_iters - it));
+  }
+
+  /** The steps it .. it + n - 1 in one engine call, each queued before the one before it has ended, with the
+   *  batches, masks and results of n trainOn calls. */
+  private async trainRun(it: number, n: number): Promise<{ loss: number; stop: boolean }[]> {
+    const { v, model } = this.c;
+    const lrs = Array.from({ length: n }, (_, k) => lrAt(it + k, v));
+    const r = await model.trainBatches({ batch_size: this.B, block_size: this.T, grad_accum: v.grad_accum, seed: v.seed, step: it, lrs,
+      weight_decay: v.weight_decay, betas: [v.beta1, v.beta2], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
+    return r.losses.map((loss) => ({ loss, stop: false }));
   }
 
   /** One optimizer step on the batch of step `it` (its dropout masks from (seed, step) too); the loss before the
@@ -171,7 +203,7 @@ export class TrainingLoop {
       this.c.log(`Already at step ${startStep} of --max_iters ${v.max_iters}; nothing to train (raise --max_iters to continue).`);
       return this.result(step, false);
     }
-    for (let it = startStep; it < v.max_iters; it++) {
+    for (let it = startStep; it < v.max_iters;) {
       this.c.feed?.select(this.c.model, it);
       if (it % v.eval_interval === 0 && !(resumed && it === startStep)) {
         await this.evaluate(it);
@@ -181,21 +213,27 @@ export class TrainingLoop {
       if (it > startStep) await this.c.checkpointSaver?.onStep(this.saveContext(it));
       // a job's ranks stop together, after the step whose result says so (a rank alone would leave the others waiting)
       if (!this.c.dist && signal?.aborted) { interrupted = true; break; }
-      const lr = lrAt(it, v);
+      const n = this.runLength(it);
       const ts = performance.now();
-      const { loss, stop } = await this.trainOn(it, lr);
-      const seconds = (performance.now() - ts) / 1000;
-      step = it + 1;
-      this.tokens += this.stepTokens;
-      this.trainSeconds += seconds;
-      if (!Number.isFinite(loss)) {
-        throw new MyptError('E_NATIVE', `the loss became ${loss} at step ${step}`, 'lower --learning_rate or set --grad_clip 1.0');
+      const results = n === 1 ? [await this.trainOn(it, lrAt(it, v))] : await this.trainRun(it, n);
+      const seconds = (performance.now() - ts) / 1000 / results.length;   // a run's steps share its time
+      for (const { loss, stop } of results) {
+        const lr = lrAt(it, v);
+        step = it + 1;
+        this.tokens += this.stepTokens;
+        this.trainSeconds += seconds;
+        this.stepsTimed++;
+        if (!Number.isFinite(loss)) {
+          throw new MyptError('E_NATIVE', `the loss became ${loss} at step ${step}`, 'lower --learning_rate or set --grad_clip 1.0');
+        }
+        this.c.emit({ type: 'step', step, loss, lr, tokens: this.stepTokens, seconds });
+        if (v.log_interval > 0 && it % v.log_interval === 0) {
+          this.c.log(`iter ${it}: loss ${loss.toFixed(4)}, time ${(seconds * 1000).toFixed(2)}ms, lr ${lr.toExponential(3)}, ${Math.round(this.stepTokens / seconds).toLocaleString('en-US')} tokens/s`);
+        }
+        it++;
+        if (this.c.dist && stop) interrupted = true;
       }
-      this.c.emit({ type: 'step', step, loss, lr, tokens: this.stepTokens, seconds });
-      if (v.log_interval > 0 && it % v.log_interval === 0) {
-        this.c.log(`iter ${it}: loss ${loss.toFixed(4)}, time ${(seconds * 1000).toFixed(2)}ms, lr ${lr.toExponential(3)}, ${Math.round(this.stepTokens / seconds).toLocaleString('en-US')} tokens/s`);
-      }
-      if (this.c.dist ? stop : signal?.aborted) { interrupted = true; break; }
+      if (interrupted || (!this.c.dist && signal?.aborted)) { interrupted = true; break; }
     }
     if (interrupted) {
       this.c.log(`Interrupted: saving at step ${step}.`);
