@@ -6,6 +6,8 @@
 // (bench/train-kernels.sh does that and sums the last step's kernels by name)
 //   node bench/train-profile.js [--steps 5] [--warmup 3] [--B 16] [--T 1024] [--model 124M|350M] [--recompute 0|1|2]
 //     [--activation gelu|gelu_tanh]   (default: the bench shape's, gelu_tanh as in PyTorch's reference)
+//     [--run N]   N > 1: each printed time is a run of N steps in one trainBatches call (as train hands the GPU
+//                 its steps), divided by N
 'use strict';
 const { createModel } = require('../lib');
 const { GPT2_124M, GPT2_350M } = require('../lib/use-cases/bench/cases');
@@ -17,6 +19,7 @@ const big = arg('--model', '124M') === '350M';
 const cfg = { ...(big ? GPT2_350M : GPT2_124M), block_size: T, device: 'cuda', precision: 'bf16', dropout: 0, seed: 1 };
 if (arg('--activation')) cfg.activation = arg('--activation');
 const recompute = Number(arg('--recompute', 0));
+const run = Number(arg('--run', 1));
 const inUse = () => { const m = require('../lib/native').loadAddon().deviceMemory('cuda', 0); return m.totalBytes - m.freeBytes; };
 
 (async () => {
@@ -27,10 +30,13 @@ const inUse = () => { const m = require('../lib/native').loadAddon().deviceMemor
   model.setData('train', data);
   const opts = { batch_size: B, block_size: T, lr: 3e-4, weight_decay: 0.1, grad_clip: 1.0 };
   for (let i = 0; i < warmup; i++) await model.trainBatch(opts);
+  const { lr, ...rest } = opts;
   for (let i = 0; i < steps; i++) {
     const t0 = process.hrtime.bigint();
-    await model.trainBatch(opts);
-    console.log(`step ${i}: ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms`);
+    if (run > 1) await model.trainBatches({ ...rest, lrs: new Array(run).fill(lr) });
+    else await model.trainBatch(opts);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6 / run;
+    console.log(`step ${i}: ${ms.toFixed(2)} ms${run > 1 ? ` (a run of ${run} steps, per step)` : ''}`);
   }
   console.log(`${big ? '350M' : '124M'} B${B} T${T} recompute ${recompute}: ${((inUse() - before) / 2 ** 20).toFixed(0)} MB in use after the steps`);
   model.dispose();
