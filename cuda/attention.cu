@@ -784,10 +784,7 @@ int head_dim(int C, int H) {
 
 template <typename K>
 void set_smem(K kernel, size_t bytes) {
-  if (bytes > 48 * 1024) {
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-    if (e != cudaSuccess) throw std::runtime_error(std::string("attention: shared memory: ") + cudaGetErrorString(e));
-  }
+  if (bytes > 48 * 1024) allow_dynamic_smem(kernel, "attention: shared memory");
 }
 
 int g_fwd_variant = 0, g_bwd_variant = 0;  // tuning hook (detail::attention_tune), 0 = default

@@ -947,9 +947,8 @@ CUtensorMap tile_map(const bf16* base, int cols, int rows, int batches, int ld, 
 }
 
 template <typename K>
-void set_smem(K kernel, int bytes) {
-  const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  if (e != cudaSuccess) throw std::runtime_error(std::string("attention (sm90): shared memory: ") + cudaGetErrorString(e));
+void set_smem(K kernel, int) {
+  allow_dynamic_smem(kernel, "attention (sm90): shared memory");
 }
 
 template <int D, int NC, int BN, int KST, bool PERSIST>

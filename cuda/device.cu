@@ -6,8 +6,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "common.cuh"
 #include "cuda_backend.h"
@@ -103,6 +105,22 @@ const DeviceProps& device_props() {
     p.smem_optin = (size_t)smem;
   });
   return props[dev];
+}
+
+void allow_dynamic_smem(const void* kernel, const char* what) {
+  static std::mutex mu;
+  static std::set<std::pair<int, const void*>> done;
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(mu);
+  if (done.count({dev, kernel})) return;
+  cudaFuncAttributes a{};
+  check_cuda(cudaFuncGetAttributes(&a, kernel), what, __FILE__, __LINE__);
+  const size_t optin = device_props().smem_optin;
+  if (optin <= a.sharedSizeBytes) return;  // the device did not say: its default limit stays
+  const int most = (int)(optin - a.sharedSizeBytes);
+  check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most), what, __FILE__, __LINE__);
+  done.insert({dev, kernel});
 }
 
 static std::atomic<uint64_t> g_allocations{0};

@@ -231,7 +231,7 @@ void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
   auto kernel = op.ln_w ? gemv_kernel<T, true, V, C> : gemv_kernel<T, false, V, C>;
   // past 48 KB with the kernel's own few static bytes
   if (smem + 1024 > 48 * 1024)
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    allow_dynamic_smem(kernel, "gemv (shared memory)");
   launch_pdl(kernel, blocks, kThreads, smem, s, o);
 }
 
