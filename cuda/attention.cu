@@ -784,7 +784,7 @@ int head_dim(int C, int H) {
 
 template <typename K>
 void set_smem(K kernel, size_t bytes) {
-  if (bytes > 48 * 1024) allow_dynamic_smem(kernel, "attention: shared memory");
+  allow_dynamic_smem(kernel, bytes, "attention");
 }
 
 int g_fwd_variant = 0, g_bwd_variant = 0;  // tuning hook (detail::attention_tune), 0 = default

@@ -364,7 +364,7 @@ void attention_proj_decode(const AttnView<T>& vw, float* part, const T* w, int C
   const size_t smem = attention_proj_decode_smem<T>(C, hs);
   with_lanes(hs, [&](auto e) {
     auto k = attn_proj_decode_kernel<decltype(e)::value, T>;
-    allow_dynamic_smem(k, "attention_proj_decode (shared memory)");
+    allow_dynamic_smem(k, smem, "attention_proj_decode");
     launch_pdl(k, (unsigned)(H * Tq), kSplitWarps * 32, smem, s, vw, part, w, C, Tq, H, hs, pos0, scale, pos_dev);
   });
   CUDA_CHECK_LAUNCH("attention_proj_decode");

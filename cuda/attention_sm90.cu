@@ -947,8 +947,8 @@ CUtensorMap tile_map(const bf16* base, int cols, int rows, int batches, int ld, 
 }
 
 template <typename K>
-void set_smem(K kernel, int) {
-  allow_dynamic_smem(kernel, "attention (sm90): shared memory");
+void set_smem(K kernel, int bytes) {
+  allow_dynamic_smem(kernel, (size_t)bytes, "attention (sm90)");
 }
 
 template <int D, int NC, int BN, int KST, bool PERSIST>

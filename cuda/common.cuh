@@ -40,15 +40,16 @@ struct DeviceProps {
 const DeviceProps& device_props();
 inline int sm_count() { return device_props().sms; }
 
-// Lets `kernel` take up to all the dynamic shared memory the current device allows beside the kernel's static
-// shared memory, set once per kernel and device (device.cu); throws naming `what` where the device refuses.
-// The limit is an attribute of the function, not of a launch: set per launch to that launch's size, a smaller
-// launch lowered it under a larger one captured in a graph (Nsight Compute's replay of the training step's
-// graph failed so) or launched from another thread. A launch still asks for its own size.
-void allow_dynamic_smem(const void* kernel, const char* what);
+// Before a launch of `kernel` with `bytes` of dynamic shared memory: lets the kernel take all the current device
+// allows beside its static shared memory (set once per kernel and device, device.cu), and throws naming `what`,
+// the bytes and the device's limit where the launch would ask for more. The limit is an attribute of the
+// function, not of a launch: set per launch to that launch's size, a smaller launch lowered it under a larger
+// one captured in a graph (Nsight Compute's replay of the training step's graph failed so) or launched from
+// another thread.
+void allow_dynamic_smem(const void* kernel, size_t bytes, const char* what);
 template <typename... A>
-void allow_dynamic_smem(void (*kernel)(A...), const char* what) {
-  allow_dynamic_smem(reinterpret_cast<const void*>(kernel), what);
+void allow_dynamic_smem(void (*kernel)(A...), size_t bytes, const char* what) {
+  allow_dynamic_smem(reinterpret_cast<const void*>(kernel), bytes, what);
 }
 
 typedef __nv_bfloat16 bf16;

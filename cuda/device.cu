@@ -3,10 +3,11 @@
 // fail with an error code, which becomes the reason.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <mutex>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -107,20 +108,32 @@ const DeviceProps& device_props() {
   return props[dev];
 }
 
-void allow_dynamic_smem(const void* kernel, const char* what) {
+void allow_dynamic_smem(const void* kernel, size_t bytes, const char* what) {
   static std::mutex mu;
-  static std::set<std::pair<int, const void*>> done;
+  static std::map<std::pair<int, const void*>, size_t> most;  // (device, kernel) -> its dynamic limit, bytes
   int dev = 0;
   CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  if (done.count({dev, kernel})) return;
-  cudaFuncAttributes a{};
-  check_cuda(cudaFuncGetAttributes(&a, kernel), what, __FILE__, __LINE__);
-  const size_t optin = device_props().smem_optin;
-  if (optin <= a.sharedSizeBytes) return;  // the device did not say: its default limit stays
-  const int most = (int)(optin - a.sharedSizeBytes);
-  check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most), what, __FILE__, __LINE__);
-  done.insert({dev, kernel});
+  size_t limit = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = most.find({dev, kernel});
+    if (it == most.end()) {
+      cudaFuncAttributes a{};
+      check_cuda(cudaFuncGetAttributes(&a, kernel), what, __FILE__, __LINE__);
+      const size_t optin = device_props().smem_optin;
+      limit = optin > a.sharedSizeBytes ? optin - a.sharedSizeBytes : 0;
+      if (limit > 48 * 1024)
+        check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)limit), what,
+                   __FILE__, __LINE__);
+      else
+        limit = 48 * 1024 - std::min<size_t>(a.sharedSizeBytes, 48 * 1024);  // the default (or unknown) limit
+      it = most.emplace(std::make_pair(dev, kernel), limit).first;
+    }
+    limit = it->second;
+  }
+  if (bytes > limit)
+    throw std::runtime_error(std::string(what) + ": a block needs " + std::to_string(bytes) +
+                             " bytes of shared memory; this GPU allows " + std::to_string(limit));
 }
 
 static std::atomic<uint64_t> g_allocations{0};

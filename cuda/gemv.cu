@@ -229,9 +229,7 @@ void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
   o.ln_smem = op.ln_w && smem + ln_bytes <= kGemvLnSmemBytes;
   if (o.ln_smem) smem += ln_bytes;
   auto kernel = op.ln_w ? gemv_kernel<T, true, V, C> : gemv_kernel<T, false, V, C>;
-  // past 48 KB with the kernel's own few static bytes
-  if (smem + 1024 > 48 * 1024)
-    allow_dynamic_smem(kernel, "gemv (shared memory)");
+  allow_dynamic_smem(kernel, smem, "gemv");
   launch_pdl(kernel, blocks, kThreads, smem, s, o);
 }
 

@@ -74,7 +74,7 @@ class CudaEngine final : public Engine {
   }
   void train_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T_,
                    const AdamWParams* p, const uint64_t* seeds, StepResult* out) override {
-    if (train_.in_group()) return Engine::train_steps(tokens, targets, steps, micro, B, T_, p, seeds, out);
+    if (train_.in_group()) throw std::invalid_argument("train_steps: a data-parallel group steps one step a call");
     train_.train_steps(tokens, targets, steps, micro, B, T_, p, seeds, out);
   }
   void join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) override {

@@ -195,14 +195,26 @@ void GptTrainer<T>::run_steps(const int32_t* tokens, const int32_t* targets, int
   gpt_.check_tokens(tokens, steps * per_step, "token");
   gpt_.check_tokens(targets, steps * per_step, "target");
   use();
+  // Every pinned buffer the steps copy through at its largest now, while the stream is idle (the last public
+  // call waited for it): none is reallocated under a queued copy.
   float* res = h_results_.ensure((size_t)steps * (micro + 1));  // each step's micro-batch losses, then its norm
-  for (int i = 0; i < steps; i++) {
-    if (seeds) set_seed(seeds[i]);
-    float* o = res + (size_t)i * (micro + 1);
-    for (int m = 0; m < micro; m++)
-      enqueue_forward_backward(tokens + i * per_step + m * BT, targets + i * per_step + m * BT, B, T_, true,
-                               1.0f / micro, m > 0, o + m);
-    enqueue_optimizer_step(p[i], o + micro);
+  h_tokens_.ensure(BT);
+  h_targets_.ensure(BT);
+  h_btok_.ensure(BT);
+  h_bstart_.ensure(BT + 1);
+  h_bpos_.ensure(BT);
+  try {
+    for (int i = 0; i < steps; i++) {
+      if (seeds) set_seed(seeds[i]);
+      float* o = res + (size_t)i * (micro + 1);
+      for (int m = 0; m < micro; m++)
+        enqueue_forward_backward(tokens + i * per_step + m * BT, targets + i * per_step + m * BT, B, T_, true,
+                                 1.0f / micro, m > 0, o + m);
+      enqueue_optimizer_step(p[i], o + micro);
+    }
+  } catch (...) {
+    cudaStreamSynchronize(s_);  // the steps already queued end (their copies land) before the error goes up
+    throw;
   }
   sync();
   for (int i = 0; i < steps; i++) {
@@ -238,7 +250,7 @@ void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_
   // issues from the host), the same shape on the same buffers is the same sequence of kernels: the second
   // such call captures it as one CUDA graph, and later ones replay it (no launch gaps between its kernels).
   // The first micro-batch of a step (overwriting the gradients) and the later ones (adding to them) each keep
-  // a graph, so that gradient accumulation replays too. The key is kept only once the eager run has ended.
+  // a graph, so that gradient accumulation replays too. The key is kept only once the eager run has been queued without an error.
   std::vector<uint64_t> key;
   if (train && p == 0.0f && !group_ && graphs_on()) key = step_key(B, T_, loss_scale, accumulate);
   GraphGuard& graph = step_graph_[accumulate];

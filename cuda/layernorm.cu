@@ -388,7 +388,7 @@ void layernorm_backward(T* dinp, float* dweight, float* dbias, float* dsum, cons
     const size_t smem = (size_t)kLnWarps * nq * C * sizeof(float);
     const int nch = (C + 255) / 256;
 #define LNB(N)                                                                                    \
-  allow_dynamic_smem(layernorm_backward_fused_kernel<N, T>, "layernorm_backward (shared memory)"); \
+  allow_dynamic_smem(layernorm_backward_fused_kernel<N, T>, smem, "layernorm_backward");           \
   layernorm_backward_fused_kernel<N, T><<<nb, kLnWarps * 32, smem, s>>>(dinp, scratch, dout, inp, weight, mean, rstd, BT, C, nq)
     switch (nch) {
       case 1: LNB(1); break;

@@ -1,5 +1,6 @@
 #include "engine/data.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -104,8 +105,11 @@ StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatch
   return engine.train_step(x.data(), y.data(), o.grad_accum, B, T, o.adamw);
 }
 
-std::vector<StepResult> train_batch_run(Engine& engine, const TokenData& data, const TrainBatchOptions& o,
-                                        const std::vector<float>& lrs) {
+namespace {
+
+// train_batch_run's steps in one Engine::train_steps call, every batch drawn first.
+std::vector<StepResult> run_part(Engine& engine, const TokenData& data, const TrainBatchOptions& o,
+                                 const std::vector<float>& lrs) {
   if (o.grad_accum < 1) throw std::invalid_argument("grad_accum must be at least 1");
   const int steps = (int)lrs.size();
   const int B = o.batch_size, T = o.block_size, A = o.grad_accum;
@@ -127,6 +131,23 @@ std::vector<StepResult> train_batch_run(Engine& engine, const TokenData& data, c
   }
   std::vector<StepResult> out((size_t)steps);
   if (steps > 0) engine.train_steps(x.data(), y.data(), steps, A, B, T, p.data(), seeds.data(), out.data());
+  return out;
+}
+
+}  // namespace
+
+std::vector<StepResult> train_batch_run(Engine& engine, const TokenData& data, const TrainBatchOptions& o,
+                                        const std::vector<float>& lrs) {
+  // at most kRunSteps steps' batches drawn at once (a long run is several engine calls, the same results)
+  constexpr size_t kRunSteps = 64;
+  std::vector<StepResult> out;
+  out.reserve(lrs.size());
+  for (size_t i0 = 0; i0 < lrs.size(); i0 += kRunSteps) {
+    TrainBatchOptions part = o;
+    part.step = o.step + i0;
+    const std::vector<float> some(lrs.begin() + i0, lrs.begin() + std::min(lrs.size(), i0 + kRunSteps));
+    for (const StepResult& r : run_part(engine, data, part, some)) out.push_back(r);
+  }
   return out;
 }
 

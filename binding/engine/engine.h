@@ -124,8 +124,8 @@ class Engine {
     r.grad_norm = optimizer_step(p);
     return r;
   }
-  // `steps` training steps, one after the other: step i is set_seed(seeds[i]) and train_step on its micro
-  // micro-batches (tokens and targets from offset i * micro * B * T) with p[i], its result in out[i]. A
+  // `steps` training steps, one after the other: step i is set_seed(seeds[i]) and train_step with p[i] on the
+  // `micro` micro-batches from offset i * micro * B * T of tokens and targets, its result in out[i]. A
   // device backend queues step i + 1 before step i has ended, so the device never waits for the host between
   // them; the results are the loop's, bit for bit.
   virtual void train_steps(const int32_t* tokens, const int32_t* targets, int steps, int micro, int B, int T,

@@ -373,9 +373,10 @@ Napi::Value NativeModel::TrainBatches(const Napi::CallbackInfo& info) {
     Napi::Array a = o.Get("lrs").As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) {
       const Napi::Value v = a.Get(i);
-      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
-        throw std::invalid_argument("trainBatches: lrs[" + std::to_string(i) + "] is not a finite number");
-      lrs.push_back(v.As<Napi::Number>().FloatValue());
+      const double lr = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+      if (!std::isfinite(lr) || lr < 0 || lr > 1e30)
+        throw std::invalid_argument("trainBatches: lrs[" + std::to_string(i) + "] is not a learning rate >= 0");
+      lrs.push_back((float)lr);
     }
     if (given(o, "step")) {
       b.step = to_u53(o.Get("step"), "step");
@@ -385,7 +386,12 @@ Napi::Value NativeModel::TrainBatches(const Napi::CallbackInfo& info) {
     }
   });
   return async<std::vector<mypt::StepResult>>(
-      info, st, [st, b, lrs](mypt::Engine& e, const Emit&) { return mypt::train_batch_run(e, st->data, b, lrs); },
+      info, st,
+      [st, b, lrs](mypt::Engine& e, const Emit&) {
+        // the group as it is when the job runs (a joinGroup queued before this call has joined by then)
+        if (st->group) throw std::invalid_argument("trainBatches: a model in a data-parallel group steps with trainBatch");
+        return mypt::train_batch_run(e, st->data, b, lrs);
+      },
       [](Napi::Env env, std::vector<mypt::StepResult>& r) -> Napi::Value {
         Napi::Array losses = Napi::Array::New(env, r.size()), norms = Napi::Array::New(env, r.size());
         for (uint32_t i = 0; i < r.size(); i++) {

@@ -1,5 +1,6 @@
-// MyPT's training loop: evaluate + save every eval_interval steps, one optimizer step at a time, a final
-// evaluation and save; an abort (Ctrl-C) finishes the step in flight, saves, and stops. A save copies the
+// MyPT's training loop: evaluate + save every eval_interval steps, optimizer steps in between (on a GPU in runs
+// of steps handed to the engine as one call, each queued before the last has ended), a final evaluation and
+// save; an abort (Ctrl-C) finishes the step (the run, at most about half a second) in flight, saves, and stops. A save copies the
 // weights and optimizer state out of the engine at its step, then writes the bundle while training goes on
 // (the next save, the end of the run and a failure wait for it; a save that fails stops the run). The token data lives
 // in the engine, which draws each batch as a pure function of (seed, step) (engine/data.h, mirrored by
@@ -51,7 +52,7 @@ export class TrainingLoop {
   private readonly t0 = Date.now();
   private tokens = 0;
   private trainSeconds = 0;
-  private stepsTimed = 0;
+  private lastStepSeconds = 0;   // per step, of the last run after the first step (runLength)
   private last?: { train: number; val: number };
   /** the bundle being written while training goes on */
   private readonly bundleWrite = new BackgroundWrite();
@@ -80,7 +81,8 @@ export class TrainingLoop {
   }
 
   /** How many steps from `it` go to the engine as one call (trainRun): on a GPU, about half a second of steps
-   *  (at most 32; one until a step has been timed), never past the next evaluation or the last step; one step
+   *  by the last run's time a step (at most 32; one a call for the first two steps, the first being the slow
+   *  one), never past the next evaluation or the last step; one step
    *  where the host acts between steps (a job's ranks, a data feed choosing its shard, another trainer's saver)
    *  and on the CPU, where queueing ahead gains nothing. MYPT_TRAIN_RUN=N sets the most steps a call on any
    *  device (1: every step its own call). */
@@ -93,8 +95,7 @@ export class TrainingLoop {
       most = forced;
     } else {
       if (!model.device.startsWith('cuda')) return 1;
-      const perStep = this.stepsTimed > 0 ? this.trainSeconds / this.stepsTimed : 0;
-      most = perStep > 0 ? Math.min(32, Math.floor(0.5 / perStep)) : 1;
+      most = this.lastStepSeconds > 0 ? Math.min(32, Math.floor(0.5 / this.lastStepSeconds)) : 1;
     }
     const nextEval = (Math.floor(it / v.eval_interval) + 1) * v.eval_interval;
     return Math.max(1, Math.min(most, nextEval - it, v.max_iters - it));
@@ -217,12 +218,12 @@ export class TrainingLoop {
       const ts = performance.now();
       const results = n === 1 ? [await this.trainOn(it, lrAt(it, v))] : await this.trainRun(it, n);
       const seconds = (performance.now() - ts) / 1000 / results.length;   // a run's steps share its time
+      if (it > startStep) this.lastStepSeconds = seconds;
       for (const { loss, stop } of results) {
         const lr = lrAt(it, v);
         step = it + 1;
         this.tokens += this.stepTokens;
         this.trainSeconds += seconds;
-        this.stepsTimed++;
         if (!Number.isFinite(loss)) {
           throw new MyptError('E_NATIVE', `the loss became ${loss} at step ${step}`, 'lower --learning_rate or set --grad_clip 1.0');
         }
