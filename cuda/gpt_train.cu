@@ -52,7 +52,6 @@ GptTrainer<T>::GptTrainer(GptModel<T>& gpt)
       spans.insert(spans.end(), {t.offset + o, std::min(kZeroSpan, t.numel - o)});
   }
   zero_spans_.ensure(spans.size());
-  n_zero_spans_ = (int)(spans.size() / 2);
   CUDA_CHECK(cudaMemcpyAsync(zero_spans_.p, spans.data(), spans.size() * 8, cudaMemcpyHostToDevice, s_));
   norm_scratch_.ensure(1024);
   scalars_.ensure(4);
@@ -241,7 +240,7 @@ void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_
   b_pos_.ensure(BT);
   const auto body = [&] {
     run_forward(B, T_, p, call, true);
-    if (!accumulate) zero_spans(grads_.p, zero_spans_.p, n_zero_spans_, s_);
+    if (!accumulate) zero_spans(grads_.p, zero_spans_.p, (int)(zero_spans_.n / 2), s_);
     classify(BT, loss_scale / (float)BT, true, accumulate);
     mean_loss(scalars_.p, losses_.p, BT, s_);
     run_backward(B, T_, p, call, accumulate);

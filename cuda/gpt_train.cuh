@@ -132,8 +132,7 @@ class GptTrainer {
   DBuf<uint8_t> decay_;
   std::vector<uint8_t> decay_host_;
   DBuf<double> norm_scratch_;
-  DBuf<int64_t> zero_spans_;  // (offset, length) of the gradients added to from zero (constructor)
-  int n_zero_spans_ = 0;
+  DBuf<int64_t> zero_spans_;  // (offset, length) pairs of the gradients added to from zero (constructor)
   DBuf<float> scalars_;  // [0] mean loss, [1] gradient norm
   HostBuf<float> h_results_;  // pinned: losses and the norm read back (train_step, forward_backward, optimizer_step)
   int64_t step_ = 0;

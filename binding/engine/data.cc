@@ -92,17 +92,7 @@ void Engine::set_recompute(int level) {
 }
 
 StepResult train_batches(Engine& engine, const TokenData& data, const TrainBatchOptions& o) {
-  if (o.grad_accum < 1) throw std::invalid_argument("grad_accum must be at least 1");
-  const int B = o.batch_size, T = o.block_size;
-  const int V = engine.config().vocab_size;
-  const TokenView& train = data.get(Split::Train);
-  const int64_t BT = (int64_t)B * T;
-  std::vector<int32_t> x((size_t)(BT * o.grad_accum)), y((size_t)(BT * o.grad_accum));
-  engine.set_seed(dropout_seed(o.seed, o.step));
-  for (int m = 0; m < o.grad_accum; m++)
-    sample_batch(train, "train data", B, T, o.seed, kStreamTrain, o.step * (uint64_t)o.grad_accum + m, V,
-                 x.data() + m * BT, y.data() + m * BT);
-  return engine.train_step(x.data(), y.data(), o.grad_accum, B, T, o.adamw);
+  return train_batch_run(engine, data, o, {o.adamw.lr}).front();  // a run of one step
 }
 
 namespace {

@@ -101,13 +101,19 @@ export class TrainingLoop {
     return Math.max(1, Math.min(most, nextEval - it, v.max_iters - it));
   }
 
+  /** AdamW's settings of every step, the learning rate aside */
+  private get adamw() {
+    const v = this.c.v;
+    return { weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] as [number, number], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined };
+  }
+
   /** The steps it .. it + n - 1 in one engine call, each queued before the one before it has ended, with the
    *  batches, masks and results of n trainOn calls. */
   private async trainRun(it: number, n: number): Promise<{ loss: number; stop: boolean }[]> {
     const { v, model } = this.c;
     const lrs = Array.from({ length: n }, (_, k) => lrAt(it + k, v));
     const r = await model.trainBatches({ batch_size: this.B, block_size: this.T, grad_accum: v.grad_accum, seed: v.seed, step: it, lrs,
-      weight_decay: v.weight_decay, betas: [v.beta1, v.beta2], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined });
+      ...this.adamw });
     return r.losses.map((loss) => ({ loss, stop: false }));
   }
 
@@ -115,7 +121,7 @@ export class TrainingLoop {
    *  update. In a job, `stop` is true on every rank when any rank asked to stop (Ctrl-C) with this step. */
   private async trainOn(it: number, lr: number): Promise<{ loss: number; stop: boolean }> {
     const { v, model, signal, feed } = this.c;
-    const adam = { lr, weight_decay: v.weight_decay, betas: [v.beta1, v.beta2] as [number, number], grad_clip: v.grad_clip > 0 ? v.grad_clip : undefined };
+    const adam = { lr, ...this.adamw };
     if (feed?.sampling === 'sequential') {
       return { loss: await feed.trainSequential(model, it, this.B, this.T, v.grad_accum, adam), stop: !!signal?.aborted };
     }
