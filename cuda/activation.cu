@@ -14,14 +14,15 @@ constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kInvSqrt2 = 0.7071067811865476f;
 constexpr float kInvSqrt2Pi = 0.3989422804014327f;
 
-// act'(x): ReLU 1[x > 0]; GELU Phi(x) + x phi(x); GELU-tanh d/dx of 0.5 x (1 + tanh u), u = sqrt(2/pi)(x + 0.044715 x^3).
+// act'(x): ReLU 1[x > 0]; GELU Phi(x) + x phi(x); GELU-tanh d/dx of x s, s = sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3):
+// s + 2 x s (1 - s) u', with 1 - s = sigmoid(-2u) (as cpu/ops.cc: no 1 + erf, 1 + tanh or 1 - tanh^2 cancelling).
 __device__ __forceinline__ float act_grad(int act, float x) {
   if (act == 0) return x > 0.0f ? 1.0f : 0.0f;
-  if (act == 1) return 0.5f * (1.0f + erff(x * kInvSqrt2)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
+  if (act == 1) return 0.5f * erfcf(-x * kInvSqrt2) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
   const float x2 = x * x;
   const float u = kSqrt2OverPi * (x + 0.044715f * x2 * x);
-  const float th = tanhf(u);
-  return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x2);
+  const float s = 1.0f / (1.0f + expf(-2.0f * u)), sc = 1.0f / (1.0f + expf(2.0f * u));
+  return s + 2.0f * x * s * sc * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x2);
 }
 
 // Both kernels: with vec, eight elements per thread through 16-byte loads over the first N - N % 8 elements,

@@ -100,21 +100,28 @@ void spans(void (*fn)(float*, const float*, const float*, int64_t), float* out, 
 }
 
 
-// gelu: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2));  d/dx = Phi(x) + x phi(x)
-MYPT_SPAN(gelu_span, out[i] = 0.5f * a[i] * (1.0f + std::erf(a[i] * kInvSqrt2)))
+// gelu: x * Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2)) = 0.5 erfc(-x / sqrt 2);  d/dx = Phi(x) + x phi(x).
+// Phi through erfc: 1 + erf cancels for negative x (x = -3 keeps about 4 of float's 7 digits).
+MYPT_SPAN(gelu_span, out[i] = 0.5f * a[i] * std::erfc(-a[i] * kInvSqrt2))
 MYPT_SPAN(gelu_back_span, {
   const float x = a[i];
-  const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
+  const float cdf = 0.5f * std::erfc(-x * kInvSqrt2);
   const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
   out[i] = b[i] * (cdf + x * pdf);
 })
-// gelu_tanh: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
-MYPT_SPAN(gelu_tanh_span, out[i] = 0.5f * a[i] * (1.0f + std::tanh(kSqrt2OverPi * (a[i] + kKappa * a[i] * a[i] * a[i]))))
+// gelu_tanh: 0.5 x (1 + tanh(u)) = x s, u = sqrt(2/pi) (x + 0.044715 x^3), s = sigmoid(2u) = 1 / (1 + e^-2u);
+// d/dx = s + 2 x s (1 - s) u', with 1 - s = sigmoid(-2u). (1 + tanh u and 1 - tanh^2 u cancel for large |u|.)
+MYPT_SPAN(gelu_tanh_span, {
+  const float u = kSqrt2OverPi * (a[i] + kKappa * a[i] * a[i] * a[i]);
+  out[i] = a[i] / (1.0f + std::exp(-2.0f * u));
+})
 MYPT_SPAN(gelu_tanh_back_span, {
   const float x = a[i];
-  const float t = std::tanh(kSqrt2OverPi * (x + kKappa * x * x * x));
+  const float u = kSqrt2OverPi * (x + kKappa * x * x * x);
+  const float s = 1.0f / (1.0f + std::exp(-2.0f * u));
+  const float sc = 1.0f / (1.0f + std::exp(2.0f * u));
   const float du = kSqrt2OverPi * (1.0f + 3.0f * kKappa * x * x);
-  out[i] = b[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
+  out[i] = b[i] * (s + 2.0f * x * s * sc * du);
 })
 MYPT_SPAN(relu_span, out[i] = a[i] > 0.0f ? a[i] : 0.0f)
 MYPT_SPAN(relu_back_span, out[i] = a[i] > 0.0f ? b[i] : 0.0f)

@@ -208,6 +208,48 @@ static void check_encoder(int B, int T_, int C, int V) {
 }
 
 // ---------------- activations, dropout ----------------
+
+// The GELUs where 1 + erf and 1 + tanh would cancel (x < 0) and beyond, fp32, each element against the math
+// in double: the largest relative error of an element, for the kernels and for the CPU ops they mirror.
+static void check_activation_tails() {
+  Vec x, dy;
+  for (float v = -9.0f; v <= 4.0f; v += 0.125f)
+    if (std::fabs(v) >= 0.5f) { x.push_back(v); dy.push_back(1.0f); }
+  const int64_t N = (int64_t)x.size();
+  const auto worst = [](const Vec& got, const std::vector<double>& ref) {
+    double e = 0;
+    for (size_t i = 0; i < ref.size(); i++) e = std::max(e, std::fabs(got[i] - ref[i]) / std::fabs(ref[i]));
+    return e;
+  };
+  const double k = std::sqrt(2.0 / M_PI), kap = 0.044715;
+  for (int a = 1; a < 3; a++) {
+    std::vector<double> y(N), g(N);
+    for (int64_t i = 0; i < N; i++) {
+      const double v = x[i];
+      if (a == 1) {
+        const double cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
+        y[i] = v * cdf;
+        g[i] = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2.0 * M_PI);
+      } else {
+        // 0.5 v (1 + tanh u) as v sigmoid(2u): 1 + tanh u is 0 in double too from u = -19 on
+        const double u = k * (v + kap * v * v * v), sg = 1.0 / (1.0 + std::exp(-2.0 * u));
+        y[i] = v * sg;
+        g[i] = sg + 2.0 * v * sg * (1.0 / (1.0 + std::exp(2.0 * u))) * k * (1.0 + 3.0 * kap * v * v);
+      }
+    }
+    Vec cy(N), cg(N);
+    if (a == 1) { cpu::gelu_forward(cy.data(), x.data(), N); cpu::gelu_backward(cg.data(), x.data(), dy.data(), N); }
+    else { cpu::gelu_tanh_forward(cy.data(), x.data(), N); cpu::gelu_tanh_backward(cg.data(), x.data(), dy.data(), N); }
+    Dev<float> dx_(x), ddy(dy), dout(N), ddx(N);
+    activation_forward<float>((Activation)a, dout.p, dx_.p, N, 0);
+    activation_backward<float>((Activation)a, ddx.p, dx_.p, ddy.p, N, 0);
+    const std::string tag = std::string(a == 1 ? "gelu" : "gelu_tanh") + " x in [-9, 4]";
+    report("activation tails forward (kernel) " + tag, worst(dout.get(), y), 1e-5);
+    report("activation tails backward (kernel) " + tag, worst(ddx.get(), g), 1e-5);
+    report("activation tails forward (cpu op) " + tag, worst(cy, y), 1e-5);
+    report("activation tails backward (cpu op) " + tag, worst(cg, g), 1e-5);
+  }
+}
 template <typename T>
 static void check_activations(int64_t N) {
   const Vec x = prep<T>(randn(N, 2.0f)), dy = prep<T>(randn(N));
@@ -1012,6 +1054,7 @@ int main(int argc, char** argv) {
       check_encoder<float>(3, 17, 24, 50);
       check_encoder<bf16>(4, 33, 96, 101);
       for (int64_t n : {1, 840, 1000, 31040, 123457}) { check_activations<float>(n); check_activations<bf16>(n); }
+      check_activation_tails();
       for (int m : {1, 3}) { check_gemv_activation<float>(m, 768, 3072); check_gemv_activation<bf16>(m, 768, 3072); }
       // each of gemv_forward's shapes: a row in registers (K <= 1024, 2048, 3072, 4096) or streamed past that,
       // one, two or four columns a warp
