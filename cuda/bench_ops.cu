@@ -36,17 +36,17 @@ __global__ void fill_targets_kernel(int32_t* t, int64_t n, uint64_t seed, int V)
 
 // Device buffers freed on every exit path.
 struct Buffers {
-  std::vector<void*> ptrs;
+  std::vector<std::pair<void*, size_t>> ptrs;
   int64_t bytes = 0;
   template <typename T>
   T* alloc(int64_t n) {
     void* p = cuda_malloc((size_t)n * sizeof(T), "a bench input");
-    ptrs.push_back(p);
+    ptrs.emplace_back(p, (size_t)n * sizeof(T));
     bytes += n * (int64_t)sizeof(T);
     return (T*)p;
   }
   ~Buffers() {
-    for (void* p : ptrs) cudaFree(p);
+    for (auto& [p, b] : ptrs) cuda_free(p, b);
   }
 };
 

@@ -33,7 +33,7 @@ struct DBuf {
   }
   ~DBuf() { release(); }
   void release() {
-    if (p) cudaFree(p);
+    cuda_free(p, n * sizeof(X));
     p = nullptr;
     n = 0;
   }

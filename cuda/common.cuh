@@ -30,6 +30,11 @@ void* cuda_malloc_host(size_t bytes, const char* what);
 // How many device allocations cuda_malloc has made in this process: a CUDA graph captured at one count reads
 // and writes only addresses that still hold the same buffers while the count is unchanged.
 uint64_t allocation_count();
+// Frees what cuda_malloc gave (bytes: as asked for). allocated_bytes(): the device bytes held through
+// cuda_malloc now, every device of the process together: the figure beside PyTorch's
+// torch.cuda.memory_allocated (the driver's own memory and the loaded kernels' images left out).
+void cuda_free(void* p, size_t bytes);
+int64_t allocated_bytes();
 // What kernels size themselves by, asked once per device (device.cu): the current device's.
 struct DeviceProps {
   int sms = 132;             // multiprocessors (132 on an H100 SXM; 132 where the device cannot say)

@@ -66,6 +66,7 @@ class CudaBackend final : public Backend {
     }
     cudaGetLastError();  // a failed reading is -1, not an error left for the next launch check
     if (prev >= 0) cudaSetDevice(prev);
+    m.allocated_bytes = cuda::allocated_bytes();
     return m;
   }
   std::vector<uint8_t> collective_id() const override { return nccl_group_id(); }

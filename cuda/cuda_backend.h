@@ -2,6 +2,7 @@
 // the factories the native test programs call directly. A plain C++ header (no CUDA types), so the
 // composition root (binding/backends.cc) is compiled by the host compiler.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ std::unique_ptr<Engine> make_engine(const ModelConfig& cfg, int device, Precisio
 std::unique_ptr<modded::ModdedRunner> make_modded(modded::ModdedWeights weights, int device,
                                                   Precision precision);  // cuda/modded_runner.cu
 OpBenchResult bench_op(const OpBenchRequest& req);                       // cuda/bench_ops.cu
+int64_t allocated_bytes();  // the device bytes held through cuda_malloc now (common.cuh; cuda/device.cu)
 
 }  // namespace cuda
 }  // namespace mypt

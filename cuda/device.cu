@@ -137,8 +137,16 @@ void allow_dynamic_smem(const void* kernel, size_t bytes, const char* what) {
 }
 
 static std::atomic<uint64_t> g_allocations{0};
+static std::atomic<int64_t> g_allocated_bytes{0};
 
 uint64_t allocation_count() { return g_allocations.load(); }
+int64_t allocated_bytes() { return g_allocated_bytes.load(); }
+
+void cuda_free(void* p, size_t bytes) {
+  if (!p) return;
+  cudaFree(p);
+  g_allocated_bytes -= (int64_t)bytes;
+}
 
 void* cuda_malloc(size_t bytes, const char* what) {
   void* p = nullptr;
@@ -146,6 +154,7 @@ void* cuda_malloc(size_t bytes, const char* what) {
   if (e == cudaErrorMemoryAllocation) throw_out_of_memory(std::string(what) + " asked for " + format_bytes(bytes));
   check_cuda(e, "cudaMalloc", __FILE__, __LINE__);
   g_allocations++;
+  g_allocated_bytes += (int64_t)bytes;
   return p;
 }
 

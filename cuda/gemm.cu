@@ -214,7 +214,9 @@ Gemm::Gemm(bool use_lt) {
     return;
   }
   workspace_bytes_ = 32u << 20;
-  if (cudaMalloc(&workspace_, workspace_bytes_) != cudaSuccess) {
+  try {
+    workspace_ = cuda_malloc(workspace_bytes_, "the cuBLASLt workspace");
+  } catch (const std::exception&) {
     cudaGetLastError();
     api->destroy(ctx_);
     ctx_ = nullptr;
@@ -226,13 +228,13 @@ Gemm::Gemm(bool use_lt) {
 Gemm::~Gemm() {
   std::string why;
   if (ctx_) cublaslt_plugin(why)->destroy(ctx_);
-  if (workspace_) cudaFree(workspace_);
-  if (bias_scratch_) cudaFree(bias_scratch_);
+  cuda_free(workspace_, workspace_bytes_);
+  cuda_free(bias_scratch_, (size_t)bias_scratch_n_ * sizeof(float));
 }
 
 float* Gemm::bias_scratch(int n) {
   if (n > bias_scratch_n_) {
-    if (bias_scratch_) cudaFree(bias_scratch_);
+    cuda_free(bias_scratch_, (size_t)bias_scratch_n_ * sizeof(float));
     bias_scratch_ = nullptr;
     bias_scratch_n_ = 0;  // a failed allocation leaves no size without memory behind it
     bias_scratch_ = (float*)cuda_malloc((size_t)n * sizeof(float), "the bias-gradient scratch");

@@ -58,6 +58,7 @@ test('a GPU train_step row shows our peak memory beside PyTorch eager and compil
   const cells = rowCells(row);
   assert.is(cells.length, HEADER.length);
   assert.is(cells[HEADER.indexOf('peak MB')], '12345');
+  assert.is(rowCells({ ...row, driver_mb: 12700.6 })[HEADER.indexOf('peak MB')], '12345 (driver 12701)');
   assert.is(cells[HEADER.indexOf('PyTorch ms')], '150.000 (compiled 110.000)');
   assert.is(cells[HEADER.indexOf('PyTorch peak MB')], '20000 (compiled 15001)');
   assert.is(rowCells({ ...row, pytorch_peak_mb: undefined, pytorch_compile_peak_mb: undefined })[HEADER.indexOf('PyTorch peak MB')], '');

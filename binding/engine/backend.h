@@ -39,6 +39,7 @@ struct LibraryStatus {
 struct DeviceMemory {
   int64_t free_bytes = -1;
   int64_t total_bytes = -1;
+  int64_t allocated_bytes = -1;  // held by the engines' own allocations (all devices), where the backend counts them
 };
 
 class Backend {

@@ -1,7 +1,7 @@
 // benchOp(request) -> Promise<{ ms: number[], flops, bytes, peakBytes }>: times one op (bench.h) off the
-// main thread on the CPU or CUDA backend. deviceMemory(device, index) -> { freeBytes, totalBytes } | null:
-// a device's memory as its driver sees it now (engine/backend.h DeviceMemory), null where the backend
-// cannot say.
+// main thread on the CPU or CUDA backend. deviceMemory(device, index) -> { freeBytes, totalBytes,
+// allocatedBytes? } | null: a device's memory as its driver sees it now, and the bytes the engines hold
+// through their own allocations (engine/backend.h DeviceMemory), null where the backend cannot say.
 #include <napi.h>
 
 #include "engine/backend.h"
@@ -57,6 +57,7 @@ Napi::Value DeviceMemory(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("freeBytes", (double)m.free_bytes);
   out.Set("totalBytes", (double)m.total_bytes);
+  if (m.allocated_bytes >= 0) out.Set("allocatedBytes", (double)m.allocated_bytes);
   return out;
 }
 

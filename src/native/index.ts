@@ -252,9 +252,11 @@ export interface NativeAddon {
   Bpe: new (tokenBytes: Uint8Array, offsets: Uint32Array, pattern: 'gpt2' | 'gpt2-js', options?: { special?: ArrayLike<number> }) => NativeBpe;
   /** times one op of bench.h at one shape on fresh random inputs */
   benchOp(req: NativeBenchRequest): Promise<{ ms: number[]; flops: number; bytes: number; peakBytes: number }>;
-  /** a device's memory as its driver sees it now (CUDA: cudaMemGetInfo; the first call creates the context); null where
-   *  the backend cannot say (the CPU); E_NO_CUDA where the backend is not usable here */
-  deviceMemory(device: 'cpu' | 'cuda', index: number): { freeBytes: number; totalBytes: number } | null;
+  /** a device's memory as its driver sees it now (CUDA: cudaMemGetInfo; the first call creates the context), and
+   *  allocatedBytes: what the engines hold through their own allocations, all devices together (as PyTorch's
+   *  torch.cuda.memory_allocated: the driver's own memory and the kernels' images left out); null where the backend
+   *  cannot say (the CPU); E_NO_CUDA where the backend is not usable here */
+  deviceMemory(device: 'cpu' | 'cuda', index: number): { freeBytes: number; totalBytes: number; allocatedBytes?: number } | null;
   /** a new data-parallel group's id, on rank 0 (the CPU: a listening port; CUDA: NCCL's unique id) */
   groupId(device: 'cpu' | 'cuda'): Uint8Array;
   NativeGroup: new (spec: NativeGroupSpec) => NativeGroup;

@@ -32,7 +32,7 @@ export function rowCells(r: BenchRow): string[] {
     f(r.timing?.median_ms, 3),
     r.timing ? `${f(100 * r.timing.spread, 0)}%` : '',
     throughput(r),
-    f(r.peak_mb, 0),
+    f(r.peak_mb, 0) + (r.driver_mb !== undefined ? ` (driver ${f(r.driver_mb, 0)})` : ''),
     r.pytorch_ms !== undefined
       ? f(r.pytorch_ms, 3) + (r.pytorch_compile_ms !== undefined ? ` (compiled ${f(r.pytorch_compile_ms, 3)})` : '')
         + (r.pytorch_fsync_ms !== undefined ? ` (+fsync ${f(r.pytorch_fsync_ms, 3)})` : '')

@@ -39,7 +39,12 @@ export interface BenchRow {
   /** the serve suite: 95th percentile of a request's latency (the median is timing.median_ms) */
   p95_ms?: number;
   mb_per_s?: number;
+  /** the GPU training step: what the model's own allocations hold after the steps (as PyTorch's figure counts);
+   *  elsewhere the peak resident size or the driver's figure */
   peak_mb?: number;
+  /** the GPU training step: the driver's memory in use after the steps over before the model (the allocations,
+   *  the kernels' images loaded for the step and the driver's own), beside peak_mb */
+  driver_mb?: number;
   pytorch_ms?: number;
   /** the training step through torch.compile (GPU only) */
   pytorch_compile_ms?: number;
@@ -85,25 +90,27 @@ async function runOp(c: BenchCase): Promise<BenchRow> {
   return row;
 }
 
-/** GPU memory in use now on device 0, in bytes, as the driver sees it (every process's; NaN where it cannot say). */
-function gpuBytesInUse(): number {
+/** GPU memory on device 0, in bytes: in use as the driver sees it (every process's), and held by this process's
+ *  engines through their own allocations (NaN where it cannot say). */
+function gpuBytes(): { inUse: number; allocated: number } {
   try {
     const m = loadAddon().deviceMemory('cuda', 0);
-    return m ? m.totalBytes - m.freeBytes : NaN;
+    return { inUse: m ? m.totalBytes - m.freeBytes : NaN, allocated: m?.allocatedBytes ?? NaN };
   } catch {
-    return NaN; // no figure rather than no row
+    return { inUse: NaN, allocated: NaN }; // no figure rather than no row
   }
 }
 
 async function runTrain(c: BenchCase): Promise<BenchRow> {
   const m = c.model!;
-  // GPU: the memory in use before the model (the first reading creates the CUDA context, so the context is
-  // left out) and after the timed steps. The engine's device buffers only grow (cuda/buffers.cuh DBuf::ensure)
-  // and stay for the next step, so the second reading is the step's peak: weights, gradients, AdamW moments,
-  // activations, the token data, cuBLASLt's workspace and the kernels loaded, everything the model holds.
+  // GPU: the memory before the model (the first reading creates the CUDA context, so the context is left out)
+  // and after the timed steps. The engine's device buffers only grow (cuda/buffers.cuh DBuf::ensure) and stay
+  // for the next step, so the second reading is the step's peak: weights, gradients, AdamW moments,
+  // activations, the token data and cuBLASLt's workspace as allocated (peak_mb, the figure PyTorch's
+  // max_memory_allocated is beside), and with the kernels' images and the driver's own (driver_mb).
   // A model disposed by an earlier case is freed when its last call has ended: wait for that first.
   for (let i = 0; c.device === 'cuda' && i < 100 && loadAddon().liveHandles().models > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  const gpu0 = c.device === 'cuda' ? gpuBytesInUse() : NaN;
+  const gpu0 = c.device === 'cuda' ? gpuBytes() : undefined;
   const model = createModel({ ...m, device: c.device, dropout: 0, seed: 1 });
   try {
     if (c.recompute) model.setRecompute(c.recompute);
@@ -122,8 +129,10 @@ async function runTrain(c: BenchCase): Promise<BenchRow> {
     const row: BenchRow = { id: c.id, suite: c.suite, device: c.device, timing, tokens_per_s: tok };
     if (c.device === 'cuda') {
       row.mfu = (trainFlopsPerToken(m, c.T!) * tok) / PEAK_BF16;
-      const used = gpuBytesInUse() - gpu0;
-      if (Number.isFinite(used)) row.peak_mb = used / 2 ** 20;
+      const gpu1 = gpuBytes();
+      const held = gpu1.allocated - gpu0!.allocated, used = gpu1.inUse - gpu0!.inUse;
+      if (Number.isFinite(held)) row.peak_mb = held / 2 ** 20;
+      if (Number.isFinite(used)) row.driver_mb = used / 2 ** 20;
     } else row.peak_mb = Math.max(0, process.memoryUsage().rss - rss0) / 2 ** 20;
     return row;
   } finally {
