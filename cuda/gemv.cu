@@ -131,24 +131,11 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
       float x[8], sum[8] = {}, pb[8] = {};
       load8(x, p.inp + j);
       if (p.pbias) load8(pb, p.pbias + k);
-      // kPartsAhead parts' loads in flight before their adds (one at a time, each add waited a round trip to
-      // L2: 12 in a row for GPT-2's heads); the adds stay in part order
-      constexpr int kPartsAhead = 4;
-      for (int h0 = 0; h0 < p.nparts; h0 += kPartsAhead) {
-        float4 a[kPartsAhead], b[kPartsAhead];
-#pragma unroll
-        for (int u = 0; u < kPartsAhead; u++)
-          if (h0 + u < p.nparts) {
-            const float4* q = (const float4*)(p.parts + ((int64_t)(h0 + u) * M + m) * K + k);
-            a[u] = q[0];
-            b[u] = q[1];
-          }
-#pragma unroll
-        for (int u = 0; u < kPartsAhead; u++)
-          if (h0 + u < p.nparts) {
-            sum[0] += a[u].x; sum[1] += a[u].y; sum[2] += a[u].z; sum[3] += a[u].w;
-            sum[4] += b[u].x; sum[5] += b[u].y; sum[6] += b[u].z; sum[7] += b[u].w;
-          }
+      for (int h = 0; h < p.nparts; h++) {
+        const float4* q = (const float4*)(p.parts + ((int64_t)h * M + m) * K + k);
+        const float4 a = q[0], b = q[1];
+        sum[0] += a.x; sum[1] += a.y; sum[2] += a.z; sum[3] += a.w;
+        sum[4] += b.x; sum[5] += b.y; sum[6] += b.z; sum[7] += b.w;
       }
 #pragma unroll
       for (int e = 0; e < 8; e++) x[e] += to_f(from_f<T>(sum[e] + pb[e]));
@@ -166,7 +153,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
       keep(j, x);
     }
   } else {
-#pragma unroll 4
     for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
       Raw8<T> r;
       r.ldg(p.inp + j);
