@@ -356,7 +356,7 @@ void GptTrainer<T>::set_recompute(int level) {
   fcact_.release();
 }
 
-// Rows of one classifier chunk: the [rows, V] logits at most chunk_bytes_ (256 MB; MYPT_CLASSIFIER_CHUNK_MB, a
+// Rows of one classifier chunk: the [rows, V] logits at most chunk_bytes_ (512 MB; MYPT_CLASSIFIER_CHUNK_MB, a
 // tuning and test switch), in equal chunks (a multiple of 64 rows) so that no chunk is a small remainder.
 template <typename T>
 int64_t GptTrainer<T>::classifier_chunk(int64_t BT) const {

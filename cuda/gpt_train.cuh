@@ -139,7 +139,7 @@ class GptTrainer {
   uint64_t seed_ = 0, calls_ = 0;
   int B_ = 0, T_cur_ = 0;
   int recompute_ = 0;
-  int64_t chunk_bytes_ = 256ll << 20;  // classifier_chunk
+  int64_t chunk_bytes_ = 512ll << 20;  // classifier_chunk
   DBuf<int32_t> tokens_, targets_, b_tok_, b_start_, b_pos_;
   EncoderBuckets buckets_;
   HostBuf<int32_t> h_tokens_, h_targets_, h_btok_, h_bstart_, h_bpos_;

@@ -34,8 +34,9 @@ test('training FLOPs per token for GPT-2 124M (6N + 12LCT) match nanoGPT estimat
 
 test('the train suite has GPT-2 350M at B=8, T=1024 on CUDA only, beside 124M, with its FLOPs per token', () => {
   const train = casesFor('cuda', false).filter((c) => c.suite === 'train');
-  assert.equal(train.map((c) => c.id), ['train/train_step B16 T1024', 'train/train_step 350M B8 T1024', 'train/train_step recompute 2 B32 T1024']);
-  assert.equal([train[2].B, train[2].recompute, train[2].model], [32, 2, GPT2_124M]);
+  assert.equal(train.map((c) => c.id), ['train/train_step B16 T1024', 'train/train_step 350M B8 T1024', 'train/train_step 350M recompute 1 B8 T1024', 'train/train_step recompute 2 B32 T1024']);
+  assert.equal([train[2].B, train[2].recompute, train[2].model], [8, 1, GPT2_350M]);
+  assert.equal([train[3].B, train[3].recompute, train[3].model], [32, 2, GPT2_124M]);
   const c = train[1];
   assert.equal(c.model, { arch: 'gpt2', vocab_size: 50304, block_size: 1024, n_layer: 24, n_head: 16, n_embd: 1024, bias: true,
     activation: 'gelu_tanh' });
