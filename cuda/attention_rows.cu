@@ -31,15 +31,13 @@ __device__ __forceinline__ float dot(const float (&a)[E], const float (&b)[E]) {
 }
 
 // The online softmax of one query over keys j0, j0 + step, ... < nk: running max m, sum l and the
-// weighted value sum acc (dropout on the weights, counter cbase + j). Keys go U at a time (their loads and
-// dot products in flight together, one rescale per group; U = 8 for heads up to 64 wide, 4 above, as the
-// registers allow), the last group too: its keys past nk load key nk - 1 again and weigh 0 (score -inf), so
-// a row's keys cost ceil(keys / U) round trips to memory, not one for each key past the last full group.
+// weighted value sum acc (dropout on the weights, counter cbase + j). Keys go four at a time (their loads
+// and dot products in flight together, one rescale per four), then one at a time.
 template <int E, typename T>
 __device__ __forceinline__ void attend_keys(const AttnView<T>& vw, int b, int h, int hs, int lane, int j0, int step,
                                             int nk, const float (&q)[E], float scale, float p, float ks,
                                             uint64_t seed, uint64_t cbase, float (&acc)[E], float& m, float& l) {
-  constexpr int U = E <= 2 ? 8 : 4;
+  constexpr int U = 4;
   const T* kb = vw.k + b * vw.k_bs + h * hs;
   const T* vb = vw.v + b * vw.v_bs + h * hs;
   const auto add = [&](float sc, const float (&vv)[E], int j, float mn) {  // one key, max already mn
@@ -57,23 +55,30 @@ __device__ __forceinline__ void attend_keys(const AttnView<T>& vw, int b, int h,
     for (int e = 0; e < E; e++) acc[e] *= corr;
     m = mn;
   };
-  for (int j = j0; j < nk; j += U * step) {
+  int j = j0;
+  for (; j + (U - 1) * step < nk; j += U * step) {
     float kv[U][E], vv[U][E], sc[U];
 #pragma unroll
     for (int u = 0; u < U; u++) {
-      const int64_t jj = min(j + u * step, nk - 1);
-      load_vec<E>(kv[u], kb + jj * vw.k_rs, hs, lane);
-      load_vec<E>(vv[u], vb + jj * vw.v_rs, hs, lane);
+      load_vec<E>(kv[u], kb + (int64_t)(j + u * step) * vw.k_rs, hs, lane);
+      load_vec<E>(vv[u], vb + (int64_t)(j + u * step) * vw.v_rs, hs, lane);
     }
 #pragma unroll
-    for (int u = 0; u < U; u++) sc[u] = j + u * step < nk ? dot<E>(q, kv[u]) * scale : -INFINITY;
+    for (int u = 0; u < U; u++) sc[u] = dot<E>(q, kv[u]) * scale;
     float mn = m;
 #pragma unroll
     for (int u = 0; u < U; u++) mn = fmaxf(mn, sc[u]);
     rescale(mn);
 #pragma unroll
-    for (int u = 0; u < U; u++)
-      if (j + u * step < nk) add(sc[u], vv[u], j + u * step, mn);
+    for (int u = 0; u < U; u++) add(sc[u], vv[u], j + u * step, mn);
+  }
+  for (; j < nk; j += step) {
+    float kv[E], vv[E];
+    load_vec<E>(kv, kb + (int64_t)j * vw.k_rs, hs, lane);
+    load_vec<E>(vv, vb + (int64_t)j * vw.v_rs, hs, lane);
+    const float sc = dot<E>(q, kv) * scale;
+    rescale(fmaxf(m, sc));
+    add(sc, vv, j, m);
   }
 }
 
