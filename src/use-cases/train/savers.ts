@@ -118,7 +118,7 @@ export async function keepLastWithOptimizer(dir: string, keep: number, which: { 
     for (const s of steps.slice(0, Math.max(0, steps.length - keep))) {
       const pair = pairOf(separatedBase(dir, which.prefix, s));
       if (fs.existsSync(pair.model)) {
-        fs.rmSync(pair.optimizer);
+        await fs.promises.rm(pair.optimizer);   // on libuv's threads: a large unlink would stall the GPU's feed
         changed.push(pair.optimizer);
       }
     }
