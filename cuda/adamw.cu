@@ -1,6 +1,8 @@
-// Global norm and fused AdamW kernels; contract in adamw.cuh. AdamW moves 4 fp32 values in and
-// 3 fp32 + 1 bf16 out per parameter, 4 consecutive parameters per thread with 16-byte accesses.
+// Global norm and fused AdamW kernels; contract in adamw.cuh. AdamW moves 4 fp32 values in and 3 out per
+// parameter (fp32 masters), or 3 fp32 + two 16-bit halves in and out (split masters), 4 consecutive
+// parameters per thread with 16-byte (8-byte for the halves) accesses.
 #include <algorithm>
+#include <stdexcept>
 
 #include "adamw.cuh"
 
@@ -57,8 +59,35 @@ __device__ __forceinline__ void adam_one(float& p, float& m, float& v, float g, 
   p -= a.step_size * (m / (sqrtf(v) / a.bc2_sqrt + a.eps));
 }
 
-__global__ void adamw_kernel(float* param, bf16* work, float* mom, float* var, const float* grad, int64_t N,
-                             const int64_t* starts, const uint8_t* decay, int nt, AdamScalars a, const float* norm) {
+// Masters as fp32 (P.f32) or split (SPLIT: P.hi, P.lo, joined before and split after the update).
+template <bool SPLIT>
+__device__ __forceinline__ float4 load_masters(const Masters& P, int64_t i) {
+  if constexpr (!SPLIT) return *(const float4*)(P.f32 + i);
+  const uint2 h = *(const uint2*)(P.hi + i), l = *(const uint2*)(P.lo + i);
+  return make_float4(__uint_as_float(join_master_bits(h.x & 0xffffu, l.x & 0xffffu)),
+                     __uint_as_float(join_master_bits(h.x >> 16, l.x >> 16)),
+                     __uint_as_float(join_master_bits(h.y & 0xffffu, l.y & 0xffffu)),
+                     __uint_as_float(join_master_bits(h.y >> 16, l.y >> 16)));
+}
+
+template <bool SPLIT>
+__device__ __forceinline__ void store_masters(const Masters& P, int64_t i, float4 p) {
+  if constexpr (!SPLIT) {
+    *(float4*)(P.f32 + i) = p;
+  } else {
+    uint16_t h[4], l[4];
+    split_master_bits(__float_as_uint(p.x), h[0], l[0]);
+    split_master_bits(__float_as_uint(p.y), h[1], l[1]);
+    split_master_bits(__float_as_uint(p.z), h[2], l[2]);
+    split_master_bits(__float_as_uint(p.w), h[3], l[3]);
+    *(uint2*)(P.hi + i) = make_uint2(h[0] | ((uint32_t)h[1] << 16), h[2] | ((uint32_t)h[3] << 16));
+    *(uint2*)(P.lo + i) = make_uint2(l[0] | ((uint32_t)l[1] << 16), l[2] | ((uint32_t)l[3] << 16));
+  }
+}
+
+template <bool SPLIT>
+__global__ void adamw_kernel(Masters P, float* mom, float* var, const float* grad, int64_t N, const int64_t* starts,
+                             const uint8_t* decay, int nt, AdamScalars a, const float* norm) {
   float c = 1.0f;
   if (a.clip > 0.0f) c = fminf(1.0f, a.clip / (norm[0] + 1e-6f));
   c *= a.grad_scale;
@@ -67,30 +96,25 @@ __global__ void adamw_kernel(float* param, bf16* work, float* mom, float* var, c
     const int64_t i0 = q * 4;
     const int k = tensor_of(starts, nt, i0);
     if (i0 + 4 <= N && i0 + 4 <= starts[k + 1]) {
-      float4 p = *(const float4*)(param + i0), m = *(const float4*)(mom + i0), v = *(const float4*)(var + i0);
+      float4 p = load_masters<SPLIT>(P, i0), m = *(const float4*)(mom + i0), v = *(const float4*)(var + i0);
       const float4 g = *(const float4*)(grad + i0);
       const bool dec = decay[k] != 0;
       adam_one(p.x, m.x, v.x, g.x * c, dec, a);
       adam_one(p.y, m.y, v.y, g.y * c, dec, a);
       adam_one(p.z, m.z, v.z, g.z * c, dec, a);
       adam_one(p.w, m.w, v.w, g.w * c, dec, a);
-      *(float4*)(param + i0) = p;
+      store_masters<SPLIT>(P, i0, p);
       *(float4*)(mom + i0) = m;
       *(float4*)(var + i0) = v;
-      if (work) {
-        __nv_bfloat162 lo = __floats2bfloat162_rn(p.x, p.y), hi = __floats2bfloat162_rn(p.z, p.w);
-        *(__nv_bfloat162*)(work + i0) = lo;
-        *(__nv_bfloat162*)(work + i0 + 2) = hi;
-      }
     } else {
       for (int64_t i = i0; i < i0 + 4 && i < N; i++) {
         const int kk = tensor_of(starts, nt, i);
-        float p = param[i], m = mom[i], v = var[i];
+        float p = SPLIT ? join_master(P.hi[i], P.lo[i]) : P.f32[i], m = mom[i], v = var[i];
         adam_one(p, m, v, grad[i] * c, decay[kk] != 0, a);
-        param[i] = p;
+        if constexpr (SPLIT) split_master(p, P.hi[i], P.lo[i]);
+        else P.f32[i] = p;
         mom[i] = m;
         var[i] = v;
-        if (work) work[i] = __float2bfloat16_rn(p);
       }
     }
   }
@@ -143,7 +167,7 @@ void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch,
   CUDA_CHECK_LAUNCH("global_norm (final)");
 }
 
-void adamw_update(float* param, bf16* param_work, float* m, float* v, const float* grad, int64_t N,
+void adamw_update(const Masters& param, float* m, float* v, const float* grad, int64_t N,
                   const int64_t* starts, const uint8_t* decay, int n_tensors, float lr, float beta1, float beta2,
                   float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s,
                   float grad_scale) {
@@ -162,7 +186,12 @@ void adamw_update(float* param, bf16* param_work, float* m, float* v, const floa
   a.grad_scale = grad_scale;
   const int64_t n4 = (N + 3) / 4;
   const int64_t g = std::min<int64_t>((n4 + 255) / 256, 132 * 16);
-  adamw_kernel<<<(unsigned)g, 256, 0, s>>>(param, param_work, m, v, grad, N, starts, decay, n_tensors, a, norm);
+  if ((param.f32 != nullptr) == (param.hi != nullptr && param.lo != nullptr))
+    throw std::invalid_argument("adamw_update: the masters are either fp32 or split (hi and lo)");
+  if (param.f32)
+    adamw_kernel<false><<<(unsigned)g, 256, 0, s>>>(param, m, v, grad, N, starts, decay, n_tensors, a, norm);
+  else
+    adamw_kernel<true><<<(unsigned)g, 256, 0, s>>>(param, m, v, grad, N, starts, decay, n_tensors, a, norm);
   CUDA_CHECK_LAUNCH("adamw_update");
 }
 

@@ -7,11 +7,12 @@
 //   p *= 1 - lr * wd   (elements of tensors whose decay flag is set)
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= (lr / (1 - b1^t)) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps))   (the CPU's operation order)
-//   param (fp32 master), m, v overwritten; param_work (bf16 working copy, may be null) = bf16(p).
+//   param (the masters: fp32, or split as a bf16 model holds them, masters.cuh), m, v overwritten.
 //   Tensor boundaries: tensor k spans [starts[k], starts[k+1]) (starts has n_tensors + 1 entries,
 //   device memory); decay[k] in {0, 1}. grad_scale multiplies the clipped gradient (a data-parallel
 //   step passes 1 / world: the gradients are sums over ranks). A range of a larger buffer is updated by
-//   passing its pointers and a starts table relative to its first element (16-byte aligned pointers).
+//   passing its pointers (param.at(begin)) and a starts table relative to its first element (begin a
+//   multiple of 4; 16-byte aligned buffers).
 // sum_squares_add: acc[0] += sum x^2 over x[0..n) (double, fixed order; `scratch` needs 1024 doubles).
 // zero_spans: buf[off_k, off_k + len_k) = 0 for each of the n spans given as (off_k, len_k) pairs in device
 //   memory, len_k <= kZeroSpan (the gradients that a step's first writer adds to instead of overwriting).
@@ -22,13 +23,14 @@
 #include <cstdint>
 
 #include "common.cuh"
+#include "masters.cuh"
 
 namespace mypt {
 namespace cuda {
 
 void global_norm(float* norm_out, const float* grad, int64_t N, double* scratch, cudaStream_t s);
 
-void adamw_update(float* param, bf16* param_work, float* m, float* v, const float* grad, int64_t N,
+void adamw_update(const Masters& param, float* m, float* v, const float* grad, int64_t N,
                   const int64_t* starts, const uint8_t* decay, int n_tensors, float lr, float beta1, float beta2,
                   float eps, float weight_decay, int64_t t, const float* norm, float grad_clip, cudaStream_t s,
                   float grad_scale = 1.0f);

@@ -9,8 +9,8 @@
 //                   this rank's slices (replicated ranges by rank 0 only) into one double, all-reduced,
 //                   norm = sqrt / world on the device; AdamW on each owned range (the fused kernel with a
 //                   starts table relative to the range, the moments at the range's compact offset,
-//                   grad_scale 1 / world: the gradients are sums); the fp32 masters all-gathered bucket by
-//                   bucket, join, the bf16 working copy refreshed from them
+//                   grad_scale 1 / world: the gradients are sums); the masters all-gathered bucket by
+//                   bucket (fp32, or a bf16 model's two 16-bit halves: the upper ones are its weights), join
 // No host round trip inside a step but the norm read at its end, as in the single-GPU step.
 #include <algorithm>
 #include <stdexcept>
@@ -24,6 +24,23 @@
 namespace mypt {
 namespace cuda {
 
+namespace {
+
+// The collectives on masters (masters.cuh): fp32 as floats, split as two 16-bit halves (moved, not added).
+void broadcast_masters(Collective& g, const Masters& m, int64_t n, cudaStream_t s) {
+  if (m.f32) return g.broadcast(m.f32, n, DType::F32, 0, s);
+  g.broadcast(m.hi, n, DType::BF16, 0, s);
+  g.broadcast(m.lo, n, DType::BF16, 0, s);
+}
+
+void all_gather_masters(Collective& g, const Masters& m, int64_t slice, cudaStream_t s) {
+  if (m.f32) return g.all_gather(m.f32, slice, DType::F32, s);
+  g.all_gather(m.hi, slice, DType::BF16, s);
+  g.all_gather(m.lo, slice, DType::BF16, s);
+}
+
+}  // namespace
+
 template <typename T>
 void GptTrainer<T>::join_group(std::shared_ptr<Collective> group, const ShardPlan& plan, DType grad_dtype) {
   if (!group) throw std::invalid_argument("join_group needs a group");
@@ -33,10 +50,9 @@ void GptTrainer<T>::join_group(std::shared_ptr<Collective> group, const ShardPla
   if (plan.total != layout_.total || plan.world != group->world() || plan.rank != group->rank())
     throw std::invalid_argument("the shard plan was made for another model or rank");
   use();
-  // rank 0's parameters everywhere
-  group->broadcast(gpt_.params.p, layout_.total, DType::F32, 0, s_);
+  // rank 0's parameters everywhere (a bf16 model's two halves as 16-bit words)
+  broadcast_masters(*group, gpt_.masters(), layout_.total, s_);
   group->join(s_);
-  gpt_.refresh_work();
   // the moments: this rank's shard of the whole ones (zero, or those set before joining)
   const int64_t N = layout_.total, S = plan.shard_size;
   std::vector<float> mf((size_t)N), vf((size_t)N), ms((size_t)S), vs((size_t)S);
@@ -139,14 +155,13 @@ float GptTrainer<T>::optimizer_step_dp(const AdamWParams& p) {
   step_++;
   for (size_t i = 0; i < owned_.size(); i++) {
     const ShardRange& x = owned_[i];
-    adamw_update(gpt_.params.p + x.begin, nullptr, m_.p + x.local, v_.p + x.local, grads_.p + x.begin, x.end - x.begin,
+    adamw_update(gpt_.masters().at(x.begin), m_.p + x.local, v_.p + x.local, grads_.p + x.begin, x.end - x.begin,
                  dp_starts_.p + range_table_[i], dp_decay_.p + range_table_[i], range_nt_[i], p.lr, p.beta1, p.beta2,
                  p.eps, p.weight_decay, step_, scalars_.p + 1, p.grad_clip, s_, 1.0f / W);
   }
-  // every rank's updated slices everywhere, then the working copy
-  for (const Bucket& b : plan_.buckets) group_->all_gather(gpt_.params.p + b.begin, b.slice, DType::F32, s_);
+  // every rank's updated slices everywhere (a bf16 model's two halves: its weights are the upper ones)
+  for (const Bucket& b : plan_.buckets) all_gather_masters(*group_, gpt_.masters().at(b.begin), b.slice, s_);
   group_->join(s_);
-  gpt_.refresh_work();
   float norm = 0.0f;
   CUDA_CHECK(cudaMemcpyAsync(&norm, scalars_.p + 1, 4, cudaMemcpyDeviceToHost, s_));
   sync();

@@ -28,14 +28,11 @@ class CudaEngine final : public Engine {
 
   void set_parameters(const float* src) override {
     gpt_.use();
-    CUDA_CHECK(cudaMemcpyAsync(gpt_.params.p, src, gpt_.layout.total * 4, cudaMemcpyHostToDevice, gpt_.s));
-    gpt_.refresh_work();
-    gpt_.sync();
+    gpt_.set_masters(src);
   }
   void get_parameters(float* dst) override {
     gpt_.use();
-    CUDA_CHECK(cudaMemcpyAsync(dst, gpt_.params.p, gpt_.layout.total * 4, cudaMemcpyDeviceToHost, gpt_.s));
-    gpt_.sync();
+    gpt_.get_masters(dst);
   }
   HostBlock alloc_host(size_t bytes) override {
     gpt_.use();

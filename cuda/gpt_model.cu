@@ -1,6 +1,7 @@
 // GptModel (gpt_model.cuh): the state training and decoding share.
 #include "gpt_model.cuh"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -25,11 +26,14 @@ GptModel<T>::GptModel(const ModelConfig& config, int device)
   CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   gemm.reset(new Gemm(true));
   const int64_t N = layout.total;
-  params.ensure(N);
-  CUDA_CHECK(cudaMemsetAsync(params.p, 0, N * 4, s));
-  if (is_bf16_t<T>()) {
-    work.ensure(N * sizeof(T));
-    CUDA_CHECK(cudaMemsetAsync(work.p, 0, N * sizeof(T), s));
+  if (is_bf16_t<T>()) {  // the split of 0.0f is two zero halves
+    work.ensure(N);
+    lo.ensure(N);
+    CUDA_CHECK(cudaMemsetAsync(work.p, 0, N * 2, s));
+    CUDA_CHECK(cudaMemsetAsync(lo.p, 0, N * 2, s));
+  } else {
+    params.ensure(N);
+    CUDA_CHECK(cudaMemsetAsync(params.p, 0, N * 4, s));
   }
   bind_offsets();
   CUDA_CHECK(cudaStreamSynchronize(s));
@@ -43,9 +47,42 @@ GptModel<T>::~GptModel() {
   cudaStreamDestroy(s);
 }
 
+namespace {
+constexpr int64_t kMasterStage = 16 << 20;  // floats of the device stage of set_masters / get_masters (64 MB)
+}
+
 template <typename T>
-void GptModel<T>::refresh_work() {
-  if (is_bf16_t<T>()) convert<bf16, float>((bf16*)work.p, params.p, layout.total, s);
+void GptModel<T>::set_masters(const float* src) {
+  const int64_t N = layout.total;
+  if (!is_bf16_t<T>()) {
+    CUDA_CHECK(cudaMemcpyAsync(params.p, src, N * 4, cudaMemcpyHostToDevice, s));
+    return sync();
+  }
+  DBuf<float> stage;
+  stage.ensure((size_t)std::min(N, kMasterStage));
+  for (int64_t i = 0; i < N; i += kMasterStage) {
+    const int64_t n = std::min(kMasterStage, N - i);
+    CUDA_CHECK(cudaMemcpyAsync(stage.p, src + i, n * 4, cudaMemcpyHostToDevice, s));
+    split_masters(work.p + i, lo.p + i, stage.p, n, s);
+  }
+  sync();
+}
+
+template <typename T>
+void GptModel<T>::get_masters(float* dst) {
+  const int64_t N = layout.total;
+  if (!is_bf16_t<T>()) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, params.p, N * 4, cudaMemcpyDeviceToHost, s));
+    return sync();
+  }
+  DBuf<float> stage;
+  stage.ensure((size_t)std::min(N, kMasterStage));
+  for (int64_t i = 0; i < N; i += kMasterStage) {
+    const int64_t n = std::min(kMasterStage, N - i);
+    join_masters(stage.p, work.p + i, lo.p + i, n, s);
+    CUDA_CHECK(cudaMemcpyAsync(dst + i, stage.p, n * 4, cudaMemcpyDeviceToHost, s));
+  }
+  sync();
 }
 
 template <typename T>

@@ -1,13 +1,15 @@
 // The CUDA GPT (engine/engine.h's model, the same as the CPU's binding/cpu/gpt.cc) is three parts:
 //   GptModel<T>   (this file)    what training and decoding share: the device, the stream, the GEMM
-//                                context, the fp32 master parameters and their working copy in T, the
-//                                offsets of every tensor, and the MLP up-projection both paths run
+//                                context, the fp32 master parameters (split in bf16), the offsets of
+//                                every tensor, and the MLP up-projection both paths run
 //   GptTrainer<T> (gpt_train.cuh)   batched forward, loss, backward, AdamW
 //   GptDecoder<T> (gpt_decode.cuh)  KV-cache generation, sampling on the GPU, a CUDA graph per token
 // and CudaEngine<T> (gpt_engine.cu) puts them behind the Engine interface.
 //
-// Storage: fp32 master parameters (canonical layout, one buffer) and a working copy in the activation
-// type T that every kernel reads (bf16; in Precision::FP32 the masters themselves). One stream per
+// Storage: the fp32 master parameters (canonical layout) in one buffer that every kernel reads
+// (Precision::FP32), or in bf16 split in two halves (masters.cuh): `work`, the bf16 weights every kernel
+// reads, and `lo`, the low halves that make them the exact fp32 masters again (4 bytes a parameter, not
+// 4 + 2 for fp32 masters beside a bf16 copy). The host sees fp32 only (set_masters, get_masters). One stream per
 // model; callers set the device first (use()) since calls may come from any thread, and synchronize
 // before returning host values.
 #pragma once
@@ -22,6 +24,7 @@
 #include "common.cuh"
 #include "engine/config.h"
 #include "linear.cuh"
+#include "masters.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -50,8 +53,15 @@ struct GptModel {
 
   const T* wp() const { return is_bf16_t<T>() ? (const T*)work.p : (const T*)params.p; }
   const T* W(int64_t off) const { return off < 0 ? nullptr : wp() + off; }
-  // the working copy from the masters (bf16 only)
-  void refresh_work();
+  // where the masters live, for AdamW and the collectives
+  Masters masters() {
+    if (is_bf16_t<T>()) return {nullptr, (bf16*)work.p, lo.p};
+    return {params.p, nullptr, nullptr};
+  }
+  // every master from / to fp32 host memory (layout.total floats), through a device stage of at most 64 MB;
+  // both wait for the copies
+  void set_masters(const float* src);
+  void get_masters(float* dst);
 
   void check_shape(int B, int T_) const;
   void check_tokens(const int32_t* tokens, int64_t n, const char* what) const;
@@ -66,8 +76,9 @@ struct GptModel {
   std::string name;  // the device's
   cudaStream_t s = nullptr;
   std::unique_ptr<Gemm> gemm;
-  DBuf<float> params;
-  DBuf<unsigned char> work;  // bf16 working copy (bf16 mode only)
+  DBuf<float> params;  // the fp32 masters (Precision::FP32 only)
+  DBuf<bf16> work;      // bf16: the masters' upper halves (masters.cuh), the weights every kernel reads
+  DBuf<uint16_t> lo;    // bf16: the masters' lower halves
   int64_t wte = -1, wpe = -1, lnfw = -1, lnfb = -1, headw = -1, headb = -1;
   std::vector<LayerOff> L;
 

@@ -305,9 +305,8 @@ template <typename T>
 void GptTrainer<T>::enqueue_optimizer_step(const AdamWParams& p, float* norm_out) {
   step_++;
   global_norm(scalars_.p + 1, grads_.p, layout_.total, norm_scratch_.p, s_);
-  adamw_update(gpt_.params.p, is_bf16_t<T>() ? (bf16*)gpt_.work.p : nullptr, m_.p, v_.p, grads_.p, layout_.total,
-               starts_.p, decay_.p, (int)layout_.params.size(), p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step_,
-               scalars_.p + 1, p.grad_clip, s_);
+  adamw_update(gpt_.masters(), m_.p, v_.p, grads_.p, layout_.total, starts_.p, decay_.p, (int)layout_.params.size(),
+               p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, step_, scalars_.p + 1, p.grad_clip, s_);
   CUDA_CHECK(cudaMemcpyAsync(norm_out, scalars_.p + 1, 4, cudaMemcpyDeviceToHost, s_));
 }
 

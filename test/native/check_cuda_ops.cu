@@ -403,8 +403,7 @@ static void check_decode_persistent(const ModelConfig& cfg, const char* name, in
   init_parameters(cfg, lay, InitKind::GPT2, g_rng(), params.data());
   std::normal_distribution<float> nd(0.0f, 0.02f);
   for (auto& v : params) v += nd(g_rng);  // biases and LayerNorms away from 0 and 1
-  CUDA_CHECK(cudaMemcpy(gpt.params.p, params.data(), params.size() * 4, cudaMemcpyHostToDevice));
-  if (sizeof(T) == 2) gpt.refresh_work();
+  gpt.set_masters(params.data());
   const int C = cfg.n_embd, F = cfg.hidden(), V = cfg.vocab_size, blk = cfg.block_size, L = cfg.n_layer;
   const size_t cache = (size_t)L * blk * C;
   struct Side {
@@ -516,13 +515,12 @@ static void check_adamw(const std::vector<int64_t>& sizes, float clip) {
                       lr, b1, b2, eps, decay[k] ? wd : 0.0f, t, scale);
   Dev<float> dp(p), dm(m), dv(v), dg(g), dnorm(1);
   Dev<double> scratch(1024);
-  Dev<bf16> dwork(N);
   Dev<int64_t> dst(starts.size());
   Dev<uint8_t> ddec(decay.size());
   CUDA_CHECK(cudaMemcpy(dst.p, starts.data(), starts.size() * 8, cudaMemcpyHostToDevice));
   CUDA_CHECK(cudaMemcpy(ddec.p, decay.data(), decay.size(), cudaMemcpyHostToDevice));
   global_norm(dnorm.p, dg.p, N, scratch.p, 0);
-  adamw_update(dp.p, dwork.p, dm.p, dv.p, dg.p, N, dst.p, ddec.p, (int)sizes.size(), lr, b1, b2, eps, wd, t, dnorm.p, clip, 0);
+  adamw_update(Masters{dp.p}, dm.p, dv.p, dg.p, N, dst.p, ddec.p, (int)sizes.size(), lr, b1, b2, eps, wd, t, dnorm.p, clip, 0);
   const std::string tag = "N=" + std::to_string(N) + " tensors=" + std::to_string(sizes.size()) + " clip=" + std::to_string(clip).substr(0, 3);
   report("global grad norm " + tag, rel_err(dnorm.get(), Vec{norm_ref}), 1e-6);
   // compare the update (p - p0) so the error is relative to what AdamW changed
@@ -532,7 +530,77 @@ static void check_adamw(const std::vector<int64_t>& sizes, float clip) {
   // the update alone: fp32 rounding of p (ulp ~1e-7 of |p|) against a change of ~lr limits this to ~1e-4
   report("adamw param update (p - p0) " + tag, rel_err(delta(pg, p), delta(pr, p)), 1e-3);
   report("adamw m, v " + tag, std::max(rel_err(dm.get(), mr), rel_err(dv.get(), vr)), 1e-6);
-  report("adamw bf16 working copy " + tag, rel_err(dwork.get(), rounded(pr)), 1e-6);
+  // the same step on split masters (a bf16 model's): joined, they are the fp32 run's masters bit for bit,
+  // and the upper halves are those masters in bf16 (ties away from zero: RNE's value but at exact ties)
+  Dev<bf16> hi(N);
+  Dev<uint16_t> lo(N);
+  Dev<float> p0(p), m2(m), v2(v), joined(N);
+  split_masters(hi.p, lo.p, p0.p, N, 0);
+  adamw_update(Masters{nullptr, hi.p, lo.p}, m2.p, v2.p, dg.p, N, dst.p, ddec.p, (int)sizes.size(), lr, b1, b2, eps, wd,
+               t, dnorm.p, clip, 0);
+  join_masters(joined.p, hi.p, lo.p, N, 0);
+  const Vec pj = joined.get(), ph = hi.get();
+  report_exact("adamw split masters, joined = fp32 masters " + tag, std::memcmp(pj.data(), pg.data(), N * 4) == 0);
+  report_exact("adamw split masters, m and v = fp32 run's " + tag,
+               m2.get() == dm.get() && v2.get() == dv.get());
+  report("adamw split masters, upper halves against bf16(p) " + tag, rel_err(ph, rounded(pr)), 1e-6);
+}
+
+// ---------------- split masters (masters.cuh) ----------------
+// join(split(x)) = x for every pattern but NaN (which stays NaN in both); the upper half is x rounded to bf16
+// to nearest (CUDA's __float2bfloat16_rn) except at exact ties, which go away from zero.
+static void check_masters() {
+  std::vector<uint32_t> bits;
+  std::uniform_int_distribution<uint32_t> any(0, 0xffffffffu);
+  for (int i = 0; i < 1 << 20; i++) bits.push_back(any(g_rng));
+  for (uint32_t b : {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffffffffu,
+                     0x7f7fffffu, 0xff7fffffu, 0x7f7f8000u, 0x00008000u, 0x80018000u, 0x3f808000u, 0x3f818000u,
+                     0xbf808000u, 0xbf818000u, 0x0000ffffu, 0x3f807fffu, 0x3f808001u, 0x7fff8000u})
+    bits.push_back(b);
+  const int64_t n = (int64_t)bits.size();
+  float* w = nullptr;
+  CUDA_CHECK(cudaMalloc(&w, n * 4));
+  CUDA_CHECK(cudaMemcpy(w, bits.data(), n * 4, cudaMemcpyHostToDevice));
+  Dev<bf16> hi(n);
+  Dev<uint16_t> lo(n);
+  Dev<float> back(n);
+  split_masters(hi.p, lo.p, w, n, 0);
+  join_masters(back.p, hi.p, lo.p, n, 0);
+  std::vector<uint16_t> h(n), l(n);
+  std::vector<uint32_t> j(n);
+  CUDA_CHECK(cudaMemcpy(h.data(), hi.p, n * 2, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(l.data(), lo.p, n * 2, cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(j.data(), back.p, n * 4, cudaMemcpyDeviceToHost));
+  cudaFree(w);
+  int64_t bad_join = 0, bad_hi = 0, bad_nan = 0, ties = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float x;
+    std::memcpy(&x, &bits[i], 4);
+    const bool nan = std::isnan(x);
+    float hx, jx;
+    const uint32_t hb = (uint32_t)h[i] << 16;
+    std::memcpy(&hx, &hb, 4);
+    std::memcpy(&jx, &j[i], 4);
+    if (nan) {
+      bad_nan += !(std::isnan(hx) && std::isnan(jx));
+      continue;
+    }
+    bad_join += j[i] != bits[i] || l[i] != (bits[i] & 0xffffu);
+    const __nv_bfloat16 rn = __float2bfloat16_rn(x);
+    uint16_t rb;
+    std::memcpy(&rb, &rn, 2);
+    if ((bits[i] & 0xffffu) == 0x8000u) {  // a tie: the larger magnitude of the two neighbours
+      ties++;
+      bad_hi += !(std::fabs(hx) > std::fabs(x) || (std::isinf(hx) && std::isinf(x)));
+    } else {
+      bad_hi += h[i] != rb;
+    }
+  }
+  report_exact("split masters: join(split(x)) = x, " + std::to_string(n) + " patterns", bad_join == 0,
+               std::to_string(bad_join) + " differ");
+  report_exact("split masters: upper half = bf16 round-to-nearest (" + std::to_string(ties) + " ties away from 0)",
+               bad_hi == 0, std::to_string(bad_hi) + " differ");
+  report_exact("split masters: NaN stays NaN", bad_nan == 0, std::to_string(bad_nan) + " lost");
 }
 
 // ---------------- warp-per-row attention (generation, and training where flash does not apply) ----------------
@@ -889,7 +957,8 @@ static void bench() {
     const int64_t N = 124475904;  // GPT-2 124M with the padded vocab
     Dev<float> p(N), m(N), v(N), g(N), norm(1);
     Dev<double> scratch(1024);
-    Dev<bf16> work(N);
+    Dev<bf16> hi(N);
+    Dev<uint16_t> lo(N);
     Vec h = randn(1 << 20);
     for (int64_t o = 0; o < N; o += h.size()) {
       const size_t c = std::min<int64_t>(h.size(), N - o);
@@ -904,12 +973,14 @@ static void bench() {
     Dev<uint8_t> dd(3);
     CUDA_CHECK(cudaMemcpy(ds.p, starts.data(), 32, cudaMemcpyHostToDevice));
     CUDA_CHECK(cudaMemcpy(dd.p, dec.data(), 3, cudaMemcpyHostToDevice));
+    split_masters(hi.p, lo.p, p.p, N, 0);
     const float t = time_ms([&] {
       global_norm(norm.p, g.p, N, scratch.p, 0);
-      adamw_update(p.p, work.p, m.p, v.p, g.p, N, ds.p, dd.p, 3, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, norm.p, 1.0f, 0);
+      adamw_update(Masters{nullptr, hi.p, lo.p}, m.p, v.p, g.p, N, ds.p, dd.p, 3, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1,
+                   norm.p, 1.0f, 0);
     });
-    const double bytes = (double)N * (4 * 4 + 3 * 4 + 2 + 4);  // adam r/w + the norm's read of g
-    std::printf("BENCH adamw+clip 124M fp32 params (norm + update)    %7.3f ms (%.2f TB/s effective)\n", t, bytes / t / 1e9);
+    const double bytes = (double)N * (4 * 4 + 3 * 4 + 4);  // adam r/w (split masters: 4 bytes) + the norm's read of g
+    std::printf("BENCH adamw+clip 124M split masters (norm + update)  %7.3f ms (%.2f TB/s effective)\n", t, bytes / t / 1e9);
   }
   // the other kernels of a GPT-2 124M step at their shapes (BT = 16384, C = 768, V = 50304)
   {
@@ -1070,6 +1141,7 @@ int main(int argc, char** argv) {
       check_adamw({5, 1, 300, 7, 1024, 3}, 1.0f);
       check_adamw({4096, 13, 65537}, 0.0f);
       check_adamw({100000, 33}, 1e6f);
+      check_masters();
       for (auto s : std::vector<std::array<int, 4>>{{1, 5, 16, 2}, {2, 37, 64, 2}, {2, 70, 96, 1}, {1, 40, 192, 3}}) {
         check_attention_rows<float>(s[0], s[1], s[2], s[3], 0.0f);
         check_attention_rows<bf16>(s[0], s[1], s[2], s[3], 0.0f);
