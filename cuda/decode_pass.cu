@@ -51,6 +51,15 @@ bool proj_in_attention(const GptModel<T>& gpt, const DecodeBufs<T>& b) {
          attention_proj_decode_smem<T>(gpt.cfg.n_embd, hs) + 16 * 1024 <= device_props().smem_optin;
 }
 
+// Switches for timing two choices of the few-row pass against each other (both on unless set to 0):
+// MYPT_DECODE_TOK, the first layer's QKV GEMV forming the token embeddings (0: encoder_forward's kernel before
+// it); MYPT_DECODE_LNF_PDL, the final LayerNorm launched in the PDL chain (0: an ordinary launch, after which
+// the head's blocks start).
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
 // The few-row pass: four kernels a layer (five where the projection stays out of the attention), each GEMV
 // with the LayerNorm before it or the residual add or KV-cache write after it (gemv.cuh), each launched to
 // start while the one before ends (pdl.cuh); the first layer's QKV GEMV forms the token embeddings itself
@@ -66,6 +75,8 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
   const bool in_attn = proj_in_attention(gpt, b);
+  static const bool tok_in_gemv = env_on("MYPT_DECODE_TOK"), lnf_pdl = env_on("MYPT_DECODE_LNF_PDL");
+  if (!tok_in_gemv) encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   for (int l = 0; l < L; l++) {
     const LayerOff& w = gpt.L[l];
     T* kc = kcache + l * cache;
@@ -74,7 +85,7 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
     qkv.out = b.qkv; qkv.inp = x; qkv.w = gpt.W(w.qkvw); qkv.bias = gpt.W(w.qkvb); qkv.M = n; qkv.K = C; qkv.N = 3 * C;
     qkv.ln_w = gpt.W(w.ln1w); qkv.ln_b = gpt.W(w.ln1b); qkv.eps = c.ln_eps;
     qkv.kc = kc; qkv.vc = vc; qkv.pos_dev = pos_dev; qkv.pos0 = pos0;
-    if (l == 0) {  // x = wte[tok] + wpe[pos], formed in the GEMV (encoder_forward fused)
+    if (l == 0 && tok_in_gemv) {  // x = wte[tok] + wpe[pos], formed in the GEMV (encoder_forward fused)
       qkv.tok = tok; qkv.wte = gpt.W(gpt.wte); qkv.wpe = gpt.W(gpt.wpe); qkv.out2 = x;
     }
     gemv_forward(qkv, s);
@@ -104,7 +115,7 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   // the final LayerNorm of the last row (one launch, itself in the chain: in the head's prologue every one of
   // its thousands of blocks would redo it), then its logits as fp32
   residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
-                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s, /*pdl=*/true);
+                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s, lnf_pdl);
   GemvOp<T> head;
   head.out_f = b.logits; head.inp = b.ln; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
   head.N = V;

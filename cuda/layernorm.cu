@@ -22,9 +22,9 @@ int64_t n_chunks(int64_t rows) {
 template <typename T>
 __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                   const T* inp2, const T* weight, const T* bias, int64_t BT, int C,
-                                                  float eps, float p, uint64_t seed) {
-  pdl_trigger();
-  pdl_wait();  // launched with launch_pdl (the decode chain): the input is the kernel before's
+                                                  float eps, float p, uint64_t seed, bool chain) {
+  if (chain) pdl_trigger();  // in the decode chain (launch_pdl): the next kernel may start at once
+  pdl_wait();                // and the input is the kernel before's
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
@@ -70,8 +70,8 @@ __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* me
 template <typename T, int NCH>
 __global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                       const T* inp2, const T* weight, const T* bias, int64_t BT,
-                                                      int C, float eps, float p, uint64_t seed) {
-  pdl_trigger();
+                                                      int C, float eps, float p, uint64_t seed, bool chain) {
+  if (chain) pdl_trigger();
   pdl_wait();  // as above
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -357,10 +357,10 @@ void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, c
   const auto go = [&](auto kernel) {
     if (pdl)
       launch_pdl(kernel, grid, 256, 0, s, residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p,
-                 dropout_seed);
+                 dropout_seed, true);
     else
       kernel<<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p,
-                                  dropout_seed);
+                                  dropout_seed, false);
   };
 #define RLN(N) go(residual_layernorm_forward_vec_kernel<T, N>)
   const int nch = (C + 255) / 256;
