@@ -10,7 +10,7 @@
 #     attn       scripts/gpu-attn-check.sh's checks and timings of the attention kernels beside SDPA
 #     torch      ../shared/tools/anchor_bench.py (TORCH_SUITES) for PyTorch's own figures
 #     ab         before/after in this one call: builds the baseline staged by scripts/gpu-stage-base.sh REF
-#                (.gpu/base) in /tmp/mypt-base, then runs each AB_CMDS line (default: the train and decode
+#                (.gpu/base, or AB_STAGE) in /tmp/mypt-base (or AB_BUILD), then runs each AB_CMDS line (default: the train and decode
 #                profiles) AB_ROUNDS times (2), alternating this tree and the baseline's. Only the native code
 #                differs: the baseline runs this tree's lib/, bench/ and test/ (so a command both sides run must
 #                exist in both addons)
@@ -81,19 +81,20 @@ if has torch; then
   grep -vE "^\s*$|Warning|warn" "$LOG/torch.log" | tail -25
 fi
 if has ab; then
-  if [ ! -f .gpu/base/REF ]; then
+  STAGE=${AB_STAGE:-.gpu/base}
+  if [ ! -f $STAGE/REF ]; then
     echo "ab: no baseline staged (scripts/gpu-stage-base.sh REF)"; rc=1
   else
-    BASE=/tmp/mypt-base NH=$PWD/node_modules
+    BASE=${AB_BUILD:-/tmp/mypt-base} NH=$PWD/node_modules
     rm -rf $BASE && mkdir -p $BASE && cp -r cuda binding src CMakeLists.txt package.json lib test bench $BASE/ && ln -s "$NH" $BASE/node_modules
-    (cd .gpu/base && find . -type f ! -name REF ! -name ADDED -exec cp --parents {} $BASE/ \;)
-    while IFS= read -r f; do [ -n "$f" ] && rm -f "$BASE/$f"; done <.gpu/base/ADDED
+    (cd $STAGE && find . -type f ! -name REF ! -name ADDED -exec cp --parents {} $BASE/ \;)
+    while IFS= read -r f; do [ -n "$f" ] && rm -f "$BASE/$f"; done <$STAGE/ADDED
     t0=$(date +%s)
     if cmake -S $BASE -B $BASE/bb -DCMAKE_BUILD_TYPE=Release -DMYPT_CUDA=on -DMYPT_CUDA_ARCHS="${MYPT_CUDA_ARCHS:-90}" \
          -DNODE_API_HEADERS_DIR="$NH/node-api-headers/include" -DNODE_ADDON_API_DIR="$NH/node-addon-api" >"$LOG/ab-cmake.log" 2>&1 &&
        cmake --build $BASE/bb -j"$(nproc)" --target mypt_native $(grep -q "cuBLASLt plugin ON" "$LOG/ab-cmake.log" && echo mypt_cublaslt) >"$LOG/ab-build.log" 2>&1; then
       mkdir -p $BASE/build/Release && cp $BASE/bb/mypt_native.node $BASE/build/Release/ && cp $BASE/bb/mypt_cublaslt.so $BASE/build/Release/ 2>/dev/null
-      echo "ab: baseline $(cut -c1-10 .gpu/base/REF) built in $(( $(date +%s) - t0 )) s"
+      echo "ab: baseline $(cut -c1-10 $STAGE/REF) built in $(( $(date +%s) - t0 )) s"
       cmds=${AB_CMDS:-"node bench/train-profile.js --steps 6
 node bench/decode-profile.js --tokens 200 --layers 12 --precision bf16"}
       while IFS= read -r c; do
