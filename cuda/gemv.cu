@@ -1,8 +1,6 @@
 // The few-row product of gemv.cuh (generation).
 #include "gemv.cuh"
 
-#include <stdexcept>
-
 #include "activation.cuh"
 #include "cp_async.cuh"
 #include "sampling.cuh"
@@ -87,14 +85,9 @@ __device__ __forceinline__ float epilogue(const GemvOp<T>& p, int n, int m, floa
 
 // Warp w of block b computes columns n0 = (b * kWarps + w) * C .. n0 + C - 1 for every row: lane l holds
 // w[n, 8l + 256i .. +7] for i < V (all of a row of K <= 256 V; the rest, if any, is streamed after). The
-// block copies the M input rows to shared memory (formed there as FORM says, and LayerNormed when LN), each lane multiplies its
+// block copies the M input rows to shared memory (LayerNormed there when LN), each lane multiplies its
 // pieces, a butterfly sums the lanes, and lane c * kGemvMaxRows + m applies the epilogue to (m, n0 + c).
-// How a GEMV forms its input rows (a template argument, so that the plain GEMVs carry no code of the other two:
-// with the token branch compiled into every GEMV, an H100 decoded 2,806 tokens/s greedy against 2,970 before it,
-// whether or not the branch was taken).
-enum RowForm { kRowsCopied = 0, kRowsFromParts = 1, kRowsFromTokens = 2 };
-
-template <typename T, bool LN, int V, int C, int FORM>
+template <typename T, bool LN, int V, int C>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   extern __shared__ uint4 xs_mem[];
   T* xs = (T*)xs_mem;  // [M, K]: the input rows
@@ -132,7 +125,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
     store8(xs + j, x);
     if (blockIdx.x == 0) store8(p.out2 + j, x);
   };
-  if constexpr (FORM == kRowsFromParts) {
+  if (p.parts) {
     for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
       const int m = j / K, k = j - m * K;
       float x[8], sum[8] = {}, pb[8] = {};
@@ -148,7 +141,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
       for (int e = 0; e < 8; e++) x[e] += to_f(from_f<T>(sum[e] + pb[e]));
       keep(j, x);
     }
-  } else if constexpr (FORM == kRowsFromTokens) {
+  } else if (p.tok) {
     const int pos = p.pos_dev ? *p.pos_dev : p.pos0;
     for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
       const int m = j / K, k = j - m * K;
@@ -235,12 +228,7 @@ void launch_gemv(const GemvOp<T>& op, cudaStream_t s) {
   const size_t ln_bytes = 2 * (size_t)op.K * sizeof(T);
   o.ln_smem = op.ln_w && smem + ln_bytes <= kGemvLnSmemBytes;
   if (o.ln_smem) smem += ln_bytes;
-  // the rows formed from parts or tokens only with a LayerNorm (the decode pass's GEMVs that form them)
-  if ((op.parts || op.tok) && !op.ln_w) throw std::invalid_argument("gemv: rows formed from parts or tokens need ln_w");
-  auto kernel = !op.ln_w     ? gemv_kernel<T, false, V, C, kRowsCopied>
-                : op.parts ? gemv_kernel<T, true, V, C, kRowsFromParts>
-                : op.tok   ? gemv_kernel<T, true, V, C, kRowsFromTokens>
-                           : gemv_kernel<T, true, V, C, kRowsCopied>;
+  auto kernel = op.ln_w ? gemv_kernel<T, true, V, C> : gemv_kernel<T, false, V, C>;
   allow_dynamic_smem(kernel, smem, "gemv");
   launch_pdl(kernel, blocks, kThreads, smem, s, o);
 }
