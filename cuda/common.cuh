@@ -92,6 +92,14 @@ struct Raw8<bf16> {
   uint4 u;
   __device__ __forceinline__ void load(const bf16* p) { u = *(const uint4*)p; }
   __device__ __forceinline__ void ldg(const bf16* p) { u = __ldg((const uint4*)p); }
+  // issued here, before a pdl_wait() that follows: inline asm, which the compiler keeps in order with the wait's
+  // (__ldg's loads are invariant, which it may sink past the wait to their first use, and the loads no longer
+  // overlap the kernel before)
+  __device__ __forceinline__ void ld_early(const bf16* p) {
+    asm volatile("ld.global.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(u.x), "=r"(u.y), "=r"(u.z), "=r"(u.w)
+                 : "l"(p));
+  }
   __device__ __forceinline__ void unpack(float (&r)[8]) const { unpack8(r, u); }
 };
 template <>
@@ -99,6 +107,14 @@ struct Raw8<float> {
   float4 a, b;
   __device__ __forceinline__ void load(const float* p) { a = *(const float4*)p; b = *((const float4*)p + 1); }
   __device__ __forceinline__ void ldg(const float* p) { a = __ldg((const float4*)p); b = __ldg((const float4*)p + 1); }
+  __device__ __forceinline__ void ld_early(const float* p) {
+    asm volatile("ld.global.L1::no_allocate.v4.f32 {%0, %1, %2, %3}, [%4];"
+                 : "=f"(a.x), "=f"(a.y), "=f"(a.z), "=f"(a.w)
+                 : "l"(p));
+    asm volatile("ld.global.L1::no_allocate.v4.f32 {%0, %1, %2, %3}, [%4];"
+                 : "=f"(b.x), "=f"(b.y), "=f"(b.z), "=f"(b.w)
+                 : "l"(p + 4));
+  }
   __device__ __forceinline__ void unpack(float (&r)[8]) const {
     r[0] = a.x; r[1] = a.y; r[2] = a.z; r[3] = a.w; r[4] = b.x; r[5] = b.y; r[6] = b.z; r[7] = b.w;
   }

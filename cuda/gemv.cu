@@ -96,14 +96,14 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int M = p.M, K = p.K, N = p.N;
   const int n0 = (blockIdx.x * kWarps + warp) * C;
-  // weights first: no kernel before this one writes them
+  // weights first: no kernel before this one writes them (issued before the wait, Raw8::ld_early)
   Raw8<T> wv[C][V];
 #pragma unroll
   for (int c = 0; c < C; c++) {
     const T* wr = p.w + (int64_t)min(n0 + c, N - 1) * K;
 #pragma unroll
     for (int i = 0; i < V; i++)
-      if ((lane + 32 * i) * 8 < K) wv[c][i].ldg(wr + (lane + 32 * i) * 8);
+      if ((lane + 32 * i) * 8 < K) wv[c][i].ld_early(wr + (lane + 32 * i) * 8);
   }
   // this lane's output in the epilogue, and its bias
   const int oc = lane / kGemvMaxRows, om = lane % kGemvMaxRows, on = n0 + oc;
