@@ -2,7 +2,8 @@
 // instead of fp32 masters beside a bf16 working copy, 6 bytes):
 //   lo = the low 16 bits of the master's fp32 bit pattern
 //   hi = the master rounded to bf16, ties away from zero: its upper 16 bits, plus one when lo >= 0x8000
-//        (the bf16 every kernel reads; round-to-nearest-even differs only at exact ties, 1 in 65,536)
+//        (the bf16 every kernel reads; round-to-nearest-even differs only at exact ties below an even upper
+//        half, 1 in 131,072 patterns)
 //   master = join(hi, lo): the upper half is hi, minus one when lo >= 0x8000 (exactly the fp32 master)
 // A NaN master stays NaN in hi (the quiet bit set instead of the carry, which would wrap the sign) and joins
 // to a NaN. AdamW (adamw.cuh) joins, updates and splits in one pass; the host sees fp32 only (set/get).

@@ -558,6 +558,84 @@ static void check_adamw(const std::vector<int64_t>& sizes, float clip) {
                std::to_string(bad) + " differ");
 }
 
+// AdamW on a range of a larger buffer (Masters::at, as the data-parallel step updates a rank's slices): the
+// range's split masters end as the same update of a buffer of their own, and the elements around it are untouched.
+static void check_adamw_range() {
+  const int64_t N = 4096, begin = 1028, n = 2000;
+  Vec p = randn(N), m = randn(N, 0.01f), v = randn(N, 0.01f), g = randn(N, 0.5f);
+  for (auto& x : v) x = std::fabs(x);
+  Vec pr(p.begin() + begin, p.begin() + begin + n), mr(m.begin() + begin, m.begin() + begin + n),
+      vr(v.begin() + begin, v.begin() + begin + n), gr(g.begin() + begin, g.begin() + begin + n);
+  const std::vector<int64_t> starts{0, n / 2, n};
+  const std::vector<uint8_t> decay{1, 0};
+  Dev<int64_t> dst(3);
+  Dev<uint8_t> ddec(2);
+  CUDA_CHECK(cudaMemcpy(dst.p, starts.data(), 24, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(ddec.p, decay.data(), 2, cudaMemcpyHostToDevice));
+  Dev<float> norm(Vec{1.0f});
+  const auto run = [&](const Vec& p0, Vec& mm, Vec& vv, const Vec& gg, int64_t at, int64_t len) {
+    const int64_t total = (int64_t)p0.size();
+    Dev<float> w(p0), dm(mm), dv(vv), dg(gg), back(total);
+    Dev<bf16> hi(total);
+    Dev<uint16_t> lo(total);
+    split_masters(hi.p, lo.p, w.p, total, 0);
+    adamw_update(Masters{nullptr, hi.p, lo.p}.at(at), dm.p + at, dv.p + at, dg.p + at, len, dst.p, ddec.p, 2, 1e-3f,
+                 0.9f, 0.95f, 1e-8f, 0.1f, 3, norm.p, 0.0f, 0);
+    join_masters(back.p, hi.p, lo.p, total, 0);
+    mm = dm.get();
+    vv = dv.get();
+    return back.get();
+  };
+  Vec m1 = m, v1 = v, m2 = mr, v2 = vr;
+  const Vec whole = run(p, m1, v1, g, begin, n), alone = run(pr, m2, v2, gr, 0, n);
+  bool inside = true, outside = true;
+  for (int64_t i = 0; i < N; i++) {
+    const bool in = i >= begin && i < begin + n;
+    if (in) inside = inside && std::memcmp(&whole[i], &alone[i - begin], 4) == 0 && m1[i] == m2[i - begin] && v1[i] == v2[i - begin];
+    else outside = outside && std::memcmp(&whole[i], &p[i], 4) == 0 && m1[i] == m[i];
+  }
+  report_exact("adamw split masters at an offset (Masters::at 1028, 2000 of 4096) = the range alone", inside);
+  report_exact("adamw split masters at an offset: the elements around the range untouched", outside);
+}
+
+// GptModel::set_masters / get_masters on a bf16 model larger than their 16M-float device stage: every
+// parameter set as an fp32 pattern comes back bit for bit, and the bf16 weights the kernels read are the
+// upper halves of the split.
+static void check_masters_staged() {
+  ModelConfig cfg;  // GPT-2's tensors at 384 wide, one layer: about 21M parameters, 2 stages
+  cfg.vocab_size = 50304; cfg.block_size = 64; cfg.n_layer = 1; cfg.n_head = 6; cfg.n_embd = 384; cfg.dropout = 0.0f;
+  cfg.activation = Activation::GELUTanh; cfg.qkv_bias = cfg.proj_bias = cfg.mlp_bias = cfg.ln_bias = true;
+  cfg.tied_head = true; cfg.head_bias = false;
+  cuda::GptModel<bf16> gpt(cfg, 0);
+  const int64_t N = gpt.layout.total;
+  std::vector<uint32_t> bits((size_t)N);
+  std::uniform_int_distribution<uint32_t> any(0, 0xffffffffu);
+  for (auto& b : bits) {
+    b = any(g_rng);
+    if ((b & 0x7f800000u) == 0x7f800000u) b &= 0xbfffffffu;  // finite patterns
+  }
+  for (int64_t i = 0; i < N; i += 5) bits[i] = (bits[i] & 0xffff0000u) | 0x8000u;  // ties
+  std::vector<float> in((size_t)N), out((size_t)N);
+  std::memcpy(in.data(), bits.data(), N * 4);
+  gpt.set_masters(in.data());
+  gpt.get_masters(out.data());
+  std::vector<uint16_t> hw((size_t)N);
+  CUDA_CHECK(cudaMemcpy(hw.data(), gpt.work.p, N * 2, cudaMemcpyDeviceToHost));
+  int64_t bad = 0, bad_hi = 0;
+  for (int64_t i = 0; i < N; i++) {
+    uint32_t o;
+    std::memcpy(&o, &out[i], 4);
+    bad += o != bits[i];
+    uint16_t h, l;
+    split_master_bits(bits[i], h, l);
+    bad_hi += h != hw[i];
+  }
+  const std::string tag = std::to_string(N) + " parameters, " + std::to_string((N + (16 << 20) - 1) / (16 << 20)) + " stages";
+  report_exact("split masters: set_masters then get_masters bit for bit, " + tag, bad == 0, std::to_string(bad) + " differ");
+  report_exact("split masters: the model's bf16 weights are the upper halves, " + tag, bad_hi == 0,
+               std::to_string(bad_hi) + " differ");
+}
+
 // ---------------- split masters (masters.cuh) ----------------
 // join(split(x)) = x for every pattern but NaN (which stays NaN in both); the upper half is x rounded to bf16
 // to nearest (CUDA's __float2bfloat16_rn) except at exact ties, which go away from zero.
@@ -1154,6 +1232,8 @@ int main(int argc, char** argv) {
       check_adamw({4096, 13, 65537}, 0.0f);
       check_adamw({100000, 33}, 1e6f);
       check_masters();
+      check_adamw_range();
+      check_masters_staged();
       for (auto s : std::vector<std::array<int, 4>>{{1, 5, 16, 2}, {2, 37, 64, 2}, {2, 70, 96, 1}, {1, 40, 192, 3}}) {
         check_attention_rows<float>(s[0], s[1], s[2], s[3], 0.0f);
         check_attention_rows<bf16>(s[0], s[1], s[2], s[3], 0.0f);
