@@ -877,8 +877,7 @@ int g_sm90_mode = -1;  // -1: not read yet; 0: off; 1: on where usable
 bool use_sm90(int D) {
   if (D != 64 && D != 128) return false;
   if (g_sm90_mode < 0) {
-    const char* e = std::getenv("MYPT_ATTN_SM90");
-    g_sm90_mode = e && e[0] == '0' ? 0 : 1;
+    g_sm90_mode = env_switch("MYPT_ATTN_SM90", true) ? 1 : 0;
   }
   return g_sm90_mode == 1 && sm90::attention_usable();
 }

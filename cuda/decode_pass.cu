@@ -22,10 +22,7 @@ namespace {
 // MYPT_DECODE_FUSED=0 turns it off (for timing the difference, or to rule it out).
 template <typename T>
 bool fusable(const GptModel<T>& gpt) {
-  static const bool off = [] {
-    const char* v = std::getenv("MYPT_DECODE_FUSED");
-    return v && std::strcmp(v, "0") == 0;
-  }();
+  static const bool off = !env_switch("MYPT_DECODE_FUSED", true);
   if (off || gpt.cfg.n_embd % 8 != 0 || gpt.cfg.hidden() % 8 != 0) return false;
   if ((int64_t)kGemvMaxRows * gpt.cfg.hidden() > kGemvMaxInputs) return false;
   const auto aligned = [](int64_t off) { return off < 0 || (off * (int64_t)sizeof(T)) % 16 == 0; };
@@ -42,22 +39,10 @@ bool fusable(const GptModel<T>& gpt) {
 // fits the block's shared memory, and MYPT_DECODE_PROJ is not 0 (for timing the difference).
 template <typename T>
 bool proj_in_attention(const GptModel<T>& gpt, const DecodeBufs<T>& b) {
-  static const bool off = [] {
-    const char* v = std::getenv("MYPT_DECODE_PROJ");
-    return v && std::strcmp(v, "0") == 0;
-  }();
+  static const bool off = !env_switch("MYPT_DECODE_PROJ", true);
   const int hs = gpt.cfg.head_size();
   return !off && b.parts && hs % 8 == 0 && hs <= 256 &&
          attention_proj_decode_smem<T>(gpt.cfg.n_embd, hs) + 16 * 1024 <= device_props().smem_optin;
-}
-
-// Switches for timing two choices of the few-row pass against each other: MYPT_DECODE_TOK (on unless 0), the
-// first layer's QKV GEMV forming the token embeddings (0: encoder_forward's kernel before it);
-// MYPT_DECODE_LNF_PDL (off unless 1), the final LayerNorm launched in the PDL chain, so that the head's blocks
-// start before it ends (H100: 2,740-2,746 tokens/s greedy with it, 2,806-2,809 without).
-bool env_is(const char* name, bool unset) {
-  const char* v = std::getenv(name);
-  return v ? std::strcmp(v, "0") != 0 : unset;
 }
 
 // The few-row pass: four kernels a layer (five where the projection stays out of the attention), each GEMV
@@ -75,7 +60,11 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
   const bool in_attn = proj_in_attention(gpt, b);
-  static const bool tok_in_gemv = env_is("MYPT_DECODE_TOK", true), lnf_pdl = env_is("MYPT_DECODE_LNF_PDL", false);
+  // switches for timing (env_switch): MYPT_DECODE_TOK=0, the token embeddings by encoder_forward's kernel before
+  // the first layer's QKV GEMV instead of in it; MYPT_DECODE_LNF_PDL=1, the final LayerNorm launched in the PDL
+  // chain, so that the head's blocks start before it ends (H100: 2,740-2,746 tokens/s greedy with it, 2,806-2,809
+  // without)
+  static const bool tok_in_gemv = env_switch("MYPT_DECODE_TOK", true), lnf_pdl = env_switch("MYPT_DECODE_LNF_PDL", false);
   if (!tok_in_gemv) encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   for (int l = 0; l < L; l++) {
     const LayerOff& w = gpt.L[l];

@@ -422,10 +422,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_token_kernel(const __grid_
 }
 
 bool persistent_off() {
-  static const bool off = [] {
-    const char* v = std::getenv("MYPT_DECODE_PERSISTENT");
-    return v && std::strcmp(v, "0") == 0;
-  }();
+  static const bool off = !env_switch("MYPT_DECODE_PERSISTENT", true);
   return off;
 }
 

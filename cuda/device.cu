@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -20,11 +21,13 @@
 namespace mypt {
 namespace cuda {
 
+bool env_switch(const char* name, bool unset) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strcmp(v, "0") != 0 : unset;
+}
+
 bool pdl_enabled() {
-  static const bool off = [] {
-    const char* v = std::getenv("MYPT_NO_PDL");
-    return v && *v && *v != '0';
-  }();
+  static const bool off = env_switch("MYPT_NO_PDL", false);
   return !off && device_props().cc >= 90;
 }
 

@@ -276,8 +276,7 @@ void GptTrainer<T>::enqueue_forward_backward(const int32_t* tokens, const int32_
 
 template <typename T>
 bool GptTrainer<T>::graphs_on() {
-  const char* v = std::getenv("MYPT_TRAIN_GRAPH");  // read each step, so that a test can compare both ways
-  return !(v && std::strcmp(v, "0") == 0);
+  return env_switch("MYPT_TRAIN_GRAPH", true);  // read each step, so that a test can compare both ways
 }
 
 // What a captured step depends on besides the weights' values: its shape, loss scale, accumulation and

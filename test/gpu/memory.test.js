@@ -14,6 +14,9 @@ if (!backends.cuda) console.log(`  skipping the CUDA memory tests: ${backends.cu
 
 const allocated = () => loadAddon().deviceMemory('cuda', 0).allocatedBytes;
 
+const shape = { arch: 'gpt2', vocab_size: 96, block_size: 64, n_layer: 2, n_head: 4, n_embd: 128, device: 'cuda',
+  dropout: 0, seed: 1 };
+
 async function disposed() {
   for (let i = 0; i < 200 && loadAddon().liveHandles().models > 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.is(loadAddon().liveHandles().models, 0, 'the models of this test were freed');
@@ -23,8 +26,7 @@ maybe('allocatedBytes: a bf16 model holds 4N bytes or more, 16N after a step, an
   await disposed();
   const a0 = allocated();
   assert.type(a0, 'number');
-  const model = mypt.createModel({ arch: 'gpt2', vocab_size: 96, block_size: 64, n_layer: 2, n_head: 4, n_embd: 128,
-    device: 'cuda', precision: 'bf16', dropout: 0, seed: 1 });
+  const model = mypt.createModel({ ...shape, precision: 'bf16' });
   const N = model.numParams;
   const a1 = allocated();
   assert.ok(a1 - a0 >= 4 * N, `after createModel: ${a1 - a0} bytes for ${N} parameters`);
@@ -38,9 +40,6 @@ maybe('allocatedBytes: a bf16 model holds 4N bytes or more, 16N after a step, an
   await disposed();
   assert.is(allocated(), a0);
 });
-
-const shape = { arch: 'gpt2', vocab_size: 96, block_size: 64, n_layer: 2, n_head: 4, n_embd: 128, device: 'cuda',
-  dropout: 0, seed: 1 };
 
 maybe('allocatedBytes: a bf16 model holds its masters in as many bytes as an fp32 model (4N, no bf16 copy beside them)', async () => {
   await disposed();
