@@ -23,8 +23,10 @@ template <typename T>
 __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                   const T* inp2, const T* weight, const T* bias, int64_t BT, int C,
                                                   float eps, float p, uint64_t seed, bool chain) {
-  if (chain) pdl_trigger();  // in the decode chain (launch_pdl): the next kernel may start at once
-  pdl_wait();                // and the input is the kernel before's
+  if (chain) {  // in the decode chain (launch_pdl): the next kernel may start at once, and the input is the
+    pdl_trigger();  // kernel before's (launched without the attribute, the kernel starts after it anyway)
+    pdl_wait();
+  }
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
@@ -71,8 +73,10 @@ template <typename T, int NCH>
 __global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                       const T* inp2, const T* weight, const T* bias, int64_t BT,
                                                       int C, float eps, float p, uint64_t seed, bool chain) {
-  if (chain) pdl_trigger();
-  pdl_wait();  // as above
+  if (chain) {  // as above
+    pdl_trigger();
+    pdl_wait();
+  }
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;

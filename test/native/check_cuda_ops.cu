@@ -1218,8 +1218,9 @@ int main(int argc, char** argv) {
       check_activation_tails();
       for (int m : {1, 3}) { check_gemv_activation<float>(m, 768, 3072); check_gemv_activation<bf16>(m, 768, 3072); }
       // each of gemv_forward's shapes: a row in registers (K <= 1024, 2048, 3072, 4096) or streamed past that,
-      // one, two or four columns a warp
-      for (auto s : std::vector<std::array<int, 3>>{{1, 3072, 768}, {2, 4608, 200}, {4, 768, 9000}, {1, 1024, 2304}, {2, 2048, 1000}, {3, 4000, 72}}) {
+      // one, two or four columns a warp; K = 640: some lanes' third piece and every fourth past K
+      for (auto s : std::vector<std::array<int, 3>>{{1, 3072, 768}, {2, 4608, 200}, {4, 768, 9000}, {1, 1024, 2304},
+                                                    {2, 2048, 1000}, {3, 4000, 72}, {2, 640, 5000}, {1, 640, 100}}) {
         check_gemv_activation<float>(s[0], s[1], s[2]);
         check_gemv_activation<bf16>(s[0], s[1], s[2]);
       }
