@@ -47,9 +47,8 @@ bool proj_in_attention(const GptModel<T>& gpt, const DecodeBufs<T>& b) {
 
 // The few-row pass: four kernels a layer (five where the projection stays out of the attention), each GEMV
 // with the LayerNorm before it or the residual add or KV-cache write after it (gemv.cuh), each launched to
-// start while the one before ends (pdl.cuh); the first layer's QKV GEMV forms the token embeddings itself
-// (and stores them as x), and the head's GEMV also finds the row's largest logit when the next token is
-// sampled after it (sample).
+// start while the one before ends (pdl.cuh), after the token embeddings' kernel; the head's GEMV also finds
+// the row's largest logit when the next token is sampled after it (sample).
 template <typename T>
 void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
                   int32_t* pos_dev, const HeadSample* sample) {
@@ -60,12 +59,12 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
   const bool in_attn = proj_in_attention(gpt, b);
-  // switches for timing (env_switch): MYPT_DECODE_TOK=0, the token embeddings by encoder_forward's kernel before
-  // the first layer's QKV GEMV instead of in it; MYPT_DECODE_LNF_PDL=1, the final LayerNorm launched in the PDL
-  // chain, so that the head's blocks start before it ends (H100: 2,740-2,746 tokens/s greedy with it, 2,806-2,809
-  // without)
-  static const bool tok_in_gemv = env_switch("MYPT_DECODE_TOK", true), lnf_pdl = env_switch("MYPT_DECODE_LNF_PDL", false);
-  if (!tok_in_gemv) encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
+  // MYPT_DECODE_LNF_PDL=1 (env_switch, for timing): the final LayerNorm launched in the PDL chain, so that the
+  // head's blocks start before it ends (H100: 2,740-2,746 tokens/s greedy with it, 2,806-2,809 without)
+  static const bool lnf_pdl = env_switch("MYPT_DECODE_LNF_PDL", false);
+  // the token embeddings by their own kernel: formed in the first QKV GEMV instead (6073b69), the GEMV's extra
+  // branch alone cost 4-5% (H100, 2026-12-07: 2,887-2,913 tokens/s greedy against 3,041-3,053 without it)
+  encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   for (int l = 0; l < L; l++) {
     const LayerOff& w = gpt.L[l];
     T* kc = kcache + l * cache;
@@ -74,9 +73,6 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
     qkv.out = b.qkv; qkv.inp = x; qkv.w = gpt.W(w.qkvw); qkv.bias = gpt.W(w.qkvb); qkv.M = n; qkv.K = C; qkv.N = 3 * C;
     qkv.ln_w = gpt.W(w.ln1w); qkv.ln_b = gpt.W(w.ln1b); qkv.eps = c.ln_eps;
     qkv.kc = kc; qkv.vc = vc; qkv.pos_dev = pos_dev; qkv.pos0 = pos0;
-    if (l == 0 && tok_in_gemv) {  // x = wte[tok] + wpe[pos], formed in the GEMV (encoder_forward fused)
-      qkv.tok = tok; qkv.wte = gpt.W(gpt.wte); qkv.wpe = gpt.W(gpt.wpe); qkv.out2 = x;
-    }
     gemv_forward(qkv, s);
     AttnView<T> v{b.qkv, 0, 3 * (int64_t)C, kc, 0, C, vc, 0, C, b.att, 0, C};
     GemvOp<T> up;  // act = activation(pre), pre = LN2(x2) fc^T + b

@@ -120,7 +120,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
   }
   pdl_wait();
   const float rval = writer && p.res ? to_f(p.res[(int64_t)om * N + on]) : 0.0f;
-  // a piece of an input row formed here (parts, tok): into the block's copy, and by block 0 to out2
+  // a piece of an input row formed here (parts): into the block's copy, and by block 0 to out2
   const auto keep = [&](int j, const float (&x)[8]) {
     store8(xs + j, x);
     if (blockIdx.x == 0) store8(p.out2 + j, x);
@@ -139,17 +139,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvOp<T> p) {
       }
 #pragma unroll
       for (int e = 0; e < 8; e++) x[e] += to_f(from_f<T>(sum[e] + pb[e]));
-      keep(j, x);
-    }
-  } else if (p.tok) {
-    const int pos = p.pos_dev ? *p.pos_dev : p.pos0;
-    for (int j = threadIdx.x * 8; j < M * K; j += kThreads * 8) {
-      const int m = j / K, k = j - m * K;
-      float x[8], e8[8];
-      load8(x, p.wte + (int64_t)p.tok[m] * K + k);
-      load8(e8, p.wpe + (int64_t)(pos + m) * K + k);
-#pragma unroll
-      for (int e = 0; e < 8; e++) x[e] += e8[e];
       keep(j, x);
     }
   } else {

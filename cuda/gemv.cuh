@@ -8,7 +8,6 @@
 //   act:   (= 1 + (int)Activation) aux[M, N] = the pre-activation as stored (rounded to T),
 //          out = activation act - 1 of it (activation.cuh's activation_f)
 //   res:   out = res + the product rounded to T (the residual add after attention's and the MLP's output)
-//   tok:   the input rows are token embeddings, formed as encoder_forward forms them (and stored once)
 //   kc/vc: the qkv projection (N = 3C): row m's columns [C, 2C) and [2C, 3C), its key and value, are also
 //          written to kc / vc row (*pos_dev or pos0) + m, the KV cache (attention_rows' kv_append)
 // Each warp computes C output columns for every row: its lanes load w[n, :] with 16-byte loads, all of a
@@ -64,12 +63,6 @@ struct GemvOp {
   int nparts = 0;
   const T* pbias = nullptr;
   T* out2 = nullptr;
-  // the input rows are the token embeddings instead of inp (the first layer's QKV GEMV, encoder.cuh's
-  // encoder_forward fused): row m = wte[tok[m]] + wpe[pos + m] rounded to T (pos = *pos_dev or pos0), which
-  // block 0 also writes to out2 (the residual stream x)
-  const int32_t* tok = nullptr;
-  const T* wte = nullptr;
-  const T* wpe = nullptr;
   unsigned long long* best = nullptr;  // M = 1, no act, no res: the largest output and its first index,
                                        // atomicMax'ed there as sampling.cuh's pack_max (the decode head)
 };

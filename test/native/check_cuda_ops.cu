@@ -362,26 +362,6 @@ static void check_gemv_fused(int M, int C) {
   res.out = dy.p; res.inp = dx.p; res.w = dw.p; res.bias = db.p; res.M = M; res.K = C; res.N = C; res.res = dr.p;
   gemv_forward(res, 0);
   report("gemv residual epilogue " + std::string(tname<T>()) + " " + shp({M, C, C}), rel_err(dy.get(), y), tol_op<T>());
-  // the token prologue (the first layer's QKV in decoding, encoder_forward fused): x = wte[tok] + wpe[pos + m]
-  // rounded to T, stored by the GEMV exactly so (as the encoder stores it), and LN(x) @ w^T + b
-  const int vocab = 11;
-  const Vec wte = prep<T>(randn((size_t)vocab * C)), wpe = prep<T>(randn((size_t)rows * C));
-  Ints toks;
-  for (int m = 0; m < M; m++) toks.push_back((3 + 7 * m) % vocab);
-  Vec xe((size_t)M * C);
-  for (int m = 0; m < M; m++)
-    for (int c = 0; c < C; c++) xe[(size_t)m * C + c] = wte[(size_t)toks[m] * C + c] + wpe[(size_t)(pos + m) * C + c];
-  xe = prep<T>(xe);
-  cpu::layernorm_forward(ln.data(), mean.data(), rstd.data(), xe.data(), lw.data(), lb.data(), M, C, 1e-5f);
-  cpu::matmul_forward(qkv.data(), prep<T>(ln).data(), w.data(), b.data(), M, C, 3 * C);
-  Dev<T> dwte(wte), dwpe(wpe), dxe((size_t)M * C);
-  Dev<int32_t> dtok(toks);
-  GemvOp<T> te = op;
-  te.inp = nullptr; te.tok = dtok.p; te.wte = dwte.p; te.wpe = dwpe.p; te.out2 = dxe.p;
-  gemv_forward(te, 0);
-  const Vec xgot = dxe.get();
-  report_exact("gemv token prologue (x as the encoder stores it) " + tag, xgot == xe);
-  report("gemv token prologue (LayerNorm, product) " + tag, rel_err(dout.get(), qkv), tol_op<T>());
 }
 
 // ---------------- one token as one kernel (decode_persistent.cuh) ----------------
