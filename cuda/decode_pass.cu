@@ -59,9 +59,6 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
   const bool in_attn = proj_in_attention(gpt, b);
-  // MYPT_DECODE_LNF_PDL=1 (env_switch, for timing): the final LayerNorm launched in the PDL chain, so that the
-  // head's blocks start before it ends (H100: 2,740-2,746 tokens/s greedy with it, 2,806-2,809 without)
-  static const bool lnf_pdl = env_switch("MYPT_DECODE_LNF_PDL", false);
   // the token embeddings by their own kernel: formed in the first QKV GEMV instead (6073b69), the GEMV's extra
   // branch alone cost 4-5% (H100, 2026-12-07: 2,887-2,913 tokens/s greedy against 3,041-3,053 without it)
   encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
@@ -97,10 +94,11 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
     down.N = C; down.res = x2;
     gemv_forward(down, s);
   }
-  // the final LayerNorm of the last row (one launch, itself in the chain: in the head's prologue every one of
-  // its thousands of blocks would redo it), then its logits as fp32
+  // the final LayerNorm of the last row (one launch: in the head's prologue every one of its thousands of
+  // blocks would redo it; an ordinary launch, since in the chain of dependent launches it measured slower, H100
+  // 2,740-2,746 tokens/s greedy against 2,806-2,809), then its logits as fp32
   residual_layernorm_forward<T>(nullptr, b.ln, b.mean, b.rstd, x + (size_t)(n - 1) * C, nullptr, gpt.W(gpt.lnfw),
-                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s, lnf_pdl);
+                                gpt.W(gpt.lnfb), 1, C, c.ln_eps, 0.0f, 0, s);
   GemvOp<T> head;
   head.out_f = b.logits; head.inp = b.ln; head.w = gpt.W(gpt.headw); head.bias = gpt.W(gpt.headb); head.K = C;
   head.N = V;

@@ -112,43 +112,31 @@ const DeviceProps& device_props() {
 }
 
 void allow_dynamic_smem(const void* kernel, size_t bytes, const char* what) {
-  // MYPT_SMEM_RAISE=need raises each kernel's limit only as far as its launches have asked (never lowering
-  // it), for timing against the default, the device's whole limit at once
-  static const bool to_need = [] {
-    const char* v = std::getenv("MYPT_SMEM_RAISE");
-    return v && std::strcmp(v, "need") == 0;
-  }();
-  struct Limit {
-    size_t now, most;  // the kernel's limit as set, and all the device allows beside its static bytes
-  };
   static std::mutex mu;
-  static std::map<std::pair<int, const void*>, Limit> limits;  // by (device, kernel)
+  static std::map<std::pair<int, const void*>, size_t> most;  // (device, kernel) -> its dynamic limit, bytes
   int dev = 0;
   CUDA_CHECK(cudaGetDevice(&dev));
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = limits.find({dev, kernel});
-  if (it == limits.end()) {
-    cudaFuncAttributes a{};
-    check_cuda(cudaFuncGetAttributes(&a, kernel), what, __FILE__, __LINE__);
-    const size_t optin = device_props().smem_optin, fixed = a.sharedSizeBytes;
-    const size_t dflt = 48 * 1024 - std::min<size_t>(fixed, 48 * 1024);  // the default (or unknown) limit
-    const size_t most = std::max(dflt, optin > fixed ? optin - fixed : 0);
-    it = limits.emplace(std::make_pair(dev, kernel), Limit{dflt, most}).first;
-    if (!to_need && most > dflt) {
-      check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)most), what, __FILE__,
-                 __LINE__);
-      it->second.now = most;
+  size_t limit = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = most.find({dev, kernel});
+    if (it == most.end()) {
+      cudaFuncAttributes a{};
+      check_cuda(cudaFuncGetAttributes(&a, kernel), what, __FILE__, __LINE__);
+      const size_t optin = device_props().smem_optin;
+      limit = optin > a.sharedSizeBytes ? optin - a.sharedSizeBytes : 0;
+      if (limit > 48 * 1024)
+        check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)limit), what,
+                   __FILE__, __LINE__);
+      else
+        limit = 48 * 1024 - std::min<size_t>(a.sharedSizeBytes, 48 * 1024);  // the default (or unknown) limit
+      it = most.emplace(std::make_pair(dev, kernel), limit).first;
     }
+    limit = it->second;
   }
-  Limit& l = it->second;
-  if (bytes > l.most)
+  if (bytes > limit)
     throw std::runtime_error(std::string(what) + ": a block needs " + std::to_string(bytes) +
-                             " bytes of shared memory; this GPU allows " + std::to_string(l.most));
-  if (bytes > l.now) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes), what, __FILE__,
-               __LINE__);
-    l.now = bytes;
-  }
+                             " bytes of shared memory; this GPU allows " + std::to_string(limit));
 }
 
 static std::atomic<uint64_t> g_allocations{0};

@@ -5,7 +5,6 @@
 
 #include "engine/dropout.h"
 #include "layernorm.cuh"
-#include "pdl.cuh"
 
 namespace mypt {
 namespace cuda {
@@ -22,11 +21,7 @@ int64_t n_chunks(int64_t rows) {
 template <typename T>
 __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                   const T* inp2, const T* weight, const T* bias, int64_t BT, int C,
-                                                  float eps, float p, uint64_t seed, bool chain) {
-  if (chain) {  // in the decode chain (launch_pdl): the next kernel may start at once, and the input is the
-    pdl_trigger();  // kernel before's (launched without the attribute, the kernel starts after it anyway)
-    pdl_wait();
-  }
+                                                  float eps, float p, uint64_t seed) {
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
@@ -72,11 +67,7 @@ __global__ void residual_layernorm_forward_kernel(T* residual, T* out, float* me
 template <typename T, int NCH>
 __global__ void residual_layernorm_forward_vec_kernel(T* residual, T* out, float* mean, float* rstd, const T* inp1,
                                                       const T* inp2, const T* weight, const T* bias, int64_t BT,
-                                                      int C, float eps, float p, uint64_t seed, bool chain) {
-  if (chain) {  // as above
-    pdl_trigger();
-    pdl_wait();
-  }
+                                                      int C, float eps, float p, uint64_t seed) {
   const int lane = threadIdx.x & 31;
   const int64_t row = blockIdx.x * (int64_t)(blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= BT) return;
@@ -353,18 +344,13 @@ void reduce_column_partials(float* out, const float* partial, int64_t nch, int N
 template <typename T>
 void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, const T* inp1, const T* inp2,
                                 const T* weight, const T* bias, int64_t BT, int C, float eps, float dropout_p,
-                                uint64_t dropout_seed, cudaStream_t s, bool pdl) {
+                                uint64_t dropout_seed, cudaStream_t s) {
   if (BT <= 0) return;
   const unsigned grid = ceil_div(BT, 8);
   const bool aligned = ((uintptr_t)residual | (uintptr_t)out | (uintptr_t)inp1 | (uintptr_t)inp2 | (uintptr_t)weight |
                         (uintptr_t)bias) % 16 == 0;
   const auto go = [&](auto kernel) {
-    if (pdl)
-      launch_pdl(kernel, grid, 256, 0, s, residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p,
-                 dropout_seed, true);
-    else
-      kernel<<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p,
-                                  dropout_seed, false);
+    kernel<<<grid, 256, 0, s>>>(residual, out, mean, rstd, inp1, inp2, weight, bias, BT, C, eps, dropout_p, dropout_seed);
   };
 #define RLN(N) go(residual_layernorm_forward_vec_kernel<T, N>)
   const int nch = (C + 255) / 256;
@@ -433,7 +419,7 @@ void column_sum(float* out, const T* x, int64_t M, int N, bool accumulate, float
 
 #define INST(T)                                                                                                 \
   template void residual_layernorm_forward<T>(T*, T*, float*, float*, const T*, const T*, const T*, const T*,  \
-                                              int64_t, int, float, float, uint64_t, cudaStream_t, bool);       \
+                                              int64_t, int, float, float, uint64_t, cudaStream_t);             \
   template void layernorm_backward<T>(T*, float*, float*, float*, const T*, const T*, const T*, const float*, \
                                       const float*, int64_t, int, float*, cudaStream_t);                       \
   template void column_sum<T>(float*, const T*, int64_t, int, bool, float*, cudaStream_t);

@@ -6,7 +6,6 @@
 //            x = residual (as stored, i.e. rounded to T)
 //   else:    x = inp1 (residual untouched, may be null)
 //   mean[BT], rstd[BT] = statistics of x (fp32, biased variance, eps);  out = (x - mean) * rstd * w (+ b)
-//   pdl: launched to start while the kernel before it ends (pdl.cuh; the decode chain)
 // layernorm_backward (x the LayerNorm input, n = (x - mean) * rstd, g = dout * w):
 //   dinp[BT, C] += rstd * (g - mean(g) - n * mean(g * n))        (accumulates, T storage)
 //   dweight[C] += sum_rows dout * n;  dbias[C] += sum_rows dout    (fp32, accumulate; dbias may be null)
@@ -69,7 +68,7 @@ __device__ __forceinline__ void chunk_column_sums(float* partial, int64_t M, int
 template <typename T>
 void residual_layernorm_forward(T* residual, T* out, float* mean, float* rstd, const T* inp1, const T* inp2,
                                 const T* weight, const T* bias, int64_t BT, int C, float eps, float dropout_p,
-                                uint64_t dropout_seed, cudaStream_t s, bool pdl = false);
+                                uint64_t dropout_seed, cudaStream_t s);
 
 template <typename T>
 void layernorm_backward(T* dinp, float* dweight, float* dbias, float* dsum, const T* dout, const T* inp,
