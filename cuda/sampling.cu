@@ -281,52 +281,123 @@ __global__ void __launch_bounds__(kThreads) sample_rows_kernel(int32_t* out_ids,
   sample_row(out_ids + r, logits + (int64_t)r * V, V, a.temperature, a.top_k, a.top_p, a.seed, a.counter, nullptr);
 }
 
-// sample_after_head: block g (one warp) sums group g's mass; the last block to finish picks (plain), or one
-// block takes the argmax (greedy). scratch: [0] the packed maximum, [1] the finished-block count, [2..] the
-// groups' masses; left zero for the next token.
-__global__ void __launch_bounds__(32) sample_after_head_kernel(HeadSample h, const float* logits, int V,
-                                                               int32_t* pos_dev) {
+// The largest logit from its packed key (pack_max's upper half; order_key inverted).
+__device__ __forceinline__ float packed_value(unsigned long long packed) {
+  const uint32_t key = (uint32_t)(packed >> 32);
+  return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+}
+
+// sample_after_head: block g sums group g's chunk masses (sampling.cuh's tree) and the last block to finish
+// picks (plain), or one block takes the argmax (greedy). Each of the kHeadThreads threads of a group's block
+// loads 8 of its 2048 logits in one go and forms their weights into shared memory; warp 0's lane l then sums
+// chunk l sequentially from there. scratch: [0] the packed maximum, [1] the finished-block count, [2, 2+ng)
+// the groups' masses, then their 32 chunks' masses each; all left zero for the next token.
+constexpr int kHeadThreads = kSampleGroup / 8;
+static_assert(kSampleChunk % 8 == 0, "a thread's 8 weights lie in one chunk");
+
+// The kSampleGroup weights of group g (0 past the row) into w[chunk][index in chunk], by the whole block.
+__device__ __forceinline__ void group_weights(float (*w)[kSampleChunk + 1], const float* logits, int V, float inv_t,
+                                              float xmax, int g) {
+  const int t = threadIdx.x, i0 = g * kSampleGroup + t * 8;
+  float x[8];
+  if (i0 + 8 <= V && (reinterpret_cast<uintptr_t>(logits) & 15) == 0) {
+    const float4 a = __ldcg(reinterpret_cast<const float4*>(logits + i0));
+    const float4 b = __ldcg(reinterpret_cast<const float4*>(logits + i0) + 1);
+    x[0] = a.x; x[1] = a.y; x[2] = a.z; x[3] = a.w; x[4] = b.x; x[5] = b.y; x[6] = b.z; x[7] = b.w;
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; j++) x[j] = i0 + j < V ? __ldcg(logits + i0 + j) : 0.0f;
+  }
+  float* row = w[t / (kSampleChunk / 8)] + (t % (kSampleChunk / 8)) * 8;
+#pragma unroll
+  for (int j = 0; j < 8; j++) row[j] = i0 + j < V ? plain_weight(x[j], inv_t, xmax) : 0.0f;
+}
+
+__global__ void __launch_bounds__(kHeadThreads) sample_after_head_kernel(HeadSample h, const float* logits, int V,
+                                                                         int32_t* pos_dev) {
   unsigned long long* best = (unsigned long long*)h.scratch;
   unsigned* done = (unsigned*)(h.scratch + 1);
+  const int tid = threadIdx.x, lane = tid & 31, g = blockIdx.x, ng = gridDim.x;
   double* gmass = h.scratch + 2;
-  const int lane = threadIdx.x, g = blockIdx.x, ng = gridDim.x;
+  double* cmass = gmass + ng;
   const unsigned long long b = __ldcg(best);
-  const int argmax = packed_index(b);
   if (h.temperature <= 0.0f) {
-    if (lane == 0) {
-      *h.out_id = argmax;
+    if (tid == 0) {
+      *h.out_id = packed_index(b);
       *best = 0;
       if (pos_dev) ++*pos_dev;
     }
     return;
   }
   const float inv_t = 1.0f / h.temperature;
-  const float xm = __fmul_rn(__ldg(logits + argmax), inv_t);  // the largest logit, as sample_row's bv[0]
-  const double m = warp_sum_d(chunk_mass(logits, V, inv_t, xm, g * 32 + lane));
+  const float xm = __fmul_rn(packed_value(b), inv_t);  // the largest logit, as sample_row's bv[0]
+  __shared__ float w[32][kSampleChunk + 1];
+  group_weights(w, logits, V, inv_t, xm, g);
+  __syncthreads();
   __shared__ bool last;
-  if (lane == 0) {
-    gmass[g] = m;
+  if (tid < 32) {
+    double cm = 0.0;  // chunk g*32 + lane: the sequential sum of its weights
+#pragma unroll 16
+    for (int j = 0; j < kSampleChunk; j++) cm += (double)w[lane][j];
+    cmass[g * 32 + lane] = cm;
+    const double m = warp_sum_d(cm);
+    if (lane == 0) gmass[g] = m;
     __threadfence();
-    last = atomicAdd(done, 1u) == (unsigned)ng - 1;
+    __syncwarp();
+    if (lane == 0) last = atomicAdd(done, 1u) == (unsigned)ng - 1;
   }
-  __syncwarp();
+  __syncthreads();
   if (!last) return;
   __threadfence();
   __shared__ double gm[kMaxSampleGroups];
-  for (int k = lane; k < ng; k += 32) gm[k] = __ldcg(gmass + k);
-  __syncwarp();
-  double tot = 0.0;
-  for (int k = 0; k < ng; k++) tot += gm[k];
-  const uint64_t counter = *h.counter_dev;
-  const int pick = plain_pick(logits, V, inv_t, xm, gm, ng, draw_u(h.seed, counter) * tot);
-  for (int k = lane; k < ng; k += 32) gmass[k] = 0.0;
-  if (lane == 0) {
-    *h.out_id = pick;
-    *best = 0;
-    *done = 0;
-    *h.counter_dev = counter + 1;
-    if (pos_dev) ++*pos_dev;
+  for (int k = tid; k < ng; k += kHeadThreads) gm[k] = __ldcg(gmass + k);
+  __syncthreads();
+  if (tid < 32) {
+    double tot = 0.0;
+    for (int k = 0; k < ng; k++) tot += gm[k];
+    const uint64_t counter = *h.counter_dev;
+    const double target = draw_u(h.seed, counter) * tot;
+    // plain_pick's walk: the group, in it the chunk (warp scan), in it the index (sequential)
+    double run = 0.0;
+    int pg = 0;
+    for (; pg < ng - 1; pg++) {
+      if (run + gm[pg] > target) break;
+      run += gm[pg];
+    }
+    const double cm = __ldcg(cmass + pg * 32 + lane);
+    double incl = cm;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const double y = __shfl_up_sync(0xffffffffu, incl, o);
+      if (lane >= o) incl += y;
+    }
+    const unsigned past = __ballot_sync(0xffffffffu, run + incl > target);
+    const int chunks = min(32, (V - pg * kSampleGroup + kSampleChunk - 1) / kSampleChunk);
+    const int c = past ? __ffs(past) - 1 : chunks - 1;
+    const double base = run + __shfl_sync(0xffffffffu, incl - cm, c);
+    const int i0 = (pg * 32 + c) * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
+    // the chunk's weights again, two a lane, into w[0]
+    for (int j = lane; j < kSampleChunk; j += 32) w[0][j] = i0 + j < i1 ? plain_weight(__ldcg(logits + i0 + j), inv_t, xm) : 0.0f;
+    __syncwarp();
+    if (lane == 0) {
+      double r = base;
+      int pick = i1 - 1;
+      for (int j = 0; j < i1 - i0; j++) {
+        r += (double)w[0][j];
+        if (r > target) {
+          pick = i0 + j;
+          break;
+        }
+      }
+      *h.out_id = pick;
+      *best = 0;
+      *done = 0;
+      *h.counter_dev = counter + 1;
+      if (pos_dev) ++*pos_dev;
+    }
   }
+  __syncthreads();  // warp 0 has read the masses
+  for (int k = tid; k < ng * 33; k += kHeadThreads) gmass[k] = 0.0;
 }
 
 template <typename To, typename Ti>
@@ -347,7 +418,7 @@ void sample_after_head(const HeadSample& h, const float* logits, int V, int32_t*
   const int ng = (V + kSampleGroup - 1) / kSampleGroup;
   if (h.temperature > 0.0f && !plain_sampling(h.temperature, 0, 1.0f, V))
     throw std::invalid_argument("sample_after_head: the vocabulary is too large for plain sampling's tree");
-  sample_after_head_kernel<<<h.temperature > 0.0f ? ng : 1, 32, 0, s>>>(h, logits, V, pos_dev);
+  sample_after_head_kernel<<<h.temperature > 0.0f ? ng : 1, kHeadThreads, 0, s>>>(h, logits, V, pos_dev);
   CUDA_CHECK_LAUNCH("sample_after_head");
 }
 

@@ -38,7 +38,8 @@ MYPT_HD bool plain_sampling(float temperature, int top_k, float top_p, int V) {
 // Sampling fused into a decode pass's head (decode_pass.cuh, n = 1; greedy, or plain_sampling): the head's GEMV leaves
 // the row's largest logit and its first index in scratch[0] (pack_max), then sample_after_head draws the id
 // into out_id, advances *counter_dev when it draws and *pos_dev (when given) by one, and leaves scratch as it
-// found it: head_sample_scratch(V) doubles, zeroed before the first use.
+// found it: head_sample_scratch(V) doubles (the maximum, a count, and each group's and chunk's mass), zeroed
+// before the first use.
 struct HeadSample {
   int32_t* out_id = nullptr;
   float temperature = 0.0f;
@@ -46,7 +47,7 @@ struct HeadSample {
   uint64_t* counter_dev = nullptr;
   double* scratch = nullptr;
 };
-inline size_t head_sample_scratch(int V) { return 2 + (size_t)(V + kSampleGroup - 1) / kSampleGroup; }
+inline size_t head_sample_scratch(int V) { return 2 + 33 * ((size_t)(V + kSampleGroup - 1) / kSampleGroup); }
 void sample_after_head(const HeadSample& h, const float* logits, int V, int32_t* pos_dev, cudaStream_t s);
 
 // (value, index) packed so that the larger of two packs is the larger value, the lower index on ties; 0 is
