@@ -48,10 +48,11 @@ __device__ double chunk_mass(const float* logits, int V, float inv_t, float xmax
   return m;
 }
 
-// By one whole warp, from the groups' masses gmass[0, ng): the index where the running mass passes target
-// (the last index of the last group or chunk when rounding leaves it short). Every lane returns it.
-__device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, const double* gmass, int ng,
-                          double target) {
+// By one whole warp, from the groups' masses gmass[0, ng) and mass_of(chunk), the chunk's mass: the chunk where
+// the running mass passes target (the last chunk of the last group when rounding leaves it short), as its index
+// in the row, with the running mass before it in base. Every lane returns it.
+template <typename MassOf>
+__device__ int pick_chunk(const double* gmass, int ng, int V, double target, MassOf mass_of, double& base) {
   const int lane = threadIdx.x & 31;
   double run = 0.0;
   int g = 0;
@@ -59,7 +60,7 @@ __device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, c
     if (run + gmass[g] > target) break;
     run += gmass[g];
   }
-  const double cm = chunk_mass(logits, V, inv_t, xmax, g * 32 + lane);
+  const double cm = mass_of(g * 32 + lane);
   double incl = cm;
 #pragma unroll
   for (int o = 1; o < 32; o <<= 1) {
@@ -69,10 +70,21 @@ __device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, c
   const unsigned past = __ballot_sync(0xffffffffu, run + incl > target);
   const int chunks = min(32, (V - g * kSampleGroup + kSampleChunk - 1) / kSampleChunk);  // in this group
   const int c = past ? __ffs(past) - 1 : chunks - 1;
-  const double base = run + __shfl_sync(0xffffffffu, incl - cm, c);
+  base = run + __shfl_sync(0xffffffffu, incl - cm, c);
+  return g * 32 + c;
+}
+
+// By one whole warp, from the groups' masses gmass[0, ng): the index where the running mass passes target
+// (the last index of the last group or chunk when rounding leaves it short). Every lane returns it.
+__device__ int plain_pick(const float* logits, int V, float inv_t, float xmax, const double* gmass, int ng,
+                          double target) {
+  const int lane = threadIdx.x & 31;
+  double base;
+  const int ch = pick_chunk(gmass, ng, V, target,
+                            [&](int c) { return chunk_mass(logits, V, inv_t, xmax, c); }, base);
   int pick = 0;
   if (lane == 0) {
-    const int i0 = (g * 32 + c) * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
+    const int i0 = ch * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
     double r = base;
     pick = i1 - 1;
     for (int q = i0; q < i1 && pick == i1 - 1; q += kSampleBatch) {
@@ -359,27 +371,13 @@ __global__ void __launch_bounds__(kHeadThreads) sample_after_head_kernel(HeadSam
     for (int k = 0; k < ng; k++) tot += gm[k];
     const uint64_t counter = *h.counter_dev;
     const double target = draw_u(h.seed, counter) * tot;
-    // plain_pick's walk: the group, in it the chunk (warp scan), in it the index (sequential)
-    double run = 0.0;
-    int pg = 0;
-    for (; pg < ng - 1; pg++) {
-      if (run + gm[pg] > target) break;
-      run += gm[pg];
-    }
-    const double cm = __ldcg(cmass + pg * 32 + lane);
-    double incl = cm;
-#pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-      const double y = __shfl_up_sync(0xffffffffu, incl, o);
-      if (lane >= o) incl += y;
-    }
-    const unsigned past = __ballot_sync(0xffffffffu, run + incl > target);
-    const int chunks = min(32, (V - pg * kSampleGroup + kSampleChunk - 1) / kSampleChunk);
-    const int c = past ? __ffs(past) - 1 : chunks - 1;
-    const double base = run + __shfl_sync(0xffffffffu, incl - cm, c);
-    const int i0 = (pg * 32 + c) * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
+    // plain_pick's walk: the group, in it the chunk (warp scan, from the masses kept), in it the index
+    double base;
+    const int ch = pick_chunk(gm, ng, V, target, [&](int c) { return __ldcg(cmass + c); }, base);
+    const int i0 = ch * kSampleChunk, i1 = min(V, i0 + kSampleChunk);
     // the chunk's weights again, two a lane, into w[0]
-    for (int j = lane; j < kSampleChunk; j += 32) w[0][j] = i0 + j < i1 ? plain_weight(__ldcg(logits + i0 + j), inv_t, xm) : 0.0f;
+    for (int j = lane; j < kSampleChunk; j += 32)
+      w[0][j] = i0 + j < i1 ? plain_weight(__ldcg(logits + i0 + j), inv_t, xm) : 0.0f;
     __syncwarp();
     if (lane == 0) {
       double r = base;
