@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "attention_rows.cuh"
 #include "encoder.cuh"
@@ -59,9 +60,10 @@ void decode_fused(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache
   T* x = b.x;
   T* x2 = b.x + (size_t)n * C;
   const bool in_attn = proj_in_attention(gpt, b);
-  // the token embeddings by their own kernel: formed in the first QKV GEMV instead (6073b69), the GEMV's extra
-  // branch alone cost 4-5% (H100, 2026-12-07: 2,887-2,913 tokens/s greedy against 3,041-3,053 without it)
-  encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
+  // the token embeddings by their own kernel, unless the pass before left them (chained; formed in the first QKV
+  // GEMV instead (6073b69), the GEMV's extra branch alone cost 4-5%: H100, 2026-12-07, 2,887-2,913 tokens/s
+  // greedy against 3,041-3,053 without it)
+  if (!(sample && sample->chained)) encoder_forward<T>(x, tok, gpt.W(gpt.wte), gpt.W(gpt.wpe), 1, n, C, pos0, s, pos_dev);
   for (int l = 0; l < L; l++) {
     const LayerOff& w = gpt.L[l];
     T* kc = kcache + l * cache;
@@ -133,11 +135,19 @@ bool decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache,
     decode_persistent<T>(gpt, *b.persist, x, x2, b.qkv, b.act, b.logits, kcache, vcache, tok, pos0, pos_dev);
     return false;
   }
+  if (sample && sample->chained && (n != 1 || !pos_dev))
+    throw std::invalid_argument("decode_pass: a chained pass takes one token at the position on the device");
   if (n <= kGemvMaxRows && fusable(gpt)) {
     const HeadSample* h = n == 1 ? sample : nullptr;
     decode_fused(gpt, b, kcache, vcache, tok, n, pos0, pos_dev, h);
     if (h) {
-      sample_after_head(*h, b.logits, V, pos_dev, s);  // which also advances the position
+      // which also advances the position, and leaves the next token's embedding in x when chained
+      NextEmbedding next;
+      if (h->chained) {
+        next.x = b.x; next.wte = gpt.W(gpt.wte); next.wpe = gpt.W(gpt.wpe); next.C = C; next.block = c.block_size;
+        next.bf16 = std::is_same<T, bf16>::value;
+      }
+      sample_after_head(*h, b.logits, V, pos_dev, s, &next);
       return true;
     }
     if (pos_dev) advance_position(pos_dev, n, s);

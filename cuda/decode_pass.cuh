@@ -50,6 +50,10 @@ DecodePath decode_path_at(const GptModel<T>& gpt, const DecodeBufs<T>& b, int n,
 // kcache, vcache: this sequence's cache, n_layer x [block_size, C] each. hs: the next token sampled in the
 // head's GEMV and the kernel after it (sampling.cuh's HeadSample: greedy or plain sampling) where the pass is
 // the few-row kernels' for one token; returns whether it sampled (else the caller samples from b.logits).
+// hs->chained (one token, pos_dev given): where the pass samples, it takes its token's embedding as already in
+// b.x (the caller put it there, or the chained pass before did) instead of embedding tok, and leaves the sampled
+// id's there at the next position (sampling.cuh's NextEmbedding; not past block_size); a pass that does not
+// sample embeds tok as usual.
 template <typename T>
 bool decode_pass(GptModel<T>& gpt, const DecodeBufs<T>& b, T* kcache, T* vcache, const int32_t* tok, int n, int pos0,
                  int32_t* pos_dev, DecodePath path = DecodePath::Auto, const HeadSample* hs = nullptr);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "encoder.cuh"
 #include "sampling.cuh"
 
 namespace mypt {
@@ -65,6 +66,10 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
   HeadSample hs;
   hs.out_id = gen_id_.p; hs.temperature = sp.temperature; hs.seed = sp.seed; hs.counter_dev = gen_draw_.p;
   hs.scratch = head_scratch_.p;
+  // each pass leaves the next one its token's embedding (decode_pass.cuh's chained passes); MYPT_DECODE_CHAIN=0
+  // embeds in each pass instead (for timing the difference)
+  static const bool chain = env_switch("MYPT_DECODE_CHAIN", true);
+  hs.chained = chain;
   if (!ring_.ids) {
     ring_.ids = (int32_t*)cuda_malloc_host(2 * sizeof(int32_t), "the sampled ids");
     for (cudaEvent_t& e : ring_.ev) CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
@@ -78,6 +83,8 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
   int pending = -1;  // the ring slot of a token launched and not yet handed over
   GraphGuard graph;
   DecodePath graph_path = DecodePath::Auto;
+  bool graph_chained = false;  // the graph's pass is chained: it samples in its head (decode_pass.cuh)
+  bool embedded = false;  // x_ holds the embedding of gen_id_'s token at gen_pos_'s position (a chained pass left it)
   // hands over the token of ring slot k; false to stop
   const auto take = [&](int k) {
     CUDA_CHECK(cudaEventSynchronize(ring_.ev[k]));
@@ -108,12 +115,18 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
         if (!graph.exec || path != graph_path) {
           graph_path = path;
           graph.capture(s_, cudaStreamCaptureModeRelaxed, [&] {
-            if (!decode(gen_id_.p, 1, 0, gen_pos_.p, path, in_head ? &hs : nullptr))
+            const bool sampled = decode(gen_id_.p, 1, 0, gen_pos_.p, path, in_head ? &hs : nullptr);
+            graph_chained = sampled && hs.chained;
+            if (!sampled)
               sample_token(gen_id_.p, gen_logits_.p, cfg_.vocab_size, sp.temperature, sp.top_k, sp.top_p, sp.seed, 0,
                            s_, gen_draw_.p);
           });
         }
+        // the first chained pass after the host path: its token's embedding
+        if (graph_chained && !embedded)
+          encoder_forward<T>(x_.p, gen_id_.p, gpt_.W(gpt_.wte), gpt_.W(gpt_.wpe), 1, 1, cfg_.n_embd, 0, s_, gen_pos_.p);
         CUDA_CHECK(cudaGraphLaunch(graph.exec, s_));
+        embedded = graph_chained;
         cached = len;
       } else {
         if (pending >= 0) {  // the host path needs every id so far
@@ -134,6 +147,7 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
         }
         pos_on_device = false;
         draw_on_device = false;
+        embedded = false;
         sample_token(gen_id_.p, gen_logits_.p, cfg_.vocab_size, sp.temperature, sp.top_k, sp.top_p, sp.seed, draws, s_);
       }
       if (sp.temperature > 0.0f) draws++;

@@ -46,9 +46,25 @@ struct HeadSample {
   uint64_t seed = 0;
   uint64_t* counter_dev = nullptr;
   double* scratch = nullptr;
+  // decode_pass (decode_pass.cuh): the pass finds its token's embedding already in its x, left there by the pass
+  // before (NextEmbedding below), and leaves the sampled id's there for the pass after
+  bool chained = false;
 };
 inline size_t head_sample_scratch(int V) { return 2 + 33 * ((size_t)(V + kSampleGroup - 1) / kSampleGroup); }
-void sample_after_head(const HeadSample& h, const float* logits, int V, int32_t* pos_dev, cudaStream_t s);
+
+// Where given to sample_after_head (with pos_dev), the sampled id's embedding at the position *pos_dev
+// advances to, x = wte[id] + wpe[pos] rounded to the model's type as encoder_forward forms it, into x, while
+// pos < block: the next decode pass starts from it instead of launching the embeddings' kernel
+// (decode_pass.cuh's chained passes). x, wte and wpe 16-byte aligned, C a multiple of 8.
+struct NextEmbedding {
+  void* x = nullptr;
+  const void* wte = nullptr;
+  const void* wpe = nullptr;
+  int C = 0, block = 0;
+  bool bf16 = false;  // else fp32
+};
+void sample_after_head(const HeadSample& h, const float* logits, int V, int32_t* pos_dev, cudaStream_t s,
+                       const NextEmbedding* next = nullptr);
 
 // (value, index) packed so that the larger of two packs is the larger value, the lower index on ties; 0 is
 // below every value.
@@ -65,6 +81,17 @@ MYPT_HD unsigned long long pack_max(float x, int i) {
   return ((unsigned long long)order_key(x) << 32) | (0xffffffffu - (uint32_t)i);
 }
 MYPT_HD int packed_index(unsigned long long packed) { return (int)(0xffffffffu - (uint32_t)packed); }
+// the value of a pack (order_key inverted)
+MYPT_HD float packed_value(unsigned long long packed) {
+  const uint32_t key = (uint32_t)(packed >> 32), u = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+#endif
+}
 
 // The same for `rows` rows of logits ([rows, V]) in one launch (a block a row), each with its own settings
 // (args: `rows` entries on the device): out_ids[r] is what sample_token gives row r with args[r].

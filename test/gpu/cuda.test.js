@@ -221,13 +221,20 @@ maybe('cuda: greedy generation gives the CPU tokens (fp32), sampling repeats wit
   assert.is(s1.length, 20);
   // greedy and plain sampling are drawn inside generate()'s head (sampling.cuh's HeadSample); the lone
   // decoder slot samples after its head with sample_token: the same ids
-  const dec = cuda.openDecoder(2);
-  for (const o of [{ temperature: 1, seed: 8 }, { temperature: 0.7, seed: 9 }, { temperature: 0 }]) {
-    const opts = { max_new_tokens: 12, ...o };
-    assert.equal(await dec.generate(prompt, opts), await cuda.generate(prompt, opts), JSON.stringify(o));
+  // generate()'s passes leave the next one its token's embedding (decode_pass.cuh's chained passes), the slot's
+  // embed their token: the same ids in fp32 and bf16, past block_size too (30 tokens after 3, a block of 16)
+  const bf = mypt.createModel({ ...config, device: 'cuda', precision: 'bf16' });
+  bf.setParameters(cpu.getParameters());
+  for (const m of [cuda, bf]) {
+    const dec = m.openDecoder(2);
+    for (const o of [{ temperature: 1, seed: 8 }, { temperature: 0.7, seed: 9 }, { temperature: 0 }]) {
+      const opts = { max_new_tokens: 30, ...o };
+      assert.equal(await dec.generate(prompt, opts), await m.generate(prompt, opts), JSON.stringify(o));
+    }
   }
   cpu.dispose();
   cuda.dispose();
+  bf.dispose();
 });
 
 maybe('cuda: past 256 cached positions a token is one kernel: greedy equal to the CPU, a lone decoder slot equal to generate', async () => {

@@ -822,8 +822,16 @@ static void check_sample_after_head(int V) {
   CUDA_CHECK(cudaMemset(scratch.p, 0, ns * sizeof(double)));
   int same = 0, total = 0;
   bool state_ok = true;
+  // the next token's embedding (NextEmbedding), fp32 and bf16 four trials each in turn: wte[id] + wpe[pos0 + 1] rounded once,
+  // exactly; nothing written in the last trial, whose next position is the block's end
+  const int C = 64, block = 80;
+  const Vec wte = rounded(randn((size_t)V * C)), wpe = rounded(randn((size_t)block * C));
+  Dev<float> wte32(wte), wpe32(wpe), x32(C);
+  Dev<bf16> wte16(wte), wpe16(wpe), x16(C);
+  bool embed_ok = true;
   const float temps[] = {0.0f, 1.0f, 0.7f, 1.6f};
-  for (int trial = 0; trial < (g_quick ? 8 : 32); trial++) {
+  const int trials = g_quick ? 8 : 32;
+  for (int trial = 0; trial < trials; trial++) {
     const Vec logits = randn(V, 3.0f);
     dl.upload(logits);
     unsigned long long best = 0;
@@ -831,12 +839,22 @@ static void check_sample_after_head(int V) {
     CUDA_CHECK(cudaMemcpy(scratch.p, &best, 8, cudaMemcpyHostToDevice));
     const float temp = temps[trial % 4];
     const uint64_t seed = g_rng(), counter = (uint64_t)(trial * 13 + 1);
-    const int32_t pos0 = 40 + trial;
+    const bool edge = trial == trials - 1, bf = (trial / 4) % 2 == 1;
+    const int32_t pos0 = edge ? block - 1 : 40 + trial;
     CUDA_CHECK(cudaMemcpy(dctr.p, &counter, 8, cudaMemcpyHostToDevice));
     CUDA_CHECK(cudaMemcpy(dpos.p, &pos0, 4, cudaMemcpyHostToDevice));
     HeadSample h;
     h.out_id = did.p; h.temperature = temp; h.seed = seed; h.counter_dev = dctr.p; h.scratch = scratch.p;
-    sample_after_head(h, dl.p, V, dpos.p, 0);
+    NextEmbedding next;
+    next.C = C; next.block = block; next.bf16 = bf;
+    if (bf) {
+      next.x = x16.p; next.wte = wte16.p; next.wpe = wpe16.p;
+      x16.poison();
+    } else {
+      next.x = x32.p; next.wte = wte32.p; next.wpe = wpe32.p;
+      x32.poison();
+    }
+    sample_after_head(h, dl.p, V, dpos.p, 0, &next);
     int32_t fused = -1, alone = -2, pos = 0;
     uint64_t ctr = 0;
     CUDA_CHECK(cudaMemcpy(&fused, did.p, 4, cudaMemcpyDeviceToHost));
@@ -844,6 +862,13 @@ static void check_sample_after_head(int V) {
     CUDA_CHECK(cudaMemcpy(&ctr, dctr.p, 8, cudaMemcpyDeviceToHost));
     std::vector<double> left(ns);
     CUDA_CHECK(cudaMemcpy(left.data(), scratch.p, ns * sizeof(double), cudaMemcpyDeviceToHost));
+    const Vec x = bf ? x16.get() : x32.get();
+    embed_ok = embed_ok && fused >= 0 && fused < V;
+    for (int c = 0; c < C && embed_ok; c++) {
+      const float sum = wte[(size_t)fused * C + c] + wpe[(size_t)(pos0 + 1) * C + c];
+      const float want = bf ? bf16_round(sum) : sum;
+      embed_ok = embed_ok && (edge ? std::isnan(x[c]) : x[c] == want);
+    }
     sample_token(did.p, dl.p, V, temp, 0, 1.0f, seed, counter, 0);
     CUDA_CHECK(cudaMemcpy(&alone, did.p, 4, cudaMemcpyDeviceToHost));
     total++;
@@ -855,6 +880,8 @@ static void check_sample_after_head(int V) {
                std::to_string(same) + "/" + std::to_string(total) + " identical");
   report_exact("sample_after_head: counter, position and scratch left for the next token, V=" + std::to_string(V),
                state_ok, "");
+  report_exact("sample_after_head: the next token's embedding (fp32, bf16; none at the block's end), V=" +
+                   std::to_string(V), embed_ok, "");
 }
 
 // ---------------- whole model ----------------
