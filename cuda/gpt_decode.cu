@@ -1,6 +1,7 @@
 // GptDecoder (gpt_decode.cuh): generation with a KV cache on the GPU.
 #include "gpt_decode.cuh"
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -81,9 +82,12 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
   bool pos_on_device = false;  // gen_pos_ holds `cached`
   bool draw_on_device = false;  // gen_draw_ holds `draws`
   int pending = -1;  // the ring slot of a token launched and not yet handed over
-  GraphGuard graph;
-  DecodePath graph_path = DecodePath::Auto;
-  bool graph_chained = false;  // the graph's pass is chained: it samples in its head (decode_pass.cuh)
+  // what a steady-state graph bakes in; MYPT_DECODE_GRAPH_KEEP=0 captures them again each call (for timing)
+  static const bool keep = env_switch("MYPT_DECODE_GRAPH_KEEP", true);
+  const auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return (uint64_t)u; };
+  const std::array<uint64_t, 6> key{bits(sp.temperature) | (uint64_t)hs.chained << 32 | (uint64_t)in_head << 33,
+                                    (uint64_t)(uint32_t)sp.top_k, bits(sp.top_p), sp.seed, allocation_count(),
+                                    keep ? 0 : ++graph_calls_};
   bool embedded = false;  // x_ holds the embedding of gen_id_'s token at gen_pos_'s position (a chained pass left it)
   // hands over the token of ring slot k; false to stop
   const auto take = [&](int k) {
@@ -98,8 +102,8 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
       const int slot = step & 1;
       const bool steady = len <= block && len - cached == 1 && id_on_device;
       if (steady) {
-        // steady state: one token through a CUDA graph captured once per call (position, sampling counter
-        // and input id on the device)
+        // steady state: one token through a CUDA graph (position, sampling counter and input id on the
+        // device), captured once and kept for later calls with the same settings (step_graphs_)
         if (!pos_on_device) {
           pos_host_ = cached;
           CUDA_CHECK(cudaMemcpyAsync(gen_pos_.p, &pos_host_, 4, cudaMemcpyHostToDevice, s_));
@@ -110,23 +114,25 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
           CUDA_CHECK(cudaMemcpyAsync(gen_draw_.p, &draw_host_, 8, cudaMemcpyHostToDevice, s_));
           draw_on_device = true;
         }
-        // the path for this position (decode_pass.cuh): captured again when it changes, once a call at most
+        // the path for this position (decode_pass.cuh): a graph each
         const DecodePath path = decode_path_at(gpt_, bufs(), 1, cached);
-        if (!graph.exec || path != graph_path) {
-          graph_path = path;
-          graph.capture(s_, cudaStreamCaptureModeRelaxed, [&] {
+        StepGraph& g = step_graphs_[path == DecodePath::Persistent];
+        if (!g.graph.exec || g.key != key) {
+          g.key = {};  // until captured
+          g.graph.capture(s_, cudaStreamCaptureModeRelaxed, [&] {
             const bool sampled = decode(gen_id_.p, 1, 0, gen_pos_.p, path, in_head ? &hs : nullptr);
-            graph_chained = sampled && hs.chained;
+            g.chained = sampled && hs.chained;
             if (!sampled)
               sample_token(gen_id_.p, gen_logits_.p, cfg_.vocab_size, sp.temperature, sp.top_k, sp.top_p, sp.seed, 0,
                            s_, gen_draw_.p);
           });
+          g.key = key;
         }
         // the first chained pass after the host path: its token's embedding
-        if (graph_chained && !embedded)
+        if (g.chained && !embedded)
           encoder_forward<T>(x_.p, gen_id_.p, gpt_.W(gpt_.wte), gpt_.W(gpt_.wpe), 1, 1, cfg_.n_embd, 0, s_, gen_pos_.p);
-        CUDA_CHECK(cudaGraphLaunch(graph.exec, s_));
-        embedded = graph_chained;
+        CUDA_CHECK(cudaGraphLaunch(g.graph.exec, s_));
+        embedded = g.chained;
         cached = len;
       } else {
         if (pending >= 0) {  // the host path needs every id so far

@@ -3,10 +3,12 @@
 // context fits in block_size only the new tokens run (their keys and values join a per-layer KV cache on
 // the GPU); once it is longer, the cropped window is recomputed for every token. The steady-state step
 // (one token and its sampling, position, input id and sampling counter read on the device) is captured
-// once per call as a CUDA graph and replayed, one token ahead of the host. Sampling runs on the GPU
-// (sampling.cuh; greedy and plain sampling inside the head's GEMV and one kernel after it); only the
+// as a CUDA graph, kept for later calls with the same settings, and replayed one token ahead of the host;
+// each replay leaves the next its token's embedding (decode_pass.cuh's chained passes). Sampling runs on
+// the GPU (sampling.cuh; greedy and plain sampling inside the head's GEMV and one kernel after it); only the
 // sampled id crosses to the host each step.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -61,6 +63,15 @@ class GptDecoder {
   DBuf<float> stats_;                                    // its LayerNorm mean and rstd
   DBuf<float> parts_;                                    // the attention projection's heads (DecodeBufs::parts)
   PersistentScratch persist_;                            // a one-kernel token's (decode_persistent.cuh)
+  // the steady state's graphs, one a path (Kernels, Persistent), kept from call to call while what they were
+  // captured with holds: the sampling settings and every device buffer (allocation_count())
+  struct StepGraph {
+    GraphGuard graph;
+    std::array<uint64_t, 6> key{};
+    bool chained = false;  // its pass samples in its head and leaves the next pass its embedding (decode_pass.cuh)
+  };
+  StepGraph step_graphs_[2];
+  uint64_t graph_calls_ = 0;
 };
 
 }  // namespace cuda

@@ -232,7 +232,13 @@ maybe('cuda: greedy generation gives the CPU tokens (fp32), sampling repeats wit
       assert.equal(await dec.generate(prompt, opts), await m.generate(prompt, opts), JSON.stringify(o));
     }
   }
+  // the steady state's graph is kept from call to call (gpt_decode.cuh): new weights are read by it all the same
+  const cpu2 = mypt.createModel({ ...config, seed: 4, device: 'cpu' });
+  cuda.setParameters(cpu2.getParameters());
+  assert.equal(await cuda.generate(prompt, { max_new_tokens: 30, temperature: 0 }),
+    await cpu2.generate(prompt, { max_new_tokens: 30, temperature: 0 }));
   cpu.dispose();
+  cpu2.dispose();
   cuda.dispose();
   bf.dispose();
 });
