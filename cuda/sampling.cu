@@ -340,8 +340,8 @@ __device__ __forceinline__ void embed_row(const NextEmbedding& e, int id, int po
   }
 }
 
-__device__ __forceinline__ void embed_next(const NextEmbedding& e, int id, int pos) {
-  if (!e.x || pos >= e.block) return;
+__device__ __forceinline__ void embed_next(const NextEmbedding& e, int id, int V, int pos) {
+  if (!e.x || pos >= e.block || id < 0 || id >= V) return;
   if (e.bf16) {
     embed_row<bf16>(e, id, pos);
   } else {
@@ -365,7 +365,7 @@ __global__ void __launch_bounds__(kHeadThreads) sample_after_head_kernel(HeadSam
       *best = 0;
       if (pos_dev) *pos_dev = pos;
     }
-    embed_next(next, id, pos);
+    embed_next(next, id, V, pos);
     return;
   }
   const float inv_t = 1.0f / h.temperature;
@@ -426,7 +426,7 @@ __global__ void __launch_bounds__(kHeadThreads) sample_after_head_kernel(HeadSam
   }
   __syncthreads();  // warp 0 has read the masses and picked
   for (int k = tid; k < ng * 33; k += kHeadThreads) gmass[k] = 0.0;
-  embed_next(next, picked, picked_pos);
+  embed_next(next, picked, V, picked_pos);
 }
 
 template <typename To, typename Ti>
