@@ -82,12 +82,14 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
   bool pos_on_device = false;  // gen_pos_ holds `cached`
   bool draw_on_device = false;  // gen_draw_ holds `draws`
   int pending = -1;  // the ring slot of a token launched and not yet handed over
-  // what a steady-state graph bakes in; MYPT_DECODE_GRAPH_KEEP=0 captures them again each call (for timing)
+  // what a steady-state graph bakes in (in_head and hs.chained follow from these and the process's settings);
+  // MYPT_DECODE_GRAPH_KEEP=0 captures each call's again (for timing)
   static const bool keep = env_switch("MYPT_DECODE_GRAPH_KEEP", true);
+  if (!keep)
+    for (StepGraph& g : step_graphs_) g.graph.reset();
   const auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return (uint64_t)u; };
-  const std::array<uint64_t, 6> key{bits(sp.temperature) | (uint64_t)hs.chained << 32 | (uint64_t)in_head << 33,
-                                    (uint64_t)(uint32_t)sp.top_k, bits(sp.top_p), sp.seed, allocation_count(),
-                                    keep ? 0 : ++graph_calls_};
+  const std::array<uint64_t, 5> key{bits(sp.temperature), (uint64_t)(uint32_t)sp.top_k, bits(sp.top_p), sp.seed,
+                                    allocation_count()};
   bool embedded = false;  // x_ holds the embedding of gen_id_'s token at gen_pos_'s position (a chained pass left it)
   // hands over the token of ring slot k; false to stop
   const auto take = [&](int k) {

@@ -67,11 +67,10 @@ class GptDecoder {
   // captured with holds: the sampling settings and every device buffer (allocation_count())
   struct StepGraph {
     GraphGuard graph;
-    std::array<uint64_t, 6> key{};
+    std::array<uint64_t, 5> key{};
     bool chained = false;  // its pass samples in its head and leaves the next pass its embedding (decode_pass.cuh)
   };
   StepGraph step_graphs_[2];
-  uint64_t graph_calls_ = 0;
 };
 
 }  // namespace cuda
