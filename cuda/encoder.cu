@@ -33,7 +33,7 @@ __global__ void encoder_forward_kernel(T* out, const int32_t* tokens, const T* w
     const int64_t row = i / C;
     const int c = (int)(i % C);
     const int t = (int)(row % T_);
-    out[i] = from_f<T>(to_f(wte[(int64_t)tokens[row] * C + c]) + to_f(wpe[(int64_t)(pos0 + t) * C + c]));
+    out[i] = embed_value(wte[(int64_t)tokens[row] * C + c], wpe[(int64_t)(pos0 + t) * C + c]);
   }
 }
 

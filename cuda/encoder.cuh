@@ -22,6 +22,14 @@ struct EncoderBuckets {
   void build(const int32_t* tok, int64_t BT);
 };
 
+// One element of a token's embedding at a position: the two added in fp32 and rounded once to T. Every kernel
+// that embeds (encoder_forward, the batched decoder's, sample_after_head's next embedding) forms it so, so that
+// their rows are equal bit for bit.
+template <typename T>
+__device__ __forceinline__ T embed_value(T te, T pe) {
+  return from_f<T>(to_f(te) + to_f(pe));
+}
+
 template <typename T>
 void encoder_forward(T* out, const int32_t* tokens, const T* wte, const T* wpe, int B, int T_, int C, int pos0,
                      cudaStream_t s, const int32_t* pos_dev = nullptr);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "decode_pass.cuh"
+#include "encoder.cuh"
 #include "engine/errors.h"
 #include "layernorm.cuh"
 #include "linear.cuh"
@@ -21,7 +22,7 @@ __global__ void slots_embed(T* x, const int32_t* tok, const int32_t* pos, const 
   const int r = blockIdx.x;
   const T* e = wte + (int64_t)tok[r] * C;
   const T* p = wpe + (int64_t)pos[r] * C;
-  for (int c = threadIdx.x; c < C; c += blockDim.x) x[(int64_t)r * C + c] = from_f<T>(to_f(e[c]) + to_f(p[c]));
+  for (int c = threadIdx.x; c < C; c += blockDim.x) x[(int64_t)r * C + c] = embed_value(e[c], p[c]);
 }
 
 // the key and value of row r (qkv[r, C:2C], qkv[r, 2C:3C]) into its slot's cache of layer l at its position

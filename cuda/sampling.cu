@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "encoder.cuh"
 #include "engine/dropout.h"
 #include "sampling.cuh"
 
@@ -320,8 +321,8 @@ __device__ __forceinline__ void group_weights(float (*w)[kSampleChunk + 1], cons
   for (int j = 0; j < 8; j++) row[j] = i0 + j < V ? plain_weight(x[j], inv_t, xmax) : 0.0f;
 }
 
-// NextEmbedding's row for (id, pos), by the whole block: 16 bytes of wte's row and of wpe's a thread, added in fp32
-// and rounded once, as encoder_forward does element by element.
+// NextEmbedding's row for (id, pos), by the whole block: 16 bytes of wte's row and of wpe's a thread, each
+// element as encoder_forward forms it (embed_value).
 template <typename T>
 __device__ __forceinline__ void embed_row(const NextEmbedding& e, int id, int pos) {
   constexpr int kVec = 16 / sizeof(T);
@@ -335,7 +336,7 @@ __device__ __forceinline__ void embed_row(const NextEmbedding& e, int id, int po
     uint4 r;
     T* tr = reinterpret_cast<T*>(&r);
 #pragma unroll
-    for (int j = 0; j < kVec; j++) tr[j] = from_f<T>(to_f(ta[j]) + to_f(tb[j]));
+    for (int j = 0; j < kVec; j++) tr[j] = embed_value(ta[j], tb[j]);
     out[v] = r;
   }
 }
