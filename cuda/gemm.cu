@@ -200,7 +200,7 @@ void launch_builtin(const GemmArgs& a, cudaStream_t s) {
 
 }  // namespace
 
-Gemm::Gemm(bool use_lt) {
+Gemm::Gemm(bool use_lt) : bgradb(env_switch("MYPT_BGRADB", false)) {
   if (!use_lt) {
     lt_reason_ = "not requested";
     return;

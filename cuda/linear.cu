@@ -59,9 +59,7 @@ __global__ void add_to_kernel(float* dst, const float* src, int n) {
 template <typename T>
 void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout, const T* inp, int M, int K, int N,
                                  bool accumulate, float* colsum_scratch, cudaStream_t s) {
-  // MYPT_BGRADB=0: the bias gradient by column_sum, not cuBLASLt's epilogue (for timing the difference)
-  static const bool epilogue = env_switch("MYPT_BGRADB", true);
-  if (dbias && epilogue && g.using_cublaslt() && g.bgradb_ok) {
+  if (dbias && g.bgradb && g.using_cublaslt()) {
     GemmArgs a;
     a.d = dw; a.d_bf16 = false; a.a = inp; a.b = dout; a.ab_bf16 = is_bf16<T>();
     a.transa = false; a.transb = true; a.m = K; a.n = N; a.k = M; a.lda = K; a.ldb = N; a.ldd = K;
@@ -74,7 +72,7 @@ void linear_backward_weight_bias(Gemm& g, float* dw, float* dbias, const T* dout
       CUDA_CHECK_LAUNCH("bias gradient (add)");
       return;
     }
-    g.bgradb_ok = false;  // the plugin refused: column sums from now on
+    g.bgradb = false;  // the plugin refused: column sums from now on
   }
   linear_backward_weight<T>(g, dw, dout, inp, M, K, N, accumulate, s);
   if (dbias) column_sum<T>(dbias, dout, M, N, true, colsum_scratch, s);
