@@ -200,7 +200,7 @@ void launch_builtin(const GemmArgs& a, cudaStream_t s) {
 
 }  // namespace
 
-Gemm::Gemm(bool use_lt) : bgradb(env_switch("MYPT_BGRADB", false)) {
+Gemm::Gemm(bool use_lt) {
   if (!use_lt) {
     lt_reason_ = "not requested";
     return;
@@ -229,18 +229,6 @@ Gemm::~Gemm() {
   std::string why;
   if (ctx_) cublaslt_plugin(why)->destroy(ctx_);
   cuda_free(workspace_, workspace_bytes_);
-  cuda_free(bias_scratch_, (size_t)bias_scratch_n_ * sizeof(float));
-}
-
-float* Gemm::bias_scratch(int n) {
-  if (n > bias_scratch_n_) {
-    cuda_free(bias_scratch_, (size_t)bias_scratch_n_ * sizeof(float));
-    bias_scratch_ = nullptr;
-    bias_scratch_n_ = 0;  // a failed allocation leaves no size without memory behind it
-    bias_scratch_ = (float*)cuda_malloc((size_t)n * sizeof(float), "the bias-gradient scratch");
-    bias_scratch_n_ = n;
-  }
-  return bias_scratch_;
 }
 
 static mypt_lt_gemm_args to_lt(const GemmArgs& a) {
@@ -276,11 +264,8 @@ std::string Gemm::lt_gemm(const GemmArgs& a, cudaStream_t s) {
   return cublaslt_plugin(why)->gemm(ctx_, &la, err, sizeof(err)) == 0 ? std::string() : std::string(err[0] ? err : "failed");
 }
 
-bool Gemm::try_lt(const GemmArgs& a, cudaStream_t s) { return ctx_ && lt_gemm(a, s).empty(); }
-
 void Gemm::run(const GemmArgs& a, cudaStream_t s) {
   if (a.m <= 0 || a.n <= 0) return;
-  if (a.epilogue == Epilogue::BGradB) throw std::runtime_error("gemm: the bias-gradient epilogue goes through try_lt");
   // cuBLASLt first; a problem it refuses (no algorithm, or its heuristic fails: the plugin remembers and
   // refuses it at once next time) runs on the built-in kernels below.
   if (ctx_ && lt_gemm(a, s).empty()) return;

@@ -18,7 +18,7 @@
 namespace mypt {
 namespace cuda {
 
-enum class Epilogue { None = 0, GeluTanh = 1, DGeluTanh = 2, BGradB = 3 };
+enum class Epilogue { None = 0, GeluTanh = 1, DGeluTanh = 2 };
 
 struct GemmArgs {
   void* d = nullptr;
@@ -44,14 +44,6 @@ class Gemm {
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
   void run(const GemmArgs& a, cudaStream_t stream);
-  // The cuBLASLt path only: false (nothing launched) where the plugin is absent or refuses the problem.
-  bool try_lt(const GemmArgs& a, cudaStream_t stream);
-  // fp32 scratch of at least n floats owned by this object (the fused bias gradient lands there).
-  float* bias_scratch(int n);
-  // Bias gradients in cuBLASLt's BGRADB epilogue (linear_backward_weight_bias). Off unless MYPT_BGRADB=1: a
-  // column sum after the GEMM measured faster (H100, one call, a 124M B16 step: 30.22 ms median against 30.43,
-  // the epilogue's own kernel 1.09 ms a step). Cleared after the plugin refuses such an epilogue once.
-  bool bgradb = false;
   bool using_cublaslt() const { return ctx_ != nullptr; }
   // Why the plugin is not used ("" when it is).
   const std::string& lt_reason() const { return lt_reason_; }
@@ -62,8 +54,6 @@ class Gemm {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   std::string lt_reason_;
-  float* bias_scratch_ = nullptr;
-  int bias_scratch_n_ = 0;
 };
 
 }  // namespace cuda

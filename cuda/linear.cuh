@@ -6,10 +6,9 @@
 //   linear_backward_input:       dinp[M, K] = dout[M, N] @ w[N, K]                      (overwrites)
 //                                epi DGeluTanh: dinp = that product * gelu_tanh'(aux)
 //   linear_backward_weight:      dw[N, K] (= | +=) dout[M, N]^T @ inp[M, K]           (dw fp32)
-//   linear_backward_weight_bias: the same plus dbias[N] += sum over the M rows of dout (fp32): a
-//                                deterministic column sum after the GEMM, or cuBLASLt's bias-gradient
-//                                epilogue where Gemm::bgradb asks for it and the plugin takes it (`colsum_scratch`: colsum_scratch_floats(M, N)
-//                                floats, layernorm.cuh)
+//   linear_backward_weight_bias: the same plus dbias[N] += sum over the M rows of dout (fp32), a
+//                                deterministic column sum after the GEMM (`colsum_scratch`:
+//                                colsum_scratch_floats(M, N) floats, layernorm.cuh)
 #pragma once
 #include <cuda_runtime.h>
 

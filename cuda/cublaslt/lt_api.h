@@ -16,8 +16,7 @@ enum { MYPT_LT_F32 = 0, MYPT_LT_BF16 = 1 };
 enum {
   MYPT_LT_EPI_NONE = 0,
   MYPT_LT_EPI_GELU_TANH = 1,   // aux[m, n] = pre-activation, D = gelu_tanh(pre)
-  MYPT_LT_EPI_DGELU_TANH = 2,  // D = (A @ B) * gelu_tanh'(aux)   (bias must be null)
-  MYPT_LT_EPI_BGRADB = 3       // also bias[n] = sum over k of op(B)[k, n]  (bias is an output, D's type)
+  MYPT_LT_EPI_DGELU_TANH = 2   // D = (A @ B) * gelu_tanh'(aux)   (bias must be null)
 };
 
 typedef struct mypt_lt_gemm_args {
@@ -29,7 +28,7 @@ typedef struct mypt_lt_gemm_args {
   int transa, transb;
   int m, n, k;
   int lda, ldb, ldd;
-  const void* bias;         // [m], same type as D, or null (BGRADB: the [n] output)
+  const void* bias;         // [m], same type as D, or null
   float beta;               // 0: overwrite D, 1: accumulate into D
   int epilogue;             // MYPT_LT_EPI_*
   void* aux;                // epilogue auxiliary [m, n] (ld = ldd), same type as D

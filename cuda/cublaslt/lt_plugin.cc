@@ -76,7 +76,6 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (a->epilogue == MYPT_LT_EPI_GELU_TANH) epi = a->bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
     else if (a->epilogue == MYPT_LT_EPI_DGELU_TANH) epi = CUBLASLT_EPILOGUE_DGELU;
-    else if (a->epilogue == MYPT_LT_EPI_BGRADB) epi = CUBLASLT_EPILOGUE_BGRADB;
     else if (a->bias) epi = CUBLASLT_EPILOGUE_BIAS;
     LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
