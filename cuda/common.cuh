@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,12 @@ void* cuda_malloc_host(size_t bytes, const char* what);
 // How many device allocations cuda_malloc has made in this process: a CUDA graph captured at one count reads
 // and writes only addresses that still hold the same buffers while the count is unchanged.
 uint64_t allocation_count();
+// A float's bit pattern, for the keys of captured graphs (a setting that differs in any bit is another graph).
+inline uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
 // Frees what cuda_malloc gave (bytes: as asked for). allocated_bytes(): the device bytes held through
 // cuda_malloc now, every device of the process together: the figure beside PyTorch's
 // torch.cuda.memory_allocated (the driver's own memory and the loaded kernels' images left out).

@@ -1,7 +1,6 @@
 // GptDecoder (gpt_decode.cuh): generation with a KV cache on the GPU.
 #include "gpt_decode.cuh"
 
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -87,9 +86,8 @@ void GptDecoder<T>::generate(const int32_t* prompt, int n_prompt, int max_new_to
   static const bool keep = env_switch("MYPT_DECODE_GRAPH_KEEP", true);
   if (!keep)
     for (StepGraph& g : step_graphs_) g.graph.reset();
-  const auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return (uint64_t)u; };
-  const std::array<uint64_t, 5> key{bits(sp.temperature), (uint64_t)(uint32_t)sp.top_k, bits(sp.top_p), sp.seed,
-                                    allocation_count()};
+  const std::array<uint64_t, 5> key{float_bits(sp.temperature), (uint64_t)(uint32_t)sp.top_k, float_bits(sp.top_p),
+                                    sp.seed, allocation_count()};
   bool embedded = false;  // x_ holds the embedding of gen_id_'s token at gen_pos_'s position (a chained pass left it)
   // hands over the token of ring slot k; false to stop
   const auto take = [&](int k) {

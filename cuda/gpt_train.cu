@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -285,9 +284,7 @@ bool GptTrainer<T>::graphs_on() {
 // means every address the graph holds is still the same buffer.
 template <typename T>
 std::vector<uint64_t> GptTrainer<T>::step_key(int B, int T_, float loss_scale, bool accumulate) {
-  uint32_t scale_bits;
-  std::memcpy(&scale_bits, &loss_scale, 4);
-  return {(uint64_t)B, (uint64_t)T_, scale_bits, accumulate, (uint64_t)recompute_, allocation_count()};
+  return {(uint64_t)B, (uint64_t)T_, float_bits(loss_scale), accumulate, (uint64_t)recompute_, allocation_count()};
 }
 
 template <typename T>
