@@ -81,16 +81,10 @@ MYPT_HD unsigned long long pack_max(float x, int i) {
   return ((unsigned long long)order_key(x) << 32) | (0xffffffffu - (uint32_t)i);
 }
 MYPT_HD int packed_index(unsigned long long packed) { return (int)(0xffffffffu - (uint32_t)packed); }
-// the value of a pack (order_key inverted)
-MYPT_HD float packed_value(unsigned long long packed) {
-  const uint32_t key = (uint32_t)(packed >> 32), u = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float x;
-  std::memcpy(&x, &u, 4);
-  return x;
-#endif
+// the value of a pack (order_key inverted; read by the kernels only)
+__device__ __forceinline__ float packed_value(unsigned long long packed) {
+  const uint32_t key = (uint32_t)(packed >> 32);
+  return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
 }
 
 // The same for `rows` rows of logits ([rows, V]) in one launch (a block a row), each with its own settings
