@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -20,6 +21,8 @@ namespace {
 
 struct Ctx {
   cublasLtHandle_t handle = nullptr;
+  // MYPT_GEMM_TUNE=1: time the heuristic's first candidates on a problem's first call and keep the fastest
+  bool tune = false;
   std::mutex mu;
   // key -> algorithm found by the heuristic
   std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>,
@@ -35,6 +38,8 @@ void set_err(char* err, int errlen, const char* what, int status) {
 
 void* lt_create(char* err, int errlen) {
   Ctx* c = new Ctx();
+  const char* t = getenv("MYPT_GEMM_TUNE");
+  c->tune = t && t[0] == '1';
   cublasStatus_t s = cublasLtCreate(&c->handle);
   if (s != CUBLAS_STATUS_SUCCESS) {
     set_err(err, errlen, "cublasLtCreate", (int)s);
@@ -49,6 +54,51 @@ void lt_destroy(void* p) {
   if (!c) return;
   if (c->handle) cublasLtDestroy(c->handle);
   delete c;
+}
+
+// The fastest of `n` candidate algorithms for one problem, each timed by CUDA events over three runs after
+// one unmeasured run, on the caller's own operands and outputs: only where running it again changes nothing
+// the call will not write anyway (D overwritten, beta 0; aux not also D), the stream is not being captured,
+// and the heuristic offered more than one. Else the heuristic's first. A candidate that fails is passed over.
+cublasLtMatmulAlgo_t fastest(Ctx* c, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
+                             cublasLtMatrixLayout_t ld, const mypt_lt_gemm_args* a,
+                             const cublasLtMatmulHeuristicResult_t* res, int n) {
+  cudaStream_t st = (cudaStream_t)a->stream;
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  if (n < 2 || a->beta != 0.0f || (a->aux && a->aux == a->d) || cudaStreamIsCapturing(st, &cap) != cudaSuccess ||
+      cap != cudaStreamCaptureStatusNone)
+    return res[0].algo;
+  cudaEvent_t e0 = nullptr, e1 = nullptr;
+  if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) {
+    if (e0) cudaEventDestroy(e0);
+    cudaGetLastError();
+    return res[0].algo;
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  int best = 0;
+  float best_ms = 1e30f;
+  for (int i = 0; i < n; i++) {
+    bool ok = true;
+    for (int r = 0; r < 4 && ok; r++) {
+      if (r == 1) cudaEventRecord(e0, st);
+      ok = cublasLtMatmul(c->handle, op, &alpha, a->a, la, a->b, lb, &beta, a->d, ld, a->d, ld, &res[i].algo,
+                          a->workspace, (size_t)a->workspace_bytes, st) == CUBLAS_STATUS_SUCCESS;
+    }
+    float ms = 0.0f;
+    if (ok && cudaEventRecord(e1, st) == cudaSuccess && cudaEventSynchronize(e1) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess && ms < best_ms) {
+      best_ms = ms;
+      best = i;
+    }
+  }
+  cudaStreamSynchronize(st);
+  cudaGetLastError();
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (getenv("MYPT_GEMM_TUNE_LOG"))
+    fprintf(stderr, "gemm tune m %d n %d k %d ta %d tb %d epi %d: candidate %d of %d, %.3f ms\n", a->m, a->n, a->k,
+            a->transa, a->transb, a->epilogue, best, n, best_ms / 3);
+  return res[best].algo;
 }
 
 int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen) {
@@ -116,10 +166,10 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
       LT(cublasLtMatmulPreferenceCreate(&pref));
       size_t ws = (size_t)a->workspace_bytes;
       LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
-      cublasLtMatmulHeuristicResult_t res;
+      cublasLtMatmulHeuristicResult_t res[8];
       int found = 0;
       try {
-        s = cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, 1, &res, &found);
+        s = cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, c->tune ? 8 : 1, res, &found);
       } catch (...) {
         s = CUBLAS_STATUS_INTERNAL_ERROR;
       }
@@ -130,7 +180,7 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
         c->refused[key] = rc;
         goto done;
       }
-      algo = res.algo;
+      algo = c->tune ? fastest(c, op, la, lb, ld, a, res, found) : res[0].algo;
       std::lock_guard<std::mutex> g(c->mu);
       c->algos[key] = algo;
     }
