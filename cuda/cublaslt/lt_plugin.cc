@@ -21,10 +21,11 @@ namespace {
 
 struct Ctx {
   cublasLtHandle_t handle = nullptr;
-  // MYPT_GEMM_TUNE=1: time the heuristic's first candidates on a problem's first call and keep the fastest
-  bool tune = false;
+  // Time the heuristic's first candidates on a problem's first eager call and keep the fastest (measured 0.9%
+  // faster a 124M step on an H100). MYPT_GEMM_TUNE=0: the heuristic's first, the same algorithm in every process.
+  bool tune = true;
   std::mutex mu;
-  // key -> algorithm found by the heuristic
+  // key -> algorithm chosen (the heuristic's first, or the fastest of its candidates)
   std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>,
            cublasLtMatmulAlgo_t>
       algos;
@@ -39,7 +40,7 @@ void set_err(char* err, int errlen, const char* what, int status) {
 void* lt_create(char* err, int errlen) {
   Ctx* c = new Ctx();
   const char* t = getenv("MYPT_GEMM_TUNE");
-  c->tune = t && t[0] == '1';
+  c->tune = !(t && t[0] == '0');
   cublasStatus_t s = cublasLtCreate(&c->handle);
   if (s != CUBLAS_STATUS_SUCCESS) {
     set_err(err, errlen, "cublasLtCreate", (int)s);
