@@ -1,6 +1,7 @@
 // The cuBLASLt GEMM plugin (see lt_api.h): bf16 or fp32 operands, fp32 accumulation (CUBLAS_COMPUTE_32F,
-// no TF32), fused bias / GELU-tanh / GELU-tanh-gradient epilogues. Heuristic results are cached per
-// problem so a training step pays for the search once, and so are refusals. No C++ exception leaves the
+// no TF32), fused bias / GELU-tanh / GELU-tanh-gradient epilogues. The algorithm chosen for a problem (the
+// heuristic's, or the fastest of its candidates when timed) is kept for the process, so a training step pays
+// for the search once, and so are refusals. No C++ exception leaves the
 // plugin: cuBLASLt 13.1 was seen throwing std::bad_alloc out of cublasLtMatmulAlgoGetHeuristic for small
 // bf16 problems (K = 64) on an H200; such a problem is refused (an error code), and the backend runs it on
 // its built-in kernels instead.
@@ -19,19 +20,28 @@
 
 namespace {
 
+using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>;
+
 struct Ctx {
   cublasLtHandle_t handle = nullptr;
   // Time the heuristic's first candidates on a problem's first eager call and keep the fastest (measured 0.9%
   // faster a 124M step on an H100). MYPT_GEMM_TUNE=0: the heuristic's first, the same algorithm in every process.
   bool tune = true;
-  std::mutex mu;
-  // key -> algorithm chosen (the heuristic's first, or the fastest of its candidates)
-  std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>,
-           cublasLtMatmulAlgo_t>
-      algos;
-  // keys whose heuristic failed or threw: refused at once from then on
-  std::map<std::tuple<int, int, int, int, int, int, int, int, int, int, int, int, int, unsigned long long>, int> refused;
 };
+
+// The algorithm chosen for each problem (device, types, shapes, epilogue), and the problems the heuristic
+// refused: one store for the whole process, not one a context (each model has its own), so every model runs a
+// problem with the same algorithm and two models given the same inputs compute the same bits, timed choices
+// included. Never destroyed: contexts may outlive static destruction.
+struct Chosen {
+  std::mutex mu;
+  std::map<Key, cublasLtMatmulAlgo_t> algos;
+  std::map<Key, int> refused;
+};
+Chosen& chosen() {
+  static Chosen* s = new Chosen();
+  return *s;
+}
 
 void set_err(char* err, int errlen, const char* what, int status) {
   if (err && errlen > 0) snprintf(err, (size_t)errlen, "cuBLASLt %s failed (status %d)", what, status);
@@ -152,20 +162,26 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
     LT(cublasLtMatrixLayoutCreate(&lb, abt, a->transb ? a->n : a->k, a->transb ? a->k : a->n, a->ldb));
     LT(cublasLtMatrixLayoutCreate(&ld, dt, a->m, a->n, a->ldd));
 
-    auto key = std::make_tuple(a->d_type, a->ab_type, a->transa, a->transb, a->m, a->n, a->k, a->lda, a->ldb,
+    int device = -1;
+    if (cudaGetDevice(&device) != cudaSuccess) {
+      cudaGetLastError();
+      device = -1;
+    }
+    const Key key = std::make_tuple(device, a->d_type, a->ab_type, a->transa, a->transb, a->m, a->n, a->k, a->lda, a->ldb,
                                a->ldd, a->bias ? 1 : 0, a->epilogue, a->beta != 0.0f ? 1 : 0,
                                a->workspace_bytes);
     cublasLtMatmulAlgo_t algo;
     bool have = false;
     {
-      std::lock_guard<std::mutex> g(c->mu);
-      auto it = c->algos.find(key);
-      if (it != c->algos.end()) {
+      Chosen& k = chosen();
+      std::lock_guard<std::mutex> g(k.mu);
+      auto it = k.algos.find(key);
+      if (it != k.algos.end()) {
         algo = it->second;
         have = true;
-      } else if (c->refused.count(key)) {
+      } else if (k.refused.count(key)) {
         what = "cublasLtMatmulAlgoGetHeuristic (refused before)";
-        rc = c->refused[key];
+        rc = k.refused[key];
         goto done;
       }
     }
@@ -183,13 +199,16 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
       if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
         what = s != CUBLAS_STATUS_SUCCESS ? "cublasLtMatmulAlgoGetHeuristic" : "cublasLtMatmulAlgoGetHeuristic (no algorithm)";
         rc = s != CUBLAS_STATUS_SUCCESS ? (int)s : -1;
-        std::lock_guard<std::mutex> g(c->mu);
-        c->refused[key] = rc;
+        Chosen& k = chosen();
+        std::lock_guard<std::mutex> g(k.mu);
+        k.refused[key] = rc;
         goto done;
       }
       algo = c->tune ? fastest(c, op, la, lb, ld, a, res, found) : res[0].algo;
-      std::lock_guard<std::mutex> g(c->mu);
-      c->algos[key] = algo;
+      // another thread may have chosen first: the stored choice is the one every call runs
+      Chosen& k = chosen();
+      std::lock_guard<std::mutex> g(k.mu);
+      algo = k.algos.emplace(key, algo).first->second;
     }
     const float alpha = 1.0f, beta = a->beta;
     LT(cublasLtMatmul(c->handle, op, &alpha, a->a, la, a->b, lb, &beta, a->d, ld, a->d, ld, &algo, a->workspace,

@@ -352,4 +352,35 @@ test('cuda worst relative errors vs PyTorch (printed for the record)', () => {
   if (gpu) console.log(`  cuda worst relative errors: ${JSON.stringify(worst)}`);
 });
 
+// cuBLASLt's algorithm for a problem is chosen once a process (timed among the heuristic's candidates by
+// default), not once a model: a second model finds the first one's choices, so two models given the same
+// weights and tokens give the same logits bit for bit. The plugin logs each choice it times
+// (MYPT_GEMM_TUNE_LOG=1); a store a model would log every problem twice.
+const ltMaybe = gpu && backends.cublasLt ? test : test.skip;
+ltMaybe('cuda: GEMM algorithms chosen once a process; two models give the same logits bit for bit', () => {
+  const script = `
+    const mypt = require(${JSON.stringify(require.resolve('../../lib'))});
+    (async () => {
+      const cfg = { vocab_size: 512, block_size: 128, n_layer: 1, n_head: 4, n_embd: 256, device: 'cuda', precision: 'bf16', seed: 3 };
+      const a = mypt.createModel(cfg), b = mypt.createModel(cfg);
+      b.setParameters(a.getParameters());
+      const tokens = Array.from({ length: 8 }, (_, r) => Array.from({ length: 128 }, (_, i) => (i * 37 + r * 11) % 512));
+      const fa = (await a.forward(tokens)).logits, fb = (await b.forward(tokens)).logits;
+      let diff = -1;
+      for (let i = 0; i < fa.length; i++) if (fa[i] !== fb[i]) { diff = i; break; }
+      console.log(JSON.stringify({ n: fa.length, diff }));
+      a.dispose(); b.dispose();
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const { spawnSync } = require('child_process');
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, MYPT_GEMM_TUNE: '1', MYPT_GEMM_TUNE_LOG: '1' } });
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.is(out.n, 8 * 128 * 512);
+  assert.is(out.diff, -1, `the models' logits first differ at ${out.diff}`);
+  const problems = r.stderr.split('\n').filter((l) => l.startsWith('gemm tune')).map((l) => l.split(':')[0]);
+  console.log(`  ${problems.length} GEMM problems timed, each once`);
+  assert.ok(problems.length > 0, `no GEMM choice timed: ${r.stderr}`);
+  assert.is(new Set(problems).size, problems.length, `a problem timed twice: ${problems.join('; ')}`);
+});
+
 test.run();
