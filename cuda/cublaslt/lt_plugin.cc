@@ -167,9 +167,9 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
       cudaGetLastError();
       device = -1;
     }
-    const Key key = std::make_tuple(device, a->d_type, a->ab_type, a->transa, a->transb, a->m, a->n, a->k, a->lda, a->ldb,
-                               a->ldd, a->bias ? 1 : 0, a->epilogue, a->beta != 0.0f ? 1 : 0,
-                               a->workspace_bytes);
+    const Key key = std::make_tuple(device, a->d_type, a->ab_type, a->transa, a->transb, a->m, a->n, a->k, a->lda,
+                                    a->ldb, a->ldd, a->bias ? 1 : 0, a->epilogue, a->beta != 0.0f ? 1 : 0,
+                                    a->workspace_bytes);
     cublasLtMatmulAlgo_t algo;
     bool have = false;
     {
