@@ -24,10 +24,21 @@ using Key = std::tuple<int, int, int, int, int, int, int, int, int, int, int, in
 
 struct Ctx {
   cublasLtHandle_t handle = nullptr;
-  // Time the heuristic's first candidates on a problem's first eager call and keep the fastest (measured 0.9%
-  // faster a 124M step on an H100). MYPT_GEMM_TUNE=0: the heuristic's first, the same algorithm in every process.
-  bool tune = true;
 };
+
+// A switch from the environment by env_switch's rule (common.cuh: on unless "0"; `unset` where not set or
+// empty). The plugin is a library of its own, loaded at run time, so it holds its own copy of that one line.
+bool env_on(const char* name, bool unset) {
+  const char* v = getenv(name);
+  return v && *v ? strcmp(v, "0") != 0 : unset;
+}
+// Time the heuristic's first candidates on a problem's first eager call and keep the fastest (measured 0.9%
+// faster a 124M step on an H100). MYPT_GEMM_TUNE=0: the heuristic's first, the same algorithm in every process.
+// Read once a process, as the choices are kept (below).
+bool tuning() {
+  static const bool on = env_on("MYPT_GEMM_TUNE", true);
+  return on;
+}
 
 // The algorithm chosen for each problem (device, types, shapes, epilogue), and the problems the heuristic
 // refused: one store for the whole process, not one a context (each model has its own), so every model runs a
@@ -49,8 +60,6 @@ void set_err(char* err, int errlen, const char* what, int status) {
 
 void* lt_create(char* err, int errlen) {
   Ctx* c = new Ctx();
-  const char* t = getenv("MYPT_GEMM_TUNE");
-  c->tune = !(t && t[0] == '0');
   cublasStatus_t s = cublasLtCreate(&c->handle);
   if (s != CUBLAS_STATUS_SUCCESS) {
     set_err(err, errlen, "cublasLtCreate", (int)s);
@@ -76,9 +85,12 @@ cublasLtMatmulAlgo_t fastest(Ctx* c, cublasLtMatmulDesc_t op, cublasLtMatrixLayo
                              const cublasLtMatmulHeuristicResult_t* res, int n) {
   cudaStream_t st = (cudaStream_t)a->stream;
   cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-  if (n < 2 || a->beta != 0.0f || (a->aux && a->aux == a->d) || cudaStreamIsCapturing(st, &cap) != cudaSuccess ||
-      cap != cudaStreamCaptureStatusNone)
+  if (n < 2 || a->beta != 0.0f || (a->aux && a->aux == a->d)) return res[0].algo;
+  if (cudaStreamIsCapturing(st, &cap) != cudaSuccess) {
+    cudaGetLastError();  // the query's own error, not one for the caller's next check to find
     return res[0].algo;
+  }
+  if (cap != cudaStreamCaptureStatusNone) return res[0].algo;
   cudaEvent_t e0 = nullptr, e1 = nullptr;
   if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) {
     if (e0) cudaEventDestroy(e0);
@@ -112,7 +124,8 @@ cublasLtMatmulAlgo_t fastest(Ctx* c, cublasLtMatmulDesc_t op, cublasLtMatrixLayo
   cudaGetLastError();
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
-  if (getenv("MYPT_GEMM_TUNE_LOG"))
+  static const bool log = env_on("MYPT_GEMM_TUNE_LOG", false);
+  if (log)
     fprintf(stderr, "gemm tune m %d n %d k %d ta %d tb %d epi %d: candidate %d of %d, %.3f ms\n", a->m, a->n, a->k,
             a->transa, a->transb, a->epilogue, best, n, (best == 0 ? first_ms : best_ms) / 3);
   return res[best].algo;
@@ -192,7 +205,7 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
       cublasLtMatmulHeuristicResult_t res[8];
       int found = 0;
       try {
-        s = cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, c->tune ? 8 : 1, res, &found);
+        s = cublasLtMatmulAlgoGetHeuristic(c->handle, op, la, lb, ld, ld, pref, tuning() ? 8 : 1, res, &found);
       } catch (...) {
         s = CUBLAS_STATUS_INTERNAL_ERROR;
       }
@@ -204,7 +217,7 @@ int lt_gemm_unguarded(void* p, const mypt_lt_gemm_args* a, char* err, int errlen
         k.refused[key] = rc;
         goto done;
       }
-      algo = c->tune ? fastest(c, op, la, lb, ld, a, res, found) : res[0].algo;
+      algo = tuning() ? fastest(c, op, la, lb, ld, a, res, found) : res[0].algo;
       // another thread may have chosen first: the stored choice is the one every call runs
       Chosen& k = chosen();
       std::lock_guard<std::mutex> g(k.mu);
