@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Everything a GPU host run needs, in one call (plain CMake, offline; Node from the .gpu/ stage when the
 # host has none: scripts/gpu-stage-slim.sh first, and carry .gpu):
-#   scripts/gpu-all.sh [build] [checks] [node] [bench] [sanitizer] [attn] [torch]   (default: build checks node)
+#   scripts/gpu-all.sh [build] [checks] [node] [bench] [decode] [sanitizer] [attn] [torch]   (default: build checks node)
 #     build      configure + build the addon, the cuBLASLt plugin and the check programs (one build, -j all cores)
 #     checks     check_cuda_ops --no-bench, check_modded_ops (kernels and engines against the CPU)
 #     node       the node GPU tests (test/gpu)
 #     bench      npm run bench -- --device cuda --compare pytorch (BENCH_ARGS, e.g. "--quick --suite train")
+#     decode     the bench's generate suite (no peer) and bench/decode-profile.js at GPT-2 124M bf16
 #     sanitizer  compute-sanitizer memcheck + racecheck on the checks' small shapes (built-in GEMMs for racecheck)
 #     attn       scripts/gpu-attn-check.sh's checks and timings of the attention kernels beside SDPA
 #     torch      ../shared/tools/anchor_bench.py (TORCH_SUITES) for PyTorch's own figures
@@ -15,6 +16,8 @@
 #                differs: the baseline runs this tree's lib/, bench/ and test/ (so a command both sides run must
 #                exist in both addons)
 # Logs go to $OUT (or /tmp/gpu-all); the summary lines are printed as each step ends. Exit 0 when all passed.
+# GPU_ONLY=TEXT (e.g. H200): do nothing, and exit 0, unless the first GPU's name contains TEXT (a call that
+# is after one card's figures and got another).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOG=${OUT:-/tmp/gpu-all}
@@ -26,7 +29,9 @@ if ! command -v node >/dev/null && [ -f .gpu/env.sh ]; then
   source .gpu/env.sh
   if [ -L lib ]; then rm -f lib && cp -r .gpu/lib lib; fi  # the addon is found relative to lib/'s real path
 fi
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader 2>/dev/null || true
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
+echo "$gpu"
+if [ -n "${GPU_ONLY:-}" ] && [[ "$gpu" != *"$GPU_ONLY"* ]]; then echo "gpu-all: the GPU's name lacks GPU_ONLY=$GPU_ONLY: nothing run"; exit 0; fi
 rc=0
 B=build-gpu
 if has build; then
@@ -55,8 +60,15 @@ if has node; then
   grep -E "CUDA device|skipping|worst|FAIL|✘|passed, " "$LOG/node-gpu.log" | tail -25
 fi
 if has bench; then
-  node bin/mypt-native.js bench --device cuda --compare pytorch ${BENCH_ARGS:-} --json "$LOG/bench-cuda.json" >"$LOG/bench.txt" 2>&1 || rc=1
+  eval "bargs=(${BENCH_ARGS:-})"  # as a shell reads them: --case "train_step B16" is one case
+  node bin/mypt-native.js bench --device cuda --compare pytorch "${bargs[@]}" --json "$LOG/bench-cuda.json" >"$LOG/bench.txt" 2>&1 || rc=1
   cat "$LOG/bench.txt" | tail -40
+fi
+if has decode; then
+  node bin/mypt-native.js bench --device cuda --quick --suite generate --json "$LOG/bench-generate.json" >"$LOG/bench-generate.txt" 2>&1 || rc=1
+  grep -E "generate/|error" "$LOG/bench-generate.txt"
+  node bench/decode-profile.js --tokens 200 --layers 12 --precision bf16 >"$LOG/decode-profile.txt" 2>&1 || rc=1
+  grep -E "bf16|rror" "$LOG/decode-profile.txt"
 fi
 if has sanitizer && command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
