@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "env_switch.h"
+
 namespace mypt {
 namespace cuda {
 
@@ -50,10 +52,6 @@ struct DeviceProps {
   size_t smem_optin = 0;     // the shared memory a block may opt in to, bytes
 };
 const DeviceProps& device_props();
-// A switch from the environment, for timing one choice against another or ruling one out: whether `name` is
-// on (set to anything but "0"), or `unset` where it is not set or empty. Read at each call (callers that ask
-// per launch keep the answer).
-bool env_switch(const char* name, bool unset);
 inline int sm_count() { return device_props().sms; }
 
 // Before a launch of `kernel` with `bytes` of dynamic shared memory: lets the kernel take all the current device

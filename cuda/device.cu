@@ -21,11 +21,6 @@
 namespace mypt {
 namespace cuda {
 
-bool env_switch(const char* name, bool unset) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strcmp(v, "0") != 0 : unset;
-}
-
 bool pdl_enabled() {
   static const bool off = env_switch("MYPT_NO_PDL", false);
   return !off && device_props().cc >= 90;

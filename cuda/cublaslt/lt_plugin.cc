@@ -16,6 +16,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "env_switch.h"
 #include "lt_api.h"
 
 namespace {
@@ -26,17 +27,13 @@ struct Ctx {
   cublasLtHandle_t handle = nullptr;
 };
 
-// A switch from the environment by env_switch's rule (common.cuh: on unless "0"; `unset` where not set or
-// empty). The plugin is a library of its own, loaded at run time, so it holds its own copy of that one line.
-bool env_on(const char* name, bool unset) {
-  const char* v = getenv(name);
-  return v && *v ? strcmp(v, "0") != 0 : unset;
-}
+using mypt::cuda::env_switch;
+
 // Time the heuristic's first candidates on a problem's first eager call and keep the fastest (measured 0.9%
 // faster a 124M step on an H100). MYPT_GEMM_TUNE=0: the heuristic's first, the same algorithm in every process.
 // Read once a process, as the choices are kept (below).
 bool tuning() {
-  static const bool on = env_on("MYPT_GEMM_TUNE", true);
+  static const bool on = env_switch("MYPT_GEMM_TUNE", true);
   return on;
 }
 
@@ -124,7 +121,7 @@ cublasLtMatmulAlgo_t fastest(Ctx* c, cublasLtMatmulDesc_t op, cublasLtMatrixLayo
   cudaGetLastError();
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
-  static const bool log = env_on("MYPT_GEMM_TUNE_LOG", false);
+  static const bool log = env_switch("MYPT_GEMM_TUNE_LOG", false);
   if (log)
     fprintf(stderr, "gemm tune m %d n %d k %d ta %d tb %d epi %d: candidate %d of %d, %.3f ms\n", a->m, a->n, a->k,
             a->transa, a->transb, a->epilogue, best, n, (best == 0 ? first_ms : best_ms) / 3);
