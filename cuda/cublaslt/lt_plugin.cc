@@ -123,8 +123,10 @@ cublasLtMatmulAlgo_t fastest(Ctx* c, cublasLtMatmulDesc_t op, cublasLtMatrixLayo
   cudaEventDestroy(e1);
   static const bool log = env_switch("MYPT_GEMM_TUNE_LOG", false);
   if (log)
-    fprintf(stderr, "gemm tune m %d n %d k %d ta %d tb %d epi %d: candidate %d of %d, %.3f ms\n", a->m, a->n, a->k,
-            a->transa, a->transb, a->epilogue, best, n, (best == 0 ? first_ms : best_ms) / 3);
+    // the problem as the store's key has it (timed calls all have beta 0), then the choice
+    fprintf(stderr, "gemm tune m %d n %d k %d ta %d tb %d ld %d %d %d types %d %d bias %d epi %d: candidate %d of %d, %.3f ms\n",
+            a->m, a->n, a->k, a->transa, a->transb, a->lda, a->ldb, a->ldd, a->d_type, a->ab_type, a->bias ? 1 : 0,
+            a->epilogue, best, n, (best == 0 ? first_ms : best_ms) / 3);
   return res[best].algo;
 }
 

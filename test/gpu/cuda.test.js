@@ -354,8 +354,8 @@ test('cuda worst relative errors vs PyTorch (printed for the record)', () => {
 
 // cuBLASLt's algorithm for a problem is chosen once a process (timed among the heuristic's candidates by
 // default), not once a model: a second model finds the first one's choices, so two models given the same
-// weights and tokens give the same logits bit for bit. The plugin logs each choice it times
-// (MYPT_GEMM_TUNE_LOG=1); a store a model would log every problem twice.
+// weights and tokens give the same logits bit for bit. The plugin logs each choice it times, naming the
+// problem by the store's key (MYPT_GEMM_TUNE_LOG=1); with a store per model every problem would appear twice.
 const ltMaybe = gpu && backends.cublasLt ? test : test.skip;
 ltMaybe('cuda: GEMM algorithms chosen once a process; two models give the same logits bit for bit', () => {
   const script = `
