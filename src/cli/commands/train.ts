@@ -25,7 +25,7 @@ function builtin(key: string, note = ''): string {
 }
 export function builder(y: Argv) {
   return addDistributedFlags(addCheckpointFlags(y))
-    .usage('$0 train [flags]\n\nWith no flags: the built-in run, a small char model on the bundled Tiny Shakespeare corpus (about a minute and a half on two CPU cores), then a sample. With --preset or --config_file, flags left out take MyPT\'s train.py defaults.')
+    .usage('$0 train [flags]\n\nWith no flags: the built-in run, a small char model on the bundled Tiny Shakespeare corpus (one and a half to four minutes on two CPU cores), then a sample. With --preset or --config_file, flags left out take MyPT\'s train.py defaults.')
     .option('model_name', { type: 'string', coerce: stringFlag('model_name'), describe: 'bundle folder under --checkpoints_dir; an existing bundle there is resumed [default: default]' })
     .option('input_file', { type: 'string', coerce: stringFlag('input_file'), describe: 'training text (UTF-8) [default: the bundled tinyshakespeare.txt]' })
     .option('tokenization', { type: 'string', coerce: choiceFlag('tokenization', ['char', 'gpt2'] as const), describe: 'char or gpt2 [default: char for the built-in run, gpt2 with --preset/--config_file]' })
